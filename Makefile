@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine: `make report` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+UV := python3 -m uv
+
+.PHONY: venv report test lint golden bench sample clean
+
+$(STAMP): pyproject.toml requirements.lock
+	python3 -m pip install --quiet --disable-pip-version-check uv || true
+	$(UV) --version >/dev/null 2>&1 || { echo "uv unavailable: falling back to pip"; \
+	  python3 -m venv $(VENV) && $(PY) -m pip install --quiet -r requirements.lock && \
+	  $(PY) -m pip install --quiet --no-deps -e . && touch $@ && exit 0; }
+	test -x $(PY) || $(UV) venv --quiet --python python3 $(VENV)
+	$(UV) pip install --quiet --python $(PY) -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+venv: $(STAMP)
+
+## make report: set up, then run the weekly report on the embedded sample tenant
+report: $(STAMP)
+	$(VENV)/bin/mdcnb report
+
+## make test: lint, unit, live-path, notebook regression (nbval) and browser tests
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## make golden: refresh the stored nbval copies of the notebooks after an intended change
+golden: $(STAMP)
+	$(PY) -m mdcnb.report.golden
+
+## make sample: regenerate the embedded sample tenant under data/sample
+sample: $(STAMP)
+	$(VENV)/bin/mdcnb sample --out data/sample
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

@@ -1,0 +1,3 @@
+from mdcnb.cli import main
+
+raise SystemExit(main())
