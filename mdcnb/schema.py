@@ -136,7 +136,7 @@ OFFERINGS = _table(
     ("environment", STRING, "AWS, GCP, ..."),
     ("hierarchy_id", STRING, "AWS account id / GCP project number"),
     ("offering_type", STRING, "e.g. CspmMonitorAws, DefenderForServersAws, DefenderCspmAws"),
-    ("feature", STRING, "JSON path of the role inside the offering, e.g. nativeCloudConnection, vmScanners.configuration"),
+    ("feature", STRING, "path of the role in the offering, e.g. nativeCloudConnection, vmScanners.configuration"),
     ("enabled", BOOL, "the feature's `enabled` flag when it has one, else true"),
     ("role_arn", STRING, "AWS role ARN (cloudRoleArn)"),
     ("role_name", STRING, "last segment of the role ARN"),

@@ -1,0 +1,44 @@
+"""The normalised tables of one dataset, as the analysis and the notebooks receive them.
+
+`load_tables(dataset)` reads a dataset directory (see `mdcnb.dataset`), normalises every record type with
+`mdcnb.normalize` and returns a `Tables` whose DataFrames follow the contracts in `mdcnb.schema`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mdcnb import schema
+
+
+@dataclass
+class Tables:
+    """One DataFrame per contract in `mdcnb.schema`, plus the manifest of the dataset they came from."""
+
+    subscriptions: pd.DataFrame = field(default_factory=schema.SUBSCRIPTIONS.frame)
+    connectors: pd.DataFrame = field(default_factory=schema.CONNECTORS.frame)
+    offerings: pd.DataFrame = field(default_factory=schema.OFFERINGS.frame)
+    plans: pd.DataFrame = field(default_factory=schema.PLANS.frame)
+    plan_extensions: pd.DataFrame = field(default_factory=schema.PLAN_EXTENSIONS.frame)
+    assessments: pd.DataFrame = field(default_factory=schema.ASSESSMENTS.frame)
+    secure_scores: pd.DataFrame = field(default_factory=schema.SECURE_SCORES.frame)
+    score_controls: pd.DataFrame = field(default_factory=schema.SCORE_CONTROLS.frame)
+    compliance_standards: pd.DataFrame = field(default_factory=schema.COMPLIANCE_STANDARDS.frame)
+    compliance_controls: pd.DataFrame = field(default_factory=schema.COMPLIANCE_CONTROLS.frame)
+    compliance_assessments: pd.DataFrame = field(default_factory=schema.COMPLIANCE_ASSESSMENTS.frame)
+    resources: pd.DataFrame = field(default_factory=schema.RESOURCES.frame)
+    skips: pd.DataFrame = field(default_factory=schema.SKIPS.frame)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    dataset: Path | None = None
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in schema.TABLES:
+            raise KeyError(f"no table {name!r}; tables: {', '.join(schema.TABLES)}")
+        return getattr(self, name)
+
+    def items(self) -> list[tuple[str, pd.DataFrame]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self) if f.name in schema.TABLES]
