@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mdcnb import __version__
 
 RECORD_TYPES: tuple[str, ...] = (
@@ -73,11 +75,20 @@ class Skip:
 
 @dataclass
 class RawRecords:
-    """Raw records of one type read from a dataset, with the lines that could not be read."""
+    """Raw records of one type read from a dataset, with the lines that could not be read.
+
+    `lines[i]` is the line number of `records[i]` in `source`, so later stages can say where a record that
+    cannot be normalised came from.
+    """
 
     record_type: str
     records: list[dict[str, Any]] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
+    source: str = ""
+    lines: list[int] = field(default_factory=list)
+
+    def location(self, index: int) -> str:
+        return f"line {self.lines[index]}" if index < len(self.lines) else f"record {index + 1}"
 
 
 def record_path(dataset: Path, record_type: str) -> Path:
@@ -89,7 +100,7 @@ def record_path(dataset: Path, record_type: str) -> Path:
 def read_records(dataset: Path, record_type: str) -> RawRecords:
     """Read one record type. A missing file is an empty list; a bad line is a counted skip."""
     path = record_path(dataset, record_type)
-    out = RawRecords(record_type)
+    out = RawRecords(record_type, source=str(path))
     if not path.exists():
         return out
     with path.open("rb") as fh:
@@ -97,8 +108,8 @@ def read_records(dataset: Path, record_type: str) -> RawRecords:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
                 out.skips.append(Skip(str(path), f"line {lineno}", record_type, f"not JSON: {exc}"))
                 continue
             if not isinstance(record, dict):
@@ -106,6 +117,7 @@ def read_records(dataset: Path, record_type: str) -> RawRecords:
                                       f"expected a JSON object, got {type(record).__name__}"))
                 continue
             out.records.append(record)
+            out.lines.append(lineno)
     return out
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 
 from mdcnb import schema
+from mdcnb.dataset import RECORD_TYPES, default_dataset, read_manifest, read_records
+from mdcnb.normalize import normalise
 
 
 @dataclass
@@ -42,3 +44,25 @@ class Tables:
 
     def items(self) -> list[tuple[str, pd.DataFrame]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self) if f.name in schema.TABLES]
+
+
+def load_tables(dataset: str | Path | None = None) -> Tables:
+    """Read and normalise a dataset directory (None: the embedded sample, see `default_dataset`).
+
+    Records that cannot be read are listed in `tables.skips`; the manifest is attached as `tables.manifest`.
+    """
+    path = Path(dataset) if dataset is not None else default_dataset()
+    if not path.is_dir():
+        raise FileNotFoundError(f"dataset directory not found: {path}")
+    frames = normalise({t: read_records(path, t) for t in RECORD_TYPES}).frames()
+    _fill_connector_environments(frames)
+    return Tables(**frames, manifest=read_manifest(path), dataset=path)
+
+
+def _fill_connector_environments(frames: dict[str, pd.DataFrame]) -> None:
+    """Connector secure scores that do not state their environment take it from the connector."""
+    scores, connectors = frames["secure_scores"], frames["connectors"]
+    missing = scores["environment"].isna() & (scores["scope_type"] == "connector")
+    if missing.any():
+        by_id = connectors.drop_duplicates("connector_id").set_index("connector_id")["environment"]
+        scores.loc[missing, "environment"] = scores.loc[missing, "scope_id"].map(by_id)

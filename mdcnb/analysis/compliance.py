@@ -1,0 +1,92 @@
+"""Regulatory compliance roll-ups: passed / failed / skipped / unsupported controls per standard and scope,
+pass rate = passed / (passed + failed) (NaN when both are 0), and the failing controls with the failing
+assessments and resources behind them. States are compared case-insensitively. Pure functions on tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from mdcnb.tables import Tables
+
+STATES = ("Passed", "Failed", "Skipped", "Unsupported")
+COUNT_COLUMNS = ["passed_controls", "failed_controls", "skipped_controls", "unsupported_controls"]
+
+
+def pass_rate(passed: pd.Series | float, failed: pd.Series | float) -> pd.Series | float:
+    """passed / (passed + failed); NaN where both are 0 (a standard with nothing assessed has no rate)."""
+    passed_values = np.asarray(passed, dtype=float)
+    decided = passed_values + np.asarray(failed, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(decided > 0, passed_values / np.where(decided > 0, decided, 1), np.nan)
+    return pd.Series(rate, index=passed.index) if isinstance(passed, pd.Series) else float(rate)
+
+
+def _select(frame: pd.DataFrame, subscriptions: Iterable[str], standards: Iterable[str]) -> pd.DataFrame:
+    subscriptions = {s.lower() for s in subscriptions}
+    standards = {s.casefold() for s in standards}
+    keep = pd.Series(True, index=frame.index)
+    if subscriptions:
+        keep &= frame["subscription_id"].isin(subscriptions)
+    if standards:
+        keep &= frame["standard"].str.casefold().isin(standards)
+    return frame[keep.fillna(False)]
+
+
+def standards(tables: Tables, *, subscriptions: Iterable[str] = (), standards: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per standard and scope, MDC's stored control counts and the pass rate (0..1)."""
+    frame = _select(tables.compliance_standards, subscriptions, standards)
+    out = frame[["scope_id", "subscription_id", "standard", "state", *COUNT_COLUMNS]].copy()
+    out[COUNT_COLUMNS] = out[COUNT_COLUMNS].fillna(0)
+    out["pass_rate"] = pass_rate(out["passed_controls"], out["failed_controls"])
+    return out.sort_values(["standard", "scope_id"]).reset_index(drop=True)
+
+
+def rollup(standard_table: pd.DataFrame) -> pd.DataFrame:
+    """Per standard across scopes: summed control counts, number of scopes, pass rate of the sums."""
+    if standard_table.empty:
+        return pd.DataFrame(columns=["standard", "scopes", *COUNT_COLUMNS, "pass_rate"])
+    out = standard_table.groupby("standard", sort=True).agg(
+        scopes=("scope_id", "nunique"), **{c: (c, "sum") for c in COUNT_COLUMNS}).reset_index()
+    out["pass_rate"] = pass_rate(out["passed_controls"], out["failed_controls"])
+    return out
+
+
+def control_counts(tables: Tables, *, subscriptions: Iterable[str] = (),
+                   standards: Iterable[str] = ()) -> pd.DataFrame:
+    """Control counts per standard and scope recounted from the controls' states (case-insensitive)."""
+    frame = _select(tables.compliance_controls, subscriptions, standards)
+    state = frame["state"].fillna("").str.casefold()
+    counts = pd.DataFrame({"scope_id": frame["scope_id"], "subscription_id": frame["subscription_id"],
+                           "standard": frame["standard"]})
+    for name, column in zip(STATES, COUNT_COLUMNS, strict=True):
+        counts[column] = (state == name.casefold()).astype(int)
+    out = counts.groupby(["scope_id", "subscription_id", "standard"], sort=True)[COUNT_COLUMNS].sum().reset_index()
+    out["pass_rate"] = pass_rate(out["passed_controls"], out["failed_controls"])
+    return out
+
+
+def failing_controls(tables: Tables, *, subscriptions: Iterable[str] = (),
+                     standards: Iterable[str] = ()) -> pd.DataFrame:
+    """Failed controls with their failed assessments and the unhealthy resources behind each.
+
+    Joins compliance assessments to assessments by assessment key and subscription; one row per failed
+    (scope, standard, control, assessment), `resources` listing the unhealthy resource ids (sorted).
+    """
+    controls = _select(tables.compliance_controls, subscriptions, standards)
+    failed_controls = controls[controls["state"].fillna("").str.casefold() == "failed"]
+    assessments = tables.compliance_assessments
+    failed = assessments[assessments["state"].fillna("").str.casefold() == "failed"]
+    rows = failed_controls[["scope_id", "subscription_id", "standard", "control", "description"]].rename(
+        columns={"description": "control_description"}).merge(
+        failed[["scope_id", "standard", "control", "assessment_key", "description", "failed_resources"]],
+        on=["scope_id", "standard", "control"], how="left")
+    unhealthy = tables.assessments[tables.assessments["status"].fillna("").str.casefold() == "unhealthy"]
+    resources = unhealthy.groupby(["subscription_id", "assessment_key"])["resource_id"].agg(
+        lambda ids: sorted(set(ids))).rename("resources").reset_index()
+    rows = rows.merge(resources, on=["subscription_id", "assessment_key"], how="left")
+    rows["resources"] = [r if isinstance(r, list) else [] for r in rows["resources"]]
+    return rows.sort_values(["standard", "control", "scope_id", "assessment_key"]).reset_index(drop=True)

@@ -1,0 +1,64 @@
+"""Pieces shared by sub-commands (kept outside `mdcnb.commands`, whose every module must be a command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mdcnb.dataset import default_dataset
+from mdcnb.tables import Tables, load_tables
+
+
+def add_dataset_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", type=Path, default=None, metavar="DIR",
+                        help="dataset directory (default: the embedded sample tenant, or $MDCNB_DATASET)")
+
+
+def load_dataset(args: argparse.Namespace) -> Tables | None:
+    """Load `args.dataset`; report skipped records on stderr. None (after a message) when it cannot be read."""
+    path = args.dataset if args.dataset is not None else default_dataset()
+    try:
+        tables = load_tables(path)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        print(f"mdcnb: {exc}", file=sys.stderr)
+        return None
+    report_skips(tables)
+    return tables
+
+
+def report_skips(tables: Tables, limit: int = 10) -> None:
+    """Tell the user on stderr how many records could not be read, and why (first `limit`)."""
+    skips = tables.skips
+    if skips.empty:
+        return
+    print(f"mdcnb: {len(skips)} record(s) skipped while reading {tables.dataset}:", file=sys.stderr)
+    for row in skips.head(limit).itertuples(index=False):
+        print(f"  {row.source} {row.location}: {row.reason}", file=sys.stderr)
+    if len(skips) > limit:
+        print(f"  ... and {len(skips) - limit} more", file=sys.stderr)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe scalar: NaN/NA -> null, numpy numbers -> Python numbers."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return json_value(value.item())
+    return value
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def print_frame(frame: pd.DataFrame) -> None:
+    """A readable fixed-width table on stdout."""
+    print(frame.to_string(index=False, na_rep="-") if not frame.empty else "(nothing)")

@@ -1,0 +1,40 @@
+"""`mdcnb score`: secure score per scope (subscription / AWS or GCP connector) and overall, as MDC computes it."""
+
+from __future__ import annotations
+
+import argparse
+
+from mdcnb.analysis import score
+from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("score", help="secure score per subscription/connector and overall")
+    add_dataset_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--environment", action="append", default=[], metavar="ENV",
+                        help="only scopes of this environment (Azure, AWS, GCP, ...); repeatable")
+    parser.add_argument("--subscription", action="append", default=[], metavar="ID",
+                        help="only scopes of this subscription; repeatable")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    tables = load_dataset(args)
+    if tables is None:
+        return 2
+    scope_table = score.scopes(tables, environments=args.environment, subscriptions=args.subscription)
+    overall = score.overall(scope_table)
+    if args.json:
+        print_json({
+            "overall": {k: json_value(v) for k, v in overall.items()},
+            "scopes": [{"id": r.scope_id, "name": json_value(r.name), "environment": json_value(r.environment),
+                        "current": json_value(r.current), "max": json_value(r.max),
+                        "percentage": json_value(r.percentage), "weight": json_value(r.weight)}
+                       for r in scope_table.itertuples(index=False)],
+        })
+        return 0
+    print(f"Overall secure score: {overall['percentage']:.2f}% "
+          f"({overall['current']:.2f} of {overall['max']:.0f} points over {len(scope_table)} scopes, weighted)")
+    print_frame(scope_table[["name", "environment", "current", "max", "percentage", "weight"]])
+    return 0

@@ -1,0 +1,255 @@
+"""Normalisers for the posture records: assessments (joined with their metadata), secure scores, secure
+score controls and regulatory compliance standards / controls / assessments.
+
+REST list items and Resource Graph `securityresources` rows share `id` and `properties`, so one function
+reads both. Ids are lower-cased, enums get their canonical spelling, JSON keys are read case-insensitively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mdcnb.normalize.common import (
+    RecordError,
+    arm_type,
+    canonical,
+    environment,
+    field,
+    first_field,
+    last_segment,
+    lower,
+    require,
+    split_provider_suffix,
+    string_list,
+    subscription_of,
+    text,
+    to_bool,
+    to_int,
+    to_number,
+)
+from mdcnb.normalize.inventory import Rows
+
+STATUSES = ("Healthy", "Unhealthy", "NotApplicable")
+SEVERITIES = ("Low", "Medium", "High", "Critical")
+IMPACTS = ("Low", "Moderate", "High")
+COMPLIANCE_STATES = ("Passed", "Failed", "Skipped", "Unsupported")
+ASSESSMENT_TYPES = ("BuiltIn", "CustomPolicy", "CustomerManaged", "VerifiedPartner", "BuiltInPolicy",
+                    "DynamicBuiltIn", "Custom", "Unknown")
+
+
+# ---------------------------------------------------------------- assessments
+
+def metadata_entry(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An `assessmentMetadata` item -> (assessment key, its properties)."""
+    key = lower(first_field(record, "name")) or lower(last_segment(field(record, "id")))
+    require(key, "name")
+    props = field(record, "properties")
+    if not isinstance(props, dict):
+        raise RecordError("missing properties")
+    return key, props
+
+
+def assessment(record: dict[str, Any], metadata: Mapping[str, dict[str, Any]]) -> Rows:
+    """An `assessments` item / ARG row -> one `assessments` row, with the metadata of its key."""
+    assessment_id = require(text(field(record, "id")), "id")
+    key = lower(field(record, "name")) or lower(last_segment(assessment_id))
+    props = field(record, "properties", default={})
+    status = canonical(require(field(props, "status", "code"), "properties.status.code"), STATUSES)
+    if status not in STATUSES:
+        raise RecordError(f"unknown status.code {status!r}")
+    details = field(props, "resourceDetails", default={})
+    source = environment(field(details, "source"))
+    resource_id = _assessed_resource_id(assessment_id, details, source)
+    meta = field(props, "metadata")
+    meta = meta if isinstance(meta, dict) else metadata.get(key, {})
+    native_id = text(first_field(details, "NativeResourceId", "nativeCloudUniqueIdentifier", "AwsResourceId",
+                                 "GcpResourceId"))
+    return {"assessments": [{
+        "assessment_id": assessment_id.lower(),
+        "assessment_key": key,
+        "subscription_id": lower(field(record, "subscriptionId")) or subscription_of(assessment_id),
+        "environment": source,
+        "resource_id": resource_id,
+        "resource_name": text(field(details, "ResourceName")) or last_segment(native_id or resource_id),
+        "resource_type": text(field(details, "ResourceType")) or
+        text(field(props, "additionalData", "ResourceType")) or arm_type(resource_id),
+        "native_resource_id": native_id,
+        "connector_id": _connector_of(field(details, "Id")),
+        "hierarchy_id": text(field(details, "HierarchyId")),
+        "region": text(field(details, "Region")),
+        "display_name": text(field(props, "displayName")) or text(field(meta, "displayName")),
+        "status": status,
+        "cause": text(field(props, "status", "cause")),
+        "status_description": text(field(props, "status", "description")),
+        "first_evaluation": text(field(props, "status", "firstEvaluationDate")),
+        "status_change": text(field(props, "status", "statusChangeDate")),
+        "severity": canonical(field(meta, "severity"), SEVERITIES),
+        "categories": string_list(field(meta, "categories")),
+        "threats": [t[:1].lower() + t[1:] for t in string_list(field(meta, "threats"))],
+        "user_impact": canonical(field(meta, "userImpact"), IMPACTS),
+        "implementation_effort": canonical(field(meta, "implementationEffort"), IMPACTS),
+        "preview": to_bool(field(meta, "preview")) or False,
+        "assessment_type": canonical(field(meta, "assessmentType"), ASSESSMENT_TYPES),
+        "policy_definition_id": lower(field(meta, "policyDefinitionId")),
+        "remediation": text(field(meta, "remediationDescription")),
+        "portal_link": text(first_field(props, ("links", "azurePortal"), ("links", "azurePortalUri"))),
+    }]}
+
+
+def _assessed_resource_id(assessment_id: str, details: Any, source: str | None) -> str:
+    """The assessed resource's id as Microsoft's multicloud-aware ARG queries choose it (lower case).
+
+    Azure: `resourceDetails.Id`; AWS/GCP through a native connector (ConnectorId set): `resourceDetails.Id`;
+    AWS/GCP through a classic connector: `AzureResourceId` (or `AwsResourceId`/`GcpResourceId`); otherwise
+    the assessment id without its `/providers/Microsoft.Security/assessments/<key>` suffix.
+    """
+    chosen = None
+    if source == "Azure" or (source in ("AWS", "GCP") and field(details, "ConnectorId")):
+        chosen = field(details, "Id")
+    elif source == "AWS":
+        chosen = first_field(details, "AzureResourceId", "AwsResourceId")
+    elif source == "GCP":
+        chosen = first_field(details, "AzureResourceId", "GcpResourceId")
+    if not text(chosen):
+        split = split_provider_suffix(assessment_id, "Microsoft.Security/assessments")
+        chosen = split[0] if split else None
+    return require(lower(chosen), "resource id (resourceDetails.Id or an assessment id under a resource)")
+
+
+def _connector_of(resource_id: Any) -> str | None:
+    """`.../securityconnectors/<name>` prefix of a multicloud resource id, lower case."""
+    value = lower(resource_id)
+    marker = "/providers/microsoft.security/securityconnectors/"
+    if not value or marker not in value:
+        return None
+    head, tail = value.split(marker, 1)
+    return f"{head}{marker}{tail.split('/', 1)[0]}"
+
+
+# ---------------------------------------------------------------- secure score
+
+def _score_scope(record_id: str) -> tuple[str, list[str]]:
+    split = split_provider_suffix(record_id, "Microsoft.Security/secureScores")
+    if split is None or not split[1]:
+        raise RecordError(f"not a secure score id: {record_id}")
+    return split[0].lower(), split[1]
+
+
+def _scope_type(scope_id: str) -> str:
+    return "connector" if "/providers/microsoft.security/securityconnectors/" in scope_id else "subscription"
+
+
+def secure_score(record: dict[str, Any]) -> Rows:
+    """A `secureScores` item / ARG row -> one `secure_scores` row."""
+    score_id = require(text(field(record, "id")), "id")
+    scope_id, rest = _score_scope(score_id)
+    props = field(record, "properties", default={})
+    current = to_number(field(props, "score", "current"))
+    maximum = to_number(field(props, "score", "max"))
+    if current is None or maximum is None:
+        raise RecordError("missing properties.score.current or properties.score.max")
+    scope_type = _scope_type(scope_id)
+    env = environment(field(props, "environment")) or ("Azure" if scope_type == "subscription" else None)
+    return {"secure_scores": [{
+        "score_id": score_id.lower(),
+        "scope_id": scope_id,
+        "scope_type": scope_type,
+        "subscription_id": subscription_of(scope_id),
+        "environment": env,
+        "score_name": rest[0],
+        "display_name": text(field(props, "displayName")),
+        "current": current,
+        "max": maximum,
+        "percentage": to_number(field(props, "score", "percentage")),
+        "weight": to_int(field(props, "weight")),
+    }]}
+
+
+def score_control(record: dict[str, Any]) -> Rows:
+    """A `secureScoreControls` item (with `$expand=definition`) / ARG row -> one `score_controls` row."""
+    control_id = require(text(field(record, "id")), "id")
+    scope_id, rest = _score_scope(control_id)
+    if len(rest) < 3:
+        raise RecordError(f"not a secure score control id: {control_id}")
+    props = field(record, "properties", default={})
+    definition = field(props, "definition", "properties", default={})
+    current = to_number(field(props, "score", "current"))
+    maximum = to_number(field(props, "score", "max"))
+    if current is None or maximum is None:
+        raise RecordError("missing properties.score.current or properties.score.max")
+    keys = [lower(last_segment(field(d, "id"))) for d in field(definition, "assessmentDefinitions", default=[])
+            if isinstance(d, dict)]
+    return {"score_controls": [{
+        "scope_id": scope_id,
+        "subscription_id": subscription_of(scope_id),
+        "score_name": rest[0],
+        "control_id": rest[-1].lower(),
+        "control_name": text(field(props, "displayName")) or text(field(definition, "displayName")),
+        "current": current,
+        "max": maximum,
+        "percentage": to_number(field(props, "score", "percentage")),
+        "healthy": to_int(field(props, "healthyResourceCount")),
+        "unhealthy": to_int(field(props, "unhealthyResourceCount")),
+        "not_applicable": to_int(field(props, "notApplicableResourceCount")),
+        "weight": to_int(field(props, "weight")),
+        "definition_max": to_number(field(definition, "maxScore")),
+        "source_type": text(field(definition, "source", "sourceType")),
+        "assessment_keys": [k for k in keys if k],
+    }]}
+
+
+# ---------------------------------------------------------------- regulatory compliance
+
+def _compliance_parts(record: dict[str, Any], depth: int) -> tuple[str, list[str], dict[str, Any]]:
+    """(scope id, [standard, control?, assessment?], properties) of a compliance record at `depth` levels."""
+    record_id = require(text(field(record, "id")), "id")
+    split = split_provider_suffix(record_id, "Microsoft.Security/regulatoryComplianceStandards")
+    if split is None:
+        raise RecordError(f"not a regulatory compliance id: {record_id}")
+    scope_id, rest = split[0].lower(), split[1]
+    names = rest[0::2]  # standard / regulatoryComplianceControls / control / ... / assessment
+    if len(rest) != 2 * depth - 1:
+        raise RecordError(f"unexpected regulatory compliance id shape: {record_id}")
+    props = field(record, "properties", default={})
+    return scope_id, names, props
+
+
+def _state(props: dict[str, Any]) -> str | None:
+    return canonical(field(props, "state"), COMPLIANCE_STATES)
+
+
+def compliance_standard(record: dict[str, Any]) -> Rows:
+    scope_id, (standard,), props = _compliance_parts(record, 1)
+    return {"compliance_standards": [{
+        "scope_id": scope_id, "subscription_id": subscription_of(scope_id), "standard": standard,
+        "state": _state(props),
+        "passed_controls": to_int(field(props, "passedControls")),
+        "failed_controls": to_int(field(props, "failedControls")),
+        "skipped_controls": to_int(field(props, "skippedControls")),
+        "unsupported_controls": to_int(field(props, "unsupportedControls")),
+    }]}
+
+
+def compliance_control(record: dict[str, Any]) -> Rows:
+    scope_id, (standard, control), props = _compliance_parts(record, 2)
+    return {"compliance_controls": [{
+        "scope_id": scope_id, "subscription_id": subscription_of(scope_id), "standard": standard,
+        "control": control, "description": text(field(props, "description")), "state": _state(props),
+        "passed_assessments": to_int(field(props, "passedAssessments")),
+        "failed_assessments": to_int(field(props, "failedAssessments")),
+        "skipped_assessments": to_int(field(props, "skippedAssessments")),
+        "unsupported_assessments": to_int(field(props, "unsupportedAssessments")),
+    }]}
+
+
+def compliance_assessment(record: dict[str, Any]) -> Rows:
+    scope_id, (standard, control, key), props = _compliance_parts(record, 3)
+    return {"compliance_assessments": [{
+        "scope_id": scope_id, "subscription_id": subscription_of(scope_id), "standard": standard,
+        "control": control, "assessment_key": key.lower(), "description": text(field(props, "description")),
+        "state": _state(props), "assessment_type": text(field(props, "assessmentType")),
+        "passed_resources": to_int(field(props, "passedResources")),
+        "failed_resources": to_int(field(props, "failedResources")),
+        "skipped_resources": to_int(field(props, "skippedResources")),
+    }]}

@@ -1,0 +1,161 @@
+"""Secure score formulas; expected figures from the spec examples quoted in reference/azure-api.md §5 and by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from azure_examples import dataset_from, example_items
+from builders import assessment, metadata, score_control, secure_score, subscription_records
+
+from mdcnb.analysis import score
+from mdcnb.cli import main
+from mdcnb.tables import load_tables
+
+S1, S2 = "/subscriptions/11111111-0000-0000-0000-000000000001", "/subscriptions/11111111-0000-0000-0000-000000000002"
+
+
+def test_control_current_from_the_documented_examples():
+    assert score.control_current(4, 5, 1) == 3.33   # "Encrypt data in transit": 4 x 5/6
+    assert score.control_current(4, 6, 72) == 0.31  # docs: 6/78 = 0.0769 ... 0.0769 x 4 = 0.31
+    assert score.control_current(2, 0, 0) == 0.0    # only N/A resources: nothing counts
+
+
+def test_single_scope_percentage_from_the_spec_example(tmp_path):
+    tables = load_tables(dataset_from(
+        tmp_path, securescores=example_items("securescore/ListSecureScores_example.json"),
+        securescorecontrols=example_items("securescore/ListSecureScoreControlsForNameWithExpand_builtin_example.json")))
+    scopes = score.scopes(tables)
+    assert scopes.loc[0, "percentage"] == 60.33  # 23.53 / 39 = 0.6033
+    assert score.overall(scopes) == {"current": 23.53, "max": 39.0, "percentage": 60.33}
+    # the controls add up to the stored score: sum of current 23.53, sum of max 39
+    controls = tables.score_controls
+    assert round(controls["current"].sum(), 2) == 23.53 and controls["max"].sum() == 39
+
+
+def test_management_group_weighted_query_by_hand():
+    # ARG sample: sum(round(w x current/max, 2)) / sum(w, 0 counted as 1), max 0 adds 0 to the numerator.
+    frame = pd.DataFrame({"current": [23.53, 34.3, 5.0, 0.0], "max": [39, 60, 10, 0], "weight": [67, 245, 0, 4]})
+    # 67 x 23.53/39 = 40.4233 -> 40.42; 245 x 34.3/60 = 140.0583 -> 140.06; weight 0 -> 0; max 0 -> 0
+    # (40.42 + 140.06) / (67 + 245 + 1 + 4) = 180.48 / 317 = 0.569338 -> 56.93 %
+    assert score.aggregate_percentage(frame["current"], frame["max"], frame["weight"]) == 56.93
+    assert score.aggregate_percentage(frame["current"][:0], frame["max"][:0], frame["weight"][:0]) != \
+        score.aggregate_percentage(frame["current"][:0], frame["max"][:0], frame["weight"][:0])  # NaN, no error
+
+
+def _two_scope_dataset(tmp_path):
+    connector = f"{S2}/resourcegroups/rg/providers/microsoft.security/securityconnectors/aws-prod"
+    return dataset_from(
+        tmp_path,
+        subscriptions=subscription_records(S1, "Prod") + subscription_records(S2, "Dev"),
+        securityconnectors=[{"id": connector, "name": "aws-prod",
+                             "properties": {"environmentName": "AWS", "hierarchyIdentifier": "123456789012",
+                                            "offerings": []}}],
+        securescores=[secure_score(S1, 8, 10, 2), secure_score(connector, 1, 4, 1, environment="AWS")],
+        securescorecontrols=[
+            score_control(S1, "ctl-x", current=2, maximum=4, healthy=1, unhealthy=1, name="X"),
+            score_control(S1, "ctl-y", current=6, maximum=6, healthy=3, unhealthy=0, name="Y"),
+            score_control(connector, "ctl-x", current=1, maximum=4, healthy=1, unhealthy=3, name="X"),
+            score_control(connector, "ctl-y", current=0, maximum=0, healthy=0, unhealthy=0, not_applicable=2,
+                          definition_max=6, name="Y"),
+        ])
+
+
+def test_scopes_overall_and_controls_across_a_subscription_and_a_connector(tmp_path):
+    tables = load_tables(_two_scope_dataset(tmp_path))
+    scopes = score.scopes(tables).set_index("name")
+    assert scopes.loc["Prod", "percentage"] == 80.0 and scopes.loc["aws-prod", "percentage"] == 25.0
+    assert scopes.loc["aws-prod", "environment"] == "AWS" and scopes.loc["aws-prod", "account"] == "123456789012"
+    # (round(2 x 8/10, 2) + round(1 x 1/4, 2)) / (2 + 1) = (1.6 + 0.25) / 3 = 61.67 %
+    assert score.overall(scopes)["percentage"] == 61.67
+    controls = score.controls(tables).set_index("control_name")
+    # X: impact = 2x4/10 + 1x4/4 = 1.8; achieved = 2x2/10 + 1x1/4 = 0.65
+    #    potential = (1.8 - 0.65) / 3 x 100 = 38.33; current = 0.65/1.8 x 4 = 1.44
+    assert controls.loc["X", "potential_increase"] == 38.33 and controls.loc["X", "current"] == 1.44
+    assert controls.loc["Y", "potential_increase"] == 0.0  # full in S1, all N/A on the connector
+    assert list(controls.index) == ["X", "Y"]  # ranked by potential increase
+    assert (controls.loc["X", "healthy"], controls.loc["X", "unhealthy"]) == (2, 4)
+    # 100 - overall = sum of potential increases when every weight is at least 1
+    assert round(100 - 61.67, 2) == round(controls["potential_increase"].sum(), 2)
+
+
+def test_scope_filters(tmp_path):
+    tables = load_tables(_two_scope_dataset(tmp_path))
+    assert list(score.scopes(tables, environments=["aws"])["name"]) == ["aws-prod"]
+    assert list(score.scopes(tables, subscriptions=[S1.rsplit("/", 1)[1].upper()])["name"]) == ["Prod"]
+    assert list(score.scopes(tables, accounts=["999"])["name"]) == ["Prod"]  # accounts restrict connectors only
+    assert score.overall(score.scopes(tables, environments=["Azure"]))["percentage"] == 80.0
+
+
+def test_recomputation_from_assessments_matches_and_flags_disagreement(tmp_path):
+    sub = S1.rsplit("/", 1)[1]
+    vm = f"{S1}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
+    records = [
+        assessment(f"{vm}1", "k1", "Healthy"), assessment(f"{vm}1", "k2", "Unhealthy"),   # vm1 unhealthy
+        assessment(f"{vm}2", "k1", "Healthy"), assessment(f"{vm}2", "k2", "Healthy"),     # vm2 healthy
+        assessment(f"{vm}3", "k1", "NotApplicable"),                                       # vm3 N/A
+        assessment(f"{vm}4", "k1", "Healthy"), assessment(f"{vm}4", "k3", "Unhealthy"),   # k3 preview: healthy
+        assessment(f"{vm}5", "k4", "Unhealthy"),                                           # control Z
+    ]
+    dataset_from(tmp_path,
+                 assessments=records,
+                 assessmentmetadata=[metadata("k1"), metadata("k2"), metadata("k3", preview=True), metadata("k4")],
+                 securescores=[secure_score(S1, 2.67, 6, 1)],
+                 securescorecontrols=[
+                     # 2 healthy (vm2, vm4), 1 unhealthy (vm1), 1 N/A (vm3): 4 x 2/3 = 2.67
+                     score_control(S1, "ctl-x", current=2.67, maximum=4, healthy=2, unhealthy=1, not_applicable=1,
+                                   keys=("k1", "k2", "k3")),
+                     # MDC claims 1 healthy; the assessments say 0 healthy, 1 unhealthy
+                     score_control(S1, "ctl-z", current=2, maximum=2, healthy=1, unhealthy=0, keys=("k4",)),
+                 ])
+    tables = load_tables(tmp_path)
+    assert tables.assessments["subscription_id"].eq(sub).all()
+    recomputed = score.recompute_controls(tables).set_index("control_id")
+    assert bool(recomputed.loc["ctl-x", "agrees"]) is True
+    assert (recomputed.loc["ctl-x", "healthy"], recomputed.loc["ctl-x", "unhealthy"],
+            recomputed.loc["ctl-x", "not_applicable"], recomputed.loc["ctl-x", "current"]) == (2, 1, 1, 2.67)
+    assert bool(recomputed.loc["ctl-z", "agrees"]) is False
+    assert (recomputed.loc["ctl-z", "healthy"], recomputed.loc["ctl-z", "unhealthy"],
+            recomputed.loc["ctl-z", "current"]) == (0, 1, 0.0)
+    scopes = score.recompute_scopes(tables).set_index("scope_id")
+    assert scopes.loc[S1.lower(), "current"] == 2.67 and scopes.loc[S1.lower(), "max"] == 6
+    assert bool(scopes.loc[S1.lower(), "agrees"]) is True  # stored 2.67 / 6
+
+
+def test_connector_assessments_count_in_the_connector_scope(tmp_path):
+    connector = f"{S2}/resourcegroups/rg/providers/microsoft.security/securityconnectors/aws-prod"
+    entity = f"{connector}/securityentitydata/aws-s3-bucket-b1-eu-west-1"
+    dataset_from(tmp_path,
+                 assessments=[assessment(entity, "k1", "Unhealthy", source="Aws", connectorId="guid-1")],
+                 securescores=[secure_score(connector, 0, 4, 1, environment="AWS")],
+                 securescorecontrols=[score_control(connector, "ctl-x", current=0, maximum=4, healthy=0, unhealthy=1,
+                                                    keys=("k1",))])
+    recomputed = score.recompute_controls(load_tables(tmp_path))
+    assert recomputed.loc[0, "scope_id"] == connector and recomputed.loc[0, "unhealthy"] == 1
+    assert bool(recomputed.loc[0, "agrees"]) is True
+
+
+def test_score_cli_json(tmp_path, capsys):
+    dataset = _two_scope_dataset(tmp_path)
+    assert main(["score", "--dataset", str(dataset), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["overall"] == {"current": 9.0, "max": 14.0, "percentage": 61.67}
+    by_name = {s["name"]: s for s in document["scopes"]}
+    assert by_name["Prod"] == {"id": S1.lower(), "name": "Prod", "environment": "Azure", "current": 8.0,
+                               "max": 10.0, "percentage": 80.0, "weight": 2}
+    assert by_name["aws-prod"]["environment"] == "AWS" and by_name["aws-prod"]["percentage"] == 25.0
+
+
+def test_score_cli_table_and_skips_on_stderr(tmp_path, capsys):
+    dataset = _two_scope_dataset(tmp_path)
+    with (dataset / "securescores.jsonl").open("a") as fh:
+        fh.write("{broken\n")
+    assert main(["score", "--dataset", str(dataset)]) == 0
+    captured = capsys.readouterr()
+    assert "61.67%" in captured.out and "aws-prod" in captured.out
+    assert "1 record(s) skipped" in captured.err and "line 3" in captured.err
+
+
+def test_score_cli_missing_dataset(tmp_path, capsys):
+    assert main(["score", "--dataset", str(tmp_path / "missing")]) == 2
+    assert "dataset directory not found" in capsys.readouterr().err
