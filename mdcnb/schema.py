@@ -321,6 +321,60 @@ TABLES: dict[str, Table] = {t.name: t for t in (
 )}
 
 
+CLOUDTRAIL_VOLUME = _table(
+    "cloudtrail_volume",
+    "CloudTrail events by day x account x region x eventSource x eventName x actor, de-duplicated by eventID "
+    "(`mdcnb.cloudtrail`; not loaded by `load_tables`: it comes from scanning log files). Bytes are the size of "
+    "each record as compact JSON.",
+    ("date", STRING, "event day, YYYY-MM-DD (UTC, from eventTime)"),
+    ("account_id", STRING, "recipientAccountId (else the account in the log path)"),
+    ("region", STRING, "awsRegion"),
+    ("event_source", STRING, "eventSource, e.g. ec2.amazonaws.com"),
+    ("event_name", STRING, "eventName, e.g. DescribeInstances"),
+    ("actor", STRING, "cspm (CspmMonitorAws session), cspm_assume_role (its AssumeRoleWithWebIdentity), "
+                      "mdc_other (another MDC role) or other"),
+    ("role_name", STRING, "IAM role name for cspm / mdc_other rows, else null"),
+    ("events", INT, "events"),
+    ("read_only_events", INT, "events with readOnly true"),
+    ("bytes", INT, "bytes of those events"),
+    ("read_only_bytes", INT, "bytes of the read-only events"),
+)
+
+CLOUDTRAIL_HOURLY = _table(
+    "cloudtrail_hourly",
+    "CloudTrail events by hour x account x region x actor (same counting rules as `cloudtrail_volume`).",
+    ("hour", TIME, "start of the hour (UTC)"),
+    ("account_id", STRING, "account"),
+    ("region", STRING, "awsRegion"),
+    ("actor", STRING, "cspm, cspm_assume_role, mdc_other or other"),
+    ("events", INT, "events"),
+    ("read_only_events", INT, "read-only events"),
+    ("bytes", INT, "bytes"),
+)
+
+CLOUDTRAIL_TRAILS = _table(
+    "cloudtrail_trails",
+    "Trail audit (`mdcnb cloudtrail trails`): does each trail record read-only management events, and where "
+    "does it deliver them.",
+    ("trail_arn", STRING, "TrailARN"),
+    ("name", STRING, "trail name"),
+    ("account_id", STRING, "account that owns the trail (from its ARN)"),
+    ("home_region", STRING, "HomeRegion"),
+    ("multi_region", BOOL, "IsMultiRegionTrail"),
+    ("organization_trail", BOOL, "IsOrganizationTrail"),
+    ("logging", BOOL, "GetTrailStatus IsLogging (null when unknown)"),
+    ("selector_kind", STRING, "basic, advanced or none"),
+    ("records_management_reads", BOOL, "read-only management events are recorded"),
+    ("excluded_sources", LIST, "management event sources excluded (e.g. kms.amazonaws.com)"),
+    ("s3_bucket", STRING, "S3BucketName"),
+    ("s3_prefix", STRING, "S3KeyPrefix"),
+    ("cloudwatch_log_group", STRING, "CloudWatchLogsLogGroupArn"),
+    ("note", STRING, "what this means for CSPM's reads"),
+)
+
+CLOUDTRAIL_TABLES: dict[str, Table] = {t.name: t for t in (CLOUDTRAIL_VOLUME, CLOUDTRAIL_HOURLY, CLOUDTRAIL_TRAILS)}
+
+
 def documentation() -> str:
     """All table contracts as Markdown (for the README and `mdcnb tables`)."""
-    return "\n\n".join(t.markdown() for t in TABLES.values())
+    return "\n\n".join(t.markdown() for t in (*TABLES.values(), *CLOUDTRAIL_TABLES.values()))

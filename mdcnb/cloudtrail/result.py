@@ -1,0 +1,110 @@
+"""The outcome of a CloudTrail volume scan: the tables, the headline counts, and everything that was skipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from mdcnb import schema
+from mdcnb.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER
+
+if TYPE_CHECKING:
+    from mdcnb.cloudtrail.scan import Accumulator
+
+_FINE = ["hour", "account_id", "region", "event_source", "event_name", "actor", "role_name"]
+_COUNTS = ["events", "read_only_events", "bytes", "read_only_bytes"]
+
+
+@dataclass
+class VolumeResult:
+    """Tables (`volume`: schema.CLOUDTRAIL_VOLUME, `hourly`: schema.CLOUDTRAIL_HOURLY) and scan accounting."""
+
+    volume: pd.DataFrame
+    hourly: pd.DataFrame
+    source: str = ""
+    since: str | None = None
+    until: str | None = None
+    role_arns: list[str] = field(default_factory=list)
+    files_listed: int = 0
+    files_read: int = 0
+    files_pruned: int = 0
+    digest_files: int = 0
+    other_files: list[str] = field(default_factory=list)
+    files_skipped: list[dict[str, str]] = field(default_factory=list)
+    duplicates_dropped: int = 0
+    late_events_not_deduplicated: int = 0
+    events_without_id: int = 0
+    events_out_of_range: int = 0
+    record_issues: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_accumulator(cls, acc: Accumulator, **kw: Any) -> VolumeResult:
+        volume, hourly = tables_from_totals(acc.totals)
+        return cls(volume=volume, hourly=hourly, files_read=acc.files_read, files_skipped=list(acc.skips),
+                   duplicates_dropped=acc.duplicates, late_events_not_deduplicated=acc.late,
+                   events_without_id=acc.without_id, events_out_of_range=acc.out_of_range,
+                   record_issues=dict(sorted(acc.issues.items())), **kw)
+
+    def summary(self) -> dict[str, Any]:
+        """The `--json` document of `mdcnb cloudtrail volume`."""
+        v = self.volume
+        cspm = v[v["actor"] == CSPM]
+        other = v[v["actor"] == MDC_OTHER]
+        by_role = other.groupby("role_name")["events"].sum().sort_index()
+        per_account = v.groupby("account_id").agg(events_total=("events", "sum"),
+                                                  events_read_only=("read_only_events", "sum"))
+        cspm_acct = cspm.groupby("account_id").agg(cspm_read_events=("read_only_events", "sum"),
+                                                   cspm_bytes=("bytes", "sum"))
+        per_account = per_account.join(cspm_acct, how="left").fillna(0).astype("int64").sort_index()
+        return {
+            "source": self.source,
+            "since": self.since,
+            "until": self.until,
+            "role_arns": self.role_arns or "any arn:aws:iam::<account>:role/CspmMonitorAws",
+            "files_listed": self.files_listed,
+            "files_read": self.files_read,
+            "files_pruned_by_path_date": self.files_pruned,
+            "digest_files_skipped": self.digest_files,
+            "other_files_ignored": len(self.other_files),
+            "files_skipped": self.files_skipped,
+            "events_total": _int(v["events"].sum()),
+            "events_read_only": _int(v["read_only_events"].sum()),
+            "bytes_total": _int(v["bytes"].sum()),
+            "cspm_events": _int(cspm["events"].sum()),
+            "cspm_read_events": _int(cspm["read_only_events"].sum()),
+            "cspm_bytes": _int(cspm["bytes"].sum()),
+            "cspm_read_bytes": _int(cspm["read_only_bytes"].sum()),
+            "assume_role_events": _int(v.loc[v["actor"] == CSPM_ASSUME_ROLE, "events"].sum()),
+            "other_mdc_role_events": {str(k): _int(n) for k, n in by_role.items()},
+            "duplicates_dropped": self.duplicates_dropped,
+            "late_events_not_deduplicated": self.late_events_not_deduplicated,
+            "events_without_event_id": self.events_without_id,
+            "events_outside_window": self.events_out_of_range,
+            "record_issues": self.record_issues,
+            "by_account": {str(a): {k: _int(n) for k, n in row.items()}
+                           for a, row in per_account.to_dict("index").items()},
+            "notes": self.notes,
+        }
+
+
+def _int(x: Any) -> int:
+    return int(x) if pd.notna(x) else 0
+
+
+def tables_from_totals(totals: dict[tuple, list[int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(volume, hourly) tables from fine keys (hour, account, region, source, name, actor, role) -> counts."""
+    if not totals:
+        return schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame()
+    fine = pd.DataFrame([(*k, *c) for k, c in totals.items()], columns=_FINE + _COUNTS)
+    fine = fine[fine["events"] > 0]
+    fine["date"] = fine["hour"].str[:10]
+    dims = ["date", "account_id", "region", "event_source", "event_name", "actor", "role_name"]
+    volume = (fine.groupby(dims, dropna=False, sort=True)[_COUNTS].sum().reset_index())
+    hourly = (fine.groupby(["hour", "account_id", "region", "actor"], dropna=False, sort=True)
+              [["events", "read_only_events", "bytes"]].sum().reset_index())
+    hourly["hour"] = hourly["hour"] + ":00:00Z"
+    return (schema.CLOUDTRAIL_VOLUME.frame(volume.to_dict("records")),
+            schema.CLOUDTRAIL_HOURLY.frame(hourly.to_dict("records")))

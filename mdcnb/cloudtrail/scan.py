@@ -1,0 +1,198 @@
+"""Scan many CloudTrail log files in parallel and merge them into one de-duplicated volume result.
+
+Files are parsed in worker processes (`mdcnb.cloudtrail.parse`), in delivery-date order; the parent merges
+their per-key counts and drops events whose `eventID` was already seen. To keep memory flat however many
+days are scanned, the ids of an event day are forgotten once files delivered `margin_days + 1` days later
+are being read; an event that still arrives for a forgotten day is counted and reported as
+`late_events_not_deduplicated` (it could not be checked), never silently.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from mdcnb.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, in_window
+from mdcnb.cloudtrail.parse import BYTES, EVENTS, READ_ONLY, READ_ONLY_BYTES, FileResult, ScanOptions, scan_blob
+from mdcnb.cloudtrail.result import VolumeResult
+
+Reader = Callable[[LogFile], bytes]
+
+
+class ReadError(Exception):
+    """A file that could not be fetched (S3 AccessDenied, vanished key, I/O error): becomes a counted skip."""
+
+
+@dataclass
+class Accumulator:
+    """Merges FileResults in delivery order; drops cross-file duplicates by eventID hash."""
+
+    margin_days: int = DEFAULT_MARGIN_DAYS
+    totals: dict[tuple, list[int]] = field(default_factory=dict)
+    seen: dict[str, set[int]] = field(default_factory=dict)
+    horizon: str | None = None
+    files_read: int = 0
+    skips: list[dict[str, str]] = field(default_factory=list)
+    duplicates: int = 0
+    late: int = 0
+    without_id: int = 0
+    out_of_range: int = 0
+    issues: Counter = field(default_factory=Counter)
+
+    def skip(self, source: str, reason: str) -> None:
+        self.skips.append({"path": source, "reason": reason})
+
+    def advance(self, delivered: date | None) -> None:
+        """Forget event days that files delivered from `delivered` on can no longer contain."""
+        if delivered is None:
+            return
+        horizon = (delivered - timedelta(days=self.margin_days + 1)).isoformat()
+        if self.horizon is None or horizon > self.horizon:
+            self.horizon = horizon
+            for day in [d for d in self.seen if d < horizon]:
+                del self.seen[day]
+
+    def add(self, res: FileResult) -> None:
+        if res.skip_reason:
+            self.skip(res.source, res.skip_reason)
+            return
+        self.files_read += 1
+        self.duplicates += res.duplicates
+        self.without_id += res.without_id
+        self.out_of_range += res.out_of_range
+        self.issues.update(res.issues)
+        for day, ev in res.days.items():
+            if self.horizon and day < self.horizon:
+                self.late += len(ev.hashes)
+                continue
+            seen = self.seen.setdefault(day, set())
+            if seen.isdisjoint(ev.hashes):
+                seen.update(ev.hashes)
+                continue
+            for h, k, n, ro in zip(ev.hashes, ev.key_idx, ev.nbytes, ev.read_only, strict=True):
+                if h not in seen:
+                    seen.add(h)
+                    continue
+                c = res.counts[k]
+                c[EVENTS] -= 1
+                c[BYTES] -= n
+                if ro:
+                    c[READ_ONLY] -= 1
+                    c[READ_ONLY_BYTES] -= n
+                self.duplicates += 1
+        totals = self.totals
+        for key, c in zip(res.keys, res.counts, strict=True):
+            t = totals.get(key)
+            if t is None:
+                totals[key] = c
+            else:
+                for j in range(4):
+                    t[j] += c[j]
+
+
+# ---- worker side -------------------------------------------------------------------------------------------
+_OPTS: ScanOptions | None = None
+
+
+def _init_worker(opts: ScanOptions) -> None:
+    global _OPTS
+    _OPTS = opts
+
+
+def _scan_path(f: LogFile) -> FileResult:
+    try:
+        blob = Path(f.location).read_bytes()
+    except OSError as exc:
+        return FileResult(f.location, skip_reason=f"cannot read ({exc.strerror or exc})")
+    return scan_blob(f.location, blob, _OPTS, f.account)
+
+
+def _scan_fetched(item: tuple[LogFile, bytes | None, str | None]) -> FileResult:
+    f, blob, error = item
+    if error is not None:
+        return FileResult(f.location, skip_reason=error)
+    return scan_blob(f.location, blob, _OPTS, f.account)
+
+
+# ---- driver --------------------------------------------------------------------------------------------------
+def default_processes() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | None = None,
+               processes: int | None = None, margin_days: int = DEFAULT_MARGIN_DAYS,
+               fetch_threads: int = 16, source: str = "") -> VolumeResult:
+    """Count the events of `files` (sorted by delivery date). `reader` fetches remote bytes (S3); None = local.
+
+    Digest and non-log files are counted and skipped; files whose path date is outside the window are pruned
+    without being read.
+    """
+    files = list(files)
+    acc = Accumulator(margin_days)
+    since = date.fromisoformat(opts.since) if opts.since else None
+    until = date.fromisoformat(opts.until) if opts.until else None
+    digests = sum(1 for f in files if f.kind == "CloudTrail-Digest")
+    others = [f for f in files if not f.is_log and f.kind != "CloudTrail-Digest"]
+    logs = [f for f in files if f.is_log]
+    wanted = [f for f in logs if in_window(f, since, until, margin_days)]
+    processes = processes or default_processes()
+    parallel = processes > 1 and len(wanted) >= 2 * processes
+    if parallel:
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ctx.Pool(processes, initializer=_init_worker, initargs=(opts,)) as pool:
+            results = (pool.imap(_scan_path, wanted, chunksize=4) if reader is None
+                       else pool.imap(_scan_fetched, _prefetch(wanted, reader, fetch_threads), chunksize=1))
+            _consume(acc, wanted, results)
+    else:
+        _init_worker(opts)
+        results = (map(_scan_path, wanted) if reader is None
+                   else map(_scan_fetched, _prefetch(wanted, reader, fetch_threads)))
+        _consume(acc, wanted, results)
+    return VolumeResult.from_accumulator(
+        acc, source=source, files_listed=len(files), files_pruned=len(logs) - len(wanted),
+        digest_files=digests, other_files=[f.location for f in others], since=opts.since, until=opts.until,
+        role_arns=sorted(opts.matcher.cspm_arns))
+
+
+def _consume(acc: Accumulator, wanted: list[LogFile], results: Iterator[FileResult]) -> None:
+    for f, res in zip(wanted, results, strict=True):
+        acc.advance(f.delivered)
+        acc.add(res)
+
+
+def _prefetch(files: list[LogFile], reader: Reader, threads: int) -> Iterator[tuple[LogFile, bytes | None, str | None]]:
+    """Fetch files with a bounded window of parallel reads, yielding them in order."""
+    window = max(1, threads * 2)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: list[tuple[LogFile, Future]] = []
+        it = iter(files)
+        for f in it:
+            pending.append((f, pool.submit(reader, f)))
+            if len(pending) >= window:
+                break
+        while pending:
+            f, fut = pending.pop(0)
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(reader, nxt)))
+            try:
+                yield f, fut.result(), None
+            except ReadError as exc:
+                yield f, None, str(exc)
+
+
+def scan_records(records: list, opts: ScanOptions, source: str = "records") -> VolumeResult:
+    """Count records already in memory (LookupEvents pages, tests) with the same rules as files."""
+    from mdcnb.cloudtrail.parse import aggregate
+
+    acc = Accumulator()
+    acc.add(aggregate(source, records, opts))
+    return VolumeResult.from_accumulator(acc, source=source, files_listed=0, files_pruned=0, digest_files=0,
+                                         other_files=[], since=opts.since, until=opts.until,
+                                         role_arns=sorted(opts.matcher.cspm_arns))
