@@ -333,7 +333,8 @@ CLOUDTRAIL_VOLUME = _table(
     ("event_name", STRING, "eventName, e.g. DescribeInstances"),
     ("actor", STRING, "cspm (CspmMonitorAws session), cspm_assume_role (its AssumeRoleWithWebIdentity), "
                       "mdc_other (another MDC role) or other"),
-    ("role_name", STRING, "IAM role name for cspm / mdc_other rows, else null"),
+    ("role_arn", STRING, "IAM role ARN (session issuer, or roleArn of AssumeRoleWithWebIdentity) for MDC rows"),
+    ("role_name", STRING, "IAM role name for MDC rows, else null"),
     ("events", INT, "events"),
     ("read_only_events", INT, "events with readOnly true"),
     ("bytes", INT, "bytes of those events"),

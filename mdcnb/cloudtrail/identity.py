@@ -47,6 +47,7 @@ class RoleMatcher:
     cspm_arns: frozenset[str] = frozenset()
     mdc_role_arns: frozenset[str] = frozenset()
     _cache: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict, compare=False, repr=False)
+    # classify* return (actor, role ARN): the ARN of the issuing role for MDC actors, None for others.
 
     @classmethod
     def build(cls, cspm_arns: Iterable[str] = (), mdc_role_arns: Iterable[str] = ()) -> RoleMatcher:
@@ -59,23 +60,22 @@ class RoleMatcher:
         return role_name(arn) == CSPM_ROLE_NAME
 
     def classify(self, role_arn: str, session_name: str) -> tuple[str, str | None]:
-        """(actor, role name) for a session issued by `role_arn` under `session_name` (cached: few distinct)."""
+        """(actor, role ARN) for a session issued by `role_arn` under `session_name` (cached: few distinct)."""
         key = (role_arn, session_name)
         hit = self._cache.get(key)
         if hit is None:
-            name = role_name(role_arn)
             if self.is_cspm(role_arn):
-                hit = (CSPM, name)
-            elif (role_arn in self.mdc_role_arns or name in DEFAULT_ROLE_NAMES
+                hit = (CSPM, role_arn)
+            elif (role_arn in self.mdc_role_arns or role_name(role_arn) in DEFAULT_ROLE_NAMES
                   or session_name.startswith(SESSION_PREFIX)):
-                hit = (MDC_OTHER, name or role_arn)
+                hit = (MDC_OTHER, role_arn)
             else:
                 hit = (OTHER, None)
             self._cache[key] = hit
         return hit
 
     def classify_record(self, rec: dict[str, Any]) -> tuple[str, str | None]:
-        """(actor, role name) of one CloudTrail record."""
+        """(actor, role ARN) of one CloudTrail record."""
         ui = rec.get("userIdentity")
         if type(ui) is dict:
             ctx = ui.get("sessionContext")
@@ -87,10 +87,8 @@ class RoleMatcher:
         if rec.get("eventName") == "AssumeRoleWithWebIdentity":
             params = rec.get("requestParameters")
             if type(params) is dict and params.get("roleArn"):
-                actor, name = self.classify(params["roleArn"], str(params.get("roleSessionName") or ""))
-                if actor == CSPM:
-                    return CSPM_ASSUME_ROLE, name
-                return actor, name
+                actor, arn = self.classify(params["roleArn"], str(params.get("roleSessionName") or ""))
+                return (CSPM_ASSUME_ROLE if actor == CSPM else actor), arn
         return OTHER, None
 
 

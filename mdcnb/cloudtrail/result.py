@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mdcnb import schema
-from mdcnb.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER
+from mdcnb.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, role_name
 
 if TYPE_CHECKING:
     from mdcnb.cloudtrail.scan import Accumulator
 
-_FINE = ["hour", "account_id", "region", "event_source", "event_name", "actor", "role_name"]
+_FINE = ["hour", "account_id", "region", "event_source", "event_name", "actor", "role_arn"]
 _COUNTS = ["events", "read_only_events", "bytes", "read_only_bytes"]
 
 
@@ -101,8 +101,9 @@ def tables_from_totals(totals: dict[tuple, list[int]]) -> tuple[pd.DataFrame, pd
     fine = pd.DataFrame([(*k, *c) for k, c in totals.items()], columns=_FINE + _COUNTS)
     fine = fine[fine["events"] > 0]
     fine["date"] = fine["hour"].str[:10]
-    dims = ["date", "account_id", "region", "event_source", "event_name", "actor", "role_name"]
-    volume = (fine.groupby(dims, dropna=False, sort=True)[_COUNTS].sum().reset_index())
+    dims = ["date", "account_id", "region", "event_source", "event_name", "actor", "role_arn"]
+    volume = fine.groupby(dims, dropna=False, sort=True)[_COUNTS].sum().reset_index()
+    volume["role_name"] = volume["role_arn"].map(lambda a: (role_name(a) or a) if isinstance(a, str) else None)
     hourly = (fine.groupby(["hour", "account_id", "region", "actor"], dropna=False, sort=True)
               [["events", "read_only_events", "bytes"]].sum().reset_index())
     hourly["hour"] = hourly["hour"] + ":00:00Z"
