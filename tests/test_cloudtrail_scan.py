@@ -1,0 +1,200 @@
+"""Local CloudTrail scanning: identity rules, de-duplication, layouts, date pruning, bad input, real records."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cloudtrail_helpers import ACCT, ACCT2, CSPM, SCANNER, SESSION, assume_web, log_path, role_call, user_call, write_log
+
+from mdcnb.cloudtrail import volume
+from mdcnb.cloudtrail.synth import Builder, TrailAccount, write_account_logs
+
+STRATUS = Path(__file__).parent / "fixtures" / "cloudtrail-samples" / "stratus-red-team"
+
+
+def compact_size(rec: dict) -> int:
+    return len(json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+@pytest.fixture
+def tenant_logs(tmp_path: Path) -> dict:
+    """A small trail bucket copy: one account, an organisation-layout account, a duplicate, a digest, an old file."""
+    day = "2026-11-02T10:0{}:00Z"
+    cspm_reads = [role_call(i, CSPM, day.format(i)) for i in (1, 2, 3)]
+    cspm_write = role_call(4, CSPM, day.format(4), name="CreateTags", read_only=False)
+    scanner = [role_call(i, SCANNER, day.format(5)) for i in (5, 6)]
+    impostor = role_call(7, f"arn:aws:iam::{ACCT}:role/AppRole", day.format(6))  # MDC session name, not CSPM
+    users = [user_call(i, day.format(7), read_only=i % 2 == 0) for i in (8, 9, 10, 11)]
+    assume_cspm = assume_web(12, CSPM, day.format(1))
+    assume_scanner = assume_web(13, SCANNER, day.format(2))
+    a = cspm_reads + [cspm_write, *scanner, impostor, *users, assume_cspm, assume_scanner]
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "20261102T1010Z_A"), a)
+    # the same event delivered in a second file, plus one new user event
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "20261102T1015Z_B"),
+              [cspm_reads[0], user_call(14, day.format(8))])
+    cspm2 = f"arn:aws:iam::{ACCT2}:role/CspmMonitorAws"
+    c = [role_call(15, cspm2, "2026-11-03T01:00:00Z", region="eu-west-1"),
+         role_call(16, cspm2, "2026-11-03T01:01:00Z", region="eu-west-1"), user_call(17, "2026-11-03T02:00:00Z", ACCT2)]
+    write_log(log_path(tmp_path, ACCT2, "eu-west-1", "2026-11-03", "20261103T0105Z_C", org="o-abc123def4"), c)
+    digest = tmp_path / f"AWSLogs/{ACCT}/CloudTrail-Digest/us-east-1/2026/11/02/{ACCT}_CloudTrail-Digest_x.json.gz"
+    write_log(digest, [])
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-10-01", "20261001T0005Z_OLD"),
+              [role_call(18, CSPM, "2026-10-01T00:00:00Z")])
+    return {"root": tmp_path, "cspm": cspm_reads + [cspm_write], "acct2_cspm": c[:2], "assume": assume_cspm}
+
+
+def test_identity_rules_dedup_layouts_and_pruning(tenant_logs: dict) -> None:
+    res = volume(tenant_logs["root"], since="2026-11-01", until="2026-11-30", processes=1)
+    s = res.summary()
+    # hand count: file A 13 events, file B 1 new + 1 duplicate, org file 3; the October file is pruned by its path
+    assert s["events_total"] == 13 + 1 + 3
+    assert s["duplicates_dropped"] == 1
+    assert s["files_pruned_by_path_date"] == 1
+    assert s["digest_files_skipped"] == 1
+    assert s["files_read"] == 3 and s["files_skipped"] == []
+    # CSPM = sessionIssuer is a CspmMonitorAws role, in either account; the impostor with the MDC session is not
+    assert s["cspm_events"] == 4 + 2
+    assert s["cspm_read_events"] == 3 + 2
+    assert s["cspm_bytes"] == sum(compact_size(r) for r in tenant_logs["cspm"] + tenant_logs["acct2_cspm"])
+    assert s["assume_role_events"] == 1
+    assert s["other_mdc_role_events"] == {"DefenderForCloud-AgentlessScanner": 3, "AppRole": 1}
+    assert s["by_account"][ACCT2] == {"events_total": 3, "events_read_only": 3, "cspm_read_events": 2,
+                                      "cspm_bytes": sum(compact_size(r) for r in tenant_logs["acct2_cspm"])}
+    assert set(res.volume.loc[res.volume["actor"] == "cspm", "account_id"]) == {ACCT, ACCT2}
+
+
+def test_explicit_role_arn_restricts_cspm(tenant_logs: dict) -> None:
+    s = volume(tenant_logs["root"], role_arns=[CSPM], since="2026-11-01", processes=1).summary()
+    assert s["cspm_events"] == 4  # ACCT2's CspmMonitorAws is no longer "the" CSPM role given
+    assert s["other_mdc_role_events"]["CspmMonitorAws"] == 2  # ...but still an MDC role by its session name
+
+
+def test_without_window_nothing_is_pruned(tenant_logs: dict) -> None:
+    s = volume(tenant_logs["root"], processes=1).summary()
+    assert s["files_pruned_by_path_date"] == 0 and s["events_total"] == 18 and s["cspm_events"] == 7
+
+
+def test_event_window_uses_event_time_not_path(tmp_path: Path) -> None:
+    # an event of Nov 30 delivered on Dec 1 belongs to November: read thanks to the delivery margin
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-12-01", "20261201T0005Z_L"),
+              [role_call(1, CSPM, "2026-11-30T23:58:00Z"), role_call(2, CSPM, "2026-12-01T00:01:00Z")])
+    s = volume(tmp_path, since="2026-11-01", until="2026-11-30", processes=1).summary()
+    assert (s["cspm_events"], s["events_outside_window"], s["files_read"]) == (1, 1, 1)
+    s0 = volume(tmp_path, since="2026-11-01", until="2026-11-30", margin_days=0, processes=1).summary()
+    assert (s0["files_pruned_by_path_date"], s0["cspm_events"]) == (1, 0)
+
+
+def test_late_duplicate_beyond_the_id_window_is_reported(tmp_path: Path) -> None:
+    rec = role_call(1, CSPM, "2026-11-01T10:00:00Z")
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-01", "20261101T1005Z_A"), [rec])
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "20261102T1005Z_B"), [rec])
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-09", "20261109T1005Z_C"), [rec])
+    s = volume(tmp_path, processes=1).summary()
+    assert s["duplicates_dropped"] == 1  # Nov 2 copy caught
+    assert s["late_events_not_deduplicated"] == 1  # Nov 9 copy: its day was forgotten, so it is counted and reported
+    assert s["cspm_events"] == 2
+
+
+def test_parallel_equals_serial(tmp_path: Path) -> None:
+    b = Builder(random.Random(7))
+    for acct in ("210987654321", "123456789012"):
+        write_account_logs(tmp_path, b, TrailAccount(acct, ("us-east-1", "eu-west-1"), 6,
+                                                     f"arn:aws:iam::{acct}:role/CspmMonitorAws",
+                                                     user_events_per_day=40),
+                           datetime(2026, 11, 1, tzinfo=UTC), 2)
+    serial = volume(tmp_path, processes=1)
+    parallel = volume(tmp_path, processes=2)
+    assert parallel.summary() == serial.summary()
+    assert parallel.volume.equals(serial.volume)
+    assert parallel.hourly.equals(serial.hourly)
+
+
+def test_synthetic_account_counts_follow_the_scan_interval(tmp_path: Path) -> None:
+    from mdcnb.cloudtrail.synth import CSPM_GLOBAL, CSPM_REGIONAL
+
+    regions = ("us-east-1", "eu-west-1", "ap-southeast-2")
+    acct = TrailAccount("210987654321", regions, 12, "arn:aws:iam::210987654321:role/CspmMonitorAws",
+                        user_events_per_day=30)
+    write_account_logs(tmp_path, Builder(random.Random(3)), acct, datetime(2026, 11, 1, tzinfo=UTC), 3)
+    s = volume(tmp_path, since="2026-11-01", until="2026-11-03", processes=1).summary()
+    per_scan = sum(n for *_, n in CSPM_GLOBAL) + len(regions) * sum(n for *_, n in CSPM_REGIONAL)
+    assert s["cspm_read_events"] == 3 * 2 * per_scan  # 3 days x 2 scans (every 12 h)
+    assert s["assume_role_events"] == 3 * 2
+
+
+def test_stratus_records_match_an_independent_count() -> None:
+    records = [r for p in sorted(STRATUS.glob("*.json")) for r in json.loads(p.read_text())]
+    res = volume(STRATUS, processes=1)
+    s = res.summary()
+    assert s["events_total"] == len({r["eventID"] for r in records}) == 310
+    assert s["events_read_only"] == sum(1 for r in records if r.get("readOnly") is True)
+    assert s["bytes_total"] == sum(compact_size(r) for r in records)
+    assert s["cspm_events"] == 0 and s["files_skipped"] == [] and s["other_files_ignored"] == 1  # the LICENSE
+    per_account = Counter(r["recipientAccountId"] for r in records)
+    assert {a: v["events_total"] for a, v in s["by_account"].items()} == dict(per_account)
+    per_api = Counter((r["eventSource"], r["eventName"]) for r in records)
+    got = res.volume.groupby(["event_source", "event_name"])["events"].sum().to_dict()
+    assert got == dict(per_api)
+
+
+def test_bad_input_corpus_gives_counted_skips(tmp_path: Path) -> None:
+    good = {"Records": [user_call(1, "2026-11-02T00:00:00Z")]}
+    blob = gzip.compress(json.dumps(good).encode())
+    (tmp_path / "truncated.json.gz").write_bytes(blob[:-12])
+    (tmp_path / "corrupt.json.gz").write_bytes(blob[:10] + b"\x00" * 20 + blob[30:])
+    (tmp_path / "not-json.json").write_bytes(b"this is not json")
+    (tmp_path / "no-records.json").write_text('{"Foo": []}')
+    (tmp_path / "records-object.json").write_text('{"Records": {"a": 1}}')
+    (tmp_path / "scalar.json").write_text("42")
+    (tmp_path / "empty.json.gz").write_bytes(b"")
+    (tmp_path / "empty-gzip.json.gz").write_bytes(gzip.compress(b""))
+    pad = "x" * 1500
+    big = [dict(user_call(100 + i, "2026-11-02T01:00:00Z"), requestParameters={"pad": pad}) for i in range(12000)]
+    big_blob = json.dumps({"Records": big}).encode()
+    assert len(big_blob) > 16 * 1024 * 1024
+    (tmp_path / "big.json.gz").write_bytes(gzip.compress(big_blob, compresslevel=1))
+    odd = [1, "x", {"eventVersion": "1.08"},
+           dict(user_call(2, "2026-11-02T00:00:00Z"), eventVersion="2.0"),
+           {k: v for k, v in user_call(3, "2026-11-02T00:00:00Z").items() if k != "userIdentity"},
+           {k: v for k, v in user_call(4, "2026-11-02T00:00:00Z").items() if k != "readOnly"}]
+    (tmp_path / "odd-records.json").write_text(json.dumps({"Records": odd}))
+    s = volume(tmp_path, processes=1).summary()
+    reasons = {Path(x["path"]).name: x["reason"] for x in s["files_skipped"]}
+    assert reasons["truncated.json.gz"].startswith("truncated gzip")
+    assert reasons["corrupt.json.gz"].startswith("corrupt gzip")
+    assert reasons["not-json.json"].startswith("not JSON")
+    assert reasons["no-records.json"] == "JSON object without a Records array"
+    assert reasons["records-object.json"].startswith("Records is a dict")
+    assert reasons["scalar.json"].startswith("JSON int")
+    assert reasons["empty.json.gz"] == "empty file"
+    assert reasons["empty-gzip.json.gz"] == "empty file (gzip of nothing)"
+    assert len(reasons) == 8 and s["files_read"] == 2
+    assert s["events_total"] == 12000 + 3  # the 16 MB+ file is read in full; 3 odd records are countable
+    assert s["events_read_only"] == 12000 + 2  # the record without readOnly is not read-only
+    assert s["record_issues"] == {
+        "record is not a JSON object (skipped)": 2, "no eventTime (skipped)": 1,
+        "unknown eventVersion 2.0 (parsed best-effort)": 1, "no userIdentity (counted as not MDC)": 1,
+        "no readOnly (counted as not read-only)": 1}
+
+
+def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
+    from mdcnb.cloudtrail.parse import decode
+
+    blob = gzip.compress(b'{"Records": [' + b" " * 5000 + b"]}")
+    assert decode(blob, max_bytes=1000) == (None, "larger than 1000 bytes decompressed")
+    assert decode(blob)[0] == []
+
+
+def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:
+    recs = [role_call(1, SCANNER, "2026-11-02T00:00:00Z", session=SESSION),
+            role_call(2, f"arn:aws:iam::{ACCT}:role/path/to/CspmMonitorAws", "2026-11-02T00:00:00Z")]
+    write_log(tmp_path / "f.json", recs, gz=False)
+    res = volume(tmp_path, processes=1)
+    actors = dict(zip(res.volume["role_name"], res.volume["actor"], strict=True))
+    assert actors == {"DefenderForCloud-AgentlessScanner": "mdc_other", "CspmMonitorAws": "cspm"}
