@@ -55,7 +55,8 @@ def assume_web(n: int, role_arn: str, when: str, session: str = SESSION) -> dict
 def log_path(root: Path, account: str, region: str, day: str, name: str, org: str | None = None) -> Path:
     y, m, d = day.split("-")
     org_part = f"{org}/" if org else ""
-    p = root / f"AWSLogs/{org_part}{account}/CloudTrail/{region}/{y}/{m}/{d}/{account}_CloudTrail_{region}_{name}.json.gz"
+    folder = f"AWSLogs/{org_part}{account}/CloudTrail/{region}/{y}/{m}/{d}"
+    p = root / folder / f"{account}_CloudTrail_{region}_{name}.json.gz"
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
 

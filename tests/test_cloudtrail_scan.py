@@ -10,7 +10,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cloudtrail_helpers import ACCT, ACCT2, CSPM, SCANNER, SESSION, assume_web, log_path, role_call, user_call, write_log
+from cloudtrail_helpers import (
+    ACCT,
+    ACCT2,
+    CSPM,
+    SCANNER,
+    SESSION,
+    assume_web,
+    log_path,
+    role_call,
+    user_call,
+    write_log,
+)
 
 from mdcnb.cloudtrail import volume
 from mdcnb.cloudtrail.synth import Builder, TrailAccount, write_account_logs
@@ -33,7 +44,7 @@ def tenant_logs(tmp_path: Path) -> dict:
     users = [user_call(i, day.format(7), read_only=i % 2 == 0) for i in (8, 9, 10, 11)]
     assume_cspm = assume_web(12, CSPM, day.format(1))
     assume_scanner = assume_web(13, SCANNER, day.format(2))
-    a = cspm_reads + [cspm_write, *scanner, impostor, *users, assume_cspm, assume_scanner]
+    a = [*cspm_reads, cspm_write, *scanner, impostor, *users, assume_cspm, assume_scanner]
     write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "20261102T1010Z_A"), a)
     # the same event delivered in a second file, plus one new user event
     write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "20261102T1015Z_B"),
@@ -46,7 +57,7 @@ def tenant_logs(tmp_path: Path) -> dict:
     write_log(digest, [])
     write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-10-01", "20261001T0005Z_OLD"),
               [role_call(18, CSPM, "2026-10-01T00:00:00Z")])
-    return {"root": tmp_path, "cspm": cspm_reads + [cspm_write], "acct2_cspm": c[:2], "assume": assume_cspm}
+    return {"root": tmp_path, "cspm": [*cspm_reads, cspm_write], "acct2_cspm": c[:2], "assume": assume_cspm}
 
 
 def test_identity_rules_dedup_layouts_and_pruning(tenant_logs: dict) -> None:
