@@ -1,0 +1,266 @@
+"""What changed between two snapshots of the same estate (pure functions on tables, no I/O).
+
+`diff_tables(before, after)` compares two `Tables` (two stored weeks, or a stored week and a fresh pull):
+
+- recommendations newly unhealthy (now Unhealthy, before anything else or absent), resolved (before Unhealthy, now
+  Healthy or NotApplicable) and unhealthy ones that disappeared with their resource;
+- resources new and removed (the Azure inventory together with every resource that has an assessment, so AWS and GCP
+  resources count too);
+- secure score per scope (MDC's stored percentages) and per control and scope, as before / after / delta in points;
+- regulatory compliance controls whose state changed (or that appeared or disappeared);
+- Defender plans switched on or off on a scope present in both snapshots; subscriptions and connectors added/removed.
+
+Every change list is a DataFrame sorted deterministically; `counts()` gives the headline numbers and `as_dict()`
+the JSON that `mdcnb diff --json` prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import pandas as pd
+
+from mdcnb.tables import Tables
+
+SEVERITY_ORDER = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3}
+
+# What each change list is called in tables, the summary page and `mdcnb diff` (text kept apart from the logic).
+CHANGE_LABELS: dict[str, str] = {
+    "newly_unhealthy": "Recommendations newly unhealthy",
+    "resolved": "Recommendations resolved",
+    "unhealthy_gone": "Unhealthy recommendations gone with their resource",
+    "new_resources": "New resources",
+    "removed_resources": "Removed resources",
+    "scope_scores": "Scopes whose secure score moved",
+    "control_scores": "Controls whose score moved (per scope)",
+    "compliance_changes": "Compliance controls that changed state",
+    "plans_on": "Defender plans switched on",
+    "plans_off": "Defender plans switched off",
+    "subscriptions_added": "Subscriptions added",
+    "subscriptions_removed": "Subscriptions removed",
+    "connectors_added": "Connectors added",
+    "connectors_removed": "Connectors removed",
+}
+
+_ASSESSMENT_COLUMNS = ["assessment_id", "assessment_key", "display_name", "severity", "resource_id", "resource_name",
+                       "resource_type", "subscription_id", "environment"]
+_RESOURCE_COLUMNS = ["resource_id", "name", "type", "subscription_id", "environment"]
+
+
+@dataclass
+class SnapshotDiff:
+    """The changes from `before` to `after`; each list is a DataFrame, scores are percentages 0..100."""
+
+    newly_unhealthy: pd.DataFrame
+    resolved: pd.DataFrame
+    unhealthy_gone: pd.DataFrame
+    new_resources: pd.DataFrame
+    removed_resources: pd.DataFrame
+    scope_scores: pd.DataFrame
+    control_scores: pd.DataFrame
+    compliance_changes: pd.DataFrame
+    plans_on: pd.DataFrame
+    plans_off: pd.DataFrame
+    subscriptions_added: pd.DataFrame
+    subscriptions_removed: pd.DataFrame
+    connectors_added: pd.DataFrame
+    connectors_removed: pd.DataFrame
+    overall: dict[str, float | None] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def lists(self) -> dict[str, pd.DataFrame]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in CHANGE_LABELS}
+
+    def counts(self) -> dict[str, int]:
+        """Number of changes per list (score lists count the rows whose value moved)."""
+        out = {}
+        for name, frame in self.lists().items():
+            out[name] = int((frame["delta"].fillna(1) != 0).sum()) if "delta" in frame.columns else len(frame)
+        return out
+
+    def summary(self) -> pd.DataFrame:
+        """One row per kind of change: label and count (the summary page's "what changed" table)."""
+        counts = self.counts()
+        return pd.DataFrame({"change": [CHANGE_LABELS[k] for k in counts], "count": list(counts.values()),
+                             "key": list(counts)})
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: counts, overall score, and every list as records (NaN/NA become null)."""
+        return {"overall": self.overall, "counts": self.counts(), **self.extra,
+                "changes": {name: _records(frame) for name, frame in self.lists().items()}}
+
+
+def diff_tables(before: Tables, after: Tables,
+                overall_score: Callable[[Tables], float | None] | None = None) -> SnapshotDiff:
+    """Compare two snapshots. `overall_score(tables)` gives the aggregated score in percent, when supplied."""
+    newly, resolved, gone = assessment_changes(before.assessments, after.assessments)
+    new_res, removed_res = resource_changes(before, after)
+    plans_on, plans_off = plan_changes(before.plans, after.plans)
+    subs_added, subs_removed = added_removed(before.subscriptions, after.subscriptions, "subscription_id",
+                                             ["subscription_id", "display_name", "state"])
+    conn_added, conn_removed = added_removed(before.connectors, after.connectors, "connector_id",
+                                             ["connector_id", "name", "environment", "hierarchy_id", "kind"])
+    overall: dict[str, float | None] = {}
+    if overall_score is not None:
+        b, a = overall_score(before), overall_score(after)
+        overall = {"before": b, "after": a, "delta": None if a is None or b is None else round(a - b, 2)}
+    return SnapshotDiff(
+        newly_unhealthy=newly, resolved=resolved, unhealthy_gone=gone,
+        new_resources=new_res, removed_resources=removed_res,
+        scope_scores=scope_score_changes(before.secure_scores, after.secure_scores),
+        control_scores=control_score_changes(before.score_controls, after.score_controls),
+        compliance_changes=compliance_changes(before.compliance_controls, after.compliance_controls),
+        plans_on=plans_on, plans_off=plans_off,
+        subscriptions_added=subs_added, subscriptions_removed=subs_removed,
+        connectors_added=conn_added, connectors_removed=conn_removed,
+        overall=overall,
+    )
+
+
+def assessment_changes(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(newly unhealthy, resolved, unhealthy gone), keyed by assessment id, most severe first."""
+    b = _keyed_assessments(before)
+    a = _keyed_assessments(after)
+    joined = a.merge(b[["key", "status"]], on="key", how="outer", suffixes=("", "_before"), indicator=True)
+    now_unhealthy = joined["status"].eq("Unhealthy").fillna(False)
+    was_unhealthy = joined["status_before"].eq("Unhealthy").fillna(False)
+    newly = joined[now_unhealthy & ~was_unhealthy]
+    resolved = joined[was_unhealthy & joined["status"].isin(["Healthy", "NotApplicable"]).fillna(False)]
+    gone_keys = joined.loc[was_unhealthy & joined["_merge"].eq("right_only"), "key"]
+    gone = b[b["key"].isin(gone_keys)]
+    newly = newly.assign(status_before=newly["status_before"].fillna("(new)"))
+    resolved = resolved.rename(columns={"status": "status_after"})
+    return (_by_severity(newly, ["status_before"]), _by_severity(resolved, ["status_after"]),
+            _by_severity(gone, []))
+
+
+def _keyed_assessments(frame: pd.DataFrame) -> pd.DataFrame:
+    """Assessments with a `key`: the assessment id, else recommendation key + resource id."""
+    fallback = frame["assessment_key"].astype("string") + "|" + frame["resource_id"].astype("string")
+    key = frame["assessment_id"].astype("string").fillna(fallback)
+    return frame[[*_ASSESSMENT_COLUMNS, "status"]].assign(key=key).drop_duplicates("key", keep="last")
+
+
+def _by_severity(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    rank = frame["severity"].map(SEVERITY_ORDER).fillna(len(SEVERITY_ORDER))
+    ordered = frame.assign(_rank=rank).sort_values(["_rank", "display_name", "resource_id"], kind="stable")
+    return ordered[_ASSESSMENT_COLUMNS + extra].reset_index(drop=True)
+
+
+def resource_set(tables: Tables) -> pd.DataFrame:
+    """Every resource the snapshot knows: the Azure inventory plus every assessed resource (AWS/GCP included)."""
+    inventory = tables.resources[["resource_id", "name", "type", "subscription_id"]].assign(environment="Azure")
+    assessed = tables.assessments[["resource_id", "resource_name", "resource_type", "subscription_id",
+                                   "environment"]].rename(columns={"resource_name": "name", "resource_type": "type"})
+    both = pd.concat([inventory.astype("string"), assessed.astype("string")], ignore_index=True)
+    both = both[both["resource_id"].notna()]
+    return both.drop_duplicates("resource_id", keep="first").reset_index(drop=True)
+
+
+def resource_changes(before: Tables, after: Tables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(new resources, removed resources), sorted by subscription, type and id."""
+    b, a = resource_set(before), resource_set(after)
+    order = ["subscription_id", "type", "resource_id"]
+    new = a[~a["resource_id"].isin(b["resource_id"])].sort_values(order, kind="stable")
+    removed = b[~b["resource_id"].isin(a["resource_id"])].sort_values(order, kind="stable")
+    return new[_RESOURCE_COLUMNS].reset_index(drop=True), removed[_RESOURCE_COLUMNS].reset_index(drop=True)
+
+
+def scope_score_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Secure score per scope (MDC's percentage x 100) before, after and delta; scopes in either snapshot."""
+    keys = ["scope_id", "score_name"]
+    cols = [*keys, "scope_type", "environment", "display_name", "percentage", "current", "max"]
+    joined = before[cols].merge(after[cols], on=keys, how="outer", suffixes=("_before", "_after"))
+    out = pd.DataFrame({
+        "scope_id": joined["scope_id"], "score_name": joined["score_name"],
+        "scope_type": joined["scope_type_after"].fillna(joined["scope_type_before"]),
+        "environment": joined["environment_after"].fillna(joined["environment_before"]),
+        "before": (joined["percentage_before"] * 100).round(2),
+        "after": (joined["percentage_after"] * 100).round(2),
+    })
+    out["delta"] = (out["after"] - out["before"]).round(2)
+    return out.sort_values(["delta", "scope_id"], kind="stable", na_position="first").reset_index(drop=True)
+
+
+def control_score_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Secure score control points per scope before, after and delta, with healthy/unhealthy counts."""
+    keys = ["scope_id", "score_name", "control_id"]
+    cols = [*keys, "control_name", "current", "max", "healthy", "unhealthy"]
+    joined = before[cols].merge(after[cols], on=keys, how="outer", suffixes=("_before", "_after"))
+    out = pd.DataFrame({
+        "scope_id": joined["scope_id"], "control_id": joined["control_id"],
+        "control_name": joined["control_name_after"].fillna(joined["control_name_before"]),
+        "current_before": joined["current_before"], "current_after": joined["current_after"],
+        "max_before": joined["max_before"], "max_after": joined["max_after"],
+        "unhealthy_before": joined["unhealthy_before"], "unhealthy_after": joined["unhealthy_after"],
+    })
+    out["delta"] = (out["current_after"] - out["current_before"]).round(2)
+    return out.sort_values(["delta", "scope_id", "control_id"], kind="stable", na_position="first"
+                           ).reset_index(drop=True)
+
+
+def compliance_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Compliance controls per scope and standard whose state differs (case-insensitively), or that came or went."""
+    keys = ["scope_id", "standard", "control"]
+    b = before[[*keys, "state", "description"]]
+    a = after[[*keys, "state", "description"]]
+    joined = b.merge(a, on=keys, how="outer", suffixes=("_before", "_after"))
+    changed = joined["state_before"].str.lower().fillna("") != joined["state_after"].str.lower().fillna("")
+    joined = joined.assign(description=joined["description_after"].fillna(joined["description_before"]))
+    out = joined[changed]
+    return out[[*keys, "description", "state_before", "state_after"]].sort_values(keys, kind="stable"
+                                                                                  ).reset_index(drop=True)
+
+
+def plan_changes(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(switched on, switched off): a plan's `enabled` flipped on a scope present in both snapshots."""
+    keys = ["scope_id", "plan"]
+    common = set(before["scope_id"].dropna()) & set(after["scope_id"].dropna())
+    cols = [*keys, "subscription_id", "level", "tier", "sub_plan", "enabled"]
+    joined = before[cols].merge(after[cols], on=keys, how="outer", suffixes=("_before", "_after"))
+    joined = joined[joined["scope_id"].isin(common)]
+    was_on = joined["enabled_before"].fillna(False).astype(bool)
+    is_on = joined["enabled_after"].fillna(False).astype(bool)
+    out = pd.DataFrame({
+        "scope_id": joined["scope_id"],
+        "subscription_id": joined["subscription_id_after"].fillna(joined["subscription_id_before"]),
+        "level": joined["level_after"].fillna(joined["level_before"]),
+        "plan": joined["plan"],
+        "tier_before": joined["tier_before"], "tier_after": joined["tier_after"],
+        "sub_plan_after": joined["sub_plan_after"],
+    })
+    on = out[is_on & ~was_on].sort_values(keys, kind="stable").reset_index(drop=True)
+    off = out[was_on & ~is_on].sort_values(keys, kind="stable").reset_index(drop=True)
+    return on, off
+
+
+def added_removed(before: pd.DataFrame, after: pd.DataFrame, key: str,
+                  columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows of `after` whose key is new, rows of `before` whose key is gone), sorted by key."""
+    added = after[~after[key].isin(before[key])][columns].sort_values(key, kind="stable")
+    removed = before[~before[key].isin(after[key])][columns].sort_values(key, kind="stable")
+    return added.reset_index(drop=True), removed.reset_index(drop=True)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as plain JSON values (NA/NaN -> None, times as ISO strings)."""
+    out = []
+    for row in frame.astype(object).to_dict("records"):
+        out.append({k: _plain(v) for k, v in row.items()})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return value
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value

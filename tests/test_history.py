@@ -1,0 +1,233 @@
+"""The DuckDB history store: exact round trips, one snapshot per series and week, atomic writes, old stores."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from history_tables import filled_tables
+
+from mdcnb import history, schema
+from mdcnb.history import HistoryError, HistoryStore
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def _assert_same_tables(expected, actual) -> None:
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(expected[name], actual[name], check_exact=True, obj=name)
+
+
+def test_round_trip_is_exact_for_every_table_and_dtype(tmp_path):
+    written = filled_tables(rows=9)
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        snap = store.save(written, as_of="2026-11-23T08:00:00Z", source="test", scope={"tenant_id": "t1"})
+        back = store.load(snap)
+    _assert_same_tables(written, back)
+    # a value with 100 ns precision (7 fractional digits, as Azure writes them) survives
+    assert back.assessments["first_evaluation"].iloc[0] == pd.Timestamp("2026-11-10T10:11:12.1234560Z")
+    assert back.assessments["first_evaluation"].iloc[1] == pd.Timestamp("2026-11-11T10:11:12.1234561Z")
+    assert snap.row_counts == {name: 9 for name in schema.TABLES}
+
+
+def test_empty_tables_round_trip(tmp_path):
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        snap = store.save({}, as_of="2026-11-23", source="test")
+        back = store.load(snap)
+    for name, table in schema.TABLES.items():
+        pd.testing.assert_frame_equal(table.frame(), back[name], obj=name)
+
+
+def test_same_week_replaces_and_other_weeks_and_series_are_kept(tmp_path):
+    path = tmp_path / "h.duckdb"
+    with HistoryStore(path) as store:
+        store.save(filled_tables(3, week=1), as_of="2026-11-16T00:00:00Z", source="sample", scope={"tenant": "a"})
+        store.save(filled_tables(4, week=2), as_of="2026-11-23T00:00:00Z", source="sample", scope={"tenant": "a"})
+        store.save(filled_tables(5, week=9), as_of="2026-11-24T00:00:00Z", source="azure", scope={"tenant": "b"})
+        rerun = filled_tables(6, week=3)
+        store.save(rerun, as_of="2026-11-27T12:00:00Z", source="sample", scope={"tenant": "a"})  # same ISO week
+        sample = store.snapshots("sample/tenant=a")
+        assert [s.week for s in sample] == ["2026-W47", "2026-W48"]
+        assert sample[-1].row_counts["assessments"] == 6
+        _assert_same_tables(rerun, store.load(sample[-1]))
+        assert [s.week for s in store.snapshots("azure/tenant=b")] == ["2026-W48"]
+        # no rows of the replaced snapshot are left behind
+        ids = {s.snapshot_id for s in store.snapshots()}
+        stored = {r[0] for r in store.con.execute("SELECT DISTINCT snapshot_id FROM snap_assessments").fetchall()}
+        assert stored == ids and len(ids) == 3
+
+
+def test_iso_week_and_series_keys():
+    assert history.iso_week(pd.Timestamp("2026-01-01")) == "2026-W01"
+    assert history.iso_week(pd.Timestamp("2027-01-01")) == "2026-W53"  # ISO year of 1 Jan 2027 is 2026
+    # the estate root names the series, so a subscription added next week keeps the series
+    a = history.series_key("azure", {"tenant_id": "t1", "subscriptions": ["s1"]})
+    b = history.series_key("azure", {"tenant_id": "t1", "subscriptions": ["s1", "s2"]})
+    assert a == b == "azure/tenantid=t1"
+    assert history.series_key("sample", {"x": 1}) != history.series_key("azure", {"x": 1})
+
+
+def test_find_names_the_stored_weeks_when_a_week_is_missing(tmp_path):
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        store.save({}, as_of="2026-11-23", source="s", scope={"tenant": "t"})
+        with pytest.raises(HistoryError, match=r"2026-W01.*stored: 2026-W48"):
+            store.find("s/tenant=t", "2026-W01")
+
+
+def test_read_only_open_of_a_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(HistoryError, match="no history store"):
+        HistoryStore(tmp_path / "none.duckdb", read_only=True).open()
+
+
+def test_default_path_honours_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MDCNB_HISTORY", str(tmp_path / "x.duckdb"))
+    assert history.default_store_path() == tmp_path / "x.duckdb"
+    monkeypatch.delenv("MDCNB_HISTORY")
+    assert history.default_store_path().name == "history.duckdb"
+
+
+# --- a writer killed with SIGKILL in the middle of a snapshot --------------------------------------------------
+
+_KILLED_WRITER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from history_tables import filled_tables
+    from mdcnb.history import HistoryStore
+
+    big = filled_tables(rows=5, week=7, big={{"assessments": 30000, "resources": 10000}})
+
+    def pause_mid_write(name, rows):
+        if name == "assessments":
+            print("mid-write", rows, flush=True)
+            time.sleep(120)      # the parent kills us here, inside the snapshot's transaction
+
+    with HistoryStore({path!r}) as store:
+        store.save(big, as_of="2026-11-30T00:00:00Z", source="sample", scope={{"tenant": "a"}},
+                   on_table=pause_mid_write)
+    print("committed", flush=True)
+""")
+
+
+def test_writer_killed_mid_snapshot_leaves_earlier_snapshots_intact(tmp_path):
+    path = tmp_path / "h.duckdb"
+    week1, week2 = filled_tables(5, week=1), filled_tables(7, week=2)
+    with HistoryStore(path) as store:
+        store.save(week1, as_of="2026-11-16T00:00:00Z", source="sample", scope={"tenant": "a"})
+        store.save(week2, as_of="2026-11-23T00:00:00Z", source="sample", scope={"tenant": "a"})
+
+    script = _KILLED_WRITER.format(tests=str(TESTS), path=str(path))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=ROOT)
+    try:
+        line = child.stdout.readline()
+        assert line.startswith("mid-write 30000"), child.stderr.read()
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+
+    with HistoryStore(path, read_only=True) as store:
+        snaps = store.snapshots()
+        assert [s.week for s in snaps] == ["2026-W47", "2026-W48"]  # no W49, not even half of it
+        _assert_same_tables(week1, store.load(snaps[0]))
+        _assert_same_tables(week2, store.load(snaps[1]))
+        for name in schema.TABLES:
+            orphans = store.con.execute(f"SELECT count(*) FROM snap_{name} WHERE snapshot_id NOT IN "
+                                        "(SELECT snapshot_id FROM snapshots)").fetchone()[0]
+            assert orphans == 0, name
+    # and the store still takes the snapshot the killed run was writing
+    with HistoryStore(path) as store:
+        snap = store.save(filled_tables(3, week=3), as_of="2026-11-30T00:00:00Z", source="sample",
+                          scope={"tenant": "a"})
+        assert [s.week for s in store.snapshots()] == ["2026-W47", "2026-W48", "2026-W49"]
+        assert snap.row_counts["assessments"] == 3
+
+
+# --- an older store: schema 1, written by the first layout --------------------------------------------------------
+
+# Schema 1, frozen here as it was: snapshots keyed by week, no series, no row_no; and the `connectors` contract of
+# that time, which did not yet have `scan_interval_hours`.
+_V1_SQL = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+INSERT INTO meta VALUES ('schema_version', '1');
+CREATE TABLE snapshots (snapshot_id BIGINT PRIMARY KEY, week VARCHAR NOT NULL, taken_at TIMESTAMP_NS NOT NULL,
+                        source VARCHAR, scope VARCHAR, dataset VARCHAR, tool_version VARCHAR);
+CREATE TABLE snap_connectors (snapshot_id BIGINT NOT NULL, connector_id VARCHAR, name VARCHAR, environment VARCHAR,
+                              regions VARCHAR[], created_at TIMESTAMP_NS);
+CREATE TABLE snap_secure_scores (snapshot_id BIGINT NOT NULL, scope_id VARCHAR, score_name VARCHAR,
+                                 percentage DOUBLE, weight BIGINT);
+INSERT INTO snapshots VALUES
+  (1, '2026-W46', TIMESTAMP_NS '2026-11-09 06:00:00', 'azure', '{"tenant_id": "t1"}', '/data/w46', '0.0.9'),
+  (2, '2026-W47', TIMESTAMP_NS '2026-11-16 06:00:00', 'azure', '{"tenant_id": "t1"}', '/data/w47', '0.0.9');
+INSERT INTO snap_connectors VALUES
+  (1, '/c/aws1', 'aws1', 'AWS', ['us-east-1'], TIMESTAMP_NS '2026-01-02 03:04:05.1234567'),
+  (2, '/c/aws1', 'aws1', 'AWS', ['us-east-1', 'eu-west-1'], TIMESTAMP_NS '2026-01-02 03:04:05.1234567'),
+  (2, '/c/gcp1', 'gcp1', 'GCP', [], NULL);
+INSERT INTO snap_secure_scores VALUES
+  (1, '/subscriptions/s2', 'ascScore', 0.5, 3), (1, '/subscriptions/s1', 'ascScore', 0.25, 0),
+  (2, '/subscriptions/s2', 'ascScore', 0.6, 3), (2, '/subscriptions/s1', 'ascScore', 0.3, 0);
+"""
+
+
+def _old_store(path: Path) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute(_V1_SQL)
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_an_old_schema_store_is_read_by_the_new_code(tmp_path, read_only):
+    path = _old_store(tmp_path / "v1.duckdb")
+    with HistoryStore(path, read_only=read_only) as store:
+        snaps = store.snapshots()
+        assert [(s.snapshot_id, s.week, s.series, s.source) for s in snaps] == [
+            (1, "2026-W46", "azure/tenantid=t1", "azure"), (2, "2026-W47", "azure/tenantid=t1", "azure")]
+        assert snaps[0].as_of == pd.Timestamp("2026-11-09T06:00:00Z")
+        assert snaps[1].row_counts == {"connectors": 2, "secure_scores": 2}
+        connectors = store.load_table(snaps[1], "connectors")
+        scores = store.load_table(snaps[0], "secure_scores")
+    assert list(connectors.columns) == schema.CONNECTORS.names  # today's contract, columns the old store lacks are null
+    assert connectors["connector_id"].tolist() == ["/c/aws1", "/c/gcp1"]  # the order they were written in
+    assert connectors["regions"].tolist() == [["us-east-1", "eu-west-1"], []]
+    assert connectors["scan_interval_hours"].isna().all() and str(connectors["scan_interval_hours"].dtype) == "Int64"
+    assert connectors["created_at"].iloc[0] == pd.Timestamp("2026-01-02T03:04:05.1234567Z")
+    assert scores["scope_id"].tolist() == ["/subscriptions/s2", "/subscriptions/s1"]
+    assert scores["weight"].tolist() == [3, 0]
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+        history.SCHEMA_VERSION)
+    con.close()
+
+
+def test_a_migrated_store_takes_new_snapshots_and_replaces_its_week(tmp_path):
+    path = _old_store(tmp_path / "v1.duckdb")
+    with HistoryStore(path) as store:
+        store.save(filled_tables(2, week=5), as_of="2026-11-17T00:00:00Z", source="azure", scope={"tenant_id": "t1"})
+        assert [(s.snapshot_id, s.week) for s in store.snapshots()] == [(1, "2026-W46"), (3, "2026-W47")]
+
+
+def test_a_store_from_a_newer_toolkit_is_refused_clearly(tmp_path):
+    path = tmp_path / "future.duckdb"
+    with HistoryStore(path):
+        pass
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(HistoryError, match=r"schema 99.*upgrade mdcnb"):
+        HistoryStore(path).open()
+
+
+def test_snapshot_catalogue_is_json_clean(tmp_path):
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        snap = store.save({}, as_of="2026-11-23", source="s", scope={"subscriptions": ["a", "b"]}, dataset="/d")
+    assert snap.scope == {"subscriptions": ["a", "b"]} and snap.dataset == "/d"
+    json.dumps(snap.row_counts)
