@@ -500,3 +500,11 @@ def series_for(dataset: Path) -> str:
 
 def dataset_week(dataset: Path) -> str:
     return iso_week(dataset_as_of(read_manifest(dataset)))
+
+
+def load_weeks(store: HistoryStore, series: str, names: Iterable[str] | None = None,
+               until_week: str | None = None) -> dict[str, Tables]:
+    """Every stored week of a series up to `until_week` (inclusive), oldest first, as `Tables` (only `names`)."""
+    wanted = list(names) if names is not None else None
+    return {snap.week: store.load(snap, wanted) for snap in store.snapshots(series)
+            if until_week is None or snap.week <= until_week}
