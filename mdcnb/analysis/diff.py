@@ -6,7 +6,8 @@
   Healthy or NotApplicable) and unhealthy ones that disappeared with their resource;
 - resources new and removed (the Azure inventory together with every resource that has an assessment, so AWS and GCP
   resources count too);
-- secure score per scope (MDC's stored percentages) and per control and scope, as before / after / delta in points;
+- the overall secure score and each control across all scopes (MDC's aggregation, `mdcnb.analysis.score`), and
+  the score of each scope (MDC's stored percentage), as before / after / delta in points;
 - regulatory compliance controls whose state changed (or that appeared or disappeared);
 - Defender plans switched on or off on a scope present in both snapshots; subscriptions and connectors added/removed.
 
@@ -16,12 +17,12 @@ the JSON that `mdcnb diff --json` prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pandas as pd
 
+from mdcnb.analysis import score
 from mdcnb.tables import Tables
 
 SEVERITY_ORDER = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3}
@@ -34,7 +35,7 @@ CHANGE_LABELS: dict[str, str] = {
     "new_resources": "New resources",
     "removed_resources": "Removed resources",
     "scope_scores": "Scopes whose secure score moved",
-    "control_scores": "Controls whose score moved (per scope)",
+    "control_scores": "Controls whose score moved (all scopes)",
     "compliance_changes": "Compliance controls that changed state",
     "plans_on": "Defender plans switched on",
     "plans_off": "Defender plans switched off",
@@ -92,9 +93,8 @@ class SnapshotDiff:
                 "changes": {name: _records(frame) for name, frame in self.lists().items()}}
 
 
-def diff_tables(before: Tables, after: Tables,
-                overall_score: Callable[[Tables], float | None] | None = None) -> SnapshotDiff:
-    """Compare two snapshots. `overall_score(tables)` gives the aggregated score in percent, when supplied."""
+def diff_tables(before: Tables, after: Tables) -> SnapshotDiff:
+    """Compare two snapshots; scores are aggregated over all scopes as MDC does (`mdcnb.analysis.score`)."""
     newly, resolved, gone = assessment_changes(before.assessments, after.assessments)
     new_res, removed_res = resource_changes(before, after)
     plans_on, plans_off = plan_changes(before.plans, after.plans)
@@ -102,21 +102,24 @@ def diff_tables(before: Tables, after: Tables,
                                              ["subscription_id", "display_name", "state"])
     conn_added, conn_removed = added_removed(before.connectors, after.connectors, "connector_id",
                                              ["connector_id", "name", "environment", "hierarchy_id", "kind"])
-    overall: dict[str, float | None] = {}
-    if overall_score is not None:
-        b, a = overall_score(before), overall_score(after)
-        overall = {"before": b, "after": a, "delta": None if a is None or b is None else round(a - b, 2)}
+    b, a = overall_score(before), overall_score(after)
     return SnapshotDiff(
         newly_unhealthy=newly, resolved=resolved, unhealthy_gone=gone,
         new_resources=new_res, removed_resources=removed_res,
         scope_scores=scope_score_changes(before.secure_scores, after.secure_scores),
-        control_scores=control_score_changes(before.score_controls, after.score_controls),
+        control_scores=control_score_changes(score.controls(before), score.controls(after)),
         compliance_changes=compliance_changes(before.compliance_controls, after.compliance_controls),
         plans_on=plans_on, plans_off=plans_off,
         subscriptions_added=subs_added, subscriptions_removed=subs_removed,
         connectors_added=conn_added, connectors_removed=conn_removed,
-        overall=overall,
+        overall={"before": b, "after": a, "delta": None if a is None or b is None else round(a - b, 2)},
     )
+
+
+def overall_score(tables: Tables) -> float | None:
+    """The overall secure score (0-100) of every scope in the snapshot, None when it has no score."""
+    scopes = score.scopes(tables)
+    return score.overall(scopes)["percentage"] if len(scopes) else None
 
 
 def assessment_changes(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -185,20 +188,22 @@ def scope_score_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFra
 
 
 def control_score_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Secure score control points per scope before, after and delta, with healthy/unhealthy counts."""
-    keys = ["scope_id", "score_name", "control_id"]
-    cols = [*keys, "control_name", "current", "max", "healthy", "unhealthy"]
-    joined = before[cols].merge(after[cols], on=keys, how="outer", suffixes=("_before", "_after"))
+    """Secure score controls across all scopes (`score.controls` of each snapshot): points before, after, delta.
+
+    Also the unhealthy resource counts and the potential increase of the overall score, both before and after.
+    """
+    cols = ["control_id", "control_name", "current", "max", "unhealthy", "potential_increase"]
+    joined = before[cols].merge(after[cols], on="control_id", how="outer", suffixes=("_before", "_after"))
     out = pd.DataFrame({
-        "scope_id": joined["scope_id"], "control_id": joined["control_id"],
+        "control_id": joined["control_id"],
         "control_name": joined["control_name_after"].fillna(joined["control_name_before"]),
+        "max": joined["max_after"].fillna(joined["max_before"]),
         "current_before": joined["current_before"], "current_after": joined["current_after"],
-        "max_before": joined["max_before"], "max_after": joined["max_after"],
         "unhealthy_before": joined["unhealthy_before"], "unhealthy_after": joined["unhealthy_after"],
+        "potential_increase_after": joined["potential_increase_after"],
     })
     out["delta"] = (out["current_after"] - out["current_before"]).round(2)
-    return out.sort_values(["delta", "scope_id", "control_id"], kind="stable", na_position="first"
-                           ).reset_index(drop=True)
+    return out.sort_values(["delta", "control_name"], kind="stable", na_position="first").reset_index(drop=True)
 
 
 def compliance_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:

@@ -8,10 +8,12 @@ and cost. `headline` gives the page's headline numbers with their change since t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
+from mdcnb.analysis import compliance, score
+from mdcnb.analysis.diff import overall_score, resource_set
 from mdcnb.tables import Tables
 
 Weeks = Mapping[str, Tables]
@@ -28,34 +30,26 @@ HEADLINES: dict[str, tuple[str, str, bool]] = {
 }
 
 
-def score_trend(weeks: Weeks, overall_score: Callable[[Tables], float | None] | None = None) -> pd.DataFrame:
-    """Secure score per scope (MDC's stored percentage x 100) and, when given, the overall aggregate per week."""
+def score_trend(weeks: Weeks) -> pd.DataFrame:
+    """Secure score per week: overall (MDC's aggregation over all scopes) and per scope (its stored percentage)."""
     frames = []
     for week, tables in weeks.items():
-        scores = tables.secure_scores
-        frames.append(pd.DataFrame({
-            "week": week, "scope_id": scores["scope_id"], "scope_type": scores["scope_type"],
-            "environment": scores["environment"], "percentage": (scores["percentage"] * 100).round(2),
-        }))
-        if overall_score is not None:
-            frames.append(pd.DataFrame({"week": [week], "scope_id": [OVERALL], "scope_type": [OVERALL],
-                                        "environment": ["All"], "percentage": [overall_score(tables)]}))
-    return _concat(frames, ["week", "scope_id", "scope_type", "environment", "percentage"])
+        scopes = score.scopes(tables)
+        frames.append(pd.DataFrame({"week": [week], "scope_id": [OVERALL], "name": ["Overall"],
+                                    "scope_type": [OVERALL], "environment": ["All"],
+                                    "percentage": [overall_score(tables)]}))
+        frames.append(scopes[["scope_id", "name", "scope_type", "environment", "percentage"]].assign(week=week))
+    return _concat(frames, ["week", "scope_id", "name", "scope_type", "environment", "percentage"])
 
 
 def compliance_trend(weeks: Weeks) -> pd.DataFrame:
-    """Per standard and week: controls passed and failed summed over scopes, pass rate = passed/(passed+failed) %.
+    """Per standard and week, over all scopes: controls passed, failed, and the pass rate in % (`compliance.rollup`).
 
-    The pass rate is null for a week in which a standard has no passed or failed control (never a division error).
+    The pass rate is null for a week in which a standard has no passed or failed control.
     """
-    frames = []
-    for week, tables in weeks.items():
-        per_standard = tables.compliance_standards.groupby("standard", as_index=False)[
-            ["passed_controls", "failed_controls"]].sum()
-        frames.append(per_standard.assign(week=week))
-    out = _concat(frames, ["week", "standard", "passed_controls", "failed_controls"])
-    judged = (out["passed_controls"] + out["failed_controls"]).astype("Float64")
-    out["pass_rate"] = (out["passed_controls"] / judged.where(judged > 0) * 100).round(2).astype("float64")
+    frames = [compliance.rollup(compliance.standards(tables)).assign(week=week) for week, tables in weeks.items()]
+    out = _concat(frames, ["week", "standard", "scopes", "passed_controls", "failed_controls", "pass_rate"])
+    out["pass_rate"] = (pd.to_numeric(out["pass_rate"]) * 100).round(2)
     return out
 
 
@@ -72,11 +66,11 @@ def plan_coverage_trend(weeks: Weeks) -> pd.DataFrame:
     return out
 
 
-def headline(weeks: Weeks, overall_score: Callable[[Tables], float | None] | None = None) -> pd.DataFrame:
+def headline(weeks: Weeks) -> pd.DataFrame:
     """The latest week's headline numbers, the previous week's and the change (null without a previous week)."""
     names = list(weeks)
-    latest = _headline_values(weeks[names[-1]], overall_score) if names else {}
-    previous = _headline_values(weeks[names[-2]], overall_score) if len(names) > 1 else {}
+    latest = _headline_values(weeks[names[-1]]) if names else {}
+    previous = _headline_values(weeks[names[-2]]) if len(names) > 1 else {}
     rows = []
     for key, (label, unit, rise_is_good) in HEADLINES.items():
         if key not in latest:
@@ -88,22 +82,18 @@ def headline(weeks: Weeks, overall_score: Callable[[Tables], float | None] | Non
     return pd.DataFrame(rows, columns=["key", "metric", "unit", "value", "previous", "change", "better"])
 
 
-def _headline_values(tables: Tables, overall_score: Callable[[Tables], float | None] | None) -> dict[str, float]:
-    from mdcnb.analysis.diff import resource_set
-
+def _headline_values(tables: Tables) -> dict[str, float | None]:
     standards = tables.compliance_standards
-    passed, failed = standards["passed_controls"].sum(), standards["failed_controls"].sum()
+    rate = compliance.pass_rate(float(standards["passed_controls"].sum()), float(standards["failed_controls"].sum()))
     plans = tables.plans[tables.plans["level"].eq("subscription").fillna(False)]
-    values: dict[str, float] = {
+    return {
+        "secure_score": overall_score(tables),
         "unhealthy": float(tables.assessments["status"].eq("Unhealthy").sum()),
         "resources": float(len(resource_set(tables))),
-        "pass_rate": round(float(passed / (passed + failed) * 100), 2) if passed + failed else None,
+        "pass_rate": None if rate != rate else round(rate * 100, 2),
         "plans_enabled": float(plans["enabled"].fillna(False).sum()),
         "connectors": float(tables.connectors["connector_id"].nunique()),
     }
-    if overall_score is not None:
-        values["secure_score"] = overall_score(tables)
-    return values
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

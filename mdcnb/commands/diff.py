@@ -50,20 +50,13 @@ def run(args: argparse.Namespace) -> int:
     except history.HistoryError as exc:
         print(f"mdcnb diff: {exc}", file=sys.stderr)
         return 1
-    result = diff_tables(before, after, overall_score=overall_score)
+    result = diff_tables(before, after)
     result.extra.update({"series": series, "from": from_snap.week, "to": to_snap.week})
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         _print_text(result)
     return _exit_code(result, args.fail_on_drop)
-
-
-def overall_score(tables: history.Tables) -> float | None:
-    """The overall secure score in percent, aggregated over all scopes as MDC does (mdcnb.analysis.score)."""
-    from mdcnb.analysis import score
-
-    return score.overall_percentage(tables)
 
 
 def _exit_code(result: SnapshotDiff, fail_on_drop: float | None) -> int:
