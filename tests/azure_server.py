@@ -19,11 +19,14 @@ Rows are indexed by file offset, not held in memory, so the 1,000,000-row benchm
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
 import re
+import shutil
 import ssl
+import tempfile
 import threading
 import time
 import traceback
@@ -33,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import orjson
 
 ARG_PATH = "/providers/microsoft.resourcegraph/resources"
 TABLE_FILES = {  # Resource Graph table -> dataset files whose rows it holds
@@ -77,7 +82,7 @@ class Recorded:
     status: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     file: str
     offset: int
@@ -89,7 +94,7 @@ class Tenant:
     """Row index of a dataset directory: per file, per subscription, rows in file order (offsets only)."""
 
     def __init__(self, dataset: Path) -> None:
-        self.dataset = Path(dataset)
+        self.dataset = _plain_copy_if_gzipped(Path(dataset))
         self.rows: dict[str, dict[str, list[_Row]]] = {}
         self.groups: dict[str, set[str]] = defaultdict(set)  # management group name -> subscriptions
         for name in {f for files in TABLE_FILES.values() for f in files} | set(REST_FILES):
@@ -111,7 +116,7 @@ class Tenant:
         with path.open("rb") as fh:
             for line in fh:
                 if line.strip():
-                    row = json.loads(line)
+                    row = orjson.loads(line)
                     index[_subscription_of(row)].append(_Row(name, offset, len(line), str(row.get("type", "")).lower()))
                 offset += len(line)
         return index
@@ -119,18 +124,32 @@ class Tenant:
     def subscriptions(self) -> list[str]:
         return list(self.rows["subscriptions"])
 
-    def read(self, rows: list[_Row]) -> list[dict[str, Any]]:
+    def read(self, rows: list[_Row]) -> list[bytes]:
+        """The rows' JSON text, as stored."""
         out = []
         handles: dict[str, Any] = {}
         try:
             for r in rows:
                 fh = handles.get(r.file) or handles.setdefault(r.file, (self.dataset / f"{r.file}.jsonl").open("rb"))
                 fh.seek(r.offset)
-                out.append(json.loads(fh.read(r.length)))
+                out.append(fh.read(r.length).rstrip())
         finally:
             for fh in handles.values():
                 fh.close()
         return out
+
+
+def _plain_copy_if_gzipped(dataset: Path) -> Path:
+    """Serve `<type>.jsonl.gz` datasets too: they are unpacked once into a temporary directory (rows are seeked)."""
+    gz = sorted(dataset.glob("*.jsonl.gz"))
+    if not gz:
+        return dataset
+    plain = Path(tempfile.mkdtemp(prefix="azure-test-tenant-"))
+    for path in dataset.glob("*.jsonl*"):
+        target = plain / path.name.removesuffix(".gz")
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    return plain
 
 
 class AzureTestService:
@@ -151,6 +170,7 @@ class AzureTestService:
         self.requests: list[Recorded] = []
         self.token_requests: list[dict[str, list[str]]] = []
         self.quota_violations = 0
+        self.subscription_limit = 10_000  # tenant / management-group scope answers for this many subscriptions
         self.errors: list[str] = []  # server-side exceptions (a dropped connection leaves one)
         self._lock = threading.Lock()
         self._results: dict[str, list[_Row]] = {}
@@ -230,21 +250,23 @@ class AzureTestService:
         fault = self._fault(table, page_no)
         if fault and self._fail(handler, record, fault, quota_headers):
             return None
-        key = key or _result_key(table, types, subs, request.get("managementGroups") or [])
-        rows = self._result(key, table, types, subs, [g.lower() for g in request.get("managementGroups") or []])
+        groups = [g.lower() for g in request.get("managementGroups") or []]
+        key = key or _result_key(table, types, subs, groups)
+        rows = self._result(key, table, types, subs, groups)
         top = min(int(options.get("$top") or 100), self.page_size)
         chunk = rows[start:start + top]
         truncated = bool(fault and fault.kind == "truncated")
         payload: dict[str, Any] = {"totalRecords": len(rows), "count": len(chunk),
-                                   "resultTruncated": "true" if truncated else "false", "facets": [],
-                                   "data": self.tenant.read(chunk)}
+                                   "resultTruncated": "true" if truncated else "false", "facets": []}
         if start + top < len(rows) and not truncated:
             payload["$skipToken"] = base64.b64encode(json.dumps({"k": key, "o": start + top}).encode()).decode()
+        if not subs and self._scope_size(groups) > self.subscription_limit:
+            quota_headers = {**quota_headers, "x-ms-tenant-subscription-limit-hit": "true"}
         if any(f.get("expression") == "type" for f in request.get("facets") or []):
             counts = Counter(r.type for r in rows)
             payload["facets"] = [{"expression": "type", "resultType": "FacetResult", "totalRecords": len(counts),
                                   "count": len(counts), "data": [{"type": t, "count": n} for t, n in counts.items()]}]
-        body = json.dumps(payload).encode()
+        body = _with_rows(payload, "data", self.tenant.read(chunk))
         if fault and fault.kind == "cut_body":
             body = body[: len(body) // 2]
         return _send(handler, record, 200, quota_headers, body)
@@ -256,14 +278,19 @@ class AzureTestService:
         if subs:
             scope = subs
         elif groups:
-            scope = sorted(set().union(*(self.tenant.groups.get(g, set()) for g in groups)))
+            scope = sorted(set().union(*(self.tenant.groups.get(g, set()) for g in groups)))[:self.subscription_limit]
         else:
-            scope = self.tenant.subscriptions()
+            scope = self.tenant.subscriptions()[:self.subscription_limit]
         rows = [r for name in TABLE_FILES[table] for sub in scope for r in self.tenant.rows[name].get(sub, [])
                 if r.type in types]
         with self._lock:
             self._results[key] = rows
         return rows
+
+    def _scope_size(self, groups: list[str]) -> int:
+        if groups:
+            return len(set().union(*(self.tenant.groups.get(g.lower(), set()) for g in groups)))
+        return len(self.tenant.subscriptions())
 
     def _rest(self, handler: BaseHTTPRequestHandler, record: Recorded, path: str,
               query: dict[str, list[str]]) -> None:
@@ -285,11 +312,11 @@ class AzureTestService:
         else:
             return _send(handler, record, 404, {}, _error("NotFound", f"no route for {path}"))
         chunk = rows[start:start + self.page_size]
-        payload: dict[str, Any] = {"value": self.tenant.read(chunk)}
+        payload: dict[str, Any] = {}
         if start + self.page_size < len(rows):
             api = query.get("api-version", [""])[0]
             payload["nextLink"] = f"{self.base_url}{path}?api-version={api}&$skiptoken={start + self.page_size}"
-        return _send(handler, record, 200, {}, json.dumps(payload).encode())
+        return _send(handler, record, 200, {}, _with_rows(payload, "value", self.tenant.read(chunk)))
 
     def _fail(self, handler: BaseHTTPRequestHandler, record: Recorded, fault: Fault,
               headers: dict[str, str]) -> bool:
@@ -339,6 +366,12 @@ def _send(handler: BaseHTTPRequestHandler, record: Recorded, status: int, header
         handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(body)
+
+
+def _with_rows(payload: dict[str, Any], key: str, rows: list[bytes]) -> bytes:
+    """`payload` as JSON with `key` holding the rows' stored JSON text (not re-encoded)."""
+    head = json.dumps(payload).encode()[:-1]
+    return head + (b", " if payload else b"") + f'"{key}": ['.encode() + b",".join(rows) + b"]}"
 
 
 def _error(code: str, message: str) -> bytes:
@@ -435,7 +468,6 @@ def tls(tmp: Path) -> tuple[ssl.SSLContext, Path]:
 def main() -> None:
     """Serve a dataset from a separate process (the benchmark): prints the URL and CA bundle, then serves."""
     import argparse
-    import tempfile
 
     parser = argparse.ArgumentParser()
     parser.add_argument("dataset", type=Path)

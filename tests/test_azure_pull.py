@@ -228,6 +228,17 @@ def test_management_group_scope(servers, tls_files, tenant, tmp_path):
     assert manifest["scope"]["kind"] == "management_group" and manifest["complete"] is True
 
 
+def test_tenant_subscription_limit_is_logged(servers, tls_files, tenant, tmp_path):
+    """Tenant scope answers for the first N subscriptions only (10,000 in Azure): the log says the rest is missing."""
+    arm, aad = servers()
+    arm.service.subscription_limit = 4
+    manifest = run_pull(arm, aad, tls_files[1], tmp_path / "out")
+    assert manifest["counts"]["subscriptions"] == 4
+    (entry,) = manifest["pull_log"]
+    assert entry["kind"] == "truncated" and "10,000" in entry["why"] and entry["missing_rows"] is None
+    assert manifest["complete"] is False
+
+
 def test_explicit_subscriptions_and_an_unknown_one(servers, tls_files, tenant, tmp_path):
     arm, aad = servers()
     wanted = subscription_ids(6)[:2]

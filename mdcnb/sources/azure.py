@@ -158,6 +158,11 @@ class _Pull:
             with part.open("rb") as fh:
                 ids += [_subscription_of(orjson.loads(line)) for line in fh if line.strip()]
         ids = list(dict.fromkeys(i for i in ids if i))
+        if self.client.stats.subscription_limit_hit:
+            self._note(LogEntry("truncated", "subscriptions of the tenant or management group",
+                                "Resource Graph answers tenant and management-group queries for the first 10,000 "
+                                "subscriptions only; pull the rest with --subscription or a lower management group",
+                                None, list(RECORD_TYPES)))
         logged = {s for e in self.log for s in e.subscriptions}
         unseen = [s for s in requested if s not in set(ids) and s not in logged]
         if unseen:

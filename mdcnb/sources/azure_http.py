@@ -38,6 +38,7 @@ ARG_API_VERSION = "2024-04-01"
 RETRY_METHODS = frozenset({"GET", "POST"})  # POST only ever carries a Resource Graph query (read-only)
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS_AFTER = "x-ms-user-quota-resets-after"
+SUBSCRIPTION_LIMIT_HIT = "x-ms-tenant-subscription-limit-hit"  # tenant/MG scope capped at 10,000 subscriptions
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class CallStats:
     server_errors: int = 0
     quota_waits: int = 0
     quota_wait_seconds: float = 0.0
+    subscription_limit_hit: bool = False
     by_kind: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -153,6 +155,8 @@ class _PacingPolicy(SansIOHTTPPolicy):
         kind = "resourcegraph" if ARG_PATH.lower() in request.http_request.url.lower() else "arm"
         self.stats.count(kind, response.http_response.status_code)
         self.gate.update(response.http_response.headers)
+        if str(response.http_response.headers.get(SUBSCRIPTION_LIMIT_HIT, "")).lower() == "true":
+            self.stats.subscription_limit_hit = True
 
     def on_exception(self, request: PipelineRequest) -> None:
         kind = "resourcegraph" if ARG_PATH.lower() in request.http_request.url.lower() else "arm"
