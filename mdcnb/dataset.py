@@ -87,9 +87,6 @@ class RawRecords:
     source: str = ""
     lines: list[int] = field(default_factory=list)
 
-    def location(self, index: int) -> str:
-        return f"line {self.lines[index]}" if index < len(self.lines) else f"record {index + 1}"
-
 
 def record_path(dataset: Path, record_type: str) -> Path:
     if record_type not in RECORD_TYPES:
@@ -97,12 +94,14 @@ def record_path(dataset: Path, record_type: str) -> Path:
     return Path(dataset) / f"{record_type}.jsonl"
 
 
-def read_records(dataset: Path, record_type: str) -> RawRecords:
-    """Read one record type. A missing file is an empty list; a bad line is a counted skip."""
+def iter_records(dataset: Path, record_type: str, skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records of one type as (line number, record), read lazily so big files need not fit in memory.
+
+    A missing file yields nothing; a line that is not a JSON object is appended to `skips` and passed over.
+    """
     path = record_path(dataset, record_type)
-    out = RawRecords(record_type, source=str(path))
     if not path.exists():
-        return out
+        return
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -110,14 +109,21 @@ def read_records(dataset: Path, record_type: str) -> RawRecords:
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                out.skips.append(Skip(str(path), f"line {lineno}", record_type, f"not JSON: {exc}"))
+                skips.append(Skip(str(path), f"line {lineno}", record_type, f"not JSON: {exc}"))
                 continue
             if not isinstance(record, dict):
-                out.skips.append(Skip(str(path), f"line {lineno}", record_type,
-                                      f"expected a JSON object, got {type(record).__name__}"))
+                skips.append(Skip(str(path), f"line {lineno}", record_type,
+                                  f"expected a JSON object, got {type(record).__name__}"))
                 continue
-            out.records.append(record)
-            out.lines.append(lineno)
+            yield lineno, record
+
+
+def read_records(dataset: Path, record_type: str) -> RawRecords:
+    """Read one record type into memory. A missing file is an empty list; a bad line is a counted skip."""
+    out = RawRecords(record_type, source=str(record_path(dataset, record_type)))
+    for lineno, record in iter_records(dataset, record_type, out.skips):
+        out.records.append(record)
+        out.lines.append(lineno)
     return out
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from mdcnb import schema
-from mdcnb.dataset import RECORD_TYPES, default_dataset, read_manifest, read_records
-from mdcnb.normalize import normalise
+from mdcnb.dataset import default_dataset, read_manifest
+from mdcnb.normalize import normalise_dataset
 
 
 @dataclass
@@ -54,7 +54,7 @@ def load_tables(dataset: str | Path | None = None) -> Tables:
     path = Path(dataset) if dataset is not None else default_dataset()
     if not path.is_dir():
         raise FileNotFoundError(f"dataset directory not found: {path}")
-    frames = normalise({t: read_records(path, t) for t in RECORD_TYPES}).frames()
+    frames = normalise_dataset(path).frames()
     _fill_connector_environments(frames)
     return Tables(**frames, manifest=read_manifest(path), dataset=path)
 

@@ -1,24 +1,25 @@
 """Normalisation: raw records (ARM list items, Resource Graph rows) -> rows of the contracts in `mdcnb.schema`.
 
 One function per record type lives in `inventory` (subscriptions, connectors, pricings, resources) and
-`posture` (assessments, secure scores, compliance). `normalise(raw)` applies them to every record type of a
-dataset: a record that cannot be read, or repeats an id already read, becomes a row of the `skips` table
-with its file, line and reason; it is never dropped silently and never stops the others.
+`posture` (assessments, secure scores, compliance). `normalise_dataset(dir)` (streaming) and `normalise(raw)`
+(in memory) apply them to every record type: a record that cannot be read, or repeats an id already read,
+becomes a row of the `skips` table with its file, line and reason; it is never dropped silently and never
+stops the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from mdcnb import schema
-from mdcnb.dataset import RawRecords, Skip
+from mdcnb.dataset import RawRecords, Skip, iter_records, record_path
 from mdcnb.normalize import inventory, posture
-from mdcnb.normalize.common import RecordError, lower
-from mdcnb.normalize.common import field as json_field
+from mdcnb.normalize.common import RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
 
 Normaliser = Callable[[dict[str, Any]], Rows]
@@ -38,38 +39,47 @@ NORMALISERS: dict[str, Normaliser] = {
 
 @dataclass
 class Normalised:
-    """Rows per table name, and the records that could not be read."""
+    """Column values per table (accumulated row by row, so no row dict outlives its record) and the skips."""
 
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    columns: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
 
     def add(self, produced: Rows) -> None:
         for table, rows in produced.items():
-            self.rows.setdefault(table, []).extend(rows)
+            columns = self.columns.get(table)
+            if columns is None:
+                columns = self.columns[table] = {name: [] for name in schema.TABLES[table].names}
+            for row in rows:
+                for name, values in columns.items():
+                    values.append(row.get(name))
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """One DataFrame per contract (empty ones included), `skips` last."""
-        frames = {name: table.frame(self.rows.get(name, ())) for name, table in schema.TABLES.items()
+        frames = {name: table.from_columns(self.columns.get(name, {})) for name, table in schema.TABLES.items()
                   if name != "skips"}
         frames["skips"] = schema.SKIPS.frame(s.as_row() for s in self.skips)
         return frames
 
 
-def apply(raw: RawRecords, normaliser: Normaliser, out: Normalised) -> None:
-    """Normalise every record of `raw` into `out`; unreadable and repeated records become skips."""
-    out.skips.extend(raw.skips)
+def apply(record_type: str, source: str, records: Iterable[tuple[int | str, dict[str, Any]]],
+          normaliser: Normaliser, out: Normalised) -> None:
+    """Normalise (location, record) pairs (key case folded first) into `out`.
+
+    Unreadable records and records repeating an id already read become skips; neither stops the others.
+    """
     seen: dict[str, str] = {}
-    for index, record in enumerate(raw.records):
-        where = raw.location(index)
-        record_id = lower(json_field(record, "id"))
+    for location, record in records:
+        where = f"line {location}" if isinstance(location, int) else location
+        record = fold(record)
+        record_id = lower(record.get("id"))
         if record_id and record_id in seen:
-            out.skips.append(Skip(raw.source, where, raw.record_type,
+            out.skips.append(Skip(source, where, record_type,
                                   f"duplicate id {record_id} (first read at {seen[record_id]})"))
             continue
         try:
             produced = normaliser(record)
         except (RecordError, TypeError, ValueError, AttributeError) as exc:
-            out.skips.append(Skip(raw.source, where, raw.record_type, _reason(exc)))
+            out.skips.append(Skip(source, where, record_type, _reason(exc)))
             continue
         if record_id:
             seen[record_id] = where
@@ -80,26 +90,37 @@ def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, RecordError) else f"unreadable record ({type(exc).__name__}: {exc})"
 
 
-def metadata_index(raw: RawRecords, out: Normalised) -> dict[str, dict[str, Any]]:
-    """Assessment metadata by assessment key; unreadable entries become skips in `out`."""
-    index: dict[str, dict[str, Any]] = {}
-
+def _metadata_collector(index: dict[str, dict[str, Any]]) -> Normaliser:
     def collect(record: dict[str, Any]) -> Rows:
         key, props = posture.metadata_entry(record)
         index[key] = props
         return {}
+    return collect
 
-    apply(raw, collect, out)
-    return index
+
+def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser]]:
+    """Record types in reading order (metadata before the assessments that join it) with their normalisers."""
+    return [*NORMALISERS.items(), ("assessmentmetadata", _metadata_collector(metadata)),
+            ("assessments", posture.assessment_normaliser(metadata))]
 
 
 def normalise(raw: Mapping[str, RawRecords]) -> Normalised:
-    """Normalise the raw records of a dataset (record type -> RawRecords); missing types are empty."""
+    """Normalise in-memory raw records (record type -> RawRecords); missing types are empty."""
     out = Normalised()
-    for record_type, normaliser in NORMALISERS.items():
+    for record_type, normaliser in _pipeline({}):
         if record_type in raw:
-            apply(raw[record_type], normaliser, out)
-    metadata = metadata_index(raw["assessmentmetadata"], out) if "assessmentmetadata" in raw else {}
-    if "assessments" in raw:
-        apply(raw["assessments"], lambda record: posture.assessment(record, metadata), out)
+            records = raw[record_type]
+            out.skips.extend(records.skips)
+            located = ((records.lines[i] if i < len(records.lines) else f"record {i + 1}", r)
+                       for i, r in enumerate(records.records))
+            apply(record_type, records.source, located, normaliser, out)
+    return out
+
+
+def normalise_dataset(dataset: Path) -> Normalised:
+    """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records)."""
+    out = Normalised()
+    for record_type, normaliser in _pipeline({}):
+        apply(record_type, str(record_path(dataset, record_type)), iter_records(dataset, record_type, out.skips),
+              normaliser, out)
     return out

@@ -9,6 +9,7 @@ Azure returns the same record with different key casing depending on the API (Re
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,25 +18,40 @@ class RecordError(ValueError):
     """A raw record that cannot be turned into a row; the reason ends up in the `skips` table."""
 
 
-_MISSING = object()
+# Values kept as given: JSON objects carried into the tables as data (`tags`, extension properties), whose keys
+# are the user's or the service's; connector offerings, whose key paths name features (`vmScanners.configuration`);
+# an assessment's inline metadata (folded once per recommendation, not once per assessment) and its unused
+# per-initiative statuses.
+_VERBATIM = frozenset({"tags", "additionalextensionproperties", "offerings", "metadata", "statusperinitiative"})
+_CONTAINERS = (dict, list)
+
+
+def fold(value: Any) -> Any:
+    """A JSON value with every object key lower-cased (recursively, except verbatim data objects).
+
+    Azure spells the same key differently per API (`resourceDetails.Source` in Resource Graph, `source` in REST);
+    folding once per record makes every later lookup an exact, fast dictionary get.
+    """
+    if type(value) is dict:
+        return {low: item if low in _VERBATIM or type(item) not in _CONTAINERS else fold(item)
+                for key, item in value.items() for low in (key.lower() if type(key) is str else key,)}
+    if type(value) is list:
+        return [fold(item) if type(item) in _CONTAINERS else item for item in value]
+    return value
 
 
 def field(obj: Any, *path: str, default: Any = None) -> Any:
-    """`obj[path[0]][path[1]]...`, matching each key exactly first and then case-insensitively.
+    """`obj[path[0]][path[1]]...` on a folded record (see `fold`); keys may be written in any case.
 
-    Returns `default` when any step is missing or not an object (never raises on odd shapes).
+    Returns `default` when any step is missing, null or not an object (never raises on odd shapes).
     """
     for key in path:
-        if not isinstance(obj, Mapping):
+        if type(obj) is not dict:
             return default
-        value = obj.get(key, _MISSING)
-        if value is _MISSING:
-            folded = key.casefold()
-            value = next((v for k, v in obj.items() if isinstance(k, str) and k.casefold() == folded), _MISSING)
-        if value is _MISSING:
+        obj = obj.get(key.lower())
+        if obj is None:
             return default
-        obj = value
-    return default if obj is None else obj
+    return obj
 
 
 def first_field(obj: Any, *paths: tuple[str, ...] | str) -> Any:
@@ -51,8 +67,13 @@ def text(value: Any) -> str | None:
     """A non-empty string, or None."""
     if value is None:
         return None
-    value = str(value).strip()
+    value = (value if type(value) is str else str(value)).strip()
     return value or None
+
+
+def shared(value: str | None) -> str | None:
+    """One string object for values that repeat across many rows (statuses, types, dates): saves memory."""
+    return sys.intern(value) if value else None
 
 
 def lower(value: Any) -> str | None:

@@ -16,6 +16,7 @@ from mdcnb.normalize.common import (
     environment,
     field,
     first_field,
+    fold,
     last_segment,
     lower,
     require,
@@ -78,7 +79,7 @@ def _native_connector(record: dict[str, Any], connector_id: str) -> Rows:
     org = field(env_data, "organizationalData", default={})
     env = environment(require(field(props, "environmentName"), "properties.environmentName"))
     hierarchy_id = text(field(props, "hierarchyIdentifier"))
-    offerings = [o for o in field(props, "offerings", default=[]) if isinstance(o, dict)]
+    offerings = [o for o in field(props, "offerings", default=[]) if isinstance(o, dict)]  # verbatim, see fold
     offering_rows = [row for o in offerings for row in _offering_rows(o, connector_id, env, hierarchy_id)]
     cspm_role = next((r["role_arn"] for r in offering_rows
                       if r["offering_type"] == "CspmMonitorAws" and r["role_arn"]), None)
@@ -99,38 +100,42 @@ def _native_connector(record: dict[str, Any], connector_id: str) -> Rows:
         "regions": string_list(field(env_data, "regions")),
         "scan_interval_hours": to_int(field(env_data, "scanInterval")),
         "cspm_role_arn": cspm_role,
-        "offering_types": [t for t in (text(field(o, "offeringType")) for o in offerings) if t],
+        "offering_types": list(dict.fromkeys(r["offering_type"] for r in offering_rows if r["offering_type"])),
         "created_at": text(field(record, "systemData", "createdAt")),
     }
     return {"connectors": [row], "offerings": offering_rows}
 
 
-_ROLE_KEYS = ("cloudRoleArn", "serviceAccountEmailAddress")
+_ROLE_KEYS = ("cloudrolearn", "serviceaccountemailaddress")
 
 
 def _offering_rows(offering: dict[str, Any], connector_id: str, env: str | None,
                    hierarchy_id: str | None) -> list[dict[str, Any]]:
-    """One row per IAM role / service account the offering uses (found anywhere in its body)."""
-    offering_type = text(field(offering, "offeringType"))
+    """One row per IAM role / service account the offering uses (found anywhere in its body).
+
+    `offering` is as the service sent it (not case-folded), so feature paths keep their spelling.
+    """
+    folded = fold(offering)
     base = {"connector_id": connector_id, "environment": env, "hierarchy_id": hierarchy_id,
-            "offering_type": offering_type, "sub_plan": text(field(offering, "subPlan", "type"))}
+            "offering_type": text(field(folded, "offeringType")), "sub_plan": text(field(folded, "subPlan", "type"))}
     rows = []
     for path, holder, enabled in _role_holders(offering, (), None):
-        role_arn = text(field(holder, "cloudRoleArn"))
+        role_arn = text(holder.get("cloudrolearn"))
         rows.append({**base, "feature": ".".join(path) or None,
                      "enabled": True if enabled is None else enabled,
                      "role_arn": role_arn,
                      "role_name": role_arn.rsplit("/", 1)[-1] if role_arn else None,
-                     "service_account": text(field(holder, "serviceAccountEmailAddress"))})
+                     "service_account": text(holder.get("serviceaccountemailaddress"))})
     return rows or [{**base, "feature": None, "enabled": True}]
 
 
 def _role_holders(node: dict[str, Any], path: tuple[str, ...], enabled: bool | None):
-    """Yield (path, object, inherited enabled flag) for every object holding a role key."""
-    own = to_bool(field(node, "enabled"))
+    """Yield (key path, folded object, inherited enabled flag) for every object holding a role key."""
+    folded = {k.lower(): v for k, v in node.items() if isinstance(k, str)}
+    own = to_bool(folded.get("enabled"))
     enabled = own if own is not None else enabled
-    if any(field(node, key) for key in _ROLE_KEYS):
-        yield path, node, enabled
+    if any(folded.get(key) for key in _ROLE_KEYS):
+        yield path, folded, enabled
     for key, value in node.items():
         if isinstance(value, dict):
             yield from _role_holders(value, (*path, key), enabled)

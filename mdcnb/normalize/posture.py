@@ -7,7 +7,7 @@ reads both. Ids are lower-cased, enums get their canonical spelling, JSON keys a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mdcnb.normalize.common import (
@@ -17,9 +17,11 @@ from mdcnb.normalize.common import (
     environment,
     field,
     first_field,
+    fold,
     last_segment,
     lower,
     require,
+    shared,
     split_provider_suffix,
     string_list,
     subscription_of,
@@ -50,40 +52,32 @@ def metadata_entry(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return key, props
 
 
-def assessment(record: dict[str, Any], metadata: Mapping[str, dict[str, Any]]) -> Rows:
-    """An `assessments` item / ARG row -> one `assessments` row, with the metadata of its key."""
-    assessment_id = require(text(field(record, "id")), "id")
-    key = lower(field(record, "name")) or lower(last_segment(assessment_id))
-    props = field(record, "properties", default={})
-    status = canonical(require(field(props, "status", "code"), "properties.status.code"), STATUSES)
-    if status not in STATUSES:
-        raise RecordError(f"unknown status.code {status!r}")
-    details = field(props, "resourceDetails", default={})
-    source = environment(field(details, "source"))
-    resource_id = _assessed_resource_id(assessment_id, details, source)
-    meta = field(props, "metadata")
-    meta = meta if isinstance(meta, dict) else metadata.get(key, {})
-    native_id = text(first_field(details, "NativeResourceId", "nativeCloudUniqueIdentifier", "AwsResourceId",
-                                 "GcpResourceId"))
-    return {"assessments": [{
-        "assessment_id": assessment_id.lower(),
-        "assessment_key": key,
-        "subscription_id": lower(field(record, "subscriptionId")) or subscription_of(assessment_id),
-        "environment": source,
-        "resource_id": resource_id,
-        "resource_name": text(field(details, "ResourceName")) or last_segment(native_id or resource_id),
-        "resource_type": text(field(details, "ResourceType")) or
-        text(field(props, "additionalData", "ResourceType")) or arm_type(resource_id),
-        "native_resource_id": native_id,
-        "connector_id": _connector_of(field(details, "Id")),
-        "hierarchy_id": text(field(details, "HierarchyId")),
-        "region": text(field(details, "Region")),
-        "display_name": text(field(props, "displayName")) or text(field(meta, "displayName")),
-        "status": status,
-        "cause": text(field(props, "status", "cause")),
-        "status_description": text(field(props, "status", "description")),
-        "first_evaluation": text(field(props, "status", "firstEvaluationDate")),
-        "status_change": text(field(props, "status", "statusChangeDate")),
+def assessment_normaliser(metadata: Mapping[str, dict[str, Any]]) -> Callable[[dict[str, Any]], Rows]:
+    """A normaliser for `assessments` items / ARG rows, joining the metadata of each assessment key.
+
+    Metadata comes from the record itself (`$expand=metadata`, continuous export) or else from `metadata`
+    (assessment key -> metadata properties). Its columns are computed once per key: one recommendation has one
+    metadata, and a big tenant has a million assessments of a hundred recommendations.
+    """
+    by_key: dict[str, dict[str, Any]] = {}
+
+    def normalise(record: dict[str, Any]) -> Rows:
+        assessment_id = require(text(record.get("id")), "id")
+        key = lower(record.get("name")) or lower(last_segment(assessment_id))
+        props = record.get("properties") or {}
+        meta_columns = by_key.get(key)
+        if meta_columns is None:
+            inline = props.get("metadata")
+            meta = fold(inline) if isinstance(inline, dict) else metadata.get(key, {})
+            meta_columns = by_key[key] = _metadata_columns(meta)
+        return {"assessments": [_assessment_row(record, assessment_id, key, props, meta_columns)]}
+
+    return normalise
+
+
+def _metadata_columns(meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata_display_name": text(field(meta, "displayName")),
         "severity": canonical(field(meta, "severity"), SEVERITIES),
         "categories": string_list(field(meta, "categories")),
         "threats": [t[:1].lower() + t[1:] for t in string_list(field(meta, "threats"))],
@@ -93,8 +87,42 @@ def assessment(record: dict[str, Any], metadata: Mapping[str, dict[str, Any]]) -
         "assessment_type": canonical(field(meta, "assessmentType"), ASSESSMENT_TYPES),
         "policy_definition_id": lower(field(meta, "policyDefinitionId")),
         "remediation": text(field(meta, "remediationDescription")),
+    }
+
+
+def _assessment_row(record: dict[str, Any], assessment_id: str, key: str, props: dict[str, Any],
+                    meta_columns: dict[str, Any]) -> dict[str, Any]:
+    status_obj = props.get("status") or {}
+    status = canonical(require(status_obj.get("code"), "properties.status.code"), STATUSES)
+    if status not in STATUSES:
+        raise RecordError(f"unknown status.code {status!r}")
+    details = props.get("resourcedetails") or {}
+    source = environment(details.get("source"))
+    resource_id = _assessed_resource_id(assessment_id, details, source)
+    native_id = text(first_field(details, "NativeResourceId", "nativeCloudUniqueIdentifier", "AwsResourceId",
+                                 "GcpResourceId"))
+    return {
+        **meta_columns,
+        "assessment_id": assessment_id.lower(),
+        "assessment_key": key,
+        "subscription_id": shared(lower(record.get("subscriptionid")) or subscription_of(assessment_id)),
+        "environment": source,
+        "resource_id": resource_id,
+        "resource_name": text(details.get("resourcename")) or last_segment(native_id or resource_id),
+        "resource_type": shared(text(details.get("resourcetype")) or
+                                text(field(props, "additionalData", "ResourceType")) or arm_type(resource_id)),
+        "native_resource_id": native_id,
+        "connector_id": shared(_connector_of(details.get("id"))),
+        "hierarchy_id": shared(text(details.get("hierarchyid"))),
+        "region": shared(text(details.get("region"))),
+        "display_name": shared(text(props.get("displayname"))) or meta_columns["metadata_display_name"],
+        "status": status,
+        "cause": shared(text(status_obj.get("cause"))),
+        "status_description": shared(text(status_obj.get("description"))),
+        "first_evaluation": shared(text(status_obj.get("firstevaluationdate"))),
+        "status_change": shared(text(status_obj.get("statuschangedate"))),
         "portal_link": text(first_field(props, ("links", "azurePortal"), ("links", "azurePortalUri"))),
-    }]}
+    }
 
 
 def _assessed_resource_id(assessment_id: str, details: Any, source: str | None) -> str:
