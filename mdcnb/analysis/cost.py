@@ -1,0 +1,479 @@
+"""Defender plan cost: billable units per scope and plan, the monthly cost as configured, and what-ifs.
+
+Pure functions on the normalised tables (no I/O). The flow is
+
+    billable_units(tables)  one row per (scope, resource, plan): units counted from the inventory, or why not
+    plan_settings(tables)   one row per (scope or resource, plan): tier, sub-plan, free trial left
+    estimate(units, settings, prices) -> CostEstimate   monthly cost line per units row, totals by plan and scope
+
+and the what-ifs transform the settings: `enable_all` (the MDC guide's "Enable all": every plan on every scope),
+`servers_p2_to_p1`, `exclude_tagged`. What each plan bills and how its units are counted is data, in
+`cost_catalogue.json`. A unit that the data cannot count is NaN with the reason, never a guess; totals leave it out
+and say so (`CostEstimate.uncounted`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdcnb.prices import PriceTable, SiemPrice
+
+CATALOGUE: dict[str, Any] = json.loads(Path(__file__).with_name("cost_catalogue.json").read_text(encoding="utf-8"))
+PLANS: dict[str, dict[str, Any]] = CATALOGUE["plans"]
+DAYS_PER_MONTH = 730 / 24  # the 730-hour month used for prices
+
+UNIT_COLUMNS = ["scope_id", "scope_type", "environment", "subscription_id", "resource_id", "resource_name",
+                "resource_type", "plan", "units", "unit", "aks_node", "tags", "note"]
+MULTICLOUD_NOTE = "counted from assessed resources (a resource without any assessment is missed)"
+SETTING_COLUMNS = ["scope_id", "scope_type", "level", "environment", "subscription_id", "plan", "enabled", "sub_plan",
+                   "trial_days", "deprecated"]
+
+
+def subscription_scope(subscription_id: str) -> str:
+    return f"/subscriptions/{str(subscription_id).lower()}"
+
+
+def plan_display(plan: str) -> str:
+    return PLANS.get(plan, {}).get("display", plan)
+
+
+def default_sub_plan(plan: str) -> str:
+    return PLANS.get(plan, {}).get("default_sub_plan", "")
+
+
+# --------------------------------------------------------------------------------------------- billable units
+
+def _azure_rule_units(resources: pd.DataFrame, rule: dict[str, Any]) -> pd.DataFrame:
+    """Units of one catalogue rule over the Azure inventory: counted, skipped (0, with why) or uncountable (NaN)."""
+    rows = resources[resources["type"].str.lower() == rule["type"]]
+    if rows.empty:
+        return pd.DataFrame(columns=UNIT_COLUMNS)
+    count = rule["count"]
+    note = pd.Series("", index=rows.index, dtype="object")
+    if count == "one":
+        units = pd.Series(1.0, index=rows.index)
+    elif count in ("capacity", "vcores"):
+        units = pd.to_numeric(rows[count], errors="coerce").astype("float64")
+        note[units.isna()] = f"{count} not reported for this resource: not counted"
+    else:  # uncountable
+        units = pd.Series(np.nan, index=rows.index)
+        note[:] = rule["why"]
+    power = rows["power_state"].fillna("").str.lower()
+    off = power.isin(rule.get("skip_power_states", []))
+    units[off] = 0.0
+    note[off] = "power state " + power[off] + ": not billed"
+    sku = rows["sku"].fillna("").str.lower()
+    skipped_sku = sku.isin(rule.get("skip_skus", []))
+    for prefix in rule.get("skip_sku_prefixes", []):
+        skipped_sku |= sku.str.startswith(prefix)
+    units[skipped_sku] = 0.0
+    note[skipped_sku] = "sku " + rows.loc[skipped_sku, "sku"].astype(str) + ": not billed"
+    subs = rows["subscription_id"].astype(str).str.lower()
+    aks_prefix = CATALOGUE["aks_node_resource_group_prefix"]
+    return pd.DataFrame({
+        "scope_id": subs.map(subscription_scope), "scope_type": "subscription", "environment": "Azure",
+        "subscription_id": subs, "resource_id": rows["resource_id"].astype(str), "resource_name": rows["name"],
+        "resource_type": rows["type"].str.lower(), "plan": rule["plan"], "units": units, "unit": rule["unit"],
+        "aks_node": (rows["type"].str.lower() == "microsoft.compute/virtualmachinescalesets")
+        & rows["resource_group"].fillna("").str.lower().str.startswith(aks_prefix),
+        "tags": rows["tags"], "note": note,
+    })
+
+
+def _per_scope_units(azure: pd.DataFrame, plan: str, unit: str) -> pd.DataFrame:
+    """Plans billed once per subscription that holds at least one such resource (Defender for APIs)."""
+    scopes = azure[azure["plan"] == plan].drop_duplicates("scope_id")
+    if scopes.empty:
+        return azure.iloc[0:0]
+    return scopes.assign(resource_id=scopes["scope_id"], resource_name=None, resource_type="subscription",
+                         units=1.0, unit=unit, aks_node=False, tags=None,
+                         note="billed per subscription holding API Management services")
+
+
+def _subscription_ids(tables: Any) -> list[str]:
+    ids = set(tables.subscriptions["subscription_id"].dropna().str.lower())
+    ids |= set(tables.plans["subscription_id"].dropna().str.lower())
+    ids |= set(tables.resources["subscription_id"].dropna().str.lower())
+    return sorted(ids)
+
+
+def _per_subscription_units(subscription_ids: list[str]) -> pd.DataFrame:
+    frames = []
+    for item in CATALOGUE["per_subscription"]:
+        uncountable = item.get("count") == "uncountable"
+        frames.append(pd.DataFrame({
+            "scope_id": [subscription_scope(s) for s in subscription_ids], "scope_type": "subscription",
+            "environment": "Azure", "subscription_id": subscription_ids,
+            "resource_id": [subscription_scope(s) for s in subscription_ids], "resource_name": None,
+            "resource_type": "subscription", "plan": item["plan"], "units": np.nan if uncountable else 1.0,
+            "unit": item["unit"], "aks_node": False, "tags": None, "note": item.get("why", ""),
+        }))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UNIT_COLUMNS)
+
+
+_PATTERNS = [(p["kind"], re.compile(p["native"], re.IGNORECASE), re.compile(p["type"], re.IGNORECASE))
+             for p in CATALOGUE["multicloud_patterns"]]
+
+
+def multicloud_kind(native_id: str | None, resource_type: str | None, environment: str) -> str | None:
+    """The billable kind of an AWS/GCP resource (e.g. aws_ec2_instance) from its ARN / full name or its type."""
+    prefix = f"{environment.lower()}_"
+    for kind, native, _ in _PATTERNS:
+        if kind.startswith(prefix) and native_id and native.search(native_id):
+            return kind
+    compact = re.sub(r"[\s_-]", "", resource_type or "").lower()
+    for kind, _, type_pattern in _PATTERNS:
+        if kind.startswith(prefix) and compact and type_pattern.search(compact):
+            return kind
+    return None
+
+
+def _connector_scopes(tables: Any) -> dict[tuple[str, str], tuple[str, str]]:
+    """(environment, hierarchy id) -> (connector id, subscription id) for native connectors."""
+    connectors = tables.connectors
+    native = connectors[connectors["kind"].fillna("native") == "native"]
+    return {(str(r.environment), str(r.hierarchy_id)): (str(r.connector_id), str(r.subscription_id))
+            for r in native.itertuples() if pd.notna(r.hierarchy_id)}
+
+
+def _multicloud_units(tables: Any) -> pd.DataFrame:
+    """AWS/GCP units from the resources MDC assessed through the connectors (one per distinct resource)."""
+    assessed = tables.assessments[tables.assessments["environment"].isin(["AWS", "GCP"])]
+    if assessed.empty:
+        return pd.DataFrame(columns=UNIT_COLUMNS)
+    scopes = _connector_scopes(tables)
+    key = assessed["native_resource_id"].fillna(assessed["resource_id"])
+    assessed = assessed.assign(_key=key.str.lower()).drop_duplicates(["environment", "_key"])
+    rows = []
+    for r in assessed.itertuples():
+        kind = multicloud_kind(r.native_resource_id, r.resource_type, r.environment)
+        if kind is None:
+            continue
+        spec = CATALOGUE["multicloud_kinds"][kind]
+        connector = r.connector_id if pd.notna(r.connector_id) else None
+        sub = r.subscription_id
+        if connector is None and (r.environment, str(r.hierarchy_id)) in scopes:
+            connector, sub = scopes[(r.environment, str(r.hierarchy_id))]
+        scope = connector or f"{r.environment.lower()}:{r.hierarchy_id}"
+        for plan in spec["plans"]:
+            uncountable = "why" in spec
+            rows.append({
+                "scope_id": scope, "scope_type": "connector", "environment": r.environment, "subscription_id": sub,
+                "resource_id": r.native_resource_id if pd.notna(r.native_resource_id) else r.resource_id,
+                "resource_name": r.resource_name, "resource_type": kind, "plan": plan,
+                "units": np.nan if uncountable else 1.0, "unit": spec["unit"],
+                "aks_node": False, "tags": None,
+                "note": spec.get("why", MULTICLOUD_NOTE),
+            })
+    return pd.DataFrame(rows, columns=UNIT_COLUMNS)
+
+
+def billable_units(tables: Any) -> pd.DataFrame:
+    """One row per (scope, resource, plan) with the units that plan bills, counted from the tables.
+
+    Azure units come from the `resources` inventory (rules in `cost_catalogue.json`); Arm is one per subscription;
+    AWS/GCP units from the multicloud assessments' resources. `units` is NaN where the data cannot count them
+    (`note` says why) and 0 for resources that are present but not billed (deallocated VMs, Basic-tier databases).
+    """
+    resources = tables.resources
+    azure = pd.concat([_azure_rule_units(resources, rule) for rule in CATALOGUE["azure_units"]
+                       if rule["count"] != "per_scope"] or [pd.DataFrame(columns=UNIT_COLUMNS)], ignore_index=True)
+    per_scope_rules = [r for r in CATALOGUE["azure_units"] if r["count"] == "per_scope"]
+    per_scope = [_per_scope_units(_azure_rule_units(resources, {**r, "count": "one"}), r["plan"], r["unit"])
+                 for r in per_scope_rules]
+    frames = [azure, *per_scope, _per_subscription_units(_subscription_ids(tables)), _multicloud_units(tables)]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=UNIT_COLUMNS)
+    units = pd.concat(frames, ignore_index=True)[UNIT_COLUMNS]
+    units["units"] = units["units"].astype("float64")
+    units["aks_node"] = units["aks_node"].fillna(False).astype(bool)
+    return units
+
+
+# --------------------------------------------------------------------------------------------- plan settings
+
+def plan_settings(tables: Any) -> pd.DataFrame:
+    """Plans as configured: subscription- and resource-level pricings, and the connectors' Defender offerings."""
+    plans = tables.plans
+    azure = pd.DataFrame({
+        "scope_id": plans["scope_id"].str.lower(),
+        "scope_type": np.where(plans["level"] == "resource", "resource", "subscription"),
+        "level": plans["level"], "environment": "Azure", "subscription_id": plans["subscription_id"].str.lower(),
+        "plan": plans["plan"], "enabled": plans["enabled"].fillna(False).astype(bool),
+        "sub_plan": plans["sub_plan"].fillna(""), "trial_days": plans["free_trial_remaining_days"].fillna(0.0),
+        "deprecated": plans["deprecated"].fillna(False).astype(bool),
+    })
+    offerings = tables.offerings
+    mapped = offerings.assign(plan=offerings["offering_type"].map(CATALOGUE["offering_plans"])).dropna(subset=["plan"])
+    connectors = tables.connectors.set_index("connector_id")["subscription_id"].to_dict()
+    rows = []
+    for (connector, plan), group in mapped.groupby(["connector_id", "plan"], sort=True):
+        sub_plans = group["sub_plan"].dropna()
+        rows.append({"scope_id": connector, "scope_type": "connector", "level": "connector",
+                     "environment": group["environment"].iloc[0], "subscription_id": connectors.get(connector),
+                     "plan": plan, "enabled": True,
+                     "sub_plan": str(sub_plans.iloc[0]) if len(sub_plans) else default_sub_plan(plan),
+                     "trial_days": 0.0, "deprecated": False})
+    settings = pd.concat([azure, pd.DataFrame(rows, columns=SETTING_COLUMNS)], ignore_index=True)
+    return settings[SETTING_COLUMNS]
+
+
+# --------------------------------------------------------------------------------------------- the estimate
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Monthly cost lines of one scenario and the price table they used."""
+
+    scenario: str
+    lines: pd.DataFrame
+    prices: PriceTable
+
+    @property
+    def monthly_total(self) -> float:
+        return round(float(self.lines["monthly_cost"].sum()), 2)
+
+    @property
+    def next_30_days_total(self) -> float:
+        """What the next 30 days cost, free trial days left taken off."""
+        return round(float(self.lines["next_30_days_cost"].sum()), 2)
+
+    def by_plan(self) -> pd.DataFrame:
+        return _totals(self.lines, ["plan"]).assign(display=lambda d: d["plan"].map(plan_display))
+
+    def by_scope(self) -> pd.DataFrame:
+        return _totals(self.lines, ["scope_id", "environment"])
+
+    def by_scope_plan(self) -> pd.DataFrame:
+        return _totals(self.lines, ["scope_id", "environment", "plan"])
+
+    def uncounted(self) -> pd.DataFrame:
+        """Enabled plans whose cost the data cannot give (units unknown or usage-priced): left out of totals."""
+        missing = self.lines[self.lines["enabled"] & self.lines["monthly_cost"].isna()]
+        return (missing.groupby(["scope_id", "plan", "note"], as_index=False, sort=True)
+                .agg(resources=("resource_id", "nunique")))
+
+    def summary(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "price_table": self.prices.info(), "monthly_total": self.monthly_total,
+                "next_30_days_total": self.next_30_days_total,
+                "by_plan": _as_dict(self.by_plan(), "plan"), "by_scope": _as_dict(self.by_scope(), "scope_id"),
+                "uncounted": len(self.uncounted())}
+
+
+def _totals(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    enabled = lines[lines["enabled"]]
+    out = (enabled.groupby(keys, as_index=False, sort=True)
+           .agg(units=("billed_units", lambda s: s.sum(min_count=1)),
+                monthly_cost=("monthly_cost", "sum"), next_30_days_cost=("next_30_days_cost", "sum"),
+                uncounted=("monthly_cost", lambda s: int(s.isna().sum()))))
+    out["monthly_cost"] = out["monthly_cost"].round(2)
+    out["next_30_days_cost"] = out["next_30_days_cost"].round(2)
+    return out
+
+
+def _as_dict(frame: pd.DataFrame, key: str) -> dict[str, float]:
+    return {str(k): float(v) for k, v in zip(frame[key], frame["monthly_cost"], strict=True)}
+
+
+def _effective_settings(units: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
+    """Attach to each units row the setting that applies: a resource-level override, else its scope's."""
+    cols = ["plan", "enabled", "sub_plan", "trial_days", "deprecated"]
+    resource = (settings[settings["level"] == "resource"][["scope_id", *cols]]
+                .rename(columns={"scope_id": "resource_id"}))
+    scope = settings[settings["level"] != "resource"][["scope_id", *cols]]
+    keyed = units.assign(resource_id=units["resource_id"].astype(str).str.lower())
+    merged = keyed.merge(resource.drop_duplicates(["resource_id", "plan"]), on=["resource_id", "plan"], how="left")
+    merged = merged.merge(scope.drop_duplicates(["scope_id", "plan"]), on=["scope_id", "plan"], how="left",
+                          suffixes=("_resource", "_scope"))
+    has_override = merged["enabled_resource"].notna()
+    for col in cols[1:]:
+        merged[col] = merged[f"{col}_resource"].where(has_override, merged[f"{col}_scope"])
+    merged["override"] = has_override
+    merged["enabled"] = merged["enabled"].fillna(False).astype(bool)
+    merged["sub_plan"] = merged["sub_plan"].fillna("").astype(str)
+    merged["trial_days"] = pd.to_numeric(merged["trial_days"], errors="coerce").fillna(0.0)
+    merged["deprecated"] = merged["deprecated"].fillna(False).astype(bool)
+    merged["resource_id"] = units["resource_id"].to_numpy()
+    return merged.drop(columns=[c for c in merged.columns if c.endswith(("_resource", "_scope"))])
+
+
+def estimate(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable, scenario: str = "as configured"
+             ) -> CostEstimate:
+    """Monthly cost per units row: units x the monthly price of the plan and sub-plan in effect.
+
+    Disabled plans cost 0. Enabled plans whose units are unknown, or that the table prices by usage only, get NaN
+    and a note. AKS node pools (VM scale sets in `MC_*` resource groups) are not counted for Servers where
+    Containers is enabled on the same scope, as Microsoft's asset-discovery script does.
+    """
+    lines = _effective_settings(units, settings)
+    lines["sub_plan"] = [sp or default_sub_plan(p) for sp, p in zip(lines["sub_plan"], lines["plan"], strict=True)]
+    containers_on = set(lines.loc[(lines["plan"] == "Containers") & lines["enabled"], "scope_id"])
+    aks_excluded = lines["aks_node"] & (lines["plan"] == "VirtualMachines") & lines["scope_id"].isin(containers_on)
+    lines["billed_units"] = lines["units"].where(~aks_excluded, 0.0)
+    lines.loc[aks_excluded, "note"] = "AKS node pool: billed under Defender for Containers"
+    keys = set(zip(lines["plan"], lines["sub_plan"], strict=True))
+    price_of = {(p, sp): prices.monthly_price(p, sp) for p, sp in keys}
+    lines["monthly_price"] = [price_of[(p, sp)] for p, sp in zip(lines["plan"], lines["sub_plan"], strict=True)]
+    lines["monthly_price"] = pd.to_numeric(lines["monthly_price"], errors="coerce").astype("float64")
+    no_price = lines["enabled"] & lines["monthly_price"].isna() & ~(lines["billed_units"] == 0)
+    lines.loc[no_price, "note"] = [
+        f"{prices.name} has no monthly price for {p} {sp}".rstrip() + " (usage-priced or unknown): not estimated"
+        for p, sp in zip(lines.loc[no_price, "plan"], lines.loc[no_price, "sub_plan"], strict=True)]
+    cost = lines["billed_units"] * lines["monthly_price"]
+    cost[lines["billed_units"] == 0] = 0.0
+    lines["monthly_cost"] = cost.where(lines["enabled"], 0.0)
+    trial_left = (1 - lines["trial_days"].clip(lower=0, upper=30) / 30)
+    lines["next_30_days_cost"] = lines["monthly_cost"] * trial_left
+    deprecated = lines["deprecated"] & lines["enabled"] & (lines["note"] == "")
+    lines.loc[deprecated, "note"] = "deprecated plan, still billed while enabled"
+    return CostEstimate(scenario, lines, prices)
+
+
+# --------------------------------------------------------------------------------------------- what-ifs
+
+def enable_all(settings: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """Every current plan switched on at every subscription and connector (resource-level exclusions kept).
+
+    Azure subscriptions get every plan the catalogue marks `enable_all` (deprecated plans stay as they are);
+    connectors get the multicloud plans. A plan already on keeps its sub-plan; a new one gets the default
+    (Servers P2, as the portal's Enable all does).
+    """
+    scopes = pd.concat([units[["scope_id", "scope_type", "environment", "subscription_id"]],
+                        settings.loc[settings["level"] != "resource",
+                                     ["scope_id", "scope_type", "environment", "subscription_id"]]])
+    scopes = scopes.drop_duplicates("scope_id")
+    current = settings.set_index(["scope_id", "plan"])
+    rows = []
+    for scope in scopes.itertuples(index=False):
+        plans = ([p for p, spec in PLANS.items() if spec["enable_all"]] if scope.scope_type == "subscription"
+                 else CATALOGUE["multicloud_enable_all"])
+        for plan in plans:
+            existing = current.loc[(scope.scope_id, plan)] if (scope.scope_id, plan) in current.index else None
+            if isinstance(existing, pd.DataFrame):
+                existing = existing.iloc[0]
+            keep = existing is not None and bool(existing["enabled"]) and existing["sub_plan"]
+            rows.append({"scope_id": scope.scope_id, "scope_type": scope.scope_type,
+                         "level": "subscription" if scope.scope_type == "subscription" else "connector",
+                         "environment": scope.environment, "subscription_id": scope.subscription_id, "plan": plan,
+                         "enabled": True, "sub_plan": existing["sub_plan"] if keep else default_sub_plan(plan),
+                         "trial_days": float(existing["trial_days"]) if existing is not None else 0.0,
+                         "deprecated": False})
+    switched = pd.DataFrame(rows, columns=SETTING_COLUMNS)
+    replaced = settings.set_index(["scope_id", "plan"]).index.isin(switched.set_index(["scope_id", "plan"]).index)
+    untouched = settings[~replaced | (settings["level"] == "resource")]
+    return pd.concat([untouched, switched], ignore_index=True)[SETTING_COLUMNS]
+
+
+def servers_p2_to_p1(settings: pd.DataFrame) -> pd.DataFrame:
+    """Defender for Servers Plan 2 switched to Plan 1 wherever it is on (subscription, resource and connector)."""
+    out = settings.copy()
+    servers = (out["plan"] == "VirtualMachines") & out["sub_plan"].isin(["P2", ""])
+    out.loc[servers, "sub_plan"] = "P1"
+    return out
+
+
+def exclude_tagged(settings: pd.DataFrame, units: pd.DataFrame, tag: str, value: str | None = None) -> pd.DataFrame:
+    """Resources carrying `tag` (and `value`, if given) switched off through resource-level overrides.
+
+    Only plans that accept resource-level settings (`resource_level` in the catalogue) can exclude a resource.
+    """
+    def tagged(tags: Any) -> bool:
+        if not isinstance(tags, dict):
+            return False
+        found = {str(k).lower(): v for k, v in tags.items()}.get(tag.lower())
+        return found is not None and (value is None or str(found) == value)
+
+    resource_plans = [p for p, spec in PLANS.items() if spec["resource_level"]]
+    hit = units[units["plan"].isin(resource_plans) & units["tags"].map(tagged)]
+    overrides = pd.DataFrame({
+        "scope_id": hit["resource_id"].str.lower(), "scope_type": "resource", "level": "resource",
+        "environment": hit["environment"], "subscription_id": hit["subscription_id"], "plan": hit["plan"],
+        "enabled": False, "sub_plan": "", "trial_days": 0.0, "deprecated": False,
+    }, columns=SETTING_COLUMNS)
+    keep = settings[~(settings["level"].eq("resource")
+                      & settings.set_index(["scope_id", "plan"]).index.isin(
+                          overrides.set_index(["scope_id", "plan"]).index))]
+    return pd.concat([keep, overrides], ignore_index=True)[SETTING_COLUMNS]
+
+
+def compare(base: CostEstimate, other: CostEstimate) -> pd.DataFrame:
+    """Monthly cost by plan in two scenarios and the difference (other - base)."""
+    left = base.by_plan()[["plan", "monthly_cost"]].rename(columns={"monthly_cost": base.scenario})
+    right = other.by_plan()[["plan", "monthly_cost"]].rename(columns={"monthly_cost": other.scenario})
+    table = left.merge(right, on="plan", how="outer").fillna(0.0)
+    table["delta"] = (table[other.scenario] - table[base.scenario]).round(2)
+    table.insert(1, "display", table["plan"].map(plan_display))
+    return table.sort_values("delta", ascending=False, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    """The estimate as configured and the what-ifs the cost page shows."""
+
+    configured: CostEstimate
+    enable_all: CostEstimate
+    servers_p1: CostEstimate
+    tag_excluded: CostEstimate | None
+
+    @property
+    def enable_all_delta(self) -> float:
+        return round(self.enable_all.monthly_total - self.configured.monthly_total, 2)
+
+    @property
+    def servers_p1_saving(self) -> float:
+        return round(self.configured.monthly_total - self.servers_p1.monthly_total, 2)
+
+    @property
+    def tag_saving(self) -> float | None:
+        if self.tag_excluded is None:
+            return None
+        return round(self.configured.monthly_total - self.tag_excluded.monthly_total, 2)
+
+
+def scenarios(tables: Any, prices: PriceTable, exclude_tag: str | None = None, exclude_value: str | None = None
+              ) -> Scenarios:
+    units = billable_units(tables)
+    settings = plan_settings(tables)
+    return scenarios_from(units, settings, prices, exclude_tag, exclude_value)
+
+
+def scenarios_from(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable, exclude_tag: str | None = None,
+                   exclude_value: str | None = None) -> Scenarios:
+    tagged = None
+    if exclude_tag:
+        label = f"excluding tag {exclude_tag}" + (f"={exclude_value}" if exclude_value else "")
+        tagged = estimate(units, exclude_tagged(settings, units, exclude_tag, exclude_value), prices, label)
+    return Scenarios(
+        configured=estimate(units, settings, prices),
+        enable_all=estimate(units, enable_all(settings, units), prices, "enable all"),
+        servers_p1=estimate(units, servers_p2_to_p1(settings), prices, "Servers P2 to P1"),
+        tag_excluded=tagged,
+    )
+
+
+# --------------------------------------------------------------------------------------------- SIEM side
+
+def siem_cost(daily_events: pd.DataFrame, price: SiemPrice) -> pd.DataFrame:
+    """Monthly SIEM cost of CspmMonitorAws read events per AWS account, and the saving of filtering them out.
+
+    `daily_events` has one row per (account_id, date) with `events` (readOnly CspmMonitorAws events that day). The
+    monthly projection is the mean per observed day x 30.42 days (the 730-hour month); filtering the role's read
+    events out of the export saves all of it.
+    """
+    if daily_events.empty:
+        return pd.DataFrame(columns=["account_id", "days", "events", "events_per_month", "gb_per_month",
+                                     "monthly_cost", "saving_if_filtered"])
+    per_account = (daily_events.groupby("account_id", as_index=False, sort=True)
+                   .agg(days=("date", "nunique"), events=("events", "sum")))
+    per_account["events_per_month"] = per_account["events"] / per_account["days"] * DAYS_PER_MONTH
+    per_account["gb_per_month"] = per_account["events_per_month"] * price.bytes_per_event / 1e9
+    per_account["monthly_cost"] = (per_account["events_per_month"] * price.per_event).round(2)
+    per_account["saving_if_filtered"] = per_account["monthly_cost"]
+    return per_account

@@ -1,0 +1,112 @@
+"""The cost model on a hand-built estate (tests/cost_estate.py); every expected figure is worked out by hand below."""
+
+import math
+
+import pytest
+from cost_estate import ACCOUNT, CONNECTOR, SUB_A, SUB_B, VM1, daily_events, estate, hand_prices
+
+from mdcnb.analysis import cost
+
+A = f"/subscriptions/{SUB_A}"
+B = f"/subscriptions/{SUB_B}"
+
+
+@pytest.fixture(scope="module")
+def result():
+    return cost.scenarios(estate(), hand_prices(), exclude_tag="env", exclude_value="dev")
+
+
+def test_units_follow_the_billing_rules():
+    units = cost.billable_units(estate())
+    servers = units[(units["plan"] == "VirtualMachines") & (units["scope_id"] == A)]
+    by_name = dict(zip(servers["resource_name"], servers["units"], strict=True))
+    # vm1 running 1, vm2 deallocated 0, vmss1 capacity 3, AKS node pool capacity 2
+    assert by_name == {"vm1": 1.0, "vm2": 0.0, "vmss1": 3.0, "aks-nodepool1": 2.0}
+    # Basic single server and Consumption plan are present but not billed
+    zero = units[(units["units"] == 0) & (units["scope_id"] == B)]
+    assert set(zero["resource_name"]) == {"pg1", "func1"}
+    # AWS: 2 distinct EC2 instances (one assessed twice), 1 bucket, the VPC is no billable kind
+    aws = units[units["scope_id"] == CONNECTOR]
+    assert aws.groupby("plan")["units"].sum().to_dict() == {"CloudPosture": 3.0, "VirtualMachines": 2.0}
+    # Arm: one per subscription; Dns cannot be counted
+    arm = units[units["plan"] == "Arm"]
+    assert sorted(arm["scope_id"]) == [A, B] and arm["units"].tolist() == [1.0, 1.0]
+    assert units.loc[units["plan"] == "Dns", "units"].isna().all()
+
+
+def test_monthly_cost_as_configured(result):
+    est = result.configured
+    # A: Servers P2 vm1 only (vmss1 excluded at resource level, AKS pool billed under Containers) 1 x 15 = 15;
+    #    Storage 2 x 10 = 20; Containers 8 vCores x 7 = 56; Arm 5; Key Vault Free; Dns uncountable
+    # B: nothing enabled. AWS connector: Servers P1 2 x 5 = 10
+    assert est.by_scope().set_index("scope_id")["monthly_cost"].to_dict() == {A: 96.0, CONNECTOR: 10.0}
+    assert est.by_plan().set_index("plan")["monthly_cost"].to_dict() == {
+        "Arm": 5.0, "Containers": 56.0, "Dns": 0.0, "StorageAccounts": 20.0, "VirtualMachines": 25.0}
+    assert est.monthly_total == 106.0
+    # Containers has 15 of 30 trial days left: 56 x 15/30 = 28 instead of 56
+    assert est.next_30_days_total == 106.0 - 28.0
+    uncounted = est.uncounted()
+    assert uncounted[["scope_id", "plan"]].values.tolist() == [[A, "Dns"]]
+
+
+def test_enable_all_what_if(result):
+    est = result.enable_all
+    # A: Servers 15 (unchanged); CSPM vm1 1 + vmss1 3 + AKS pool 2 + 2 storage = 8 x 5 = 40; Containers 56;
+    #    Storage 20; Key Vault 0.25; Arm 5                                          -> 136.25
+    # B: CSPM sq1 1 x 5 = 5 (pg1 Basic 0); SQL 15; App Service 2 x 15 = 30; APIs 200 (APIM present); Arm 5 -> 255
+    # AWS: Servers P1 kept 10; CSPM 2 EC2 + 1 bucket = 3 x 5 = 15                   -> 25
+    assert est.by_scope().set_index("scope_id")["monthly_cost"].to_dict() == {A: 136.25, B: 255.0, CONNECTOR: 25.0}
+    assert est.monthly_total == 416.25
+    assert result.enable_all_delta == 416.25 - 106.0
+
+
+def test_servers_p1_and_tag_exclusion_savings(result):
+    # vm1 on P2 at 15 becomes P1 at 5; the connector is already on P1
+    assert result.servers_p1_saving == 10.0
+    # tag env=dev (key compared case-insensitively): vm1 Servers 15 + sa2 Storage 10
+    assert result.tag_saving == 25.0
+    lines = result.tag_excluded.lines
+    assert lines.loc[(lines["resource_id"] == VM1) & (lines["plan"] == "VirtualMachines"), "monthly_cost"].item() == 0
+
+
+def test_compare_lists_the_delta_by_plan(result):
+    table = cost.compare(result.configured, result.enable_all).set_index("plan")
+    assert table.loc["Api", "delta"] == 200.0
+    assert table.loc["CloudPosture", "delta"] == 40.0 + 5.0 + 15.0
+    assert table["delta"].sum() == pytest.approx(result.enable_all_delta)
+
+
+def test_unknown_sub_plan_is_reported_not_priced():
+    tables = estate()
+    tables.plans.loc[tables.plans["plan"] == "StorageAccounts", "sub_plan"] = "SomeFuturePlan"
+    est = cost.estimate(cost.billable_units(tables), cost.plan_settings(tables), hand_prices())
+    assert est.monthly_total == 106.0 - 20.0
+    notes = est.uncounted().set_index("plan")["note"]
+    assert "no monthly price for StorageAccounts SomeFuturePlan" in notes["StorageAccounts"]
+
+
+@pytest.mark.parametrize(("native", "rtype", "env", "kind"), [
+    ("arn:aws:ec2:eu-west-1:1:instance/i-1", None, "AWS", "aws_ec2_instance"),
+    ("arn:aws:s3:::b", None, "AWS", "aws_s3_bucket"),
+    ("arn:aws:rds:eu-west-1:1:db:main", None, "AWS", "aws_rds_instance"),
+    (None, "AwsEc2Instance", "AWS", "aws_ec2_instance"),
+    ("//compute.googleapis.com/projects/p/zones/z/instances/vm", None, "GCP", "gcp_compute_instance"),
+    ("//storage.googleapis.com/bucket", None, "GCP", "gcp_storage_bucket"),
+    ("arn:aws:ec2:eu-west-1:1:vpc/vpc-1", "vpc", "AWS", None),
+])
+def test_multicloud_kind(native, rtype, env, kind):
+    assert cost.multicloud_kind(native, rtype, env) == kind
+
+
+def test_siem_cost_per_gb_and_per_event():
+    prices = hand_prices()
+    from mdcnb.prices import siem_price
+    per_gb = cost.siem_cost(daily_events(), siem_price("per-gb", prices)).set_index("account_id")
+    # account: 4000 events over 2 days = 2000/day x 730/24 days = 60833.33/month; 1000 bytes each = 0.0608 GB x $4
+    events = 2000 * 730 / 24
+    assert per_gb.loc[ACCOUNT, "events_per_month"] == pytest.approx(events)
+    assert per_gb.loc[ACCOUNT, "monthly_cost"] == round(events * 1000 / 1e9 * 4.0, 2)
+    per_event = cost.siem_cost(daily_events(), siem_price("per-events", prices)).set_index("account_id")
+    assert per_event.loc[ACCOUNT, "monthly_cost"] == round(events / 1e6 * 2.0, 2)
+    assert per_event.loc["210987654321", "saving_if_filtered"] == round(500 * 730 / 24 / 1e6 * 2.0, 2)
+    assert math.isclose(per_event["saving_if_filtered"].sum(), per_event["monthly_cost"].sum())
