@@ -196,27 +196,30 @@ def apply_overrides(table: PriceTable, path: Path) -> PriceTable:
 
 @dataclass(frozen=True)
 class SiemPrice:
-    """A SIEM ingestion price: per GB or per block of events, with the table that gave it."""
+    """A SIEM ingestion price: per GB (10^9 bytes) and/or per million events, with the table and date it came from.
 
-    siem: str
-    price: float
-    unit: str
-    events_per_unit: float | None
-    currency: str
-    bytes_per_event: float
-    table: str
-    source: str
-    confidence: str
+    The first five fields match `mdcnb.cloudtrail.cost.SiemPrice`, so either module's cost arithmetic accepts it.
+    """
+
+    per_gb: float = 0.0
+    per_million_events: float = 0.0
+    currency: str = "USD"
+    source: str = "given by the user"
+    as_of: str | None = None
+    siem: str = "custom"
+    bytes_per_event: float = 1320.0
+    confidence: str = "user"
+
+    def cost(self, events: float, nbytes: float | None = None) -> float:
+        """Price of `events` events of `nbytes` bytes in all (default: events x the average event size)."""
+        size = events * self.bytes_per_event if nbytes is None else nbytes
+        return size / BYTES_PER_GB * self.per_gb + events / 1e6 * self.per_million_events
 
     @property
-    def per_event(self) -> float:
-        """Price of one event: per-event units directly, per-GB units through the bytes per event."""
-        if self.events_per_unit:
-            return self.price / self.events_per_unit
-        return self.price * self.bytes_per_event / BYTES_PER_GB
-
-    def monthly_cost(self, events_per_month: float) -> float:
-        return events_per_month * self.per_event
+    def unit(self) -> str:
+        parts = ([f"{self.per_gb:g} {self.currency}/GB"] if self.per_gb else []) + \
+                ([f"{self.per_million_events:g} {self.currency}/million events"] if self.per_million_events else [])
+        return " + ".join(parts) or "free"
 
 
 def siem_options(table: PriceTable) -> list[str]:
@@ -228,24 +231,23 @@ def siem_price(siem: str = DEFAULT_SIEM, table: PriceTable | None = None, *, pri
     """The ingestion price of one SIEM from the dated table (default: the latest USD table), or the caller's price.
 
     `siem` is a SIEM row's sub-plan (e.g. `sentinel-analytics`, `sentinel-basic`, `datadog-indexing`,
-    `cloudtrail-extra-copy`; `siem_options(table)` lists them). `price_per_gb` or `price_per_million_events` replace
-    the table price (the label then says so); `bytes_per_event` replaces the table's average billed event size.
+    `cloudtrail-extra-copy`; `siem_options(table)` lists them). `price_per_gb` and/or `price_per_million_events`
+    replace the table price (the source then says so); `bytes_per_event` replaces the table's average billed size
+    of a CloudTrail event, used when only event counts are known.
     """
     table = table or latest_price_table()
     size = float(bytes_per_event if bytes_per_event is not None else table.siem_bytes_per_event)
-    if price_per_gb is not None and price_per_million_events is not None:
-        raise PriceTableError("give a price per GB or per million events, not both")
-    if price_per_gb is not None:
-        return SiemPrice(siem, float(price_per_gb), "GB", None, table.currency, size, "given by the user",
-                         "--price-per-gb", "user")
-    if price_per_million_events is not None:
-        return SiemPrice(siem, float(price_per_million_events), "1M events", 1_000_000.0, table.currency, size,
-                         "given by the user", "--price-per-million-events", "user")
+    if price_per_gb is not None or price_per_million_events is not None:
+        return SiemPrice(float(price_per_gb or 0.0), float(price_per_million_events or 0.0), table.currency,
+                         "given by the user", None, "custom", size, "user")
     rows = table.rows[(table.rows["plan"] == "SIEM") & (table.rows["sub_plan"] == siem)]
     if rows.empty or pd.isna(rows.iloc[0]["usage_price"]):
         raise PriceTableError(f"{table.name} has no SIEM price {siem!r}; known: {', '.join(siem_options(table))}")
     row = rows.iloc[0]
-    per_events = str(row["usage_unit"]).lower().endswith("events")
-    return SiemPrice(siem, float(row["usage_price"]), str(row["usage_unit"]),
-                     float(row["usage_block"]) if per_events else None, table.currency, size, table.label,
-                     str(row["source"]), str(row["confidence"]))
+    price = float(row["usage_price"])
+    if str(row["usage_unit"]).lower().endswith("events"):
+        per_gb, per_million = 0.0, price / float(row["usage_block"]) * 1e6
+    else:
+        per_gb, per_million = price, 0.0
+    return SiemPrice(per_gb, per_million, table.currency, f"{table.label}: {row['source']}", table.date, siem, size,
+                     str(row["confidence"]))

@@ -3,6 +3,7 @@
 import time
 from datetime import date
 
+import pandas as pd
 import pytest
 from azure.core.credentials import AccessToken
 from loopback_https import https_server
@@ -11,6 +12,8 @@ from mdcnb.sources.cost_management import (
     DEFENDER_METER_CATEGORIES,
     QPU_REMAINING,
     CostManagementError,
+    actual_spend,
+    last_full_month,
     query_defender_spend,
 )
 
@@ -80,17 +83,37 @@ def test_throttling_waits_the_longest_rate_limit_header(tmp_path):
 
 
 def test_still_throttled_after_retries_is_reported(tmp_path):
-    with https_server(lambda r: (429, {QPU_RETRY: "0"}, {"error": {"code": "429"}}), tmp_path) as server:
-        with pytest.raises(CostManagementError) as err:
-            query(server, retry_total=1, backoff=0.01)
+    throttled = https_server(lambda r: (429, {QPU_RETRY: "0"}, {"error": {"code": "429"}}), tmp_path)
+    with throttled as server, pytest.raises(CostManagementError) as err:
+        query(server, retry_total=1, backoff=0.01)
     assert err.value.reason == "throttled" and len(server.requests) == 2
 
 
 def test_no_access_and_no_data(tmp_path):
-    with https_server(lambda r: (403, {}, {"error": {"code": "RBACAccessDenied"}}), tmp_path) as server:
-        with pytest.raises(CostManagementError) as err:
-            query(server)
+    denied = https_server(lambda r: (403, {}, {"error": {"code": "RBACAccessDenied"}}), tmp_path)
+    with denied as server, pytest.raises(CostManagementError) as err:
+        query(server)
     assert err.value.reason == "no access" and "Cost Management Reader" in str(err.value)
     with https_server(lambda r: (204, {}, None), tmp_path) as server:
         result = query(server)
     assert result.total == 0.0 and result.spend.empty
+
+
+def test_actual_spend_lists_every_scope_with_its_outcome(tmp_path):
+    other = "subscriptions/bbbbbbbb-0000-0000-0000-000000000002"
+
+    def by_scope(request):
+        if request.path.startswith(f"/{other}/"):
+            return 403, {}, {"error": {"code": "AuthorizationFailed"}}
+        return spend_pages(request)
+
+    with https_server(by_scope, tmp_path) as server:
+        table = actual_spend([SCOPE, other], date(2026, 10, 1), date(2026, 10, 31), FakeCredential(),
+                             endpoint=server.base_url, connection_verify=server.ca_path)
+    assert table[["scope", "status"]].values.tolist() == [[SCOPE, "ok"], [other, "no access"]]
+    assert table["actual"].iloc[0] == 30.02 and pd.isna(table["actual"].iloc[1])
+
+
+def test_last_full_month():
+    assert last_full_month(date(2026, 11, 28)) == (date(2026, 10, 1), date(2026, 10, 31))
+    assert last_full_month(date(2026, 1, 5)) == (date(2025, 12, 1), date(2025, 12, 31))

@@ -47,12 +47,14 @@ def test_bad_override_lines_are_clear_errors(tmp_path, text, message):
 def test_siem_price_defaults_and_user_prices():
     table = latest_price_table()
     default = siem_price(table=table)
-    assert default.siem == prices.DEFAULT_SIEM and default.unit == "GB" and table.name in default.table
+    assert default.siem == prices.DEFAULT_SIEM and default.per_million_events == 0.0
+    assert table.name in default.source and default.as_of == table.date
     # 1,000,000 events of 1,320 bytes = 1.32 GB at the table's per-GB price
-    assert default.monthly_cost(1_000_000) == pytest.approx(1.32 * default.price)
+    assert default.cost(1_000_000) == pytest.approx(1.32 * default.per_gb)
+    assert default.cost(10, nbytes=2e9) == pytest.approx(2 * default.per_gb)
     per_event = siem_price("cloudtrail-extra-copy", table)
-    assert per_event.monthly_cost(100_000) == pytest.approx(2.00)  # $2.00 per 100,000 events
+    assert per_event.cost(100_000) == pytest.approx(2.00)  # $2.00 per 100,000 events
     mine = siem_price(table=table, price_per_gb=2.5, bytes_per_event=2000)
-    assert mine.monthly_cost(1_000_000) == pytest.approx(2 * 2.5) and mine.table == "given by the user"
+    assert mine.cost(1_000_000) == pytest.approx(2 * 2.5) and mine.source == "given by the user"
     with pytest.raises(PriceTableError, match="no SIEM price 'splunk'"):
         siem_price("splunk", table)

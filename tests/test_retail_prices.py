@@ -102,6 +102,6 @@ def test_throttled_page_is_retried_and_a_bad_request_is_a_clear_error(tmp_path):
     with https_server(throttled_once, tmp_path) as server:
         items = list(retail_prices.fetch_items("ok", endpoint=server.base_url, connection_verify=server.ca_path))
         assert len(items) == 1 and len(calls) == 2
-        with pytest.raises(RetailPricesError, match="page 1 .*HTTP 400: .*Invalid OData filter"):
+        with pytest.raises(RetailPricesError, match=r"page 1 .*HTTP 400: .*Invalid OData filter"):
             list(retail_prices.fetch_items("bad", endpoint=f"{server.base_url}/bad",
                                            connection_verify=server.ca_path))

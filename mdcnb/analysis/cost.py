@@ -260,12 +260,6 @@ class CostEstimate:
         return (missing.groupby(["scope_id", "plan", "note"], as_index=False, sort=True)
                 .agg(resources=("resource_id", "nunique")))
 
-    def summary(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "price_table": self.prices.info(), "monthly_total": self.monthly_total,
-                "next_30_days_total": self.next_30_days_total,
-                "by_plan": _as_dict(self.by_plan(), "plan"), "by_scope": _as_dict(self.by_scope(), "scope_id"),
-                "uncounted": len(self.uncounted())}
-
 
 def _totals(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     enabled = lines[lines["enabled"]]
@@ -458,6 +452,29 @@ def scenarios_from(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTab
     )
 
 
+def cost_document(result: Scenarios, siem_monthly: float | None = None,
+                  siem: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `mdcnb cost --json` document: price table, totals by plan and scope, what-ifs, what is not counted."""
+    configured = result.configured
+    return {
+        "price_table": configured.prices.info(),
+        "monthly_total": configured.monthly_total,
+        "next_30_days_total": configured.next_30_days_total,
+        "by_plan": _as_dict(configured.by_plan(), "plan"),
+        "by_scope": _as_dict(configured.by_scope(), "scope_id"),
+        "enable_all_monthly_total": result.enable_all.monthly_total,
+        "enable_all_delta": result.enable_all_delta,
+        "enable_all_by_plan": _as_dict(result.enable_all.by_plan(), "plan"),
+        "servers_p2_to_p1_saving": result.servers_p1_saving,
+        "tag_exclusion": None if result.tag_excluded is None else {
+            "scenario": result.tag_excluded.scenario, "saving": result.tag_saving},
+        "uncounted": [{"scope": r.scope_id, "plan": r.plan, "resources": int(r.resources), "why": r.note}
+                      for r in configured.uncounted().itertuples(index=False)],
+        "siem_monthly": siem_monthly,
+        "siem": siem,
+    }
+
+
 # --------------------------------------------------------------------------------------------- SIEM side
 
 def siem_cost(daily_events: pd.DataFrame, price: SiemPrice) -> pd.DataFrame:
@@ -474,6 +491,6 @@ def siem_cost(daily_events: pd.DataFrame, price: SiemPrice) -> pd.DataFrame:
                    .agg(days=("date", "nunique"), events=("events", "sum")))
     per_account["events_per_month"] = per_account["events"] / per_account["days"] * DAYS_PER_MONTH
     per_account["gb_per_month"] = per_account["events_per_month"] * price.bytes_per_event / 1e9
-    per_account["monthly_cost"] = (per_account["events_per_month"] * price.per_event).round(2)
+    per_account["monthly_cost"] = per_account["events_per_month"].map(price.cost).round(2)
     per_account["saving_if_filtered"] = per_account["monthly_cost"]
     return per_account

@@ -7,6 +7,7 @@ yields, keyed by table name. A record that cannot be read raises `RecordError`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mdcnb.normalize.common import (
@@ -226,6 +227,30 @@ def pricing(record: dict[str, Any]) -> Rows:
 
 # ---------------------------------------------------------------- resources
 
+_VM_SIZE_VCPUS = re.compile(r"^(?:standard|basic)_[a-z]+?(\d+)(?:-(\d+))?", re.IGNORECASE)
+
+
+def vm_size_vcpus(size: Any) -> int | None:
+    """vCPUs of an Azure VM size from its name (`Standard_D4s_v5` -> 4; constrained `Standard_E8-2ds_v5` -> 2)."""
+    found = _VM_SIZE_VCPUS.match(text(size) or "")
+    if not found:
+        return None
+    return int(found.group(2) or found.group(1))
+
+
+def _pool_vcores(pools: Any) -> int | None:
+    """AKS vCores: node count x vCPUs of the pool's VM size, summed; None when a pool's size is not readable."""
+    if not isinstance(pools, list) or not pools:
+        return None
+    total = 0
+    for pool in pools:
+        cpus = vm_size_vcpus(field(pool, "vmSize")) if isinstance(pool, dict) else None
+        if cpus is None:
+            return None
+        total += (to_int(field(pool, "count")) or 0) * cpus
+    return total
+
+
 def resource(record: dict[str, Any]) -> Rows:
     """ARG `resources` row -> one `resources` row (billing-relevant sizing where the type reports it)."""
     resource_id = lower(require(field(record, "id"), "id"))
@@ -233,7 +258,9 @@ def resource(record: dict[str, Any]) -> Rows:
     pools = field(props, "agentPoolProfiles", default=[])
     node_count = sum(to_int(field(p, "count")) or 0 for p in pools if isinstance(p, dict)) \
         if isinstance(pools, list) and pools else None
-    power = text(first_field(props, ("extended", "instanceView", "powerState", "code"), "powerState"))
+    power = text(first_field(props, ("extended", "instanceView", "powerState", "code"), ("powerState", "code"),
+                             "powerState"))
+    reported_vcores = first_field(props, "vCores", ("detectedProperties", "logicalCoreCount"))
     return {"resources": [{
         "resource_id": resource_id,
         "name": text(field(record, "name")) or last_segment(resource_id),
@@ -244,7 +271,7 @@ def resource(record: dict[str, Any]) -> Rows:
         "location": text(field(record, "location")),
         "sku": text(first_field(record, ("sku", "name"), ("properties", "hardwareProfile", "vmSize"))),
         "capacity": node_count if node_count is not None else to_int(field(record, "sku", "capacity")),
-        "vcores": to_int(first_field(props, "vCores", ("detectedProperties", "logicalCoreCount"))),
+        "vcores": to_int(reported_vcores) if reported_vcores is not None else _pool_vcores(pools),
         "power_state": power.rsplit("/", 1)[-1].lower() if power else None,
         "tags": field(record, "tags") if isinstance(field(record, "tags"), dict) else None,
     }]}

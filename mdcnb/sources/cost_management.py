@@ -12,7 +12,7 @@ the query, which is safe because it changes nothing. 403 means the caller lacks 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -158,3 +158,24 @@ def query_defender_spend(scope: str, start: date, end: date, credential: Any, *,
     if frames:
         result.spend = pd.concat(frames, ignore_index=True)
     return result
+
+
+def actual_spend(scopes: list[str], start: date, end: date, credential: Any, **options: Any) -> pd.DataFrame:
+    """Actual Defender spend per scope: total and currency, or the reason it could not be read (never dropped)."""
+    rows = []
+    for scope in scopes:
+        try:
+            result = query_defender_spend(scope, start, end, credential, **options)
+        except CostManagementError as exc:
+            rows.append({"scope": exc.scope, "actual": None, "currency": None, "status": exc.reason,
+                         "detail": str(exc)})
+            continue
+        rows.append({"scope": result.scope, "actual": result.total, "currency": result.currency, "status": "ok",
+                     "detail": f"{len(result.spend)} meter rows, {result.pages} page(s)"})
+    return pd.DataFrame(rows, columns=["scope", "actual", "currency", "status", "detail"])
+
+
+def last_full_month(today: date) -> tuple[date, date]:
+    """First and last day of the calendar month before `today`."""
+    end = today.replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end

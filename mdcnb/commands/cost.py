@@ -1,0 +1,82 @@
+"""`mdcnb cost`: monthly Defender plan cost per scope and plan, the "Enable all" what-if, savings, SIEM side."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from mdcnb.analysis import cost
+from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
+from mdcnb.prices import PriceTableError, apply_overrides, latest_price_table, load_price_table
+from mdcnb.sources.cost_management import actual_spend, last_full_month
+from mdcnb.tables import Tables
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("cost", help="Defender plan cost as configured, enable-all what-if, savings")
+    add_dataset_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--prices", type=Path, default=None, metavar="FILE",
+                        help="price table (default: the latest in data/prices for --currency)")
+    parser.add_argument("--currency", default="USD", help="currency of the latest price table to use (default USD)")
+    parser.add_argument("--override", type=Path, action="append", default=[], metavar="CSV",
+                        help="negotiated prices (plan,sub_plan,monthly_price|hourly_price|usage_price); repeatable")
+    parser.add_argument("--exclude-tag", default=None, metavar="KEY[=VALUE]",
+                        help="also show the saving of excluding resources with this tag")
+    parser.add_argument("--actual", action="store_true",
+                        help="also read last month's actual Defender spend (Cost Management Query API, "
+                             "Azure credentials from the environment; needs Cost Management Reader)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        prices = load_price_table(args.prices) if args.prices else latest_price_table(currency=args.currency)
+        for override in args.override:
+            prices = apply_overrides(prices, override)
+    except PriceTableError as exc:
+        print(f"mdcnb: {exc}", file=sys.stderr)
+        return 2
+    tables = load_dataset(args)
+    if tables is None:
+        return 2
+    tag, _, value = (args.exclude_tag or "").partition("=")
+    result = cost.scenarios(tables, prices, exclude_tag=tag or None, exclude_value=value or None)
+    document = cost.cost_document(result)
+    if args.actual:
+        document["actual_spend"] = _actual(tables)
+    if args.json:
+        print_json(document)
+        return 0
+    configured = result.configured
+    print(f"Defender plans, monthly ({prices.currency}, {prices.label}):")
+    print(f"  as configured     {configured.monthly_total:>12,.2f}   next 30 days after free trials "
+          f"{configured.next_30_days_total:,.2f}")
+    print(f"  enable all        {result.enable_all.monthly_total:>12,.2f}   delta {result.enable_all_delta:+,.2f}")
+    print(f"  Servers P2 -> P1  saves {result.servers_p1_saving:,.2f}")
+    if result.tag_excluded is not None:
+        print(f"  {result.tag_excluded.scenario}  saves {result.tag_saving:,.2f}")
+    print_frame(cost.compare(configured, result.enable_all))
+    uncounted = configured.uncounted()
+    if len(uncounted):
+        print(f"\nNot in the totals ({len(uncounted)} enabled plan/scope pairs the data cannot price):")
+        print_frame(uncounted)
+    if args.actual:
+        print("\nActual Defender spend, last full month:")
+        print_frame(pd.DataFrame(document["actual_spend"]["scopes"]))
+    return 0
+
+
+def _actual(tables: Tables) -> dict:
+    """Last full month's actual Defender spend of every subscription of the dataset (or why not)."""
+    from azure.identity import DefaultAzureCredential  # imported only when asked: it is slow to import
+
+    start, end = last_full_month(datetime.now(UTC).date())
+    scopes = [f"subscriptions/{s}" for s in sorted(tables.subscriptions["subscription_id"].dropna())]
+    spend = actual_spend(scopes, start, end, DefaultAzureCredential())
+    return {"from": start.isoformat(), "to": end.isoformat(),
+            "scopes": [{k: json_value(v) for k, v in row.items()} for row in spend.to_dict("records")]}
