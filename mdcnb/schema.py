@@ -384,6 +384,43 @@ CLOUDTRAIL_TRAILS = _table(
 CLOUDTRAIL_TABLES: dict[str, Table] = {t.name: t for t in (CLOUDTRAIL_VOLUME, CLOUDTRAIL_HOURLY, CLOUDTRAIL_TRAILS)}
 
 
+# ------------------------------------------------------------------ audit tables (not loaded by `load_tables`)
+# Built by `mdcnb.inventory.arc_machines` from the raw `resources` records and by `mdcnb.analysis.aws_audit.audit`.
+
+ARC_MACHINES = _table(
+    "arc_machines",
+    "One row per Azure Arc machine (`microsoft.hybridcompute/machines` in ARG `resources`), with the connection "
+    "status the AWS audit needs to tell a live EC2 machine from one kept after its instance was deleted.",
+    ("resource_id", STRING, "ARM id, lower case"),
+    ("name", STRING, "machine name (for EC2 onboarding: usually the instance id)"),
+    ("subscription_id", STRING, "subscription"),
+    ("status", STRING, "properties.status: Connected, Disconnected, Expired, Error"),
+    ("last_status_change", TIME, "properties.lastStatusChange"),
+    ("tags", JSON, "resource tags (AccountId, Cloud, InstanceId, MDFCSecurityConnector for EC2)"),
+)
+
+AWS_AUDIT = _table(
+    "aws_audit",
+    "One row per (AWS account, readiness check) of `mdcnb aws audit`: MDC's AWS onboarding prerequisites.",
+    ("account_id", STRING, "AWS account id"),
+    ("account_name", STRING, "account name from the connector or AWS Organizations"),
+    ("connector_id", STRING, "native connector id (else classic), lower case; null for an account without one"),
+    ("connector_kind", STRING, "native or classic"),
+    ("membership", STRING, "Organization, Member or null (single account)"),
+    ("check_id", STRING, "check id, e.g. identity.trust_policy"),
+    ("area", STRING, "Identity, Connector type, Servers plan, Databases plan, Containers plan, Regions, ..."),
+    ("plan", STRING, "offering the check belongs to, or `all`"),
+    ("title", STRING, "what the check verifies"),
+    ("status", STRING, "pass, fail, not applicable or could not check"),
+    ("evidence", STRING, "what was found (ids, names, counts) or why it could not be checked"),
+    ("remediation", STRING, "what to do, for failing checks"),
+    ("guide", STRING, "section of MDC's AWS connection guide the check comes from"),
+)
+
+AUDIT_TABLES: dict[str, Table] = {t.name: t for t in (ARC_MACHINES, AWS_AUDIT)}
+
+
 def documentation() -> str:
     """All table contracts as Markdown (for the README and `mdcnb tables`)."""
-    return "\n\n".join(t.markdown() for t in (*TABLES.values(), *CLOUDTRAIL_TABLES.values()))
+    return "\n\n".join(t.markdown() for t in (*TABLES.values(), *CLOUDTRAIL_TABLES.values(),
+                                                *AUDIT_TABLES.values()))
