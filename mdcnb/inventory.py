@@ -17,12 +17,13 @@ Reading never crashes: an unreadable file becomes a `Skip` and the operation cou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import pandas as pd
 
 from mdcnb import schema
 from mdcnb.dataset import Skip
+from mdcnb.normalize.common import field, last_segment, lower, subscription_of, text
 
 AWS_DIR = "aws"
 COLLECTION = "collection.json"
@@ -60,10 +62,10 @@ class AccountInventory:
     """Everything collected from one AWS account, keyed by `<service>_<Operation>`."""
 
     account_id: str
-    calls: dict[str, list[Call]] = field(default_factory=dict)
+    calls: dict[str, list[Call]] = dataclasses.field(default_factory=dict)
     collected_at: datetime | None = None
     source: str = ""
-    regions: list[str] = field(default_factory=list)
+    regions: list[str] = dataclasses.field(default_factory=list)
 
     def add(self, key: str, call: Call) -> None:
         self.calls.setdefault(key, []).append(call)
@@ -172,31 +174,20 @@ def responses(calls: Iterable[Call]) -> list[dict[str, Any]]:
 ARC_TYPE = "microsoft.hybridcompute/machines"
 
 
-def _ci(obj: Any, key: str) -> Any:
-    """`obj[key]` matched case-insensitively (ARG and REST spell keys differently)."""
-    if not isinstance(obj, dict):
-        return None
-    if key in obj:
-        return obj[key]
-    return next((v for k, v in obj.items() if isinstance(k, str) and k.lower() == key.lower()), None)
-
-
 def arc_machines(resource_records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """The `arc_machines` table from raw ARG `resources` records (other resource types are ignored)."""
     rows = []
     for record in resource_records:
-        if str(_ci(record, "type") or "").lower() != ARC_TYPE:
+        if lower(field(record, "type")) != ARC_TYPE:
             continue
-        resource_id = str(_ci(record, "id") or "").lower()
-        props = _ci(record, "properties") or {}
-        parts = resource_id.split("/")
+        resource_id = lower(field(record, "id"))
+        tags = field(record, "tags")
         rows.append({
-            "resource_id": resource_id or None,
-            "name": _ci(record, "name") or parts[-1],
-            "subscription_id": str(_ci(record, "subscriptionId") or (parts[2] if len(parts) > 2 else "")).lower()
-            or None,
-            "status": _ci(props, "status"),
-            "last_status_change": _ci(props, "lastStatusChange"),
-            "tags": _ci(record, "tags") if isinstance(_ci(record, "tags"), dict) else {},
+            "resource_id": resource_id,
+            "name": text(field(record, "name")) or last_segment(resource_id),
+            "subscription_id": lower(field(record, "subscriptionId")) or subscription_of(resource_id),
+            "status": text(field(record, "properties", "status")),
+            "last_status_change": text(field(record, "properties", "lastStatusChange")),
+            "tags": tags if isinstance(tags, dict) else {},
         })
     return schema.ARC_MACHINES.frame(rows)

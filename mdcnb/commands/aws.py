@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+
+from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Checks every prerequisite and pitfall of MDC's AWS connection guide for each AWS account. "
                     "The Azure side (connectors, Arc machines) comes from --dataset; the AWS side from the dataset's "
                     "aws/ inventory, or live through boto3 with --profile (read-only calls only).")
-    audit.add_argument("--dataset", type=Path, default=None, help="dataset directory (default: the embedded sample)")
+    add_dataset_argument(audit)
     audit.add_argument("--profile", action="append", default=None, metavar="P",
                        help="AWS profile of an account to read live (repeat for several accounts)")
     audit.add_argument("--role-name", default=None, metavar="R",
@@ -38,9 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from mdcnb.audit import audit_dataset, collect_live
+    from mdcnb.audit import audit_tables, collect_live
     from mdcnb.inventory import write_inventory
 
+    tables = load_dataset(args)
+    if tables is None:
+        return 2
     inventories, problems = None, []
     if args.profile or args.role_name:
         regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else None
@@ -50,7 +54,7 @@ def run_audit(args: argparse.Namespace) -> int:
             for inventory in inventories.values():
                 write_inventory(args.save, inventory)
     as_of = datetime.fromisoformat(args.as_of.replace("Z", "+00:00")) if args.as_of else None
-    result = audit_dataset(args.dataset, inventories=inventories, as_of=as_of, accounts=args.account)
+    result = audit_tables(tables, inventories=inventories, as_of=as_of, accounts=args.account)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if result.skips:
@@ -58,14 +62,14 @@ def run_audit(args: argparse.Namespace) -> int:
         for skip in result.skips:
             print(f"  {skip.source} {skip.location}: {skip.reason}", file=sys.stderr)
     if args.json:
-        print(json.dumps(_as_json(result, problems), indent=2))
+        print_json(_as_json(result, problems))
     else:
         _print_tables(result)
     return 1 if args.exit_code and (result.results["status"] == "fail").any() else 0
 
 
 def _as_json(result, problems: list[str]) -> dict:
-    rows = result.results.astype(object).where(result.results.notna(), None).to_dict("records")
+    rows = [{k: json_value(v) for k, v in row.items()} for row in result.results.to_dict("records")]
     counts = result.results["status"].value_counts().to_dict()
     return {"as_of": result.as_of.isoformat(), "summary": {k: int(v) for k, v in counts.items()},
             "accounts": sorted(result.results["account_id"].dropna().unique().tolist()),
