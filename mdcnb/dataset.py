@@ -16,12 +16,16 @@ A dataset directory is written by `mdcnb sample` and `mdcnb pull` and read by ev
     regulatorycomplianceassessments.jsonl
     resources.jsonl                     ARG `resources` inventory rows (billing units, Arc machines)
     cloudtrail/AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<stamp>_<id>.json.gz
+    history/<ISO week>/                 earlier weekly snapshots, each a dataset of its own (sample tenant)
 
+Any `<type>.jsonl` may be stored gzip-compressed as `<type>.jsonl.gz`; readers open either transparently.
 Reading never crashes on a bad line: it is listed as a skip with its file, line and reason.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import tempfile
@@ -29,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -94,16 +98,25 @@ def record_path(dataset: Path, record_type: str) -> Path:
     return Path(dataset) / f"{record_type}.jsonl"
 
 
+def existing_record_path(dataset: Path, record_type: str) -> Path | None:
+    """The file holding a record type: `<type>.jsonl`, else `<type>.jsonl.gz`, else None."""
+    path = record_path(dataset, record_type)
+    gz = path.with_name(path.name + ".gz")
+    return path if path.exists() else gz if gz.exists() else None
+
+
 def iter_records(dataset: Path, record_type: str, skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Records of one type as (line number, record), read lazily so big files need not fit in memory.
 
-    A missing file yields nothing; a line that is not a JSON object is appended to `skips` and passed over.
+    Plain or gzipped. A missing file yields nothing; a line that is not a JSON object, or a file that ends
+    early (truncated gzip), is appended to `skips` and passed over.
     """
-    path = record_path(dataset, record_type)
-    if not path.exists():
+    path = existing_record_path(dataset, record_type)
+    if path is None:
         return
-    with path.open("rb") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        for lineno, line in _lines(fh, path, record_type, skips):
             if not line.strip():
                 continue
             try:
@@ -120,26 +133,81 @@ def iter_records(dataset: Path, record_type: str, skips: list[Skip]) -> Iterator
 
 def read_records(dataset: Path, record_type: str) -> RawRecords:
     """Read one record type into memory. A missing file is an empty list; a bad line is a counted skip."""
-    out = RawRecords(record_type, source=str(record_path(dataset, record_type)))
+    path = existing_record_path(dataset, record_type) or record_path(dataset, record_type)
+    out = RawRecords(record_type, source=str(path))
     for lineno, record in iter_records(dataset, record_type, out.skips):
         out.records.append(record)
         out.lines.append(lineno)
     return out
 
 
-def write_records(dataset: Path, record_type: str, records: Iterable[dict[str, Any]]) -> int:
+def _lines(fh: IO[bytes], path: Path, record_type: str, skips: list[Skip]) -> Iterator[tuple[int, bytes]]:
+    """Numbered lines of a file; a file that ends early (truncated gzip) becomes a skip, not a crash."""
+    lineno = 0
+    try:
+        for lineno, line in enumerate(fh, start=1):
+            yield lineno, line
+    except (OSError, EOFError) as exc:
+        skips.append(Skip(str(path), f"after line {lineno}", record_type, f"file unreadable: {exc}"))
+
+
+def write_records(dataset: Path, record_type: str, records: Iterable[dict[str, Any]],
+                  compress: bool = False) -> int:
     """Write records as JSON Lines (atomically: a temporary file renamed into place). Returns the count."""
-    path = record_path(dataset, record_type)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
-                                     encoding="utf-8") as tmp:
+    with DatasetWriter(dataset, compress=compress) as writer:
         for record in records:
-            tmp.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
-            tmp.write("\n")
-            count += 1
-    os.replace(tmp.name, path)
-    return count
+            writer.write(record_type, record)
+    return writer.counts.get(record_type, 0)
+
+
+class DatasetWriter:
+    """Stream records of several types into a dataset at once (bounded memory), each file written atomically.
+
+    Every file opened is renamed into place on a clean exit (and replaces any older `.jsonl`/`.jsonl.gz` of
+    the same type); on an exception the temporary files are removed. With `compress=True` files are
+    `<type>.jsonl.gz` with a fixed gzip header (no name, mtime 0), so the same records give the same bytes.
+    """
+
+    def __init__(self, dataset: Path, compress: bool = False) -> None:
+        self.dataset = Path(dataset)
+        self.compress = compress
+        self.counts: dict[str, int] = {}
+        self._files: dict[str, tuple[str, IO[str]]] = {}
+
+    def __enter__(self) -> DatasetWriter:
+        self.dataset.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, record_type: str, record: dict[str, Any]) -> None:
+        if record_type not in self._files:
+            self._files[record_type] = self._open(record_type)
+            self.counts[record_type] = 0
+        fh = self._files[record_type][1]
+        fh.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+        fh.write("\n")
+        self.counts[record_type] += 1
+
+    def _open(self, record_type: str) -> tuple[str, IO[str]]:
+        record_path(self.dataset, record_type)  # validates the type
+        fd, tmp = tempfile.mkstemp(dir=self.dataset, suffix=".tmp")
+        raw = os.fdopen(fd, "wb")
+        if self.compress:
+            return tmp, io.TextIOWrapper(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                       compresslevel=6), encoding="utf-8", newline="\n")
+        return tmp, io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        for record_type, (tmp, fh) in self._files.items():
+            fh.close()
+            if exc_type is not None:
+                os.unlink(tmp)
+                continue
+            path = record_path(self.dataset, record_type)
+            gz = path.with_name(path.name + ".gz")
+            final, stale = (gz, path) if self.compress else (path, gz)
+            os.replace(tmp, final)
+            os.chmod(final, 0o644)  # mkstemp makes 0600; datasets are shared read-only data
+            stale.unlink(missing_ok=True)
 
 
 def read_manifest(dataset: Path) -> dict[str, Any]:
