@@ -372,7 +372,7 @@ CLOUDTRAIL_TRAILS = _table(
     ("multi_region", BOOL, "IsMultiRegionTrail"),
     ("organization_trail", BOOL, "IsOrganizationTrail"),
     ("logging", BOOL, "GetTrailStatus IsLogging (null when unknown)"),
-    ("selector_kind", STRING, "basic, advanced or none"),
+    ("selector_kind", STRING, "basic, advanced, default (no custom selectors: all management events), none or unknown"),
     ("records_management_reads", BOOL, "read-only management events are recorded"),
     ("excluded_sources", LIST, "management event sources excluded (e.g. kms.amazonaws.com)"),
     ("s3_bucket", STRING, "S3BucketName"),

@@ -53,10 +53,15 @@ def raw_trails(client: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _records_reads(sel: dict[str, Any] | None) -> tuple[str, bool | None, list[str]]:
-    """(selector kind, records read-only management events, excluded event sources)."""
+def _records_reads(sel: dict[str, Any] | None, trail: dict[str, Any]) -> tuple[str, bool | None, list[str]]:
+    """(selector kind, records read-only management events, excluded event sources).
+
+    A trail without custom selectors logs all management events, reads included (CloudTrail's default)."""
     if not sel:
         return "unknown", None, []
+    custom = sel.get("EventSelectors") or sel.get("AdvancedEventSelectors")
+    if not custom and not trail.get("HasCustomEventSelectors"):
+        return "default", True, []
     advanced = sel.get("AdvancedEventSelectors") or []
     if advanced:
         reads, excluded = False, []
@@ -102,7 +107,7 @@ def trails_table(raw: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for item in raw:
         t = item.get("trail") or {}
-        kind, reads, excluded = _records_reads(item.get("eventSelectors"))
+        kind, reads, excluded = _records_reads(item.get("eventSelectors"), t)
         arn = t.get("TrailARN") or ""
         rows.append({
             "trail_arn": arn, "name": t.get("Name"),
