@@ -209,3 +209,34 @@ def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:
     res = volume(tmp_path, processes=1)
     actors = dict(zip(res.volume["role_name"], res.volume["actor"], strict=True))
     assert actors == {"DefenderForCloud-AgentlessScanner": "mdc_other", "CspmMonitorAws": "cspm"}
+
+
+def test_dataset_connectors_give_the_role_arns(tmp_path: Path) -> None:
+    """A connector with a custom CSPM role name: only its cloudRoleArn is CSPM; the default name is not assumed."""
+    from mdcnb.dataset import write_records
+
+    custom = f"arn:aws:iam::{ACCT}:role/mdc-cspm-reader"
+    scanner_role = f"arn:aws:iam::{ACCT}:role/custom-scanner"
+    offerings = [{"offeringType": "CspmMonitorAws", "nativeCloudConnection": {"cloudRoleArn": custom}},
+                 {"offeringType": "DefenderCspmAws",
+                  "vmScanners": {"enabled": True, "configuration": {"cloudRoleArn": scanner_role}}}]
+    connector = {
+        "id": "/subscriptions/a5caac9c-5c04-49af-b3d0-e204f40345d5/resourceGroups/rg/providers/Microsoft.Security/"
+              "securityConnectors/aws-111122223333", "name": "aws-111122223333",
+        "type": "Microsoft.Security/securityConnectors", "location": "westeurope",
+        "properties": {"environmentName": "AWS", "hierarchyIdentifier": ACCT,
+                       "environmentData": {"environmentType": "AwsAccount", "scanInterval": 12},
+                       "offerings": offerings}}
+    dataset = tmp_path / "ds"
+    write_records(dataset, "securityconnectors", [connector])
+    logs = tmp_path / "logs"
+    write_log(logs / "a.json", [role_call(1, custom, "2026-11-02T00:00:00Z"),
+                                role_call(2, CSPM, "2026-11-02T00:00:00Z", session="ci"),
+                                role_call(3, scanner_role, "2026-11-02T00:00:00Z", session="other-session"),
+                                assume_web(4, custom, "2026-11-02T00:00:00Z")], gz=False)
+    s = volume(logs, dataset=dataset, processes=1).summary()
+    assert s["role_arns"] == [custom]
+    assert s["cspm_events"] == 1 and s["assume_role_events"] == 1
+    # the scanner role is MDC's by the connector, whatever its session name; the default-named role with a
+    # non-MDC session is still an MDC role by its default name
+    assert s["other_mdc_role_events"] == {"CspmMonitorAws": 1, "custom-scanner": 1}
