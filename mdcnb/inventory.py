@@ -32,7 +32,7 @@ import pandas as pd
 
 from mdcnb import schema
 from mdcnb.dataset import Skip
-from mdcnb.normalize.common import field, last_segment, lower, subscription_of, text
+from mdcnb.normalize.common import field, fold, last_segment, lower, subscription_of, text
 
 AWS_DIR = "aws"
 COLLECTION = "collection.json"
@@ -177,7 +177,8 @@ ARC_TYPE = "microsoft.hybridcompute/machines"
 def arc_machines(resource_records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """The `arc_machines` table from raw ARG `resources` records (other resource types are ignored)."""
     rows = []
-    for record in resource_records:
+    for raw in resource_records:
+        record = fold(raw)
         if lower(field(record, "type")) != ARC_TYPE:
             continue
         resource_id = lower(field(record, "id"))
