@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,10 +108,6 @@ def main() -> None:
     pull_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     manifest = read_manifest(out)
     rows = sum(manifest["counts"].values())
-    t0 = time.monotonic()
-    tables = load_tables(out)
-    norm_seconds = time.monotonic() - t0
-    total_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     by_kind = manifest["requests"]["by_kind"]
     arg, arm = by_kind.get("resourcegraph", 0), by_kind.get("arm", 0)
     bound_total = bound["resourcegraph"] + bound["arm"]
@@ -122,7 +119,14 @@ def main() -> None:
           f"ARM lists: {arm:,} vs {bound['arm']:,}; throttled {manifest['requests']['throttled']}, "
           f"quota waits {manifest['requests']['quota_waits']}")
     print(f"pull: {pull_seconds:.1f} s, {rows / pull_seconds:,.0f} rows/s; peak memory {pull_peak_mb:,.0f} MB "
-          "(target < 2048 MB)")
+          "(target < 2048 MB)", flush=True)
+    t0 = time.monotonic()
+    try:
+        tables = load_tables(out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    norm_seconds = time.monotonic() - t0
+    total_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"normalisation (load_tables): {norm_seconds:.1f} s, {rows / norm_seconds:,.0f} rows/s, "
           f"{len(tables.assessments):,} assessment rows; peak memory incl. tables {total_peak_mb:,.0f} MB")
     assert set(manifest["counts"]) == set(RECORD_TYPES)

@@ -51,6 +51,7 @@ INVENTORY_TYPES = (
     "microsoft.dbforpostgresql/flexibleservers",
     "microsoft.dbformysql/flexibleservers",
     "microsoft.web/serverfarms",
+    "microsoft.web/sites",
     "microsoft.keyvault/vaults",
     "microsoft.documentdb/databaseaccounts",
     "microsoft.hybridcompute/machines",
