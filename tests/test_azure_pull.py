@@ -14,7 +14,7 @@ from azure_server import AzureTestService, Fault, serve, tls
 from azure_tenant import build, subscription_ids
 
 from mdcnb.cli import main as cli
-from mdcnb.dataset import RECORD_TYPES, read_manifest, read_records
+from mdcnb.dataset import RECORD_TYPES, SAMPLE_DATASET, read_manifest, read_records
 from mdcnb.sources.azure import PullOptions, pull
 from mdcnb.sources.azure_http import RetrySettings
 from mdcnb.tables import load_tables
@@ -100,6 +100,25 @@ def test_tables_of_a_live_pull_equal_the_served_datasets(servers, tls_files, ten
         assert len(frame) > 0 or name == "plan_extensions", name
         pd.testing.assert_frame_equal(_sorted(live[name]), _sorted(frame), obj=name)
     assert len(live.skips) == 0 and len(served.skips) == 0
+
+
+def test_the_committed_sample_survives_a_live_pull(tls_files, tmp_path):
+    """The embedded sample tenant (ARG and REST shapes mixed, classic connector, connector-scope scores) served over
+    HTTPS and pulled back gives the same tables as reading it directly."""
+    ctx, bundle = tls_files
+    aad = serve(AzureTestService(token=TOKEN, aad=True, client_secret=SECRET), ctx)
+    arm = serve(AzureTestService(SAMPLE_DATASET, page_size=50, token=TOKEN), ctx)
+    try:
+        manifest = run_pull(arm, aad, bundle, tmp_path / "out")
+    finally:
+        arm.stop()
+        aad.stop()
+    assert manifest["complete"] is True, manifest["pull_log"]
+    live, sample = load_tables(tmp_path / "out"), load_tables(SAMPLE_DATASET)
+    for name, frame in sample.items():
+        pd.testing.assert_frame_equal(_sorted(live[name]), _sorted(frame), obj=name)
+    for record_type in RECORD_TYPES:
+        assert rows(tmp_path / "out", record_type) == rows(SAMPLE_DATASET, record_type), record_type
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
