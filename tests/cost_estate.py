@@ -71,6 +71,8 @@ def estate() -> Tables:
         _res(SUB_A, "rg1", "microsoft.compute/virtualmachines", "vm2", power_state="deallocated"),
         _res(SUB_A, "rg1", "microsoft.compute/virtualmachinescalesets", "vmss1", capacity=3),
         _res(SUB_A, "mc_rg_aks1_eastus", "microsoft.compute/virtualmachinescalesets", "aks-nodepool1", capacity=2),
+        _res(SUB_A, "rg-arc", "microsoft.hybridcompute/machines", "i-0arc", kind="AWS"),
+        _res(SUB_A, "rg-arc", "microsoft.hybridcompute/machines", "onprem1"),
         _res(SUB_A, "rg1", "microsoft.containerservice/managedclusters", "aks1", vcores=8, power_state="running"),
         _res(SUB_A, "rg1", "microsoft.storage/storageaccounts", "sa1"),
         _res(SUB_A, "rg1", "microsoft.storage/storageaccounts", "sa2", tags={"Env": "dev"}),
@@ -101,6 +103,14 @@ def estate() -> Tables:
                   offerings=schema.OFFERINGS.frame(offerings), assessments=schema.ASSESSMENTS.frame(assessments))
 
 
-def daily_events() -> pd.DataFrame:
-    return pd.DataFrame({"account_id": [ACCOUNT, ACCOUNT, "210987654321"],
-                         "date": ["2026-11-01", "2026-11-02", "2026-11-01"], "events": [1000, 3000, 500]})
+def cloudtrail_volume() -> pd.DataFrame:
+    """A `cloudtrail_volume` table: CSPM reads, its AssumeRoleWithWebIdentity, other callers, two accounts."""
+    rows = [
+        ("2026-11-01", ACCOUNT, "cspm", 1000, 1000, 2_000_000_000, 2_000_000_000),
+        ("2026-11-02", ACCOUNT, "cspm", 3000, 3000, 1_000_000_000, 1_000_000_000),
+        ("2026-11-02", ACCOUNT, "cspm_assume_role", 10, 0, 100_000_000, 0),
+        ("2026-11-02", ACCOUNT, "other", 5000, 2000, 4_000_000_000, 1_000_000_000),
+        ("2026-11-01", "210987654321", "cspm", 500, 500, 500_000_000, 500_000_000),
+    ]
+    columns = ["date", "account_id", "actor", "events", "read_only_events", "bytes", "read_only_bytes"]
+    return schema.CLOUDTRAIL_VOLUME.frame([dict(zip(columns, r, strict=True)) for r in rows])

@@ -1,5 +1,6 @@
 """`mdcnb cost` and `mdcnb prices` end to end: raw Azure records -> normalise -> model -> CLI output."""
 
+import gzip
 import json
 
 import pytest
@@ -110,3 +111,36 @@ def test_prices_refresh_writes_a_dated_table(tmp_path, monkeypatch, capsys):
                                             ("Standard_E8-2ds_v5", 2), ("Standard_DS2_v2", 2), ("custom", None)])
 def test_vm_size_vcpus(size, cpus):
     assert vm_size_vcpus(size) == cpus
+
+
+def cloudtrail_record(n, day, role, read_only=True):
+    account = "444455556666"
+    return {"eventVersion": "1.08", "eventID": f"00000000-0000-0000-0000-00000000000{n}",
+            "eventTime": f"2026-11-0{day}T10:00:00Z", "eventSource": "ec2.amazonaws.com",
+            "eventName": "DescribeInstances", "awsRegion": "us-east-1", "readOnly": read_only,
+            "recipientAccountId": account, "eventType": "AwsApiCall",
+            "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::{account}:assumed-role/{role}/session",
+                             "sessionContext": {"sessionIssuer": {"type": "Role",
+                                                                  "arn": f"arn:aws:iam::{account}:role/{role}"}}}}
+
+
+def test_siem_side_from_the_dataset_cloudtrail_logs(dataset, capsys):
+    records = [cloudtrail_record(1, 1, "CspmMonitorAws"), cloudtrail_record(2, 2, "CspmMonitorAws"),
+               cloudtrail_record(3, 2, "Developer")]
+    folder = dataset / "cloudtrail/AWSLogs/444455556666/CloudTrail/us-east-1/2026/11/01"
+    folder.mkdir(parents=True)
+    path = folder / "444455556666_CloudTrail_us-east-1_20261101T1000Z_abcdef.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+    assert main(["cost", "--dataset", str(dataset), "--json", "--price-per-gb", "1000000"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    size = [len(json.dumps(r, separators=(",", ":"))) for r in records]
+    # a 2-day window projected to 30 days; $1M per GB so that a few events give cents
+    assert doc["siem_monthly"] == round((size[0] + size[1]) / 1e9 * 1e6 * 30 / 2, 2)
+    assert doc["siem"]["monthly_cost"] == round(sum(size) / 1e9 * 1e6 * 30 / 2, 2)
+    assert doc["siem"]["filtered_events"] == 2 and doc["siem"]["price_source"] == "given by the user"
+
+
+def test_no_cloudtrail_logs_says_so(dataset, capsys):
+    assert main(["cost", "--dataset", str(dataset), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["siem_monthly"] is None and "no CloudTrail logs" in doc["siem"]["note"]

@@ -1,11 +1,10 @@
 """The cost model on a hand-built estate (tests/cost_estate.py); every expected figure is worked out by hand below."""
 
-import math
-
 import pytest
-from cost_estate import ACCOUNT, CONNECTOR, SUB_A, SUB_B, VM1, daily_events, estate, hand_prices
+from cost_estate import ACCOUNT, CONNECTOR, SUB_A, SUB_B, VM1, cloudtrail_volume, estate, hand_prices
 
 from mdcnb.analysis import cost
+from mdcnb.prices import siem_price
 
 A = f"/subscriptions/{SUB_A}"
 B = f"/subscriptions/{SUB_B}"
@@ -20,8 +19,9 @@ def test_units_follow_the_billing_rules():
     units = cost.billable_units(estate())
     servers = units[(units["plan"] == "VirtualMachines") & (units["scope_id"] == A)]
     by_name = dict(zip(servers["resource_name"], servers["units"], strict=True))
-    # vm1 running 1, vm2 deallocated 0, vmss1 capacity 3, AKS node pool capacity 2
-    assert by_name == {"vm1": 1.0, "vm2": 0.0, "vmss1": 3.0, "aks-nodepool1": 2.0}
+    # vm1 running 1, vm2 deallocated 0, vmss1 capacity 3, AKS node pool capacity 2, an Arc machine on premises 1;
+    # the Arc machine of an EC2 instance is billed through the AWS connector, not the subscription
+    assert by_name == {"vm1": 1.0, "vm2": 0.0, "vmss1": 3.0, "aks-nodepool1": 2.0, "i-0arc": 0.0, "onprem1": 1.0}
     # Basic single server and Consumption plan are present but not billed
     zero = units[(units["units"] == 0) & (units["scope_id"] == B)]
     assert set(zero["resource_name"]) == {"pg1", "func1"}
@@ -36,33 +36,33 @@ def test_units_follow_the_billing_rules():
 
 def test_monthly_cost_as_configured(result):
     est = result.configured
-    # A: Servers P2 vm1 only (vmss1 excluded at resource level, AKS pool billed under Containers) 1 x 15 = 15;
-    #    Storage 2 x 10 = 20; Containers 8 vCores x 7 = 56; Arm 5; Key Vault Free; Dns uncountable
+    # A: Servers P2 vm1 + onprem1 (vmss1 excluded at resource level, AKS pool billed under Containers) 2 x 15 = 30;
+    #    Storage 2 x 10 = 20; Containers 8 vCores x 7 = 56; Arm 5; Key Vault Free; Dns uncountable -> 111
     # B: nothing enabled. AWS connector: Servers P1 2 x 5 = 10
-    assert est.by_scope().set_index("scope_id")["monthly_cost"].to_dict() == {A: 96.0, CONNECTOR: 10.0}
+    assert est.by_scope().set_index("scope_id")["monthly_cost"].to_dict() == {A: 111.0, CONNECTOR: 10.0}
     assert est.by_plan().set_index("plan")["monthly_cost"].to_dict() == {
-        "Arm": 5.0, "Containers": 56.0, "Dns": 0.0, "StorageAccounts": 20.0, "VirtualMachines": 25.0}
-    assert est.monthly_total == 106.0
+        "Arm": 5.0, "Containers": 56.0, "Dns": 0.0, "StorageAccounts": 20.0, "VirtualMachines": 40.0}
+    assert est.monthly_total == 121.0
     # Containers has 15 of 30 trial days left: 56 x 15/30 = 28 instead of 56
-    assert est.next_30_days_total == 106.0 - 28.0
+    assert est.next_30_days_total == 121.0 - 28.0
     uncounted = est.uncounted()
     assert uncounted[["scope_id", "plan"]].values.tolist() == [[A, "Dns"]]
 
 
 def test_enable_all_what_if(result):
     est = result.enable_all
-    # A: Servers 15 (unchanged); CSPM vm1 1 + vmss1 3 + AKS pool 2 + 2 storage = 8 x 5 = 40; Containers 56;
-    #    Storage 20; Key Vault 0.25; Arm 5                                          -> 136.25
+    # A: Servers 30 (unchanged); CSPM vm1 1 + vmss1 3 + AKS pool 2 + 2 storage = 8 x 5 = 40 (Arc machines are not
+    #    DCSPM billable); Containers 56; Storage 20; Key Vault 0.25; Arm 5          -> 151.25
     # B: CSPM sq1 1 x 5 = 5 (pg1 Basic 0); SQL 15; App Service 2 x 15 = 30; APIs 200 (APIM present); Arm 5 -> 255
     # AWS: Servers P1 kept 10; CSPM 2 EC2 + 1 bucket = 3 x 5 = 15                   -> 25
-    assert est.by_scope().set_index("scope_id")["monthly_cost"].to_dict() == {A: 136.25, B: 255.0, CONNECTOR: 25.0}
-    assert est.monthly_total == 416.25
-    assert result.enable_all_delta == 416.25 - 106.0
+    assert est.by_scope().set_index("scope_id")["monthly_cost"].to_dict() == {A: 151.25, B: 255.0, CONNECTOR: 25.0}
+    assert est.monthly_total == 431.25
+    assert result.enable_all_delta == 431.25 - 121.0
 
 
 def test_servers_p1_and_tag_exclusion_savings(result):
-    # vm1 on P2 at 15 becomes P1 at 5; the connector is already on P1
-    assert result.servers_p1_saving == 10.0
+    # vm1 and onprem1 on P2 at 15 become P1 at 5; the connector is already on P1
+    assert result.servers_p1_saving == 2 * 10.0
     # tag env=dev (key compared case-insensitively): vm1 Servers 15 + sa2 Storage 10
     assert result.tag_saving == 25.0
     lines = result.tag_excluded.lines
@@ -80,7 +80,7 @@ def test_unknown_sub_plan_is_reported_not_priced():
     tables = estate()
     tables.plans.loc[tables.plans["plan"] == "StorageAccounts", "sub_plan"] = "SomeFuturePlan"
     est = cost.estimate(cost.billable_units(tables), cost.plan_settings(tables), hand_prices())
-    assert est.monthly_total == 106.0 - 20.0
+    assert est.monthly_total == 121.0 - 20.0
     notes = est.uncounted().set_index("plan")["note"]
     assert "no monthly price for StorageAccounts SomeFuturePlan" in notes["StorageAccounts"]
 
@@ -98,15 +98,18 @@ def test_multicloud_kind(native, rtype, env, kind):
     assert cost.multicloud_kind(native, rtype, env) == kind
 
 
-def test_siem_cost_per_gb_and_per_event():
-    prices = hand_prices()
-    from mdcnb.prices import siem_price
-    per_gb = cost.siem_cost(daily_events(), siem_price("per-gb", prices)).set_index("account_id")
-    # account: 4000 events over 2 days = 2000/day x 730/24 days = 60833.33/month; 1000 bytes each = 0.0608 GB x $4
-    events = 2000 * 730 / 24
-    assert per_gb.loc[ACCOUNT, "events_per_month"] == pytest.approx(events)
-    assert per_gb.loc[ACCOUNT, "monthly_cost"] == round(events * 1000 / 1e9 * 4.0, 2)
-    per_event = cost.siem_cost(daily_events(), siem_price("per-events", prices)).set_index("account_id")
-    assert per_event.loc[ACCOUNT, "monthly_cost"] == round(events / 1e6 * 2.0, 2)
-    assert per_event.loc["210987654321", "saving_if_filtered"] == round(500 * 730 / 24 / 1e6 * 2.0, 2)
-    assert math.isclose(per_event["saving_if_filtered"].sum(), per_event["monthly_cost"].sum())
+def test_siem_cost_of_cspm_reads_per_account():
+    price = siem_price("per-gb", hand_prices())  # $4 per GB
+    volume = cloudtrail_volume()
+    totals, accounts = cost.siem_by_account(volume, price)
+    # 2-day window (11-01..11-02), 30-day month: x15. CSPM share = its read-only bytes + its AssumeRole bytes:
+    #   account 1: reads 2e9 + 1e9 bytes, assume-role 0.1e9 -> 3.1 GB x $4 = 12.4 per window -> 186.0 a month
+    #   account 2: reads 0.5e9 -> 2.0 per window -> 30.0 a month
+    assert accounts.set_index("account_id")["monthly_cspm_cost"].to_dict() == {ACCOUNT: 186.0, "210987654321": 30.0}
+    assert totals["monthly_saving"] == 186.0 + 30.0
+    # all events, every actor: 2e9 + 1e9 + 0.1e9 + 4e9 (other users) + 0.5e9 = 7.6 GB x $4 x 15
+    assert totals["monthly_cost"] == round(7.6 * 4 * 15, 2)
+    per_million = siem_price("per-events", hand_prices())  # $2 per million events
+    _, by_events = cost.siem_by_account(volume, per_million)
+    # account 2: 500 CSPM read events x 15 / 1e6 x $2
+    assert by_events.set_index("account_id").loc["210987654321", "monthly_cspm_cost"] == round(500 * 15 / 1e6 * 2, 2)

@@ -23,14 +23,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mdcnb.cloudtrail.cost import siem_cost
 from mdcnb.prices import PriceTable, SiemPrice
 
 CATALOGUE: dict[str, Any] = json.loads(Path(__file__).with_name("cost_catalogue.json").read_text(encoding="utf-8"))
 PLANS: dict[str, dict[str, Any]] = CATALOGUE["plans"]
-DAYS_PER_MONTH = 730 / 24  # the 730-hour month used for prices
+SIEM_ACCOUNT_COLUMNS = ["account_id", "cspm_events_filtered", "events", "monthly_cost", "monthly_cspm_cost",
+                        "cspm_share_of_bytes"]
 
-UNIT_COLUMNS = ["scope_id", "scope_type", "environment", "subscription_id", "resource_id", "resource_name",
-                "resource_type", "plan", "units", "unit", "aks_node", "tags", "note"]
+UNIT_COLUMNS = ["scope_id", "scope_type", "environment", "subscription_id", "account_id", "resource_id",
+                "resource_name", "resource_type", "plan", "units", "unit", "aks_node", "tags", "note"]
 MULTICLOUD_NOTE = "counted from assessed resources (a resource without any assessment is missed)"
 SETTING_COLUMNS = ["scope_id", "scope_type", "level", "environment", "subscription_id", "plan", "enabled", "sub_plan",
                    "trial_days", "deprecated"]
@@ -75,6 +77,10 @@ def _azure_rule_units(resources: pd.DataFrame, rule: dict[str, Any]) -> pd.DataF
         skipped_sku |= sku.str.startswith(prefix)
     units[skipped_sku] = 0.0
     note[skipped_sku] = "sku " + rows.loc[skipped_sku, "sku"].astype(str) + ": not billed"
+    kinds = rows["kind"].fillna("").str.lower()
+    for kind, why in rule.get("skip_kinds", {}).items():
+        units[kinds == kind] = 0.0
+        note[kinds == kind] = why
     subs = rows["subscription_id"].astype(str).str.lower()
     aks_prefix = CATALOGUE["aks_node_resource_group_prefix"]
     return pd.DataFrame({
@@ -166,6 +172,7 @@ def _multicloud_units(tables: Any) -> pd.DataFrame:
             uncountable = "why" in spec
             rows.append({
                 "scope_id": scope, "scope_type": "connector", "environment": r.environment, "subscription_id": sub,
+                "account_id": r.hierarchy_id,
                 "resource_id": r.native_resource_id if pd.notna(r.native_resource_id) else r.resource_id,
                 "resource_name": r.resource_name, "resource_type": kind, "plan": plan,
                 "units": np.nan if uncountable else 1.0, "unit": spec["unit"],
@@ -192,7 +199,7 @@ def billable_units(tables: Any) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=UNIT_COLUMNS)
-    units = pd.concat(frames, ignore_index=True)[UNIT_COLUMNS]
+    units = pd.concat(frames, ignore_index=True).reindex(columns=UNIT_COLUMNS)
     units["units"] = units["units"].astype("float64")
     units["aks_node"] = units["aks_node"].fillna(False).astype(bool)
     return units
@@ -224,6 +231,57 @@ def plan_settings(tables: Any) -> pd.DataFrame:
                      "trial_days": 0.0, "deprecated": False})
     settings = pd.concat([azure, pd.DataFrame(rows, columns=SETTING_COLUMNS)], ignore_index=True)
     return settings[SETTING_COLUMNS]
+
+
+def select_scopes(units: pd.DataFrame, settings: pd.DataFrame, environments: list[str] | tuple[str, ...] = (),
+                  subscriptions: list[str] | tuple[str, ...] = (), accounts: list[str] | tuple[str, ...] = ()
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Units and settings of the scopes the page's filters keep (empty filter = everything).
+
+    `environments` (Azure, AWS, GCP) and `subscriptions` (a connector belongs to the subscription holding it) apply
+    to every scope; `accounts` (AWS account ids / GCP project numbers) only to connector scopes.
+    """
+    keep = pd.Series(True, index=units.index)
+    if environments:
+        keep &= units["environment"].str.lower().isin([e.lower() for e in environments])
+    if subscriptions:
+        keep &= units["subscription_id"].str.lower().isin([s.lower() for s in subscriptions])
+    if accounts:
+        keep &= (units["scope_type"] != "connector") | units["account_id"].astype(str).isin([str(a) for a in accounts])
+    kept = units[keep]
+    scopes = set(kept["scope_id"])
+    subs = set(kept["subscription_id"].dropna())
+    in_scope = settings["scope_id"].isin(scopes) | (
+        (settings["level"] == "resource") & settings["subscription_id"].isin(subs))
+    return kept.reset_index(drop=True), settings[in_scope].reset_index(drop=True)
+
+
+def scope_names(tables: Any) -> dict[str, str]:
+    """Display names of subscriptions (`/subscriptions/<id>`) and connectors (name, environment and account)."""
+    names = {subscription_scope(r.subscription_id): str(r.display_name or r.subscription_id)
+             for r in tables.subscriptions.itertuples() if pd.notna(r.subscription_id)}
+    for r in tables.connectors.itertuples():
+        if pd.notna(r.connector_id):
+            names[str(r.connector_id)] = f"{r.name} ({r.environment} {r.hierarchy_id})"
+    return names
+
+
+def choose_plans(settings: pd.DataFrame, units: pd.DataFrame, plans_on: dict[str, bool]) -> pd.DataFrame:
+    """Settings with plans switched on everywhere (True: every scope billing units of it) or off (False)."""
+    out = settings.copy()
+    for plan, on in plans_on.items():
+        if not on:
+            out.loc[out["plan"] == plan, "enabled"] = False
+            continue
+        scopes = units.loc[units["plan"] == plan, ["scope_id", "scope_type", "environment", "subscription_id"]]
+        scopes = scopes.drop_duplicates("scope_id")
+        out = out[~((out["plan"] == plan) & out["scope_id"].isin(scopes["scope_id"]) & (out["level"] != "resource"))]
+        current = settings[(settings["plan"] == plan) & settings["enabled"] & (settings["sub_plan"] != "")]
+        sub_plan = current["sub_plan"].mode().iloc[0] if len(current) else default_sub_plan(plan)
+        added = scopes.assign(level=np.where(scopes["scope_type"] == "subscription", "subscription", "connector"),
+                              plan=plan, enabled=True, sub_plan=sub_plan, trial_days=0.0, deprecated=False)
+        out = pd.concat([out, added[SETTING_COLUMNS]], ignore_index=True)
+    return out[SETTING_COLUMNS]
 
 
 # --------------------------------------------------------------------------------------------- the estimate
@@ -477,20 +535,23 @@ def cost_document(result: Scenarios, siem_monthly: float | None = None,
 
 # --------------------------------------------------------------------------------------------- SIEM side
 
-def siem_cost(daily_events: pd.DataFrame, price: SiemPrice) -> pd.DataFrame:
-    """Monthly SIEM cost of CspmMonitorAws read events per AWS account, and the saving of filtering them out.
+def siem_by_account(volume: pd.DataFrame, price: SiemPrice, since: str | None = None, until: str | None = None
+                    ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """SIEM cost of exporting the CloudTrail `volume` (schema.CLOUDTRAIL_VOLUME) and of CspmMonitorAws's share.
 
-    `daily_events` has one row per (account_id, date) with `events` (readOnly CspmMonitorAws events that day). The
-    monthly projection is the mean per observed day x 30.42 days (the 730-hour month); filtering the role's read
-    events out of the export saves all of it.
+    The arithmetic is `mdcnb.cloudtrail.cost.siem_cost` (bytes x price per GB + events x price per million, over the
+    window, projected to a month); this adds the split per AWS account over the same window. `monthly_saving` is
+    what a filter on the CspmMonitorAws role (its reads and its AssumeRoleWithWebIdentity) takes off the bill.
     """
-    if daily_events.empty:
-        return pd.DataFrame(columns=["account_id", "days", "events", "events_per_month", "gb_per_month",
-                                     "monthly_cost", "saving_if_filtered"])
-    per_account = (daily_events.groupby("account_id", as_index=False, sort=True)
-                   .agg(days=("date", "nunique"), events=("events", "sum")))
-    per_account["events_per_month"] = per_account["events"] / per_account["days"] * DAYS_PER_MONTH
-    per_account["gb_per_month"] = per_account["events_per_month"] * price.bytes_per_event / 1e9
-    per_account["monthly_cost"] = per_account["events_per_month"].map(price.cost).round(2)
-    per_account["saving_if_filtered"] = per_account["monthly_cost"]
-    return per_account
+    if volume.empty:
+        return siem_cost(volume, price, since, until), pd.DataFrame(columns=SIEM_ACCOUNT_COLUMNS)
+    since = since or str(volume["date"].min())
+    until = until or str(volume["date"].max())
+    rows = []
+    for account, part in volume.groupby("account_id", sort=True):
+        result = siem_cost(part, price, since, until)
+        rows.append({"account_id": account, "cspm_events_filtered": result["filtered_events"],
+                     "events": result["events"], "monthly_cost": result["monthly_cost"],
+                     "monthly_cspm_cost": result["monthly_saving"],
+                     "cspm_share_of_bytes": result["filtered_share_of_bytes"]})
+    return siem_cost(volume, price, since, until), pd.DataFrame(rows, columns=SIEM_ACCOUNT_COLUMNS)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from mdcnb import cost_page
 from mdcnb.analysis import cost
 from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
-from mdcnb.prices import PriceTableError, apply_overrides, latest_price_table, load_price_table
+from mdcnb.prices import DEFAULT_SIEM, PriceTableError
 from mdcnb.sources.cost_management import actual_spend, last_full_month
 from mdcnb.tables import Tables
 
@@ -27,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="negotiated prices (plan,sub_plan,monthly_price|hourly_price|usage_price); repeatable")
     parser.add_argument("--exclude-tag", default=None, metavar="KEY[=VALUE]",
                         help="also show the saving of excluding resources with this tag")
+    parser.add_argument("--siem", default=DEFAULT_SIEM,
+                        help="SIEM price row for CspmMonitorAws reads (`mdcnb prices show` lists them)")
+    parser.add_argument("--price-per-gb", type=float, default=None, help="your SIEM price per GB instead")
+    parser.add_argument("--price-per-million-events", type=float, default=None,
+                        help="your SIEM price per million events instead")
+    parser.add_argument("--since", default=None, help="first day of CloudTrail logs to count (ISO date)")
+    parser.add_argument("--until", default=None, help="last day of CloudTrail logs to count (ISO date)")
     parser.add_argument("--actual", action="store_true",
                         help="also read last month's actual Defender spend (Cost Management Query API, "
                              "Azure credentials from the environment; needs Cost Management Reader)")
@@ -35,18 +43,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        prices = load_price_table(args.prices) if args.prices else latest_price_table(currency=args.currency)
-        for override in args.override:
-            prices = apply_overrides(prices, override)
+        prices = cost_page.load_prices(args.prices, args.currency, args.override)
     except PriceTableError as exc:
         print(f"mdcnb: {exc}", file=sys.stderr)
         return 2
     tables = load_dataset(args)
     if tables is None:
         return 2
-    tag, _, value = (args.exclude_tag or "").partition("=")
-    result = cost.scenarios(tables, prices, exclude_tag=tag or None, exclude_value=value or None)
-    document = cost.cost_document(result)
+    try:
+        view = cost_page.cost_view(tables, prices, exclude_tag=args.exclude_tag, siem=args.siem,
+                                   price_per_gb=args.price_per_gb,
+                                   price_per_million_events=args.price_per_million_events,
+                                   since=args.since, until=args.until)
+    except PriceTableError as exc:
+        print(f"mdcnb: {exc}", file=sys.stderr)
+        return 2
+    result = view.scenarios
+    document = cost_page.document(view)
     if args.actual:
         document["actual_spend"] = _actual(tables)
     if args.json:
@@ -65,6 +78,13 @@ def run(args: argparse.Namespace) -> int:
     if len(uncounted):
         print(f"\nNot in the totals ({len(uncounted)} enabled plan/scope pairs the data cannot price):")
         print_frame(uncounted)
+    siem = document["siem"]
+    if document["siem_monthly"] is None:
+        print(f"\nSIEM: {siem['note']}")
+    else:
+        print(f"\nSIEM ({siem['price']}, {siem['price_source']}): CspmMonitorAws reads cost "
+              f"{document['siem_monthly']:,.2f} a month; exporting the whole trail {siem['monthly_cost']:,.2f}, "
+              f"{siem['monthly_cost_after_filter']:,.2f} with the filter")
     if args.actual:
         print("\nActual Defender spend, last full month:")
         print_frame(pd.DataFrame(document["actual_spend"]["scopes"]))
