@@ -25,7 +25,6 @@ Reading never crashes on a bad line: it is listed as a skip with its file, line 
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import tempfile
@@ -163,16 +162,17 @@ def write_records(dataset: Path, record_type: str, records: Iterable[dict[str, A
 class DatasetWriter:
     """Stream records of several types into a dataset at once (bounded memory), each file written atomically.
 
-    Every file opened is renamed into place on a clean exit (and replaces any older `.jsonl`/`.jsonl.gz` of
-    the same type); on an exception the temporary files are removed. With `compress=True` files are
-    `<type>.jsonl.gz` with a fixed gzip header (no name, mtime 0), so the same records give the same bytes.
+    Records are compact JSON (orjson, UTF-8). Every file opened is renamed into place on a clean exit,
+    replacing any older `.jsonl`/`.jsonl.gz` of the same type; on an exception the temporary files are
+    removed. With `compress=True` files are `<type>.jsonl.gz` with a fixed gzip header (no name, mtime 0),
+    so the same records give the same bytes.
     """
 
     def __init__(self, dataset: Path, compress: bool = False) -> None:
         self.dataset = Path(dataset)
         self.compress = compress
         self.counts: dict[str, int] = {}
-        self._files: dict[str, tuple[str, IO[str]]] = {}
+        self._files: dict[str, tuple[str, IO[bytes], IO[bytes]]] = {}  # type -> (temp path, writer, raw file)
 
     def __enter__(self) -> DatasetWriter:
         self.dataset.mkdir(parents=True, exist_ok=True)
@@ -182,23 +182,21 @@ class DatasetWriter:
         if record_type not in self._files:
             self._files[record_type] = self._open(record_type)
             self.counts[record_type] = 0
-        fh = self._files[record_type][1]
-        fh.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
-        fh.write("\n")
+        self._files[record_type][1].write(orjson.dumps(record) + b"\n")
         self.counts[record_type] += 1
 
-    def _open(self, record_type: str) -> tuple[str, IO[str]]:
+    def _open(self, record_type: str) -> tuple[str, IO[bytes], IO[bytes]]:
         record_path(self.dataset, record_type)  # validates the type
         fd, tmp = tempfile.mkstemp(dir=self.dataset, suffix=".tmp")
         raw = os.fdopen(fd, "wb")
         if self.compress:
-            return tmp, io.TextIOWrapper(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                                       compresslevel=6), encoding="utf-8", newline="\n")
-        return tmp, io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+            return tmp, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6), raw
+        return tmp, raw, raw
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        for record_type, (tmp, fh) in self._files.items():
+        for record_type, (tmp, fh, raw) in self._files.items():
             fh.close()
+            raw.close()  # GzipFile does not close a file object it was given
             if exc_type is not None:
                 os.unlink(tmp)
                 continue

@@ -31,7 +31,7 @@ class Control:
     max_score: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Recommendation:
     """One recommendation type (assessment metadata) and how the sample assigns its statuses."""
 
@@ -51,10 +51,7 @@ class Recommendation:
     plan: str | None
     regulatory: dict[str, str]  # standard key (mcsb, pci, iso, fsbp) -> control name
     remediation: str
-
-    @property
-    def policy_definition_id(self) -> str:
-        return f"/providers/Microsoft.Authorization/policyDefinitions/{stable_key('policy:' + self.title)}"
+    policy_definition_id: str
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,9 @@ def recommendations() -> tuple[Recommendation, ...]:
             implementation_effort=r["effort"], preview=bool(r.get("preview", False)), fail=r["fail"],
             not_applicable=r.get("na", 0.0), plan=r.get("plan"),
             regulatory={k: r[k] for k in ("mcsb", "pci", "iso", "fsbp") if k in r},
-            remediation=r["remediation"]))
+            remediation=r["remediation"],
+            policy_definition_id=f"/providers/Microsoft.Authorization/policyDefinitions/"
+                                 f"{stable_key('policy:' + r['title'])}"))
     return tuple(out)
 
 

@@ -8,6 +8,7 @@ PascalCase `resourceDetails.Source/Id` (see shared reference azure-api.md sectio
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from mdcnb.sample.catalog import Control, Recommendation, recommendations
@@ -228,6 +229,7 @@ def metadata_record(rec: Recommendation) -> dict[str, Any]:
             "type": "Microsoft.Security/assessmentMetadata", "properties": props}
 
 
+@cache
 def _arg_metadata(rec: Recommendation) -> dict[str, Any]:
     """Metadata as ARG embeds it in assessment rows (threats capitalised, as exports show them)."""
     meta: dict[str, Any] = {"displayName": rec.title, "severity": rec.severity, "categories": list(rec.categories),
@@ -257,7 +259,7 @@ def assessment_record(ctx: SampleContext, shape: str, sub_id: str, resource_grou
         props["links"] = {"azurePortalUri": "https://" + PORTAL + rec.key}
     else:
         props["links"] = {"azurePortal": PORTAL + rec.key}
-        props["metadata"] = _arg_metadata(rec)
+        props["metadata"] = _arg_metadata(rec)  # shared and never mutated: records are serialised as they come
         props["statusPerInitiative"] = [{"policyInitiativeName": "ASC Default",
                                          "assessmentStatus": {"code": st.code, **({"cause": st.cause}
                                                                                  if st.cause else {})}}]
@@ -293,6 +295,7 @@ def secure_score_record(ctx: SampleContext, shape: str, scope_id: str, sub_id: s
                     "Microsoft.Security/secureScores", props, subscription_id=sub_id, resource_group=resource_group)
 
 
+@cache
 def _definition(control: Control) -> dict[str, Any]:
     keys = [r.key for r in recommendations() if r.control == control.name]
     return {"id": f"/providers/Microsoft.Security/secureScoreControlDefinitions/{control.control_id}",

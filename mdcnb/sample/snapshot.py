@@ -42,8 +42,7 @@ def write_snapshot(ctx: SampleContext, week: int) -> dict[str, int]:
         for sub in ctx.subscriptions:
             _write_subscription(ctx, writer, sub, week, moment)
     write_manifest(out, source="sample", created=moment, counts=dict(sorted(writer.counts.items())),
-                   scope={"tenant_id": ctx.tenant_id, "subscriptions": len(ctx.subscriptions),
-                          "connectors": sum(c.active(week) for c in ctx.connectors)},
+                   scope={"tenant_id": ctx.tenant_id, "subscriptions": len(ctx.subscriptions)},
                    extra={"seed": ctx.seed, "scale": ctx.scale, "as_of": iso(moment),
                           "week": ctx.week_label(week), "weeks": ctx.weeks})
     return writer.counts

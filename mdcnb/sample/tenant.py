@@ -30,6 +30,7 @@ SMALL_SUBSCRIPTIONS = (
     ("contoso-sandbox-01", False), ("contoso-sandbox-02", False), ("contoso-shared-dev", False),
 )
 SECURITY_SUBSCRIPTION = 5  # index of the subscription that holds the multicloud connectors
+LARGE_DENSITY = 6  # resources per subscription multiplier beyond the small tenant: >= 500 assessments each
 REST_SHAPED = {2, 7, 10}  # subscriptions whose records are stored as ARM REST list items (others: ARG rows)
 CONNECTOR_RG = "mdc-multicloud"
 ALL_AWS_OFFERINGS = ("CspmMonitorAws", "DefenderCspmAws", "DefenderForServersAws", "DefenderForContainersAws",
@@ -41,12 +42,12 @@ def parse_scale(scale: str) -> tuple[int, int]:
     if scale == "small":
         return len(SMALL_SUBSCRIPTIONS), 1
     if scale == "large":
-        return LARGE_SUBSCRIPTIONS, 4
+        return LARGE_SUBSCRIPTIONS, LARGE_DENSITY
     count = scale.removesuffix("-subscriptions")
     if not count.isdigit() or int(count) < 1:
         raise ValueError(f"--scale must be small, large or a number of subscriptions, not {scale!r}")
     n = int(count)
-    return n, 1 if n <= len(SMALL_SUBSCRIPTIONS) else 4
+    return n, 1 if n <= len(SMALL_SUBSCRIPTIONS) else LARGE_DENSITY
 
 
 def build_context(seed: int = 0, scale: str = "small", out: Path | str = Path("data/sample"),
