@@ -156,6 +156,15 @@ def test_score_cli_table_and_skips_on_stderr(tmp_path, capsys):
     assert "1 record(s) skipped" in captured.err and "line 3" in captured.err
 
 
+def test_score_cli_without_scores(tmp_path, capsys):
+    dataset = _two_scope_dataset(tmp_path)
+    assert main(["score", "--dataset", str(dataset), "--environment", "GCP"]) == 0
+    assert "No secure score" in capsys.readouterr().out
+    assert main(["score", "--dataset", str(dataset), "--environment", "GCP", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == {"overall": {"current": 0.0, "max": 0.0, "percentage": None}, "scopes": []}
+
+
 def test_score_cli_missing_dataset(tmp_path, capsys):
     assert main(["score", "--dataset", str(tmp_path / "missing")]) == 2
     assert "dataset directory not found" in capsys.readouterr().err

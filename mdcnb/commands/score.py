@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
                        for r in scope_table.itertuples(index=False)],
         })
         return 0
+    if scope_table.empty:
+        print(f"No secure score in {tables.dataset} for the selected scopes.")
+        return 0
     print(f"Overall secure score: {overall['percentage']:.2f}% "
           f"({overall['current']:.2f} of {overall['max']:.0f} points over {len(scope_table)} scopes, weighted)")
     print_frame(scope_table[["name", "environment", "current", "max", "percentage", "weight"]])

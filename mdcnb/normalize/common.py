@@ -9,7 +9,6 @@ Azure returns the same record with different key casing depending on the API (Re
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,14 +40,17 @@ def fold(value: Any) -> Any:
 
 
 def field(obj: Any, *path: str, default: Any = None) -> Any:
-    """`obj[path[0]][path[1]]...` on a folded record (see `fold`); keys may be written in any case.
+    """`obj[path[0]][path[1]]...`: each key as written, else in lower case.
 
-    Returns `default` when any step is missing, null or not an object (never raises on odd shapes).
+    On a record passed through `fold` (as every normaliser receives it) this ignores key case entirely; on a
+    raw record it matches the exact or the lower-case spelling. Returns `default` when any step is missing,
+    null or not an object (never raises on odd shapes).
     """
     for key in path:
         if type(obj) is not dict:
             return default
-        obj = obj.get(key.lower())
+        value = obj.get(key)
+        obj = obj.get(key.lower()) if value is None else value
         if obj is None:
             return default
     return obj
@@ -70,10 +72,6 @@ def text(value: Any) -> str | None:
     value = (value if type(value) is str else str(value)).strip()
     return value or None
 
-
-def shared(value: str | None) -> str | None:
-    """One string object for values that repeat across many rows (statuses, types, dates): saves memory."""
-    return sys.intern(value) if value else None
 
 
 def lower(value: Any) -> str | None:

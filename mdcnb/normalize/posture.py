@@ -21,7 +21,6 @@ from mdcnb.normalize.common import (
     last_segment,
     lower,
     require,
-    shared,
     split_provider_suffix,
     string_list,
     subscription_of,
@@ -60,17 +59,22 @@ def assessment_normaliser(metadata: Mapping[str, dict[str, Any]]) -> Callable[[d
     metadata, and a big tenant has a million assessments of a hundred recommendations.
     """
     by_key: dict[str, dict[str, Any]] = {}
+    strings: dict[str, str] = {}
+
+    def share(value: str | None) -> str | None:
+        """One object per distinct value (ids, types, dates repeat across many assessments): saves memory."""
+        return strings.setdefault(value, value) if value else None
 
     def normalise(record: dict[str, Any]) -> Rows:
         assessment_id = require(text(record.get("id")), "id")
-        key = lower(record.get("name")) or lower(last_segment(assessment_id))
+        key = share(lower(record.get("name")) or lower(last_segment(assessment_id)))
         props = record.get("properties") or {}
         meta_columns = by_key.get(key)
         if meta_columns is None:
             inline = props.get("metadata")
             meta = fold(inline) if isinstance(inline, dict) else metadata.get(key, {})
             meta_columns = by_key[key] = _metadata_columns(meta)
-        return {"assessments": [_assessment_row(record, assessment_id, key, props, meta_columns)]}
+        return {"assessments": [_assessment_row(record, assessment_id, key, props, meta_columns, share)]}
 
     return normalise
 
@@ -91,37 +95,37 @@ def _metadata_columns(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _assessment_row(record: dict[str, Any], assessment_id: str, key: str, props: dict[str, Any],
-                    meta_columns: dict[str, Any]) -> dict[str, Any]:
+                    meta_columns: dict[str, Any], share: Callable[[str | None], str | None]) -> dict[str, Any]:
     status_obj = props.get("status") or {}
     status = canonical(require(status_obj.get("code"), "properties.status.code"), STATUSES)
     if status not in STATUSES:
         raise RecordError(f"unknown status.code {status!r}")
     details = props.get("resourcedetails") or {}
     source = environment(details.get("source"))
-    resource_id = _assessed_resource_id(assessment_id, details, source)
+    resource_id = share(_assessed_resource_id(assessment_id, details, source))
     native_id = text(first_field(details, "NativeResourceId", "nativeCloudUniqueIdentifier", "AwsResourceId",
                                  "GcpResourceId"))
     return {
         **meta_columns,
         "assessment_id": assessment_id.lower(),
         "assessment_key": key,
-        "subscription_id": shared(lower(record.get("subscriptionid")) or subscription_of(assessment_id)),
+        "subscription_id": share(lower(record.get("subscriptionid")) or subscription_of(assessment_id)),
         "environment": source,
         "resource_id": resource_id,
-        "resource_name": text(details.get("resourcename")) or last_segment(native_id or resource_id),
-        "resource_type": shared(text(details.get("resourcetype")) or
+        "resource_name": share(text(details.get("resourcename")) or last_segment(native_id or resource_id)),
+        "resource_type": share(text(details.get("resourcetype")) or
                                 text(field(props, "additionalData", "ResourceType")) or arm_type(resource_id)),
-        "native_resource_id": native_id,
-        "connector_id": shared(_connector_of(details.get("id"))),
-        "hierarchy_id": shared(text(details.get("hierarchyid"))),
-        "region": shared(text(details.get("region"))),
-        "display_name": shared(text(props.get("displayname"))) or meta_columns["metadata_display_name"],
+        "native_resource_id": share(native_id),
+        "connector_id": share(_connector_of(details.get("id"))),
+        "hierarchy_id": share(text(details.get("hierarchyid"))),
+        "region": share(text(details.get("region"))),
+        "display_name": share(text(props.get("displayname"))) or meta_columns["metadata_display_name"],
         "status": status,
-        "cause": shared(text(status_obj.get("cause"))),
-        "status_description": shared(text(status_obj.get("description"))),
-        "first_evaluation": shared(text(status_obj.get("firstevaluationdate"))),
-        "status_change": shared(text(status_obj.get("statuschangedate"))),
-        "portal_link": text(first_field(props, ("links", "azurePortal"), ("links", "azurePortalUri"))),
+        "cause": share(text(status_obj.get("cause"))),
+        "status_description": share(text(status_obj.get("description"))),
+        "first_evaluation": share(text(status_obj.get("firstevaluationdate"))),
+        "status_change": share(text(status_obj.get("statuschangedate"))),
+        "portal_link": share(text(first_field(props, ("links", "azurePortal"), ("links", "azurePortalUri")))),
     }
 
 
