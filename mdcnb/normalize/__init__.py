@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb import schema
-from mdcnb.dataset import RawRecords, Skip, iter_records, record_path
+from mdcnb.dataset import RawRecords, Skip, existing_record_path, iter_records, record_path
 from mdcnb.normalize import inventory, posture
 from mdcnb.normalize.common import RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
@@ -121,6 +121,6 @@ def normalise_dataset(dataset: Path) -> Normalised:
     """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records)."""
     out = Normalised()
     for record_type, normaliser in _pipeline({}):
-        apply(record_type, str(record_path(dataset, record_type)), iter_records(dataset, record_type, out.skips),
-              normaliser, out)
+        source = existing_record_path(dataset, record_type) or record_path(dataset, record_type)
+        apply(record_type, str(source), iter_records(dataset, record_type, out.skips), normaliser, out)
     return out
