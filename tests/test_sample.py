@@ -391,6 +391,8 @@ def test_cli_generates_and_rejects_bad_input(tmp_path, capsys):
     (tmp_path / "precious" / "notes.txt").write_text("mine")
     assert main(["sample", "--out", str(tmp_path / "precious")]) == 2
     assert (tmp_path / "precious" / "notes.txt").exists()
+    assert main(["sample", "--out", str(tmp_path / "precious" / "notes.txt")]) == 2
+    assert main(["sample", "--out", str(tmp_path / "zero"), "--weeks", "0"]) == 2
 
 
 def test_gzipped_records_read_transparently_and_truncation_is_a_skip(tmp_path):

@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from mdcnb.sample import generate
 
     out: Path = args.out
+    if out.exists() and not out.is_dir():
+        print(f"mdcnb sample: {out} is a file, not a directory", file=sys.stderr)
+        return 2
     if out.exists() and any(out.iterdir()) and not (out / "manifest.json").exists():
         print(f"mdcnb sample: {out} is not empty and is not a dataset; refusing to replace it", file=sys.stderr)
         return 2
