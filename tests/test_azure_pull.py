@@ -311,3 +311,16 @@ def test_wrong_secret_ends_in_the_log_not_a_crash(servers, tls_files, tmp_path):
     assert all(e["kind"] == "failed" and "ClientAuthenticationError" in e["why"] for e in whats.values())
     assert "wrong-secret" not in json.dumps(manifest)
     assert arm.service.requests == []
+
+
+def test_bad_targets_are_refused_before_any_request(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a dataset")
+    with pytest.raises(ValueError, match="not a dataset"):
+        pull(tmp_path, arm_endpoint="https://127.0.0.1:9")
+    with pytest.raises(ValueError, match="https URL without credentials") as error:
+        pull(tmp_path / "new", arm_endpoint="https://user:pa55word@127.0.0.1:9")
+    assert "pa55word" not in str(error.value)
+    with pytest.raises(ValueError, match="https URL"):
+        pull(tmp_path / "new", arm_endpoint="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="unknown Azure cloud"):
+        pull(tmp_path / "new", cloud="AzureMoon")

@@ -34,7 +34,7 @@ import orjson
 from azure.core.credentials import TokenCredential
 from tqdm import tqdm
 
-from mdcnb.dataset import RECORD_TYPES, record_path, write_manifest
+from mdcnb.dataset import MANIFEST, RECORD_TYPES, record_path, write_manifest
 from mdcnb.sources.azure_clouds import AzureCloud, cloud_by_name
 from mdcnb.sources.azure_http import ArmClient, ArmError, RetrySettings
 from mdcnb.sources.azure_queries import (
@@ -92,14 +92,19 @@ def pull(out: Path | str, *, subscriptions: Sequence[str] = (), management_group
     """Pull the scope (explicit subscriptions, else a management group, else the whole tenant) into `out`."""
     if subscriptions and management_group:
         raise ValueError("give subscriptions or a management group, not both")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise ValueError(f"{out} is not empty and is not a dataset; refusing to write into it")
     azure_cloud = cloud_by_name(cloud)
     endpoint = (arm_endpoint or azure_cloud.arm_endpoint).rstrip("/")
+    if urlsplit(endpoint).scheme != "https" or urlsplit(endpoint).username:
+        raise ValueError(f"the ARM endpoint must be an https URL without credentials, got {_redact_url(endpoint)}")
     options = options or PullOptions()
     client = ArmClient(credential or make_credential(azure_cloud), endpoint=endpoint,
                        token_scope=azure_cloud.token_scope, workers=options.workers, retry=options.retry,
                        connection_verify=connection_verify)
     try:
-        return _Pull(Path(out), client, options).run(
+        return _Pull(out, client, options).run(
             [s.lower() for s in subscriptions], management_group, azure_cloud, endpoint)
     finally:
         client.close()
@@ -450,6 +455,11 @@ def _scope_text(subs: list[str] | None, groups: list[str] | None) -> str:
 def _same_origin(url: str, endpoint: str) -> bool:
     a, b = urlsplit(url), urlsplit(endpoint)
     return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.hostname or "").geturl() if parts.username else url
 
 
 def _int(value: Any) -> int | None:
