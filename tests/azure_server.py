@@ -448,7 +448,7 @@ def serve(service: AzureTestService, ssl_context: ssl.SSLContext) -> RunningServ
     server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
     url = f"https://127.0.0.1:{server.server_address[1]}"
     service.base_url = url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return RunningServer(service, server, thread, url)
 
