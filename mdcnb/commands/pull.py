@@ -15,27 +15,29 @@ from mdcnb.dataset import read_manifest
 INCOMPLETE = 3
 
 
-def add_azure_options(parser: argparse.ArgumentParser) -> None:
-    """The Azure scope and endpoint options (shared with `mdcnb report --source azure`)."""
+def add_azure_options(parser: argparse.ArgumentParser, *, report: bool = False) -> None:
+    """The Azure scope and endpoint options. `report=True` leaves out `--subscription` and `--workers`, which
+    `mdcnb report` already has (its subscription filter then also scopes the pull)."""
     group = parser.add_argument_group("Azure (--source azure)")
-    group.add_argument("--subscription", action="append", default=[], metavar="ID",
-                       help="subscription id to read (repeatable); default: every subscription the identity sees")
+    if not report:
+        group.add_argument("--subscription", dest="subscriptions", action="append", default=[], metavar="ID",
+                           help="subscription id to read (repeatable); default: every subscription the identity sees")
+        group.add_argument("--workers", type=int, default=4, help="queries in flight (default 4)")
     group.add_argument("--management-group", metavar="ID", help="read the subscriptions below this management group")
     group.add_argument("--cloud", default="AzureCloud",
                        help="AzureCloud (default), AzureUSGovernment or AzureChinaCloud")
     group.add_argument("--arm-endpoint", metavar="URL",
                        help="ARM endpoint to use instead of the cloud's (private endpoints, test services)")
-    group.add_argument("--workers", type=int, default=4, help="queries in flight (default 4)")
     group.add_argument("--no-classic-connectors", action="store_true",
                        help="skip the per-subscription ARM list of classic AWS/GCP connectors")
 
 
-def pull_azure(args: argparse.Namespace, out: Path) -> Path:
-    """Run the Azure pull for parsed `add_azure_options` arguments; returns the dataset directory."""
+def pull_azure(args: argparse.Namespace, out: Path, workers: int = 4) -> Path:
+    """Run the Azure pull for parsed `add_azure_options` arguments (plus `subscriptions`); returns the dataset."""
     from mdcnb.sources.azure import PullOptions, pull
 
-    options = PullOptions(workers=max(1, args.workers), classic_connectors=not args.no_classic_connectors)
-    return pull(out, subscriptions=args.subscription, management_group=args.management_group, cloud=args.cloud,
+    options = PullOptions(workers=max(1, workers), classic_connectors=not args.no_classic_connectors)
+    return pull(out, subscriptions=args.subscriptions, management_group=args.management_group, cloud=args.cloud,
                 arm_endpoint=args.arm_endpoint, options=options)
 
 
@@ -55,11 +57,11 @@ def summary(dataset: Path) -> tuple[str, bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.subscription and args.management_group:
+    if args.subscriptions and args.management_group:
         print("mdcnb pull: give --subscription or --management-group, not both", file=sys.stderr)
         return 2
     try:
-        dataset = pull_azure(args, args.out)
+        dataset = pull_azure(args, args.out, args.workers)
     except ValueError as exc:
         print(f"mdcnb pull: {exc}", file=sys.stderr)
         return 2
