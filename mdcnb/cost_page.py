@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pandas as pd
 
 from mdcnb.analysis import cost
 from mdcnb.dataset import cloudtrail_root
+from mdcnb.inventory import read_inventories
 from mdcnb.prices import (
     DEFAULT_SIEM,
     PriceTable,
@@ -25,6 +27,8 @@ from mdcnb.prices import (
     load_price_table,
     siem_price,
 )
+from mdcnb.sources import cost_management
+from mdcnb.sources.cost_management import last_full_month
 from mdcnb.tables import Tables
 
 
@@ -71,7 +75,8 @@ def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str]
               price_per_million_events: float | None = None, since: str | None = None,
               until: str | None = None) -> CostView:
     """Units, settings, scenarios and the SIEM side for the scopes the filters keep."""
-    units, settings = cost.select_scopes(cost.billable_units(tables), cost.plan_settings(tables),
+    inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
+    units, settings = cost.select_scopes(cost.billable_units(tables, inventories), cost.plan_settings(tables),
                                          environments, subscriptions, accounts)
     tag, _, value = (exclude_tag or "").partition("=")
     scenarios = cost.scenarios_from(units, settings, prices, tag or None, value or None)
@@ -107,3 +112,29 @@ def document(view: CostView) -> dict[str, Any]:
         siem.update(price=view.siem_price.unit, price_source=view.siem_price.source, as_of=view.siem_price.as_of)
     siem_monthly = view.siem_totals["monthly_saving"] if view.siem_totals is not None else None
     return cost.cost_document(view.scenarios, siem_monthly, siem or {"note": view.siem_note})
+
+
+ACTUAL_NOT_ASKED = ("Actual spend was not read: set the parameter `actual_spend = True` (or run `mdcnb cost --actual`) "
+                    "with Azure credentials holding Cost Management Reader to show last month's Defender charges "
+                    "beside the estimate.")
+
+
+def actual_spend(tables: Tables, query: bool, *, credential: Any = None, today: date | None = None,
+                 **options: Any) -> tuple[pd.DataFrame, str]:
+    """Last full month's actual Defender spend per subscription (Cost Management Query API) and a sentence on it.
+
+    Nothing is queried unless `query` is true; the credential defaults to azure-identity's DefaultAzureCredential.
+    """
+    if not query:
+        return pd.DataFrame(columns=["scope", "actual", "currency", "status", "detail"]), ACTUAL_NOT_ASKED
+    if credential is None:
+        from azure.identity import DefaultAzureCredential  # imported only when asked: it is slow to import
+
+        credential = DefaultAzureCredential()
+    start, end = last_full_month(today or datetime.now(UTC).date())
+    scopes = [f"subscriptions/{s}" for s in sorted(tables.subscriptions["subscription_id"].dropna())]
+    spend = cost_management.actual_spend(scopes, start, end, credential, **options)
+    readable = int((spend["status"] == "ok").sum())
+    return spend, (f"Actual Defender charges from {start.isoformat()} to {end.isoformat()} (Cost Management, meter "
+                   f"categories {', '.join(cost_management.DEFENDER_METER_CATEGORIES)}): {readable} of "
+                   f"{len(spend)} subscriptions readable.")

@@ -51,7 +51,7 @@ class PriceTable:
     def label(self) -> str:
         """The name every figure prints: table, date, currency and any override file."""
         text = f"price table {self.name} ({self.date}, {self.currency})"
-        return text + (f" with negotiated prices from {', '.join(self.overrides)}" if self.overrides else "")
+        return text + (f" with prices overridden by {', '.join(self.overrides)}" if self.overrides else "")
 
     def info(self) -> dict[str, Any]:
         """`{"name", "source", "date", "currency", "overrides"}` for JSON output and report headlines."""
@@ -80,7 +80,7 @@ class PriceTable:
             raise PriceTableError(f"{self.name} has no recurring price for {plan} {sub_plan or ''}".rstrip())
         rows.loc[mask, "monthly_price"] = monthly
         rows.loc[mask, "hourly_price"] = monthly / self.hours_per_month
-        return replace(self, rows=rows, overrides=(*self.overrides, note))
+        return replace(self, rows=rows, overrides=tuple(dict.fromkeys((*self.overrides, note))))
 
 
 def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -113,3 +113,24 @@ def test_siem_cost_of_cspm_reads_per_account():
     _, by_events = cost.siem_by_account(volume, per_million)
     # account 2: 500 CSPM read events x 15 / 1e6 x $2
     assert by_events.set_index("account_id").loc["210987654321", "monthly_cspm_cost"] == round(500 * 15 / 1e6 * 2, 2)
+
+
+def test_aws_inventory_replaces_the_assessed_resources_of_its_account():
+    from mdcnb.inventory import AccountInventory, Call
+
+    inventory = AccountInventory(ACCOUNT)
+    instances = [{"InstanceId": f"i-{n}", "State": {"Name": state}}
+                 for n, state in enumerate(["running", "running", "running", "stopped"])]
+    inventory.add("ec2_DescribeInstances", Call("us-east-1", {}, {"Reservations": [{"Instances": instances[:3]}]}))
+    inventory.add("ec2_DescribeInstances", Call("eu-west-1", {}, {"Reservations": [{"Instances": instances[3:]}]}))
+    inventory.add("ec2_DescribeInstances", Call("ap-south-1", {}, error={"code": "AccessDenied", "message": "no"}))
+    inventory.add("s3_ListBuckets", Call(None, {}, {"Buckets": [{"Name": "a"}, {"Name": "b"}]}))
+    inventory.add("eks_ListClusters", Call("us-east-1", {}, {"clusters": ["prod"]}))
+    units = cost.billable_units(estate(), {ACCOUNT: inventory})
+    aws = units[units["scope_id"] == CONNECTOR]
+    # 3 running instances (the stopped one counts 0) instead of the 2 assessed ones; 2 buckets; EKS vCores unknown
+    assert aws.groupby("plan")["units"].sum(min_count=1).to_dict() == {
+        "CloudPosture": 3.0 + 2.0, "VirtualMachines": 3.0, "Containers": pytest.approx(float("nan"), nan_ok=True)}
+    est = cost.estimate(units, cost.plan_settings(estate()), hand_prices())
+    # the connector's Servers P1 now bills 3 instances at 5
+    assert est.by_scope().set_index("scope_id").loc[CONNECTOR, "monthly_cost"] == 15.0

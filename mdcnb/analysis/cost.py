@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mdcnb.cloudtrail.cost import siem_cost
+from mdcnb.inventory import responses
 from mdcnb.prices import PriceTable, SiemPrice
 
 CATALOGUE: dict[str, Any] = json.loads(Path(__file__).with_name("cost_catalogue.json").read_text(encoding="utf-8"))
@@ -34,6 +35,7 @@ SIEM_ACCOUNT_COLUMNS = ["account_id", "cspm_events_filtered", "events", "monthly
 UNIT_COLUMNS = ["scope_id", "scope_type", "environment", "subscription_id", "account_id", "resource_id",
                 "resource_name", "resource_type", "plan", "units", "unit", "aks_node", "tags", "note"]
 MULTICLOUD_NOTE = "counted from assessed resources (a resource without any assessment is missed)"
+INVENTORY_NOTE = "counted from the AWS inventory of the dataset"
 SETTING_COLUMNS = ["scope_id", "scope_type", "level", "environment", "subscription_id", "plan", "enabled", "sub_plan",
                    "trial_days", "deprecated"]
 
@@ -182,11 +184,54 @@ def _multicloud_units(tables: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=UNIT_COLUMNS)
 
 
-def billable_units(tables: Any) -> pd.DataFrame:
+def _inventory_resources(inventory: Any) -> list[tuple[str, str, str, str | None]]:
+    """(kind, resource id, name, state) of the billable AWS resources in one account's collected API responses."""
+    found = []
+    for page in responses(inventory.calls.get("ec2_DescribeInstances", [])):
+        for reservation in page.get("Reservations") or []:
+            for instance in reservation.get("Instances") or []:
+                state = (instance.get("State") or {}).get("Name")
+                found.append(("aws_ec2_instance", str(instance.get("InstanceId")), str(instance.get("InstanceId")),
+                              state))
+    for page in responses(inventory.calls.get("s3_ListBuckets", [])):
+        found += [("aws_s3_bucket", f"arn:aws:s3:::{b.get('Name')}", str(b.get("Name")), None)
+                  for b in page.get("Buckets") or []]
+    for page in responses(inventory.calls.get("rds_DescribeDBInstances", [])):
+        found += [("aws_rds_instance", str(db.get("DBInstanceArn") or db.get("DBInstanceIdentifier")),
+                   str(db.get("DBInstanceIdentifier")), db.get("DBInstanceStatus"))
+                  for db in page.get("DBInstances") or []]
+    for page in responses(inventory.calls.get("eks_ListClusters", [])):
+        found += [("aws_eks_cluster", str(name), str(name), None) for name in page.get("clusters") or []]
+    return found
+
+
+def _aws_inventory_units(tables: Any, inventories: dict[str, Any]) -> pd.DataFrame:
+    """AWS units from the AWS-side inventory of the dataset (`mdcnb.inventory`): every instance, bucket, database."""
+    scopes = _connector_scopes(tables)
+    rows = []
+    for account, inventory in sorted(inventories.items()):
+        connector, sub = scopes.get(("AWS", account), (f"aws:{account}", None))
+        for kind, resource_id, name, state in _inventory_resources(inventory):
+            spec = CATALOGUE["multicloud_kinds"][kind]
+            stopped = kind == "aws_ec2_instance" and state not in (None, "running", "pending")
+            for plan in spec["plans"]:
+                rows.append({
+                    "scope_id": connector, "scope_type": "connector", "environment": "AWS", "subscription_id": sub,
+                    "account_id": account, "resource_id": resource_id, "resource_name": name, "resource_type": kind,
+                    "plan": plan, "units": np.nan if "why" in spec else (0.0 if stopped else 1.0),
+                    "unit": spec["unit"], "aks_node": False, "tags": None,
+                    "note": spec.get("why", f"EC2 {state}: not billed" if stopped else INVENTORY_NOTE),
+                })
+    return pd.DataFrame(rows, columns=UNIT_COLUMNS)
+
+
+def billable_units(tables: Any, aws_inventories: dict[str, Any] | None = None) -> pd.DataFrame:
     """One row per (scope, resource, plan) with the units that plan bills, counted from the tables.
 
     Azure units come from the `resources` inventory (rules in `cost_catalogue.json`); Arm is one per subscription;
-    AWS/GCP units from the multicloud assessments' resources. `units` is NaN where the data cannot count them
+    AWS/GCP units from the multicloud assessments' resources, or, for AWS accounts whose inventory the dataset holds
+    (`aws_inventories`, from `mdcnb.inventory.read_inventories`), from that inventory, which also lists resources
+    without any recommendation. `units` is NaN where the data cannot count them
     (`note` says why) and 0 for resources that are present but not billed (deallocated VMs, Basic-tier databases).
     """
     resources = tables.resources
@@ -195,7 +240,13 @@ def billable_units(tables: Any) -> pd.DataFrame:
     per_scope_rules = [r for r in CATALOGUE["azure_units"] if r["count"] == "per_scope"]
     per_scope = [_per_scope_units(_azure_rule_units(resources, {**r, "count": "one"}), r["plan"], r["unit"])
                  for r in per_scope_rules]
-    frames = [azure, *per_scope, _per_subscription_units(_subscription_ids(tables)), _multicloud_units(tables)]
+    multicloud = _multicloud_units(tables)
+    if aws_inventories:
+        inventoried = _aws_inventory_units(tables, aws_inventories)
+        multicloud = multicloud[~((multicloud["environment"] == "AWS")
+                                  & multicloud["account_id"].astype(str).isin(set(aws_inventories)))]
+        multicloud = pd.concat([multicloud, inventoried], ignore_index=True) if len(multicloud) else inventoried
+    frames = [azure, *per_scope, _per_subscription_units(_subscription_ids(tables)), multicloud]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=UNIT_COLUMNS)
@@ -487,6 +538,16 @@ class Scenarios:
         if self.tag_excluded is None:
             return None
         return round(self.configured.monthly_total - self.tag_excluded.monthly_total, 2)
+
+
+def scenario_table(result: Scenarios) -> pd.DataFrame:
+    """One row per scenario: monthly total and difference from the plans as configured."""
+    estimates = [result.configured, result.enable_all, result.servers_p1]
+    estimates += [result.tag_excluded] if result.tag_excluded is not None else []
+    base = result.configured.monthly_total
+    return pd.DataFrame({"scenario": [e.scenario for e in estimates],
+                         "monthly_total": [e.monthly_total for e in estimates],
+                         "difference": [round(e.monthly_total - base, 2) for e in estimates]})
 
 
 def scenarios(tables: Any, prices: PriceTable, exclude_tag: str | None = None, exclude_value: str | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +12,6 @@ from mdcnb import cost_page
 from mdcnb.analysis import cost
 from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
 from mdcnb.prices import DEFAULT_SIEM, PriceTableError
-from mdcnb.sources.cost_management import actual_spend, last_full_month
 from mdcnb.tables import Tables
 
 
@@ -86,17 +84,12 @@ def run(args: argparse.Namespace) -> int:
               f"{document['siem_monthly']:,.2f} a month; exporting the whole trail {siem['monthly_cost']:,.2f}, "
               f"{siem['monthly_cost_after_filter']:,.2f} with the filter")
     if args.actual:
-        print("\nActual Defender spend, last full month:")
+        print(f"\n{document['actual_spend']['note']}")
         print_frame(pd.DataFrame(document["actual_spend"]["scopes"]))
     return 0
 
 
 def _actual(tables: Tables) -> dict:
     """Last full month's actual Defender spend of every subscription of the dataset (or why not)."""
-    from azure.identity import DefaultAzureCredential  # imported only when asked: it is slow to import
-
-    start, end = last_full_month(datetime.now(UTC).date())
-    scopes = [f"subscriptions/{s}" for s in sorted(tables.subscriptions["subscription_id"].dropna())]
-    spend = actual_spend(scopes, start, end, DefaultAzureCredential())
-    return {"from": start.isoformat(), "to": end.isoformat(),
-            "scopes": [{k: json_value(v) for k, v in row.items()} for row in spend.to_dict("records")]}
+    spend, note = cost_page.actual_spend(tables, True)
+    return {"note": note, "scopes": [{k: json_value(v) for k, v in row.items()} for row in spend.to_dict("records")]}
