@@ -1,34 +1,25 @@
 """What exporting CloudTrail events to a SIEM costs, and what dropping MDC CSPM's reads would save.
 
 Pure arithmetic on a volume summary: bytes (GB = 10^9 bytes) x price per GB plus events x price per million,
-projected to a 30-day month from the daily average over the window. Every figure carries the price's source.
+projected to a 30-day month from the daily average over the window. Prices come from the dated price table
+(`mdcnb.prices.siem_price`) or the user; every figure carries the price's source.
 Note: the bytes are the records' compact JSON size; a SIEM bills its own stored size (Sentinel's
 `_BilledSize`), which differs, so treat the figures as an estimate of that order.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from mdcnb.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE
+from mdcnb.prices import SiemPrice
 
 GB = 1_000_000_000
 MONTH_DAYS = 30
-
-
-@dataclass(frozen=True)
-class SiemPrice:
-    """A SIEM ingestion price and where it comes from."""
-
-    per_gb: float = 0.0
-    per_million_events: float = 0.0
-    currency: str = "USD"
-    source: str = "given by the user"
-    as_of: str | None = None
 
 
 def window_days(volume: pd.DataFrame, since: str | None = None, until: str | None = None) -> int:

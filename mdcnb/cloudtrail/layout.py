@@ -12,7 +12,7 @@ So a file delivered before `since` holds nothing in range, and files delivered u
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -68,10 +68,15 @@ def in_window(f: LogFile, since: date | None, until: date | None, margin_days: i
 
 
 def list_local(root: Path) -> list[LogFile]:
-    """Every file below `root` (or `root` itself), described, sorted by delivery date then path."""
+    """Every file below `root` (or `root` itself), described, sorted by delivery date then path.
+
+    When the tree has an `AWSLogs/` layout, files outside it (e.g. a dataset's `trails.json`) are not logs."""
     root = Path(root)
     paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
-    return sort_files(describe(str(p), p.stat().st_size) for p in paths)
+    files = [describe(str(p), p.stat().st_size) for p in paths]
+    if any("/AWSLogs/" in f.location.replace("\\", "/") for f in files):
+        files = [f if "/AWSLogs/" in f.location.replace("\\", "/") else replace(f, kind="other") for f in files]
+    return sort_files(files)
 
 
 def sort_files(files) -> list[LogFile]:

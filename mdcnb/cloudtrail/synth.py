@@ -9,7 +9,9 @@ ordinary users and AWS services make most of the traffic. Deterministic for a gi
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import random
 import uuid
 from collections.abc import Iterator
@@ -217,8 +219,13 @@ def _at(rng: random.Random, start: datetime, seconds: int) -> datetime:
     return start + timedelta(seconds=rng.randrange(max(1, seconds)))
 
 
-def account_events(b: Builder, acct: TrailAccount, start: datetime, days: int) -> Iterator[dict[str, Any]]:
-    """Every event of one account over `days` days from `start` (midnight UTC), in no particular order."""
+Calls = list[tuple[str, str, int]]
+
+
+def account_events(b: Builder, acct: TrailAccount, start: datetime, days: int, regional: Calls = CSPM_REGIONAL,
+                   global_: Calls = CSPM_GLOBAL) -> Iterator[dict[str, Any]]:
+    """Every event of one account over `days` days from `start` (midnight UTC), in no particular order.
+    `regional` / `global_`: (service, API, calls) CSPM makes per scan in each region / once in us-east-1."""
     rng = b.rng
     for day in range(days):
         midnight = start + timedelta(days=day)
@@ -238,13 +245,19 @@ def account_events(b: Builder, acct: TrailAccount, start: datetime, days: int) -
         for scan in range(0, 24, acct.scan_interval_hours):
             scan_start = midnight + timedelta(hours=scan, minutes=rng.randrange(50))
             yield b.assume_role_with_web_identity(scan_start, acct.cspm_role_arn, GLOBAL_REGION)
-            for service, name, calls in CSPM_GLOBAL:
+            for service, name, calls in global_:
                 for _ in range(calls):
                     yield b.mdc_call(_at(rng, scan_start, 1200), acct.cspm_role_arn, GLOBAL_REGION, service, name)
             for region in acct.regions:
-                for service, name, calls in CSPM_REGIONAL:
+                for service, name, calls in regional:
                     for _ in range(calls):
                         yield b.mdc_call(_at(rng, scan_start, 1800), acct.cspm_role_arn, region, service, name)
+
+
+def _unique(*parts: object) -> str:
+    """The 16-character unique part of a log file name, from what the file is (not from the RNG)."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=10).digest()
+    return base64.b32encode(digest).decode()[:16]
 
 
 def log_key(account: str, region: str, delivered: datetime, unique: str, org_id: str | None = None) -> str:
@@ -259,11 +272,12 @@ def pack(records: list[dict[str, Any]]) -> bytes:
 
 
 def write_account_logs(root: Path, b: Builder, acct: TrailAccount, start: datetime, days: int,
-                       delivery_hours: int = 6) -> dict[str, int]:
+                       delivery_hours: int = 6, regional: Calls = CSPM_REGIONAL,
+                       global_: Calls = CSPM_GLOBAL) -> dict[str, int]:
     """Write one account's log files under `root` (files per region every `delivery_hours`, delivered 5 minutes
     after their window, so the last window of a day lands in the next day's folder). Returns counts written."""
     windows: dict[tuple[str, datetime], list[dict[str, Any]]] = {}
-    for rec in account_events(b, acct, start, days):
+    for rec in account_events(b, acct, start, days, regional, global_):
         when = datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         slot = when.replace(hour=when.hour - when.hour % delivery_hours, minute=0, second=0)
         windows.setdefault((rec["awsRegion"], slot), []).append(rec)
@@ -271,7 +285,8 @@ def write_account_logs(root: Path, b: Builder, acct: TrailAccount, start: dateti
     for (region, slot), recs in sorted(windows.items()):
         delivered = slot + timedelta(hours=delivery_hours, minutes=5)
         b.rng.shuffle(recs)
-        path = root / log_key(acct.account_id, region, delivered, b._hex(16), acct.org_id)
+        path = root / log_key(acct.account_id, region, delivered, _unique(acct.account_id, region, delivered),
+                              acct.org_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pack(recs))
         written["files"] += 1

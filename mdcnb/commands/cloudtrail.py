@@ -39,10 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     vol.add_argument("--processes", type=int, help="worker processes for log files (default: all cores)")
     vol.add_argument("--margin-days", type=int, default=1,
                      help="read files delivered up to this many days after --until (late deliveries)")
-    vol.add_argument("--price-per-gb", type=float, help="SIEM ingestion price per GB")
-    vol.add_argument("--price-per-million-events", type=float, default=0.0, help="SIEM price per million events")
-    vol.add_argument("--price-currency", default="USD")
-    vol.add_argument("--price-source", default="given on the command line", help="where the price comes from")
+    vol.add_argument("--siem", default="sentinel-analytics",
+                     help="SIEM price row of the dated price table (data/prices), e.g. sentinel-analytics, "
+                          "sentinel-basic, datadog-indexing, cloudwatch-logs, cloudtrail-extra-copy")
+    vol.add_argument("--price-per-gb", type=float, help="your SIEM ingestion price per GB (replaces the table's)")
+    vol.add_argument("--price-per-million-events", type=float, help="your SIEM price per million events")
+    vol.add_argument("--price-source", help="where your price comes from (shown with every figure)")
     vol.add_argument("--csv", help="also write the volume table (day x account x region x API) to this CSV")
     vol.add_argument("--json", action="store_true", help="print the result as JSON")
     vol.set_defaults(func=run_volume)
@@ -58,12 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _price(args: argparse.Namespace) -> Any:
-    from mdcnb.cloudtrail.cost import SiemPrice
+    from dataclasses import replace
 
-    if args.price_per_gb is None and not args.price_per_million_events:
-        return None
-    return SiemPrice(per_gb=args.price_per_gb or 0.0, per_million_events=args.price_per_million_events,
-                     currency=args.price_currency, source=args.price_source)
+    from mdcnb.prices import siem_price
+
+    price = siem_price(args.siem, price_per_gb=args.price_per_gb,
+                       price_per_million_events=args.price_per_million_events)
+    return replace(price, source=args.price_source) if args.price_source else price
 
 
 def _volume(args: argparse.Namespace):
@@ -99,21 +102,29 @@ def _csv(value: str | None) -> list[str]:
 
 
 def run_volume(args: argparse.Namespace) -> int:
-    from mdcnb.cloudtrail.cost import siem_cost
-    from mdcnb.cloudtrail.filters import filters
-
     try:
         res = _volume(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
         return 2
+    return _report(args, res)
+
+
+def _report(args: argparse.Namespace, res: Any) -> int:
+    from mdcnb.cloudtrail.cost import siem_cost
+    from mdcnb.cloudtrail.filters import filters
+    from mdcnb.prices import PriceTableError
+
     summary = res.summary()
     found = sorted(res.volume.loc[res.volume["actor"].isin(["cspm", "cspm_assume_role"]), "role_arn"]
                    .dropna().unique())
     summary["cspm_role_arns_found"] = found
     summary["filters"] = filters(found)
-    price = _price(args)
-    summary["siem_cost"] = siem_cost(res.volume, price, res.since, res.until) if price else None
+    try:
+        summary["siem_cost"] = siem_cost(res.volume, _price(args), res.since, res.until)
+    except PriceTableError as exc:
+        print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
+        return 2
     if args.csv:
         res.volume.to_csv(args.csv, index=False)
     if args.json:

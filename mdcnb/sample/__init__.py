@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mdcnb.sample import cloudtrail
 from mdcnb.sample.context import SampleContext
 from mdcnb.sample.snapshot import write_snapshot
 from mdcnb.sample.tenant import build_context
@@ -45,6 +46,7 @@ def azure(ctx: SampleContext) -> None:
 
 PARTS: tuple[Part, ...] = (
     azure,
+    cloudtrail.write,
 )
 
 
