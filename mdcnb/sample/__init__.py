@@ -22,7 +22,8 @@ What a part finds in the context:
 
 Parts: `azure` (this package: subscriptions, connectors, pricings, resources, assessments with metadata,
 secure scores and controls, regulatory compliance, for every week); `cloudtrail` and `aws_inventory` are
-plugged in by their owners. The manifest of `ctx.out` is written last, with the counts of every part.
+plugged in by their owners. Parts run in order; `azure` writes each snapshot's `manifest.json` (source
+"sample", seed, scale, as-of time, week, record counts), so later parts only add files beside it.
 """
 
 from __future__ import annotations
