@@ -9,7 +9,7 @@ Layout of the store (schema version `SCHEMA_VERSION`, kept in the `meta` table):
     meta(key, value)                      schema_version, created_by
     snapshots(snapshot_id, series, week, as_of, recorded_at, source, scope, dataset, fingerprint,
               tool_version, row_counts)   the catalogue: a snapshot exists only once its row is here
-    snap_<table>(snapshot_id, row_no, <the contract's columns>)   one per contract in `mdcnb.schema.TABLES`
+    snap_<table>(snapshot_id, row_no, <the contract's columns>)   one per contract in `mdcnb.schema.SNAPSHOT_TABLES`
 
 A *series* is one estate seen through one source (`sample/...`, `azure/...`): the embedded sample and a live
 tenant kept in the same store never replace each other. Within a series there is at most one snapshot per ISO
@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from mdcnb import __version__, schema
-from mdcnb.dataset import MANIFEST, read_manifest
+from mdcnb.dataset import MANIFEST, cloudtrail_root, read_manifest
 from mdcnb.tables import Tables
 
 SCHEMA_VERSION = 2
@@ -231,7 +232,7 @@ class HistoryStore:
         return [r[0] for r in rows]
 
     def _missing_columns(self) -> bool:
-        return any(set(t.names) - set(self._stored_columns(t.name)) for t in schema.TABLES.values())
+        return any(set(t.names) - set(self._stored_columns(t.name)) for t in schema.SNAPSHOT_TABLES.values())
 
     def _migrate(self, version: int) -> None:
         """Bring the store to `SCHEMA_VERSION` in one transaction (a killed migration leaves the old store)."""
@@ -254,7 +255,7 @@ class HistoryStore:
 
     def _sync_contract_tables(self) -> None:
         """Create a table per contract; add columns a contract gained since the store was written."""
-        for table in schema.TABLES.values():
+        for table in schema.SNAPSHOT_TABLES.values():
             stored = self._stored_columns(table.name)
             if not stored:
                 cols = ", ".join(f'"{c.name}" {_SQL_TYPE[c.dtype]}' for c in table.columns)
@@ -291,16 +292,18 @@ class HistoryStore:
         return found[-1]
 
     # writing ----------------------------------------------------------------------------------------------------
-    def save(self, tables: Tables | Mapping[str, pd.DataFrame], *, as_of: datetime | pd.Timestamp, source: str,
+    def save(self, tables: Tables | Mapping[str, pd.DataFrame], *, extra: Mapping[str, pd.DataFrame] | None = None,
+             as_of: datetime | pd.Timestamp, source: str,
              scope: Mapping[str, Any] | None = None, series: str | None = None, dataset: str | None = None,
              fingerprint: str | None = None, on_table: Callable[[str, int], None] | None = None) -> Snapshot:
         """Write one snapshot atomically, replacing the series' snapshot of the same ISO week.
 
-        `tables` maps contract names to frames (a `Tables` works); contracts it lacks are stored empty.
+        `tables` maps contract names (`schema.SNAPSHOT_TABLES`) to frames; a `Tables` works, `extra` adds frames it
+        does not hold (the CloudTrail daily volume). Contracts given no frame are stored empty.
         `on_table(name, rows)` is called after each table is written inside the transaction (progress reporting).
         """
-        frames = dict(tables.items()) if isinstance(tables, Tables) else dict(tables)
-        unknown = sorted(set(frames) - set(schema.TABLES))
+        frames = {**(dict(tables.items()) if isinstance(tables, Tables) else dict(tables)), **(extra or {})}
+        unknown = sorted(set(frames) - set(schema.SNAPSHOT_TABLES))
         if unknown:
             raise HistoryError(f"no table contract for {unknown}; add it to mdcnb/schema.py first")
         as_of = pd.Timestamp(as_of)
@@ -315,7 +318,7 @@ class HistoryStore:
                                              [series, week]).fetchall()]
             snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchone()[0]
             counts: dict[str, int] = {}
-            for name, table in schema.TABLES.items():
+            for name, table in schema.SNAPSHOT_TABLES.items():
                 if old:
                     con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id IN (SELECT unnest(?))", [old])
                 frame = frames.get(name, table.frame())
@@ -351,7 +354,7 @@ class HistoryStore:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("DELETE FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
-            for name in schema.TABLES:
+            for name in schema.SNAPSHOT_TABLES:
                 con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id = ?", [snapshot_id])
             con.execute("COMMIT")
         except BaseException:
@@ -361,7 +364,7 @@ class HistoryStore:
     # reading ----------------------------------------------------------------------------------------------------
     def load_table(self, snapshot: Snapshot | int, name: str) -> pd.DataFrame:
         """One contract table of a snapshot, exactly as it was written (columns, order, dtypes)."""
-        table = schema.TABLES[name]
+        table = schema.SNAPSHOT_TABLES[name]
         snapshot_id = snapshot.snapshot_id if isinstance(snapshot, Snapshot) else int(snapshot)
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
@@ -372,7 +375,10 @@ class HistoryStore:
                             index=pd.RangeIndex(len(raw)))
 
     def load(self, snapshot: Snapshot | int, names: Iterable[str] | None = None) -> Tables:
-        """A snapshot as `Tables` (only `names` when given; the others empty), manifest from the catalogue."""
+        """A snapshot as `Tables` (only `names` when given; the others empty), manifest from the catalogue.
+
+        Tables outside `Tables` (the CloudTrail daily volume) are read with `load_table`.
+        """
         snap = snapshot if isinstance(snapshot, Snapshot) else self._by_id(int(snapshot))
         wanted = list(names) if names is not None else list(schema.TABLES)
         tables = Tables(manifest={"source": snap.source, "scope": snap.scope, "as_of": snap.as_of.isoformat(),
@@ -467,8 +473,19 @@ def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None 
             if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
                 return snap
     loaded = tables if tables is not None else load_tables(dataset)
-    return store.save(loaded, as_of=as_of, source=source, scope=scope, series=series, dataset=str(dataset),
-                      fingerprint=fingerprint)
+    return store.save(loaded, extra={"cloudtrail_daily": cloudtrail_daily_of(dataset)}, as_of=as_of, source=source,
+                      scope=scope, series=series, dataset=str(dataset), fingerprint=fingerprint)
+
+
+def cloudtrail_daily_of(dataset: Path) -> pd.DataFrame:
+    """The daily CloudTrail volume of the logs inside a dataset (`cloudtrail/`), empty when it has none."""
+    from mdcnb.analysis.trends import cloudtrail_daily
+    from mdcnb.cloudtrail import volume
+
+    logs = cloudtrail_root(dataset)
+    if not logs.is_dir():
+        return schema.CLOUDTRAIL_DAILY.frame()
+    return cloudtrail_daily(volume(logs, dataset=dataset).volume)
 
 
 def embedded_weeks(dataset: Path) -> list[Path]:
@@ -479,17 +496,25 @@ def embedded_weeks(dataset: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists())
 
 
-def record_with_history(dataset: Path, store_path: Path | str | None = None, *,
-                        tables: Tables | None = None) -> Snapshot:
+def record_run(dataset: Path, store_path: Path | str | None = None, *, tables: Tables | None = None,
+               log: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> Snapshot | None:
     """What `mdcnb report` and `mdcnb pull` call: seed the dataset's embedded weeks, then store the dataset itself.
 
     Weeks already stored with the same content are left alone, so running it again only rewrites what changed.
+    A store that cannot be written is reported through `log` and never fails the run (the data is on disk).
     """
-    with HistoryStore(store_path) as store:
-        current = series_for(dataset)
-        for week in embedded_weeks(dataset):
-            record_dataset(store, week, series=current)
-        return record_dataset(store, dataset, tables=tables, series=current)
+    path = Path(store_path) if store_path else default_store_path()
+    try:
+        with HistoryStore(path) as store:
+            current = series_for(dataset)
+            for week in embedded_weeks(dataset):
+                record_dataset(store, week, series=current)
+            snap = record_dataset(store, dataset, tables=tables, series=current)
+    except (HistoryError, duckdb.Error, OSError) as exc:
+        log(f"history: snapshot not stored in {path}: {exc}")
+        return None
+    log(f"history: {snap.week} of {snap.series} stored in {path}")
+    return snap
 
 
 def series_for(dataset: Path) -> str:

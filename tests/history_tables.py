@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from mdcnb import schema
-from mdcnb.tables import Tables
 
 
 def _value(dtype: str, name: str, i: int, week: int) -> Any:
@@ -26,11 +27,8 @@ def _value(dtype: str, name: str, i: int, week: int) -> Any:
     }[dtype]
 
 
-def filled_tables(rows: int = 6, week: int = 1, big: dict[str, int] | None = None) -> Tables:
-    """A `Tables` whose every contract has `rows` rows (or `big[name]` rows) of varied values."""
-    tables = Tables()
-    for name, table in schema.TABLES.items():
-        n = (big or {}).get(name, rows)
-        setattr(tables, name, table.frame([{c.name: _value(c.dtype, c.name, i, week) for c in table.columns}
-                                           for i in range(n)]))
-    return tables
+def filled_frames(rows: int = 6, week: int = 1, big: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    """Every table a snapshot holds, each with `rows` rows (or `big[name]` rows) of varied values."""
+    return {name: table.frame([{c.name: _value(c.dtype, c.name, i, week) for c in table.columns}
+                               for i in range((big or {}).get(name, rows))])
+            for name, table in schema.SNAPSHOT_TABLES.items()}

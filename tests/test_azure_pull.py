@@ -15,6 +15,7 @@ from azure_tenant import build, subscription_ids
 
 from mdcnb.cli import main as cli
 from mdcnb.dataset import RECORD_TYPES, SAMPLE_DATASET, read_manifest, read_records
+from mdcnb.history import HistoryStore
 from mdcnb.sources.azure import PullOptions, pull
 from mdcnb.sources.azure_http import RetrySettings
 from mdcnb.tables import load_tables
@@ -276,10 +277,13 @@ def test_cli_with_environment_credentials_and_sovereign_cloud(servers, tls_files
     for name, value in {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": SECRET, "AZURE_TENANT_ID": TENANT,
                         "AZURE_AUTHORITY_HOST": aad.url, "REQUESTS_CA_BUNDLE": str(tls_files[1])}.items():
         monkeypatch.setenv(name, value)
-    out = tmp_path / "out"
+    out, store = tmp_path / "out", tmp_path / "history.duckdb"
     code = cli(["pull", "--source", "azure", "--cloud", "AzureUSGovernment", "--arm-endpoint", arm.url,
-                "--out", str(out)])
+                "--out", str(out), "--history", str(store)])
     assert code == 0
+    with HistoryStore(store, read_only=True) as history:  # every pull keeps a snapshot
+        (snapshot,) = history.snapshots()
+        assert snapshot.source == "azure" and snapshot.row_counts["assessments"] == len(rows(out, "assessments"))
     assert aad.service.token_requests[0]["scope"] == ["https://management.usgovcloudapi.net/.default"]
     assert rows(out, "assessments") == rows(tenant, "assessments")
     err = capsys.readouterr().err

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from history_tables import filled_tables
+from history_tables import filled_frames
 
 from mdcnb import history, schema
 from mdcnb.history import HistoryError, HistoryStore
@@ -21,43 +21,44 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
 
-def _assert_same_tables(expected, actual) -> None:
-    for name in schema.TABLES:
-        pd.testing.assert_frame_equal(expected[name], actual[name], check_exact=True, obj=name)
+def _assert_same_tables(expected, store, snap) -> None:
+    """Every table of the snapshot reads back equal to what was written: values, order, dtypes."""
+    for name in schema.SNAPSHOT_TABLES:
+        pd.testing.assert_frame_equal(expected[name], store.load_table(snap, name), check_exact=True, obj=name)
 
 
 def test_round_trip_is_exact_for_every_table_and_dtype(tmp_path):
-    written = filled_tables(rows=9)
+    written = filled_frames(rows=9)
     with HistoryStore(tmp_path / "h.duckdb") as store:
         snap = store.save(written, as_of="2026-11-23T08:00:00Z", source="test", scope={"tenant_id": "t1"})
-        back = store.load(snap)
-    _assert_same_tables(written, back)
+        _assert_same_tables(written, store, snap)
+        back = store.load(snap)  # as `Tables`: the same frames
+        pd.testing.assert_frame_equal(written["assessments"], back.assessments, check_exact=True)
     # a value with 100 ns precision (7 fractional digits, as Azure writes them) survives
     assert back.assessments["first_evaluation"].iloc[0] == pd.Timestamp("2026-11-10T10:11:12.1234560Z")
     assert back.assessments["first_evaluation"].iloc[1] == pd.Timestamp("2026-11-11T10:11:12.1234561Z")
-    assert snap.row_counts == {name: 9 for name in schema.TABLES}
+    assert snap.row_counts == {name: 9 for name in schema.SNAPSHOT_TABLES}
 
 
 def test_empty_tables_round_trip(tmp_path):
     with HistoryStore(tmp_path / "h.duckdb") as store:
         snap = store.save({}, as_of="2026-11-23", source="test")
-        back = store.load(snap)
-    for name, table in schema.TABLES.items():
-        pd.testing.assert_frame_equal(table.frame(), back[name], obj=name)
+        for name, table in schema.SNAPSHOT_TABLES.items():
+            pd.testing.assert_frame_equal(table.frame(), store.load_table(snap, name), obj=name)
 
 
 def test_same_week_replaces_and_other_weeks_and_series_are_kept(tmp_path):
     path = tmp_path / "h.duckdb"
     with HistoryStore(path) as store:
-        store.save(filled_tables(3, week=1), as_of="2026-11-16T00:00:00Z", source="sample", scope={"tenant": "a"})
-        store.save(filled_tables(4, week=2), as_of="2026-11-23T00:00:00Z", source="sample", scope={"tenant": "a"})
-        store.save(filled_tables(5, week=9), as_of="2026-11-24T00:00:00Z", source="azure", scope={"tenant": "b"})
-        rerun = filled_tables(6, week=3)
+        store.save(filled_frames(3, week=1), as_of="2026-11-16T00:00:00Z", source="sample", scope={"tenant": "a"})
+        store.save(filled_frames(4, week=2), as_of="2026-11-23T00:00:00Z", source="sample", scope={"tenant": "a"})
+        store.save(filled_frames(5, week=9), as_of="2026-11-24T00:00:00Z", source="azure", scope={"tenant": "b"})
+        rerun = filled_frames(6, week=3)
         store.save(rerun, as_of="2026-11-27T12:00:00Z", source="sample", scope={"tenant": "a"})  # same ISO week
         sample = store.snapshots("sample/tenant=a")
         assert [s.week for s in sample] == ["2026-W47", "2026-W48"]
         assert sample[-1].row_counts["assessments"] == 6
-        _assert_same_tables(rerun, store.load(sample[-1]))
+        _assert_same_tables(rerun, store, sample[-1])
         assert [s.week for s in store.snapshots("azure/tenant=b")] == ["2026-W48"]
         # no rows of the replaced snapshot are left behind
         ids = {s.snapshot_id for s in store.snapshots()}
@@ -99,10 +100,10 @@ def test_default_path_honours_the_environment(monkeypatch, tmp_path):
 _KILLED_WRITER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
-    from history_tables import filled_tables
+    from history_tables import filled_frames
     from mdcnb.history import HistoryStore
 
-    big = filled_tables(rows=5, week=7, big={{"assessments": 30000, "resources": 10000}})
+    big = filled_frames(rows=5, week=7, big={{"assessments": 30000, "resources": 10000}})
 
     def pause_mid_write(name, rows):
         if name == "assessments":
@@ -118,7 +119,7 @@ _KILLED_WRITER = textwrap.dedent("""
 
 def test_writer_killed_mid_snapshot_leaves_earlier_snapshots_intact(tmp_path):
     path = tmp_path / "h.duckdb"
-    week1, week2 = filled_tables(5, week=1), filled_tables(7, week=2)
+    week1, week2 = filled_frames(5, week=1), filled_frames(7, week=2)
     with HistoryStore(path) as store:
         store.save(week1, as_of="2026-11-16T00:00:00Z", source="sample", scope={"tenant": "a"})
         store.save(week2, as_of="2026-11-23T00:00:00Z", source="sample", scope={"tenant": "a"})
@@ -137,15 +138,15 @@ def test_writer_killed_mid_snapshot_leaves_earlier_snapshots_intact(tmp_path):
     with HistoryStore(path, read_only=True) as store:
         snaps = store.snapshots()
         assert [s.week for s in snaps] == ["2026-W47", "2026-W48"]  # no W49, not even half of it
-        _assert_same_tables(week1, store.load(snaps[0]))
-        _assert_same_tables(week2, store.load(snaps[1]))
-        for name in schema.TABLES:
+        _assert_same_tables(week1, store, snaps[0])
+        _assert_same_tables(week2, store, snaps[1])
+        for name in schema.SNAPSHOT_TABLES:
             orphans = store.con.execute(f"SELECT count(*) FROM snap_{name} WHERE snapshot_id NOT IN "
                                         "(SELECT snapshot_id FROM snapshots)").fetchone()[0]
             assert orphans == 0, name
     # and the store still takes the snapshot the killed run was writing
     with HistoryStore(path) as store:
-        snap = store.save(filled_tables(3, week=3), as_of="2026-11-30T00:00:00Z", source="sample",
+        snap = store.save(filled_frames(3, week=3), as_of="2026-11-30T00:00:00Z", source="sample",
                           scope={"tenant": "a"})
         assert [s.week for s in store.snapshots()] == ["2026-W47", "2026-W48", "2026-W49"]
         assert snap.row_counts["assessments"] == 3
@@ -211,7 +212,7 @@ def test_an_old_schema_store_is_read_by_the_new_code(tmp_path, read_only):
 def test_a_migrated_store_takes_new_snapshots_and_replaces_its_week(tmp_path):
     path = _old_store(tmp_path / "v1.duckdb")
     with HistoryStore(path) as store:
-        store.save(filled_tables(2, week=5), as_of="2026-11-17T00:00:00Z", source="azure", scope={"tenant_id": "t1"})
+        store.save(filled_frames(2, week=5), as_of="2026-11-17T00:00:00Z", source="azure", scope={"tenant_id": "t1"})
         assert [(s.snapshot_id, s.week) for s in store.snapshots()] == [(1, "2026-W46"), (3, "2026-W47")]
 
 

@@ -7,7 +7,9 @@ import math
 import pytest
 from diff_snapshots import AFTER, BEFORE, S1
 
+from mdcnb import schema
 from mdcnb.analysis import trends
+from mdcnb.cloudtrail.cost import SiemPrice
 
 WEEKS = {"2026-W47": BEFORE, "2026-W48": AFTER}
 
@@ -60,3 +62,38 @@ def test_headline_of_a_single_week_has_no_change():
 
 def test_no_weeks_gives_empty_trends():
     assert trends.score_trend({}).empty and trends.compliance_trend({}).empty and trends.headline({}).empty
+
+
+def _volume_row(day, region, source, name, actor, events, read_only, nbytes, read_only_bytes):
+    return {"date": day, "account_id": "111111111111", "region": region, "event_source": source,
+            "event_name": name, "actor": actor, "events": events, "read_only_events": read_only, "bytes": nbytes,
+            "read_only_bytes": read_only_bytes}
+
+
+VOLUME = schema.CLOUDTRAIL_VOLUME.frame([
+    _volume_row("2026-11-20", "us-east-1", "ec2.amazonaws.com", "DescribeInstances", "cspm", 10, 10, 10**9, 10**9),
+    _volume_row("2026-11-20", "us-east-1", "s3.amazonaws.com", "ListBuckets", "cspm", 5, 5, 5 * 10**8, 5 * 10**8),
+    _volume_row("2026-11-20", "us-east-1", "iam.amazonaws.com", "CreateUser", "other", 2, 0, 3 * 10**8, 0),
+    _volume_row("2026-11-21", "eu-west-1", "ec2.amazonaws.com", "DescribeVpcs", "cspm", 4, 4, 4 * 10**8, 4 * 10**8),
+])
+
+
+def test_cloudtrail_daily_sums_over_event_names():
+    daily = trends.cloudtrail_daily(VOLUME)
+    assert list(daily.columns) == schema.CLOUDTRAIL_DAILY.names
+    rows = daily[["date", "region", "actor", "events", "read_only_events", "bytes"]].values.tolist()
+    assert rows == [["2026-11-20", "us-east-1", "cspm", 15, 15, 15 * 10**8],
+                    ["2026-11-20", "us-east-1", "other", 2, 0, 3 * 10**8],
+                    ["2026-11-21", "eu-west-1", "cspm", 4, 4, 4 * 10**8]]
+    assert trends.cloudtrail_daily(schema.CLOUDTRAIL_VOLUME.frame()).empty
+
+
+def test_cloudtrail_trend_volume_and_siem_cost():
+    daily = {"2026-W47": schema.CLOUDTRAIL_DAILY.frame(), "2026-W48": trends.cloudtrail_daily(VOLUME)}
+    trend = trends.cloudtrail_trend(daily, SiemPrice(per_gb=2.0, source="test price"))
+    assert trend["week"].tolist() == ["2026-W48"]  # a week without CloudTrail data has no point
+    row = trend.iloc[0]
+    assert (row["days"], row["events"], row["cspm_read_events"], row["bytes"]) == (2, 21, 19, 22 * 10**8)
+    # 2.2 GB x 2 USD over 2 days -> 30-day month: 4.4 x 15 = 66; CSPM reads 1.9 GB x 2 x 15 = 57
+    assert (row["monthly_cost"], row["monthly_saving"]) == (66.0, 57.0)
+    assert "monthly_cost" not in trends.cloudtrail_trend(daily).columns  # no price, no cost

@@ -12,8 +12,11 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from mdcnb import schema
 from mdcnb.analysis import compliance, score
 from mdcnb.analysis.diff import overall_score, resource_set
+from mdcnb.cloudtrail.cost import SiemPrice, siem_cost
+from mdcnb.cloudtrail.identity import CSPM
 from mdcnb.tables import Tables
 
 Weeks = Mapping[str, Tables]
@@ -64,6 +67,36 @@ def plan_coverage_trend(weeks: Weeks) -> pd.DataFrame:
     out = _concat(frames, ["week", "plan", "enabled", "scopes"])
     out["coverage"] = (out["enabled"] / out["scopes"].where(out["scopes"] > 0) * 100).round(2).astype("float64")
     return out
+
+
+def cloudtrail_daily(volume: pd.DataFrame) -> pd.DataFrame:
+    """`cloudtrail_volume` summed over event sources and names: the daily aggregate each snapshot stores."""
+    if volume.empty:
+        return schema.CLOUDTRAIL_DAILY.frame()
+    keys = ["date", "account_id", "region", "actor"]
+    counts = ["events", "read_only_events", "bytes", "read_only_bytes"]
+    daily = volume.groupby(keys, dropna=False, sort=True)[counts].sum().reset_index()
+    return schema.CLOUDTRAIL_DAILY.conform(daily)
+
+
+def cloudtrail_trend(daily_by_week: Mapping[str, pd.DataFrame], price: SiemPrice | None = None) -> pd.DataFrame:
+    """Per week with CloudTrail data: days covered, all events, CSPM read events, bytes; with a SIEM price also the
+    monthly export cost and what filtering CSPM's reads would save (`mdcnb.cloudtrail.cost.siem_cost`)."""
+    rows = []
+    for week, daily in daily_by_week.items():
+        if daily.empty:
+            continue
+        cspm = daily[daily["actor"] == CSPM]
+        row = {"week": week, "days": int(daily["date"].nunique()), "events": int(daily["events"].sum()),
+               "cspm_read_events": int(cspm["read_only_events"].sum()), "bytes": int(daily["bytes"].sum())}
+        if price is not None:
+            cost = siem_cost(daily, price)
+            row.update(monthly_cost=cost["monthly_cost"], monthly_saving=cost["monthly_saving"],
+                       currency=price.currency)
+        rows.append(row)
+    columns = ["week", "days", "events", "cspm_read_events", "bytes"]
+    columns += ["monthly_cost", "monthly_saving", "currency"] if price is not None else []
+    return pd.DataFrame(rows, columns=columns)
 
 
 def headline(weeks: Weeks) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mdcnb import history
 from mdcnb.dataset import read_manifest
 
 INCOMPLETE = 3
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     text, complete = summary(dataset)
     print(text, file=sys.stderr)
+    history.record_run(dataset, args.history)
     return 0 if complete else INCOMPLETE
 
 
@@ -75,5 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=["azure"], default="azure", help="where to read from (default azure)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset directory to write")
+    parser.add_argument("--history", metavar="PATH", help="history store that keeps a snapshot of every pull "
+                        f"(default: ${history.HISTORY_ENV} or history.duckdb in the user data directory)")
     add_azure_options(parser)
     parser.set_defaults(func=run)
