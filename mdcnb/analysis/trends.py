@@ -45,6 +45,15 @@ def score_trend(weeks: Weeks) -> pd.DataFrame:
     return _concat(frames, ["week", "scope_id", "name", "scope_type", "environment", "percentage"])
 
 
+def score_movers(trend: pd.DataFrame, count: int = 8) -> pd.DataFrame:
+    """The overall rows plus the `count` scopes whose score moved most between their first and last stored week."""
+    scopes = trend[trend["scope_id"] != OVERALL]
+    ordered = scopes.sort_values("week", kind="stable").groupby("scope_id")["percentage"]
+    moved = (ordered.last() - ordered.first()).abs().rename("moved").reset_index()
+    chosen = moved.sort_values(["moved", "scope_id"], ascending=[False, True]).head(count)["scope_id"]
+    return trend[(trend["scope_id"] == OVERALL) | trend["scope_id"].isin(chosen)].reset_index(drop=True)
+
+
 def compliance_trend(weeks: Weeks) -> pd.DataFrame:
     """Per standard and week, over all scopes: controls passed, failed, and the pass rate in % (`compliance.rollup`).
 

@@ -1,0 +1,60 @@
+"""Plotly figures of the weekly summary page: trends over the stored weeks (data from `mdcnb.analysis.trends`).
+
+Each builder takes the long table a trend function returns (already reduced to what should be drawn: a handful of
+lines, never one per resource) and returns a `plotly.graph_objects.Figure`. Weeks are categories on the x axis,
+so a missing week shows as a gap in the labels rather than as an invented value.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+          "legend": {"orientation": "h", "y": -0.2}}
+
+
+def _lines(frame: pd.DataFrame, series: str, value: str, title: str, y_title: str, bold: str | None = None,
+           percent: bool = True, label: str | None = None) -> go.Figure:
+    """One line per `series` value, named by its `label` column (default: the series value itself)."""
+    fig = go.Figure()
+    for key, rows in frame.groupby(series, sort=False, dropna=False):
+        name = str(rows[label].iloc[0]) if label else str(key)
+        emphasis = name == bold
+        fig.add_trace(go.Scatter(x=rows["week"], y=rows[value], name=name, mode="lines+markers",
+                                 line={"width": 4 if emphasis else 1.5}, connectgaps=False))
+    axis = {"title": y_title, "rangemode": "tozero"}
+    if percent:
+        axis.update(range=[0, 100], ticksuffix=" %")
+    fig.update_layout(title=title, xaxis={"title": "ISO week", "type": "category"}, yaxis=axis, **LAYOUT)
+    return fig
+
+
+def score_trend(trend: pd.DataFrame) -> go.Figure:
+    """Secure score by week: the overall score in bold, and the scopes given (label: `name`)."""
+    named = trend.assign(label=trend["name"].fillna(trend["scope_id"]))
+    return _lines(named, "scope_id", "percentage", "Secure score by week", "secure score", bold="Overall",
+                  label="label")
+
+
+def pass_rate_trend(trend: pd.DataFrame) -> go.Figure:
+    """Regulatory compliance pass rate by week, one line per standard."""
+    return _lines(trend, "standard", "pass_rate", "Compliance pass rate by week (passed / (passed + failed))",
+                  "pass rate")
+
+
+def coverage_trend(trend: pd.DataFrame) -> go.Figure:
+    """Defender plan coverage by week: share of subscriptions with the plan on, one line per plan."""
+    return _lines(trend, "plan", "coverage", "Defender plan coverage by week (subscriptions with the plan on)",
+                  "coverage")
+
+
+def cloudtrail_trend(trend: pd.DataFrame) -> go.Figure:
+    """CloudTrail events by week: CspmMonitorAws read events and all other events, stacked."""
+    fig = go.Figure([
+        go.Bar(x=trend["week"], y=trend["cspm_read_events"], name="CspmMonitorAws read events"),
+        go.Bar(x=trend["week"], y=trend["events"] - trend["cspm_read_events"], name="other events"),
+    ])
+    fig.update_layout(title="CloudTrail events by week", barmode="stack",
+                      xaxis={"title": "ISO week", "type": "category"}, yaxis={"title": "events"}, **LAYOUT)
+    return fig
