@@ -533,3 +533,63 @@ def load_weeks(store: HistoryStore, series: str, names: Iterable[str] | None = N
     wanted = list(names) if names is not None else None
     return {snap.week: store.load(snap, wanted) for snap in store.snapshots(series)
             if until_week is None or snap.week <= until_week}
+
+
+# Tables the trends read from every stored week (the full tables are loaded only for the two weeks compared).
+TREND_TABLES = ("subscriptions", "connectors", "plans", "secure_scores", "compliance_standards")
+
+
+@dataclass
+class WeeklyHistory:
+    """What the summary page shows: the stored weeks of the dataset's estate, the last two in full."""
+
+    series: str
+    store: Path
+    weeks: dict[str, Tables]                 # every week up to the dataset's, trend tables only, oldest first
+    cloudtrail: dict[str, pd.DataFrame]      # CloudTrail daily volume per week
+    latest: Tables                           # the dataset's own week, every table
+    previous: Tables | None                  # the stored week before it, every table (None on a first run)
+
+    @property
+    def week(self) -> str:
+        return list(self.weeks)[-1]
+
+    @property
+    def previous_week(self) -> str | None:
+        return list(self.weeks)[-2] if len(self.weeks) > 1 else None
+
+    @property
+    def baseline(self) -> Tables:
+        """What this week is compared with: the previous week, or this week itself on a first run (no changes)."""
+        return self.previous if self.previous is not None else self.latest
+
+    def last_two(self) -> dict[str, Tables]:
+        """The previous and the latest week in full (for the headline numbers and their change)."""
+        pair = {self.week: self.latest}
+        return {self.previous_week: self.previous, **pair} if self.previous is not None else pair
+
+
+def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since: str | None = None,
+                   until: str | None = None) -> WeeklyHistory:
+    """Record the dataset (and its embedded weeks) if the store lacks them, then read its estate's weeks.
+
+    Weeks run from `since` (an ISO date, its week included) to the dataset's own week, or `until` if earlier.
+    """
+    path = Path(store_path) if store_path else default_store_path()
+    messages: list[str] = []
+    if record_run(dataset, path, log=messages.append) is None:  # shown, then the stored weeks are read anyway
+        print(messages[-1], file=sys.stderr)
+    last = dataset_week(dataset)
+    if until:
+        last = min(last, iso_week(pd.Timestamp(until)))
+    first = iso_week(pd.Timestamp(since)) if since else ""
+    series = series_for(dataset)
+    with HistoryStore(path, read_only=True) as store:
+        snaps = [s for s in store.snapshots(series) if first <= s.week <= last]
+        if not snaps:
+            raise HistoryError(f"no snapshot of {series} between {first or 'the first week'} and {last} in {path}")
+        weeks = {s.week: store.load(s, TREND_TABLES) for s in snaps}
+        cloudtrail = {s.week: store.load_table(s, "cloudtrail_daily") for s in snaps}
+        latest = store.load(snaps[-1])
+        previous = store.load(snaps[-2]) if len(snaps) > 1 else None
+    return WeeklyHistory(series, path, weeks, cloudtrail, latest, previous)

@@ -55,6 +55,9 @@ def cloudtrail_trend(trend: pd.DataFrame) -> go.Figure:
         go.Bar(x=trend["week"], y=trend["cspm_read_events"], name="CspmMonitorAws read events"),
         go.Bar(x=trend["week"], y=trend["events"] - trend["cspm_read_events"], name="other events"),
     ])
+    if trend.empty:
+        fig.add_annotation(text="No CloudTrail logs in the stored weeks yet", showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_layout(title="CloudTrail events by week", barmode="stack",
                       xaxis={"title": "ISO week", "type": "category"}, yaxis={"title": "events"}, **LAYOUT)
     return fig

@@ -74,12 +74,16 @@ class SnapshotDiff:
     def lists(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in CHANGE_LABELS}
 
+    def changed(self, name: str) -> pd.DataFrame:
+        """The rows of one list that are changes (score lists: the rows whose value moved, or came or went)."""
+        frame = self.lists()[name]
+        if "delta" not in frame.columns:
+            return frame
+        return frame[frame["delta"].isna() | (frame["delta"] != 0)].reset_index(drop=True)
+
     def counts(self) -> dict[str, int]:
-        """Number of changes per list (score lists count the rows whose value moved)."""
-        out = {}
-        for name, frame in self.lists().items():
-            out[name] = int((frame["delta"].fillna(1) != 0).sum()) if "delta" in frame.columns else len(frame)
-        return out
+        """Number of changes per list."""
+        return {name: len(self.changed(name)) for name in self.lists()}
 
     def summary(self) -> pd.DataFrame:
         """One row per kind of change: label and count (the summary page's "what changed" table)."""
@@ -88,9 +92,9 @@ class SnapshotDiff:
                              "key": list(counts)})
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: counts, overall score, and every list as records (NaN/NA become null)."""
+        """JSON-ready: counts, overall score, and every change as a record (NaN/NA become null)."""
         return {"overall": self.overall, "counts": self.counts(), **self.extra,
-                "changes": {name: _records(frame) for name, frame in self.lists().items()}}
+                "changes": {name: _records(self.changed(name)) for name in self.lists()}}
 
 
 def diff_tables(before: Tables, after: Tables) -> SnapshotDiff:

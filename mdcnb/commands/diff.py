@@ -102,9 +102,8 @@ def _print_text(result: SnapshotDiff) -> None:
     width = max(len(label) for label in CHANGE_LABELS.values())
     for key, label in CHANGE_LABELS.items():
         print(f"  {label:<{width}}  {counts[key]:>6}")
-    for key, frame in result.lists().items():
-        if "delta" in frame.columns:
-            frame = frame[frame["delta"].fillna(1) != 0]
+    for key in result.lists():
+        frame = result.changed(key)
         if not len(frame):
             continue
         print(f"\n{CHANGE_LABELS[key]} ({len(frame)}):")
