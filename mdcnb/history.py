@@ -25,6 +25,7 @@ Reading a snapshot back gives frames equal to the ones written, dtypes included.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -370,7 +371,7 @@ class HistoryStore:
         raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
                                [snapshot_id]).df()
         if not len(raw):
-            return table.frame()
+            return _empty(name)
         return pd.DataFrame({c.name: _from_store(raw[c.name], c.dtype) for c in table.columns},
                             index=pd.RangeIndex(len(raw)))
 
@@ -380,19 +381,27 @@ class HistoryStore:
         Tables outside `Tables` (the CloudTrail daily volume) are read with `load_table`.
         """
         snap = snapshot if isinstance(snapshot, Snapshot) else self._by_id(int(snapshot))
-        wanted = list(names) if names is not None else list(schema.TABLES)
-        tables = Tables(manifest={"source": snap.source, "scope": snap.scope, "as_of": snap.as_of.isoformat(),
-                                  "history": {"snapshot_id": snap.snapshot_id, "series": snap.series,
-                                              "week": snap.week}})
-        for name in wanted:
-            setattr(tables, name, self.load_table(snap, name))
-        return tables
+        wanted = set(names) if names is not None else set(schema.TABLES)
+        frames = {name: self.load_table(snap, name) if name in wanted else _empty(name) for name in schema.TABLES}
+        manifest = {"source": snap.source, "scope": snap.scope, "as_of": snap.as_of.isoformat(),
+                    "history": {"snapshot_id": snap.snapshot_id, "series": snap.series, "week": snap.week}}
+        return Tables(**frames, manifest=manifest)
 
     def _by_id(self, snapshot_id: int) -> Snapshot:
         for snap in self.snapshots():
             if snap.snapshot_id == snapshot_id:
                 return snap
         raise HistoryError(f"no snapshot {snapshot_id} in {self.path}")
+
+
+@functools.cache
+def _empty_frame(name: str) -> pd.DataFrame:
+    return schema.SNAPSHOT_TABLES[name].frame()
+
+
+def _empty(name: str) -> pd.DataFrame:
+    """An empty frame of a contract (built once: building one per table and week is slow)."""
+    return _empty_frame(name).copy()
 
 
 def _cast(col: schema.Column) -> str:

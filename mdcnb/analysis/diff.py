@@ -45,9 +45,10 @@ CHANGE_LABELS: dict[str, str] = {
     "connectors_removed": "Connectors removed",
 }
 
-_ASSESSMENT_COLUMNS = ["assessment_id", "assessment_key", "display_name", "severity", "resource_id", "resource_name",
-                       "resource_type", "subscription_id", "environment"]
-_RESOURCE_COLUMNS = ["resource_id", "name", "type", "subscription_id", "environment"]
+# Columns of the change lists, in reading order (what and where first, the long ids last).
+_ASSESSMENT_COLUMNS = ["severity", "display_name", "resource_name", "resource_type", "environment", "subscription_id",
+                       "resource_id", "assessment_key"]
+_RESOURCE_COLUMNS = ["name", "type", "environment", "subscription_id", "resource_id"]
 
 
 @dataclass
@@ -106,12 +107,14 @@ def diff_tables(before: Tables, after: Tables) -> SnapshotDiff:
                                              ["subscription_id", "display_name", "state"])
     conn_added, conn_removed = added_removed(before.connectors, after.connectors, "connector_id",
                                              ["connector_id", "name", "environment", "hierarchy_id", "kind"])
-    b, a = overall_score(before), overall_score(after)
+    scopes_before, scopes_after = score.scopes(before), score.scopes(after)
+    b, a = _overall(scopes_before), _overall(scopes_after)
     return SnapshotDiff(
         newly_unhealthy=newly, resolved=resolved, unhealthy_gone=gone,
         new_resources=new_res, removed_resources=removed_res,
-        scope_scores=scope_score_changes(before.secure_scores, after.secure_scores),
-        control_scores=control_score_changes(score.controls(before), score.controls(after)),
+        scope_scores=scope_score_changes(scopes_before, scopes_after),
+        control_scores=control_score_changes(score.controls(before, scopes_before),
+                                             score.controls(after, scopes_after)),
         compliance_changes=compliance_changes(before.compliance_controls, after.compliance_controls),
         plans_on=plans_on, plans_off=plans_off,
         subscriptions_added=subs_added, subscriptions_removed=subs_removed,
@@ -122,7 +125,10 @@ def diff_tables(before: Tables, after: Tables) -> SnapshotDiff:
 
 def overall_score(tables: Tables) -> float | None:
     """The overall secure score (0-100) of every scope in the snapshot, None when it has no score."""
-    scopes = score.scopes(tables)
+    return _overall(score.scopes(tables))
+
+
+def _overall(scopes: pd.DataFrame) -> float | None:
     return score.overall(scopes)["percentage"] if len(scopes) else None
 
 
@@ -176,16 +182,15 @@ def resource_changes(before: Tables, after: Tables) -> tuple[pd.DataFrame, pd.Da
 
 
 def scope_score_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Secure score per scope (MDC's percentage x 100) before, after and delta; scopes in either snapshot."""
-    keys = ["scope_id", "score_name"]
-    cols = [*keys, "scope_type", "environment", "display_name", "percentage", "current", "max"]
-    joined = before[cols].merge(after[cols], on=keys, how="outer", suffixes=("_before", "_after"))
+    """Secure score per scope (`score.scopes` of each snapshot, 0-100) before, after and delta, worst move first."""
+    cols = ["scope_id", "name", "scope_type", "environment", "percentage"]
+    joined = before[cols].merge(after[cols], on="scope_id", how="outer", suffixes=("_before", "_after"))
     out = pd.DataFrame({
-        "scope_id": joined["scope_id"], "score_name": joined["score_name"],
+        "name": joined["name_after"].fillna(joined["name_before"]),
         "scope_type": joined["scope_type_after"].fillna(joined["scope_type_before"]),
         "environment": joined["environment_after"].fillna(joined["environment_before"]),
-        "before": (joined["percentage_before"] * 100).round(2),
-        "after": (joined["percentage_after"] * 100).round(2),
+        "before": joined["percentage_before"], "after": joined["percentage_after"],
+        "scope_id": joined["scope_id"],
     })
     out["delta"] = (out["after"] - out["before"]).round(2)
     return out.sort_values(["delta", "scope_id"], kind="stable", na_position="first").reset_index(drop=True)
@@ -219,8 +224,9 @@ def compliance_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFram
     changed = joined["state_before"].str.lower().fillna("") != joined["state_after"].str.lower().fillna("")
     joined = joined.assign(description=joined["description_after"].fillna(joined["description_before"]))
     out = joined[changed]
-    return out[[*keys, "description", "state_before", "state_after"]].sort_values(keys, kind="stable"
-                                                                                  ).reset_index(drop=True)
+    ordered = out.sort_values(keys, kind="stable")
+    return ordered[["standard", "control", "state_before", "state_after", "description", "scope_id"]
+                   ].reset_index(drop=True)
 
 
 def plan_changes(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -233,10 +239,10 @@ def plan_changes(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFram
     was_on = joined["enabled_before"].fillna(False).astype(bool)
     is_on = joined["enabled_after"].fillna(False).astype(bool)
     out = pd.DataFrame({
-        "scope_id": joined["scope_id"],
+        "plan": joined["plan"],
         "subscription_id": joined["subscription_id_after"].fillna(joined["subscription_id_before"]),
         "level": joined["level_after"].fillna(joined["level_before"]),
-        "plan": joined["plan"],
+        "scope_id": joined["scope_id"],
         "tier_before": joined["tier_before"], "tier_after": joined["tier_after"],
         "sub_plan_after": joined["sub_plan_after"],
     })
