@@ -171,6 +171,19 @@ def _store_frame(table: schema.Table, frame: pd.DataFrame) -> pd.DataFrame:
 
 # --- the store ---------------------------------------------------------------------------------------------------
 
+def _reported(method: Callable[..., Any]) -> Callable[..., Any]:
+    """DuckDB errors of a store method (a truncated or damaged file) become a `HistoryError` naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: HistoryStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except duckdb.Error as exc:
+            raise HistoryError(f"history store {self.path} cannot be used: {exc}") from exc
+
+    return wrapper
+
+
 class HistoryStore:
     """A DuckDB history file. Use as a context manager; connections are short so reports never block each other."""
 
@@ -187,19 +200,27 @@ class HistoryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_reported
     def open(self) -> None:
         if self.read_only and not self.path.exists():
             raise HistoryError(f"no history store at {self.path} (a report or a pull creates it)")
         if not self.read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = _connect(self.path, read_only=self.read_only)
+        try:
+            self._check_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_schema(self) -> None:
+        """Refuse a newer store; migrate an older one (through a short writable connection when read-only)."""
         version = self._schema_version()
         if version > SCHEMA_VERSION:
-            self.close()
             raise HistoryError(f"{self.path} has history schema {version}; this mdcnb ({__version__}) reads up to "
                                f"{SCHEMA_VERSION}: upgrade mdcnb")
         needs_change = version < SCHEMA_VERSION or self._missing_columns()
-        if needs_change and self.read_only:  # migrate through a short writable connection, then read
+        if needs_change and self.read_only:
             self.close()
             with HistoryStore(self.path):
                 pass
@@ -268,6 +289,7 @@ class HistoryStore:
                     self.con.execute(f'ALTER TABLE snap_{table.name} ADD COLUMN "{col.name}" {_SQL_TYPE[col.dtype]}')
 
     # catalogue --------------------------------------------------------------------------------------------------
+    @_reported
     def snapshots(self, series: str | None = None) -> list[Snapshot]:
         """Catalogue rows, oldest week first (only committed snapshots exist here)."""
         sql = ("SELECT snapshot_id, series, week, as_of, recorded_at, source, scope, dataset, fingerprint, "
@@ -281,6 +303,7 @@ class HistoryStore:
                          r[5] or "", json.loads(r[6] or "{}"), r[7], r[8], r[9], json.loads(r[10] or "{}"))
                 for r in rows]
 
+    @_reported
     def series(self) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT DISTINCT series FROM snapshots ORDER BY 1").fetchall()]
 
@@ -293,6 +316,7 @@ class HistoryStore:
         return found[-1]
 
     # writing ----------------------------------------------------------------------------------------------------
+    @_reported
     def save(self, tables: Tables | Mapping[str, pd.DataFrame], *, extra: Mapping[str, pd.DataFrame] | None = None,
              as_of: datetime | pd.Timestamp, source: str,
              scope: Mapping[str, Any] | None = None, series: str | None = None, dataset: str | None = None,
@@ -349,6 +373,7 @@ class HistoryStore:
                     f"SELECT {int(snapshot_id)}, row_number() OVER () - 1, {casts} FROM stored")
         return len(frame)
 
+    @_reported
     def delete(self, snapshot_id: int) -> None:
         """Remove one snapshot (catalogue row first, so it disappears at once)."""
         con = self.con
@@ -363,6 +388,7 @@ class HistoryStore:
             raise
 
     # reading ----------------------------------------------------------------------------------------------------
+    @_reported
     def load_table(self, snapshot: Snapshot | int, name: str) -> pd.DataFrame:
         """One contract table of a snapshot, exactly as it was written (columns, order, dtypes)."""
         table = schema.SNAPSHOT_TABLES[name]
@@ -375,6 +401,7 @@ class HistoryStore:
         return pd.DataFrame({c.name: _from_store(raw[c.name], c.dtype) for c in table.columns},
                             index=pd.RangeIndex(len(raw)))
 
+    @_reported
     def load(self, snapshot: Snapshot | int, names: Iterable[str] | None = None) -> Tables:
         """A snapshot as `Tables` (only `names` when given; the others empty), manifest from the catalogue.
 
@@ -420,8 +447,9 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+        except duckdb.Error as exc:  # locked by another process: wait; not a store (truncated, other file): say so
+            locked = isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+            if not locked or time.monotonic() > deadline:
                 raise HistoryError(f"cannot open history store {path}: {exc}") from exc
             time.sleep(0.2)
 

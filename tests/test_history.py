@@ -232,3 +232,39 @@ def test_snapshot_catalogue_is_json_clean(tmp_path):
         snap = store.save({}, as_of="2026-11-23", source="s", scope={"subscriptions": ["a", "b"]}, dataset="/d")
     assert snap.scope == {"subscriptions": ["a", "b"]} and snap.dataset == "/d"
     json.dumps(snap.row_counts)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database at all\n" * 100], ids=["empty", "garbage"])
+def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path, content):
+    path = tmp_path / "h.duckdb"
+    path.write_bytes(content)
+    with pytest.raises(HistoryError, match=r"cannot open history store .*not a valid DuckDB database"):
+        HistoryStore(path).open()
+    # the pull and report hook says so and lets the run carry on (its dataset is on disk)
+    said: list[str] = []
+    assert history.record_run(tmp_path, path, log=said.append) is None
+    assert said and said[0].startswith(f"history: snapshot not stored in {path}")
+
+
+def test_a_truncated_store_is_refused_or_read_whole_never_half(tmp_path):
+    """Cut a store file at many points: each read either fails with a HistoryError or returns every row."""
+    path = tmp_path / "h.duckdb"
+    written = filled_frames(50)
+    with HistoryStore(path) as store:
+        store.save(written, as_of="2026-11-23", source="s", scope={"tenant": "t"})
+    data = path.read_bytes()
+    outcomes = set()
+    for cut in (100, 12288, 300_000, 1_000_000, len(data) // 2, len(data) - 1):
+        damaged = tmp_path / f"cut{cut}.duckdb"
+        damaged.write_bytes(data[:cut])
+        try:
+            with HistoryStore(damaged, read_only=True) as store:
+                (snap,) = store.snapshots()
+                back = store.load_table(snap, "assessments")
+        except HistoryError as exc:
+            assert str(damaged) in str(exc)
+            outcomes.add("refused")
+        else:
+            pd.testing.assert_frame_equal(written["assessments"], back, check_exact=True)
+            outcomes.add("whole")
+    assert "refused" in outcomes
