@@ -39,6 +39,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import orjson
 import pandas as pd
 
 from mdcnb import __version__, schema
@@ -139,21 +140,29 @@ def _to_store(column: pd.Series, dtype: str) -> pd.Series:
         times = pd.to_datetime(column, utc=True)
         return times.dt.tz_convert(None).astype("datetime64[ns]")
     if dtype == schema.JSON:
-        return pd.Series([None if v is None or v is pd.NA else json.dumps(v, ensure_ascii=False)
-                          for v in column], dtype="string", index=column.index)
+        return pd.Series([_json_text(v) if isinstance(v, dict) else None for v in column], dtype="string",
+                         index=column.index)
     if dtype == schema.LIST:  # as JSON text: DuckDB would guess a list's type from a sample of rows
-        return pd.Series([json.dumps(list(v) if isinstance(v, (list, tuple)) else [], ensure_ascii=False)
-                          for v in column], dtype="string", index=column.index)
+        return pd.Series([_json_text(list(v)) if isinstance(v, (list, tuple)) and len(v) else "[]" for v in column],
+                         dtype="string", index=column.index)
     if dtype == schema.STRING:
         return column.astype("string")
     return column.astype(schema._PANDAS_DTYPE[dtype])
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON (orjson: the per-row cost dominates a large snapshot); json for what orjson refuses."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _from_store(column: pd.Series, dtype: str) -> pd.Series:
     if dtype == schema.TIME:
         return pd.to_datetime(column).dt.tz_localize("UTC").astype(schema.TIME)
     if dtype == schema.JSON:
-        return pd.Series([json.loads(v) if isinstance(v, str) else None for v in column], dtype="object")
+        return pd.Series([orjson.loads(v) if isinstance(v, str) else None for v in column], dtype="object")
     if dtype == schema.LIST:
         return pd.Series([[str(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else [] for v in column],
                          dtype="object")
@@ -393,6 +402,8 @@ class HistoryStore:
         """One contract table of a snapshot, exactly as it was written (columns, order, dtypes)."""
         table = schema.SNAPSHOT_TABLES[name]
         snapshot_id = snapshot.snapshot_id if isinstance(snapshot, Snapshot) else int(snapshot)
+        if not self.con.execute("SELECT count(*) FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]:
+            raise HistoryError(f"snapshot {snapshot_id} is not in {self.path} (replaced by a later run of its week?)")
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
                                [snapshot_id]).df()

@@ -268,3 +268,11 @@ def test_a_truncated_store_is_refused_or_read_whole_never_half(tmp_path):
             pd.testing.assert_frame_equal(written["assessments"], back, check_exact=True)
             outcomes.add("whole")
     assert "refused" in outcomes
+
+
+def test_reading_a_replaced_snapshot_is_an_error_not_an_empty_week(tmp_path):
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        first = store.save(filled_frames(3), as_of="2026-11-23", source="s", scope={"tenant": "t"})
+        store.save(filled_frames(4), as_of="2026-11-24", source="s", scope={"tenant": "t"})  # same week
+        with pytest.raises(HistoryError, match=f"snapshot {first.snapshot_id} is not in"):
+            store.load_table(first, "assessments")
