@@ -9,7 +9,7 @@ Layout of the store (schema version `SCHEMA_VERSION`, kept in the `meta` table):
     meta(key, value)                      schema_version, created_by
     snapshots(snapshot_id, series, week, as_of, recorded_at, source, scope, dataset, fingerprint,
               tool_version, row_counts)   the catalogue: a snapshot exists only once its row is here
-    snap_<table>(snapshot_id, row_no, <the contract's columns>)   one per contract in `mdcnb.schema.SNAPSHOT_TABLES`
+    snap_<table>(snapshot_id, row_no, <the contract's columns>)   one per contract in `SNAPSHOT_TABLES`
 
 A *series* is one estate seen through one source (`sample/...`, `azure/...`): the embedded sample and a live
 tenant kept in the same store never replace each other. Within a series there is at most one snapshot per ISO
@@ -43,6 +43,7 @@ import orjson
 import pandas as pd
 
 from mdcnb import __version__, schema
+from mdcnb.analysis.trends import CLOUDTRAIL_DAILY
 from mdcnb.dataset import MANIFEST, cloudtrail_root, read_manifest
 from mdcnb.tables import Tables
 
@@ -50,6 +51,9 @@ SCHEMA_VERSION = 2
 HISTORY_ENV = "MDCNB_HISTORY"
 HISTORY_FILE = "history.duckdb"
 LOCK_WAIT_SECONDS = 30.0
+
+# What one snapshot holds: every table of `Tables` (`mdcnb.schema.TABLES`), plus the CloudTrail daily volume.
+SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, CLOUDTRAIL_DAILY.name: CLOUDTRAIL_DAILY}
 
 _SQL_TYPE = {schema.STRING: "VARCHAR", schema.INT: "BIGINT", schema.FLOAT: "DOUBLE", schema.BOOL: "BOOLEAN",
              schema.TIME: "TIMESTAMP_NS", schema.LIST: "VARCHAR[]", schema.JSON: "VARCHAR"}
@@ -263,7 +267,7 @@ class HistoryStore:
         return [r[0] for r in rows]
 
     def _missing_columns(self) -> bool:
-        return any(set(t.names) - set(self._stored_columns(t.name)) for t in schema.SNAPSHOT_TABLES.values())
+        return any(set(t.names) - set(self._stored_columns(t.name)) for t in SNAPSHOT_TABLES.values())
 
     def _migrate(self, version: int) -> None:
         """Bring the store to `SCHEMA_VERSION` in one transaction (a killed migration leaves the old store)."""
@@ -286,7 +290,7 @@ class HistoryStore:
 
     def _sync_contract_tables(self) -> None:
         """Create a table per contract; add columns a contract gained since the store was written."""
-        for table in schema.SNAPSHOT_TABLES.values():
+        for table in SNAPSHOT_TABLES.values():
             stored = self._stored_columns(table.name)
             if not stored:
                 cols = ", ".join(f'"{c.name}" {_SQL_TYPE[c.dtype]}' for c in table.columns)
@@ -332,12 +336,12 @@ class HistoryStore:
              fingerprint: str | None = None, on_table: Callable[[str, int], None] | None = None) -> Snapshot:
         """Write one snapshot atomically, replacing the series' snapshot of the same ISO week.
 
-        `tables` maps contract names (`schema.SNAPSHOT_TABLES`) to frames; a `Tables` works, `extra` adds frames it
+        `tables` maps contract names (`SNAPSHOT_TABLES`) to frames; a `Tables` works, `extra` adds frames it
         does not hold (the CloudTrail daily volume). Contracts given no frame are stored empty.
         `on_table(name, rows)` is called after each table is written inside the transaction (progress reporting).
         """
         frames = {**(dict(tables.items()) if isinstance(tables, Tables) else dict(tables)), **(extra or {})}
-        unknown = sorted(set(frames) - set(schema.SNAPSHOT_TABLES))
+        unknown = sorted(set(frames) - set(SNAPSHOT_TABLES))
         if unknown:
             raise HistoryError(f"no table contract for {unknown}; add it to mdcnb/schema.py first")
         as_of = pd.Timestamp(as_of)
@@ -352,7 +356,7 @@ class HistoryStore:
                                              [series, week]).fetchall()]
             snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchone()[0]
             counts: dict[str, int] = {}
-            for name, table in schema.SNAPSHOT_TABLES.items():
+            for name, table in SNAPSHOT_TABLES.items():
                 if old:
                     con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id IN (SELECT unnest(?))", [old])
                 frame = frames.get(name, table.frame())
@@ -389,7 +393,7 @@ class HistoryStore:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("DELETE FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
-            for name in schema.SNAPSHOT_TABLES:
+            for name in SNAPSHOT_TABLES:
                 con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id = ?", [snapshot_id])
             con.execute("COMMIT")
         except BaseException:
@@ -400,7 +404,7 @@ class HistoryStore:
     @_reported
     def load_table(self, snapshot: Snapshot | int, name: str) -> pd.DataFrame:
         """One contract table of a snapshot, exactly as it was written (columns, order, dtypes)."""
-        table = schema.SNAPSHOT_TABLES[name]
+        table = SNAPSHOT_TABLES[name]
         snapshot_id = snapshot.snapshot_id if isinstance(snapshot, Snapshot) else int(snapshot)
         if not self.con.execute("SELECT count(*) FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]:
             raise HistoryError(f"snapshot {snapshot_id} is not in {self.path} (replaced by a later run of its week?)")
@@ -434,7 +438,7 @@ class HistoryStore:
 
 @functools.cache
 def _empty_frame(name: str) -> pd.DataFrame:
-    return schema.SNAPSHOT_TABLES[name].frame()
+    return SNAPSHOT_TABLES[name].frame()
 
 
 def _empty(name: str) -> pd.DataFrame:
@@ -532,7 +536,7 @@ def cloudtrail_daily_of(dataset: Path) -> pd.DataFrame:
 
     logs = cloudtrail_root(dataset)
     if not logs.is_dir():
-        return schema.CLOUDTRAIL_DAILY.frame()
+        return CLOUDTRAIL_DAILY.frame()
     return cloudtrail_daily(volume(logs, dataset=dataset).volume)
 
 

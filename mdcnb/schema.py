@@ -383,23 +383,6 @@ CLOUDTRAIL_TRAILS = _table(
 
 CLOUDTRAIL_TABLES: dict[str, Table] = {t.name: t for t in (CLOUDTRAIL_VOLUME, CLOUDTRAIL_HOURLY, CLOUDTRAIL_TRAILS)}
 
-CLOUDTRAIL_DAILY = _table(
-    "cloudtrail_daily",
-    "CloudTrail volume per day x account x region x actor: `cloudtrail_volume` summed over event sources and "
-    "names. Each history snapshot stores it (`mdcnb.history`) so the weekly trend needs no log rescan.",
-    ("date", STRING, "event day, YYYY-MM-DD (UTC)"),
-    ("account_id", STRING, "account"),
-    ("region", STRING, "awsRegion"),
-    ("actor", STRING, "cspm, cspm_assume_role, mdc_other or other"),
-    ("events", INT, "events"),
-    ("read_only_events", INT, "events with readOnly true"),
-    ("bytes", INT, "bytes of the events"),
-    ("read_only_bytes", INT, "bytes of the read-only events"),
-)
-
-# What one history snapshot holds: every table of `Tables`, plus the CloudTrail daily volume.
-SNAPSHOT_TABLES: dict[str, Table] = {**TABLES, CLOUDTRAIL_DAILY.name: CLOUDTRAIL_DAILY}
-
 
 # ------------------------------------------------------------------ audit tables (not loaded by `load_tables`)
 # Built by `mdcnb.inventory.arc_machines` from the raw `resources` records and by `mdcnb.analysis.aws_audit.audit`.
@@ -439,5 +422,5 @@ AUDIT_TABLES: dict[str, Table] = {t.name: t for t in (ARC_MACHINES, AWS_AUDIT)}
 
 def documentation() -> str:
     """All table contracts as Markdown (for the README and `mdcnb tables`)."""
-    return "\n\n".join(t.markdown() for t in (*TABLES.values(), *CLOUDTRAIL_TABLES.values(), CLOUDTRAIL_DAILY,
+    return "\n\n".join(t.markdown() for t in (*TABLES.values(), *CLOUDTRAIL_TABLES.values(),
                                                 *AUDIT_TABLES.values()))

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb import schema
+from mdcnb.history import SNAPSHOT_TABLES
 
 
 def _value(dtype: str, name: str, i: int, week: int) -> Any:
@@ -31,4 +32,4 @@ def filled_frames(rows: int = 6, week: int = 1, big: dict[str, int] | None = Non
     """Every table a snapshot holds, each with `rows` rows (or `big[name]` rows) of varied values."""
     return {name: table.frame([{c.name: _value(c.dtype, c.name, i, week) for c in table.columns}
                                for i in range((big or {}).get(name, rows))])
-            for name, table in schema.SNAPSHOT_TABLES.items()}
+            for name, table in SNAPSHOT_TABLES.items()}

@@ -297,7 +297,8 @@ def test_cli_exit_code_says_incomplete(servers, tls_files, tmp_path, monkeypatch
     for name, value in {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": SECRET, "AZURE_TENANT_ID": TENANT,
                         "AZURE_AUTHORITY_HOST": aad.url, "REQUESTS_CA_BUNDLE": str(tls_files[1])}.items():
         monkeypatch.setenv(name, value)
-    code = cli(["pull", "--arm-endpoint", arm.url, "--out", str(tmp_path / "out")])
+    code = cli(["pull", "--arm-endpoint", arm.url, "--out", str(tmp_path / "out"),
+                "--history", str(tmp_path / "history.duckdb")])
     assert code == 3
     assert "INCOMPLETE [forbidden]" in capsys.readouterr().err
 

@@ -23,7 +23,7 @@ ROOT = TESTS.parent
 
 def _assert_same_tables(expected, store, snap) -> None:
     """Every table of the snapshot reads back equal to what was written: values, order, dtypes."""
-    for name in schema.SNAPSHOT_TABLES:
+    for name in history.SNAPSHOT_TABLES:
         pd.testing.assert_frame_equal(expected[name], store.load_table(snap, name), check_exact=True, obj=name)
 
 
@@ -37,13 +37,13 @@ def test_round_trip_is_exact_for_every_table_and_dtype(tmp_path):
     # a value with 100 ns precision (7 fractional digits, as Azure writes them) survives
     assert back.assessments["first_evaluation"].iloc[0] == pd.Timestamp("2026-11-10T10:11:12.1234560Z")
     assert back.assessments["first_evaluation"].iloc[1] == pd.Timestamp("2026-11-11T10:11:12.1234561Z")
-    assert snap.row_counts == {name: 9 for name in schema.SNAPSHOT_TABLES}
+    assert snap.row_counts == {name: 9 for name in history.SNAPSHOT_TABLES}
 
 
 def test_empty_tables_round_trip(tmp_path):
     with HistoryStore(tmp_path / "h.duckdb") as store:
         snap = store.save({}, as_of="2026-11-23", source="test")
-        for name, table in schema.SNAPSHOT_TABLES.items():
+        for name, table in history.SNAPSHOT_TABLES.items():
             pd.testing.assert_frame_equal(table.frame(), store.load_table(snap, name), obj=name)
 
 
@@ -140,7 +140,7 @@ def test_writer_killed_mid_snapshot_leaves_earlier_snapshots_intact(tmp_path):
         assert [s.week for s in snaps] == ["2026-W47", "2026-W48"]  # no W49, not even half of it
         _assert_same_tables(week1, store, snaps[0])
         _assert_same_tables(week2, store, snaps[1])
-        for name in schema.SNAPSHOT_TABLES:
+        for name in history.SNAPSHOT_TABLES:
             orphans = store.con.execute(f"SELECT count(*) FROM snap_{name} WHERE snapshot_id NOT IN "
                                         "(SELECT snapshot_id FROM snapshots)").fetchone()[0]
             assert orphans == 0, name
