@@ -71,7 +71,12 @@ class Account:
 
     @property
     def is_org_connector(self) -> bool:
-        return self.native is not None and self.native["membership"] == "Organization"
+        return self.native is not None and _is(self.native["membership"], "Organization")
+
+
+def _is(value: Any, expected: str) -> bool:
+    """`value == expected` for a nullable table cell (null is never equal)."""
+    return bool(pd.notna(value) and value == expected)
 
 
 # ------------------------------------------------------------------ reading recorded calls
@@ -720,7 +725,7 @@ def arc_machines_of(arc_machines: pd.DataFrame, account_id: str) -> pd.DataFrame
 
 def _account_ids(aws: pd.DataFrame, inventories: dict[str, AccountInventory]) -> list[str]:
     ids = set(aws["hierarchy_id"].dropna()) | set(inventories)
-    for org in aws[aws["membership"] == "Organization"].itertuples(index=False):
+    for org in aws[(aws["membership"] == "Organization").fillna(False)].itertuples(index=False):
         with contextlib.suppress(CouldNotCheck):
             ids |= set(_org_members(inventories.get(org.hierarchy_id)))
     return sorted(str(i) for i in ids)
@@ -736,20 +741,20 @@ def _as_of(inventories: dict[str, AccountInventory], as_of: datetime | None) -> 
 def build_accounts(connectors: pd.DataFrame, offerings: pd.DataFrame, arc_machines: pd.DataFrame,
                    inventories: dict[str, AccountInventory], as_of: datetime | None = None) -> list[Account]:
     """Join both sides per AWS account: connectors (native, classic, organisation), roles, inventory, Arc machines."""
-    aws = connectors[connectors["environment"] == "AWS"]
-    native = aws[aws["kind"] == "native"]
-    classic = aws[aws["kind"] == "classic"]
-    orgs = native[native["membership"] == "Organization"]
+    aws = connectors[(connectors["environment"] == "AWS").fillna(False)]
+    native = aws[(aws["kind"] == "native").fillna(False)]
+    classic = aws[(aws["kind"] == "classic").fillna(False)]
+    orgs = native[(native["membership"] == "Organization").fillna(False)]
     when = _as_of(inventories, as_of)
     accounts = []
     for account_id in _account_ids(aws, inventories):
         own = native[native["hierarchy_id"] == account_id]
         row = own.iloc[0] if len(own) else None
         org = None
-        if row is not None and row["membership"] == "Member":
+        if row is not None and _is(row["membership"], "Member"):
             parent = orgs[orgs["hierarchy_id"] == row["parent_hierarchy_id"]]
             org = parent.iloc[0] if len(parent) else None
-        elif row is None or row["membership"] != "Organization":
+        elif row is None or not _is(row["membership"], "Organization"):
             for candidate in orgs.itertuples(index=False):
                 try:
                     members = _org_members(inventories.get(candidate.hierarchy_id))

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mdcnb.sample import cloudtrail
+from mdcnb.sample.aws_inventory import aws_inventory
 from mdcnb.sample.context import SampleContext
 from mdcnb.sample.snapshot import write_snapshot
 from mdcnb.sample.tenant import build_context
@@ -48,6 +49,7 @@ def azure(ctx: SampleContext) -> None:
 PARTS: tuple[Part, ...] = (
     azure,
     cloudtrail.write,
+    aws_inventory,
 )
 
 
