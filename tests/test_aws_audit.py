@@ -240,3 +240,40 @@ def test_matrix_and_counts_shapes():
     assert counts.loc["org.member_connectors", "fail"] == 2
     assert list(counts.columns) == list(aws_audit.STATUSES)
     assert isinstance(counts, pd.DataFrame)
+
+
+def test_sample_tenant_audit_matches_an_independent_count():
+    """On the committed sample: Arc coverage counted straight from the raw files equals the audit's evidence, and
+    the findings the sample part plants (stale exclusion, member without connector, no template policy) show."""
+    from pathlib import Path
+
+    from mdcnb.audit import audit_dataset
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    result = audit_dataset(sample)
+    assert result.skips == []
+    arc_ids = set()
+    for line in (sample / "resources.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["type"].lower() == "microsoft.hybridcompute/machines":
+            arc_ids.add(record["tags"]["InstanceId"])
+    rows = result.results.set_index(["account_id", "check_id"])
+    checked = 0
+    for folder in sorted((sample / "aws").iterdir()):
+        calls = json.loads((folder / "ec2_DescribeInstances.json").read_text())
+        running = [i["InstanceId"] for c in calls for r in c["response"]["Reservations"] for i in r["Instances"]
+                   if i["State"]["Name"] == "running"]
+        status, evidence = rows.loc[(folder.name, "servers.arc_machine"), ["status", "evidence"]]
+        if status == "not applicable":
+            continue
+        without = [i for i in running if i not in arc_ids]
+        checked += 1
+        if without:
+            assert status == "fail" and evidence.startswith(f"{len(without)} of {len(running)} running")
+        else:
+            assert status == "pass" and f"all {len(running)} running" in evidence
+    assert checked >= 2
+    statuses = result.results.groupby("check_id")["status"].apply(set)
+    assert "fail" in statuses["org.excluded_accounts"] and "fail" in statuses["org.member_connectors"]
+    assert "fail" in statuses["template.bucket_tls"] and "fail" in statuses["connector.classic_and_native"]
+    assert {"pass", "fail", "not applicable"} <= set(result.results["status"])
