@@ -37,10 +37,9 @@ def readiness_matrix(results: pd.DataFrame) -> go.Figure:
     labels = {a: f"{a} {n}" if isinstance(n, str) else a
               for a, n in results.drop_duplicates("account_id")[["account_id", "account_name"]].itertuples(index=False)}
     codes = {status: i for i, status in enumerate(STATUS_COLORS)}
-    by_cell = results.set_index(["account_id", "check_id"])
-    z = [[codes[by_cell.loc[(a, c), "status"]] for c in checks] for a in accounts]
-    text = [[f"{by_cell.loc[(a, c), 'status']}<br>{by_cell.loc[(a, c), 'evidence']}" for c in checks]
-            for a in accounts]
+    cells = {(r.account_id, r.check_id): (r.status, r.evidence) for r in results.itertuples(index=False)}
+    z = [[codes.get(cells.get((a, c), ("", ""))[0]) for c in checks] for a in accounts]  # None: no row, blank
+    text = [["<br>".join(map(str, cells.get((a, c), ("no result", "")))) for c in checks] for a in accounts]
     n = len(STATUS_COLORS)
     scale = [[edge, color] for i, color in enumerate(STATUS_COLORS.values()) for edge in (i / n, (i + 1) / n)]
     fig = go.Figure(go.Heatmap(z=z, x=checks, y=[labels[a] for a in accounts], text=text, zmin=-0.5,
