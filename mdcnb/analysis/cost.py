@@ -54,10 +54,10 @@ def default_sub_plan(plan: str) -> str:
 
 # --------------------------------------------------------------------------------------------- billable units
 
-def _azure_rule_units(resources: pd.DataFrame, rule: dict[str, Any]) -> pd.DataFrame:
+def _azure_rule_units(by_type: dict[str, pd.DataFrame], rule: dict[str, Any]) -> pd.DataFrame:
     """Units of one catalogue rule over the Azure inventory: counted, skipped (0, with why) or uncountable (NaN)."""
-    rows = resources[resources["type"].str.lower() == rule["type"]]
-    if rows.empty:
+    rows = by_type.get(rule["type"])
+    if rows is None or rows.empty:
         return pd.DataFrame(columns=UNIT_COLUMNS)
     count = rule["count"]
     note = pd.Series("", index=rows.index, dtype="object")
@@ -88,8 +88,8 @@ def _azure_rule_units(resources: pd.DataFrame, rule: dict[str, Any]) -> pd.DataF
     return pd.DataFrame({
         "scope_id": subs.map(subscription_scope), "scope_type": "subscription", "environment": "Azure",
         "subscription_id": subs, "resource_id": rows["resource_id"].astype(str), "resource_name": rows["name"],
-        "resource_type": rows["type"].str.lower(), "plan": rule["plan"], "units": units, "unit": rule["unit"],
-        "aks_node": (rows["type"].str.lower() == "microsoft.compute/virtualmachinescalesets")
+        "resource_type": rule["type"], "plan": rule["plan"], "units": units, "unit": rule["unit"],
+        "aks_node": (rule["type"] == "microsoft.compute/virtualmachinescalesets")
         & rows["resource_group"].fillna("").str.lower().str.startswith(aks_prefix),
         "tags": rows["tags"], "note": note,
     })
@@ -235,10 +235,11 @@ def billable_units(tables: Any, aws_inventories: dict[str, Any] | None = None) -
     (`note` says why) and 0 for resources that are present but not billed (deallocated VMs, Basic-tier databases).
     """
     resources = tables.resources
-    azure = pd.concat([_azure_rule_units(resources, rule) for rule in CATALOGUE["azure_units"]
+    by_type = dict(tuple(resources.groupby(resources["type"].str.lower(), sort=False))) if len(resources) else {}
+    azure = pd.concat([_azure_rule_units(by_type, rule) for rule in CATALOGUE["azure_units"]
                        if rule["count"] != "per_scope"] or [pd.DataFrame(columns=UNIT_COLUMNS)], ignore_index=True)
     per_scope_rules = [r for r in CATALOGUE["azure_units"] if r["count"] == "per_scope"]
-    per_scope = [_per_scope_units(_azure_rule_units(resources, {**r, "count": "one"}), r["plan"], r["unit"])
+    per_scope = [_per_scope_units(_azure_rule_units(by_type, {**r, "count": "one"}), r["plan"], r["unit"])
                  for r in per_scope_rules]
     multicloud = _multicloud_units(tables)
     if aws_inventories:
@@ -416,15 +417,15 @@ def estimate(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable, sc
     Containers is enabled on the same scope, as Microsoft's asset-discovery script does.
     """
     lines = _effective_settings(units, settings)
-    lines["sub_plan"] = [sp or default_sub_plan(p) for sp, p in zip(lines["sub_plan"], lines["plan"], strict=True)]
+    defaults = {plan: spec["default_sub_plan"] for plan, spec in PLANS.items()}
+    lines["sub_plan"] = lines["sub_plan"].where(lines["sub_plan"] != "", lines["plan"].map(defaults).fillna(""))
     containers_on = set(lines.loc[(lines["plan"] == "Containers") & lines["enabled"], "scope_id"])
     aks_excluded = lines["aks_node"] & (lines["plan"] == "VirtualMachines") & lines["scope_id"].isin(containers_on)
     lines["billed_units"] = lines["units"].where(~aks_excluded, 0.0)
     lines.loc[aks_excluded, "note"] = "AKS node pool: billed under Defender for Containers"
-    keys = set(zip(lines["plan"], lines["sub_plan"], strict=True))
-    price_of = {(p, sp): prices.monthly_price(p, sp) for p, sp in keys}
-    lines["monthly_price"] = [price_of[(p, sp)] for p, sp in zip(lines["plan"], lines["sub_plan"], strict=True)]
-    lines["monthly_price"] = pd.to_numeric(lines["monthly_price"], errors="coerce").astype("float64")
+    key = lines["plan"].astype(str) + "|" + lines["sub_plan"].astype(str)
+    price_of = {k: prices.monthly_price(*k.split("|", 1)) for k in key.unique()}
+    lines["monthly_price"] = pd.to_numeric(key.map(price_of), errors="coerce").astype("float64")
     no_price = lines["enabled"] & lines["monthly_price"].isna() & ~(lines["billed_units"] == 0)
     lines.loc[no_price, "note"] = [
         f"{prices.name} has no monthly price for {p} {sp}".rstrip() + " (usage-priced or unknown): not estimated"
@@ -452,23 +453,19 @@ def enable_all(settings: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
                         settings.loc[settings["level"] != "resource",
                                      ["scope_id", "scope_type", "environment", "subscription_id"]]])
     scopes = scopes.drop_duplicates("scope_id")
-    current = settings.set_index(["scope_id", "plan"])
-    rows = []
-    for scope in scopes.itertuples(index=False):
-        plans = ([p for p, spec in PLANS.items() if spec["enable_all"]] if scope.scope_type == "subscription"
-                 else CATALOGUE["multicloud_enable_all"])
-        for plan in plans:
-            existing = current.loc[(scope.scope_id, plan)] if (scope.scope_id, plan) in current.index else None
-            if isinstance(existing, pd.DataFrame):
-                existing = existing.iloc[0]
-            keep = existing is not None and bool(existing["enabled"]) and existing["sub_plan"]
-            rows.append({"scope_id": scope.scope_id, "scope_type": scope.scope_type,
-                         "level": "subscription" if scope.scope_type == "subscription" else "connector",
-                         "environment": scope.environment, "subscription_id": scope.subscription_id, "plan": plan,
-                         "enabled": True, "sub_plan": existing["sub_plan"] if keep else default_sub_plan(plan),
-                         "trial_days": float(existing["trial_days"]) if existing is not None else 0.0,
-                         "deprecated": False})
-    switched = pd.DataFrame(rows, columns=SETTING_COLUMNS)
+    plans = pd.concat([
+        pd.DataFrame({"plan": [p for p, spec in PLANS.items() if spec["enable_all"]], "scope_type": "subscription"}),
+        pd.DataFrame({"plan": CATALOGUE["multicloud_enable_all"], "scope_type": "connector"})])
+    current = (settings[settings["level"] != "resource"].drop_duplicates(["scope_id", "plan"])
+               [["scope_id", "plan", "enabled", "sub_plan", "trial_days"]])
+    pairs = scopes.merge(plans, on="scope_type").merge(current, on=["scope_id", "plan"], how="left")
+    keep = pairs["enabled"].fillna(False).astype(bool) & pairs["sub_plan"].fillna("").ne("")
+    pairs["sub_plan"] = pairs["sub_plan"].where(keep, pairs["plan"].map(default_sub_plan))
+    pairs["trial_days"] = pairs["trial_days"].fillna(0.0).astype("float64")
+    pairs["level"] = np.where(pairs["scope_type"] == "subscription", "subscription", "connector")
+    pairs["enabled"] = True
+    pairs["deprecated"] = False
+    switched = pairs[SETTING_COLUMNS]
     replaced = settings.set_index(["scope_id", "plan"]).index.isin(switched.set_index(["scope_id", "plan"]).index)
     untouched = settings[~replaced | (settings["level"] == "resource")]
     return pd.concat([untouched, switched], ignore_index=True)[SETTING_COLUMNS]
