@@ -8,9 +8,9 @@ import pandas as pd
 from azure_examples import dataset_from, example_items
 from builders import assessment, metadata, score_control, secure_score, subscription_records
 
-from mdcnb.analysis import score
+from mdcnb.analysis import compliance, score
 from mdcnb.cli import main
-from mdcnb.tables import load_tables
+from mdcnb.tables import Tables, load_tables
 
 S1, S2 = "/subscriptions/11111111-0000-0000-0000-000000000001", "/subscriptions/11111111-0000-0000-0000-000000000002"
 
@@ -168,3 +168,15 @@ def test_score_cli_without_scores(tmp_path, capsys):
 def test_score_cli_missing_dataset(tmp_path, capsys):
     assert main(["score", "--dataset", str(tmp_path / "missing")]) == 2
     assert "dataset directory not found" in capsys.readouterr().err
+
+
+def test_analysis_of_an_empty_dataset_gives_empty_tables_not_errors():
+    empty = Tables()
+    scopes = score.scopes(empty)
+    assert scopes.empty and list(scopes.columns) == score.SCOPE_COLUMNS
+    overall = score.overall(scopes)
+    assert overall["current"] == 0 and overall["percentage"] != overall["percentage"]  # NaN
+    for frame in (score.controls(empty), score.recompute_controls(empty), score.recompute_scopes(empty),
+                  compliance.standards(empty), compliance.rollup(compliance.standards(empty)),
+                  compliance.control_counts(empty), compliance.failing_controls(empty)):
+        assert frame.empty and len(frame.columns) > 0

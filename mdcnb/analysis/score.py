@@ -188,10 +188,10 @@ def recompute_controls(tables: Tables) -> pd.DataFrame:
                              "resource_id": assessed["resource_id"],
                              "rank": assessed["status"].str.lower().map(_STATUS_RANK)})
     per_resource = keys.merge(assessed, on=["scope_id", "assessment_key"]).groupby(
-        ["scope_id", "control_id", "resource_id"], sort=False)["rank"].max()
-    counts = per_resource.groupby(level=["scope_id", "control_id"]).agg(
-        healthy=lambda r: int((r == 1).sum()), unhealthy=lambda r: int((r == 2).sum()),
-        not_applicable=lambda r: int((r == 0).sum()))
+        ["scope_id", "control_id", "resource_id"], sort=False)["rank"].max().reset_index()
+    counts = per_resource.groupby(["scope_id", "control_id", "rank"]).size().unstack("rank", fill_value=0)
+    counts = counts.reindex(columns=[0, 1, 2], fill_value=0).rename(
+        columns={0: "not_applicable", 1: "healthy", 2: "unhealthy"})
     out = stored[["scope_id", "control_id", "control_name", "definition_max", "max", "current", "healthy",
                   "unhealthy", "not_applicable"]].rename(columns={
                       "max": "stored_max", "current": "stored_current", "healthy": "stored_healthy",
