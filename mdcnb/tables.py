@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from mdcnb import schema
+from mdcnb import schema, table_cache
 from mdcnb.dataset import default_dataset, read_manifest
 from mdcnb.normalize import normalise_dataset
 
@@ -50,10 +50,15 @@ def load_tables(dataset: str | Path | None = None) -> Tables:
     """Read and normalise a dataset directory (None: the embedded sample, see `default_dataset`).
 
     Records that cannot be read are listed in `tables.skips`; the manifest is attached as `tables.manifest`.
+    Big datasets are normalised once and then read from a cache (see `mdcnb.table_cache`).
     """
     path = Path(dataset) if dataset is not None else default_dataset()
     if not path.is_dir():
         raise FileNotFoundError(f"dataset directory not found: {path}")
+    return table_cache.cached(path, lambda: _normalised_tables(path))
+
+
+def _normalised_tables(path: Path) -> Tables:
     frames = normalise_dataset(path).frames()
     _fill_connector_environments(frames)
     return Tables(**frames, manifest=read_manifest(path), dataset=path)

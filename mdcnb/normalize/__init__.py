@@ -19,7 +19,7 @@ import pandas as pd
 from mdcnb import schema
 from mdcnb.dataset import RawRecords, Skip, existing_record_path, iter_records, record_path
 from mdcnb.normalize import inventory, posture
-from mdcnb.normalize.common import RecordError, fold, lower
+from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
 
 Normaliser = Callable[[dict[str, Any]], Rows]
@@ -54,8 +54,8 @@ class Normalised:
                     values.append(row.get(name))
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        """One DataFrame per contract (empty ones included), `skips` last."""
-        frames = {name: table.from_columns(self.columns.get(name, {})) for name, table in schema.TABLES.items()
+        """One DataFrame per contract (empty ones included), `skips` last. Consumes the accumulated columns."""
+        frames = {name: table.from_columns(self.columns.pop(name, {})) for name, table in schema.TABLES.items()
                   if name != "skips"}
         frames["skips"] = schema.SKIPS.frame(s.as_row() for s in self.skips)
         return frames
@@ -63,27 +63,33 @@ class Normalised:
 
 def apply(record_type: str, source: str, records: Iterable[tuple[int | str, dict[str, Any]]],
           normaliser: Normaliser, out: Normalised) -> None:
-    """Normalise (location, record) pairs (key case folded first) into `out`.
+    """Normalise (location, record) pairs into `out`: key case folded first, the lower-cased id under `LOWER_ID`.
 
     Unreadable records and records repeating an id already read become skips; neither stops the others.
+    A location is a line number or a description.
     """
-    seen: dict[str, str] = {}
+    seen: dict[str, int | str] = {}
     for location, record in records:
-        where = f"line {location}" if isinstance(location, int) else location
         record = fold(record)
         record_id = lower(record.get("id"))
-        if record_id and record_id in seen:
-            out.skips.append(Skip(source, where, record_type,
-                                  f"duplicate id {record_id} (first read at {seen[record_id]})"))
-            continue
+        if record_id:
+            record[LOWER_ID] = record_id  # one string object for the id, shared by `seen` and the row
+            if record_id in seen:
+                out.skips.append(Skip(source, _where(location), record_type,
+                                      f"duplicate id {record_id} (first read at {_where(seen[record_id])})"))
+                continue
         try:
             produced = normaliser(record)
         except (RecordError, TypeError, ValueError, AttributeError) as exc:
-            out.skips.append(Skip(source, where, record_type, _reason(exc)))
+            out.skips.append(Skip(source, _where(location), record_type, _reason(exc)))
             continue
         if record_id:
-            seen[record_id] = where
+            seen[record_id] = location
         out.add(produced)
+
+
+def _where(location: int | str) -> str:
+    return f"line {location}" if isinstance(location, int) else location
 
 
 def _reason(exc: Exception) -> str:

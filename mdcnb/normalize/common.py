@@ -39,6 +39,11 @@ def fold(value: Any) -> Any:
     return value
 
 
+# Where the normaliser driver keeps a record's lower-cased id beside the record's own `id` (which keeps its case:
+# compliance ids carry standard and control names). Not a JSON key any service sends.
+LOWER_ID = "\x00id"
+
+
 def field(obj: Any, *path: str, default: Any = None) -> Any:
     """`obj[path[0]][path[1]]...`: each key as written, else in lower case.
 

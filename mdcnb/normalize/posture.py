@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mdcnb.normalize.common import (
+    LOWER_ID,
     RecordError,
     arm_type,
     canonical,
@@ -66,7 +67,7 @@ def assessment_normaliser(metadata: Mapping[str, dict[str, Any]]) -> Callable[[d
         return strings.setdefault(value, value) if value else None
 
     def normalise(record: dict[str, Any]) -> Rows:
-        assessment_id = require(text(record.get("id")), "id")
+        assessment_id = record.get(LOWER_ID) or require(lower(record.get("id")), "id")
         key = share(lower(record.get("name")) or lower(last_segment(assessment_id)))
         props = record.get("properties") or {}
         meta_columns = by_key.get(key)
@@ -107,7 +108,7 @@ def _assessment_row(record: dict[str, Any], assessment_id: str, key: str, props:
                                  "GcpResourceId"))
     return {
         **meta_columns,
-        "assessment_id": assessment_id.lower(),
+        "assessment_id": assessment_id,
         "assessment_key": key,
         "subscription_id": share(lower(record.get("subscriptionid")) or subscription_of(assessment_id)),
         "environment": source,
