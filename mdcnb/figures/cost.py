@@ -1,0 +1,80 @@
+"""Cost page charts: plan cost as configured against "Enable all", cost per scope, what-if totals, SIEM side.
+
+Every chart's title names the price table and date the figures come from (`PriceTable.label`), so a chart copied out
+of the report still says which prices it used.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+CONFIGURED_COLOR = "#0078d4"
+ENABLE_ALL_COLOR = "#9ecae1"
+SAVING_COLOR = "#2e7d32"
+SIEM_COLOR = "#ff9900"
+OTHER_COLOR = "#cfd8dc"
+BAR_HEIGHT_PX = 26
+MIN_HEIGHT_PX = 280
+
+
+def _layout(fig: go.Figure, title: str, price_label: str, rows: int | None = None) -> go.Figure:
+    fig.update_layout(title={"text": f"{title}<br><sup>{price_label}</sup>", "x": 0, "xanchor": "left"},
+                      template="plotly_white", margin={"l": 10, "r": 10, "t": 70, "b": 40},
+                      legend={"orientation": "h", "y": -0.12})
+    if rows:
+        fig.update_layout(height=max(MIN_HEIGHT_PX, 130 + rows * BAR_HEIGHT_PX))
+    return fig
+
+
+def plan_costs(compare: pd.DataFrame, price_label: str, currency: str) -> go.Figure:
+    """Monthly cost per plan as configured and with every plan on (`mdcnb.analysis.cost.compare` output)."""
+    data = compare.sort_values("enable all", kind="stable")
+    fig = go.Figure([
+        go.Bar(name="as configured", y=data["display"], x=data["as configured"], orientation="h",
+               marker_color=CONFIGURED_COLOR),
+        go.Bar(name="enable all", y=data["display"], x=data["enable all"], orientation="h",
+               marker_color=ENABLE_ALL_COLOR),
+    ])
+    fig.update_layout(barmode="group", xaxis_title=f"{currency} per month")
+    return _layout(fig, "Defender plans: monthly cost as configured and with every plan on", price_label,
+                   rows=2 * len(data))
+
+
+def scope_costs(by_scope: pd.DataFrame, price_label: str, currency: str, limit: int = 30) -> go.Figure:
+    """Monthly cost per subscription / connector as configured, and what "Enable all" would add on top."""
+    data = by_scope.sort_values("enable_all", ascending=False, kind="stable")
+    suffix = f" (top {limit} of {len(data):,})" if len(data) > limit else ""
+    data = data.head(limit).iloc[::-1]
+    fig = go.Figure([
+        go.Bar(name="as configured", y=data["name"], x=data["as_configured"], orientation="h",
+               marker_color=CONFIGURED_COLOR),
+        go.Bar(name="added by Enable all", y=data["name"], x=data["delta"], orientation="h",
+               marker_color=ENABLE_ALL_COLOR),
+    ])
+    fig.update_layout(barmode="stack", xaxis_title=f"{currency} per month")
+    return _layout(fig, f"Monthly cost per scope{suffix}", price_label, rows=len(data))
+
+
+def scenario_totals(scenarios: pd.DataFrame, price_label: str, currency: str) -> go.Figure:
+    """Monthly total of each scenario (`scenario`, `monthly_total` columns), the configured one first."""
+    colors = [CONFIGURED_COLOR if i == 0 else (ENABLE_ALL_COLOR if total > scenarios["monthly_total"].iloc[0]
+                                               else SAVING_COLOR)
+              for i, total in enumerate(scenarios["monthly_total"])]
+    fig = go.Figure(go.Bar(x=scenarios["scenario"], y=scenarios["monthly_total"], marker_color=colors,
+                           text=[f"{v:,.2f}" for v in scenarios["monthly_total"]], textposition="outside"))
+    fig.update_layout(yaxis_title=f"{currency} per month", showlegend=False)
+    return _layout(fig, "What-if: monthly total per scenario", price_label)
+
+
+def siem_accounts(accounts: pd.DataFrame, price_label: str, currency: str) -> go.Figure:
+    """Monthly SIEM cost per AWS account: CspmMonitorAws's share (what the filter saves) and everything else."""
+    data = accounts.sort_values("monthly_cost", kind="stable")
+    fig = go.Figure([
+        go.Bar(name="CspmMonitorAws reads (saved by the filter)", y=data["account_id"],
+               x=data["monthly_cspm_cost"], orientation="h", marker_color=SIEM_COLOR),
+        go.Bar(name="other events", y=data["account_id"], x=data["monthly_cost"] - data["monthly_cspm_cost"],
+               orientation="h", marker_color=OTHER_COLOR),
+    ])
+    fig.update_layout(barmode="stack", xaxis_title=f"{currency} per month", yaxis_type="category")
+    return _layout(fig, "SIEM ingestion of the CloudTrail export, per AWS account", price_label, rows=len(data))
