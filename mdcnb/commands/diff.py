@@ -18,6 +18,8 @@ from mdcnb.analysis.diff import CHANGE_LABELS, SnapshotDiff, diff_tables
 
 EXIT_SCORE_DROP = 2
 SHOWN_PER_LIST = 10
+CELL_WIDTH = 48
+TEXT_HIDDEN = ("resource_id", "assessment_key", "scope_id", "connector_id", "description")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,5 +116,8 @@ def _print_text(result: SnapshotDiff) -> None:
 
 
 def _table_text(frame: pd.DataFrame) -> str:
-    plain: Any = frame.astype(object).where(frame.notna(), "")
-    return plain.to_string(index=False)
+    """The readable columns (ids stay in --json), each cell cut to `CELL_WIDTH` characters."""
+    shown = frame.drop(columns=[c for c in TEXT_HIDDEN if c in frame.columns])
+    plain: Any = shown.astype(object).where(shown.notna(), "")
+    cut = plain.map(lambda v: v if len(str(v)) <= CELL_WIDTH else str(v)[: CELL_WIDTH - 1] + "…")
+    return cut.to_string(index=False)
