@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from diff_snapshots import AFTER, BEFORE, S1, S2
 
-from mdcnb import trend_figures
 from mdcnb.analysis import trends
+from mdcnb.figures import history as history_figures
 
 WEEKS = {"2026-W47": BEFORE, "2026-W48": AFTER}
 
 
 def test_score_trend_draws_overall_bold_and_each_scope():
     data = trends.score_trend(WEEKS)
-    fig = trend_figures.score_trend(data)
+    fig = history_figures.score_trend(data)
     by_name = {t.name: t for t in fig.data}
     assert by_name["Overall"].line.width == 4 and list(by_name["Overall"].y) == [55.0, 65.0]
     assert sum(len(t.y) for t in fig.data) == len(data)
@@ -29,13 +29,13 @@ def test_score_movers_keeps_overall_and_the_biggest_moves():
 
 def test_pass_rate_coverage_and_cloudtrail_figures():
     rates = trends.compliance_trend(WEEKS)
-    fig = trend_figures.pass_rate_trend(rates)
+    fig = history_figures.pass_rate_trend(rates)
     assert sorted(t.name for t in fig.data) == ["MCSB", "PCI"]
     coverage = trends.plan_coverage_trend(WEEKS)
-    fig = trend_figures.coverage_trend(coverage)
+    fig = history_figures.coverage_trend(coverage)
     assert sum(len(t.x) for t in fig.data) == len(coverage)
     import pandas as pd
 
     volume = pd.DataFrame({"week": ["2026-W47", "2026-W48"], "events": [30, 21], "cspm_read_events": [20, 19]})
-    fig = trend_figures.cloudtrail_trend(volume)
+    fig = history_figures.cloudtrail_trend(volume)
     assert [list(t.y) for t in fig.data] == [[20, 19], [10, 2]]
