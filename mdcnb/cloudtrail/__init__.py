@@ -22,7 +22,7 @@ from mdcnb.cloudtrail.parse import ScanOptions
 from mdcnb.cloudtrail.result import VolumeResult
 from mdcnb.cloudtrail.scan import scan_files
 
-__all__ = ["RoleMatcher", "VolumeResult", "dataset_roles", "matcher_for", "volume"]
+__all__ = ["RoleMatcher", "VolumeResult", "dataset_roles", "dataset_volume", "matcher_for", "volume"]
 
 
 def dataset_roles(dataset: str | Path | None) -> tuple[set[str], set[str]]:
@@ -67,3 +67,19 @@ def _day(value: str | None) -> str | None:
     if not value:
         return None
     return date.fromisoformat(str(value)[:10]).isoformat()
+
+
+def dataset_volume(dataset: str | Path | None = None, *, since: str | None = None, until: str | None = None,
+                   processes: int | None = None) -> VolumeResult:
+    """Count the CloudTrail logs a dataset carries (`<dataset>/cloudtrail/`) with its connectors' role ARNs.
+    None = the embedded sample. A dataset without logs gives empty tables and a note."""
+    from mdcnb.dataset import cloudtrail_root, default_dataset
+
+    path = Path(dataset) if dataset is not None else default_dataset()
+    root = cloudtrail_root(path)
+    if not root.is_dir():
+        opts = ScanOptions(matcher_for((), path), since=_day(since), until=_day(until))
+        res = scan_files([], opts, source=str(root))
+        res.notes.append(f"no CloudTrail logs in {root}")
+        return res
+    return volume(root, since=since, until=until, dataset=path, processes=processes)
