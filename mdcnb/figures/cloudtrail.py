@@ -1,0 +1,97 @@
+"""CloudTrail charts: daily and hourly series, top calls, share of reads, other MDC roles, SIEM cost.
+
+Each builder takes a frame already aggregated by `mdcnb.analysis.cloudtrail` and returns a plotly Figure.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from mdcnb.analysis.cloudtrail import ACTOR_LABELS
+
+ACTOR_COLORS = {"cspm": "#d83b01", "cspm_assume_role": "#ff8c00", "mdc_other": "#8764b8", "other": "#a0aeb2"}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, template="plotly_white", height=height,
+                      margin={"l": 10, "r": 10, "t": 60, "b": 40})
+    return fig
+
+
+def daily_reads(daily: pd.DataFrame) -> go.Figure:
+    """Stacked read events per day by actor (`daily_by_actor`)."""
+    fig = go.Figure()
+    for actor in ACTOR_LABELS:
+        part = daily[daily["actor"] == actor]
+        if len(part):
+            fig.add_bar(x=part["date"], y=part["read_only_events"], name=ACTOR_LABELS[actor],
+                        marker_color=ACTOR_COLORS[actor])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="read-only events")
+    return _layout(fig, "Read-only CloudTrail events per day, by who made them")
+
+
+def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
+    """CSPM read events per day, one line per account / region (`cspm_daily`)."""
+    fig = go.Figure()
+    for (account, region), part in daily.groupby(["account_id", "region"], sort=True):
+        fig.add_scatter(x=part["date"], y=part["read_only_events"], mode="lines+markers",
+                        name=f"{account} / {region}")
+    fig.update_yaxes(title="CspmMonitorAws read events", rangemode="tozero")
+    return _layout(fig, "CspmMonitorAws read events per day, by account and region", height=420)
+
+
+def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
+    """CSPM read events per hour, one line per account / region (`cspm_hourly`): the scan bursts."""
+    fig = go.Figure()
+    for series, part in hourly.groupby("series", sort=True):
+        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=series, line={"width": 1})
+    fig.update_yaxes(title="read events per hour", rangemode="tozero")
+    return _layout(fig, "CspmMonitorAws read events per hour (bursts = scans)", height=420)
+
+
+def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with the most read events") -> go.Figure:
+    """Horizontal bars of `top_calls` (largest on top)."""
+    shown = calls.iloc[::-1]
+    labels = shown["event_source"].str.replace(".amazonaws.com", "", regex=False) + " " + shown["event_name"]
+    fig = go.Figure(go.Bar(x=shown["read_only_events"], y=labels, orientation="h", marker_color=ACTOR_COLORS["cspm"],
+                           customdata=shown[["share"]].to_numpy(),
+                           hovertemplate="%{y}: %{x:,} events (%{customdata[0]:.1%})<extra></extra>"))
+    fig.update_xaxes(title="read events")
+    return _layout(fig, title, height=120 + 22 * len(shown))
+
+
+def read_share(share: pd.DataFrame) -> go.Figure:
+    """Per account: CSPM's reads vs everyone else's (`read_share`)."""
+    accounts = share["account_id"].astype(str)
+    fig = go.Figure()
+    fig.add_bar(y=accounts, x=share["cspm_read_events"], orientation="h", name="CspmMonitorAws (with sign-ins)",
+                marker_color=ACTOR_COLORS["cspm"])
+    fig.add_bar(y=accounts, x=share["read_events"] - share["cspm_read_events"], orientation="h",
+                name="all other reads", marker_color=ACTOR_COLORS["other"])
+    fig.update_layout(barmode="stack", yaxis={"autorange": "reversed", "type": "category"})
+    fig.update_xaxes(title="read-only events")
+    return _layout(fig, "Share of each account's read events caused by CspmMonitorAws", height=120 + 28 * len(share))
+
+
+def other_roles(roles: pd.DataFrame) -> go.Figure:
+    """Events of the other MDC roles per role, read vs write (`other_mdc_roles`)."""
+    per_role = roles.groupby("role_name", as_index=False)[["read_only_events", "write_events"]].sum()
+    fig = go.Figure()
+    fig.add_bar(x=per_role["role_name"], y=per_role["read_only_events"], name="read", marker_color="#8764b8")
+    fig.add_bar(x=per_role["role_name"], y=per_role["write_events"], name="write", marker_color="#3b2d5c")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="events")
+    return _layout(fig, "Other MDC roles (same session name, not CSPM)")
+
+
+def siem_cost(cost: dict) -> go.Figure:
+    """Monthly SIEM cost before and after the filter (a `mdcnb.cloudtrail.cost.siem_cost` result)."""
+    cur = cost["price"]["currency"]
+    values = [cost["monthly_cost"], cost["monthly_cost_after_filter"]]
+    fig = go.Figure(go.Bar(x=["all events", "after dropping CSPM reads"], y=values,
+                           marker_color=[ACTOR_COLORS["other"], "#107c10"],
+                           text=[f"{v:,.2f} {cur}" for v in values], textposition="outside"))
+    fig.update_yaxes(title=f"{cur} per month", rangemode="tozero")
+    return _layout(fig, f"SIEM ingestion per month (saving {cost['monthly_saving']:,.2f} {cur})", height=360)
