@@ -111,3 +111,16 @@ def trail_coverage(trails: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
             "records_management_reads", "carries_cspm_reads", "s3_bucket", "cloudwatch_log_group",
             "cspm_read_events_in_logs", "note"]
     return rows[cols].reset_index(drop=True)
+
+
+def cost_table(cost: dict) -> pd.DataFrame:
+    """A `mdcnb.cloudtrail.cost.siem_cost` result as rows (scenario, events, bytes, monthly cost, price source)."""
+    cur, source = cost["price"]["currency"], cost["price"]["source"]
+    rows = [("all events", cost["events"], cost["bytes"], cost["monthly_cost"]),
+            ("CSPM reads and sign-ins (dropped by the filter)", cost["filtered_events"], cost["filtered_bytes"],
+             cost["monthly_saving"]),
+            ("after the filter", cost["events"] - cost["filtered_events"], cost["bytes"] - cost["filtered_bytes"],
+             cost["monthly_cost_after_filter"])]
+    out = pd.DataFrame(rows, columns=["scenario", "events_in_window", "bytes_in_window", "monthly_cost"])
+    out["currency"], out["price_source"], out["window_days"] = cur, source, cost["window_days"]
+    return out

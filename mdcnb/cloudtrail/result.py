@@ -48,6 +48,14 @@ class VolumeResult:
                    events_without_id=acc.without_id, events_out_of_range=acc.out_of_range,
                    record_issues=dict(sorted(acc.issues.items())), **kw)
 
+    def skips(self) -> pd.DataFrame:
+        """Files that could not be read and records that could not be counted, as a `schema.SKIPS` table."""
+        rows = [{"source": f["path"], "location": "", "record_type": "cloudtrail", "reason": f["reason"]}
+                for f in self.files_skipped]
+        rows += [{"source": self.source, "location": f"{n} record(s)", "record_type": "cloudtrail", "reason": reason}
+                 for reason, n in self.record_issues.items()]
+        return schema.SKIPS.frame(rows)
+
     def summary(self) -> dict[str, Any]:
         """The `--json` document of `mdcnb cloudtrail volume`."""
         v = self.volume
