@@ -12,6 +12,7 @@ cannot be placed is counted under `issues` with its reason.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import zlib
 from array import array
@@ -189,8 +190,17 @@ def _identity_account(rec: dict[str, Any]) -> str | None:
 
 
 def scan_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | None = None) -> FileResult:
-    """Decode and aggregate one file's bytes."""
-    records, reason = decode(blob, opts.max_file_bytes)
-    if reason:
-        return FileResult(source, skip_reason=reason)
-    return aggregate(source, records, opts, path_account)
+    """Decode and aggregate one file's bytes.
+
+    The cyclic garbage collector is paused meanwhile: parsing creates thousands of dicts per file (none in a
+    cycle) and the collector's passes over them cost about a third of the parse time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        records, reason = decode(blob, opts.max_file_bytes)
+        if reason:
+            return FileResult(source, skip_reason=reason)
+        return aggregate(source, records, opts, path_account)
+    finally:
+        if was_enabled:
+            gc.enable()

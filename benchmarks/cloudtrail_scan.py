@@ -1,0 +1,180 @@
+"""Benchmark of the local CloudTrail scan (issue 4): events/s of `mdcnb cloudtrail volume` against a plain
+`json.load` loop (one core), a decompression-only pass with the same number of processes (the physical bound),
+and DuckDB running the Athena counting SQL over the same files; peak memory at N and 4N events.
+
+    python benchmarks/cloudtrail_scan.py                 # N = 1,000,000 events (and 4N for memory)
+    python benchmarks/cloudtrail_scan.py --events 200000 --no-4n
+
+Each measurement runs in a fresh subprocess so its peak RSS (and its workers') is its own. Files are generated
+once per size under --dir with the sample's event synthesis (mdcnb.cloudtrail.synth; about 1.3 KB per event) and
+reused on later runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing import Pool
+from pathlib import Path
+
+EVENTS_PER_FILE = 1000
+FILES_PER_DAY = 36  # 36,000 events a day: more events means more days (memory must stay flat as days pile up)
+ACCOUNTS = ("111122223333", "444455556666", "777788889999", "123456789012")
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+
+
+def _write_file(args: tuple[str, int, int]) -> int:
+    """One log file of `n` events: 40 % CSPM reads, the rest users and services (seeded by the file index)."""
+    from mdcnb.cloudtrail.synth import CSPM_GLOBAL, CSPM_REGIONAL, Builder, log_key, pack
+
+    root, index, n = args
+    rng = random.Random(index)
+    b = Builder(rng, tenant_id="7c1e4b2a-3f5d-4e8a-9b6c-2d1f0e3a4b5c")
+    account, region = ACCOUNTS[index % len(ACCOUNTS)], REGIONS[(index // len(ACCOUNTS)) % len(REGIONS)]
+    day = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=index // FILES_PER_DAY)
+    role = f"arn:aws:iam::{account}:role/CspmMonitorAws"
+    calls = CSPM_REGIONAL + CSPM_GLOBAL
+    records = []
+    for _ in range(n):
+        when = day + timedelta(seconds=rng.randrange(86400))
+        r = rng.random()
+        if r < 0.4:
+            service, name, _ = rng.choice(calls)
+            records.append(b.mdc_call(when, role, region, service, name))
+        elif r < 0.8:
+            records.append(b.user_call(when, account, region))
+        else:
+            records.append(b.service_call(when, account, region))
+    path = Path(root) / log_key(account, region, day + timedelta(hours=23, minutes=55), f"B{index:015d}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pack(records))
+    return n
+
+
+def generate(root: Path, events: int, processes: int) -> None:
+    marker = root / ".complete"
+    if marker.exists():
+        return
+    files = [(str(root), i, min(EVENTS_PER_FILE, events - i * EVENTS_PER_FILE))
+             for i in range((events + EVENTS_PER_FILE - 1) // EVENTS_PER_FILE)]
+    t = time.perf_counter()
+    with Pool(processes) as pool:
+        total = sum(pool.imap_unordered(_write_file, files, chunksize=8))
+    marker.write_text(str(total))
+    print(f"generated {total:,} events in {len(files):,} files under {root} in {time.perf_counter() - t:.0f} s",
+          file=sys.stderr)
+
+
+# ---- the measured methods (each runs in its own subprocess) ------------------------------------------------------
+def _decompress(path: str) -> int:
+    with open(path, "rb") as fh:
+        return len(gzip.decompress(fh.read()))
+
+
+def measure(method: str, root: str, processes: int) -> dict:
+    files = sorted(glob.glob(f"{root}/**/*.json.gz", recursive=True))
+    t = time.perf_counter()
+    if method == "mdcnb":
+        from mdcnb.cloudtrail import volume
+
+        s = volume(root, processes=processes).summary()
+        events, cspm = s["events_total"], s["cspm_read_events"]
+    elif method == "json_loop":
+        events = cspm = 0
+        for path in files:
+            with gzip.open(path, "rb") as fh:
+                for rec in json.load(fh)["Records"]:
+                    events += 1
+                    ctx = rec.get("userIdentity", {}).get("sessionContext") or {}
+                    if rec.get("readOnly") and (ctx.get("sessionIssuer") or {}).get("arn", "").endswith(
+                            ":role/CspmMonitorAws"):
+                        cspm += 1
+    elif method == "decompress":
+        with Pool(processes) as pool:
+            sum(pool.imap_unordered(_decompress, files, chunksize=4))
+        events, cspm = int((Path(root) / ".complete").read_text()), None
+    elif method == "duckdb":
+        import duckdb
+
+        from mdcnb.cloudtrail import athena
+        from mdcnb.cloudtrail.identity import RoleMatcher
+
+        con = duckdb.connect()
+        con.execute(f"SET threads={processes}")
+        athena.duckdb_table(con, "cloudtrail_logs", files)
+        rows = con.execute(athena.counting_query("cloudtrail_logs", RoleMatcher.build())).fetchall()
+        events = sum(r[7] for r in rows)
+        cspm = sum(r[8] for r in rows if r[5] == "cspm")
+    else:
+        raise ValueError(method)
+    seconds = time.perf_counter() - t
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"method": method, "events": events, "cspm_read_events": cspm, "seconds": seconds,
+            "peak_rss_mb": round(own), "worker_peak_rss_mb": round(kids)}
+
+
+def run(method: str, root: Path, processes: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", method, "--dir", str(root), "--processes",
+                          str(processes)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--processes", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--dir", default="/tmp/mdcnb-bench-cloudtrail")
+    ap.add_argument("--no-4n", action="store_true", help="skip the 4N memory run")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.dir, args.processes)))
+        return 0
+    p = args.processes
+    base = Path(args.dir)
+    n_dir = base / f"n{args.events}"
+    generate(n_dir, args.events, p)
+    size = sum(f.stat().st_size for f in n_dir.rglob("*.json.gz"))
+    results = {m: run(m, n_dir, p) for m in ("decompress", "mdcnb", "json_loop", "duckdb")}
+    n = results["decompress"]["events"]
+    raw = results["mdcnb"]
+    print(f"\nCloudTrail scan, {n:,} events in {len(list(n_dir.rglob('*.json.gz'))):,} gzip files "
+          f"({size / 1e6:,.0f} MB gzip), {p} processes\n")
+    print("| method | processes | seconds | events/s | x decompression-only | peak RSS MB (parent / workers) |")
+    print("|---|---|---|---|---|---|")
+    bound = n / results["decompress"]["seconds"]
+    for m, label, procs in (("decompress", "decompression only (physical bound)", p),
+                            ("mdcnb", "mdcnb cloudtrail volume", p), ("json_loop", "plain json.load loop", 1),
+                            ("duckdb", "DuckDB, Athena counting SQL", p)):
+        r = results[m]
+        rate = n / r["seconds"]
+        print(f"| {label} | {procs} | {r['seconds']:.2f} | {rate:,.0f} | {rate / bound:.2f} | "
+              f"{r['peak_rss_mb']} / {r['worker_peak_rss_mb']} |")
+    mdcnb_rate, loop_rate = n / raw["seconds"], n / results["json_loop"]["seconds"]
+    print(f"\nmdcnb / decompression-only = {mdcnb_rate / bound:.2f} (target >= 0.5); "
+          f"mdcnb / json.load loop = {mdcnb_rate / loop_rate:.1f} (target >= 4)")
+    counts = [results[m]["cspm_read_events"] for m in ("mdcnb", "json_loop", "duckdb")]
+    print(f"CSPM read events: mdcnb {counts[0]:,}, json loop {counts[1]:,}, DuckDB {counts[2]:,} "
+          f"({'agree' if len(set(counts)) == 1 else 'DISAGREE'})")
+    if not args.no_4n:
+        big = base / f"n{4 * args.events}"
+        generate(big, 4 * args.events, p)
+        r4 = run("mdcnb", big, p)
+        print(f"peak RSS of mdcnb at N = {args.events:,}: {raw['peak_rss_mb']} MB parent / "
+              f"{raw['worker_peak_rss_mb']} MB per worker; at 4N = {4 * args.events:,}: {r4['peak_rss_mb']} MB / "
+              f"{r4['worker_peak_rss_mb']} MB ({4 * args.events / r4['seconds']:,.0f} events/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
