@@ -22,6 +22,7 @@ import resource
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from multiprocessing import Pool
 from pathlib import Path
@@ -32,31 +33,48 @@ ACCOUNTS = ("111122223333", "444455556666", "777788889999", "123456789012")
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 
+_POOL: list[dict] = []
+
+
+def _pool() -> list[dict]:
+    """2,000 distinct synthetic records (40 % CSPM reads, the rest users and services), built once per process;
+    files reuse them with fresh eventIDs and times, which keeps generating a million events quick."""
+    from mdcnb.cloudtrail.synth import CSPM_GLOBAL, CSPM_REGIONAL, Builder
+
+    if not _POOL:
+        rng = random.Random(0)
+        b = Builder(rng, tenant_id="7c1e4b2a-3f5d-4e8a-9b6c-2d1f0e3a4b5c")
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(2000):
+            account, region = ACCOUNTS[i % len(ACCOUNTS)], REGIONS[i % len(REGIONS)]
+            r = rng.random()
+            if r < 0.4:
+                service, name, _ = rng.choice(CSPM_REGIONAL + CSPM_GLOBAL)
+                rec = b.mdc_call(when, f"arn:aws:iam::{account}:role/CspmMonitorAws", region, service, name)
+            else:
+                rec = (b.user_call if r < 0.8 else b.service_call)(when, account, region)
+            _POOL.append(rec)
+    return _POOL
+
+
 def _write_file(args: tuple[str, int, int]) -> int:
-    """One log file of `n` events: 40 % CSPM reads, the rest users and services (seeded by the file index)."""
-    from mdcnb.cloudtrail.synth import CSPM_GLOBAL, CSPM_REGIONAL, Builder, log_key, pack
+    """One log file of `n` events delivered on the file's day (36 files a day), seeded by the file index."""
+    from mdcnb.cloudtrail.synth import log_key, pack
 
     root, index, n = args
     rng = random.Random(index)
-    b = Builder(rng, tenant_id="7c1e4b2a-3f5d-4e8a-9b6c-2d1f0e3a4b5c")
-    account, region = ACCOUNTS[index % len(ACCOUNTS)], REGIONS[(index // len(ACCOUNTS)) % len(REGIONS)]
+    pool = _pool()
     day = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=index // FILES_PER_DAY)
-    role = f"arn:aws:iam::{account}:role/CspmMonitorAws"
-    calls = CSPM_REGIONAL + CSPM_GLOBAL
     records = []
     for _ in range(n):
-        when = day + timedelta(seconds=rng.randrange(86400))
-        r = rng.random()
-        if r < 0.4:
-            service, name, _ = rng.choice(calls)
-            records.append(b.mdc_call(when, role, region, service, name))
-        elif r < 0.8:
-            records.append(b.user_call(when, account, region))
-        else:
-            records.append(b.service_call(when, account, region))
+        rec = dict(rng.choice(pool))
+        rec["eventID"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        rec["eventTime"] = (day + timedelta(seconds=rng.randrange(86400))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        records.append(rec)
+    account, region = ACCOUNTS[index % len(ACCOUNTS)], REGIONS[(index // len(ACCOUNTS)) % len(REGIONS)]
     path = Path(root) / log_key(account, region, day + timedelta(hours=23, minutes=55), f"B{index:015d}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pack(records))
+    path.write_bytes(pack(records, compresslevel=6))
     return n
 
 

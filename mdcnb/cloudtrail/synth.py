@@ -266,9 +266,9 @@ def log_key(account: str, region: str, delivered: datetime, unique: str, org_id:
             f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{unique}.json.gz")
 
 
-def pack(records: list[dict[str, Any]]) -> bytes:
+def pack(records: list[dict[str, Any]], compresslevel: int = 9) -> bytes:
     """A log file's bytes: gzip (mtime 0, so deterministic) of compact `{"Records": [...]}`."""
-    return gzip.compress(orjson.dumps({"Records": records}), compresslevel=9, mtime=0)
+    return gzip.compress(orjson.dumps({"Records": records}), compresslevel=compresslevel, mtime=0)
 
 
 def write_account_logs(root: Path, b: Builder, acct: TrailAccount, start: datetime, days: int,
