@@ -100,7 +100,7 @@ def _siem_side(tables: Tables, price: SiemPrice, since: str | None, until: str |
     if accounts:
         scanned = scanned[scanned["account_id"].isin([str(a) for a in accounts])]
     totals, by_account = cost.siem_by_account(scanned, price, result.since, result.until)
-    return totals, by_account, f"{result.files_read} CloudTrail log files read from {logs}"
+    return totals, by_account, f"{result.files_read} CloudTrail log files read from the dataset's cloudtrail/ folder"
 
 
 def document(view: CostView) -> dict[str, Any]:
