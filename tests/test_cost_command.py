@@ -144,3 +144,17 @@ def test_no_cloudtrail_logs_says_so(dataset, capsys):
     assert main(["cost", "--dataset", str(dataset), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["siem_monthly"] is None and "no CloudTrail logs" in doc["siem"]["note"]
+
+
+def test_prices_show_and_a_broken_table(tmp_path, capsys):
+    assert main(["prices", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "prices-2026-11-28-USD" in out and "VirtualMachines" in out and "sentinel-analytics" in out
+    broken = tmp_path / "prices-2026-12-01-USD.json"
+    broken.write_text('{"name": "prices-2026-12-01-USD", "date": "2026-12-01", "rows": [')
+    assert main(["prices", "show", "--prices", str(broken)]) == 2
+    assert "cannot read price table" in capsys.readouterr().err
+    assert main(["cost", "--prices", str(broken)]) == 2
+    assert "cannot read price table" in capsys.readouterr().err
+    assert main(["cost", "--currency", "JPY"]) == 2
+    assert "no JPY price table" in capsys.readouterr().err
