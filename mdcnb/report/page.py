@@ -136,14 +136,17 @@ class Page:
         return self.masker.value(obj)
 
     # -- results out -----------------------------------------------------------------------------------------
-    def table(self, df: pd.DataFrame, name: str, *, title: str | None = None, max_rows: int | None = None) -> None:
-        """Show the first rows of `df` (escaped) and export all of it as `csv/<notebook>/<name>.csv`."""
-        df = self.mask(df)
+    def table(self, df: pd.DataFrame, name: str, *, title: str | None = None, max_rows: int | None = None,
+              columns: list[str] | None = None, data: pd.DataFrame | None = None) -> None:
+        """Show the first rows of `df` (escaped; only `columns` if given) and export all of it, or the fuller
+        `data` behind it, as `csv/<notebook>/<name>.csv`."""
+        data = self.mask(df if data is None else data)
+        df = self.mask(df[columns] if columns else df)
         limit = max_rows or self.max_rows
         parts = [f"<h4>{html.escape(title)}</h4>"] if title else []
         parts.append(html_table(df, limit))
         count = f"showing {limit:,} of {len(df):,} rows" if len(df) > limit else ""
-        link = self._export(df, name)
+        link = self._export(data, name)
         footer = " · ".join(p for p in (count, link) if p)
         if footer:
             parts.append(f'<p class="mdcnb-caption">{footer}</p>')
