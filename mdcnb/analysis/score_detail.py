@@ -1,0 +1,125 @@
+"""What stands behind a secure score: environments, the recommendations of each control, the resources.
+
+Builds on `mdcnb.analysis.score` (scope table, controls, the assessment's scope) and only adds the views the
+secure score page drills through: environment roll-up, control -> recommendation counts by severity, and the
+unhealthy resources of each recommendation. Pure functions on tables; filters are arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from mdcnb.analysis.score import aggregate_percentage, assessment_scope, controls
+from mdcnb.tables import Tables
+
+SEVERITIES = ("Critical", "High", "Medium", "Low")
+RECOMMENDATION_COLUMNS = ["control_id", "control_name", "potential_increase", "assessment_key", "recommendation",
+                          "severity", "unhealthy", "healthy", "not_applicable", "scopes"]
+# The columns a reader needs on the page (the exported tables keep every column, ids included).
+RECOMMENDATION_VIEW = ["control_name", "potential_increase", "recommendation", "severity", "unhealthy", "healthy",
+                       "not_applicable", "scopes"]
+RESOURCE_VIEW = ["control_name", "recommendation", "severity", "environment", "resource_name", "resource_type"]
+RESOURCE_COLUMNS = ["control_id", "control_name", "assessment_key", "recommendation", "severity", "scope_id",
+                    "environment", "resource_id", "resource_name", "resource_type"]
+
+
+def scope_names(tables: Tables) -> pd.Series:
+    """Display name per scope id: subscriptions (`/subscriptions/<id>`) and connectors."""
+    subs = tables.subscriptions
+    names = pd.concat([pd.Series(subs["display_name"].to_numpy(), index="/subscriptions/" + subs["subscription_id"]),
+                       pd.Series(tables.connectors["name"].to_numpy(), index=tables.connectors["connector_id"])])
+    return names[~names.index.duplicated()].astype("string")
+
+
+def scope_label(scope_ids: pd.Series, names: pd.Series) -> pd.Series:
+    """The scope's name, else its id; a name shared by two scopes gets the end of the id appended (a chart
+    would otherwise merge them into one bar)."""
+    scope_ids = scope_ids.astype("string")
+    label = scope_ids.map(names).astype("string").fillna(scope_ids)
+    clash = scope_ids.groupby(label).transform("nunique") > 1
+    return label.where(~clash, label + " · …" + scope_ids.str[-8:])
+
+
+def by_environment(scope_table: pd.DataFrame) -> pd.DataFrame:
+    """Per environment (Azure, AWS, GCP): scopes, summed points and the weighted percentage MDC would show."""
+    rows = [{"environment": env, "scopes": len(group), "current": round(float(group["current"].sum()), 2),
+             "max": round(float(group["max"].sum()), 2),
+             "percentage": aggregate_percentage(group["current"], group["max"], group["weight"])}
+            for env, group in scope_table.groupby(scope_table["environment"].fillna("Unknown"), sort=True)]
+    return pd.DataFrame(rows, columns=["environment", "scopes", "current", "max", "percentage"])
+
+
+def _control_assessments(tables: Tables, scope_table: pd.DataFrame) -> pd.DataFrame:
+    """(scope, control, assessment key) for the scopes in `scope_table`, from the secure score controls."""
+    in_scope = tables.score_controls[tables.score_controls["scope_id"].isin(scope_table["scope_id"])]
+    pairs = in_scope[["scope_id", "control_id", "control_name", "assessment_keys"]].explode("assessment_keys")
+    return pairs.dropna(subset=["assessment_keys"]).rename(columns={"assessment_keys": "assessment_key"})
+
+
+def _scored_assessments(tables: Tables, severities: Iterable[str]) -> pd.DataFrame:
+    """Assessments that count in the secure score (no preview), with their scope, filtered by severity."""
+    assessed = tables.assessments[~tables.assessments["preview"].fillna(False).astype(bool)]
+    wanted = {s.casefold() for s in severities}
+    if wanted:
+        assessed = assessed[assessed["severity"].fillna("").str.casefold().isin(wanted)]
+    return assessed.assign(scope_id=assessment_scope(assessed))
+
+
+def control_recommendations(tables: Tables, scope_table: pd.DataFrame, *,
+                            severities: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per control and recommendation: resources unhealthy / healthy / not applicable in the scopes.
+
+    Ordered as `score.controls` ranks the controls (potential increase, carried as a column), then by unhealthy
+    resources.
+    """
+    pairs = _control_assessments(tables, scope_table)
+    assessed = _scored_assessments(tables, severities)
+    joined = pairs.merge(assessed, on=["scope_id", "assessment_key"], how="inner")
+    if joined.empty:
+        return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
+    status = joined["status"].fillna("").str.casefold()
+    joined = joined.assign(unhealthy=(status == "unhealthy").astype(int), healthy=(status == "healthy").astype(int),
+                           not_applicable=(status == "notapplicable").astype(int))
+    out = joined.groupby(["control_id", "assessment_key"], sort=False).agg(
+        control_name=("control_name", "first"), recommendation=("display_name", "first"),
+        severity=("severity", "first"), unhealthy=("unhealthy", "sum"), healthy=("healthy", "sum"),
+        not_applicable=("not_applicable", "sum"), scopes=("scope_id", "nunique")).reset_index()
+    ranking = controls(tables, scope_table)[["control_id", "potential_increase"]]
+    out = out.merge(ranking, on="control_id", how="left")
+    out = out.sort_values(["potential_increase", "control_name", "unhealthy", "recommendation"],
+                          ascending=[False, True, False, True])
+    return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
+
+
+def best_control(control_table: pd.DataFrame) -> str:
+    """'Enable MFA (+17.57 %)': the control whose fix raises the score most, or 'none' when none would."""
+    ranked = control_table[control_table["potential_increase"] > 0]
+    if ranked.empty:
+        return "none"
+    first = ranked.iloc[0]
+    return f"{first['control_name']} (+{first['potential_increase']:.2f} %)"
+
+
+def severity_by_control(recommendations: pd.DataFrame) -> pd.DataFrame:
+    """Unhealthy resources per control and severity (long format, severities in MDC's order)."""
+    out = recommendations.groupby(["control_name", "severity"], sort=False)["unhealthy"].sum().reset_index()
+    out = out[out["unhealthy"] > 0]
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return out.assign(_rank=out["severity"].map(order)).sort_values(["control_name", "_rank"]).drop(
+        columns="_rank").reset_index(drop=True)
+
+
+def unhealthy_resources(tables: Tables, scope_table: pd.DataFrame, *, severities: Iterable[str] = (),
+                        control_ids: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per control, recommendation and unhealthy resource in the scopes (optionally some controls)."""
+    pairs = _control_assessments(tables, scope_table)
+    wanted = {c.lower() for c in control_ids}
+    if wanted:
+        pairs = pairs[pairs["control_id"].isin(wanted)]
+    assessed = _scored_assessments(tables, severities)
+    assessed = assessed[assessed["status"].fillna("").str.casefold() == "unhealthy"]
+    joined = pairs.merge(assessed, on=["scope_id", "assessment_key"], how="inner")
+    out = joined.rename(columns={"display_name": "recommendation"})[RESOURCE_COLUMNS]
+    return out.sort_values(["control_name", "recommendation", "resource_id"]).reset_index(drop=True)

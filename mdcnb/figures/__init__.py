@@ -1,0 +1,19 @@
+"""Plotly figure builders: one function per chart, taking an aggregated table and returning a `go.Figure`.
+
+Builders never aggregate millions of rows and never plot them: they receive tables the analysis already rolled
+up, and cap long category lists (`style.top`), saying so in the title. Names from the cloud are passed to plotly as
+data; plotly.js renders them as text.
+"""
+
+from mdcnb.figures.compliance import compliance_states, pass_rate_heatmap
+from mdcnb.figures.score import (
+    control_severity,
+    controls_ranked,
+    drilldown_treemap,
+    score_by_environment,
+    score_by_scope,
+    score_gauge,
+)
+
+__all__ = ["compliance_states", "control_severity", "controls_ranked", "drilldown_treemap", "pass_rate_heatmap",
+           "score_by_environment", "score_by_scope", "score_gauge"]

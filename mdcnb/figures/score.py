@@ -1,0 +1,115 @@
+"""Secure score charts: the overall gauge, environments, scopes, controls ranked, severities, drill-down."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from mdcnb.analysis.score_detail import scope_label
+from mdcnb.figures.style import (
+    ENVIRONMENT_COLORS,
+    SCORE_COLOR,
+    SEVERITY_COLORS,
+    layout,
+    rows_height,
+    top,
+)
+
+CONTROL_COLOR = "#eceff1"
+
+
+def score_gauge(percentage: float, title: str = "Secure score") -> go.Figure:
+    """MDC's overall percentage (0-100) as a gauge."""
+    fig = go.Figure(go.Indicator(mode="gauge+number", value=percentage, number={"suffix": " %"},
+                                 gauge={"axis": {"range": [0, 100]}, "bar": {"color": SCORE_COLOR}}))
+    return layout(fig, title, height=280)
+
+
+def score_by_environment(environments: pd.DataFrame) -> go.Figure:
+    """Percentage per environment (columns environment, percentage, current, max, scopes)."""
+    fig = go.Figure(go.Bar(
+        x=environments["environment"], y=environments["percentage"],
+        marker_color=[ENVIRONMENT_COLORS.get(e, ENVIRONMENT_COLORS["Unknown"]) for e in environments["environment"]],
+        text=[f"{p:.1f} %" for p in environments["percentage"]], textposition="outside",
+        customdata=environments[["current", "max", "scopes"]].to_numpy(),
+        hovertemplate="%{x}: %{y:.2f} %<br>%{customdata[0]} of %{customdata[1]} points"
+                      "<br>%{customdata[2]} scopes<extra></extra>"))
+    fig.update_yaxes(range=[0, 100], title="secure score %")
+    return layout(fig, "Secure score by environment", height=340)
+
+
+def score_by_scope(scopes: pd.DataFrame, limit: int = 40) -> go.Figure:
+    """Scopes from the lowest percentage up (a scope table of `score.scopes`), coloured by environment."""
+    shown, suffix = top(scopes, limit, "percentage", ascending=True)
+    labels = scope_label(shown["scope_id"], pd.Series(shown["name"].to_numpy(), index=shown["scope_id"])).tolist()
+    fig = go.Figure()
+    for env in sorted(shown["environment"].fillna("Unknown").unique()):
+        mask = (shown["environment"].fillna("Unknown") == env).to_numpy()
+        part = shown[mask]
+        fig.add_bar(y=[label for label, m in zip(labels, mask, strict=True) if m], x=part["percentage"],
+                    orientation="h", name=env, marker_color=ENVIRONMENT_COLORS.get(env, ENVIRONMENT_COLORS["Unknown"]),
+                    customdata=part[["current", "max"]].to_numpy(),
+                    hovertemplate="%{y}: %{x:.2f} %<br>%{customdata[0]} of %{customdata[1]} points<extra></extra>")
+    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
+    fig.update_xaxes(range=[0, 100], title="secure score %")
+    return layout(fig, f"Secure score by scope, lowest first{suffix}", height=rows_height(len(shown)))
+
+
+def controls_ranked(controls: pd.DataFrame, limit: int = 20) -> go.Figure:
+    """Controls by potential increase of the score (a table of `score.controls`)."""
+    shown, suffix = top(controls, limit, "potential_increase")
+    fig = go.Figure(go.Bar(
+        y=shown["control_name"], x=shown["potential_increase"], orientation="h", marker_color=SCORE_COLOR,
+        text=[f"+{v:.2f} %" for v in shown["potential_increase"]], textposition="outside",
+        customdata=shown[["current", "max", "unhealthy"]].to_numpy(),
+        hovertemplate="%{y}<br>+%{x:.2f} % if fixed<br>%{customdata[0]} of %{customdata[1]} points"
+                      "<br>%{customdata[2]} unhealthy resources<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="potential increase of the secure score (percentage points)")
+    return layout(fig, f"Controls ranked by potential increase{suffix}", height=rows_height(len(shown)))
+
+
+def control_severity(severities: pd.DataFrame, order: list[str] | None = None) -> go.Figure:
+    """Unhealthy resources per control, stacked by severity (long table: control_name, severity, unhealthy)."""
+    controls = order or sorted(severities["control_name"].unique())
+    controls = [c for c in controls if c in set(severities["control_name"])]
+    fig = go.Figure()
+    for severity, color in SEVERITY_COLORS.items():
+        part = severities[severities["severity"] == severity]
+        if len(part):
+            fig.add_bar(y=part["control_name"], x=part["unhealthy"], orientation="h", name=severity,
+                        marker_color=color, hovertemplate="%{y}<br>" + severity + ": %{x} unhealthy<extra></extra>")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(categoryorder="array", categoryarray=controls, autorange="reversed")
+    fig.update_xaxes(title="unhealthy resources (per recommendation)")
+    return layout(fig, "Unhealthy resources behind each control, by severity", height=rows_height(len(controls)))
+
+
+def drilldown_treemap(resources: pd.DataFrame, per_recommendation: int = 15) -> go.Figure:
+    """Control -> recommendation -> unhealthy resource (click to drill in); long lists end in '… N more'."""
+    ids, labels, parents, values, colors = [], [], [], [], []
+
+    def node(node_id: str, label: str, parent: str, value: int, color: str) -> None:
+        ids.append(node_id)
+        labels.append(label)
+        parents.append(parent)
+        values.append(value)
+        colors.append(color)
+
+    for (control_id, control), by_control in resources.groupby(["control_id", "control_name"], sort=True):
+        node(control_id, control, "", len(by_control), CONTROL_COLOR)
+        for (key, recommendation, severity), by_rec in by_control.groupby(
+                ["assessment_key", "recommendation", "severity"], sort=True, dropna=False):
+            rec_id = f"{control_id}/{key}"
+            color = SEVERITY_COLORS.get(severity, CONTROL_COLOR)
+            node(rec_id, recommendation, control_id, len(by_rec), color)
+            names = by_rec.sort_values("resource_id")
+            for _, row in names.head(per_recommendation).iterrows():
+                node(f"{rec_id}/{row['resource_id']}", str(row["resource_name"]), rec_id, 1, color)
+            if len(names) > per_recommendation:
+                rest = len(names) - per_recommendation
+                node(f"{rec_id}/more", f"… {rest:,} more", rec_id, rest, color)
+    fig = go.Figure(go.Treemap(ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
+                               marker={"colors": colors}, maxdepth=2,
+                               hovertemplate="%{label}<br>%{value} unhealthy<extra></extra>"))
+    return layout(fig, "Drill-down: control → recommendation → unhealthy resource (click a box)", height=560)

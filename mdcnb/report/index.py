@@ -1,0 +1,100 @@
+"""index.html of a report directory: headline numbers, links to every page and table, what could not be read.
+
+Built from the files the page helpers left (`headlines/`, `csv/`, `skips/`) and the dataset's manifest (its pull
+log), so it also lists pages of notebooks run earlier for the same week. Every value is escaped by Jinja's
+autoescape: names come from the cloud.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from mdcnb import __version__
+from mdcnb.mask import Masker
+from mdcnb.report import page as page_files
+from mdcnb.report.export import TEMPLATES
+
+SKIP_COLUMNS = ["notebook", "source", "location", "record_type", "reason"]
+MAX_SKIPS_SHOWN = 200
+_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+def page_title(page: Path) -> str:
+    match = _TITLE.search(page.read_text(encoding="utf-8", errors="replace")[:20000])
+    return html.unescape(match.group(1)).strip() if match else page.stem
+
+
+def collect_skips(week_dir: Path) -> pd.DataFrame:
+    """Every record a notebook reported as unreadable, once each (several notebooks read the same dataset)."""
+    rows = []
+    for path in sorted((week_dir / page_files.SKIP_DIR).glob("*.json")):
+        rows += [{"notebook": path.stem, **row} for row in _read_json(path, [])]
+    frame = pd.DataFrame(rows, columns=SKIP_COLUMNS)
+    first = frame.drop_duplicates(subset=SKIP_COLUMNS[1:])
+    return first.reset_index(drop=True)
+
+
+def _pages(week_dir: Path, results: Sequence[Any]) -> list[dict[str, Any]]:
+    by_name = {r.name: r for r in results}
+    names = sorted({p.stem for p in week_dir.glob("*.html") if p.name != "index.html"} | set(by_name))
+    pages = []
+    for name in names:
+        html_path = week_dir / f"{name}.html"
+        result = by_name.get(name)
+        pages.append({
+            "name": name,
+            "href": html_path.name if html_path.exists() else None,
+            "title": page_title(html_path) if html_path.exists() else name,
+            "status": "earlier run" if result is None else ("ok" if result.ok else "failed"),
+            "error": None if result is None or result.ok else result.failure(),
+            "seconds": None if result is None else result.seconds,
+            "headlines": _read_json(page_files.headline_path(week_dir, name), []),
+            "csv": sorted(p.relative_to(week_dir).as_posix()
+                          for p in (week_dir / page_files.CSV_DIR / name).glob("*.csv")),
+        })
+    return pages
+
+
+def write_index(week_dir: Path, *, dataset: Path, manifest: dict[str, Any], results: Sequence[Any],
+                masker: Masker | None = None) -> Path:
+    """Write index.html, skips.csv and report.json into `week_dir`; return the index path."""
+    mask = masker.text if masker else (lambda text: text)
+    pages = _pages(week_dir, results)
+    skips = collect_skips(week_dir)
+    (week_dir / "skips.csv").write_text(mask(skips.to_csv(index=False)), encoding="utf-8")
+    pull_log = [row for row in manifest.get("pull_log", []) if isinstance(row, dict)]
+    context = {
+        "week": week_dir.name,
+        "dataset": str(dataset),
+        "manifest": {k: manifest.get(k) for k in ("source", "as_of", "created", "tool_version")},
+        "scope": json.dumps(manifest.get("scope", {}), sort_keys=True),
+        "counts": manifest.get("counts", {}),
+        "pages": pages,
+        "pull_log": pull_log,
+        "pull_log_columns": sorted({k for row in pull_log for k in row}),
+        "skips": skips.head(MAX_SKIPS_SHOWN).fillna("").to_dict("records"),
+        "skip_count": len(skips),
+        "version": __version__,
+    }
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    index = week_dir / "index.html"
+    index.write_text(mask(env.get_template("index.html.j2").render(**context)), encoding="utf-8")
+    summary = {k: context[k] for k in ("week", "manifest", "pages", "skip_count")}
+    (week_dir / "report.json").write_text(mask(json.dumps(summary, indent=1, default=str)) + "\n", encoding="utf-8")
+    return index

@@ -1,0 +1,247 @@
+"""`mdcnb report`: execute every notebook with papermill and write the weekly report directory.
+
+    reports/<ISO week of the dataset's as-of time>/
+        index.html                      headline numbers, links, dataset, pull log, records that could not be read
+        <notebook>.html                 one self-contained page per notebook (code hidden, charts offline)
+        notebooks/<notebook>.ipynb      the executed notebooks
+        csv/<notebook>/<table>.csv      every table shown and the data behind every chart
+        headlines/<notebook>.json       headline numbers recorded by the page helpers
+        skips/<notebook>.json           records the notebook could not read
+        skips.csv                       all of them, de-duplicated
+        report.json                     the same summary for scripts
+
+Notebooks run in worker processes (two by default: the machine's cores), each with a kernel of this interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from mdcnb.dataset import default_dataset, read_manifest
+from mdcnb.mask import Masker
+from mdcnb.report import NOTEBOOKS_DIR
+from mdcnb.report import page as page_files
+from mdcnb.report.export import export_html
+
+KERNEL_NAME = "python3"
+CELL_TIMEOUT_S = 1800
+
+
+@dataclass
+class ReportOptions:
+    """What `mdcnb report` was asked for (the notebooks' shared parameters plus where and what to run)."""
+
+    dataset: Path | None = None
+    out: Path = Path("reports")
+    mask_ids: bool = False
+    since: str | None = None
+    until: str | None = None
+    environments: list[str] = field(default_factory=list)
+    subscriptions: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+    notebooks: list[str] = field(default_factory=list)
+    notebooks_dir: Path = NOTEBOOKS_DIR
+    workers: int = 2
+
+
+@dataclass
+class NotebookResult:
+    """How one notebook went: its page, or the cell that failed and why."""
+
+    name: str
+    ok: bool
+    seconds: float
+    page: str | None = None
+    error: str | None = None
+    cell: int | None = None
+    cell_source: str | None = None
+
+    def failure(self) -> str:
+        where = f" in cell {self.cell}" if self.cell is not None else ""
+        code = f" ({self.cell_source})" if self.cell_source else ""
+        return f"notebook {self.name}.ipynb failed{where}{code}: {self.error}"
+
+
+@dataclass
+class ReportResult:
+    week_dir: Path
+    index: Path
+    notebooks: list[NotebookResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(n.ok for n in self.notebooks)
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: Path
+    week_dir: Path
+    parameters: dict[str, Any]
+    dataset: Path
+    mask_ids: bool
+    kernel_path: str
+
+
+def as_of(manifest: dict[str, Any]) -> datetime:
+    """The dataset's as-of time (`as_of`, else `created`); now when the manifest has neither."""
+    for key in ("as_of", "created"):
+        value = manifest.get(key)
+        if value:
+            try:
+                stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def iso_week(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def select_notebooks(notebooks_dir: Path, names: list[str]) -> list[Path]:
+    """Notebooks in file-name order; `names` picks some by stem or stem prefix (`10`, `10_secure_score`)."""
+    available = sorted(p for p in Path(notebooks_dir).glob("*.ipynb") if not p.name.startswith("."))
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        hits = [p for p in available if p.stem == stem] or [p for p in available if p.stem.startswith(stem)]
+        if len(hits) != 1:
+            known = ", ".join(p.stem for p in available)
+            raise ValueError(f"notebook {name!r} matches {len(hits)} notebooks in {notebooks_dir}; known: {known}")
+        chosen += [h for h in hits if h not in chosen]
+    return sorted(chosen)
+
+
+@contextmanager
+def local_kernel() -> Iterator[str]:
+    """A JUPYTER_PATH entry whose `python3` kernel is this interpreter (shadows any other python3 kernelspec)."""
+    with tempfile.TemporaryDirectory(prefix="mdcnb-kernel-") as tmp:
+        spec = Path(tmp) / "kernels" / KERNEL_NAME
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (mdcnb)", "language": "python"}))
+        yield os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
+
+
+def _use_kernel_path(kernel_path: str) -> None:
+    os.environ["JUPYTER_PATH"] = kernel_path
+
+
+def execute(source: Path, output: Path, parameters: dict[str, Any], kernel_path: str) -> NotebookResult:
+    """Run one notebook with papermill; a failure is returned with the failing cell, not raised."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    _use_kernel_path(kernel_path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    result = NotebookResult(source.stem, ok=True, seconds=0.0)
+    try:
+        papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+                                   language="python", progress_bar=False, log_output=False,
+                                   execution_timeout=CELL_TIMEOUT_S, cwd=str(source.parent))
+    except PapermillExecutionError as exc:
+        first_line = next((line for line in exc.source.splitlines() if line.strip()), "")
+        result = NotebookResult(source.stem, ok=False, seconds=0.0, error=f"{exc.ename}: {exc.evalue}",
+                                cell=source_cell_number(output, exc.cell_index), cell_source=first_line[:120])
+    except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: reported, not raised
+        result = NotebookResult(source.stem, ok=False, seconds=0.0, error=f"{type(exc).__name__}: {exc}")
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
+
+
+def source_cell_number(executed: Path, cell_index: int) -> int:
+    """1-based number of a cell as the notebook's author sees it (papermill's injected parameters not counted)."""
+    try:
+        cells = nbformat.read(executed, as_version=4).cells[:cell_index]
+    except (OSError, ValueError):
+        return cell_index + 1
+    injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+    return cell_index + 1 - injected
+
+
+def _run_job(job: _Job) -> NotebookResult:
+    name = job.source.stem
+    executed = job.week_dir / "notebooks" / f"{name}.ipynb"
+    result = execute(job.source, executed, job.parameters, job.kernel_path)
+    if not executed.exists():
+        return result
+    masker = Masker.for_dataset(job.dataset) if job.mask_ids else None
+    if masker is not None:
+        executed.write_text(masker.text(executed.read_text(encoding="utf-8")), encoding="utf-8")
+    try:
+        result.page = export_html(executed, job.week_dir / f"{name}.html", title=_title(job.source),
+                                  masker=masker).name
+    except Exception as exc:  # the notebook ran, its page could not be written: a failure, named
+        result.ok, result.error = False, f"HTML export failed: {type(exc).__name__}: {exc}"
+    return result
+
+
+def _title(notebook: Path) -> str:
+    """The notebook's first Markdown heading, else its file name."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, json.JSONDecodeError):
+        return notebook.stem
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", [])).splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return notebook.stem
+
+
+def _clear_outputs(week_dir: Path, name: str) -> None:
+    """Remove what an earlier run of this notebook left, so no stale table survives."""
+    shutil.rmtree(week_dir / page_files.CSV_DIR / name, ignore_errors=True)
+    for path in (week_dir / f"{name}.html", week_dir / "notebooks" / f"{name}.ipynb",
+                 page_files.headline_path(week_dir, name), page_files.skip_path(week_dir, name)):
+        path.unlink(missing_ok=True)
+
+
+def run_report(options: ReportOptions, log=print) -> ReportResult:
+    """Execute the notebooks, export their pages and write index.html. Never raises for a failing notebook."""
+    from mdcnb.report.index import write_index
+
+    dataset = Path(options.dataset or default_dataset()).resolve()
+    manifest = read_manifest(dataset)
+    week_dir = Path(options.out).resolve() / iso_week(as_of(manifest))
+    week_dir.mkdir(parents=True, exist_ok=True)
+    sources = select_notebooks(options.notebooks_dir, options.notebooks)
+    parameters = {"dataset": str(dataset), "since": options.since, "until": options.until,
+                  "environments": list(options.environments), "subscriptions": list(options.subscriptions),
+                  "accounts": list(options.accounts), "mask_ids": options.mask_ids, "report_dir": str(week_dir)}
+    for source in sources:
+        _clear_outputs(week_dir, source.stem)
+    results: list[NotebookResult] = []
+    with local_kernel() as kernel_path:
+        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in sources]
+        workers = max(1, min(options.workers, len(jobs)))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(_run_job, jobs):
+                log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
+                    + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
+                results.append(result)
+    masker = Masker.for_dataset(dataset) if options.mask_ids else None
+    index = write_index(week_dir, dataset=dataset, manifest=manifest, results=results, masker=masker)
+    return ReportResult(week_dir, index, results)

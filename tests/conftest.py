@@ -1,0 +1,22 @@
+"""Shared pytest set-up.
+
+The golden notebooks in tests/golden are collected by nbval in every `pytest` run (not only with `--nbval`), compared
+strictly with tests/golden/nbval_sanitize.cfg, in a kernel of this interpreter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_collect_file(file_path: Path, parent):
+    option = parent.config.option
+    if file_path.suffix != ".ipynb" or file_path.parent != GOLDEN_DIR or option.nbval or option.nbval_lax:
+        return None
+    from nbval.plugin import IPyNbFile
+
+    option.nbval_sanitize_with = option.nbval_sanitize_with or str(GOLDEN_DIR / "nbval_sanitize.cfg")
+    option.nbval_current_env = True
+    return IPyNbFile.from_parent(parent, path=file_path)

@@ -1,0 +1,104 @@
+"""The page helpers: what a notebook shows (escaped, masked) and what it leaves for the report."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from report_notebooks import SUBSCRIPTION, XSS_NAME, write_dataset
+
+from mdcnb.report.page import Page, format_value
+
+
+@pytest.fixture(autouse=True)
+def shell():
+    """An IPython shell, so `display` publishes rich outputs the way it does in a kernel."""
+    return InteractiveShell.instance()
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return write_dataset(tmp_path / "ds")
+
+
+def frame(rows: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({"name": [XSS_NAME] + [f"vm-{i}" for i in range(1, rows)],
+                         "subscription_id": [SUBSCRIPTION] * rows, "tags": [["a", "b"]] * rows,
+                         "score": [0.5 * i for i in range(rows)]})
+
+
+def shown_html(call) -> list[str]:
+    with capture_output() as captured:
+        call()
+    return [o.data["text/html"] for o in captured.outputs if "text/html" in o.data]
+
+
+def test_table_is_escaped_limited_and_exported(tmp_path, dataset):
+    page = Page("10_x", report_dir=tmp_path / "r", dataset=dataset, max_rows=2)
+    (html,) = shown_html(lambda: page.table(frame(5), "things", title=f"Title {XSS_NAME}"))
+    assert XSS_NAME not in html and html.count("&lt;img src=x onerror=alert(1)&gt;") == 2
+    assert "showing 2 of 5 rows" in html
+    assert 'href="csv/10_x/things.csv"' in html
+    exported = pd.read_csv(tmp_path / "r" / "csv" / "10_x" / "things.csv")
+    assert len(exported) == 5 and exported["name"][0] == XSS_NAME and exported["tags"][0] == "a; b"
+
+
+def test_without_report_dir_nothing_is_written(tmp_path, dataset):
+    page = Page("10_x", dataset=dataset)
+    (html,) = shown_html(lambda: page.table(frame(), "things"))
+    assert "href" not in html and "showing" not in html
+    assert list(tmp_path.iterdir()) == [dataset]
+
+
+def test_masked_page_masks_tables_figures_headlines_and_csv(tmp_path, dataset, monkeypatch):
+    monkeypatch.setenv("MDCNB_MASK_KEY", "k")
+    page = Page("10_x", report_dir=tmp_path / "r", dataset=dataset, mask_ids=True)
+    fig = go.Figure(go.Bar(x=[f"/subscriptions/{SUBSCRIPTION}"], y=[1]))
+    with capture_output() as captured:
+        page.table(frame(), "t")
+        page.figure(fig, "f", data=frame())
+        page.headline("Worst subscription", SUBSCRIPTION)
+        page.note("Subscription {sub} has {n} findings", sub=SUBSCRIPTION, n=3)
+    everything = json.dumps([o.data for o in captured.outputs], default=str)
+    everything += "".join(p.read_text() for p in (tmp_path / "r").rglob("*.*"))
+    assert SUBSCRIPTION not in everything
+    pseudonym = page.masker.pseudonym(SUBSCRIPTION)
+    assert everything.count(pseudonym) >= 6
+
+
+def test_headlines_are_recorded_and_reset_per_run(tmp_path, dataset):
+    page = Page("10_x", report_dir=tmp_path, dataset=dataset)
+    shown = shown_html(lambda: (page.headline("Score", 61.25, unit="%"), page.headline("Subscriptions", 12)))
+    assert shown == ['<p class="mdcnb-headline"><b>Score:</b> 61.2 %</p>',
+                     '<p class="mdcnb-headline"><b>Subscriptions:</b> 12</p>']
+    path = tmp_path / "headlines" / "10_x.json"
+    assert [(h["label"], h["value"], h["text"]) for h in json.loads(path.read_text())] == [
+        ("Score", 61.25, "61.2 %"), ("Subscriptions", 12, "12")]
+    Page("10_x", report_dir=tmp_path, dataset=dataset)
+    assert not path.exists()
+
+
+def test_skips_are_recorded_for_the_index(tmp_path, dataset):
+    page = Page("10_x", report_dir=tmp_path, dataset=dataset)
+    page.skips(pd.DataFrame([{"source": "a.jsonl", "location": "line 3", "record_type": "assessments",
+                              "reason": "not JSON"}]))
+    page.skips(pd.DataFrame(columns=["source", "location", "record_type", "reason"]))
+    rows = json.loads((tmp_path / "skips" / "10_x.json").read_text())
+    assert rows == [{"source": "a.jsonl", "location": "line 3", "record_type": "assessments", "reason": "not JSON"}]
+
+
+def test_note_escapes_values_but_keeps_the_template():
+    (html,) = shown_html(lambda: Page("x").note("<b>{n}</b> resources named {name}", n=2, name=XSS_NAME))
+    assert html == "<p><b>2</b> resources named &lt;img src=x onerror=alert(1)&gt;</p>"
+
+
+@pytest.mark.parametrize(("value", "unit", "fmt", "text"), [
+    (61.25, "%", None, "61.2 %"), (1234, "", None, "1,234"), (3.0, "points", None, "3 points"),
+    (float("nan"), "%", None, "n/a"), (None, "", None, "n/a"), (0.5, "", "{:.0%}", "50%"), ("AWS", "", None, "AWS"),
+])
+def test_format_value(value, unit, fmt, text):
+    assert format_value(value, unit, fmt) == text

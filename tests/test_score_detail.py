@@ -1,0 +1,89 @@
+"""Secure score views on the hand-made tenant of score_tables.py; expected figures worked out in the comments."""
+
+from __future__ import annotations
+
+import pandas as pd
+import score_tables as st
+
+from mdcnb.analysis import compliance_detail, score, score_detail
+
+
+def all_scopes():
+    tables = st.tables()
+    return tables, score.scopes(tables)
+
+
+def test_by_environment_weighs_scopes_like_mdc():
+    _, scopes = all_scopes()
+    env = score_detail.by_environment(scopes).set_index("environment")
+    # Azure: (round(2 x 6/10, 2) + round(0 x 3/10, 2)) / (2 + 1) x 100 = 1.2 / 3 x 100 = 40.0 (weight 0 counts as 1
+    # below the line only); AWS: 1 x 2/5 / 1 x 100 = 40.0
+    assert env.loc["Azure", "percentage"] == 40.0 and env.loc["AWS", "percentage"] == 40.0
+    assert env.loc["Azure", ["scopes", "current", "max"]].tolist() == [2, 9.0, 20.0]
+
+
+def test_control_recommendations_count_resources_per_recommendation():
+    tables, scopes = all_scopes()
+    recs = score_detail.control_recommendations(tables, scopes)
+    rows = recs[["control_name", "assessment_key", "severity", "unhealthy", "healthy", "not_applicable", "scopes"]]
+    # share = weight / scope max: A = (0.2x10 - 0.2x6) / (2+1+1) x 100 = 20; B = (0.2x5 - 0.2x2) / 4 x 100 = 15
+    assert recs["potential_increase"].tolist() == [20.0, 20.0, 15.0]
+    assert rows.values.tolist() == [["Enable MFA", "k1", "High", 2, 1, 1, 2],   # r1 (s1), r4 (s2); r2; r3
+                                    ["Enable MFA", "k2", "Medium", 1, 0, 0, 1],
+                                    ["Encrypt data", "k3", "Low", 2, 0, 0, 1]]  # k4 is preview: absent
+
+
+def test_filters_by_scope_and_severity():
+    tables, scopes = all_scopes()
+    prod = scopes[scopes["name"] == "Prod"]
+    recs = score_detail.control_recommendations(tables, prod)
+    assert recs[["assessment_key", "unhealthy", "healthy"]].values.tolist() == [["k1", 1, 1], ["k2", 1, 0]]
+    high = score_detail.control_recommendations(tables, scopes, severities=["high"])
+    assert high["assessment_key"].tolist() == ["k1"]
+
+
+def test_severity_by_control_and_best_control():
+    tables, scopes = all_scopes()
+    recs = score_detail.control_recommendations(tables, scopes)
+    assert score_detail.severity_by_control(recs).values.tolist() == [
+        ["Enable MFA", "High", 2], ["Enable MFA", "Medium", 1], ["Encrypt data", "Low", 2]]
+    assert score_detail.best_control(score.controls(tables, scopes)) == "Enable MFA (+20.00 %)"
+    assert score_detail.best_control(pd.DataFrame({"control_name": ["x"], "potential_increase": [0.0]})) == "none"
+
+
+def test_unhealthy_resources_one_row_per_control_recommendation_resource():
+    tables, scopes = all_scopes()
+    res = score_detail.unhealthy_resources(tables, scopes)
+    assert res[["control_name", "assessment_key", "resource_name"]].values.tolist() == [
+        ["Enable MFA", "k1", "r1"], ["Enable MFA", "k1", "r4"], ["Enable MFA", "k2", "r1"],
+        ["Encrypt data", "k3", "r5"], ["Encrypt data", "k3", "r6"]]
+    assert len(score_detail.unhealthy_resources(tables, scopes, control_ids=[st.B.upper()])) == 2
+    assert len(score_detail.unhealthy_resources(tables, scopes, severities=["Medium"])) == 1
+
+
+def test_scope_names_and_labels_keep_scopes_apart():
+    names = score_detail.scope_names(st.tables())
+    assert names[f"/subscriptions/{st.S1}"] == "Prod" and names[st.C1] == "aws-acct"
+    ids = pd.Series(["/subscriptions/x-00000001", "/subscriptions/x-00000002", "/subscriptions/x-00000003"])
+    labels = score_detail.scope_label(ids, pd.Series({ids[0]: "Same", ids[1]: "Same", ids[2]: "Other"}))
+    assert labels.tolist() == ["Same · …00000001", "Same · …00000002", "Other"]
+
+
+def test_pass_rate_matrix_lowest_first_and_capped():
+    standards = pd.DataFrame({"scope_id": ["/subscriptions/a", "/subscriptions/a", "/subscriptions/b"],
+                              "standard": ["PCI", "ISO", "PCI"], "pass_rate": [0.5, 1.0, 0.0]})
+    names = pd.Series({"/subscriptions/a": "A", "/subscriptions/b": "B"})
+    matrix, suffix = compliance_detail.pass_rate_matrix(standards, names)
+    assert matrix.index.tolist() == ["B", "A"] and suffix == ""  # means 0.0 and 0.75
+    assert matrix.loc["A", "PCI"] == 0.5 and pd.isna(matrix.loc["B", "ISO"])
+    capped, suffix = compliance_detail.pass_rate_matrix(standards, names, limit=1)
+    assert capped.index.tolist() == ["B"] and suffix == " (lowest 1 of 2 scopes)"
+
+
+def test_failing_summary_counts_and_names_the_first_resources():
+    failing = pd.DataFrame({"scope_id": ["/subscriptions/a"], "standard": ["PCI"], "control": ["1.1"],
+                            "control_description": ["d"], "assessment_key": ["k"], "description": ["x"],
+                            "failed_resources": [5], "resources": [[f"/r/vm{i}" for i in range(5)]]})
+    out = compliance_detail.failing_summary(failing, pd.Series({"/subscriptions/a": "A"}))
+    assert out[["scope", "unhealthy_resources", "resources_first"]].values.tolist() == [
+        ["A", 5, "vm0; vm1; vm2; … 2 more"]]
