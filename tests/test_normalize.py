@@ -10,8 +10,8 @@ import pytest
 from azure_examples import EXAMPLES, dataset_from, example_items
 
 from mdcnb import schema
-from mdcnb.dataset import RECORD_TYPES, RawRecords, read_records
-from mdcnb.normalize import common, normalise
+from mdcnb.dataset import RECORD_TYPES
+from mdcnb.normalize import common
 from mdcnb.tables import load_tables
 
 SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
@@ -67,13 +67,11 @@ def test_every_example_parses_without_skips(tmp_path, relative):
     items = example_items(relative)
     assert items, f"no items in {relative}"
     if record_type == "assessmentmetadata":  # metadata is joined into assessments, not a table of its own
-        raw = read_records(dataset_from(tmp_path, assessmentmetadata=items), record_type)
-        out = normalise({"assessmentmetadata": raw, "assessments": RawRecords("assessments", [
-            {"id": f"/subscriptions/s/providers/Microsoft.Security/assessments/{item['name']}",
-             "name": item["name"], "properties": {"status": {"code": "Healthy"}}} for item in items])})
-        assessments = out.frames()["assessments"]
-        assert not out.skips and len(assessments) == len(items)
-        assert assessments["display_name"].notna().all()  # every one joined its metadata
+        assessments = [{"id": f"/subscriptions/s/providers/Microsoft.Security/assessments/{item['name']}",
+                        "name": item["name"], "properties": {"status": {"code": "Healthy"}}} for item in items]
+        tables = load_tables(dataset_from(tmp_path, assessmentmetadata=items, assessments=assessments))
+        assert tables.skips.empty and len(tables.assessments) == len(items)
+        assert tables.assessments["display_name"].notna().all()  # every one joined its metadata
         return
     tables = load_tables(dataset_from(tmp_path, **{record_type: items}))
     assert tables.skips.empty, tables.skips.to_dict("records")

@@ -1,15 +1,15 @@
 """Normalisation: raw records (ARM list items, Resource Graph rows) -> rows of the contracts in `mdcnb.schema`.
 
 One function per record type lives in `inventory` (subscriptions, connectors, pricings, resources) and
-`posture` (assessments, secure scores, compliance). `normalise_dataset(dir)` (streaming) and `normalise(raw)`
-(in memory) apply them to every record type: a record that cannot be read, or repeats an id already read,
-becomes a row of the `skips` table with its file, line and reason; it is never dropped silently and never
-stops the others.
+`posture` (assessments, secure scores, compliance). `normalise_dataset(dir)` streams every record file of a
+dataset through them (`apply` does it for any (location, record) pairs): a record that cannot be read, or
+repeats an id already read, becomes a row of the `skips` table with its file, line and reason; it is never
+dropped silently and never stops the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb import schema
-from mdcnb.dataset import RawRecords, Skip, existing_record_path, iter_records, record_path
+from mdcnb.dataset import Skip, existing_record_path, iter_records, record_path
 from mdcnb.normalize import inventory, posture
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
@@ -108,19 +108,6 @@ def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser
     """Record types in reading order (metadata before the assessments that join it) with their normalisers."""
     return [*NORMALISERS.items(), ("assessmentmetadata", _metadata_collector(metadata)),
             ("assessments", posture.assessment_normaliser(metadata))]
-
-
-def normalise(raw: Mapping[str, RawRecords]) -> Normalised:
-    """Normalise in-memory raw records (record type -> RawRecords); missing types are empty."""
-    out = Normalised()
-    for record_type, normaliser in _pipeline({}):
-        if record_type in raw:
-            records = raw[record_type]
-            out.skips.extend(records.skips)
-            located = ((records.lines[i] if i < len(records.lines) else f"record {i + 1}", r)
-                       for i, r in enumerate(records.records))
-            apply(record_type, records.source, located, normaliser, out)
-    return out
 
 
 def normalise_dataset(dataset: Path) -> Normalised:
