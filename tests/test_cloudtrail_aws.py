@@ -223,6 +223,28 @@ def test_athena_ddl_projects_accounts_regions_and_days() -> None:
         athena.create_table_ddl("ct", "s3://b/", [], [])
 
 
+def test_cli_athena_creates_the_org_table_from_organizations_accounts(aws, capsys) -> None:
+    """--create-table without --accounts projects the organisation's accounts (moto Organizations), then counts."""
+    org = boto3.client("organizations", endpoint_url=aws, region_name="us-east-1")
+    org.create_organization(FeatureSet="ALL")
+    for name in ("prod", "dev"):
+        org.create_account(Email=f"{name}@example.com", AccountName=name)
+    expected = sorted(a["Id"] for a in org.list_accounts()["Accounts"])
+    assert len(expected) == 3  # the management account and the two members
+    boto3.client("s3", endpoint_url=aws, region_name="us-east-1").create_bucket(Bucket="athena-out")
+    code = main(["cloudtrail", "volume", "--athena", "--database", "security", "--output", "s3://athena-out/r/",
+                 "--create-table", "s3://trail/AWSLogs/o-abc123def4/", "--regions", "us-east-1",
+                 "--endpoint-url", aws, "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["events_total"] == 0 and out["source"] == "athena:security.cloudtrail_logs"
+    client = boto3.client("athena", endpoint_url=aws, region_name="us-east-1")
+    queries = [client.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Query"]
+               for q in client.list_query_executions()["QueryExecutionIds"]]
+    ddl = next(q for q in queries if q.startswith("CREATE EXTERNAL TABLE"))
+    assert f"'projection.account.values'='{','.join(expected)}'" in ddl
+
+
 # ---- trails -----------------------------------------------------------------------------------------------------
 def test_trail_audit_reads_selectors_status_and_destinations(aws) -> None:
     s3 = boto3.client("s3", endpoint_url=aws, region_name="us-east-1")

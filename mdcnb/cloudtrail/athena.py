@@ -75,6 +75,15 @@ TBLPROPERTIES (
   'storage.location.template'='{loc}${{account}}/CloudTrail/${{region}}/${{timestamp}}')"""
 
 
+def organization_accounts(client: Any) -> list[str]:
+    """Active account ids of the AWS organisation (Organizations ListAccounts, paginated): the `account` values
+    an organisation trail's table projects when the user does not list them."""
+    ids = []
+    for page in client.get_paginator("list_accounts").paginate():
+        ids += [a["Id"] for a in page.get("Accounts", []) if a.get("Status", "ACTIVE") == "ACTIVE"]
+    return sorted(ids)
+
+
 def _last_segment(expr: str) -> str:
     return f"reverse(split_part(reverse({expr}), '/', 1))"
 

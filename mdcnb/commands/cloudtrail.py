@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     vol.add_argument("--output", help="Athena query result location s3://...")
     vol.add_argument("--create-table", metavar="S3_URL",
                      help="Athena: create the partition-projection table over this trail location first")
-    vol.add_argument("--accounts", help="Athena table: comma-separated account ids (projection values)")
+    vol.add_argument("--accounts", help="Athena table: comma-separated account ids (projection values; default: the "
+                                        "organisation's active accounts from AWS Organizations)")
     vol.add_argument("--regions", help="Athena table: comma-separated regions (projection values)")
     vol.add_argument("--processes", type=int, help="worker processes for log files (default: all cores)")
     vol.add_argument("--margin-days", type=int, default=1,
@@ -93,8 +94,16 @@ def _volume(args: argparse.Namespace):
     client = athena.athena_client(args.profile, args.endpoint_url)
     runner = athena.AthenaRunner(client, args.database, args.workgroup, args.output)
     if args.create_table:
-        runner.run(athena.create_table_ddl(args.table, args.create_table, _csv(args.accounts), _csv(args.regions)))
+        accounts = _csv(args.accounts) or athena.organization_accounts(_organizations(args))
+        runner.run(athena.create_table_ddl(args.table, args.create_table, accounts, _csv(args.regions)))
     return athena.volume_from_athena(runner, args.table, matcher, args.since, args.until)
+
+
+def _organizations(args: argparse.Namespace) -> Any:
+    import boto3
+
+    session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
+    return session.client("organizations", endpoint_url=args.endpoint_url)
 
 
 def _csv(value: str | None) -> list[str]:
