@@ -151,11 +151,18 @@ def volume_from_rows(rows: list[dict[str, Any]], source: str, matcher: RoleMatch
                      until: str | None) -> VolumeResult:
     """A VolumeResult from the counting query's rows (bytes unknown: left null)."""
     totals: dict[tuple, list[int]] = {}
+    hours: dict[tuple, list[int]] = {}
     for r in rows:
-        key = (r["hour"], r["account_id"], r["region"], r["eventsource"], r["eventname"], r["actor"],
+        events, read_only = int(r["events"]), int(r["read_only_events"] or 0)
+        key = (r["hour"][:10], r["account_id"], r["region"], r["eventsource"], r["eventname"], r["actor"],
                r.get("role_arn") or None)
-        totals[key] = [int(r["events"]), int(r["read_only_events"] or 0), 0, 0]
-    volume, hourly = tables_from_totals(totals)
+        t = totals.setdefault(key, [0, 0, 0, 0])
+        t[0] += events
+        t[1] += read_only
+        h = hours.setdefault((r["hour"], r["account_id"], r["region"], r["actor"]), [0, 0, 0])
+        h[0] += events
+        h[1] += read_only
+    volume, hourly = tables_from_totals(totals, hours)
     for df, cols in ((volume, ["bytes", "read_only_bytes"]), (hourly, ["bytes"])):
         for col in cols:
             df[col] = pd.Series(pd.NA, index=df.index, dtype="Int64")

@@ -1,8 +1,9 @@
 """One CloudTrail log file (or one batch of records) -> per-key counts, ready to merge.
 
 This is the hot path: it runs in worker processes, once per file. It decompresses (gzip detected by magic
-bytes), parses with orjson, and aggregates every record into a fine key
-(hour, account, region, eventSource, eventName, actor, role) with events, read-only events and bytes. Bytes
+bytes), parses with orjson, and aggregates every record twice: by day key (day, account, region, eventSource,
+eventName, actor, role) with events, read-only events and bytes, and by hour key (hour, account, region, actor)
+with events, read-only events and bytes. Bytes
 are the size of the record as compact JSON (UTF-8), which is what a SIEM receives before its own enrichment.
 Per event it also keeps a 64-bit hash of `eventID` so the parent can drop duplicates across files.
 
@@ -48,18 +49,22 @@ class DayEvents:
 
     hashes: array = field(default_factory=lambda: array("q"))
     key_idx: array = field(default_factory=lambda: array("i"))
+    hour_idx: array = field(default_factory=lambda: array("i"))
     nbytes: array = field(default_factory=lambda: array("q"))
     read_only: bytearray = field(default_factory=bytearray)
 
 
 @dataclass
 class FileResult:
-    """Aggregated content of one file: keys with [events, read_only, bytes, read_only_bytes]."""
+    """Aggregated content of one file: day keys with [events, read_only, bytes, read_only_bytes], hour keys with
+    [events, read_only, bytes]."""
 
     source: str
     skip_reason: str | None = None
     keys: list[tuple] = field(default_factory=list)
     counts: list[list[int]] = field(default_factory=list)
+    hour_keys: list[tuple] = field(default_factory=list)
+    hour_counts: list[list[int]] = field(default_factory=list)
     days: dict[str, DayEvents] = field(default_factory=dict)
     duplicates: int = 0
     without_id: int = 0
@@ -114,7 +119,9 @@ def aggregate(source: str, records: list, opts: ScanOptions, path_account: str |
     """Aggregate one file's records into a FileResult (the per-record loop: keep it lean)."""
     out = FileResult(source)
     index: dict[tuple, int] = {}
+    hour_index: dict[tuple, int] = {}
     keys, counts, days, issues = out.keys, out.counts, out.days, out.issues
+    hour_keys, hour_counts = out.hour_keys, out.hour_counts
     seen: set[str] = set()
     since, until = opts.since, opts.until
     classify = opts.matcher.classify_record
@@ -151,25 +158,37 @@ def aggregate(source: str, records: list, opts: ScanOptions, path_account: str |
         ro = ro is True or ro == "true"
         actor, role = classify(rec)
         account = rec.get("recipientAccountId") or path_account or _identity_account(rec)
-        key = (when[:13], account, rec.get("awsRegion"), rec.get("eventSource"), rec.get("eventName"), actor, role)
+        region = rec.get("awsRegion")
+        key = (day, account, region, rec.get("eventSource"), rec.get("eventName"), actor, role)
         i = index.get(key)
         if i is None:
             i = index[key] = len(keys)
             keys.append(key)
             counts.append([0, 0, 0, 0])
+        hkey = (when[:13], account, region, actor)
+        h = hour_index.get(hkey)
+        if h is None:
+            h = hour_index[hkey] = len(hour_keys)
+            hour_keys.append(hkey)
+            hour_counts.append([0, 0, 0])
         size = len(dumps(rec))
         c = counts[i]
         c[EVENTS] += 1
         c[BYTES] += size
+        hc = hour_counts[h]
+        hc[EVENTS] += 1
+        hc[BYTES] += size
         if ro:
             c[READ_ONLY] += 1
             c[READ_ONLY_BYTES] += size
+            hc[READ_ONLY] += 1
         if type(eid) is str:
             d = days.get(day)
             if d is None:
                 d = days[day] = DayEvents()
             d.hashes.append(event_hash(eid))
             d.key_idx.append(i)
+            d.hour_idx.append(h)
             d.nbytes.append(size)
             d.read_only.append(ro)
     return out

@@ -13,7 +13,8 @@ from mdcnb.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, role_na
 if TYPE_CHECKING:
     from mdcnb.cloudtrail.scan import Accumulator
 
-_FINE = ["hour", "account_id", "region", "event_source", "event_name", "actor", "role_arn"]
+_DAY = ["date", "account_id", "region", "event_source", "event_name", "actor", "role_arn"]
+_HOUR = ["hour", "account_id", "region", "actor"]
 _COUNTS = ["events", "read_only_events", "bytes", "read_only_bytes"]
 
 
@@ -42,7 +43,7 @@ class VolumeResult:
 
     @classmethod
     def from_accumulator(cls, acc: Accumulator, **kw: Any) -> VolumeResult:
-        volume, hourly = tables_from_totals(acc.totals)
+        volume, hourly = tables_from_totals(acc.totals, acc.hour_totals)
         return cls(volume=volume, hourly=hourly, files_read=acc.files_read, files_skipped=list(acc.skips),
                    duplicates_dropped=acc.duplicates, late_events_not_deduplicated=acc.late,
                    events_without_id=acc.without_id, events_out_of_range=acc.out_of_range,
@@ -102,18 +103,30 @@ def _int(x: Any) -> int:
     return int(x) if pd.notna(x) else 0
 
 
-def tables_from_totals(totals: dict[tuple, list[int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(volume, hourly) tables from fine keys (hour, account, region, source, name, actor, role) -> counts."""
-    if not totals:
-        return schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame()
-    fine = pd.DataFrame([(*k, *c) for k, c in totals.items()], columns=_FINE + _COUNTS)
-    fine = fine[fine["events"] > 0]
-    fine["date"] = fine["hour"].str[:10]
-    dims = ["date", "account_id", "region", "event_source", "event_name", "actor", "role_arn"]
-    volume = fine.groupby(dims, dropna=False, sort=True)[_COUNTS].sum().reset_index()
-    volume["role_name"] = volume["role_arn"].map(lambda a: (role_name(a) or a) if isinstance(a, str) else None)
-    hourly = (fine.groupby(["hour", "account_id", "region", "actor"], dropna=False, sort=True)
-              [["events", "read_only_events", "bytes"]].sum().reset_index())
+def tables_from_totals(totals: dict[tuple, list[int]],
+                       hour_totals: dict[tuple, list[int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(volume, hourly) tables from day keys (date, account, region, source, name, actor, role ARN) -> counts and
+    hour keys (hour, account, region, actor) -> [events, read-only events, bytes]."""
+    volume = pd.DataFrame([(*k, *c) for k, c in totals.items() if c[0] > 0], columns=_DAY + _COUNTS)
+    volume = volume.sort_values(_DAY, kind="stable", na_position="first").reset_index(drop=True)
+    volume.insert(7, "role_name", volume["role_arn"].map(lambda a: (role_name(a) or a) if isinstance(a, str) else None))
+    hourly = pd.DataFrame([(*k, *c) for k, c in hour_totals.items() if c[0] > 0], columns=_HOUR + _COUNTS[:3])
+    hourly = hourly.sort_values(_HOUR, kind="stable").reset_index(drop=True)
     hourly["hour"] = hourly["hour"] + ":00:00Z"
-    return (schema.CLOUDTRAIL_VOLUME.frame(volume.to_dict("records")),
-            schema.CLOUDTRAIL_HOURLY.frame(hourly.to_dict("records")))
+    return _typed(volume, schema.CLOUDTRAIL_VOLUME), _typed(hourly, schema.CLOUDTRAIL_HOURLY)
+
+
+def _typed(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
+    """`df` with exactly the contract's columns and dtypes, converted column by column (fast for big tables)."""
+    if df.empty:
+        return table.frame()
+    out = {}
+    for col in table.columns:
+        values = df[col.name]
+        if col.dtype == schema.TIME:
+            out[col.name] = pd.to_datetime(values, utc=True, format="ISO8601").astype(schema.TIME)
+        elif col.dtype == schema.INT:
+            out[col.name] = values.astype("Int64")
+        else:
+            out[col.name] = values.astype("string")
+    return pd.DataFrame(out)

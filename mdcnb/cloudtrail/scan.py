@@ -35,6 +35,7 @@ class Accumulator:
 
     margin_days: int = DEFAULT_MARGIN_DAYS
     totals: dict[tuple, list[int]] = field(default_factory=dict)
+    hour_totals: dict[tuple, list[int]] = field(default_factory=dict)
     seen: dict[str, set[int]] = field(default_factory=dict)
     horizon: str | None = None
     files_read: int = 0
@@ -75,25 +76,32 @@ class Accumulator:
             if seen.isdisjoint(ev.hashes):
                 seen.update(ev.hashes)
                 continue
-            for h, k, n, ro in zip(ev.hashes, ev.key_idx, ev.nbytes, ev.read_only, strict=True):
+            for h, k, hk, n, ro in zip(ev.hashes, ev.key_idx, ev.hour_idx, ev.nbytes, ev.read_only, strict=True):
                 if h not in seen:
                     seen.add(h)
                     continue
-                c = res.counts[k]
+                c, hc = res.counts[k], res.hour_counts[hk]
                 c[EVENTS] -= 1
                 c[BYTES] -= n
+                hc[EVENTS] -= 1
+                hc[BYTES] -= n
                 if ro:
                     c[READ_ONLY] -= 1
                     c[READ_ONLY_BYTES] -= n
+                    hc[READ_ONLY] -= 1
                 self.duplicates += 1
-        totals = self.totals
-        for key, c in zip(res.keys, res.counts, strict=True):
-            t = totals.get(key)
-            if t is None:
-                totals[key] = c
-            else:
-                for j in range(4):
-                    t[j] += c[j]
+        _merge(self.totals, res.keys, res.counts)
+        _merge(self.hour_totals, res.hour_keys, res.hour_counts)
+
+
+def _merge(totals: dict[tuple, list[int]], keys: list[tuple], counts: list[list[int]]) -> None:
+    for key, c in zip(keys, counts, strict=True):
+        t = totals.get(key)
+        if t is None:
+            totals[key] = c
+        else:
+            for j in range(len(c)):
+                t[j] += c[j]
 
 
 # ---- worker side -------------------------------------------------------------------------------------------
