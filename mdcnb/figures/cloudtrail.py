@@ -9,14 +9,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mdcnb.analysis.cloudtrail import ACTOR_LABELS
+from mdcnb.figures.style import layout, rows_height
 
 ACTOR_COLORS = {"cspm": "#d83b01", "cspm_assume_role": "#ff8c00", "mdc_other": "#8764b8", "other": "#a0aeb2"}
 
 
-def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, template="plotly_white", height=height,
-                      margin={"l": 10, "r": 10, "t": 60, "b": 40})
-    return fig
+CHART_HEIGHT_PX = 380
 
 
 def daily_reads(daily: pd.DataFrame) -> go.Figure:
@@ -29,7 +27,7 @@ def daily_reads(daily: pd.DataFrame) -> go.Figure:
                         marker_color=ACTOR_COLORS[actor])
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="read-only events")
-    return _layout(fig, "Read-only CloudTrail events per day, by who made them")
+    return layout(fig, "Read-only CloudTrail events per day, by who made them", height=CHART_HEIGHT_PX)
 
 
 def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
@@ -39,7 +37,7 @@ def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
         fig.add_scatter(x=part["date"], y=part["read_only_events"], mode="lines+markers",
                         name=f"{account} / {region}")
     fig.update_yaxes(title="CspmMonitorAws read events", rangemode="tozero")
-    return _layout(fig, "CspmMonitorAws read events per day, by account and region", height=420)
+    return layout(fig, "CspmMonitorAws read events per day, by account and region", height=420)
 
 
 def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
@@ -48,7 +46,7 @@ def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
     for series, part in hourly.groupby("series", sort=True):
         fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=series, line={"width": 1})
     fig.update_yaxes(title="read events per hour", rangemode="tozero")
-    return _layout(fig, "CspmMonitorAws read events per hour (bursts = scans)", height=420)
+    return layout(fig, "CspmMonitorAws read events per hour (bursts = scans)", height=420)
 
 
 def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with the most read events") -> go.Figure:
@@ -59,7 +57,7 @@ def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with 
                            customdata=shown[["share"]].to_numpy(),
                            hovertemplate="%{y}: %{x:,} events (%{customdata[0]:.1%})<extra></extra>"))
     fig.update_xaxes(title="read events")
-    return _layout(fig, title, height=120 + 22 * len(shown))
+    return layout(fig, title, height=rows_height(len(shown)))
 
 
 def read_share(share: pd.DataFrame) -> go.Figure:
@@ -72,7 +70,7 @@ def read_share(share: pd.DataFrame) -> go.Figure:
                 name="all other reads", marker_color=ACTOR_COLORS["other"])
     fig.update_layout(barmode="stack", yaxis={"autorange": "reversed", "type": "category"})
     fig.update_xaxes(title="read-only events")
-    return _layout(fig, "Share of each account's read events caused by CspmMonitorAws", height=120 + 28 * len(share))
+    return layout(fig, "Share of each account's read events caused by CspmMonitorAws", height=rows_height(len(share)))
 
 
 def other_roles(roles: pd.DataFrame) -> go.Figure:
@@ -83,7 +81,7 @@ def other_roles(roles: pd.DataFrame) -> go.Figure:
     fig.add_bar(x=per_role["role_name"], y=per_role["write_events"], name="write", marker_color="#3b2d5c")
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="events")
-    return _layout(fig, "Other MDC roles (same session name, not CSPM)")
+    return layout(fig, "Other MDC roles (same session name, not CSPM)", height=CHART_HEIGHT_PX)
 
 
 def siem_cost(cost: dict) -> go.Figure:
@@ -94,4 +92,4 @@ def siem_cost(cost: dict) -> go.Figure:
                            marker_color=[ACTOR_COLORS["other"], "#107c10"],
                            text=[f"{v:,.2f} {cur}" for v in values], textposition="outside"))
     fig.update_yaxes(title=f"{cur} per month", rangemode="tozero")
-    return _layout(fig, f"SIEM ingestion per month (saving {cost['monthly_saving']:,.2f} {cur})", height=360)
+    return layout(fig, f"SIEM ingestion per month (saving {cost['monthly_saving']:,.2f} {cur})", height=360)
