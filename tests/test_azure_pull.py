@@ -103,23 +103,50 @@ def test_tables_of_a_live_pull_equal_the_served_datasets(servers, tls_files, ten
     assert len(live.skips) == 0 and len(served.skips) == 0
 
 
-def test_the_committed_sample_survives_a_live_pull(tls_files, tmp_path):
-    """The embedded sample tenant (ARG and REST shapes mixed, classic connector, connector-scope scores) served over
-    HTTPS and pulled back gives the same tables as reading it directly."""
-    ctx, bundle = tls_files
+@pytest.fixture
+def sample_servers(tls_files):
+    """ARM serving the committed sample tenant (50 rows a page) and Entra ID."""
+    ctx, _ = tls_files
     aad = serve(AzureTestService(token=TOKEN, aad=True, client_secret=SECRET), ctx)
     arm = serve(AzureTestService(SAMPLE_DATASET, page_size=50, token=TOKEN), ctx)
-    try:
-        manifest = run_pull(arm, aad, bundle, tmp_path / "out")
-    finally:
-        arm.stop()
-        aad.stop()
+    yield arm, aad
+    arm.stop()
+    aad.stop()
+
+
+def test_the_committed_sample_survives_a_live_pull(sample_servers, tls_files, tmp_path):
+    """The embedded sample tenant (ARG and REST shapes mixed, classic connector, connector-scope scores) served over
+    HTTPS and pulled back gives the same tables as reading it directly."""
+    arm, aad = sample_servers
+    manifest = run_pull(arm, aad, tls_files[1], tmp_path / "out")
     assert manifest["complete"] is True, manifest["pull_log"]
     live, sample = load_tables(tmp_path / "out"), load_tables(SAMPLE_DATASET)
     for name, frame in sample.items():
         pd.testing.assert_frame_equal(_sorted(live[name]), _sorted(frame), obj=name)
     for record_type in RECORD_TYPES:
         assert rows(tmp_path / "out", record_type) == rows(SAMPLE_DATASET, record_type), record_type
+
+
+def test_report_straight_from_the_tenant(sample_servers, tls_files, tmp_path, monkeypatch, capsys):
+    """`mdcnb report --source azure`: pull (one subscription forbidden), keep the dataset, run the secure score
+    page on it, and show the pull log on the index page."""
+    arm, aad = sample_servers
+    denied = sorted(sub_of(line) for line in rows(SAMPLE_DATASET, "subscriptions"))[0]
+    arm.service.forbidden.add(denied)
+    use_environment_credentials(monkeypatch, aad, tls_files[1])
+    code = cli(["report", "--source", "azure", "--arm-endpoint", arm.url, "--out", str(tmp_path / "reports"),
+                "--notebook", "10", "--workers", "1"])
+    assert code == 0, capsys.readouterr().err
+    (dataset,) = (tmp_path / "reports" / "datasets").iterdir()
+    manifest = read_manifest(dataset)
+    assert manifest["source"] == "azure" and manifest["complete"] is False
+    assert denied not in {sub_of(line) for line in rows(dataset, "assessments")}
+    (index,) = (tmp_path / "reports").glob("*-W*/index.html")
+    page = index.read_text(encoding="utf-8")
+    assert "forbidden" in page and denied in page
+    assert (index.parent / "10_secure_score.html").is_file()
+    everything = "\n".join(p.read_text(errors="replace") for p in (tmp_path / "reports").rglob("*") if p.is_file())
+    assert TOKEN not in everything and SECRET not in everything
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -269,14 +296,19 @@ def test_explicit_subscriptions_and_an_unknown_one(servers, tls_files, tenant, t
     assert (entry["kind"], entry["subscriptions"], entry["missing_rows"]) == ("not_visible", [unknown], None)
 
 
+def use_environment_credentials(monkeypatch, aad, bundle: Path) -> None:
+    """The azure-identity variables a service principal login uses, pointed at the test Entra ID and CA."""
+    for name, value in {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": SECRET, "AZURE_TENANT_ID": TENANT,
+                        "AZURE_AUTHORITY_HOST": aad.url, "REQUESTS_CA_BUNDLE": str(bundle)}.items():
+        monkeypatch.setenv(name, value)
+
+
 def test_cli_with_environment_credentials_and_sovereign_cloud(servers, tls_files, tenant, tmp_path, monkeypatch,
                                                               capsys):
     """`mdcnb pull` as a user runs it: DefaultAzureCredential from the azure-identity variables, CA bundle from
     REQUESTS_CA_BUNDLE, the US Government cloud's token scope, ARM reached through --arm-endpoint."""
     arm, aad = servers()
-    for name, value in {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": SECRET, "AZURE_TENANT_ID": TENANT,
-                        "AZURE_AUTHORITY_HOST": aad.url, "REQUESTS_CA_BUNDLE": str(tls_files[1])}.items():
-        monkeypatch.setenv(name, value)
+    use_environment_credentials(monkeypatch, aad, tls_files[1])
     out, store = tmp_path / "out", tmp_path / "history.duckdb"
     code = cli(["pull", "--source", "azure", "--cloud", "AzureUSGovernment", "--arm-endpoint", arm.url,
                 "--out", str(out), "--history", str(store)])
@@ -294,9 +326,7 @@ def test_cli_with_environment_credentials_and_sovereign_cloud(servers, tls_files
 def test_cli_exit_code_says_incomplete(servers, tls_files, tmp_path, monkeypatch, capsys):
     arm, aad = servers()
     arm.service.forbidden.add(subscription_ids(6)[0])
-    for name, value in {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": SECRET, "AZURE_TENANT_ID": TENANT,
-                        "AZURE_AUTHORITY_HOST": aad.url, "REQUESTS_CA_BUNDLE": str(tls_files[1])}.items():
-        monkeypatch.setenv(name, value)
+    use_environment_credentials(monkeypatch, aad, tls_files[1])
     code = cli(["pull", "--arm-endpoint", arm.url, "--out", str(tmp_path / "out"),
                 "--history", str(tmp_path / "history.duckdb")])
     assert code == 3
