@@ -9,21 +9,19 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-CONFIGURED_COLOR = "#0078d4"
+from mdcnb.figures import style
+
+CONFIGURED_COLOR = style.SCORE_COLOR
 ENABLE_ALL_COLOR = "#9ecae1"
 SAVING_COLOR = "#2e7d32"
-SIEM_COLOR = "#ff9900"
+SIEM_COLOR = style.ENVIRONMENT_COLORS["AWS"]
 OTHER_COLOR = "#cfd8dc"
-BAR_HEIGHT_PX = 26
-MIN_HEIGHT_PX = 280
 
 
 def _layout(fig: go.Figure, title: str, price_label: str, rows: int | None = None) -> go.Figure:
-    fig.update_layout(title={"text": f"{title}<br><sup>{price_label}</sup>", "x": 0, "xanchor": "left"},
-                      template="plotly_white", margin={"l": 10, "r": 10, "t": 70, "b": 40},
-                      legend={"orientation": "h", "y": -0.12})
-    if rows:
-        fig.update_layout(height=max(MIN_HEIGHT_PX, 130 + rows * BAR_HEIGHT_PX))
+    """The shared layout, with the price table named under the title."""
+    style.layout(fig, f"{title}<br><sup>{price_label}</sup>", height=style.rows_height(rows) if rows else None)
+    fig.update_layout(margin={"t": 75}, legend={"orientation": "h", "y": -0.15})
     return fig
 
 
@@ -43,9 +41,8 @@ def plan_costs(compare: pd.DataFrame, price_label: str, currency: str) -> go.Fig
 
 def scope_costs(by_scope: pd.DataFrame, price_label: str, currency: str, limit: int = 30) -> go.Figure:
     """Monthly cost per subscription / connector as configured, and what "Enable all" would add on top."""
-    data = by_scope.sort_values("enable_all", ascending=False, kind="stable")
-    suffix = f" (top {limit} of {len(data):,})" if len(data) > limit else ""
-    data = data.head(limit).iloc[::-1]
+    data, suffix = style.top(by_scope, limit, "enable_all")
+    data = data.iloc[::-1]
     fig = go.Figure([
         go.Bar(name="as configured", y=data["name"], x=data["as_configured"], orientation="h",
                marker_color=CONFIGURED_COLOR),
