@@ -386,20 +386,6 @@ class HistoryStore:
                     f"SELECT {int(snapshot_id)}, row_number() OVER () - 1, {casts} FROM stored")
         return len(frame)
 
-    @_reported
-    def delete(self, snapshot_id: int) -> None:
-        """Remove one snapshot (catalogue row first, so it disappears at once)."""
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
-            for name in SNAPSHOT_TABLES:
-                con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id = ?", [snapshot_id])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-
     # reading ----------------------------------------------------------------------------------------------------
     @_reported
     def load_table(self, snapshot: Snapshot | int, name: str) -> pd.DataFrame:
@@ -506,8 +492,8 @@ MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrat
 
 # --- recording datasets ----------------------------------------------------------------------------------------
 
-def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None = None, series: str | None = None,
-                   force: bool = False) -> Snapshot:
+def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None = None,
+                   series: str | None = None) -> Snapshot:
     """Store the snapshot of one dataset directory, unless the store already holds this exact data for its week.
 
     `tables` avoids re-normalising when the caller already loaded them. Returns the stored snapshot.
@@ -520,10 +506,9 @@ def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None 
     series = series or series_key(source, scope)
     as_of = dataset_as_of(manifest)
     fingerprint = dataset_fingerprint(dataset)
-    if not force:
-        for snap in store.snapshots(series):
-            if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
-                return snap
+    for snap in store.snapshots(series):
+        if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
+            return snap
     loaded = tables if tables is not None else load_tables(dataset)
     return store.save(loaded, extra={"cloudtrail_daily": cloudtrail_daily_of(dataset)}, as_of=as_of, source=source,
                       scope=scope, series=series, dataset=str(dataset), fingerprint=fingerprint)
@@ -577,14 +562,6 @@ def series_for(dataset: Path) -> str:
 
 def dataset_week(dataset: Path) -> str:
     return iso_week(dataset_as_of(read_manifest(dataset)))
-
-
-def load_weeks(store: HistoryStore, series: str, names: Iterable[str] | None = None,
-               until_week: str | None = None) -> dict[str, Tables]:
-    """Every stored week of a series up to `until_week` (inclusive), oldest first, as `Tables` (only `names`)."""
-    wanted = list(names) if names is not None else None
-    return {snap.week: store.load(snap, wanted) for snap in store.snapshots(series)
-            if until_week is None or snap.week <= until_week}
 
 
 # Tables the trends read from every stored week (the full tables are loaded only for the two weeks compared).

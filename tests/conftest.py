@@ -6,6 +6,8 @@ strictly with tests/golden/nbval_sanitize.cfg, in a kernel of this interpreter.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
@@ -20,3 +22,9 @@ def pytest_collect_file(file_path: Path, parent):
     option.nbval_sanitize_with = option.nbval_sanitize_with or str(GOLDEN_DIR / "nbval_sanitize.cfg")
     option.nbval_current_env = True
     return IPyNbFile.from_parent(parent, path=file_path)
+
+
+def pytest_configure(config):
+    """Keep every test, and every notebook kernel it starts, off the user's own history store."""
+    if "MDCNB_HISTORY" not in os.environ:
+        os.environ["MDCNB_HISTORY"] = os.path.join(tempfile.mkdtemp(prefix="mdcnb-history-"), "history.duckdb")

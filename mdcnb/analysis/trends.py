@@ -1,7 +1,7 @@
 """Trends over all stored weeks (pure functions on the tables of each week, no I/O).
 
 Every function takes `weeks`: an ordered mapping ISO week -> `Tables` (oldest first, as
-`mdcnb.history.load_weeks` returns it) and gives a long DataFrame with one row per week and series, ready to
+`mdcnb.history.weekly_history` gives it) and gives a long DataFrame with one row per week and series, ready to
 plot: secure score per scope and overall, pass rate per standard, Defender plan coverage, CloudTrail volume
 and cost. `headline` gives the page's headline numbers with their change since the previous week.
 """

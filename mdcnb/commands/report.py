@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="only this subscription id; repeatable")
     parser.add_argument("--account", dest="accounts", action="append", default=[],
                         help="only this AWS account id; repeatable")
+    parser.add_argument("--history", type=Path, metavar="PATH", help="history store the report adds this week's "
+                        "snapshot to (default: $MDCNB_HISTORY or history.duckdb in the user data directory)")
     parser.add_argument("--notebook", dest="notebooks", action="append", default=[], metavar="NAME",
                         help="run only this notebook (file stem or prefix, e.g. 10_secure_score or 10); repeatable")
     parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR,
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     options = ReportOptions(dataset=args.dataset, out=args.out, mask_ids=args.mask_ids, since=args.since,
                             until=args.until, environments=args.environments, subscriptions=args.subscriptions,
                             accounts=args.accounts, notebooks=args.notebooks, notebooks_dir=args.notebooks_dir,
-                            workers=args.workers)
+                            workers=args.workers, history=args.history)
     try:
         result = run_report(options)
     except ValueError as exc:

@@ -32,6 +32,7 @@ from typing import Any
 import nbformat
 
 from mdcnb.dataset import default_dataset, read_manifest
+from mdcnb.history import HISTORY_ENV, record_run
 from mdcnb.mask import Masker
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
@@ -56,6 +57,7 @@ class ReportOptions:
     notebooks: list[str] = field(default_factory=list)
     notebooks_dir: Path = NOTEBOOKS_DIR
     workers: int = 2
+    history: Path | None = None
 
 
 @dataclass
@@ -95,6 +97,7 @@ class _Job:
     dataset: Path
     mask_ids: bool
     kernel_path: str
+    history: str | None = None  # history store the summary notebook reads (its kernel inherits MDCNB_HISTORY)
 
 
 def as_of(manifest: dict[str, Any]) -> datetime:
@@ -182,6 +185,8 @@ def source_cell_number(executed: Path, cell_index: int) -> int:
 
 def _run_job(job: _Job) -> NotebookResult:
     name = job.source.stem
+    if job.history:  # in the worker process only: its kernels read the store the report wrote to
+        os.environ[HISTORY_ENV] = job.history
     executed = job.week_dir / "notebooks" / f"{name}.ipynb"
     result = execute(job.source, executed, job.parameters, job.kernel_path)
     if not executed.exists():
@@ -233,9 +238,11 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
                   "accounts": list(options.accounts), "mask_ids": options.mask_ids, "report_dir": str(week_dir)}
     for source in sources:
         _clear_outputs(week_dir, source.stem)
+    record_run(dataset, options.history, log=lambda text: log(text, file=sys.stderr))  # this week's snapshot
+    store = str(Path(options.history).resolve()) if options.history else None
     results: list[NotebookResult] = []
     with local_kernel() as kernel_path:
-        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in sources]
+        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path, store) for s in sources]
         workers = max(1, min(options.workers, len(jobs)))
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for result in pool.map(_run_job, jobs):

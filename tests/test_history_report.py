@@ -1,0 +1,35 @@
+"""`mdcnb report` keeps this week's snapshot and its summary page reads it: real papermill run of 00_summary."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+from mdcnb.analysis import score
+from mdcnb.cli import main
+from mdcnb.dataset import SAMPLE_DATASET
+from mdcnb.history import HistoryStore
+from mdcnb.report.page import headline_path
+from mdcnb.tables import load_tables
+
+
+def test_report_stores_the_week_and_the_summary_shows_its_change(tmp_path):
+    store, out = tmp_path / "history.duckdb", tmp_path / "reports"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["report", "--notebook", "00_summary", "--history", str(store), "--out", str(out)])
+    assert code == 0, err.getvalue()
+    assert "history: 2026-W48 of sample/tenantid=" in err.getvalue()
+    with HistoryStore(store, read_only=True) as opened:
+        assert [s.week for s in opened.snapshots()] == [f"2026-W{w}" for w in range(43, 49)]
+    week_dir = out / "2026-W48"
+    assert (week_dir / "00_summary.html").exists()
+    headlines = {h["label"]: h["value"] for h in json.loads(headline_path(week_dir, "00_summary").read_text())}
+    # the score the page shows is MDC's aggregate of this week's tables, computed here from the dataset itself
+    latest = score.overall(score.scopes(load_tables(SAMPLE_DATASET)))["percentage"]
+    previous = score.overall(score.scopes(load_tables(SAMPLE_DATASET / "history" / "2026-W47")))["percentage"]
+    assert headlines["Secure score"] == latest
+    assert headlines["Secure score change since last week"] == round(latest - previous, 2)
+    changes = (week_dir / "csv" / "00_summary" / "changes.csv").read_text()
+    assert "Recommendations newly unhealthy" in changes
