@@ -70,3 +70,13 @@ def pitfall_counts(counts: pd.DataFrame) -> go.Figure:
     fig.update_layout(xaxis_title="AWS accounts affected")
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, "Onboarding pitfalls found in the data", 140 + 40 * len(counts))
+
+
+def readiness_over_time(weekly: pd.DataFrame) -> go.Figure:
+    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.audit.audit_over_time`)."""
+    fig = go.Figure()
+    for status, color in STATUS_COLORS.items():
+        rows = weekly[weekly["status"] == status]
+        fig.add_bar(x=rows["week"], y=rows["results"], name=status, marker_color=color)
+    fig.update_layout(barmode="stack", yaxis_title="account x check results", xaxis_type="category")
+    return _layout(fig, "Readiness checks over the weeks", 360)
