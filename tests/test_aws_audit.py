@@ -277,3 +277,24 @@ def test_sample_tenant_audit_matches_an_independent_count():
     assert "fail" in statuses["org.excluded_accounts"] and "fail" in statuses["org.member_connectors"]
     assert "fail" in statuses["template.bucket_tls"] and "fail" in statuses["connector.classic_and_native"]
     assert {"pass", "fail", "not applicable"} <= set(result.results["status"])
+
+
+def test_readiness_over_time_counts_every_week(dataset):
+    """A weekly snapshot without AWS inventory: every result is still counted, and the missing data shows as
+    `could not check`, never as passes."""
+    import shutil
+
+    from mdcnb.audit import audit_over_time
+
+    week = dataset / "history" / "2026-W46"
+    week.mkdir(parents=True)
+    for name in ("securityconnectors.jsonl", "resources.jsonl"):
+        shutil.copy(dataset / name, week / name)
+    write_manifest(week, source="test", scope={}, extra={"as_of": "2026-11-13T12:00:00Z"})
+    weekly = audit_over_time(dataset)
+    assert list(dict.fromkeys(weekly["week"])) == ["2026-W46", "2026-W47"]
+    totals = weekly.groupby("week")["results"].sum()
+    assert (totals == weekly.groupby("week")["accounts"].first() * len(aws_audit.CHECKS)).all()
+    by = weekly.set_index(["week", "status"])["results"]
+    assert by["2026-W46", "could not check"] > by["2026-W47", "could not check"]
+    assert by["2026-W46", "pass"] < by["2026-W47", "pass"]

@@ -106,3 +106,11 @@ def test_connector_overview_and_counts():
     fig = figures.connectors_by_environment(by_env)
     assert sorted(t.name for t in fig.data) == ["classic", "native"]
     assert len(coverage.only(connectors, "environment", ["aws"])) == 2
+
+
+def test_readiness_over_time_bars_follow_the_weeks():
+    weekly = pd.DataFrame([("2026-W47", "pass", 10, 2), ("2026-W47", "fail", 3, 2), ("2026-W48", "pass", 12, 2),
+                           ("2026-W48", "fail", 1, 2)], columns=["week", "status", "results", "accounts"])
+    fig = figures.readiness_over_time(weekly)
+    fails = next(t for t in fig.data if t.name == "fail")
+    assert list(fails.x) == ["2026-W47", "2026-W48"] and list(fails.y) == [3, 1]

@@ -8,16 +8,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from mdcnb.figures.style import layout
+
 STATUS_COLORS = {"pass": "#2e7d32", "fail": "#c62828", "not applicable": "#e0e0e0", "could not check": "#f9a825"}
-ENVIRONMENT_COLORS = {"AWS": "#ff9900", "GCP": "#34a853", "Azure": "#0078d4"}
-
-
-def _layout(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, template="plotly_white",
-                      margin={"l": 10, "r": 10, "t": 60, "b": 40})
-    if height:
-        fig.update_layout(height=height)
-    return fig
 
 
 def connectors_by_environment(counts: pd.DataFrame) -> go.Figure:
@@ -27,7 +20,7 @@ def connectors_by_environment(counts: pd.DataFrame) -> go.Figure:
         fig.add_bar(x=group["environment"], y=group["connectors"], name=kind,
                     marker_pattern_shape="/" if kind == "classic" else "")
     fig.update_layout(barmode="stack", yaxis_title="connectors")
-    return _layout(fig, "Connectors by environment", 320)
+    return layout(fig, "Connectors by environment", height=320)
 
 
 def readiness_matrix(results: pd.DataFrame) -> go.Figure:
@@ -49,7 +42,7 @@ def readiness_matrix(results: pd.DataFrame) -> go.Figure:
                                          "title": "status"}))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-40)
-    return _layout(fig, "AWS onboarding readiness: accounts x checks", 220 + 34 * len(accounts))
+    return layout(fig, "AWS onboarding readiness: accounts x checks", height=220 + 34 * len(accounts))
 
 
 def check_outcomes(counts: pd.DataFrame) -> go.Figure:
@@ -60,7 +53,7 @@ def check_outcomes(counts: pd.DataFrame) -> go.Figure:
             fig.add_bar(y=counts.index, x=counts[status], name=status, orientation="h", marker_color=color)
     fig.update_layout(barmode="stack", xaxis_title="accounts")
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Readiness checks: accounts by outcome", 140 + 24 * len(counts))
+    return layout(fig, "Readiness checks: accounts by outcome", height=140 + 24 * len(counts))
 
 
 def pitfall_counts(counts: pd.DataFrame) -> go.Figure:
@@ -69,4 +62,14 @@ def pitfall_counts(counts: pd.DataFrame) -> go.Figure:
                            text=counts["accounts"], textposition="auto"))
     fig.update_layout(xaxis_title="AWS accounts affected")
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Onboarding pitfalls found in the data", 140 + 40 * len(counts))
+    return layout(fig, "Onboarding pitfalls found in the data", height=140 + 40 * len(counts))
+
+
+def readiness_over_time(weekly: pd.DataFrame) -> go.Figure:
+    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.audit.audit_over_time`)."""
+    fig = go.Figure()
+    for status, color in STATUS_COLORS.items():
+        rows = weekly[weekly["status"] == status]
+        fig.add_bar(x=rows["week"], y=rows["results"], name=status, marker_color=color)
+    fig.update_layout(barmode="stack", yaxis_title="account x check results", xaxis_type="category")
+    return layout(fig, "Readiness checks over the weeks", height=360)

@@ -1,18 +1,19 @@
 """Sample part: the AWS-side inventory of the sample tenant's accounts, as the live collector would record it.
 
 Writes `aws/<account-id>/<service>_<Operation>.json` (layout in `mdcnb.inventory`) for every AWS account that has
-a native connector, from the tenant model in the `SampleContext` (connectors with their role ARNs and regions, the
-organisation's accounts, EC2 instances with state and Arc machine, EKS, RDS, S3). Most of each estate is set up
-as MDC's guide asks; the deliberate exceptions, so the audit and the coverage page show real findings:
+a native connector, in every weekly snapshot, from the tenant model in the `SampleContext` (connectors with their
+role ARNs and regions, the organisation's accounts, EC2 instances with state and Arc machine, EKS, RDS, S3). Most
+of each estate is set up as MDC's guide asks; the deliberate exceptions, so the audit and the coverage page show
+real findings:
 
 - management account: organisation trusted access for StackSets enabled; the excluded account is SUSPENDED
   (a stale exclusion); one member joined after onboarding and has no connector; its CloudFormation template
   bucket (`cf-templates-*`) has no policy (the guide's non-TLS misconfiguration).
 - every EC2 instance without an Arc machine misses a prerequisite: no SSM agent reporting, or an instance
   profile without AmazonSSMManagedInstanceCore, or none; one runs SQL Server.
-- contoso-prod-workloads: an instance in a region its connector leaves out.
+- contoso-prod-workloads: an instance started in a region its connector leaves out (17 days before as-of).
 - contoso-prod-data: the OIDC provider lacks the Databases audience; an RDS Custom for SQL Server instance.
-- contoso-dev-workloads: the ArcAutoProvisioning role's trust policy has no audience condition.
+- contoso-dev-workloads: the ArcAutoProvisioning role's trust policy lost its audience condition two weeks ago.
 - fabrikam-partner-sandbox: the Containers role was never created.
 """
 
@@ -40,10 +41,12 @@ SQL_AMI = ("ami-0a1b2c3d4e5f60718", "Windows_Server-2022-English-Full-SQL_2022_S
 
 
 def aws_inventory(ctx: SampleContext) -> None:
-    """Write the inventory of every AWS account with a native connector (latest week only)."""
-    connectors = [c for c in ctx.native_connectors("AWS") if c.active(ctx.latest_week)]
-    for connector in connectors:
-        write_inventory(ctx.out, _account(ctx, connector))
+    """Write the inventory of every AWS account with a native connector, for every weekly snapshot (the
+    readiness counts over time come from them)."""
+    for week in range(ctx.weeks):
+        for connector in ctx.native_connectors("AWS"):
+            if connector.active(week):
+                write_inventory(ctx.week_dir(week), _account(ctx, connector, week))
 
 
 def _roles(ctx: SampleContext, connector: Connector) -> pd.DataFrame:
@@ -65,15 +68,17 @@ def _service_trust(service: str) -> dict[str, Any]:
                                                     "Principal": {"Service": service}}]}
 
 
-def _account(ctx: SampleContext, connector: Connector) -> AccountInventory:
+def _account(ctx: SampleContext, connector: Connector, week: int) -> AccountInventory:
     account = connector.hierarchy_id
     name = connector.account_name
-    inv = AccountInventory(account, collected_at=ctx.as_of, source="sample")
+    inv = AccountInventory(account, collected_at=ctx.week_time(week), source="sample")
     inv.add("sts_GetCallerIdentity", Call(None, {}, {"Account": account, "Arn": f"arn:aws:iam::{account}:role/"
                                                      "MdcnbReadOnly/audit", "UserId": "AROASAMPLE:audit"}))
-    _identity(inv, _roles(ctx, connector), name)
-    instances = [r for r in ctx.ec2_instances if r.hierarchy_id == account and r.alive(ctx.latest_week)]
-    extra_region = "ap-northeast-1" if name == "contoso-prod-workloads" else None
+    _identity(inv, _roles(ctx, connector), name, trust_edited=week >= ctx.latest_week - 2)
+    instances = [r for r in ctx.ec2_instances if r.hierarchy_id == account and r.alive(week)]
+    stray_launch = ctx.as_of - timedelta(days=17)  # an instance started outside the connector's regions
+    extra_region = "ap-northeast-1" if name == "contoso-prod-workloads" and ctx.week_time(week) >= stray_launch \
+        else None
     regions = sorted({*connector.regions, *(r.region for r in ctx.cloud_resources if r.hierarchy_id == account
                                              and r.region != "global"), *([extra_region] if extra_region else [])})
     inv.regions = regions
@@ -81,7 +86,7 @@ def _account(ctx: SampleContext, connector: Connector) -> AccountInventory:
     if extra_region:
         described.append({"InstanceId": f"i-0{ctx.rng('stray', account).getrandbits(64):016x}",
                           "State": {"Name": "running"}, "Placement": {"AvailabilityZone": f"{extra_region}a"},
-                          "LaunchTime": iso(ctx.as_of - timedelta(days=40)), "ImageId": LINUX_AMI[0],
+                          "LaunchTime": iso(stray_launch), "ImageId": LINUX_AMI[0],
                           "PlatformDetails": LINUX_AMI[2], "InstanceType": "t3.large"})
     _instance_profiles(inv, described)
     for region in regions:
@@ -104,11 +109,11 @@ def _account(ctx: SampleContext, connector: Connector) -> AccountInventory:
         inv.add("rds_DescribeDBInstances", Call(region, {}, {"DBInstances": _databases(ctx, connector, region)}))
     _buckets(ctx, inv, connector)
     if connector.membership == "Organization":
-        _organization(ctx, inv)
+        _organization(ctx, inv, week)
     return inv
 
 
-def _identity(inv: AccountInventory, roles: pd.DataFrame, name: str) -> None:
+def _identity(inv: AccountInventory, roles: pd.DataFrame, name: str, trust_edited: bool) -> None:
     account = inv.account_id
     provider = f"arn:aws:iam::{account}:oidc-provider/{rules()['oidc']['provider_path']}"
     audiences = {r["audience"] for r in rules()["roles"] if r["audience"]}
@@ -125,8 +130,8 @@ def _identity(inv: AccountInventory, roles: pd.DataFrame, name: str) -> None:
         if name == "fabrikam-partner-sandbox" and row.role_name == "DefenderForCloud-Containers-K8s":
             continue  # never created: the stack was deployed before the Containers plan was switched on
         audience = rule["audience"] if rule else None
-        if name == "contoso-dev-workloads" and row.role_name == "DefenderForCloud-ArcAutoProvisioning":
-            audience = None  # the audience condition was removed by hand
+        if trust_edited and name == "contoso-dev-workloads" and row.role_name == "DefenderForCloud-ArcAutoProvisioning":
+            audience = None  # the audience condition was removed by hand two weeks ago
         document = _trust(account, audience) if audience or (rule and rule["audience"]) else \
             _service_trust("ec2.amazonaws.com")
         listed[row.role_name] = {"RoleName": row.role_name, "Path": "/", "Arn": row.role_arn,
@@ -212,13 +217,15 @@ def _buckets(ctx: SampleContext, inv: AccountInventory, connector: Connector) ->
     inv.add("s3_GetBucketPolicy", Call(None, {"Bucket": template}, {"Policy": json.dumps(policy)}))
 
 
-def _organization(ctx: SampleContext, inv: AccountInventory) -> None:
+def _organization(ctx: SampleContext, inv: AccountInventory, week: int) -> None:
     management = inv.account_id
     inv.add("organizations_DescribeOrganization", Call(None, {}, {"Organization": {
         "Id": "o-contoso01", "MasterAccountId": management, "FeatureSet": "ALL"}}))
     accounts = []
     for n, acct in enumerate(ctx.aws_accounts):
         joined = "2026-11-02T09:00:00Z" if acct.name == "contoso-new-acquisition" else f"{2019 + n % 4}-03-01T00:00:00Z"
+        if pd.Timestamp(joined) > ctx.week_time(week):
+            continue  # not a member yet that week
         status = "SUSPENDED" if acct.name == "contoso-suspended-legacy" else "ACTIVE"
         accounts.append({"Id": acct.account_id, "Name": acct.name, "Status": status, "State": status,
                          "Email": f"aws+{acct.name}@contoso.example", "JoinedMethod": "INVITED",
