@@ -31,6 +31,7 @@ from typing import Any
 
 import nbformat
 
+from mdcnb import table_cache
 from mdcnb.dataset import default_dataset, read_manifest
 from mdcnb.history import HISTORY_ENV, record_run
 from mdcnb.mask import Masker
@@ -183,6 +184,13 @@ def source_cell_number(executed: Path, cell_index: int) -> int:
     return cell_index + 1 - injected
 
 
+def _warm_table_cache(dataset: Path) -> None:
+    """Load a big dataset once, so its table cache exists before the notebooks load it side by side."""
+    from mdcnb.tables import load_tables
+
+    load_tables(dataset)
+
+
 def _run_job(job: _Job) -> NotebookResult:
     name = job.source.stem
     if job.history:  # in the worker process only: its kernels read the store the report wrote to
@@ -245,6 +253,10 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
         jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path, store) for s in sources]
         workers = max(1, min(options.workers, len(jobs)))
         with ProcessPoolExecutor(max_workers=workers) as pool:
+            if workers > 1 and table_cache.cache_key(dataset) is not None:
+                warm = pool.submit(_warm_table_cache, dataset)
+                if warm.exception() is not None:  # unreadable dataset: each notebook will fail and say why
+                    log(f"could not load {dataset}: {warm.exception()}", file=sys.stderr)
             for result in pool.map(_run_job, jobs):
                 log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
                     + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)

@@ -1,0 +1,103 @@
+"""Benchmark: `mdcnb report` on the sample and on a generated 2,000-subscription tenant; print figures.
+
+For each dataset: wall time of the command, peak memory of the whole process tree (the command, its workers and
+their kernels, sampled every 0.2 s), the size of every HTML page, and whether it exited 0. Targets (issue 5): sample
+under 60 s after set-up, large tenant under 10 minutes in under 4 GB, no page over 6 MB.
+Usage: .venv/bin/python benchmarks/report.py [--skip-large] [--large DIR] [--scale large|N] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+MDCNB = [sys.executable, "-m", "mdcnb"]
+TARGETS = {"sample": 60.0, "large": 600.0}
+MAX_PAGE_MB, MAX_MEMORY_GB = 6.0, 4.0
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def measure(args: list[str]) -> dict:
+    """Run a command; wall time, peak RSS of its process tree, exit code and the last line it printed."""
+    started = time.perf_counter()
+    child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        peak = max(peak, tree_rss(process))
+        time.sleep(0.2)
+    out, err = child.communicate()
+    return {"wall_s": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak / 2**20),
+            "exit": child.returncode, "stdout": out.strip().splitlines()[-1:] or [""],
+            "stderr_tail": err.strip().splitlines()[-5:]}
+
+
+def report(dataset: Path | None, out: Path, workers: int) -> dict:
+    args = [*MDCNB, "report", "--out", str(out), "--workers", str(workers)]
+    figures = measure(args + (["--dataset", str(dataset)] if dataset else []))
+    index = Path(figures["stdout"][0]) if figures["stdout"][0].endswith("index.html") else None
+    if index and index.exists():
+        figures["pages_mb"] = {p.name: round(p.stat().st_size / 2**20, 2) for p in sorted(index.parent.glob("*.html"))}
+        figures["notebooks_s"] = {n["name"]: n["seconds"] for n in
+                                  json.loads((index.parent / "report.json").read_text())["pages"]}
+    return figures
+
+
+def verdict(name: str, figures: dict) -> str:
+    pages = figures.get("pages_mb", {})
+    checks = [f"exit {figures['exit']}",
+              f"wall {figures['wall_s']} s (target < {TARGETS[name]:.0f} s): "
+              f"{'ok' if figures['wall_s'] < TARGETS[name] else 'OVER'}",
+              f"peak memory {figures['peak_rss_mb']} MB"
+              + (f" (target < {MAX_MEMORY_GB:.0f} GB): "
+                 f"{'ok' if figures['peak_rss_mb'] < MAX_MEMORY_GB * 1024 else 'OVER'}" if name == "large" else ""),
+              f"largest page {max(pages.values(), default=0)} MB (target < {MAX_PAGE_MB} MB): "
+              f"{'ok' if max(pages.values(), default=0) < MAX_PAGE_MB else 'OVER'}"]
+    return f"{name}: " + "; ".join(checks)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-large", action="store_true", help="only the sample")
+    parser.add_argument("--large", type=Path, help="an existing large dataset (default: generate one)")
+    parser.add_argument("--scale", default="large", help="scale for the generated tenant (default: large)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="mdcnb-bench-") as tmp:
+        results["sample"] = report(None, Path(tmp) / "sample-reports", args.workers)
+        print(json.dumps({"sample": results["sample"]}, indent=1), flush=True)
+        if not args.skip_large:
+            dataset = args.large
+            if dataset is None:
+                dataset = Path(tmp) / "large"
+                generated = measure([*MDCNB, "sample", "--out", str(dataset), "--scale", args.scale])
+                print(json.dumps({"generate_large": generated}, indent=1), flush=True)
+            results["large"] = report(dataset, Path(tmp) / "large-reports", args.workers)
+            print(json.dumps({"large": results["large"]}, indent=1), flush=True)
+            if args.large is None:
+                shutil.rmtree(dataset, ignore_errors=True)
+    for name, figures in results.items():
+        print(verdict(name, figures))
+    return 0 if all(f["exit"] == 0 for f in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
