@@ -21,6 +21,8 @@ def pytest_collect_file(file_path: Path, parent):
 
     option.nbval_sanitize_with = option.nbval_sanitize_with or str(GOLDEN_DIR / "nbval_sanitize.cfg")
     option.nbval_current_env = True
+    # nbval's 60 s kernel start-up timeout is too short on a busy 2-core machine (kernels of several runs at once)
+    option.nbval_kernel_startup_timeout = max(option.nbval_kernel_startup_timeout, 300)
     return IPyNbFile.from_parent(parent, path=file_path)
 
 
