@@ -193,3 +193,15 @@ class SampleContext:
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC with a Z, as ARM writes times."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def lifetime(ctx: SampleContext, rng, churn: bool = True) -> tuple[int, int]:
+    """(first_week, last_week) of a resource: most live all along, some are added or removed."""
+    first, last = 0, 10**6
+    if churn and ctx.weeks > 1:
+        draw = rng.random()
+        if draw < 0.10:
+            first = rng.randrange(1, ctx.weeks)
+        elif draw < 0.16:
+            last = rng.randrange(0, ctx.weeks - 1)
+    return first, last

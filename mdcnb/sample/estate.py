@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mdcnb.sample.catalog import Recommendation
-from mdcnb.sample.context import CloudResource, Connector, SampleContext, Subscription
+from mdcnb.sample.context import CloudResource, Connector, SampleContext, Subscription, lifetime
 from mdcnb.sample.scores import HEALTHY, NOT_APPLICABLE, UNHEALTHY
 
 XSS_NAME = "<img src=x onerror=alert(1)>"  # an attacker-controlled resource name the HTML report must escape
@@ -92,13 +92,7 @@ def azure_resources(ctx: SampleContext, sub: Subscription) -> list[AzureResource
     out: list[AzureResource] = []
 
     def add(kind: str, name: str, rg: str, churn: bool = True, **kw: Any) -> AzureResource:
-        first, last = 0, 10**6
-        if churn and ctx.weeks > 1:
-            draw = rng.random()
-            if draw < 0.10:
-                first = rng.randrange(1, ctx.weeks)
-            elif draw < 0.16:
-                last = rng.randrange(0, ctx.weeks - 1)
+        first, last = lifetime(ctx, rng, churn)
         res = AzureResource(sub.subscription_id, kind, name, rg, kw.pop("location", rng.choice(LOCATIONS)),
                             _created(ctx, rng, first), first, last, **kw)
         out.append(res)

@@ -20,6 +20,7 @@ from mdcnb.sample.context import (
     ManagementGroup,
     SampleContext,
     Subscription,
+    lifetime,
 )
 
 # name, production
@@ -139,17 +140,6 @@ def _multicloud(ctx: SampleContext) -> None:
     ctx.cloud_resources = aws + _gcp_resources(ctx, connectors[-1])
 
 
-def _lifetime(ctx: SampleContext, rng, churn: bool = True) -> tuple[int, int]:
-    """(first_week, last_week) of a resource: most live all along, some are added or removed."""
-    first, last = 0, 10**6
-    if churn and ctx.weeks > 1:
-        draw = rng.random()
-        if draw < 0.10:
-            first = rng.randrange(1, ctx.weeks)
-        elif draw < 0.16:
-            last = rng.randrange(0, ctx.weeks - 1)
-    return first, last
-
 
 def _aws_resources(ctx: SampleContext, accounts: list[AwsAccount]) -> list[CloudResource]:
     out: list[CloudResource] = []
@@ -163,7 +153,7 @@ def _aws_resources(ctx: SampleContext, accounts: list[AwsAccount]) -> list[Cloud
         for n in range(rng.randint(3, 7)):
             region = rng.choice(regions)
             iid = f"i-0{rng.getrandbits(64):016x}"
-            first, last = _lifetime(ctx, rng)
+            first, last = lifetime(ctx, rng)
             out.append(CloudResource(
                 "AWS", "ec2", acct, region, iid, f"{account.name.split('-', 1)[1]}-app-{n:02d}",
                 f"arn:aws:ec2:{region}:{acct}:instance/{iid}", instance_type=rng.choice(
