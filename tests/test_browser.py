@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
-from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report.runner import ReportOptions, run_report
 
 pytestmark = pytest.mark.browser
@@ -125,18 +123,10 @@ def test_every_chart_is_drawn_with_data(visits):
 
 
 def test_every_local_link_resolves(visits):
-    """Links to a page whose notebook does not exist yet (a page written by a later slice) are reported, not failed."""
-    planned = []
     for name, seen in visits.items():
         for href in seen.links:
-            target = Path(unquote(urlparse(href).path))
-            if target.suffix == ".html" and not (NOTEBOOKS_DIR / f"{target.stem}.ipynb").exists():
-                planned.append(f"{name} -> {target.name}")
-                continue
-            assert target.is_file(), (name, href)
+            assert Path(unquote(urlparse(href).path)).is_file(), (name, href)
     assert len(visits["index.html"].links) >= len(visits) - 1  # the index links every page
-    if planned:
-        warnings.warn(f"links to pages without a notebook yet: {', '.join(planned)}", stacklevel=1)
 
 
 def test_cloud_names_render_as_text(visits):
