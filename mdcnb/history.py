@@ -43,7 +43,7 @@ import orjson
 import pandas as pd
 
 from mdcnb import __version__, schema
-from mdcnb.analysis.trends import CLOUDTRAIL_DAILY
+from mdcnb.analysis.trends import CLOUDTRAIL_DAILY, iso_week
 from mdcnb.dataset import MANIFEST, cloudtrail_root, read_manifest
 from mdcnb.tables import Tables
 
@@ -94,12 +94,6 @@ def default_store_path() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("mdcnb") / HISTORY_FILE
-
-
-def iso_week(when: datetime | pd.Timestamp) -> str:
-    """ISO week label, e.g. `2026-W48` (the week a report and a snapshot belong to)."""
-    year, week, _ = pd.Timestamp(when).isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def series_key(source: str, scope: Mapping[str, Any] | None) -> str:

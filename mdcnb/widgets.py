@@ -1,5 +1,5 @@
-"""ipywidgets filter panels for JupyterLab: pick environments, scopes, severities, standards and dates, and every
-figure and table of the panel is recomputed and redrawn in place.
+"""ipywidgets filter panels for JupyterLab: pick environments, scopes, severities, standards, accounts, regions and
+dates, and every figure and table of the panel is recomputed and redrawn in place.
 
 The panels take their defaults from the notebook's papermill parameters and are interactive-only: the report runs
 headless, where the notebooks show their full, parameter-filtered figures and the panel cells are tagged
@@ -9,16 +9,20 @@ browser.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import ipywidgets as w
+import pandas as pd
 from IPython.display import display
 
 from mdcnb import figures
-from mdcnb.analysis import compliance, compliance_detail, score, score_detail
+from mdcnb.analysis import cloudtrail, compliance, compliance_detail, cost, coverage, score, score_detail, trends
+from mdcnb.figures import cloudtrail as cloudtrail_figures
+from mdcnb.figures import coverage as coverage_figures
+from mdcnb.figures import history as history_figures
 from mdcnb.tables import Tables
 
 ALL = "(none selected = all)"
@@ -32,6 +36,8 @@ class Filters:
     scopes: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
     standards: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
 
@@ -57,7 +63,8 @@ class FilterPanel:
     """Filter controls plus views that re-render whenever a control changes."""
 
     def __init__(self, *, environments: Sequence[str] = (), scopes: Sequence[tuple[str, str]] = (),
-                 severities: Sequence[str] = (), standards: Sequence[str] = (), dates: bool = False,
+                 severities: Sequence[str] = (), standards: Sequence[str] = (),
+                 accounts: Sequence[str | tuple[str, str]] = (), regions: Sequence[str] = (), dates: bool = False,
                  defaults: Filters = Filters()) -> None:
         self.controls: dict[str, w.ValueWidget] = {}
         if environments:
@@ -68,6 +75,10 @@ class FilterPanel:
             self.controls["severities"] = _multi("Severity", severities, defaults.severities)
         if standards:
             self.controls["standards"] = _multi("Standard", standards, defaults.standards)
+        if accounts:
+            self.controls["accounts"] = _multi("Account", accounts, defaults.accounts)
+        if regions:
+            self.controls["regions"] = _multi("Region", regions, defaults.regions)
         if dates:
             self.controls["since"] = w.DatePicker(description="Since", value=defaults.since)
             self.controls["until"] = w.DatePicker(description="Until", value=defaults.until)
@@ -104,7 +115,8 @@ class FilterPanel:
     @property
     def widget(self) -> w.VBox:
         hint = w.HTML(f"<small>{ALL}</small>")
-        return w.VBox([w.HBox(list(self.controls.values())), hint, *(v.output for v in self.views)])
+        controls = w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap"))
+        return w.VBox([controls, hint, *(v.output for v in self.views)])
 
     def show(self) -> None:
         display(self.widget)
@@ -118,6 +130,15 @@ def _scope_options(tables: Tables) -> list[tuple[str, str]]:
 
 def _present(values: Iterable[Any]) -> list[str]:
     return sorted({str(v) for v in values if isinstance(v, str) and v})
+
+
+def _day(value: date | str | None) -> date | None:
+    """A papermill date parameter (ISO text) as the date a DatePicker holds."""
+    return None if value is None or isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def score_explorer(tables: Tables, *, environments: Sequence[str] = (), subscriptions: Sequence[str] = (),
@@ -152,4 +173,90 @@ def compliance_explorer(tables: Tables, *, subscriptions: Sequence[str] = ()) ->
     panel.view(lambda f: figures.compliance_states(compliance.rollup(selected(f))))
     panel.view(lambda f: figures.pass_rate_heatmap(*compliance_detail.pass_rate_matrix(selected(f), names)))
     panel.view(lambda f: compliance.failing_controls(tables, subscriptions=f.scopes, standards=f.standards).head(25))
+    return panel
+
+
+def summary_explorer(weeks: Mapping[str, Tables], *, environments: Sequence[str] = (),
+                     subscriptions: Sequence[str] = (), since: str | None = None, until: str | None = None,
+                     movers: int = 8) -> FilterPanel:
+    """Summary panel: the selection's overall score week by week, its scopes this week, and the score trend.
+
+    `weeks` maps ISO week -> tables, oldest first (`WeeklyHistory.weeks`); the scope choices are the last week's.
+    """
+    latest = list(weeks.values())[-1]
+    panel = FilterPanel(environments=_present(latest.secure_scores["environment"]), scopes=_scope_options(latest),
+                        dates=True, defaults=Filters(environments=tuple(environments), scopes=tuple(subscriptions),
+                                                     since=_day(since), until=_day(until)))
+
+    def trend(f: Filters) -> pd.DataFrame:
+        return trends.score_trend(trends.weeks_between(weeks, f.since, f.until), environments=f.environments,
+                                  subscriptions=f.scopes)
+
+    panel.view(lambda f: trends.overall_by_week(trend(f)))
+    panel.view(lambda f: figures.score_by_scope(score.scopes(latest, environments=f.environments,
+                                                             subscriptions=f.scopes)))
+    panel.view(lambda f: history_figures.score_trend(trends.score_movers(trend(f), count=movers)))
+    return panel
+
+
+def _account_options(*frames: tuple[pd.DataFrame, str, str]) -> list[tuple[str, str]]:
+    """(`name (id)`, id) per account id found in the (frame, id column, name column) given."""
+    names: dict[str, str] = {}
+    for frame, id_column, name_column in frames:
+        for account, name in zip(frame[id_column], frame[name_column], strict=True):
+            if isinstance(account, str) and account:
+                names[account] = names.get(account) or (name if isinstance(name, str) else "")
+    return [(f"{name} ({account})" if name else account, account) for account, name in sorted(names.items())]
+
+
+def coverage_explorer(tables: Tables, audit_results: pd.DataFrame, *, environments: Sequence[str] = (),
+                      subscriptions: Sequence[str] = (), accounts: Sequence[str] = ()) -> FilterPanel:
+    """Coverage panel: connectors, the plan matrix, plans off where resources exist and the AWS pitfalls found,
+    per environment, subscription and account (`audit_results`: the readiness audit's `results`)."""
+    settings, names = cost.plan_settings(tables), cost.scope_names(tables)
+    units = cost.billable_units(tables)
+    panel = FilterPanel(
+        environments=_present([*settings["environment"], *tables.connectors["environment"]]),
+        scopes=_scope_options(tables),
+        accounts=_account_options((tables.connectors, "hierarchy_id", "account_name"),
+                                  (audit_results, "account_id", "account_name")),
+        defaults=Filters(environments=tuple(environments), scopes=tuple(subscriptions), accounts=tuple(accounts)))
+
+    def connectors(f: Filters) -> pd.DataFrame:
+        return coverage.select(tables.connectors, environments=f.environments, subscriptions=f.scopes,
+                               accounts=f.accounts, account_column="hierarchy_id")
+
+    def plan_settings(f: Filters) -> pd.DataFrame:
+        return coverage.select(settings, environments=f.environments, subscriptions=f.scopes)
+
+    def audit(f: Filters) -> pd.DataFrame:
+        return coverage.audit_selection(audit_results, environments=f.environments, accounts=f.accounts)
+
+    panel.view(lambda f: coverage_figures.connectors_by_environment(coverage.connectors_by_environment(connectors(f))))
+    panel.view(lambda f: coverage.connectors_overview(connectors(f)))
+    panel.view(lambda f: coverage.plan_matrix(plan_settings(f), names))
+    panel.view(lambda f: coverage.plans_off_with_resources(plan_settings(f), units, names)[
+        ["subscription", "plan_display", "resources", "resource_types"]])
+    panel.view(lambda f: coverage_figures.pitfall_counts(coverage.pitfall_counts(audit(f))))
+    panel.view(lambda f: coverage.pitfalls(audit(f)))
+    return panel
+
+
+def cloudtrail_explorer(volume: pd.DataFrame, hourly: pd.DataFrame, *, since: str | None = None,
+                        until: str | None = None, accounts: Sequence[str] = (), top_calls: int = 20) -> FilterPanel:
+    """CloudTrail panel: who reads per day, CSPM per account and region, hour by hour, its top calls and services,
+    and the other MDC roles, per date range, account and region (`volume`/`hourly`: the unfiltered scan)."""
+    panel = FilterPanel(accounts=_present(volume["account_id"]), regions=_present(volume["region"]), dates=True,
+                        defaults=Filters(accounts=tuple(accounts), since=_day(since), until=_day(until)))
+
+    def pick(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
+        return cloudtrail.filter_volume(frame, f.accounts, since=_iso(f.since), until=_iso(f.until),
+                                        regions=f.regions)
+
+    panel.view(lambda f: cloudtrail_figures.daily_reads(cloudtrail.daily_by_actor(pick(volume, f))))
+    panel.view(lambda f: cloudtrail_figures.cspm_by_account_region(cloudtrail.cspm_daily(pick(volume, f))))
+    panel.view(lambda f: cloudtrail_figures.cspm_hourly(cloudtrail.cspm_hourly(pick(hourly, f))))
+    panel.view(lambda f: cloudtrail_figures.top_calls(cloudtrail.top_calls(pick(volume, f), limit=top_calls)))
+    panel.view(lambda f: cloudtrail.top_services(pick(volume, f)))
+    panel.view(lambda f: cloudtrail_figures.other_roles(cloudtrail.other_mdc_roles(pick(volume, f))))
     return panel

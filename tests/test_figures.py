@@ -20,13 +20,14 @@ def scope_table(n: int) -> pd.DataFrame:
 def test_gauge_shows_the_percentage():
     indicator = figures.score_gauge(38.59).data[0]
     assert indicator.value == 38.59 and tuple(indicator.gauge.axis.range) == (0, 100)
+    assert indicator.number.valueformat == ".2f"  # 38.59, as the headlines and index.html write it
 
 
 def test_environment_bars_are_labelled_and_coloured():
-    env = pd.DataFrame({"environment": ["AWS", "Azure"], "percentage": [40.0, 55.5], "current": [2, 9],
+    env = pd.DataFrame({"environment": ["AWS", "Azure"], "percentage": [40.0, 55.57], "current": [2, 9],
                         "max": [5, 20], "scopes": [1, 2]})
     bar = figures.score_by_environment(env).data[0]
-    assert list(bar.x) == ["AWS", "Azure"] and list(bar.text) == ["40.0 %", "55.5 %"]
+    assert list(bar.x) == ["AWS", "Azure"] and list(bar.text) == ["40.00 %", "55.57 %"]
     assert list(bar.marker.color) == ["#ff9900", "#0078d4"]
 
 

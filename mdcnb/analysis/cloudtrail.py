@@ -17,11 +17,14 @@ ACTOR_LABELS = {CSPM: "CspmMonitorAws", CSPM_ASSUME_ROLE: "CspmMonitorAws sign-i
 
 
 def filter_volume(volume: pd.DataFrame, accounts: Sequence[str] = (), since: str | None = None,
-                  until: str | None = None) -> pd.DataFrame:
-    """Rows of the given accounts (all when empty) and days [since, until] (works on volume and hourly frames)."""
+                  until: str | None = None, regions: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows of the given accounts and regions (all when empty) and days [since, until] (ISO dates; works on volume
+    and hourly frames)."""
     out = volume
     if accounts:
         out = out[out["account_id"].isin(list(accounts))]
+    if regions:
+        out = out[out["region"].isin(list(regions))]
     if since:
         out = out[_day(out) >= since[:10]]
     if until:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mdcnb.analysis.compliance import COUNT_COLUMNS
 from mdcnb.analysis.score_detail import scope_label
 
 RESOURCES_SHOWN = 3
@@ -37,3 +38,10 @@ def failing_summary(failing: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
         + (f"; … {len(ids) - RESOURCES_SHOWN} more" if len(ids) > RESOURCES_SHOWN else ""))
     return out[["standard", "control", "control_description", "scope", "assessment_key", "description",
                 "failed_resources", "unhealthy_resources", "resources_first"]]
+
+
+def states_view(standard_table: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+    """Control states per standard and scope (`compliance.standards`) as a reader sees them: the scope by name,
+    no id columns (the exported table keeps the ids)."""
+    out = standard_table.assign(scope=scope_label(standard_table["scope_id"], names))
+    return out[["standard", "scope", "state", *COUNT_COLUMNS, "pass_rate"]]

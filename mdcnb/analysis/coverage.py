@@ -7,10 +7,13 @@ bills.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from mdcnb.analysis import aws_audit, cost
 
+AWS = "AWS"  # the environment the readiness audit covers
 PITFALL_CHECKS = {  # pitfall shown on the coverage page -> the audit check that finds it
     "AWS account on both the classic and the native connector": "connector.classic_and_native",
     "Organisation member account without a connector": "org.member_connectors",
@@ -108,12 +111,31 @@ def pitfall_counts(audit_results: pd.DataFrame) -> pd.DataFrame:
                          "accounts": [int(counts.get(p, 0)) for p in PITFALL_CHECKS]})
 
 
-def only(frame: pd.DataFrame, column: str, values: list[str] | tuple[str, ...]) -> pd.DataFrame:
+def only(frame: pd.DataFrame, column: str, values: Sequence[str]) -> pd.DataFrame:
     """Rows whose `column` is one of `values` (compared case-insensitively); all rows when `values` is empty."""
     if not values:
         return frame
     wanted = {str(v).lower() for v in values}
     return frame[frame[column].astype("string").str.lower().isin(wanted).fillna(False)].reset_index(drop=True)
+
+
+def select(frame: pd.DataFrame, *, environments: Sequence[str] = (), subscriptions: Sequence[str] = (),
+           accounts: Sequence[str] = (), account_column: str | None = None) -> pd.DataFrame:
+    """Rows that pass every filter given (empty = all): `environments` on `environment`, `subscriptions` on
+    `subscription_id` (a connector's is the subscription holding it), `accounts` on `account_column`."""
+    out = only(frame, "environment", environments)
+    out = only(out, "subscription_id", subscriptions)
+    return only(out, account_column, accounts) if account_column else out
+
+
+def audit_selection(audit_results: pd.DataFrame, *, environments: Sequence[str] = (),
+                    accounts: Sequence[str] = ()) -> pd.DataFrame:
+    """The readiness audit's rows of the given AWS accounts; none when `environments` leaves out AWS (the audit,
+    and so every pitfall it finds, is about AWS accounts). Subscriptions do not apply: an organisation member
+    without a connector belongs to none."""
+    if environments and AWS.casefold() not in {e.casefold() for e in environments}:
+        return audit_results.iloc[0:0]
+    return only(audit_results, "account_id", accounts)
 
 
 def skipped_inventory(skips: list) -> pd.DataFrame:

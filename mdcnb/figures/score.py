@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from mdcnb.analysis.score import SCORE_PLOTLY_FORMAT, format_score
 from mdcnb.analysis.score_detail import scope_label
 from mdcnb.figures.style import (
     ENVIRONMENT_COLORS,
@@ -20,7 +21,8 @@ CONTROL_COLOR = "#eceff1"
 
 def score_gauge(percentage: float, title: str = "Secure score") -> go.Figure:
     """MDC's overall percentage (0-100) as a gauge."""
-    fig = go.Figure(go.Indicator(mode="gauge+number", value=percentage, number={"suffix": " %"},
+    fig = go.Figure(go.Indicator(mode="gauge+number", value=percentage,
+                                 number={"suffix": " %", "valueformat": SCORE_PLOTLY_FORMAT},
                                  gauge={"axis": {"range": [0, 100]}, "bar": {"color": SCORE_COLOR}}))
     return layout(fig, title, height=280)
 
@@ -30,7 +32,7 @@ def score_by_environment(environments: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=environments["environment"], y=environments["percentage"],
         marker_color=[ENVIRONMENT_COLORS.get(e, ENVIRONMENT_COLORS["Unknown"]) for e in environments["environment"]],
-        text=[f"{p:.1f} %" for p in environments["percentage"]], textposition="outside",
+        text=[f"{format_score(p)} %" for p in environments["percentage"]], textposition="outside",
         customdata=environments[["current", "max", "scopes"]].to_numpy(),
         hovertemplate="%{x}: %{y:.2f} %<br>%{customdata[0]} of %{customdata[1]} points"
                       "<br>%{customdata[2]} scopes<extra></extra>"))
