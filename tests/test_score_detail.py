@@ -87,3 +87,14 @@ def test_failing_summary_counts_and_names_the_first_resources():
     out = compliance_detail.failing_summary(failing, pd.Series({"/subscriptions/a": "A"}))
     assert out[["scope", "unhealthy_resources", "resources_first"]].values.tolist() == [
         ["A", 5, "vm0; vm1; vm2; … 2 more"]]
+
+
+def test_states_view_names_scopes_and_drops_ids():
+    standards = pd.DataFrame({"scope_id": ["/subscriptions/a", "/subscriptions/b"], "subscription_id": ["a", "b"],
+                              "standard": ["PCI", "PCI"], "state": ["Failed", "Passed"],
+                              "passed_controls": [1, 3], "failed_controls": [3, 0], "skipped_controls": [0, 1],
+                              "unsupported_controls": [2, 0], "pass_rate": [0.25, 1.0]})
+    out = compliance_detail.states_view(standards, pd.Series({"/subscriptions/a": "Prod"}))
+    assert "scope_id" not in out and "subscription_id" not in out
+    assert out[["standard", "scope", "state", "pass_rate"]].values.tolist() == [
+        ["PCI", "Prod", "Failed", 0.25], ["PCI", "/subscriptions/b", "Passed", 1.0]]  # no name: the id stays
