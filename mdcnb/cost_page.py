@@ -71,14 +71,17 @@ class CostView:
 
 def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str] = (),
               subscriptions: Sequence[str] = (), accounts: Sequence[str] = (), exclude_tag: str | None = None,
-              siem: str = DEFAULT_SIEM, price_per_gb: float | None = None,
+              exclude_value: str | None = None, siem: str = DEFAULT_SIEM, price_per_gb: float | None = None,
               price_per_million_events: float | None = None, since: str | None = None,
               until: str | None = None) -> CostView:
-    """Units, settings, scenarios and the SIEM side for the scopes the filters keep."""
+    """Units, settings, scenarios and the SIEM side for the scopes the filters keep.
+
+    The exclusion what-if leaves out resources tagged `exclude_tag` (with `exclude_value` when given; the command
+    line passes both as one `tag=value`)."""
     inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
     units, settings = cost.select_scopes(cost.billable_units(tables, inventories), cost.plan_settings(tables),
                                          environments, subscriptions, accounts)
-    tag, _, value = (exclude_tag or "").partition("=")
+    tag, _, value = (exclude_tag or "").partition("=") if exclude_value is None else (exclude_tag, "", exclude_value)
     scenarios = cost.scenarios_from(units, settings, prices, tag or None, value or None)
     price = siem_price(siem, prices, price_per_gb=price_per_gb, price_per_million_events=price_per_million_events)
     totals, accounts_table, note = _siem_side(tables, price, since, until, accounts)

@@ -4,6 +4,7 @@ import pytest
 from cost_estate import estate, hand_prices
 
 from mdcnb.analysis import cost
+from mdcnb.cost_page import cost_view
 from mdcnb.cost_widgets import CostExplorer
 
 
@@ -62,3 +63,10 @@ def test_actual_spend_beside_the_estimate(tmp_path):
     assert frame.set_index("scope")["status"].to_dict() == {f"subscriptions/{SUB_A}": "ok",
                                                            f"subscriptions/{SUB_B}": "no access"}
     assert frame["actual"].iloc[0] == 99.5 and "1 of 2 subscriptions readable" in note
+
+
+@pytest.mark.parametrize("tag", [{"exclude_tag": "env", "exclude_value": "dev"}, {"exclude_tag": "env=dev"}])
+def test_cost_view_takes_the_excluded_tag_apart_or_as_tag_value(tag):
+    result = cost_view(estate(), hand_prices(), siem="per-gb", **tag).scenarios
+    # the estate's env=dev resources cost 25.00 a month (hand-computed in test_cost_model)
+    assert result.tag_excluded.scenario == "excluding tag env=dev" and result.tag_saving == 25.0
