@@ -16,6 +16,9 @@ from typing import Any
 
 import ipywidgets as w
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display
 
 from mdcnb import figures
@@ -52,8 +55,23 @@ class View:
     error: str | None = None
 
 
-def _multi(description: str, options: Sequence[Any], value: Iterable[Any]) -> w.SelectMultiple:
+def display_data(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The mime bundle `display(obj)` shows, for a view's output. Plotly figures display themselves
+    (`_ipython_display_`): formatting them the usual way prints them beside the panel, where no redraw reaches, and
+    leaves the view empty. They give their bundle instead (plotly's own mimetype when the default renderer is an
+    external one, such as a browser tab)."""
+    if isinstance(obj, go.Figure):
+        bundle = obj._repr_mimebundle_() or pio.renderers["plotly_mimetype"].to_mimebundle(obj.to_dict())
+        return bundle, {}
+    return InteractiveShell.instance().display_formatter.format(obj)
+
+
+def _multi(description: str, options: Sequence[Any], value: Iterable[Any],
+           label: Callable[[Any], Any] | None = None) -> w.SelectMultiple:
+    """A multiple choice; `label` rewrites what the options show (their values stay as given)."""
     values = {o[1] if isinstance(o, tuple) else o for o in options}
+    if label:
+        options = [(label(o[0]), o[1]) if isinstance(o, tuple) else (label(o), o) for o in options]
     return w.SelectMultiple(options=list(options), value=tuple(v for v in value if v in values),
                             description=description, rows=min(6, max(2, len(options))),
                             layout=w.Layout(width="32%"), style={"description_width": "80px"})
@@ -65,18 +83,21 @@ class FilterPanel:
     def __init__(self, *, environments: Sequence[str] = (), scopes: Sequence[tuple[str, str]] = (),
                  severities: Sequence[str] = (), standards: Sequence[str] = (),
                  accounts: Sequence[str | tuple[str, str]] = (), regions: Sequence[str] = (), dates: bool = False,
-                 defaults: Filters = Filters()) -> None:
+                 defaults: Filters = Filters(), mask: Callable[[Any], Any] | None = None) -> None:
+        """`mask` (a notebook's `page.mask`) replaces ids in what the panel shows: option labels and every view's
+        output; filters and `View.result` keep the real ids."""
+        self.mask = mask or (lambda obj: obj)
         self.controls: dict[str, w.ValueWidget] = {}
         if environments:
             self.controls["environments"] = _multi("Environment", environments, defaults.environments)
         if scopes:
-            self.controls["scopes"] = _multi("Scope", scopes, defaults.scopes)
+            self.controls["scopes"] = _multi("Scope", scopes, defaults.scopes, mask)
         if severities:
             self.controls["severities"] = _multi("Severity", severities, defaults.severities)
         if standards:
             self.controls["standards"] = _multi("Standard", standards, defaults.standards)
         if accounts:
-            self.controls["accounts"] = _multi("Account", accounts, defaults.accounts)
+            self.controls["accounts"] = _multi("Account", accounts, defaults.accounts, mask)
         if regions:
             self.controls["regions"] = _multi("Region", regions, defaults.regions)
         if dates:
@@ -108,9 +129,9 @@ class FilterPanel:
             view.result, view.error = view.render(self.filters), None
         except Exception as exc:  # a filter that leaves nothing to show must not break the panel
             view.result, view.error = None, f"{type(exc).__name__}: {exc}"
-        view.output.outputs = ()
-        view.output.append_display_data(
-            view.result if view.error is None else f"Nothing to show for this selection ({view.error})")
+        shown = view.result if view.error is None else f"Nothing to show for this selection ({view.error})"
+        data, metadata = display_data(self.mask(shown))
+        view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
 
     @property
     def widget(self) -> w.VBox:
@@ -178,7 +199,7 @@ def compliance_explorer(tables: Tables, *, subscriptions: Sequence[str] = ()) ->
 
 def summary_explorer(weeks: Mapping[str, Tables], *, environments: Sequence[str] = (),
                      subscriptions: Sequence[str] = (), since: str | None = None, until: str | None = None,
-                     movers: int = 8) -> FilterPanel:
+                     movers: int = 8, mask: Callable[[Any], Any] | None = None) -> FilterPanel:
     """Summary panel: the selection's overall score week by week, its scopes this week, and the score trend.
 
     `weeks` maps ISO week -> tables, oldest first (`WeeklyHistory.weeks`); the scope choices are the last week's.
@@ -186,7 +207,7 @@ def summary_explorer(weeks: Mapping[str, Tables], *, environments: Sequence[str]
     latest = list(weeks.values())[-1]
     panel = FilterPanel(environments=_present(latest.secure_scores["environment"]), scopes=_scope_options(latest),
                         dates=True, defaults=Filters(environments=tuple(environments), scopes=tuple(subscriptions),
-                                                     since=_day(since), until=_day(until)))
+                                                     since=_day(since), until=_day(until)), mask=mask)
 
     def trend(f: Filters) -> pd.DataFrame:
         return trends.score_trend(trends.weeks_between(weeks, f.since, f.until), environments=f.environments,
@@ -210,7 +231,8 @@ def _account_options(*frames: tuple[pd.DataFrame, str, str]) -> list[tuple[str, 
 
 
 def coverage_explorer(tables: Tables, audit_results: pd.DataFrame, *, environments: Sequence[str] = (),
-                      subscriptions: Sequence[str] = (), accounts: Sequence[str] = ()) -> FilterPanel:
+                      subscriptions: Sequence[str] = (), accounts: Sequence[str] = (),
+                      mask: Callable[[Any], Any] | None = None) -> FilterPanel:
     """Coverage panel: connectors, the plan matrix, plans off where resources exist and the AWS pitfalls found,
     per environment, subscription and account (`audit_results`: the readiness audit's `results`)."""
     settings, names = cost.plan_settings(tables), cost.scope_names(tables)
@@ -220,7 +242,8 @@ def coverage_explorer(tables: Tables, audit_results: pd.DataFrame, *, environmen
         scopes=_scope_options(tables),
         accounts=_account_options((tables.connectors, "hierarchy_id", "account_name"),
                                   (audit_results, "account_id", "account_name")),
-        defaults=Filters(environments=tuple(environments), scopes=tuple(subscriptions), accounts=tuple(accounts)))
+        defaults=Filters(environments=tuple(environments), scopes=tuple(subscriptions), accounts=tuple(accounts)),
+        mask=mask)
 
     def connectors(f: Filters) -> pd.DataFrame:
         return coverage.select(tables.connectors, environments=f.environments, subscriptions=f.scopes,
@@ -243,11 +266,12 @@ def coverage_explorer(tables: Tables, audit_results: pd.DataFrame, *, environmen
 
 
 def cloudtrail_explorer(volume: pd.DataFrame, hourly: pd.DataFrame, *, since: str | None = None,
-                        until: str | None = None, accounts: Sequence[str] = (), top_calls: int = 20) -> FilterPanel:
+                        until: str | None = None, accounts: Sequence[str] = (), top_calls: int = 20,
+                        mask: Callable[[Any], Any] | None = None) -> FilterPanel:
     """CloudTrail panel: who reads per day, CSPM per account and region, hour by hour, its top calls and services,
     and the other MDC roles, per date range, account and region (`volume`/`hourly`: the unfiltered scan)."""
     panel = FilterPanel(accounts=_present(volume["account_id"]), regions=_present(volume["region"]), dates=True,
-                        defaults=Filters(accounts=tuple(accounts), since=_day(since), until=_day(until)))
+                        defaults=Filters(accounts=tuple(accounts), since=_day(since), until=_day(until)), mask=mask)
 
     def pick(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
         return cloudtrail.filter_volume(frame, f.accounts, since=_iso(f.since), until=_iso(f.until),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
@@ -14,6 +15,8 @@ from mdcnb import schema, widgets
 from mdcnb.analysis.coverage import PITFALL_CHECKS
 from mdcnb.audit import audit_dataset
 from mdcnb.dataset import default_dataset
+from mdcnb.mask import AWS_ACCOUNT, KEY_ENV
+from mdcnb.report.page import Page
 from mdcnb.tables import Tables, load_tables
 from mdcnb.widgets import FilterPanel, Filters
 
@@ -60,6 +63,9 @@ def test_score_explorer_follows_the_environment_filter():
     assert set(table["control_name"]) == {"Enable MFA"}
     panel.controls["environments"].value = ("AWS",)
     assert list(panel.views[0].result.data[0].y) == ["Encrypt data"]
+    # the redrawn figure is inside the view's output (a figure displaying itself would land beside the panel)
+    drawn = panel.views[0].output.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert list(drawn["data"][0]["y"]) == ["Encrypt data"]
     panel.controls["severities"].value = ("High",)
     assert panel.views[2].result.empty  # the AWS control has only a Low recommendation
 
@@ -211,3 +217,17 @@ def test_cloudtrail_explorer_follows_dates_accounts_and_regions():
     panel.controls["accounts"].value = (B,)
     assert [t.name for t in panel.views[2].result.data] == [f"{B} / us-east-1"]
     assert sum(panel.views[2].result.data[0].y) == 5
+
+
+def test_cloudtrail_explorer_masks_what_it_shows_and_filters_on_real_ids(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "widgets-test-key")
+    page = Page("40_cloudtrail", mask_ids=True, dataset=default_dataset())
+    page.masker.add([A, B], AWS_ACCOUNT)
+    volume, hourly = _volume()
+    panel = widgets.cloudtrail_explorer(volume, hourly, accounts=[A], mask=page.mask)
+    labels = [label for label, _ in panel.controls["accounts"].options]
+    assert labels == [page.masker.pseudonym(A), page.masker.pseudonym(B)] and panel.filters.accounts == (A,)
+    per_region = panel.views[1]
+    assert {t.name for t in per_region.result.data} == {f"{A} / us-east-1", f"{A} / eu-west-1"}  # real ids inside
+    shown = json.dumps(per_region.output.outputs[0]["data"]["application/vnd.plotly.v1+json"])
+    assert A not in shown and f"{page.masker.pseudonym(A)} / eu-west-1" in shown
