@@ -58,28 +58,31 @@ def _pool() -> list[dict]:
 
 
 def _write_file(args: tuple[str, int, int]) -> int:
-    """One log file of `n` events delivered on the file's day (36 files a day), seeded by the file index."""
+    """One log file of `n` events, seeded by the file index. Like CloudTrail's, each file holds the events of about
+    five minutes (reference/aws-cloudtrail.md: files every ~5 minutes); the day's 36 files are 40 minutes apart."""
     from mdcnb.cloudtrail.synth import log_key, pack
 
     root, index, n = args
     rng = random.Random(index)
     pool = _pool()
-    day = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=index // FILES_PER_DAY)
+    account, region = ACCOUNTS[index % len(ACCOUNTS)], REGIONS[(index // len(ACCOUNTS)) % len(REGIONS)]
+    window = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=index // FILES_PER_DAY,
+                                                          minutes=40 * (index % FILES_PER_DAY))
     records = []
     for _ in range(n):
         rec = dict(rng.choice(pool))
         rec["eventID"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        rec["eventTime"] = (day + timedelta(seconds=rng.randrange(86400))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rec["eventTime"] = (window + timedelta(seconds=rng.randrange(300))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rec["recipientAccountId"], rec["awsRegion"] = account, region  # a file holds one account and region
         records.append(rec)
-    account, region = ACCOUNTS[index % len(ACCOUNTS)], REGIONS[(index // len(ACCOUNTS)) % len(REGIONS)]
-    path = Path(root) / log_key(account, region, day + timedelta(hours=23, minutes=55), f"B{index:015d}")
+    path = Path(root) / log_key(account, region, window + timedelta(minutes=10), f"B{index:015d}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pack(records, compresslevel=6))
     return n
 
 
 def generate(root: Path, events: int, processes: int) -> None:
-    marker = root / ".complete"
+    marker = root / ".complete-v2"  # v2: each file holds five minutes of events
     if marker.exists():
         return
     files = [(str(root), i, min(EVENTS_PER_FILE, events - i * EVENTS_PER_FILE))
@@ -122,7 +125,7 @@ def measure(method: str, root: str, processes: int) -> dict:
     elif method == "decompress":
         with Pool(processes) as pool:
             sum(pool.imap_unordered(_decompress, files, chunksize=4))
-        events, cspm = int((Path(root) / ".complete").read_text()), None
+        events, cspm = int((Path(root) / ".complete-v2").read_text()), None
     elif method == "duckdb":
         con = duckdb.connect()
         con.execute(f"SET threads={processes}")

@@ -333,7 +333,7 @@ CLOUDTRAIL_VOLUME = _table(
     "cloudtrail_volume",
     "CloudTrail events by day x account x region x eventSource x eventName x actor, de-duplicated by eventID "
     "(`mdcnb.cloudtrail`; not loaded by `load_tables`: it comes from scanning log files). Bytes are the size of "
-    "each record as compact JSON.",
+    "each record's JSON as delivered, without whitespace between tokens (strings byte for byte as written).",
     ("date", STRING, "event day, YYYY-MM-DD (UTC, from eventTime)"),
     ("account_id", STRING, "recipientAccountId (else the account in the log path)"),
     ("region", STRING, "awsRegion"),

@@ -61,8 +61,9 @@ def log_path(root: Path, account: str, region: str, day: str, name: str, org: st
     return p
 
 
-def write_log(path: Path, records: list[dict[str, Any]], *, gz: bool = True) -> Path:
-    data = json.dumps({"Records": records}).encode()
+def write_log(path: Path, records: list[dict[str, Any]], *, gz: bool = True, compact: bool = False) -> Path:
+    """A log file; `compact` writes it as CloudTrail does (no whitespace), else with json.dumps' default spaces."""
+    data = json.dumps({"Records": records}, separators=(",", ":") if compact else None).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(data) if gz else data)
     return path

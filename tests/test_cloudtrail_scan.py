@@ -5,8 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import subprocess
+import sys
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,7 @@ from cloudtrail_helpers import (
     user_call,
     write_log,
 )
+from cloudtrail_helpers import write_log as write_log_any
 
 from mdcnb.cloudtrail import volume
 from mdcnb.cloudtrail.synth import Builder, TrailAccount, write_account_logs
@@ -33,9 +38,25 @@ def compact_size(rec: dict) -> int:
     return len(json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-@pytest.fixture
-def tenant_logs(tmp_path: Path) -> dict:
-    """A small trail bucket copy: one account, an organisation-layout account, a duplicate, a digest, an old file."""
+def without_whitespace(text: str) -> str:
+    """JSON text with the whitespace between tokens removed and every string kept exactly as written."""
+    out, in_string, escaped = [], False, False
+    for ch in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch in " \t\r\n":
+            continue
+        else:
+            in_string = ch == '"'
+        out.append(ch)
+    return "".join(out)
+
+
+@pytest.fixture(params=[True, False], ids=["compact", "spaced"])
+def tenant_logs(tmp_path: Path, request: pytest.FixtureRequest) -> dict:
+    """A small trail bucket copy: one account, an organisation-layout account, a duplicate, a digest, an old file;
+    written compact as CloudTrail does (the fast path) and with spaces (the general path)."""
+    write_log = partial(write_log_any, compact=request.param)
     day = "2026-11-02T10:0{}:00Z"
     cspm_reads = [role_call(i, CSPM, day.format(i)) for i in (1, 2, 3)]
     cspm_write = role_call(4, CSPM, day.format(4), name="CreateTags", read_only=False)
@@ -145,7 +166,10 @@ def test_stratus_records_match_an_independent_count() -> None:
     s = res.summary()
     assert s["events_total"] == len({r["eventID"] for r in records}) == 310
     assert s["events_read_only"] == sum(1 for r in records if r.get("readOnly") is True)
-    assert s["bytes_total"] == sum(compact_size(r) for r in records)
+    # bytes as delivered: each file is a bare array, so its records' text is the array's minus brackets and commas
+    arrays = [(without_whitespace(p.read_text()), len(json.loads(p.read_text()))) for p in STRATUS.glob("*.json")]
+    assert s["bytes_total"] == sum(len(text.encode()) - 2 - (n - 1) for text, n in arrays)
+    assert s["bytes_total"] == sum(compact_size(r) for r in records) + 5 * 5  # 5 escapes like \u003c kept as written
     assert s["cspm_events"] == 0 and s["files_skipped"] == [] and s["other_files_ignored"] == 1  # the LICENSE
     per_account = Counter(r["recipientAccountId"] for r in records)
     assert {a: v["events_total"] for a, v in s["by_account"].items()} == dict(per_account)
@@ -194,12 +218,47 @@ def test_bad_input_corpus_gives_counted_skips(tmp_path: Path) -> None:
         "no readOnly (counted as not read-only)": 1}
 
 
-def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
-    from mdcnb.cloudtrail.parse import decode
+def test_compact_and_pretty_files_count_the_same(tmp_path: Path) -> None:
+    """The fast path (compact files) and the general path (any other layout) agree to the byte; a string escaped
+    in the file (\\u003c) counts as delivered, a non-ASCII one by its UTF-8 bytes."""
+    recs = [dict(user_call(i, f"2026-11-02T0{i}:00:00Z"), userAgent=f"<agent é {i}>") for i in range(1, 4)]
+    recs.append(assume_web(4, CSPM, "2026-11-02T05:00:00Z"))
+    text = json.dumps({"Records": recs}, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+    (tmp_path / "compact").mkdir()
+    (tmp_path / "compact" / "a.json").write_text(text, encoding="utf-8")
+    (tmp_path / "pretty").mkdir()
+    (tmp_path / "pretty" / "a.json").write_text(json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+                                                .replace("<", "\\u003c"), encoding="utf-8")
+    compact, pretty = volume(tmp_path / "compact", processes=1), volume(tmp_path / "pretty", processes=1)
+    expected = len(text.encode()) - len('{"Records":[]}') - (len(recs) - 1)
+    assert compact.summary()["bytes_total"] == pretty.summary()["bytes_total"] == expected
+    assert compact.volume.equals(pretty.volume) and compact.hourly.equals(pretty.hourly)
+    assert compact.summary()["assume_role_events"] == 1
 
-    blob = gzip.compress(b'{"Records": [' + b" " * 5000 + b"]}")
-    assert decode(blob, max_bytes=1000) == (None, "larger than 1000 bytes decompressed")
-    assert decode(blob)[0] == []
+
+def test_event_hashes_are_stable_across_processes_and_distinct() -> None:
+    from mdcnb.cloudtrail.parse import event_hashes
+
+    rng = random.Random(3)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(5000)]
+    ids += [f"00000000-0000-4000-8000-{n:012x}" for n in range(5000)]  # ids one bit apart
+    others = ["not-a-uuid", "x" * 35 + "é"]  # not UUID-shaped: hashed one by one
+    here = event_hashes(ids).tolist() + event_hashes(others).tolist()
+    code = ("import json, sys; from mdcnb.cloudtrail.parse import event_hashes; ids = json.load(sys.stdin); "
+            "print(json.dumps(event_hashes(ids[:-2]).tolist() + event_hashes(ids[-2:]).tolist()))")
+    there = subprocess.run([sys.executable, "-c", code], input=json.dumps(ids + others), capture_output=True,
+                           text=True, check=True).stdout
+    assert json.loads(there) == here  # the same in another interpreter (str hash() would differ)
+    assert len(set(here)) == len(ids) + len(others)
+
+
+def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
+    from mdcnb.cloudtrail.parse import inflate, read_log
+
+    text = b'{"Records": [' + b" " * 5000 + b"]}"
+    assert inflate(gzip.compress(text), max_bytes=1000) == (None, "larger than 1000 bytes decompressed")
+    assert inflate(gzip.compress(text)) == (text, None)
+    assert read_log(text).records == []
 
 
 def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:

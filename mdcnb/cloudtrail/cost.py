@@ -3,7 +3,7 @@
 Pure arithmetic on a volume summary: bytes (GB = 10^9 bytes) x price per GB plus events x price per million,
 projected to a 30-day month from the daily average over the window. Prices come from the dated price table
 (`mdcnb.prices.siem_price`) or the user; every figure carries the price's source.
-Note: the bytes are the records' compact JSON size; a SIEM bills its own stored size (Sentinel's
+Note: the bytes are the records' JSON as delivered, compact; a SIEM bills its own stored size (Sentinel's
 `_BilledSize`), which differs, so treat the figures as an estimate of that order.
 """
 

@@ -27,6 +27,7 @@ MDC_OTHER = "mdc_other"                # another MDC role (or its AssumeRoleWith
 OTHER = "other"                        # everything else
 ACTORS = (CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, OTHER)
 
+_MAX_REMEMBERED = 100_000  # (role, session) pairs remembered per process before starting afresh
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
 
@@ -47,6 +48,7 @@ class RoleMatcher:
     cspm_arns: frozenset[str] = frozenset()
     mdc_role_arns: frozenset[str] = frozenset()
     _cache: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict, compare=False, repr=False)
+    _issuers: dict[str, tuple[str, str | None] | None] = field(default_factory=dict, compare=False, repr=False)
     # classify* return (actor, role ARN): the ARN of the issuing role for MDC actors, None for others.
 
     @classmethod
@@ -60,39 +62,49 @@ class RoleMatcher:
         return role_name(arn) == CSPM_ROLE_NAME
 
     def classify(self, role_arn: str, session_name: str) -> tuple[str, str | None]:
-        """(actor, role ARN) for a session issued by `role_arn` under `session_name` (cached: few distinct)."""
-        key = (role_arn, session_name)
-        hit = self._cache.get(key)
-        if hit is None:
-            if self.is_cspm(role_arn):
-                hit = (CSPM, role_arn)
-            elif (role_arn in self.mdc_role_arns or role_name(role_arn) in DEFAULT_ROLE_NAMES
-                  or session_name.startswith(SESSION_PREFIX)):
-                hit = (MDC_OTHER, role_arn)
-            else:
-                hit = (OTHER, None)
-            self._cache[key] = hit
-        return hit
+        """(actor, role ARN) for a session issued by `role_arn` under `session_name`."""
+        return self.classify_sessions([role_arn], [session_name])[0]
 
-    def classify_record(self, rec: dict[str, Any]) -> tuple[str, str | None]:
-        """(actor, role ARN) of one CloudTrail record."""
-        ui = rec.get("userIdentity")
-        if type(ui) is dict:
-            ctx = ui.get("sessionContext")
-            issuer = ctx.get("sessionIssuer") if type(ctx) is dict else None
-            arn = issuer.get("arn") if type(issuer) is dict else None
-            if arn:
-                ident = ui.get("arn") or ui.get("principalId") or ""
-                return self.classify(arn, _session_name(ident))
-        if rec.get("eventName") == "AssumeRoleWithWebIdentity":
-            params = rec.get("requestParameters")
-            if type(params) is dict and params.get("roleArn"):
-                actor, arn = self.classify(params["roleArn"], str(params.get("roleSessionName") or ""))
-                return (CSPM_ASSUME_ROLE if actor == CSPM else actor), arn
-        return OTHER, None
+    def classify_sessions(self, issuers: list[str], sessions: list[str]) -> list[tuple[str, str | None]]:
+        """`classify` for many records ('' issuer: no role session, OTHER). Distinct (issuer, session) pairs are
+        few: each is decided once and remembered."""
+        cache = self._cache
+        pairs = list(zip(issuers, sessions, strict=True))
+        new = set(pairs).difference(cache)
+        if len(cache) + len(new) > _MAX_REMEMBERED:
+            cache.clear()
+            new = set(pairs)
+        for issuer, session in new:
+            by_role = self._by_issuer(issuer)
+            cache[issuer, session] = by_role or ((MDC_OTHER, issuer) if session.startswith(SESSION_PREFIX)
+                                                 else (OTHER, None))
+        return list(map(cache.__getitem__, pairs))
+
+    def classify_issuers(self, issuers: list[str]) -> list[tuple[str, str | None] | None]:
+        """(actor, role ARN) per session issuer ARN of many records where the role alone decides ('' is no role
+        session: OTHER); None where only the session name can tell (`classify_sessions`). Issuers are few: each is
+        decided once and remembered."""
+        known = self._issuers
+        for issuer in set(issuers).difference(known):
+            known[issuer] = self._by_issuer(issuer)
+        return list(map(known.__getitem__, issuers))
+
+    def _by_issuer(self, issuer: str) -> tuple[str, str | None] | None:
+        if not issuer:
+            return OTHER, None
+        if self.is_cspm(issuer):
+            return CSPM, issuer
+        if issuer in self.mdc_role_arns or role_name(issuer) in DEFAULT_ROLE_NAMES:
+            return MDC_OTHER, issuer
+        return None
+
+    def classify_assume_role(self, role_arn: str, session_name: str) -> tuple[str, str | None]:
+        """(actor, role ARN) of an AssumeRoleWithWebIdentity call for `role_arn` (it carries no session issuer)."""
+        actor, arn = self.classify(role_arn, session_name)
+        return (CSPM_ASSUME_ROLE if actor == CSPM else actor), arn
 
 
-def _session_name(identity: str) -> str:
+def session_name(identity: str) -> str:
     """Session name from `arn:aws:sts::<acct>:assumed-role/<role>/<session>` or `<roleId>:<session>`."""
     if "/" in identity:
         return identity.rsplit("/", 1)[1]

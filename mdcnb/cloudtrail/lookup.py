@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from mdcnb.cloudtrail.identity import RoleMatcher
-from mdcnb.cloudtrail.parse import FileResult, ScanOptions, aggregate
+from mdcnb.cloudtrail.parse import ScanOptions, aggregate_texts
 from mdcnb.cloudtrail.result import VolumeResult
 from mdcnb.cloudtrail.scan import Accumulator
 
@@ -102,17 +100,11 @@ def volume_from_lookup(region_clients: dict[str, Any], matcher: RoleMatcher, *, 
     pages = 0
     for region, client in sorted(region_clients.items()):
         pacer = pacer_factory()
-        records, bad = [], 0
+        texts = []
         for page in lookup_pages(client, attribute, start, end, pacer):
             pages += 1
-            for ev in page.get("Events", []):
-                try:
-                    records.append(orjson.loads(ev.get("CloudTrailEvent") or ""))
-                except orjson.JSONDecodeError:
-                    bad += 1
-        res: FileResult = aggregate(f"lookup-events:{region}", records, opts)
-        if bad:
-            res.issues["CloudTrailEvent is not JSON (skipped)"] += bad
+            texts += [ev.get("CloudTrailEvent") or "" for ev in page.get("Events", [])]
+        res = aggregate_texts(f"lookup-events:{region}", texts, opts, what="CloudTrailEvent")
         acc.add(res)
     notes.append(f"{pages} LookupEvents page(s) over {len(region_clients)} region(s)")
     result = VolumeResult.from_accumulator(acc, source="lookup-events:" + ",".join(sorted(region_clients)),

@@ -16,10 +16,20 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from operator import add
 from pathlib import Path
 
 from mdcnb.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, in_window
-from mdcnb.cloudtrail.parse import BYTES, EVENTS, READ_ONLY, READ_ONLY_BYTES, FileResult, ScanOptions, scan_blob
+from mdcnb.cloudtrail.parse import (
+    BYTES,
+    EVENTS,
+    READ_ONLY,
+    READ_ONLY_BYTES,
+    FileResult,
+    ScanOptions,
+    aggregate_dicts,
+    scan_blob,
+)
 from mdcnb.cloudtrail.result import VolumeResult
 
 Reader = Callable[[LogFile], bytes]
@@ -72,11 +82,13 @@ class Accumulator:
             if self.horizon and day < self.horizon:
                 self.late += len(ev.hashes)
                 continue
+            hashes = ev.hashes.tolist()
             seen = self.seen.setdefault(day, set())
-            if seen.isdisjoint(ev.hashes):
-                seen.update(ev.hashes)
+            if seen.isdisjoint(hashes):
+                seen.update(hashes)
                 continue
-            for h, k, hk, n, ro in zip(ev.hashes, ev.key_idx, ev.hour_idx, ev.nbytes, ev.read_only, strict=True):
+            for h, k, hk, n, ro in zip(hashes, ev.key_idx.tolist(), ev.hour_idx.tolist(), ev.nbytes.tolist(),
+                                       ev.read_only.tolist(), strict=True):
                 if h not in seen:
                     seen.add(h)
                     continue
@@ -97,11 +109,7 @@ class Accumulator:
 def _merge(totals: dict[tuple, list[int]], keys: list[tuple], counts: list[list[int]]) -> None:
     for key, c in zip(keys, counts, strict=True):
         t = totals.get(key)
-        if t is None:
-            totals[key] = c
-        else:
-            for j in range(len(c)):
-                t[j] += c[j]
+        totals[key] = c if t is None else list(map(add, t, c))
 
 
 # ---- worker side -------------------------------------------------------------------------------------------
@@ -197,10 +205,8 @@ def _prefetch(files: list[LogFile], reader: Reader, threads: int) -> Iterator[tu
 
 def scan_records(records: list, opts: ScanOptions, source: str = "records") -> VolumeResult:
     """Count records already in memory (LookupEvents pages, tests) with the same rules as files."""
-    from mdcnb.cloudtrail.parse import aggregate
-
     acc = Accumulator()
-    acc.add(aggregate(source, records, opts))
+    acc.add(aggregate_dicts(source, records, opts))
     return VolumeResult.from_accumulator(acc, source=source, files_listed=0, files_pruned=0, digest_files=0,
                                          other_files=[], since=opts.since, until=opts.until,
                                          role_arns=sorted(opts.matcher.cspm_arns))
