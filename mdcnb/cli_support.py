@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,19 @@ from mdcnb.tables import Tables, load_tables
 def add_dataset_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", type=Path, default=None, metavar="DIR",
                         help="dataset directory (default: the embedded sample tenant, or $MDCNB_DATASET)")
+
+
+def add_dataset_command(subparsers: argparse._SubParsersAction, name: str, help_text: str,
+                        run: Callable[[argparse.Namespace], int],
+                        filters: Sequence[tuple[str, str, str]]) -> argparse.ArgumentParser:
+    """A command reading one dataset: `--dataset`, `--json` and a repeatable option per (option, metavar, help)."""
+    parser = subparsers.add_parser(name, help=help_text)
+    add_dataset_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    for option, metavar, text in filters:
+        parser.add_argument(option, action="append", default=[], metavar=metavar, help=f"{text}; repeatable")
+    parser.set_defaults(func=run)
+    return parser
 
 
 def load_dataset(args: argparse.Namespace) -> Tables | None:

@@ -29,6 +29,9 @@ from mdcnb.figures import history as history_figures
 from mdcnb.tables import Tables
 
 ALL = "(none selected = all)"
+# The multiple-choice controls in the order the panel shows them: (Filters field, label, whether ids are masked).
+CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
+           ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False))
 
 
 @dataclass(frozen=True)
@@ -88,18 +91,12 @@ class FilterPanel:
         output; filters and `View.result` keep the real ids."""
         self.mask = mask or (lambda obj: obj)
         self.controls: dict[str, w.ValueWidget] = {}
-        if environments:
-            self.controls["environments"] = _multi("Environment", environments, defaults.environments)
-        if scopes:
-            self.controls["scopes"] = _multi("Scope", scopes, defaults.scopes, mask)
-        if severities:
-            self.controls["severities"] = _multi("Severity", severities, defaults.severities)
-        if standards:
-            self.controls["standards"] = _multi("Standard", standards, defaults.standards)
-        if accounts:
-            self.controls["accounts"] = _multi("Account", accounts, defaults.accounts, mask)
-        if regions:
-            self.controls["regions"] = _multi("Region", regions, defaults.regions)
+        choices = {"environments": environments, "scopes": scopes, "severities": severities,
+                   "standards": standards, "accounts": accounts, "regions": regions}
+        for name, description, masked in CHOICES:
+            if choices[name]:
+                self.controls[name] = _multi(description, choices[name], getattr(defaults, name),
+                                             mask if masked else None)
         if dates:
             self.controls["since"] = w.DatePicker(description="Since", value=defaults.since)
             self.controls["until"] = w.DatePicker(description="Until", value=defaults.until)

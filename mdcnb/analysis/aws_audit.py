@@ -433,13 +433,23 @@ def _ssm_problems(acc: Account, instances: list[Instance]) -> dict[str, str]:
             for i in instances if online.get(i.instance_id) != "Online"}
 
 
-def check_ssm_managed(acc: Account) -> tuple[str, str]:
+def _listed(problems: dict[str, str]) -> str:
+    """The first eight problems, ordered by instance id, for a finding's text."""
+    return "; ".join(f"{k} {v}" for k, v in sorted(problems.items())[:8])
+
+
+def _servers_check(acc: Account, find_problems: Callable[[Account, list[Instance]], dict[str, str]],
+                   failing: str, passing: str) -> tuple[str, str]:
+    """`find_problems` over the running instances in scope: FAIL listing them, else PASS saying all are `passing`."""
     running = _servers_scope(acc)
-    problems = _ssm_problems(acc, running)
+    problems = find_problems(acc, running)
     if problems:
-        return FAIL, f"{len(problems)} of {len(running)} running instance(s) not reporting to SSM: " + \
-            "; ".join(f"{k} {v}" for k, v in sorted(problems.items())[:8])
-    return PASS, f"all {len(running)} running instance(s) report to SSM (Online)"
+        return FAIL, f"{len(problems)} of {len(running)} running instance(s){failing}: " + _listed(problems)
+    return PASS, f"all {len(running)} running instance(s) {passing}"
+
+
+def check_ssm_managed(acc: Account) -> tuple[str, str]:
+    return _servers_check(acc, _ssm_problems, " not reporting to SSM", "report to SSM (Online)")
 
 
 def _policy_problems(acc: Account, instances: list[Instance]) -> dict[str, str]:
@@ -465,12 +475,7 @@ def _policy_problems(acc: Account, instances: list[Instance]) -> dict[str, str]:
 
 
 def check_ssm_policy(acc: Account) -> tuple[str, str]:
-    running = _servers_scope(acc)
-    problems = _policy_problems(acc, running)
-    if problems:
-        return FAIL, f"{len(problems)} of {len(running)} running instance(s): " + \
-            "; ".join(f"{k} {v}" for k, v in sorted(problems.items())[:8])
-    return PASS, f"all {len(running)} running instance(s) have AmazonSSMManagedInstanceCore through their profile"
+    return _servers_check(acc, _policy_problems, "", "have AmazonSSMManagedInstanceCore through their profile")
 
 
 def _tag(tags: Any, name: str) -> str | None:
@@ -497,12 +502,7 @@ def _arc_problems(acc: Account, instances: list[Instance]) -> dict[str, str]:
 
 
 def check_arc_machine(acc: Account) -> tuple[str, str]:
-    running = _servers_scope(acc)
-    problems = _arc_problems(acc, running)
-    if problems:
-        return FAIL, f"{len(problems)} of {len(running)} running instance(s): " + \
-            "; ".join(f"{k} {v}" for k, v in sorted(problems.items())[:8])
-    return PASS, f"all {len(running)} running instance(s) have a tagged Azure Arc machine"
+    return _servers_check(acc, _arc_problems, "", "have a tagged Azure Arc machine")
 
 
 def check_stale_arc(acc: Account) -> tuple[str, str]:
@@ -544,8 +544,7 @@ def check_new_instances(acc: Account) -> tuple[str, str]:
     problems = _policy_problems(acc, new)
     if problems:
         return FAIL, f"{len(problems)} of {len(new)} instance(s) launched after onboarding ({onboarded:%Y-%m-%d}) " \
-            "lack what the 30-day automation would have given them: " + \
-            "; ".join(f"{k} {v}" for k, v in sorted(problems.items())[:8])
+            "lack what the 30-day automation would have given them: " + _listed(problems)
     return PASS, f"{len(new)} instance(s) launched after onboarding already meet the prerequisites"
 
 
@@ -574,14 +573,12 @@ def check_sql_servers(acc: Account) -> tuple[str, str]:
     problems = {}
     if sql:
         problems.update(_ssm_problems(acc, sql))
-        for k, v in _policy_problems(acc, sql).items():
-            problems[k] = f"{problems[k]}, {v}" if k in problems else v
-        for k, v in _arc_problems(acc, sql).items():
-            problems[k] = f"{problems[k]}, {v}" if k in problems else v
+        for more in (_policy_problems(acc, sql), _arc_problems(acc, sql)):
+            for k, v in more.items():
+                problems[k] = f"{problems[k]}, {v}" if k in problems else v
     found = f"{len(sql)} SQL Server instance(s) on EC2, {len(custom)} RDS Custom for SQL Server"
     if problems:
-        return FAIL, f"{found}; missing prerequisites: " + \
-            "; ".join(f"{k} {v}" for k, v in sorted(problems.items())[:8])
+        return FAIL, f"{found}; missing prerequisites: " + _listed(problems)
     return PASS, f"{found}; the EC2 ones meet the Servers prerequisites"
 
 

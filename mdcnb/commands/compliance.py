@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 
 from mdcnb.analysis import compliance
-from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
+from mdcnb.cli_support import add_dataset_command, json_value, load_dataset, print_frame, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("compliance", help="regulatory compliance per standard and subscription")
-    add_dataset_argument(parser)
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.add_argument("--standard", action="append", default=[], metavar="NAME",
-                        help="only this standard (e.g. PCI-DSS-4); repeatable")
-    parser.add_argument("--subscription", action="append", default=[], metavar="ID",
-                        help="only this subscription; repeatable")
-    parser.set_defaults(func=run)
+    add_dataset_command(subparsers, "compliance", "regulatory compliance per standard and subscription", run, [
+        ("--standard", "NAME", "only this standard (e.g. PCI-DSS-4)"),
+        ("--subscription", "ID", "only this subscription"),
+    ])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 
 from mdcnb.analysis import score
-from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
+from mdcnb.cli_support import add_dataset_command, json_value, load_dataset, print_frame, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("score", help="secure score per subscription/connector and overall")
-    add_dataset_argument(parser)
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.add_argument("--environment", action="append", default=[], metavar="ENV",
-                        help="only scopes of this environment (Azure, AWS, GCP, ...); repeatable")
-    parser.add_argument("--subscription", action="append", default=[], metavar="ID",
-                        help="only scopes of this subscription; repeatable")
-    parser.set_defaults(func=run)
+    add_dataset_command(subparsers, "score", "secure score per subscription/connector and overall", run, [
+        ("--environment", "ENV", "only scopes of this environment (Azure, AWS, GCP, ...)"),
+        ("--subscription", "ID", "only scopes of this subscription"),
+    ])
 
 
 def run(args: argparse.Namespace) -> int:

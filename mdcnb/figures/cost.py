@@ -6,6 +6,9 @@ of the report still says which prices it used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -25,16 +28,19 @@ def _layout(fig: go.Figure, title: str, price_label: str, rows: int | None = Non
     return fig
 
 
+def _bars(y: pd.Series, bars: Sequence[tuple[str, pd.Series, str]], currency: str, barmode: str,
+          **layout: Any) -> go.Figure:
+    """Horizontal bars over `y`, one trace per (name, monthly values, colour), the x axis in `currency` per month."""
+    fig = go.Figure([go.Bar(name=name, y=y, x=x, orientation="h", marker_color=color) for name, x, color in bars])
+    fig.update_layout(barmode=barmode, xaxis_title=f"{currency} per month", **layout)
+    return fig
+
+
 def plan_costs(compare: pd.DataFrame, price_label: str, currency: str) -> go.Figure:
     """Monthly cost per plan as configured and with every plan on (`mdcnb.analysis.cost.compare` output)."""
     data = compare.sort_values("enable all", kind="stable")
-    fig = go.Figure([
-        go.Bar(name="as configured", y=data["display"], x=data["as configured"], orientation="h",
-               marker_color=CONFIGURED_COLOR),
-        go.Bar(name="enable all", y=data["display"], x=data["enable all"], orientation="h",
-               marker_color=ENABLE_ALL_COLOR),
-    ])
-    fig.update_layout(barmode="group", xaxis_title=f"{currency} per month")
+    fig = _bars(data["display"], [("as configured", data["as configured"], CONFIGURED_COLOR),
+                                  ("enable all", data["enable all"], ENABLE_ALL_COLOR)], currency, barmode="group")
     return _layout(fig, "Defender plans: monthly cost as configured and with every plan on", price_label,
                    rows=2 * len(data))
 
@@ -43,13 +49,8 @@ def scope_costs(by_scope: pd.DataFrame, price_label: str, currency: str, limit: 
     """Monthly cost per subscription / connector as configured, and what "Enable all" would add on top."""
     data, suffix = style.top(by_scope, limit, "enable_all")
     data = data.iloc[::-1]
-    fig = go.Figure([
-        go.Bar(name="as configured", y=data["name"], x=data["as_configured"], orientation="h",
-               marker_color=CONFIGURED_COLOR),
-        go.Bar(name="added by Enable all", y=data["name"], x=data["delta"], orientation="h",
-               marker_color=ENABLE_ALL_COLOR),
-    ])
-    fig.update_layout(barmode="stack", xaxis_title=f"{currency} per month")
+    fig = _bars(data["name"], [("as configured", data["as_configured"], CONFIGURED_COLOR),
+                               ("added by Enable all", data["delta"], ENABLE_ALL_COLOR)], currency, barmode="stack")
     return _layout(fig, f"Monthly cost per scope{suffix}", price_label, rows=len(data))
 
 
@@ -67,11 +68,8 @@ def scenario_totals(scenarios: pd.DataFrame, price_label: str, currency: str) ->
 def siem_accounts(accounts: pd.DataFrame, price_label: str, currency: str) -> go.Figure:
     """Monthly SIEM cost per AWS account: CspmMonitorAws's share (what the filter saves) and everything else."""
     data = accounts.sort_values("monthly_cost", kind="stable")
-    fig = go.Figure([
-        go.Bar(name="CspmMonitorAws reads (saved by the filter)", y=data["account_id"],
-               x=data["monthly_cspm_cost"], orientation="h", marker_color=SIEM_COLOR),
-        go.Bar(name="other events", y=data["account_id"], x=data["monthly_cost"] - data["monthly_cspm_cost"],
-               orientation="h", marker_color=OTHER_COLOR),
-    ])
-    fig.update_layout(barmode="stack", xaxis_title=f"{currency} per month", yaxis_type="category")
+    fig = _bars(data["account_id"], [
+        ("CspmMonitorAws reads (saved by the filter)", data["monthly_cspm_cost"], SIEM_COLOR),
+        ("other events", data["monthly_cost"] - data["monthly_cspm_cost"], OTHER_COLOR),
+    ], currency, barmode="stack", yaxis_type="category")
     return _layout(fig, "SIEM ingestion of the CloudTrail export, per AWS account", price_label, rows=len(data))
