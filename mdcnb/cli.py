@@ -3,6 +3,8 @@
 Each sub-command lives in its own module under `mdcnb.commands` and exposes
 `register(subparsers)`, which adds its parser and sets `func` to a callable taking the parsed
 arguments and returning an exit code. Modules are discovered, so adding a command never edits this file.
+Every start imports every command module, so `register` must stay cheap: a command imports pandas, DuckDB, boto3,
+azure and the analysis modules inside the functions that run it, never at module top (tests/test_cli.py checks).
 """
 
 from __future__ import annotations

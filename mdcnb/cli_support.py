@@ -1,4 +1,8 @@
-"""Pieces shared by sub-commands (kept outside `mdcnb.commands`, whose every module must be a command)."""
+"""Pieces shared by sub-commands (kept outside `mdcnb.commands`, whose every module must be a command).
+
+Like the commands, this module imports pandas and the table loaders only inside the functions that need them:
+`mdcnb --help` imports every command module, and must not pay for what no command has run yet.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,18 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mdcnb.dataset import default_dataset
-from mdcnb.tables import Tables, load_tables
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mdcnb.tables import Tables
+
+# Where the history store is when --history is not given. Literal (not `mdcnb.history.HISTORY_ENV`) so that
+# `--help` loads neither DuckDB nor pandas; tests/test_cli.py checks the two agree.
+HISTORY_DEFAULT = "$MDCNB_HISTORY or history.duckdb in the user data directory"
 
 
 def add_dataset_argument(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +46,8 @@ def add_dataset_command(subparsers: argparse._SubParsersAction, name: str, help_
 
 def load_dataset(args: argparse.Namespace) -> Tables | None:
     """Load `args.dataset`; report skipped records on stderr. None (after a message) when it cannot be read."""
+    from mdcnb.tables import load_tables
+
     path = args.dataset if args.dataset is not None else default_dataset()
     try:
         tables = load_tables(path)
@@ -60,6 +72,8 @@ def report_skips(tables: Tables, limit: int = 10) -> None:
 
 def json_value(value: Any) -> Any:
     """A JSON-safe scalar: NaN/NA -> null, numpy numbers -> Python numbers."""
+    import pandas as pd
+
     if value is None or value is pd.NA:
         return None
     if isinstance(value, float) and math.isnan(value):

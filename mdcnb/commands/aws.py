@@ -7,8 +7,6 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
-
 from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_json
 
 
@@ -78,6 +76,8 @@ def _as_json(result, problems: list[str]) -> dict:
 
 
 def _print_tables(result) -> None:
+    import pandas as pd
+
     short = {"pass": "ok", "fail": "FAIL", "not applicable": "-", "could not check": "?"}
     matrix = result.matrix().replace(short)
     with pd.option_context("display.max_columns", None, "display.width", 250, "display.max_colwidth", 200):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from mdcnb.analysis import compliance
 from mdcnb.cli_support import add_dataset_command, json_value, load_dataset, print_frame, print_json
 
 
@@ -16,6 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mdcnb.analysis import compliance
+
     tables = load_dataset(args)
     if tables is None:
         return 2

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from mdcnb import cost_page
-from mdcnb.analysis import cost
 from mdcnb.cli_support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
-from mdcnb.prices import DEFAULT_SIEM, PriceTableError
-from mdcnb.tables import Tables
+
+if TYPE_CHECKING:
+    from mdcnb.tables import Tables
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="negotiated prices (plan,sub_plan,monthly_price|hourly_price|usage_price); repeatable")
     parser.add_argument("--exclude-tag", default=None, metavar="KEY[=VALUE]",
                         help="also show the saving of excluding resources with this tag")
-    parser.add_argument("--siem", default=DEFAULT_SIEM,
-                        help="SIEM price row for CspmMonitorAws reads (`mdcnb prices show` lists them)")
+    parser.add_argument("--siem", default=None,
+                        help="SIEM price row for CspmMonitorAws reads (default: Microsoft Sentinel analytics logs; "
+                             "`mdcnb prices show` lists them)")
     parser.add_argument("--price-per-gb", type=float, default=None, help="your SIEM price per GB instead")
     parser.add_argument("--price-per-million-events", type=float, default=None,
                         help="your SIEM price per million events instead")
@@ -40,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from mdcnb import cost_page
+    from mdcnb.analysis import cost
+    from mdcnb.prices import DEFAULT_SIEM, PriceTableError
+
     try:
         prices = cost_page.load_prices(args.prices, args.currency, args.override)
     except PriceTableError as exc:
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if tables is None:
         return 2
     try:
-        view = cost_page.cost_view(tables, prices, exclude_tag=args.exclude_tag, siem=args.siem,
+        view = cost_page.cost_view(tables, prices, exclude_tag=args.exclude_tag, siem=args.siem or DEFAULT_SIEM,
                                    price_per_gb=args.price_per_gb,
                                    price_per_million_events=args.price_per_million_events,
                                    since=args.since, until=args.until)
@@ -91,5 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _actual(tables: Tables) -> dict:
     """Last full month's actual Defender spend of every subscription of the dataset (or why not)."""
+    from mdcnb import cost_page
+
     spend, note = cost_page.actual_spend(tables, True)
     return {"note": note, "scopes": [{k: json_value(v) for k, v in row.items()} for row in spend.to_dict("records")]}

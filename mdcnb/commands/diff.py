@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from mdcnb.cli_support import HISTORY_DEFAULT
 
-from mdcnb import history
-from mdcnb.analysis.diff import CHANGE_LABELS, SnapshotDiff, diff_tables
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mdcnb.analysis.diff import SnapshotDiff
+    from mdcnb.history import HistoryStore, Snapshot
 
 EXIT_SCORE_DROP = 2
 SHOWN_PER_LIST = 10
@@ -28,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="from_week", metavar="WEEK", help="earlier ISO week, e.g. 2026-W47 "
                    "(default: the week before --to)")
     p.add_argument("--to", dest="to_week", metavar="WEEK", help="later ISO week (default: the latest stored)")
-    p.add_argument("--history", metavar="PATH", help=f"history store (default: ${history.HISTORY_ENV} or "
-                   "history.duckdb in the user data directory)")
+    p.add_argument("--history", metavar="PATH", help=f"history store (default: {HISTORY_DEFAULT})")
     p.add_argument("--series", help="estate to compare when the store holds several (see --list)")
     p.add_argument("--list", action="store_true", help="list the stored series and weeks, then stop")
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
@@ -39,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mdcnb import history
+    from mdcnb.analysis.diff import diff_tables
+
     try:
         with history.HistoryStore(args.history, read_only=True) as store:
             if args.list:
@@ -70,22 +75,26 @@ def _exit_code(result: SnapshotDiff, fail_on_drop: float | None) -> int:
     return 0
 
 
-def _latest_series(store: history.HistoryStore) -> str:
+def _latest_series(store: HistoryStore) -> str:
+    from mdcnb.history import HistoryError
+
     snaps = store.snapshots()
     if not snaps:
-        raise history.HistoryError(f"{store.path} holds no snapshot yet (run `mdcnb report` or `mdcnb pull`)")
+        raise HistoryError(f"{store.path} holds no snapshot yet (run `mdcnb report` or `mdcnb pull`)")
     return max(snaps, key=lambda s: s.recorded_at).series
 
 
-def _previous(store: history.HistoryStore, series: str, to_snap: history.Snapshot) -> history.Snapshot:
+def _previous(store: HistoryStore, series: str, to_snap: Snapshot) -> Snapshot:
+    from mdcnb.history import HistoryError
+
     earlier = [s for s in store.snapshots(series) if s.week < to_snap.week]
     if not earlier:
-        raise history.HistoryError(f"series {series!r} has no week before {to_snap.week}: a diff needs two "
+        raise HistoryError(f"series {series!r} has no week before {to_snap.week}: a diff needs two "
                                    "snapshots (the next weekly run will give one)")
     return earlier[-1]
 
 
-def _list(store: history.HistoryStore) -> int:
+def _list(store: HistoryStore) -> int:
     for series in store.series():
         weeks = ", ".join(s.week for s in store.snapshots(series))
         print(f"{series}: {weeks}")
@@ -93,6 +102,8 @@ def _list(store: history.HistoryStore) -> int:
 
 
 def _print_text(result: SnapshotDiff) -> None:
+    from mdcnb.analysis.diff import CHANGE_LABELS
+
     extra = result.extra
     print(f"{extra['series']}: {extra['from']} -> {extra['to']}")
     overall = result.overall

@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 from mdcnb.cli_support import print_frame
-from mdcnb.prices import PRICES_DIR, PriceTableError, latest_price_table, load_price_table, write_price_table
-from mdcnb.sources import retail_prices
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,15 +20,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     refresh.add_argument("--currency", default="USD", help="currency code, e.g. EUR (USD is the list price)")
     refresh.add_argument("--region", default="eastus",
                          help="Azure region for regional meters such as Sentinel (Global is always asked too)")
-    refresh.add_argument("--endpoint", default=retail_prices.RETAIL_ENDPOINT, help="Retail Prices API URL")
+    refresh.add_argument("--endpoint", default=None, help="Retail Prices API URL (default: the public one)")
     refresh.add_argument("--base", type=Path, default=None, metavar="FILE",
                          help="table whose rows (meters) are re-priced (default: the latest USD table)")
-    refresh.add_argument("--out", type=Path, default=PRICES_DIR, metavar="DIR", help="where to write the new table")
+    refresh.add_argument("--out", type=Path, default=None, metavar="DIR",
+                         help="where to write the new table (default: the project's data/prices)")
     refresh.set_defaults(func=run_refresh)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from mdcnb.prices import PriceTableError, latest_price_table, load_price_table
+
     try:
         table = load_price_table(args.prices) if args.prices else latest_price_table(currency=args.currency)
     except PriceTableError as exc:
@@ -43,17 +44,21 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_refresh(args: argparse.Namespace) -> int:
+    from mdcnb.prices import PRICES_DIR, PriceTableError, latest_price_table, load_price_table, write_price_table
+    from mdcnb.sources import retail_prices
+
+    endpoint = args.endpoint or retail_prices.RETAIL_ENDPOINT
     try:
         base = load_price_table(args.base) if args.base else latest_price_table()
         log = retail_prices.FetchLog()
         items = retail_prices.fetch_price_items(currency=args.currency.upper(), region=args.region,
-                                                endpoint=args.endpoint, log=log)
+                                                endpoint=endpoint, log=log)
         table = retail_prices.refresh_price_table(base, items, currency=args.currency, region=args.region,
-                                                  endpoint=args.endpoint)
+                                                  endpoint=endpoint)
     except (PriceTableError, retail_prices.RetailPricesError) as exc:
         print(f"mdcnb: {exc}", file=sys.stderr)
         return 1
-    path = write_price_table(table, args.out)
+    path = write_price_table(table, args.out or PRICES_DIR)
     matched = len(retail_prices.matched_rows(table))
     print(f"wrote {path}: {matched} of {len(table.rows)} rows priced from the Retail Prices API "
           f"({log.items} items over {log.pages} pages)")

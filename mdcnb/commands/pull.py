@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mdcnb import history
+from mdcnb.cli_support import HISTORY_DEFAULT
 from mdcnb.dataset import read_manifest
 
 INCOMPLETE = 3
@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mdcnb pull: {exc}", file=sys.stderr)
         return 2
+    from mdcnb import history
+
     text, complete = summary(dataset)
     print(text, file=sys.stderr)
     history.record_run(dataset, args.history)
@@ -78,6 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--source", choices=["azure"], default="azure", help="where to read from (default azure)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset directory to write")
     parser.add_argument("--history", metavar="PATH", help="history store that keeps a snapshot of every pull "
-                        f"(default: ${history.HISTORY_ENV} or history.duckdb in the user data directory)")
+                        f"(default: {HISTORY_DEFAULT})")
     add_azure_options(parser)
     parser.set_defaults(func=run)

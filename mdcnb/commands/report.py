@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mdcnb.cli_support import HISTORY_DEFAULT
 from mdcnb.commands.pull import add_azure_options, pull_azure, summary
 from mdcnb.report import NOTEBOOKS_DIR
 
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--account", dest="accounts", action="append", default=[],
                         help="only this AWS account id; repeatable")
     parser.add_argument("--history", type=Path, metavar="PATH", help="history store the report adds this week's "
-                        "snapshot to (default: $MDCNB_HISTORY or history.duckdb in the user data directory)")
+                        f"snapshot to (default: {HISTORY_DEFAULT})")
     parser.add_argument("--notebook", dest="notebooks", action="append", default=[], metavar="NAME",
                         help="run only this notebook (file stem or prefix, e.g. 10_secure_score or 10); repeatable")
     parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR,

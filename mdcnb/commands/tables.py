@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from mdcnb import schema
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("tables", help="print the table contracts as Markdown")
@@ -13,5 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mdcnb import schema
+
     print(schema.documentation())
     return 0
