@@ -47,7 +47,7 @@ def tenant(scale: str) -> Path:
     path = ROOT / ".benchmarks" / f"tenant-{scale}"
     if not (path / "manifest.json").exists():
         print(f"generating the tenant (mdcnb sample --scale {scale}) in {path} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "mdcnb", "sample", "--scale", scale, "--weeks", "1", "--out",
+        subprocess.run([sys.executable, "-m", "mdcnb", "sample", "--scale", scale, "--weeks", "1", "--plain", "--out",
                         str(path)], check=True)
     return path
 

@@ -41,7 +41,7 @@ def main() -> int:
         if dataset is None:
             dataset = work / "ds"
             _timed("generate (mdcnb sample)", lambda: subprocess.run(
-                [sys.executable, "-m", "mdcnb", "sample", "--out", str(dataset), "--scale", args.scale,
+                [sys.executable, "-m", "mdcnb", "sample", "--out", str(dataset), "--scale", args.scale, "--plain",
                  "--weeks", "1"], check=True))
         tables = _timed("load_tables", lambda: load_tables(dataset))
         rows = sum(len(frame) for _, frame in tables.items())

@@ -54,8 +54,8 @@ def main() -> int:
     dataset = args.dataset
     if dataset is None:
         dataset = Path(tempfile.mkdtemp(prefix="mdcnb-load-")) / "ds"
-        subprocess.run([sys.executable, "-m", "mdcnb", "sample", "--out", str(dataset), "--scale", args.scale],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "mdcnb", "sample", "--out", str(dataset), "--scale", args.scale,
+                        "--plain"], check=True, stdout=subprocess.DEVNULL)
     cache = tempfile.mkdtemp(prefix="mdcnb-cache-")
     env = {**os.environ, "MDCNB_CACHE_DIR": cache, "MDCNB_TABLE_CACHE": "on"}
     result = subprocess.run([sys.executable, "-c", CHILD, str(dataset)], check=True, capture_output=True, text=True,

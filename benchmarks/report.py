@@ -98,7 +98,7 @@ def main() -> int:
             dataset = args.large
             if dataset is None:
                 dataset = Path(tmp) / "large"
-                generated = measure([*MDCNB, "sample", "--out", str(dataset), "--scale", args.scale])
+                generated = measure([*MDCNB, "sample", "--out", str(dataset), "--scale", args.scale, "--plain"])
                 print(json.dumps({"generate_large": generated}, indent=1), flush=True)
             results["large"] = report(dataset, Path(tmp) / "large-reports", args.workers)
             print(json.dumps({"large": results["large"]}, indent=1), flush=True)

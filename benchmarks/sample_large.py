@@ -1,7 +1,8 @@
 """Benchmark: generate the large sample tenant (2,000 subscriptions, >= 1M assessments) and print figures.
 
-Runs `mdcnb sample --scale large` in a child process (so its peak memory is measured alone) into a temporary
-directory, prints wall time, peak RSS, record counts, bytes and rates, then deletes the output.
+Runs `mdcnb sample --scale large --plain` (plain JSON Lines, as a pull writes them) in a child process (so its
+peak memory is measured alone) into a temporary directory, prints wall time, peak RSS, record counts, bytes and
+rates, then deletes the output.
 Usage: .venv/bin/python benchmarks/sample_large.py [--scale large|N] [--keep DIR]
 """
 
@@ -25,7 +26,8 @@ def main() -> int:
     args = parser.parse_args()
     out = args.keep or Path(tempfile.mkdtemp(prefix="mdcnb-large-")) / "ds"
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "mdcnb", "sample", "--out", str(out), "--scale", args.scale], check=True)
+    subprocess.run([sys.executable, "-m", "mdcnb", "sample", "--out", str(out), "--scale", args.scale, "--plain"],
+                   check=True)
     wall = time.monotonic() - started
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     counts = json.loads((out / "manifest.json").read_text())["counts"]

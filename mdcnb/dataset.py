@@ -113,8 +113,7 @@ def iter_records(dataset: Path, record_type: str, skips: list[Skip]) -> Iterator
     path = existing_record_path(dataset, record_type)
     if path is None:
         return
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    with _open(path) as fh:
         for lineno, line in _lines(fh, path, record_type, skips):
             if not line.strip():
                 continue
@@ -138,6 +137,19 @@ def read_records(dataset: Path, record_type: str) -> RawRecords:
         out.records.append(record)
         out.lines.append(lineno)
     return out
+
+
+def read_record_text(dataset: Path, record_type: str) -> str:
+    """The raw text of one record file, plain or gzipped: "" when missing, what it holds when truncated."""
+    path = existing_record_path(dataset, record_type)
+    if path is None:
+        return ""
+    with _open(path) as fh:
+        return b"".join(line for _, line in _lines(fh, path, record_type, [])).decode("utf-8", errors="replace")
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
 def _lines(fh: IO[bytes], path: Path, record_type: str, skips: list[Skip]) -> Iterator[tuple[int, bytes]]:

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import platformdirs
 
-from mdcnb.dataset import cloudtrail_root, record_path
+from mdcnb.dataset import cloudtrail_root, read_record_text
 
 KEY_ENV = "MDCNB_MASK_KEY"
 SUBSCRIPTION, TENANT, AWS_ACCOUNT = "sub", "tenant", "aws"
@@ -75,9 +75,7 @@ class Masker:
         """A masker knowing every subscription, tenant and AWS account id named by the dataset."""
         masker = cls(mask_key() if key is None else key)
         for record_type in _ID_SOURCES:
-            path = record_path(Path(dataset), record_type)
-            if path.exists():
-                masker.learn(path.read_text(encoding="utf-8", errors="replace"))
+            masker.learn(read_record_text(Path(dataset), record_type))
         logs = cloudtrail_root(Path(dataset))
         if logs.is_dir():
             for path in logs.glob("**/AWSLogs/**/CloudTrail"):

@@ -14,7 +14,7 @@ import pytest
 
 from mdcnb import cli, schema
 from mdcnb.analysis import aws_audit
-from mdcnb.dataset import write_manifest, write_records
+from mdcnb.dataset import read_records, write_manifest, write_records
 from mdcnb.inventory import AccountInventory, Call, read_inventories, write_inventory
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -253,8 +253,7 @@ def test_sample_tenant_audit_matches_an_independent_count():
     result = audit_dataset(sample)
     assert result.skips == []
     arc_ids = set()
-    for line in (sample / "resources.jsonl").read_text().splitlines():
-        record = json.loads(line)
+    for record in read_records(sample, "resources").records:
         if record["type"].lower() == "microsoft.hybridcompute/machines":
             arc_ids.add(record["tags"]["InstanceId"])
     rows = result.results.set_index(["account_id", "check_id"])

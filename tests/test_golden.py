@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from mdcnb.dataset import SAMPLE_DATASET
+from mdcnb.dataset import SAMPLE_DATASET, read_records, write_records
 from mdcnb.report.golden import GOLDEN_DIR, strip_volatile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,11 +25,10 @@ def run_nbval(notebook: Path, dataset: Path) -> subprocess.CompletedProcess:
 def test_a_moved_secure_score_fails_the_comparison(tmp_path):
     dataset = tmp_path / "sample"
     shutil.copytree(SAMPLE_DATASET, dataset)
-    path = dataset / "securescores.jsonl"
-    lines = path.read_text().splitlines()
-    first = json.loads(lines[0])
+    scores = read_records(dataset, "securescores").records
+    first = scores[0]
     first["properties"]["score"]["current"] = round(first["properties"]["score"]["current"] + 1.0, 2)
-    path.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    write_records(dataset, "securescores", scores)
     result = run_nbval(GOLDEN_DIR / "10_secure_score.ipynb", dataset)
     assert result.returncode == 1, result.stdout[-3000:]
     assert "Cell outputs differ" in result.stdout and "Secure score" in result.stdout

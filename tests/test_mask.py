@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import pytest
 from report_notebooks import ACCOUNT, ASSESSMENT_KEY, SUBSCRIPTION, TENANT, write_dataset
 
+from mdcnb.dataset import read_records, write_records
 from mdcnb.mask import KEY_ENV, Masker, mask_key
 
 KEY = b"test-key"
@@ -28,6 +29,16 @@ def masker(tmp_path) -> Masker:
 
 def test_learns_ids_from_the_dataset(masker):
     assert masker.known == {SUBSCRIPTION: "sub", TENANT: "tenant"}
+
+
+def test_learns_the_same_ids_from_gzipped_record_files(tmp_path):
+    dataset = write_dataset(tmp_path / "ds")
+    for record_type in ("subscriptions", "securityconnectors", "securescores", "pricings"):
+        records = read_records(dataset, record_type).records
+        if records:
+            write_records(dataset, record_type, records, compress=True)
+    assert list(dataset.glob("*.jsonl.gz")) and not list(dataset.glob("*.jsonl"))
+    assert Masker.for_dataset(dataset, key=KEY).known == {SUBSCRIPTION: "sub", TENANT: "tenant"}
 
 
 def test_masks_known_ids_in_any_case_and_context(masker):

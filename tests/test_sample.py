@@ -67,11 +67,11 @@ def test_different_seed_differs(sample, tmp_path):
     ours, theirs = tree(sample), tree(tmp_path / "other")
     # the latest week's record files keep their names; CloudTrail paths and aws/<account-id>/ folders carry the
     # (seeded) account ids, so only their number is compared
-    latest = lambda t: {k for k in t if k.endswith(".jsonl")}  # noqa: E731
-    assert latest(ours) == latest(theirs)
+    latest = lambda t: {k for k in t if k.endswith(".jsonl.gz") and "/" not in k}  # noqa: E731
+    assert latest(ours) == latest(theirs) and len(latest(ours)) >= 11
     assert len([k for k in ours if k.startswith("aws/")]) == len([k for k in theirs if k.startswith("aws/")]) > 0
-    assert ours["assessments.jsonl"] != theirs["assessments.jsonl"]
-    assert ours["subscriptions.jsonl"] != theirs["subscriptions.jsonl"]
+    assert ours["assessments.jsonl.gz"] != theirs["assessments.jsonl.gz"]
+    assert ours["subscriptions.jsonl.gz"] != theirs["subscriptions.jsonl.gz"]
 
 
 def test_committed_sample_is_a_fresh_generation(sample):
@@ -387,8 +387,12 @@ def test_scaled_tenant_has_the_requested_subscriptions(tmp_path):
 # --- command and dataset reading ---------------------------------------------------------------------------------
 
 def test_cli_generates_and_rejects_bad_input(tmp_path, capsys):
-    assert main(["sample", "--out", str(tmp_path / "cli"), "--weeks", "2"]) == 0
-    assert len(list((tmp_path / "cli" / "history").iterdir())) == 1
+    assert main(["sample", "--out", str(tmp_path / "cli"), "--weeks", "2", "--plain"]) == 0
+    weeks = list((tmp_path / "cli" / "history").iterdir())
+    assert len(weeks) == 1
+    # --plain: the latest week as plain JSON Lines (like `mdcnb pull`), earlier weeks still gzipped
+    assert (tmp_path / "cli" / "assessments.jsonl").exists() and not list((tmp_path / "cli").glob("*.jsonl.gz"))
+    assert list(weeks[0].glob("*.jsonl.gz")) and not list(weeks[0].glob("*.jsonl"))
     assert main(["sample", "--out", str(tmp_path / "bad"), "--scale", "huge"]) == 2
     assert "--scale" in capsys.readouterr().err
     (tmp_path / "precious").mkdir()

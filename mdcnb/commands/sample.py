@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "or a number of subscriptions, e.g. 200 or 200-subscriptions")
     parser.add_argument("--weeks", type=int, default=None,
                         help="weekly snapshots including the latest (default 6 for small, 1 otherwise)")
+    parser.add_argument("--plain", action="store_true",
+                        help="write the latest week's record files as plain <type>.jsonl, as `mdcnb pull` does "
+                             "(default: gzipped <type>.jsonl.gz; earlier weeks are always gzipped)")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if out.exists():
             shutil.rmtree(out)
-        ctx = generate(out, seed=args.seed, scale=args.scale, weeks=args.weeks)
+        ctx = generate(out, seed=args.seed, scale=args.scale, weeks=args.weeks, plain=args.plain)
     except ValueError as exc:
         print(f"mdcnb sample: {exc}", file=sys.stderr)
         return 2

@@ -8,9 +8,9 @@ the context and add it to `PARTS` below (one line).
 What a part finds in the context:
 
 - `ctx.seed`, `ctx.scale`, `ctx.out` (dataset directory), `ctx.as_of` (time of the latest snapshot, fixed so
-  the output is byte-for-byte reproducible), `ctx.weeks` (the latest snapshot is `ctx.out`, the `weeks - 1`
-  earlier ones are `ctx.out/history/<ISO week>/`; `ctx.week_time(w)`, `ctx.week_label(w)`, `ctx.week_dir(w)`
-  for week index w, 0 = oldest).
+  the output is byte-for-byte reproducible), `ctx.plain` (latest week's record files not gzipped), `ctx.weeks`
+  (the latest snapshot is `ctx.out`, the `weeks - 1` earlier ones are `ctx.out/history/<ISO week>/`;
+  `ctx.week_time(w)`, `ctx.week_label(w)`, `ctx.week_dir(w)` for week index w, 0 = oldest).
 - the tenant: `ctx.tenant_id`, `ctx.management_groups`, `ctx.subscriptions`, `ctx.connectors` (native AWS/GCP
   `securityConnectors` and the classic AWS connector: hierarchy id = account id / project number, regions,
   `scan_interval_hours`, `cspm_role_arn`, offerings, `first_week` when added during the history,
@@ -53,9 +53,12 @@ PARTS: tuple[Part, ...] = (
 )
 
 
-def generate(out: Path | str, seed: int = 0, scale: str = "small", weeks: int | None = None) -> SampleContext:
-    """Generate the sample tenant into `out` (replacing the files it writes) and return its context."""
-    ctx = build_context(seed=seed, scale=scale, out=Path(out), weeks=weeks)
+def generate(out: Path | str, seed: int = 0, scale: str = "small", weeks: int | None = None,
+             plain: bool = False) -> SampleContext:
+    """Generate the sample tenant into `out` (replacing the files it writes) and return its context. Record files
+    are gzipped (`<type>.jsonl.gz`, which keeps the committed sample small); `plain` writes the latest week's
+    as plain `<type>.jsonl`, the way `mdcnb pull` does."""
+    ctx = build_context(seed=seed, scale=scale, out=Path(out), weeks=weeks, plain=plain)
     for part in PARTS:
         part(ctx)
     return ctx

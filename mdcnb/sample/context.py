@@ -128,7 +128,8 @@ class SampleContext:
 
     - `seed`, `scale`, `out` (dataset directory), `as_of` (the latest snapshot's time), `weeks` (snapshots:
       the latest in `out`, `weeks - 1` earlier ones in `out/history/<ISO week>/`), `density` (resources per
-      subscription multiplier).
+      subscription multiplier), `plain` (write the latest snapshot's record files as plain `<type>.jsonl`, as
+      `mdcnb pull` does, instead of `<type>.jsonl.gz`; history weeks are always gzipped).
     - the tenant: `tenant_id`, `management_groups`, `subscriptions`, `connectors` (native + classic),
       `aws_accounts` (every account of the organisation), `cloud_resources` (AWS/GCP inventory).
     """
@@ -139,6 +140,7 @@ class SampleContext:
     as_of: datetime = AS_OF
     weeks: int = DEFAULT_WEEKS
     density: int = 1
+    plain: bool = False
     tenant_id: str = TENANT_ID
     management_groups: list[ManagementGroup] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)

@@ -28,10 +28,11 @@ ENVIRONMENT_OF_STANDARD_SCOPE = {"Subscription": "Azure", "MultiCloudAggregation
 
 
 def write_snapshot(ctx: SampleContext, week: int) -> dict[str, int]:
-    """Write the dataset of week index `week` (gzipped JSON Lines for history weeks). Returns record counts."""
+    """Write the dataset of week index `week` as gzipped JSON Lines (plain for the latest week with `ctx.plain`).
+    Returns record counts."""
     out = ctx.week_dir(week)
     moment = ctx.week_time(week)
-    with DatasetWriter(out, compress=week != ctx.latest_week) as writer:
+    with DatasetWriter(out, compress=not (ctx.plain and week == ctx.latest_week)) as writer:
         for sub in ctx.subscriptions:
             writer.write("subscriptions", records.subscription_record(ctx, sub))
         for connector in ctx.connectors:

@@ -52,13 +52,13 @@ def parse_scale(scale: str) -> tuple[int, int]:
 
 
 def build_context(seed: int = 0, scale: str = "small", out: Path | str = Path("data/sample"),
-                  weeks: int | None = None) -> SampleContext:
+                  weeks: int | None = None, plain: bool = False) -> SampleContext:
     count, density = parse_scale(scale)
     if weeks is None:
         weeks = DEFAULT_WEEKS if scale == "small" else 1
     if weeks < 1:
         raise ValueError("--weeks must be at least 1")
-    ctx = SampleContext(seed=seed, scale=scale, out=Path(out), weeks=weeks, density=density)
+    ctx = SampleContext(seed=seed, scale=scale, out=Path(out), weeks=weeks, density=density, plain=plain)
     root = ManagementGroup(ctx.tenant_id, "Tenant Root Group", None)
     prod = ManagementGroup("mg-production", "Production", root.name)
     nonprod = ManagementGroup("mg-nonproduction", "Non-production", root.name)
