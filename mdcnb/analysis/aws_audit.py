@@ -232,11 +232,17 @@ def check_oidc_provider(acc: Account) -> tuple[str, str]:
     return PASS, f"provider {expected} lists the {len(needed)} audience(s) the enabled offerings use"
 
 
-def check_roles_exist(acc: Account) -> tuple[str, str]:
+def _named_roles(acc: Account) -> list[dict[str, Any]]:
+    """The native connector's enabled roles (`_azure_roles`); not applicable when it names none."""
     _require_native(acc)
-    wanted = _azure_roles(acc)
-    if not wanted:
+    roles = _azure_roles(acc)
+    if not roles:
         raise NotApplicable("the connector names no AWS role")
+    return roles
+
+
+def check_roles_exist(acc: Account) -> tuple[str, str]:
+    wanted = _named_roles(acc)
     aws = _aws_roles(acc)
     missing = [r for r in wanted if str(r["name"]).lower() not in aws]
     if missing:
@@ -309,10 +315,7 @@ def check_trust_policy(acc: Account) -> tuple[str, str]:
 
 
 def check_role_names_agree(acc: Account) -> tuple[str, str]:
-    _require_native(acc)
-    wanted = _azure_roles(acc)
-    if not wanted:
-        raise NotApplicable("the connector names no AWS role")
+    wanted = _named_roles(acc)
     problems = [f"{r['arn']} names account {r['arn'].split(':')[4]}" for r in wanted
                 if len(r["arn"].split(":")) > 5 and r["arn"].split(":")[4] != acc.account_id]
     try:
