@@ -51,6 +51,9 @@ SCHEMA_VERSION = 2
 HISTORY_ENV = "MDCNB_HISTORY"
 HISTORY_FILE = "history.duckdb"
 LOCK_WAIT_SECONDS = 30.0
+# Tables with more rows are read one column at a time: a million assessments read at once hold DuckDB's result,
+# its pandas copy and the converted table together (4 GB); column by column the converted table dominates.
+COLUMNWISE_ROWS = 100_000
 
 # What one snapshot holds: every table of `Tables` (`mdcnb.schema.TABLES`), plus the CloudTrail daily volume.
 SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, CLOUDTRAIL_DAILY.name: CLOUDTRAIL_DAILY}
@@ -162,8 +165,10 @@ def _from_store(column: pd.Series, dtype: str) -> pd.Series:
     if dtype == schema.JSON:
         return pd.Series([orjson.loads(v) if isinstance(v, str) else None for v in column], dtype="object")
     if dtype == schema.LIST:
-        return pd.Series([[str(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else [] for v in column],
-                         dtype="object")
+        return pd.Series(schema.shared_lists([[str(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else []
+                                              for v in column]), dtype="object")
+    if dtype == schema.STRING:
+        return pd.Series(schema.shared_strings(column), dtype="string")
     return column.astype(schema._PANDAS_DTYPE[dtype])
 
 
@@ -388,13 +393,19 @@ class HistoryStore:
         snapshot_id = snapshot.snapshot_id if isinstance(snapshot, Snapshot) else int(snapshot)
         if not self.con.execute("SELECT count(*) FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]:
             raise HistoryError(f"snapshot {snapshot_id} is not in {self.path} (replaced by a later run of its week?)")
-        cols = ", ".join(f'"{c.name}"' for c in table.columns)
-        raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
-                               [snapshot_id]).df()
-        if not len(raw):
+        rows = snapshot.row_counts.get(name, 0) if isinstance(snapshot, Snapshot) else 0
+        groups = [[c] for c in table.columns] if rows > COLUMNWISE_ROWS else [list(table.columns)]
+        columns: dict[str, pd.Series] = {}
+        for group in groups:
+            cols = ", ".join(f'"{c.name}"' for c in group)
+            raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
+                                   [snapshot_id]).df()
+            for c in group:  # each raw column is dropped once converted
+                columns[c.name] = _from_store(raw.pop(c.name), c.dtype)
+        length = len(columns[table.columns[0].name])
+        if not length:
             return _empty(name)
-        return pd.DataFrame({c.name: _from_store(raw[c.name], c.dtype) for c in table.columns},
-                            index=pd.RangeIndex(len(raw)))
+        return pd.DataFrame(columns, index=pd.RangeIndex(length))
 
     @_reported
     def load(self, snapshot: Snapshot | int, names: Iterable[str] | None = None) -> Tables:
@@ -405,15 +416,19 @@ class HistoryStore:
         snap = snapshot if isinstance(snapshot, Snapshot) else self._by_id(int(snapshot))
         wanted = set(names) if names is not None else set(schema.TABLES)
         frames = {name: self.load_table(snap, name) if name in wanted else _empty(name) for name in schema.TABLES}
-        manifest = {"source": snap.source, "scope": snap.scope, "as_of": snap.as_of.isoformat(),
-                    "history": {"snapshot_id": snap.snapshot_id, "series": snap.series, "week": snap.week}}
-        return Tables(**frames, manifest=manifest)
+        return Tables(**frames, manifest=snapshot_manifest(snap))
 
     def _by_id(self, snapshot_id: int) -> Snapshot:
         for snap in self.snapshots():
             if snap.snapshot_id == snapshot_id:
                 return snap
         raise HistoryError(f"no snapshot {snapshot_id} in {self.path}")
+
+
+def snapshot_manifest(snap: Snapshot) -> dict[str, Any]:
+    """The manifest of a stored week's `Tables`: its source, scope, as-of time and place in the store."""
+    return {"source": snap.source, "scope": snap.scope, "as_of": snap.as_of.isoformat(),
+            "history": {"snapshot_id": snap.snapshot_id, "series": snap.series, "week": snap.week}}
 
 
 @functools.cache
@@ -600,7 +615,8 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
     """
     path = Path(store_path) if store_path else default_store_path()
     messages: list[str] = []
-    if record_run(dataset, path, log=messages.append) is None:  # shown, then the stored weeks are read anyway
+    recorded = record_run(dataset, path, log=messages.append)
+    if recorded is None:  # shown, then the stored weeks are read anyway
         print(messages[-1], file=sys.stderr)
     last = dataset_week(dataset)
     if until:
@@ -613,6 +629,18 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
             raise HistoryError(f"no snapshot of {series} between {first or 'the first week'} and {last} in {path}")
         weeks = {s.week: store.load(s, TREND_TABLES) for s in snaps}
         cloudtrail = {s.week: store.load_table(s, "cloudtrail_daily") for s in snaps}
-        latest = store.load(snaps[-1])
+        latest = _latest_tables(store, snaps[-1], dataset, recorded)
         previous = store.load(snaps[-2]) if len(snaps) > 1 else None
     return WeeklyHistory(series, path, weeks, cloudtrail, latest, previous)
+
+
+def _latest_tables(store: HistoryStore, snap: Snapshot, dataset: Path, recorded: Snapshot | None) -> Tables:
+    """The latest week in full. When it is the dataset just recorded, its tables come from `load_tables` (the
+    same rows, read from the table cache in seconds instead of converted back from the store column by column)."""
+    if recorded is None or recorded.snapshot_id != snap.snapshot_id:
+        return store.load(snap)
+    from mdcnb.tables import load_tables
+
+    tables = load_tables(dataset)
+    tables.manifest = snapshot_manifest(snap)
+    return tables

@@ -81,9 +81,30 @@ class Table:
         return "\n".join(lines)
 
 
+def shared_strings(values: Iterable[Any]) -> list[Any]:
+    """The values with equal strings as one object. A big tenant repeats a few hundred ids, names and states over
+    a million assessments: one object per distinct string instead of one per row keeps the tables (and every
+    process that loads them) several times smaller; the values and the dtype are unchanged."""
+    seen: dict[str, str] = {}
+    return [seen.setdefault(v, v) if isinstance(v, str) else v for v in values]
+
+
+def shared_lists(values: Iterable[Any]) -> list[list[str]]:
+    """`list[str]` cells with equal lists as one list object (as `shared_strings`; cells are read, never mutated)."""
+    seen: dict[tuple[str, ...], list[str]] = {}
+    out = []
+    for value in values:
+        items = tuple(value) if isinstance(value, (list, tuple)) else ()
+        try:
+            out.append(seen.setdefault(items, list(items)))
+        except TypeError:  # an unhashable item (not a string): its own list
+            out.append(list(items))
+    return out
+
+
 def _series(values: list[Any], dtype: str) -> pd.Series:
     if dtype == LIST:
-        return pd.Series([list(v) if isinstance(v, (list, tuple)) else [] for v in values], dtype="object")
+        return pd.Series(shared_lists(values), dtype="object")
     if dtype == JSON:
         return pd.Series([v if isinstance(v, dict) else None for v in values], dtype="object")
     if dtype == TIME:
@@ -93,6 +114,8 @@ def _series(values: list[Any], dtype: str) -> pd.Series:
         return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").astype("float64")
     if dtype == INT:
         return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").astype("Int64")
+    if dtype == STRING:
+        return pd.Series(shared_strings(values), dtype="string")
     return pd.Series(values, dtype=_PANDAS_DTYPE[dtype])
 
 
