@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from mdcnb.analysis import aws_audit
-from mdcnb.dataset import Skip, read_records
+from mdcnb.dataset import Skip, iter_records
 from mdcnb.history import dataset_as_of, dataset_week, embedded_weeks
 from mdcnb.inventory import AccountInventory, arc_machines, read_inventories
 from mdcnb.tables import Tables, load_tables
@@ -51,19 +51,25 @@ def audit_tables(tables: Tables, *, inventories: dict[str, AccountInventory] | N
     collection time of the inventories, else the dataset's as-of time.
     """
     skips: list[Skip] = []
-    raw_resources = read_records(tables.dataset, "resources") if tables.dataset is not None else None
     if inventories is None:
         inventories, skips = read_inventories(tables.dataset) if tables.dataset is not None else ({}, [])
     collected = [i.collected_at for i in inventories.values() if i.collected_at]
     when = as_of or (max(collected) if collected else dataset_as_of(tables.manifest).to_pydatetime())
-    arc = arc_machines(raw_resources.records if raw_resources else [])
+    resource_skips: list[Skip] = []  # resources streamed: only the Arc machines among them are kept
+    resources = (record for _, record in iter_records(tables.dataset, "resources", resource_skips)) \
+        if tables.dataset is not None else ()
+    arc = arc_machines(resources)
     results = aws_audit.audit(tables.connectors, tables.offerings, arc, inventories, as_of=when, accounts=accounts)
-    return AuditResult(results, when, skips + (raw_resources.skips if raw_resources else []))
+    return AuditResult(results, when, skips + resource_skips)
+
+
+# The tables `audit_tables` reads (a big tenant's assessments are not loaded for the audit).
+AUDIT_TABLES = ("connectors", "offerings")
 
 
 def audit_dataset(dataset: Path | str | None = None, **kwargs) -> AuditResult:
     """`audit_tables` on a dataset directory (None: the embedded sample)."""
-    return audit_tables(load_tables(dataset), **kwargs)
+    return audit_tables(load_tables(dataset, names=AUDIT_TABLES), **kwargs)
 
 
 def audit_over_time(dataset: Path | str | None = None) -> pd.DataFrame:

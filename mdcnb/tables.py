@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Collection
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +46,28 @@ class Tables:
     def items(self) -> list[tuple[str, pd.DataFrame]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self) if f.name in schema.TABLES]
 
+    def only(self, names: Collection[str] | None) -> Tables:
+        """These tables with only `names` kept, the others empty (all of them when `names` is None)."""
+        if names is None:
+            return self
+        return replace(self, **{name: schema.TABLES[name].frame() for name in schema.TABLES if name not in names})
 
-def load_tables(dataset: str | Path | None = None) -> Tables:
+
+def load_tables(dataset: str | Path | None = None, names: Collection[str] | None = None) -> Tables:
     """Read and normalise a dataset directory (None: the embedded sample, see `default_dataset`).
 
     Records that cannot be read are listed in `tables.skips`; the manifest is attached as `tables.manifest`.
-    Big datasets are normalised once and then read from a cache (see `mdcnb.table_cache`).
+    Big datasets are normalised once and then read from a cache (see `mdcnb.table_cache`). `names` loads only
+    those tables, the others are empty: what a reader of two small tables does, so that it does not hold a big
+    tenant's million assessments.
     """
     path = Path(dataset) if dataset is not None else default_dataset()
     if not path.is_dir():
         raise FileNotFoundError(f"dataset directory not found: {path}")
-    return table_cache.cached(path, lambda: _normalised_tables(path))
+    unknown = sorted(set(names or ()) - set(schema.TABLES))
+    if unknown:
+        raise KeyError(f"no table {', '.join(map(repr, unknown))}; tables: {', '.join(schema.TABLES)}")
+    return table_cache.cached(path, lambda: _normalised_tables(path), names)
 
 
 def _normalised_tables(path: Path) -> Tables:

@@ -191,7 +191,9 @@ def recompute_controls(tables: Tables) -> pd.DataFrame:
     stored = _ascscore_controls(tables)
     keys = stored[["scope_id", "control_id", "assessment_keys"]].explode("assessment_keys").dropna()
     keys = keys.rename(columns={"assessment_keys": "assessment_key"})
-    assessed = tables.assessments[~tables.assessments["preview"].fillna(False).astype(bool)]
+    assessed = tables.assessments[["preview", "connector_id", "subscription_id", "assessment_key", "resource_id",
+                                   "status"]]  # the columns used: a copy of every column would double the memory
+    assessed = assessed[~assessed["preview"].fillna(False).astype(bool)]
     assessed = pd.DataFrame({"scope_id": assessment_scope(assessed), "assessment_key": assessed["assessment_key"],
                              "resource_id": assessed["resource_id"],
                              "rank": assessed["status"].str.lower().map(_STATUS_RANK)})

@@ -58,9 +58,14 @@ def _control_assessments(tables: Tables, scope_table: pd.DataFrame) -> pd.DataFr
     return pairs.dropna(subset=["assessment_keys"]).rename(columns={"assessment_keys": "assessment_key"})
 
 
-def _scored_assessments(tables: Tables, severities: Iterable[str]) -> pd.DataFrame:
-    """Assessments that count in the secure score (no preview), with their scope, filtered by severity."""
-    assessed = tables.assessments[~tables.assessments["preview"].fillna(False).astype(bool)]
+def _scored_assessments(tables: Tables, severities: Iterable[str], columns: Iterable[str]) -> pd.DataFrame:
+    """Assessments that count in the secure score (no preview), with their scope, filtered by severity.
+
+    Only `columns` (and what the scope and the filters need) are kept: a million assessments copied with every
+    column would double a big tenant's memory for a few columns' worth of work."""
+    needed = dict.fromkeys(["assessment_key", "preview", "severity", "connector_id", "subscription_id", *columns])
+    assessed = tables.assessments[list(needed)]
+    assessed = assessed[~assessed["preview"].fillna(False).astype(bool)]
     wanted = {s.casefold() for s in severities}
     if wanted:
         assessed = assessed[assessed["severity"].fillna("").str.casefold().isin(wanted)]
@@ -75,7 +80,7 @@ def control_recommendations(tables: Tables, scope_table: pd.DataFrame, *,
     resources.
     """
     pairs = _control_assessments(tables, scope_table)
-    assessed = _scored_assessments(tables, severities)
+    assessed = _scored_assessments(tables, severities, ["status", "display_name"])
     joined = pairs.merge(assessed, on=["scope_id", "assessment_key"], how="inner")
     if joined.empty:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
@@ -118,7 +123,8 @@ def unhealthy_resources(tables: Tables, scope_table: pd.DataFrame, *, severities
     wanted = {c.lower() for c in control_ids}
     if wanted:
         pairs = pairs[pairs["control_id"].isin(wanted)]
-    assessed = _scored_assessments(tables, severities)
+    assessed = _scored_assessments(tables, severities, ["status", "display_name", "environment", "resource_id",
+                                                        "resource_name", "resource_type"])
     assessed = assessed[assessed["status"].fillna("").str.casefold() == "unhealthy"]
     joined = pairs.merge(assessed, on=["scope_id", "assessment_key"], how="inner")
     out = joined.rename(columns={"display_name": "recommendation"})[RESOURCE_COLUMNS]

@@ -29,7 +29,7 @@ def dataset_roles(dataset: str | Path | None) -> tuple[set[str], set[str]]:
     """(CSPM role ARNs, other MDC role ARNs) of the AWS connectors of a dataset."""
     from mdcnb.tables import load_tables
 
-    return roles_from_offerings(load_tables(dataset).offerings)
+    return roles_from_offerings(load_tables(dataset, names=["offerings"]).offerings)
 
 
 def matcher_for(role_arns: Iterable[str] = (), dataset: str | Path | None = None) -> RoleMatcher:

@@ -137,7 +137,16 @@ def _scan_fetched(item: tuple[LogFile, bytes | None, str | None]) -> FileResult:
 
 
 # ---- driver --------------------------------------------------------------------------------------------------
+# `mdcnb report` sets this to 1 in the kernels it runs side by side (one per core): a pool forked from a kernel
+# holding a big tenant's tables would only oversubscribe the cores, each fork counting those tables again.
+PROCESSES_ENV = "MDCNB_SCAN_PROCESSES"
+
+
 def default_processes() -> int:
+    """`$MDCNB_SCAN_PROCESSES`, else the cores this process may use."""
+    configured = os.environ.get(PROCESSES_ENV, "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import nbformat
 
 from mdcnb import table_cache
+from mdcnb.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
 from mdcnb.dataset import default_dataset, read_manifest
 from mdcnb.history import HISTORY_ENV, record_run
 from mdcnb.mask import Masker
@@ -99,6 +100,7 @@ class _Job:
     mask_ids: bool
     kernel_path: str
     history: str | None = None  # history store the summary notebook reads (its kernel inherits MDCNB_HISTORY)
+    side_by_side: bool = False  # notebooks run in parallel: their kernels scan CloudTrail logs in one process
 
 
 def as_of(manifest: dict[str, Any]) -> datetime:
@@ -195,6 +197,8 @@ def _run_job(job: _Job) -> NotebookResult:
     name = job.source.stem
     if job.history:  # in the worker process only: its kernels read the store the report wrote to
         os.environ[HISTORY_ENV] = job.history
+    if job.side_by_side:
+        os.environ[SCAN_PROCESSES_ENV] = "1"
     executed = job.week_dir / "notebooks" / f"{name}.ipynb"
     result = execute(job.source, executed, job.parameters, job.kernel_path)
     if not executed.exists():
@@ -250,8 +254,9 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
     store = str(Path(options.history).resolve()) if options.history else None
     results: list[NotebookResult] = []
     with local_kernel() as kernel_path:
-        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path, store) for s in sources]
-        workers = max(1, min(options.workers, len(jobs)))
+        workers = max(1, min(options.workers, len(sources)))
+        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path, store, workers > 1)
+                for s in sources]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             if workers > 1 and table_cache.cache_key(dataset) is not None:
                 warm = pool.submit(_warm_table_cache, dataset)
