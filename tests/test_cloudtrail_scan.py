@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import subprocess
 import sys
@@ -299,3 +300,15 @@ def test_dataset_connectors_give_the_role_arns(tmp_path: Path) -> None:
     # the scanner role is MDC's by the connector, whatever its session name; the default-named role with a
     # non-MDC session is still an MDC role by its default name
     assert s["other_mdc_role_events"] == {"CspmMonitorAws": 1, "custom-scanner": 1}
+
+
+def test_default_processes_honours_the_environment(monkeypatch):
+    from mdcnb.cloudtrail import scan
+
+    monkeypatch.delenv(scan.PROCESSES_ENV, raising=False)
+    cores = scan.default_processes()
+    assert cores == len(os.sched_getaffinity(0)) >= 1
+    monkeypatch.setenv(scan.PROCESSES_ENV, "1")
+    assert scan.default_processes() == 1
+    monkeypatch.setenv(scan.PROCESSES_ENV, "zero")  # not a count: the usable cores
+    assert scan.default_processes() == cores

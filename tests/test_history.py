@@ -40,6 +40,24 @@ def test_round_trip_is_exact_for_every_table_and_dtype(tmp_path):
     assert snap.row_counts == {name: 9 for name in history.SNAPSHOT_TABLES}
 
 
+def test_big_tables_read_column_by_column_round_trip_exactly(tmp_path, monkeypatch):
+    written = filled_frames(rows=9)
+    monkeypatch.setattr(history, "COLUMNWISE_ROWS", 3)  # every 9-row table counts as big here
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        snap = store.save(written, as_of="2026-11-23T08:00:00Z", source="test")
+        _assert_same_tables(written, store, snap)
+
+
+def test_read_back_strings_share_one_object_per_value(tmp_path):
+    written = filled_frames(rows=9)
+    environments = ["".join(["Az", "ure"]) if i % 3 else "".join(["A", "WS"]) for i in range(9)]  # 9 objects
+    written["assessments"]["environment"] = pd.Series(environments, dtype="string")
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        back = store.load_table(store.save(written, as_of="2026-11-23", source="test"), "assessments")
+    assert list(back["environment"]) == environments
+    assert len({id(v) for v in back["environment"]}) == 2
+
+
 def test_empty_tables_round_trip(tmp_path):
     with HistoryStore(tmp_path / "h.duckdb") as store:
         snap = store.save({}, as_of="2026-11-23", source="test")

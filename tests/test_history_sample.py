@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mdcnb import history
@@ -71,3 +72,13 @@ def test_weekly_history_window(store):
     assert weeks.latest.manifest["history"]["week"] == "2026-W47"
     with pytest.raises(history.HistoryError, match="no snapshot"):
         history.weekly_history(SAMPLE_DATASET, store, since="2027-01-04")
+
+
+def test_the_latest_week_read_from_the_dataset_equals_the_stored_week(store):
+    """The summary page takes the dataset's own week from `load_tables`: it must be the stored week, row for row."""
+    weeks = history.weekly_history(SAMPLE_DATASET, store)
+    with history.HistoryStore(store, read_only=True) as opened:
+        stored = opened.load(opened.snapshots()[-1])
+    assert weeks.latest.manifest == stored.manifest
+    for name, frame in stored.items():
+        pd.testing.assert_frame_equal(weeks.latest[name], frame, check_exact=True, obj=name)

@@ -69,3 +69,25 @@ def test_a_corrupt_entry_is_rebuilt(tmp_path, cache):
     entry.write_bytes(b"not a pickle")
     assert len(tables.load_tables(dataset).score_controls) == 1
     assert entry.read_bytes() != b"not a pickle"
+
+
+def test_named_tables_are_read_alone_and_the_others_are_empty(tmp_path, cache, monkeypatch):
+    dataset = _dataset(tmp_path / "ds")
+    full = tables.load_tables(dataset)
+    read: list[object] = []
+    real_load = table_cache.pickle.load
+    monkeypatch.setattr(table_cache.pickle, "load", lambda fh: read.append(1) or real_load(fh))
+    some = tables.load_tables(dataset, names=["secure_scores"])
+    assert len(read) == 2  # the index, then that one table: the others are not read
+    pd.testing.assert_frame_equal(some.secure_scores, full.secure_scores)
+    assert some.score_controls.empty and list(some.score_controls.columns) == list(full.score_controls.columns)
+    assert some.manifest == full.manifest and some.dataset == dataset
+    with pytest.raises(KeyError, match="no table 'scores'"):
+        tables.load_tables(dataset, names=["scores"])
+
+
+def test_named_tables_without_a_cache_are_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv("MDCNB_TABLE_CACHE", "off")
+    dataset = _dataset(tmp_path / "ds")
+    some = tables.load_tables(dataset, names=["score_controls"])
+    assert len(some.score_controls) == 1 and some.secure_scores.empty
