@@ -11,6 +11,8 @@
         report.json                     the same summary for scripts
 
 Notebooks run in worker processes (two by default: the machine's cores), each with a kernel of this interpreter.
+Side by side, the kernels scan CloudTrail logs in one process each (`MDCNB_SCAN_PROCESSES=1`): the cores are taken,
+and a pool forked from a kernel would count the tables it holds once more per fork.
 """
 
 from __future__ import annotations
