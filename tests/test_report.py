@@ -171,3 +171,33 @@ def test_iso_week_of_the_as_of_time(manifest, week):
 
 def test_as_of_without_a_usable_time_is_now():
     assert abs((as_of({"created": "yesterday"}) - datetime.now().astimezone()).total_seconds()) < 60
+
+
+def test_a_big_dataset_is_recorded_and_cached_in_a_process_that_ends(tmp_path, monkeypatch):
+    """Normalising a big dataset fragments a process's memory: the report's own process must not do it."""
+    import os
+
+    from mdcnb import history, table_cache
+    from mdcnb.dataset import SAMPLE_DATASET
+    from mdcnb.report import runner
+
+    monkeypatch.setenv("MDCNB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MDCNB_TABLE_CACHE", raising=False)
+    monkeypatch.setattr(table_cache, "MIN_BYTES", 1)  # the sample counts as big here
+    recorders = tmp_path / "recorded-by"
+
+    def record_run(*args, **kwargs):  # the real one, noting which process called it
+        recorders.write_text(str(os.getpid()))
+        return history.record_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "record_run", record_run)
+    (tmp_path / "no-notebooks").mkdir()
+    said: list[str] = []
+    runner.run_report(runner.ReportOptions(dataset=SAMPLE_DATASET, out=tmp_path / "out", history=tmp_path / "h.duckdb",
+                                           notebooks_dir=tmp_path / "no-notebooks"),
+                      log=lambda text, **_: said.append(text))
+    assert int(recorders.read_text()) != os.getpid()
+    assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said
+    assert (tmp_path / "cache" / f"{table_cache.cache_key(SAMPLE_DATASET)}.pickle").exists()  # for the notebooks
+    with history.HistoryStore(tmp_path / "h.duckdb", read_only=True) as store:
+        assert [s.week for s in store.snapshots()][-1] == "2026-W48"

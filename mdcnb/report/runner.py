@@ -188,11 +188,29 @@ def source_cell_number(executed: Path, cell_index: int) -> int:
     return cell_index + 1 - injected
 
 
-def _warm_table_cache(dataset: Path) -> None:
-    """Load a big dataset once, so its table cache exists before the notebooks load it side by side."""
+def _record_big_dataset(dataset: Path, history: Path | None) -> list[str]:
+    """Store this week's snapshot of a big dataset and leave its table cache behind for the notebooks; what it
+    said is returned. Run in a process of its own that then ends: normalising a million assessments leaves a
+    process's memory fragmented, and the report's own process lives as long as the notebooks run."""
     from mdcnb.tables import load_tables
 
-    load_tables(dataset)
+    messages: list[str] = []
+    record_run(dataset, history, tables=load_tables(dataset), log=messages.append)
+    return messages
+
+
+def _record_history(dataset: Path, history: Path | None, log) -> None:
+    """This week's snapshot in the history store (and, for a big dataset, its table cache)."""
+    if table_cache.cache_key(dataset) is None:
+        record_run(dataset, history, log=lambda text: log(text, file=sys.stderr))
+        return
+    with ProcessPoolExecutor(max_workers=1) as once:
+        try:
+            messages = once.submit(_record_big_dataset, dataset, history).result()
+        except Exception as exc:  # unreadable dataset: each notebook will fail and say why
+            messages = [f"could not load {dataset}: {exc}"]
+    for text in messages:
+        log(text, file=sys.stderr)
 
 
 def _run_job(job: _Job) -> NotebookResult:
@@ -252,7 +270,7 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
                   "accounts": list(options.accounts), "mask_ids": options.mask_ids, "report_dir": str(week_dir)}
     for source in sources:
         _clear_outputs(week_dir, source.stem)
-    record_run(dataset, options.history, log=lambda text: log(text, file=sys.stderr))  # this week's snapshot
+    _record_history(dataset, options.history, log)
     store = str(Path(options.history).resolve()) if options.history else None
     results: list[NotebookResult] = []
     with local_kernel() as kernel_path:
@@ -260,10 +278,6 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
         jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path, store, workers > 1)
                 for s in sources]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            if workers > 1 and table_cache.cache_key(dataset) is not None:
-                warm = pool.submit(_warm_table_cache, dataset)
-                if warm.exception() is not None:  # unreadable dataset: each notebook will fail and say why
-                    log(f"could not load {dataset}: {warm.exception()}", file=sys.stderr)
             for result in pool.map(_run_job, jobs):
                 log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
                     + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
