@@ -191,9 +191,11 @@ def source_cell_number(executed: Path, cell_index: int) -> int:
 def _record_big_dataset(dataset: Path, history: Path | None) -> list[str]:
     """Store this week's snapshot of a big dataset and leave its table cache behind for the notebooks; what it
     said is returned. Run in a process of its own that then ends: normalising a million assessments leaves a
-    process's memory fragmented, and the report's own process lives as long as the notebooks run."""
+    process's memory fragmented, and the report's own process lives as long as the notebooks run. The snapshot's
+    CloudTrail summary is scanned in this process too (a pool forked from it would count its tables per fork)."""
     from mdcnb.tables import load_tables
 
+    os.environ[SCAN_PROCESSES_ENV] = "1"
     messages: list[str] = []
     record_run(dataset, history, tables=load_tables(dataset), log=messages.append)
     return messages
