@@ -102,3 +102,13 @@ def test_note_escapes_values_but_keeps_the_template():
 ])
 def test_format_value(value, unit, fmt, text):
     assert format_value(value, unit, fmt) == text
+
+
+def test_missing_values_show_as_blank_cells() -> None:
+    """Nullable columns (pandas prints their missing values as `<NA>`) show blank cells; floats keep 2 decimals."""
+    from mdcnb.report.page import html_table
+
+    df = pd.DataFrame({"name": pd.array(["a", None], dtype="string"), "n": pd.array([1, None], dtype="Int64"),
+                       "share": pd.array([0.125, None], dtype="Float64")})
+    cells = [c.split("</td>")[0] for c in html_table(df, 10).split("<td>")[1:]]
+    assert cells == ["a", "1", "0.12", "", "", ""]

@@ -82,10 +82,20 @@ def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def html_table(df: pd.DataFrame, max_rows: int) -> str:
-    """An escaped HTML table of the first `max_rows` rows (floats to two decimals)."""
-    shown = csv_ready(df.head(max_rows))
+    """An escaped HTML table of the first `max_rows` rows (floats to two decimals, missing values blank)."""
+    shown = csv_ready(df.head(max_rows)).apply(_blank_missing)
     return shown.to_html(index=False, escape=True, border=0, na_rep="", classes="mdcnb-table",
                          float_format=lambda v: f"{v:,.2f}")
+
+
+def _blank_missing(column: pd.Series) -> pd.Series:
+    """pandas' `na_rep` skips nullable columns (they print `<NA>`): floats become float64 (NaN, formatted like the
+    rest), any other nullable column object with missing values as empty text."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        return column.astype("float64")
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.astype(object).where(column.notna(), "")
+    return column
 
 
 class Page:
