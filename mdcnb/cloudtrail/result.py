@@ -107,13 +107,22 @@ def tables_from_totals(totals: dict[tuple, list[int]],
                        hour_totals: dict[tuple, list[int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(volume, hourly) tables from day keys (date, account, region, source, name, actor, role ARN) -> counts and
     hour keys (hour, account, region, actor) -> [events, read-only events, bytes]."""
-    volume = pd.DataFrame([(*k, *c) for k, c in totals.items() if c[0] > 0], columns=_DAY + _COUNTS)
+    volume = _frame(totals, _DAY + _COUNTS)
     volume = volume.sort_values(_DAY, kind="stable", na_position="first").reset_index(drop=True)
     volume.insert(7, "role_name", volume["role_arn"].map(lambda a: (role_name(a) or a) if isinstance(a, str) else None))
-    hourly = pd.DataFrame([(*k, *c) for k, c in hour_totals.items() if c[0] > 0], columns=_HOUR + _COUNTS[:3])
+    hourly = _frame(hour_totals, _HOUR + _COUNTS[:3])
     hourly = hourly.sort_values(_HOUR, kind="stable").reset_index(drop=True)
     hourly["hour"] = hourly["hour"] + ":00:00Z"
     return _typed(volume, schema.CLOUDTRAIL_VOLUME), _typed(hourly, schema.CLOUDTRAIL_HOURLY)
+
+
+def _frame(totals: dict[tuple, list[int]], columns: list[str]) -> pd.DataFrame:
+    """Keys and counts of the keys that kept events, built column by column (no row tuples: the day table of a
+    long scan has hundreds of thousands of rows)."""
+    kept = {k: c for k, c in totals.items() if c[0] > 0}
+    if not kept:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(dict(zip(columns, [*zip(*kept, strict=True), *zip(*kept.values(), strict=True)], strict=True)))
 
 
 def _typed(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from operator import add
 from pathlib import Path
+from typing import TypeVar
 
 from mdcnb.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, in_window
 from mdcnb.cloudtrail.parse import (
@@ -33,6 +35,8 @@ from mdcnb.cloudtrail.parse import (
 from mdcnb.cloudtrail.result import VolumeResult
 
 Reader = Callable[[LogFile], bytes]
+T = TypeVar("T")
+IN_FLIGHT_PER_PROCESS = 16  # files handed out but not yet merged, per worker process
 
 
 class ReadError(Exception):
@@ -55,6 +59,7 @@ class Accumulator:
     without_id: int = 0
     out_of_range: int = 0
     issues: Counter = field(default_factory=Counter)
+    values: dict = field(default_factory=dict)  # one object per distinct key value
 
     def skip(self, source: str, reason: str) -> None:
         self.skips.append({"path": source, "reason": reason})
@@ -102,14 +107,18 @@ class Accumulator:
                     c[READ_ONLY_BYTES] -= n
                     hc[READ_ONLY] -= 1
                 self.duplicates += 1
-        _merge(self.totals, res.keys, res.counts)
-        _merge(self.hour_totals, res.hour_keys, res.hour_counts)
+        self._merge(self.totals, res.keys, res.counts)
+        self._merge(self.hour_totals, res.hour_keys, res.hour_counts)
 
-
-def _merge(totals: dict[tuple, list[int]], keys: list[tuple], counts: list[list[int]]) -> None:
-    for key, c in zip(keys, counts, strict=True):
-        t = totals.get(key)
-        totals[key] = c if t is None else list(map(add, t, c))
+    def _merge(self, totals: dict[tuple, list[int]], keys: list[tuple], counts: list[list[int]]) -> None:
+        """Add a file's counts; a new key is stored with shared value objects (every file brings its own copies
+        of the same few days, accounts and APIs), which halves what the totals hold as days pile up."""
+        for key, c in zip(keys, counts, strict=True):
+            t = totals.get(key)
+            if t is None:
+                totals[tuple(map(self.values.setdefault, key, key))] = c
+            else:
+                totals[key] = list(map(add, t, c))
 
 
 # ---- worker side -------------------------------------------------------------------------------------------
@@ -170,10 +179,12 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
     parallel = processes > 1 and len(wanted) >= 2 * processes
     if parallel:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        slots = threading.Semaphore(IN_FLIGHT_PER_PROCESS * processes)
         with ctx.Pool(processes, initializer=_init_worker, initargs=(opts,)) as pool:
-            results = (pool.imap(_scan_path, wanted, chunksize=4) if reader is None
-                       else pool.imap(_scan_fetched, _prefetch(wanted, reader, fetch_threads), chunksize=1))
-            _consume(acc, wanted, results)
+            results = (pool.imap(_scan_path, _bounded(wanted, slots), chunksize=4) if reader is None
+                       else pool.imap(_scan_fetched, _bounded(_prefetch(wanted, reader, fetch_threads), slots),
+                                      chunksize=1))
+            _consume(acc, wanted, results, slots)
     else:
         _init_worker(opts)
         results = (map(_scan_path, wanted) if reader is None
@@ -185,10 +196,21 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
         role_arns=sorted(opts.matcher.cspm_arns))
 
 
-def _consume(acc: Accumulator, wanted: list[LogFile], results: Iterator[FileResult]) -> None:
+def _consume(acc: Accumulator, wanted: list[LogFile], results: Iterator[FileResult],
+             slots: threading.Semaphore | None = None) -> None:
     for f, res in zip(wanted, results, strict=True):
         acc.advance(f.delivered)
         acc.add(res)
+        if slots is not None:
+            slots.release()
+
+
+def _bounded(items: Iterable[T], slots: threading.Semaphore) -> Iterator[T]:
+    """`items`, each only once a slot is free: the pool's feeder thread would otherwise read ahead without limit,
+    and results the parent has not merged yet (or fetched S3 objects) would pile up in memory."""
+    for item in items:
+        slots.acquire()
+        yield item
 
 
 def _prefetch(files: list[LogFile], reader: Reader, threads: int) -> Iterator[tuple[LogFile, bytes | None, str | None]]:
