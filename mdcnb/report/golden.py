@@ -16,15 +16,21 @@ import nbformat
 from mdcnb.report.runner import NOTEBOOKS_DIR, execute, local_kernel, select_notebooks
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "tests" / "golden"
-_VOLATILE_METADATA = ("papermill", "execution")
+_VOLATILE_METADATA = ("papermill", "execution", "widgets")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def strip_volatile(path: Path) -> None:
-    """Remove run timestamps and durations that papermill and nbclient add to the notebook and its cells."""
+    """Remove what changes on every run without a number changing: papermill's and nbclient's timestamps and
+    durations, the saved widget state and the random ids of widget views (nbval does not compare widget views)."""
     nb = nbformat.read(path, as_version=4)
     for meta in [nb.metadata, *(cell.metadata for cell in nb.cells)]:
         for key in _VOLATILE_METADATA:
             meta.pop(key, None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                output["data"][WIDGET_VIEW]["model_id"] = "widget"
     nbformat.write(nb, path)
 
 
