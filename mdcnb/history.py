@@ -126,10 +126,14 @@ def dataset_fingerprint(dataset: Path) -> str:
 
 
 def dataset_as_of(manifest: Mapping[str, Any]) -> pd.Timestamp:
-    """The time a dataset describes: its manifest's `as_of`, else `created`, else now."""
+    """The time a dataset describes: its manifest's `as_of`, else `created`, else now (a value that is no time is
+    passed over)."""
     for key in ("as_of", "asOf", "created"):
-        if manifest.get(key):
-            stamp = pd.Timestamp(manifest[key])
+        try:
+            stamp = pd.Timestamp(manifest[key]) if manifest.get(key) else None
+        except ValueError:
+            continue
+        if stamp is not None:
             return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return pd.Timestamp.now(tz="UTC")
 

@@ -25,8 +25,10 @@ from report_notebooks import (
     write_notebook,
 )
 
+from mdcnb.analysis.trends import iso_week
 from mdcnb.cli import main
-from mdcnb.report.runner import as_of, iso_week, select_notebooks
+from mdcnb.history import dataset_as_of
+from mdcnb.report.runner import select_notebooks
 
 
 class ResourceLinks(HTMLParser):
@@ -166,11 +168,11 @@ def test_select_notebooks_by_stem_or_prefix(tmp_path):
     ({"created": "2027-01-04T00:00:00Z"}, "2027-W01"),
 ])
 def test_iso_week_of_the_as_of_time(manifest, week):
-    assert iso_week(as_of(manifest)) == week
+    assert iso_week(dataset_as_of(manifest)) == week
 
 
 def test_as_of_without_a_usable_time_is_now():
-    assert abs((as_of({"created": "yesterday"}) - datetime.now().astimezone()).total_seconds()) < 60
+    assert abs((dataset_as_of({"created": "yesterday"}) - datetime.now().astimezone()).total_seconds()) < 60
 
 
 def test_a_big_dataset_is_recorded_and_cached_in_a_process_that_ends(tmp_path, monkeypatch):

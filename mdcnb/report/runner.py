@@ -27,16 +27,16 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from mdcnb import table_cache
+from mdcnb.analysis.trends import iso_week
 from mdcnb.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
 from mdcnb.dataset import default_dataset, read_manifest
-from mdcnb.history import HISTORY_ENV, record_run
+from mdcnb.history import HISTORY_ENV, dataset_as_of, record_run
 from mdcnb.mask import Masker
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
@@ -103,24 +103,6 @@ class _Job:
     kernel_path: str
     history: str | None = None  # history store the summary notebook reads (its kernel inherits MDCNB_HISTORY)
     side_by_side: bool = False  # notebooks run in parallel: their kernels scan CloudTrail logs in one process
-
-
-def as_of(manifest: dict[str, Any]) -> datetime:
-    """The dataset's as-of time (`as_of`, else `created`); now when the manifest has neither."""
-    for key in ("as_of", "created"):
-        value = manifest.get(key)
-        if value:
-            try:
-                stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-    return datetime.now(UTC)
-
-
-def iso_week(moment: datetime) -> str:
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def select_notebooks(notebooks_dir: Path, names: list[str]) -> list[Path]:
@@ -264,7 +246,7 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
 
     dataset = Path(options.dataset or default_dataset()).resolve()
     manifest = read_manifest(dataset)
-    week_dir = Path(options.out).resolve() / iso_week(as_of(manifest))
+    week_dir = Path(options.out).resolve() / iso_week(dataset_as_of(manifest))
     week_dir.mkdir(parents=True, exist_ok=True)
     sources = select_notebooks(options.notebooks_dir, options.notebooks)
     parameters = {"dataset": str(dataset), "since": options.since, "until": options.until,
