@@ -43,7 +43,7 @@ import orjson
 import pandas as pd
 
 from mdcnb import __version__, schema
-from mdcnb.analysis.trends import CLOUDTRAIL_DAILY, iso_week
+from mdcnb.analysis.trends import iso_week
 from mdcnb.dataset import MANIFEST, cloudtrail_root, read_manifest
 from mdcnb.tables import Tables
 
@@ -56,7 +56,7 @@ LOCK_WAIT_SECONDS = 30.0
 COLUMNWISE_ROWS = 100_000
 
 # What one snapshot holds: every table of `Tables` (`mdcnb.schema.TABLES`), plus the CloudTrail daily volume.
-SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, CLOUDTRAIL_DAILY.name: CLOUDTRAIL_DAILY}
+SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, schema.CLOUDTRAIL_DAILY.name: schema.CLOUDTRAIL_DAILY}
 
 _SQL_TYPE = {schema.STRING: "VARCHAR", schema.INT: "BIGINT", schema.FLOAT: "DOUBLE", schema.BOOL: "BOOLEAN",
              schema.TIME: "TIMESTAMP_NS", schema.LIST: "VARCHAR[]", schema.JSON: "VARCHAR"}
@@ -534,7 +534,7 @@ def cloudtrail_daily_of(dataset: Path) -> pd.DataFrame:
 
     logs = cloudtrail_root(dataset)
     if not logs.is_dir():
-        return CLOUDTRAIL_DAILY.frame()
+        return schema.CLOUDTRAIL_DAILY.frame()
     return cloudtrail_daily(volume(logs, dataset=dataset).volume)
 
 

@@ -384,6 +384,21 @@ CLOUDTRAIL_HOURLY = _table(
     ("bytes", INT, "bytes"),
 )
 
+CLOUDTRAIL_DAILY = _table(
+    "cloudtrail_daily",
+    "CloudTrail volume per day x account x region x actor: `cloudtrail_volume` summed over event sources and "
+    "names (`mdcnb.analysis.trends.cloudtrail_daily`). Each history snapshot stores it (`mdcnb.history`) so the "
+    "weekly trend needs no log rescan.",
+    ("date", STRING, "event day, YYYY-MM-DD (UTC)"),
+    ("account_id", STRING, "account"),
+    ("region", STRING, "awsRegion"),
+    ("actor", STRING, "cspm, cspm_assume_role, mdc_other or other"),
+    ("events", INT, "events"),
+    ("read_only_events", INT, "events with readOnly true"),
+    ("bytes", INT, "bytes of the events"),
+    ("read_only_bytes", INT, "bytes of the read-only events"),
+)
+
 CLOUDTRAIL_TRAILS = _table(
     "cloudtrail_trails",
     "Trail audit (`mdcnb cloudtrail trails`): does each trail record read-only management events, and where "

@@ -80,7 +80,7 @@ VOLUME = schema.CLOUDTRAIL_VOLUME.frame([
 
 def test_cloudtrail_daily_sums_over_event_names():
     daily = trends.cloudtrail_daily(VOLUME)
-    assert list(daily.columns) == trends.CLOUDTRAIL_DAILY.names
+    assert list(daily.columns) == schema.CLOUDTRAIL_DAILY.names
     rows = daily[["date", "region", "actor", "events", "read_only_events", "bytes"]].values.tolist()
     assert rows == [["2026-11-20", "us-east-1", "cspm", 15, 15, 15 * 10**8],
                     ["2026-11-20", "us-east-1", "other", 2, 0, 3 * 10**8],
@@ -89,7 +89,7 @@ def test_cloudtrail_daily_sums_over_event_names():
 
 
 def test_cloudtrail_trend_volume_and_siem_cost():
-    daily = {"2026-W47": trends.CLOUDTRAIL_DAILY.frame(), "2026-W48": trends.cloudtrail_daily(VOLUME)}
+    daily = {"2026-W47": schema.CLOUDTRAIL_DAILY.frame(), "2026-W48": trends.cloudtrail_daily(VOLUME)}
     trend = trends.cloudtrail_trend(daily, SiemPrice(per_gb=2.0, source="test price"))
     assert trend["week"].tolist() == ["2026-W48"]  # a week without CloudTrail data has no point
     row = trend.iloc[0]

@@ -23,23 +23,6 @@ from mdcnb.tables import Tables
 Weeks = Mapping[str, Tables]
 OVERALL = "overall"
 
-# The CloudTrail volume a history snapshot keeps (a table contract like those of `mdcnb.schema`).
-CLOUDTRAIL_DAILY = schema.Table(
-    "cloudtrail_daily",
-    "CloudTrail volume per day x account x region x actor: `cloudtrail_volume` summed over event sources and "
-    "names. Each history snapshot stores it (`mdcnb.history`) so the weekly trend needs no log rescan.",
-    tuple(schema.Column(*c) for c in (
-        ("date", schema.STRING, "event day, YYYY-MM-DD (UTC)"),
-        ("account_id", schema.STRING, "account"),
-        ("region", schema.STRING, "awsRegion"),
-        ("actor", schema.STRING, "cspm, cspm_assume_role, mdc_other or other"),
-        ("events", schema.INT, "events"),
-        ("read_only_events", schema.INT, "events with readOnly true"),
-        ("bytes", schema.INT, "bytes of the events"),
-        ("read_only_bytes", schema.INT, "bytes of the read-only events"),
-    )),
-)
-
 # Headline metrics: key -> (label, unit, whether a rise is good). Text kept apart from the code that computes them.
 HEADLINES: dict[str, tuple[str, str, bool]] = {
     "secure_score": ("Secure score (overall)", "%", True),
@@ -124,11 +107,11 @@ def plan_coverage_trend(weeks: Weeks) -> pd.DataFrame:
 def cloudtrail_daily(volume: pd.DataFrame) -> pd.DataFrame:
     """`cloudtrail_volume` summed over event sources and names: the daily aggregate each snapshot stores."""
     if volume.empty:
-        return CLOUDTRAIL_DAILY.frame()
+        return schema.CLOUDTRAIL_DAILY.frame()
     keys = ["date", "account_id", "region", "actor"]
     counts = ["events", "read_only_events", "bytes", "read_only_bytes"]
     daily = volume.groupby(keys, dropna=False, sort=True)[counts].sum().reset_index()
-    return CLOUDTRAIL_DAILY.conform(daily)
+    return schema.CLOUDTRAIL_DAILY.conform(daily)
 
 
 def cloudtrail_trend(daily_by_week: Mapping[str, pd.DataFrame], price: SiemPrice | None = None) -> pd.DataFrame:
