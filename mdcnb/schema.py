@@ -384,19 +384,13 @@ CLOUDTRAIL_HOURLY = _table(
     ("bytes", INT, "bytes"),
 )
 
-CLOUDTRAIL_DAILY = _table(
+CLOUDTRAIL_DAILY = Table(
     "cloudtrail_daily",
     "CloudTrail volume per day x account x region x actor: `cloudtrail_volume` summed over event sources and "
-    "names (`mdcnb.analysis.trends.cloudtrail_daily`). Each history snapshot stores it (`mdcnb.history`) so the "
-    "weekly trend needs no log rescan.",
-    ("date", STRING, "event day, YYYY-MM-DD (UTC)"),
-    ("account_id", STRING, "account"),
-    ("region", STRING, "awsRegion"),
-    ("actor", STRING, "cspm, cspm_assume_role, mdc_other or other"),
-    ("events", INT, "events"),
-    ("read_only_events", INT, "events with readOnly true"),
-    ("bytes", INT, "bytes of the events"),
-    ("read_only_bytes", INT, "bytes of the read-only events"),
+    "names (`mdcnb.analysis.trends.cloudtrail_daily`), with its columns. Each history snapshot stores it "
+    "(`mdcnb.history`) so the weekly trend needs no log rescan.",
+    tuple(c for c in CLOUDTRAIL_VOLUME.columns if c.name not in ("event_source", "event_name", "role_arn",
+                                                                 "role_name")),
 )
 
 CLOUDTRAIL_TRAILS = _table(
