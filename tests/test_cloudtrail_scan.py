@@ -259,7 +259,7 @@ def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
     text = b'{"Records": [' + b" " * 5000 + b"]}"
     assert inflate(gzip.compress(text), max_bytes=1000) == (None, "larger than 1000 bytes decompressed")
     assert inflate(gzip.compress(text)) == (text, None)
-    assert read_log(text).records == []
+    assert len(read_log(text)) == 0
 
 
 def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:

@@ -4,16 +4,19 @@ This is the hot path: it runs in worker processes, once per file, and is built t
 file's decompression (benchmarks/cloudtrail_scan.py). Three steps:
 
 1. `inflate`: gzip (detected by magic bytes) or plain, bounded by a size limit.
-2. `read_log`: msgspec cuts the text into one raw JSON text per record, then decodes from each only the fields the
-   counts need (`Record`), skipping the rest in C without building Python objects. A record's size is its text as
-   delivered, compact: CloudTrail writes compact JSON, so that is the raw length; a file in another form, or with a
-   record the strict decoder rejects (a missing or odd field), takes the general path (`read_raw_records`), which
-   compacts each record and reads the odd ones best-effort, counting what it could not read.
-3. `aggregate`: column by column (C-level maps, one dict pass, NumPy bincount; no per-record Python in the common
-   case) counts by a fine key (hour, account, region, eventSource, eventName, actor and role), rolled up into day
-   keys (day, account, region, eventSource, eventName, actor, role ARN) with events, read-only events, bytes and
-   read-only bytes, and hour keys (hour, account, region, actor) with events, read-only events and bytes. Each
-   event's eventID is kept as a 64-bit hash, by day, so the parent can drop duplicates across files.
+2. `read_log`: the text becomes `Columns`, the records column-wise, each text field as codes into the file's few
+   distinct texts. A file as CloudTrail writes it (compact JSON, ASCII) is read by the native reader
+   (`_jsonscan.c`) in one pass without a Python object per record; anything else it declines, and msgspec reads
+   it: it cuts the text into one raw JSON text per record and decodes from each only the fields the counts need
+   (`Record`). A record's size is its text as delivered, compact: CloudTrail writes compact JSON, so that is the
+   raw length; a file in another form, or with a record the strict decoder rejects (a missing or odd field),
+   takes the general path (`read_raw_records`), which compacts each record and reads the odd ones best-effort,
+   counting what it could not read. Both readers give the same Columns for a file both can read (tested).
+3. `aggregate`: NumPy on the codes (no per-record Python) counts by a fine key (hour, account, region,
+   eventSource, eventName, actor and role), rolled up into day keys (day, account, region, eventSource,
+   eventName, actor, role ARN) with events, read-only events, bytes and read-only bytes, and hour keys (hour,
+   account, region, actor) with events, read-only events and bytes. Each event's eventID is kept as a 64-bit
+   hash, by day, so the parent can drop duplicates across files (and `aggregate` those within one file).
 
 Nothing here raises on bad input: a file that cannot be read comes back with `skip_reason`, a record that cannot
 be placed is counted under `issues` with its reason.
@@ -25,16 +28,17 @@ import gc
 import hashlib
 import zlib
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from itertools import compress, count, repeat
-from operator import attrgetter, is_, itemgetter, not_
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import count
+from operator import attrgetter
 from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 import orjson
 
+from mdcnb.cloudtrail import _jsonscan  # built from _jsonscan.c by `pip install` (setup.py)
 from mdcnb.cloudtrail.identity import MDC_FACTS, RoleMatcher, session_name
 
 KNOWN_VERSIONS = frozenset(MDC_FACTS["known_event_versions"])
@@ -44,6 +48,15 @@ ASSUME_ROLE_WEB = "AssumeRoleWithWebIdentity"
 
 # Indices into a key's counters (hour keys have the first three).
 EVENTS, READ_ONLY, BYTES, READ_ONLY_BYTES = range(4)
+
+# The text fields of Columns, in the native reader's order (_jsonscan.c): eventTime to the hour, then as named,
+# the identity ARN None only for a record without userIdentity (general path).
+FIELDS = ("hour", "eventVersion", "recipientAccountId", "awsRegion", "eventSource", "eventName",
+          "userIdentity.sessionContext.sessionIssuer.arn", "userIdentity.arn", "userIdentity.principalId",
+          "userIdentity.accountId", "requestParameters.roleArn", "requestParameters.roleSessionName")
+(HOUR, VERSION, ACCOUNT, REGION, SOURCE, NAME, ISSUER, IDENTITY_ARN, PRINCIPAL, IDENTITY_ACCOUNT, ROLE_ARN,
+ ROLE_SESSION) = range(len(FIELDS))
+NONE, EMPTY = 0, 1  # the codes of None and "" in every Columns
 
 
 # ---- what a record is read as: only the fields the counts need (the rest is skipped unparsed) ----------------
@@ -94,13 +107,27 @@ _RAW_LOG = msgspec.json.Decoder(_RawLog | list[msgspec.Raw])
 _RECORD = msgspec.json.Decoder(Record)
 _WRAPPER_BYTES = {True: len('{"Records":[]}'), False: len("[]")}  # text around the records, compact
 
-_TIME, _ID, _VERSION, _IDENTITY, _READ_ONLY = (attrgetter(a) for a in (
-    "eventTime", "eventID", "eventVersion", "userIdentity", "readOnly"))
-_ACCOUNT, _REGION, _SOURCE, _NAME = (attrgetter(a) for a in (
-    "recipientAccountId", "awsRegion", "eventSource", "eventName"))
-_ISSUER_ARN = attrgetter("userIdentity.sessionContext.sessionIssuer.arn")
-_IDENTITY_ARN, _IDENTITY_ACCOUNT = attrgetter("userIdentity.arn"), attrgetter("userIdentity.accountId")
-_HOUR, _LAST = itemgetter(slice(0, 13)), itemgetter(-1)
+HOUR_CHARS = 13  # YYYY-MM-DDTHH
+
+
+def _hour(rec: Record) -> str | None:
+    return None if rec.eventTime is None else rec.eventTime[:HOUR_CHARS]
+
+
+def _identity_arn(rec: Record) -> str | None:
+    return None if rec.userIdentity is NO_IDENTITY else rec.userIdentity.arn
+
+
+def _params(name: str) -> Callable[[Record], str]:
+    def get(rec: Record) -> str:
+        return "" if rec.requestParameters is None else getattr(rec.requestParameters, name)
+    return get
+
+
+_RECORD_FIELDS: tuple[Callable[[Record], str | None], ...] = (
+    _hour, *map(attrgetter, FIELDS[VERSION:IDENTITY_ARN]), _identity_arn, *map(attrgetter, FIELDS[PRINCIPAL:ROLE_ARN]),
+    _params("roleArn"), _params("roleSessionName"))
+_READ_ONLY_CODE = {True: 1, False: 0, None: -1}
 
 
 @dataclass
@@ -163,11 +190,35 @@ def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes
     return (data, None) if data.strip() else (None, "empty file (gzip of nothing)")
 
 
-# ---- 2. text -> records and their sizes ---------------------------------------------------------------------
+# ---- 2. text -> columns ---------------------------------------------------------------------------------------
+@dataclass
+class Columns:
+    """A file's records column-wise, one row per record: each text field (FIELDS) as a code into `texts`, the
+    file's distinct texts (NONE and EMPTY first); the size of each record; readOnly as 1, 0 or -1 (no readOnly
+    field, general path only); the eventID as a 64-bit hash (`event_hashes`) where `has_id`. `strict` says every
+    record passed the strict reader; otherwise `issues` counts what was odd."""
+
+    texts: list[str | None]
+    codes: np.ndarray      # int32, (records, FIELDS)
+    sizes: np.ndarray      # int64
+    read_only: np.ndarray  # int8
+    has_id: np.ndarray     # bool
+    id_hashes: np.ndarray  # int64, 0 where not has_id
+    strict: bool = True
+    issues: Counter = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def rows(self, keep: np.ndarray) -> Columns:
+        """The records where `keep` is True."""
+        return replace(self, codes=self.codes[keep], sizes=self.sizes[keep], read_only=self.read_only[keep],
+                       has_id=self.has_id[keep], id_hashes=self.id_hashes[keep])
+
+
 @dataclass
 class ParsedRecords:
-    """A file's records (None where an element could not be read as one) and the size of each. `strict` says
-    every record passed the strict decoder; otherwise `issues` counts what was odd."""
+    """The general path's records (None where an element could not be read as one) and the size of each."""
 
     records: list[Record | None]
     sizes: list[int]
@@ -175,8 +226,36 @@ class ParsedRecords:
     issues: Counter = field(default_factory=Counter)
 
 
-def read_log(data: bytes) -> ParsedRecords | str:
-    """The records of one log file's text, or the reason it holds none: `{"Records": [...]}` or a bare array."""
+def read_log(data: bytes, native: bool = True) -> Columns | str:
+    """The records of one log file's text, or the reason it holds none: `{"Records": [...]}` or a bare array.
+    The native reader first (`native=False` skips it), msgspec for what it declines."""
+    if native:
+        scanned = _jsonscan.scan(data)
+        if scanned is not None:
+            return _native_columns(data, *scanned)
+    parsed = _read_with_msgspec(data)
+    return parsed if type(parsed) is str else columns_of(parsed)
+
+
+def _native_columns(data: bytes, texts: list[str | None], codes: bytes, sizes: bytes, id_hashes: bytes,
+                    id_offsets: bytes, id_lengths: bytes, read_only: bytes) -> Columns:
+    """Columns from the native reader's output, its byte strings viewed as arrays. It hashed the UUID-shaped
+    eventIDs; any other is hashed here (`event_hashes`)."""
+    sizes_ = np.frombuffer(sizes, dtype=np.int64)
+    lengths = np.frombuffer(id_lengths, dtype=np.int32)
+    has_id = lengths >= 0
+    hashes = np.frombuffer(id_hashes, dtype=np.int64)
+    odd = has_id & (lengths != UUID_CHARS)
+    if odd.any():
+        hashes = hashes.copy()
+        starts = np.frombuffer(id_offsets, dtype=np.int64)
+        hashes[odd] = event_hashes([data[s:s + n].decode() for s, n in zip(starts[odd].tolist(),
+                                                                           lengths[odd].tolist(), strict=True)])
+    return Columns(texts, np.frombuffer(codes, dtype=np.int32).reshape(len(sizes_), len(FIELDS)), sizes_,
+                   np.frombuffer(read_only, dtype=np.int8), has_id, hashes)
+
+
+def _read_with_msgspec(data: bytes) -> ParsedRecords | str:
     try:
         doc = _RAW_LOG.decode(data)
     except msgspec.ValidationError:
@@ -237,7 +316,7 @@ def _best_effort(doc: Any, issues: Counter) -> Record | None:
     issuer = ctx.get("sessionIssuer") if type(ctx) is dict else None
     when, ro = _text(doc.get("eventTime")), doc.get("readOnly")
     return Record(
-        eventTime=when if when and len(when) >= 13 else None,
+        eventTime=when if when and len(when) >= HOUR_CHARS else None,
         **{k: _text(doc.get(k)) for k in ("eventID", "eventVersion", "recipientAccountId", "awsRegion", "eventSource",
                                           "eventName")},
         userIdentity=NO_IDENTITY if "userIdentity" not in doc else _Identity(
@@ -253,92 +332,90 @@ def _text(value: Any) -> str | None:
     return value if type(value) is str else None
 
 
-# ---- 3. records -> counts -----------------------------------------------------------------------------------
-def aggregate(source: str, parsed: ParsedRecords, opts: ScanOptions, path_account: str | None = None) -> FileResult:
-    """Count one file's records column-wise into a FileResult: first by a fine key (hour, account, region,
-    eventSource, eventName, (actor, role ARN)), then the few distinct fine keys roll up into day and hour keys."""
-    out = FileResult(source, issues=parsed.issues)
-    records, sizes, ids = _countable(out, parsed.records, parsed.sizes, opts)
-    if not records:
+def columns_of(parsed: ParsedRecords) -> Columns:
+    """Columns from msgspec's records; the elements that were no record are left out (already counted)."""
+    pairs = [(rec, size) for rec, size in zip(parsed.records, parsed.sizes, strict=True) if rec is not None]
+    records = [rec for rec, _ in pairs]
+    code_of: dict[str | None, int] = {None: NONE, "": EMPTY}
+    codes = np.array([[code_of.setdefault(v, len(code_of)) for v in map(get, records)] for get in _RECORD_FIELDS],
+                     dtype=np.int32).reshape(len(FIELDS), len(records)).T
+    ids = [rec.eventID for rec in records]
+    has_id = np.array([i is not None for i in ids], dtype=bool)
+    hashes = np.zeros(len(records), dtype=np.int64)
+    hashes[has_id] = event_hashes([i for i in ids if i is not None])
+    return Columns(list(code_of), codes, np.array([size for _, size in pairs], dtype=np.int64),
+                   np.array([_READ_ONLY_CODE[rec.readOnly] for rec in records], dtype=np.int8), has_id, hashes,
+                   parsed.strict, parsed.issues)
+
+
+# ---- 3. columns -> counts -----------------------------------------------------------------------------------
+Who = tuple[str, str | None]  # (actor, role ARN)
+
+
+def aggregate(source: str, cols: Columns, opts: ScanOptions, path_account: str | None = None) -> FileResult:
+    """Count one file's records into a FileResult: first by a fine key (hour, account, region, eventSource,
+    eventName, (actor, role ARN)), then the few distinct fine keys roll up into day and hour keys."""
+    out = FileResult(source, issues=cols.issues)
+    cols = _countable(out, cols, opts)
+    if not len(cols):
         return out
-    read_only_flags = list(map(_READ_ONLY, records))
-    _note_odd_fields(out.issues, records, read_only_flags, parsed.strict)
-    names = list(map(_NAME, records))
-    fine_idx, fine = _index(zip(map(_HOUR, map(_TIME, records)), _accounts(records, path_account),
-                                map(_REGION, records), map(_SOURCE, records), names,
-                                _classify(records, names, opts.matcher), strict=True), len(records))
-    nbytes = np.array(sizes, dtype=np.int64)
-    read_only = np.array(read_only_flags, dtype=bool)  # None (missing) counts as not read-only
-    sums = _sum_by(fine_idx, len(fine), (None, read_only, nbytes, np.where(read_only, nbytes, 0)))
+    _note_odd_fields(out.issues, cols)
+    codes, who_idx, who = cols.codes, *_classify(cols, opts.matcher)
+    where = (codes[:, HOUR], _accounts(cols, path_account), codes[:, REGION], codes[:, SOURCE], codes[:, NAME])
+    fine_idx, first = _group((*where, who_idx))
+    fine = [(*map(cols.texts.__getitem__, key), who[w])
+            for *key, w in zip(*(c[first].tolist() for c in (*where, who_idx)), strict=True)]
+    read_only = cols.read_only == 1  # no readOnly field counts as not read-only
+    sums = _sum_by(fine_idx, len(fine), (None, read_only, cols.sizes, np.where(read_only, cols.sizes, 0)))
     day_of, out.keys = _index([(hour[:10], *where, *who) for hour, *where, who in fine], len(fine))
     hour_of, out.hour_keys = _index([(hour, acct, region, who[0]) for hour, acct, region, _s, _n, who in fine],
                                     len(fine))
     out.counts = _sum_by(day_of, len(out.keys), sums.T).tolist()
     out.hour_counts = _sum_by(hour_of, len(out.hour_keys), sums.T[:READ_ONLY_BYTES]).tolist()
-    out.days = _by_day(out.keys, day_of[fine_idx], hour_of[fine_idx], ids, nbytes, read_only)
+    out.days = _by_day(out.keys, day_of[fine_idx], hour_of[fine_idx], cols, read_only)
     return out
 
 
-def _countable(out: FileResult, records: list[Record | None], sizes: list[int],
-               opts: ScanOptions) -> tuple[list[Record], list[int], list[str | None]]:
-    """(records, sizes, eventIDs) to count: drops unreadable records, those without eventTime, outside the window
-    or repeated in the file (each counted). Whole-column checks first; the per-record pass runs only when one
-    fails."""
-    if not records:
-        return [], [], []
-    if None not in records and None not in map(_TIME, records):
-        ids = list(map(_ID, records))
-        with_id = len(ids) - ids.count(None)
-        if len(set(ids)) - (None in ids) == with_id and _in_window(records, opts):
-            out.without_id = len(ids) - with_id
-            return records, sizes, ids
-    keep, seen = [], set()
-    for rec in records:
-        keep.append(_keep(out, rec, seen, opts))
-    records = list(compress(records, keep))
-    return records, list(compress(sizes, keep)), list(map(_ID, records))
+def _countable(out: FileResult, cols: Columns, opts: ScanOptions) -> Columns:
+    """The records to count: drops (and counts) those without eventTime, outside the window or with an eventID
+    seen before in the file (by hash, as the parent does across files)."""
+    hours = cols.codes[:, HOUR]
+    keep = hours != NONE
+    if not keep.all():
+        out.issues["no eventTime (skipped)"] += int(len(cols) - keep.sum())
+    if opts.since or opts.until:
+        in_window = np.zeros(len(cols.texts), dtype=bool)
+        for code in np.unique(hours[keep]).tolist():
+            day = cols.texts[code][:10]
+            in_window[code] = (not opts.since or day >= opts.since) and (not opts.until or day <= opts.until)
+        out.out_of_range += int((keep & ~in_window[hours]).sum())
+        keep &= in_window[hours]
+    out.without_id += int((keep & ~cols.has_id).sum())
+    with_id = np.flatnonzero(keep & cols.has_id)
+    _, first = np.unique(cols.id_hashes[with_id], return_index=True)
+    if len(first) < len(with_id):
+        repeated = np.ones(len(with_id), dtype=bool)
+        repeated[first] = False
+        keep[with_id[repeated]] = False
+        out.duplicates += int(repeated.sum())
+    return cols if keep.all() else cols.rows(keep)
 
 
-def _in_window(records: list[Record], opts: ScanOptions) -> bool:
-    if not (opts.since or opts.until):
-        return True
-    first, last = min(map(_TIME, records))[:10], max(map(_TIME, records))[:10]
-    return (not opts.since or first >= opts.since) and (not opts.until or last <= opts.until)
-
-
-def _keep(out: FileResult, rec: Record | None, seen: set[str], opts: ScanOptions) -> bool:
-    if rec is None:
-        return False
-    if rec.eventTime is None:
-        out.issues["no eventTime (skipped)"] += 1
-        return False
-    day = rec.eventTime[:10]
-    if (opts.since and day < opts.since) or (opts.until and day > opts.until):
-        out.out_of_range += 1
-        return False
-    if rec.eventID is None:
-        out.without_id += 1
-    elif rec.eventID in seen:
-        out.duplicates += 1
-        return False
-    else:
-        seen.add(rec.eventID)
-    return True
-
-
-def _note_odd_fields(issues: Counter, records: list[Record], read_only: list[bool | None], strict: bool) -> None:
+def _note_odd_fields(issues: Counter, cols: Columns) -> None:
     """Count records read best-effort: unknown eventVersion, and (only the general path lets them through) no
     userIdentity, no readOnly."""
-    for version, n in Counter(map(_VERSION, records)).items():
-        if version not in KNOWN_VERSIONS:
-            issues[_version_issue(version)] += n
-    if strict:
+    counts = np.bincount(cols.codes[:, VERSION])
+    for code, times in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist(), strict=True):
+        if cols.texts[code] not in KNOWN_VERSIONS:
+            issues[_version_issue(cols.texts[code])] += times
+    if cols.strict:
         return
-    no_identity = sum(map(is_, map(_IDENTITY, records), repeat(NO_IDENTITY)))
+    no_identity = int((cols.codes[:, IDENTITY_ARN] == NONE).sum())
     if no_identity:
         issues["no userIdentity (counted as not MDC)"] += no_identity
-    if None in read_only:
-        issues["no readOnly (counted as not read-only)"] += read_only.count(None)
+    no_read_only = int((cols.read_only < 0).sum())
+    if no_read_only:
+        issues["no readOnly (counted as not read-only)"] += no_read_only
 
 
 def _version_issue(version: str | None) -> str:
@@ -349,41 +426,73 @@ def _version_issue(version: str | None) -> str:
     return f"newer eventVersion {version} (parsed best-effort)"
 
 
-def _accounts(records: list[Record], path_account: str | None) -> list[str | None]:
-    """recipientAccountId, else the account in the file's path, else the caller's account."""
-    accounts = list(map(_ACCOUNT, records))
-    if None in accounts:
-        fallback = repeat(path_account) if path_account else map(_IDENTITY_ACCOUNT, records)
-        accounts = [a if a is not None else f for a, f in zip(accounts, fallback, strict=False)]
+def _accounts(cols: Columns, path_account: str | None) -> np.ndarray:
+    """Account codes: recipientAccountId, else the account in the file's path, else the caller's account."""
+    accounts = cols.codes[:, ACCOUNT]
+    missing = accounts == NONE
+    if not missing.any():
+        return accounts
+    accounts = accounts.copy()
+    if path_account:
+        if path_account not in cols.texts:
+            cols.texts.append(path_account)
+        accounts[missing] = cols.texts.index(path_account)
+    else:
+        accounts[missing] = cols.codes[missing, IDENTITY_ACCOUNT]
     return accounts
 
 
-def _classify(records: list[Record], names: list[str | None], matcher: RoleMatcher) -> list[tuple[str, str | None]]:
-    """(actor, role ARN) per record. The issuing role decides for nearly all; the session name only for roles
-    that MDC's session prefix could mark; AssumeRoleWithWebIdentity by the role it asks for."""
-    issuers = list(map(_ISSUER_ARN, records))
-    who = matcher.classify_issuers(issuers)
-    if None in who:
-        who = matcher.classify_sessions(issuers, _session_names(records, issuers))
-    if ASSUME_ROLE_WEB in names:
-        for i, (rec, name) in enumerate(zip(records, names, strict=True)):
-            params = rec.requestParameters
-            if name == ASSUME_ROLE_WEB and not issuers[i] and params is not None and params.roleArn:
-                who[i] = matcher.classify_assume_role(params.roleArn, params.roleSessionName)
-    return who
+def _classify(cols: Columns, matcher: RoleMatcher) -> tuple[np.ndarray, list[Who]]:
+    """(index into the distinct (actor, role ARN) per record, those distinct values). The issuing role decides for
+    nearly all; the session name only for roles that MDC's session prefix could mark; AssumeRoleWithWebIdentity
+    by the role it asks for. Each distinct issuer, session or asked-for role is decided once."""
+    codes = cols.codes
+    who: dict[Who, int] = {}
+    issuers = codes[:, ISSUER]
+    distinct = np.flatnonzero(np.bincount(issuers))
+    by_issuer = np.full(len(cols.texts), -1, dtype=np.intp)
+    by_issuer[distinct] = [-1 if w is None else who.setdefault(w, len(who))
+                           for w in matcher.classify_issuers([cols.texts[c] for c in distinct.tolist()])]
+    who_idx = by_issuer[issuers]
+    undecided = np.flatnonzero(who_idx < 0)
+    if len(undecided):
+        who_idx[undecided] = _decide(cols, undecided, (ISSUER, IDENTITY_ARN, PRINCIPAL), who, lambda issuer, arn,
+                                     principal: matcher.classify_sessions(issuer, list(map(session_name, map(
+                                         _or, arn, principal)))))
+    web = np.flatnonzero(np.isin(codes[:, NAME], [i for i, t in enumerate(cols.texts) if t == ASSUME_ROLE_WEB])
+                         & (issuers == EMPTY) & (codes[:, ROLE_ARN] > EMPTY))
+    if len(web):
+        who_idx[web] = _decide(cols, web, (ROLE_ARN, ROLE_SESSION), who, lambda roles, sessions: list(map(
+            matcher.classify_assume_role, roles, sessions)))
+    return who_idx, list(who)
 
 
-def _session_names(records: list[Record], issuers: list[str]) -> list[str]:
-    """Session names column-wise from `arn:aws:sts::<acct>:assumed-role/<role>/<session>`; a role session whose
-    identity ARN is not of that form takes it from the principal id (`session_name`), one by one."""
-    arns = list(map(_IDENTITY_ARN, records))
-    has_slash = list(map(str.__contains__, arns, repeat("/")))
-    sessions = list(map(_LAST, map(str.rpartition, arns, repeat("/"))))
-    if False in has_slash:
-        for i in compress(range(len(arns)), map(not_, has_slash)):
-            if issuers[i]:
-                sessions[i] = session_name(arns[i] or records[i].userIdentity.principalId)
-    return sessions
+def _or(a: str | None, b: str) -> str:
+    return a or b
+
+
+def _decide(cols: Columns, rows: np.ndarray, fields: tuple[int, ...], who: dict[Who, int],
+            decide: Callable[..., list[Who]]) -> np.ndarray:
+    """`decide` (given one list of texts per field) called on the distinct combinations of `fields` among `rows`;
+    each row's answer as an index into `who` (extended with new answers)."""
+    codes = cols.codes[rows]
+    group, first = _group([codes[:, f] for f in fields])
+    answers = decide(*([cols.texts[c] for c in codes[first, f].tolist()] for f in fields))
+    return np.array([who.setdefault(w, len(who)) for w in answers], dtype=np.intp)[group]
+
+
+def _group(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's group number, the first row of each group) for rows grouped by equal values in all of the
+    integer `columns`: the columns are combined into one int64 key, renumbered densely whenever the next would
+    overflow it."""
+    key = np.asarray(columns[0], dtype=np.int64)
+    for column in columns[1:]:
+        width = int(column.max(initial=0)) + 1
+        if int(key.max(initial=0)) >= (1 << 62) // width:
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+        key = key * width + column
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    return group.reshape(-1), first
 
 
 def _index(keys: Iterable[tuple], n: int) -> tuple[np.ndarray, list[tuple]]:
@@ -402,44 +511,32 @@ def _sum_by(idx: np.ndarray, n: int, columns: Iterable[np.ndarray | None]) -> np
     return np.stack([np.bincount(idx, weights=w, minlength=n) for w in columns], axis=1).astype(np.int64)
 
 
-def _by_day(day_keys: list[tuple], key_idx: np.ndarray, hour_idx: np.ndarray, ids: list[str | None],
-            nbytes: np.ndarray, read_only: np.ndarray) -> dict[str, DayEvents]:
+def _by_day(day_keys: list[tuple], key_idx: np.ndarray, hour_idx: np.ndarray, cols: Columns,
+            read_only: np.ndarray) -> dict[str, DayEvents]:
     """Events with an eventID grouped by event day (a file spans one day, two around midnight)."""
     days = {key[0] for key in day_keys}
-    if len(days) == 1 and None not in ids:
-        return {days.pop(): DayEvents(event_hashes(ids), key_idx, hour_idx, nbytes, read_only)}
-    has_id = ~np.fromiter(map(is_, ids, repeat(None)), dtype=bool, count=len(ids))
-    day_of_key = np.array([key[0] for key in day_keys])
+    if len(days) == 1 and cols.has_id.all():
+        return {days.pop(): DayEvents(cols.id_hashes, key_idx, hour_idx, cols.sizes, read_only)}
+    day_of_row = np.array([key[0] for key in day_keys])[key_idx]
     result = {}
     for day in sorted(days):
-        mask = (day_of_key[key_idx] == day) & has_id
-        result[day] = DayEvents(event_hashes(list(compress(ids, mask.tolist()))), key_idx[mask], hour_idx[mask],
-                                nbytes[mask], read_only[mask])
+        mask = (day_of_row == day) & cols.has_id
+        result[day] = DayEvents(cols.id_hashes[mask], key_idx[mask], hour_idx[mask], cols.sizes[mask],
+                                read_only[mask])
     return result
 
 
-_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+UUID_CHARS = 36
 
 
 def event_hashes(ids: list[str]) -> np.ndarray:
     """64-bit hashes of eventIDs, the same in every process and run. CloudTrail's eventIDs are 36-character UUIDs:
-    those are hashed together, their bytes mixed with splitmix64's finaliser in NumPy; any other id by BLAKE2b."""
+    those are hashed together by the native reader's hash (splitmix64's finaliser over their bytes); any other id
+    by BLAKE2b."""
     text = "".join(ids).encode()
-    if not (text.isascii() and len(text) == 36 * len(ids) and max(map(len, ids), default=36) == 36):
+    if not (text.isascii() and len(text) == UUID_CHARS * len(ids) and max(map(len, ids), default=0) == UUID_CHARS):
         return np.array([_blake2b(i) for i in ids], dtype=np.int64)
-    chars = np.frombuffer(text, dtype=np.uint8).reshape(len(ids), 36)
-    words = np.ascontiguousarray(np.pad(chars, ((0, 0), (0, 4)))).view(np.uint64)  # 40 bytes: 5 words per id
-    h = np.zeros(len(ids), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(words.shape[1]):
-            h = _splitmix(h ^ words[:, j] ^ np.uint64(j))
-    return h.view(np.int64)
-
-
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    x = (x ^ (x >> np.uint64(30))) * _MIX[0]
-    x = (x ^ (x >> np.uint64(27))) * _MIX[1]
-    return x ^ (x >> np.uint64(31))
+    return np.frombuffer(_jsonscan.uuid_hashes(text), dtype=np.int64)
 
 
 def _blake2b(event_id: str) -> int:
@@ -457,11 +554,11 @@ def scan_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | N
     try:
         data, reason = inflate(blob, opts.max_file_bytes)
         if reason is None:
-            parsed = read_log(data)
-            reason = parsed if type(parsed) is str else None
+            cols = read_log(data)
+            reason = cols if type(cols) is str else None
         if reason is not None:
             return FileResult(source, skip_reason=reason)
-        return aggregate(source, parsed, opts, path_account)
+        return aggregate(source, cols, opts, path_account)
     finally:
         if was_enabled:
             gc.enable()
@@ -469,7 +566,8 @@ def scan_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | N
 
 def aggregate_texts(source: str, texts: Iterable[bytes | str], opts: ScanOptions, what: str = "record") -> FileResult:
     """Aggregate records given as JSON texts (LookupEvents' CloudTrailEvent, records already in memory)."""
-    return aggregate(source, read_raw_records((t.encode() if type(t) is str else t for t in texts), what), opts)
+    return aggregate(source, columns_of(read_raw_records((t.encode() if type(t) is str else t for t in texts), what)),
+                     opts)
 
 
 def aggregate_dicts(source: str, records: Iterable[Any], opts: ScanOptions) -> FileResult:

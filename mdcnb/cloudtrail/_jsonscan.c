@@ -1,0 +1,522 @@
+/* Native reader of a CloudTrail log file's text: the fields the counts need, column-wise, in one pass.
+
+   `scan(text)` walks `{"Records":[...]}` or a bare array as CloudTrail writes it (compact JSON, ASCII) and
+   returns, per record, a code for each text field (mdcnb.cloudtrail.parse.FIELDS: codes index one list of
+   distinct texts, 0 is None and 1 is ""), its size as delivered, its eventID (hashed when it has the 36
+   characters of a UUID, else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general
+   path, so both paths share one hash.
+
+   It is a fast path, not a second reader: it accepts only what it can read exactly as the strict msgspec reader
+   (mdcnb.cloudtrail.parse.read_log) would, and returns None for everything else -- whitespace between tokens,
+   a byte outside ASCII, an escape in a field it reads, a missing or differently typed field, a duplicate key,
+   nesting deeper than MAX_DEPTH, or anything that is not valid JSON (RFC 8259) -- so the caller reads that file
+   with the general path instead. Skipped values are validated in full, never trusted. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Text fields, in the order of mdcnb.cloudtrail.parse.FIELDS. */
+enum { F_HOUR, F_VERSION, F_ACCOUNT, F_REGION, F_SOURCE, F_NAME, F_ISSUER, F_IDENTITY_ARN, F_PRINCIPAL,
+       F_IDENTITY_ACCOUNT, F_ROLE_ARN, F_SESSION, NFIELDS };
+enum { TOKEN_NONE, TOKEN_EMPTY, FIRST_TOKEN };
+enum { OK = 0, BAIL = -1, NO_MEMORY = -2 };
+#define MAX_DEPTH 64
+#define HOUR_CHARS 13 /* YYYY-MM-DDTHH */
+#define UUID_CHARS 36
+
+/* How a known key's value is read. */
+enum { K_NULLABLE, K_TEXT, K_HOUR, K_ID, K_BOOL, K_IDENTITY, K_CONTEXT, K_ISSUER, K_PARAMS };
+typedef struct { const char *name; size_t len; int kind; int slot; } Key;
+#define KEY(name, kind, slot) {name, sizeof(name) - 1, kind, slot}
+
+static const Key RECORD_KEYS[] = {
+    KEY("eventTime", K_HOUR, F_HOUR), KEY("readOnly", K_BOOL, -1), KEY("userIdentity", K_IDENTITY, -1),
+    KEY("eventVersion", K_NULLABLE, F_VERSION), KEY("eventID", K_ID, -1),
+    KEY("recipientAccountId", K_NULLABLE, F_ACCOUNT), KEY("awsRegion", K_NULLABLE, F_REGION),
+    KEY("eventSource", K_NULLABLE, F_SOURCE), KEY("eventName", K_NULLABLE, F_NAME),
+    KEY("requestParameters", K_PARAMS, -1), {NULL, 0, 0, 0}};
+#define RECORD_REQUIRED 0x7u /* the first three: the strict reader requires them */
+static const Key IDENTITY_KEYS[] = {
+    KEY("arn", K_TEXT, F_IDENTITY_ARN), KEY("principalId", K_TEXT, F_PRINCIPAL),
+    KEY("accountId", K_NULLABLE, F_IDENTITY_ACCOUNT), KEY("sessionContext", K_CONTEXT, -1), {NULL, 0, 0, 0}};
+static const Key CONTEXT_KEYS[] = {KEY("sessionIssuer", K_ISSUER, -1), {NULL, 0, 0, 0}};
+static const Key ISSUER_KEYS[] = {KEY("arn", K_TEXT, F_ISSUER), {NULL, 0, 0, 0}};
+static const Key PARAMS_KEYS[] = {
+    KEY("roleArn", K_TEXT, F_ROLE_ARN), KEY("roleSessionName", K_TEXT, F_SESSION), {NULL, 0, 0, 0}};
+
+/* A growable array of fixed-size items. */
+typedef struct { char *data; size_t n, cap, item; } Vec;
+
+static void *vec_push(Vec *v) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 256;
+        char *data = PyMem_Realloc(v->data, cap * v->item);
+        if (!data) return NULL;
+        v->data = data;
+        v->cap = cap;
+    }
+    return v->data + v->item * v->n++;
+}
+
+typedef struct { int64_t off; int32_t len; uint64_t hash; } Token;
+typedef struct { int64_t id_off, id_hash; int32_t id_len; uint8_t read_only; int32_t codes[NFIELDS]; } Row;
+
+typedef struct {
+    const unsigned char *base, *p, *end;
+    Vec tokens;      /* Token: distinct texts, from FIRST_TOKEN on */
+    int32_t *slots;  /* open-addressing table of token indices, -1 empty */
+    size_t nslots;
+    Vec rows;        /* Row per record */
+    Vec sizes;       /* int64 per record */
+} Scan;
+
+/* bytes that end the fast loop inside a string: quote, backslash, control characters, non-ASCII */
+static unsigned char STOP[256];
+
+static void init_stop(void) {
+    for (int c = 0; c < 256; c++) STOP[c] = (c == '"' || c == '\\' || c < 0x20 || c >= 0x80);
+}
+
+/* The first quote, backslash, control character or non-ASCII byte from p on (end if none). */
+static const unsigned char *string_stop(const unsigned char *p, const unsigned char *end) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    for (; end - p >= 16; p += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        /* signed: bytes from 0x80 up are negative, so "< 0x20" also finds non-ASCII */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                                   _mm_cmplt_epi8(x, space));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) return p + __builtin_ctz((unsigned)mask);
+    }
+#endif
+    while (p < end && !STOP[*p]) p++;
+    return p;
+}
+
+static uint64_t splitmix(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* A 36-byte id's hash: its bytes, zero-padded to five 64-bit words (native byte order), mixed in turn. */
+static int64_t uuid_hash(const unsigned char *id) {
+    unsigned char padded[40] = {0};
+    uint64_t h = 0, word;
+    memcpy(padded, id, UUID_CHARS);
+    for (int j = 0; j < 5; j++) {
+        memcpy(&word, padded + 8 * j, 8);
+        h = splitmix(h ^ word ^ (uint64_t)j);
+    }
+    return (int64_t)h;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* A string at s->p (opening quote): its content's [start, end) and whether it holds an escape. */
+static int read_string(Scan *s, const unsigned char **start, size_t *len, int *escaped) {
+    const unsigned char *p = s->p + 1, *end = s->end;
+    *escaped = 0;
+    *start = p;
+    for (;;) {
+        p = string_stop(p, end);
+        if (p >= end) return BAIL;
+        if (*p == '"') break;
+        if (*p != '\\') return BAIL; /* control character or non-ASCII byte */
+        *escaped = 1;
+        if (p + 1 >= end) return BAIL;
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p += 2;
+            break;
+        case 'u': {
+            if (end - p < 6) return BAIL;
+            int v = 0;
+            for (int i = 2; i < 6; i++) {
+                int h = hexval(p[i]);
+                if (h < 0) return BAIL;
+                v = v * 16 + h;
+            }
+            if (v >= 0xD800 && v <= 0xDFFF) return BAIL; /* surrogates: leave to the general path */
+            p += 6;
+            break;
+        }
+        default:
+            return BAIL;
+        }
+    }
+    *len = (size_t)(p - *start);
+    s->p = p + 1;
+    return OK;
+}
+
+static int literal(Scan *s, const char *word, size_t n) {
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) return BAIL;
+    s->p += n;
+    return OK;
+}
+
+static int is_digit(const Scan *s, const unsigned char *p) { return p < s->end && *p >= '0' && *p <= '9'; }
+
+static int skip_number(Scan *s) {
+    const unsigned char *p = s->p;
+    if (p < s->end && *p == '-') p++;
+    if (!is_digit(s, p)) return BAIL;
+    if (*p++ != '0')
+        while (is_digit(s, p)) p++;
+    if (p < s->end && *p == '.') {
+        if (!is_digit(s, ++p)) return BAIL;
+        while (is_digit(s, p)) p++;
+    }
+    if (p < s->end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < s->end && (*p == '+' || *p == '-')) p++;
+        if (!is_digit(s, p)) return BAIL;
+        while (is_digit(s, p)) p++;
+    }
+    s->p = p;
+    return OK;
+}
+
+static int expect(Scan *s, unsigned char c) {
+    if (s->p >= s->end || *s->p != c) return BAIL;
+    s->p++;
+    return OK;
+}
+
+/* The next byte is `c`: consume it. */
+static int next_is(Scan *s, unsigned char c) {
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
+
+static int skip_value(Scan *s, int depth);
+
+/* The members of an object or the items of an array, validated and skipped; s->p is past the opening bracket. */
+static int skip_container(Scan *s, int depth, unsigned char close) {
+    const unsigned char *start;
+    size_t len;
+    int escaped;
+    if (depth > MAX_DEPTH) return BAIL;
+    if (next_is(s, close)) return OK;
+    for (;;) {
+        if (close == '}') {
+            if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &escaped) || expect(s, ':'))
+                return BAIL;
+        }
+        if (skip_value(s, depth + 1)) return BAIL;
+        if (next_is(s, ',')) continue;
+        return expect(s, close);
+    }
+}
+
+static int skip_value(Scan *s, int depth) {
+    const unsigned char *start;
+    size_t len;
+    int escaped;
+    if (s->p >= s->end) return BAIL;
+    switch (*s->p) {
+    case '"': return read_string(s, &start, &len, &escaped);
+    case '{': s->p++; return skip_container(s, depth, '}');
+    case '[': s->p++; return skip_container(s, depth, ']');
+    case 't': return literal(s, "true", 4);
+    case 'f': return literal(s, "false", 5);
+    case 'n': return literal(s, "null", 4);
+    default: return skip_number(s);
+    }
+}
+
+/* A text's hash for the intern table: eight bytes at a time, multiplied and mixed (splitmix64's finaliser). */
+static uint64_t text_hash(const unsigned char *p, size_t n) {
+    uint64_t h = n, word;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&word, p, 8);
+        h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    word = 0;
+    memcpy(&word, p, n);
+    return splitmix(h ^ word);
+}
+
+static int grow_slots(Scan *s) {
+    size_t nslots = s->nslots ? 2 * s->nslots : 1024;
+    int32_t *slots = PyMem_Malloc(nslots * sizeof(int32_t));
+    if (!slots) return NO_MEMORY;
+    memset(slots, 0xff, nslots * sizeof(int32_t));
+    Token *tokens = (Token *)s->tokens.data;
+    for (size_t t = 0; t < s->tokens.n; t++) {
+        size_t i = tokens[t].hash & (nslots - 1);
+        while (slots[i] >= 0) i = (i + 1) & (nslots - 1);
+        slots[i] = (int32_t)t;
+    }
+    PyMem_Free(s->slots);
+    s->slots = slots;
+    s->nslots = nslots;
+    return OK;
+}
+
+/* The code of a text (one code per distinct text). */
+static int intern(Scan *s, const unsigned char *p, size_t n, int32_t *code) {
+    if (n == 0) {
+        *code = TOKEN_EMPTY;
+        return OK;
+    }
+    if (2 * (s->tokens.n + 1) > s->nslots && grow_slots(s)) return NO_MEMORY;
+    uint64_t h = text_hash(p, n);
+    Token *tokens = (Token *)s->tokens.data;
+    size_t i = h & (s->nslots - 1);
+    for (; s->slots[i] >= 0; i = (i + 1) & (s->nslots - 1)) {
+        Token *t = &tokens[s->slots[i]];
+        if (t->hash == h && (size_t)t->len == n && memcmp(s->base + t->off, p, n) == 0) {
+            *code = s->slots[i] + FIRST_TOKEN;
+            return OK;
+        }
+    }
+    Token *t = vec_push(&s->tokens);
+    if (!t) return NO_MEMORY;
+    t->off = p - s->base;
+    t->len = (int32_t)n;
+    t->hash = h;
+    s->slots[i] = (int32_t)(s->tokens.n - 1);
+    *code = (int32_t)(s->tokens.n - 1) + FIRST_TOKEN;
+    return OK;
+}
+
+/* A string value without escapes (the only kind the fast path reads): [start, start + len). */
+static int plain_string(Scan *s, const unsigned char **start, size_t *len) {
+    int escaped;
+    if (s->p >= s->end || *s->p != '"' || read_string(s, start, len, &escaped) || escaped) return BAIL;
+    return OK;
+}
+
+static int read_object(Scan *s, const Key *keys, unsigned required, Row *row, int depth);
+
+static int read_member(Scan *s, const Key *key, Row *row, int depth) {
+    const unsigned char *start;
+    size_t len;
+    switch (key->kind) {
+    case K_NULLABLE:
+        if (s->p < s->end && *s->p == 'n') {
+            row->codes[key->slot] = TOKEN_NONE;
+            return literal(s, "null", 4);
+        }
+        /* fall through */
+    case K_TEXT:
+        if (plain_string(s, &start, &len)) return BAIL;
+        return intern(s, start, len, &row->codes[key->slot]);
+    case K_HOUR:
+        if (plain_string(s, &start, &len) || len < HOUR_CHARS) return BAIL;
+        return intern(s, start, HOUR_CHARS, &row->codes[key->slot]);
+    case K_ID:
+        if (s->p < s->end && *s->p == 'n') return literal(s, "null", 4);
+        if (plain_string(s, &start, &len)) return BAIL;
+        row->id_off = start - s->base;
+        row->id_len = (int32_t)len;
+        if (len == UUID_CHARS) row->id_hash = uuid_hash(start);
+        return OK;
+    case K_BOOL:
+        if (s->p < s->end && *s->p == 't') {
+            row->read_only = 1;
+            return literal(s, "true", 4);
+        }
+        row->read_only = 0;
+        return literal(s, "false", 5);
+    case K_PARAMS:
+        if (s->p < s->end && *s->p == 'n') return literal(s, "null", 4);
+        return read_object(s, PARAMS_KEYS, 0, row, depth + 1);
+    case K_IDENTITY: return read_object(s, IDENTITY_KEYS, 0, row, depth + 1);
+    case K_CONTEXT: return read_object(s, CONTEXT_KEYS, 0, row, depth + 1);
+    case K_ISSUER: return read_object(s, ISSUER_KEYS, 0, row, depth + 1);
+    }
+    return BAIL;
+}
+
+/* An object whose `keys` are read into `row` (each at most once; `required` bits must all be seen), any other
+   member validated and skipped. */
+static int read_object(Scan *s, const Key *keys, unsigned required, Row *row, int depth) {
+    const unsigned char *start;
+    size_t len;
+    int escaped, rc;
+    unsigned seen = 0;
+    if (depth > MAX_DEPTH || expect(s, '{')) return BAIL;
+    if (next_is(s, '}')) return (seen & required) == required ? OK : BAIL;
+    for (;;) {
+        if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &escaped) || expect(s, ':'))
+            return BAIL;
+        const Key *key = NULL;
+        unsigned bit = 1;
+        for (const Key *k = keys; k->name; k++, bit <<= 1)
+            if (k->len == len && memcmp(k->name, start, len) == 0) {
+                key = k;
+                break;
+            }
+        if (escaped) return BAIL; /* an escaped key could spell a known one */
+        if (key) {
+            if (seen & bit) return BAIL;
+            seen |= bit;
+            rc = read_member(s, key, row, depth);
+        } else {
+            rc = skip_value(s, depth + 1);
+        }
+        if (rc) return rc;
+        if (next_is(s, ',')) continue;
+        if (expect(s, '}')) return BAIL;
+        return (seen & required) == required ? OK : BAIL;
+    }
+}
+
+static int read_records(Scan *s) {
+    if (next_is(s, ']')) return OK;
+    for (;;) {
+        const unsigned char *start = s->p;
+        Row *row = vec_push(&s->rows);
+        int64_t *size = vec_push(&s->sizes);
+        if (!row || !size) return NO_MEMORY;
+        row->id_off = row->id_hash = 0;
+        row->id_len = -1;
+        row->read_only = 0;
+        for (int f = 0; f < NFIELDS; f++) row->codes[f] = TOKEN_NONE;
+        row->codes[F_ISSUER] = row->codes[F_IDENTITY_ARN] = row->codes[F_PRINCIPAL] = TOKEN_EMPTY;
+        row->codes[F_ROLE_ARN] = row->codes[F_SESSION] = TOKEN_EMPTY;
+        int rc = read_object(s, RECORD_KEYS, RECORD_REQUIRED, row, 1);
+        if (rc) return rc;
+        *size = s->p - start;
+        if (next_is(s, ',')) continue;
+        return expect(s, ']');
+    }
+}
+
+static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static int read_text(Scan *s) {
+    static const char wrapper[] = "{\"Records\":[";
+    while (s->p < s->end && is_space(*s->p)) s->p++;
+    while (s->end > s->p && is_space(s->end[-1])) s->end--;
+    int wrapped = literal(s, wrapper, sizeof(wrapper) - 1) == OK;
+    if (!wrapped && expect(s, '[')) return BAIL;
+    int rc = read_records(s);
+    if (rc) return rc;
+    if (wrapped && expect(s, '}')) return BAIL;
+    return s->p == s->end ? OK : BAIL;
+}
+
+static PyObject *bytes_of(const Vec *v) { return PyBytes_FromStringAndSize(v->data ? v->data : "", v->n * v->item); }
+
+/* (texts, codes, sizes, eventID hashes, offsets and lengths, readOnly) as a list and six byte strings. */
+static PyObject *results(const Scan *s) {
+    size_t n = s->rows.n;
+    PyObject *texts = PyList_New(FIRST_TOKEN + s->tokens.n);
+    PyObject *codes = PyBytes_FromStringAndSize(NULL, n * NFIELDS * sizeof(int32_t));
+    PyObject *id_hash = PyBytes_FromStringAndSize(NULL, n * sizeof(int64_t));
+    PyObject *id_off = PyBytes_FromStringAndSize(NULL, n * sizeof(int64_t));
+    PyObject *id_len = PyBytes_FromStringAndSize(NULL, n * sizeof(int32_t));
+    PyObject *read_only = PyBytes_FromStringAndSize(NULL, n);
+    PyObject *sizes = bytes_of(&s->sizes);
+    PyObject *out = NULL;
+    if (!texts || !codes || !id_hash || !id_off || !id_len || !read_only || !sizes) goto done;
+    PyList_SET_ITEM(texts, TOKEN_NONE, Py_NewRef(Py_None));
+    PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+    if (!empty) goto done;
+    PyList_SET_ITEM(texts, TOKEN_EMPTY, empty);
+    const Token *tokens = (const Token *)s->tokens.data;
+    for (size_t t = 0; t < s->tokens.n; t++) {
+        PyObject *text = PyUnicode_DecodeASCII((const char *)s->base + tokens[t].off, tokens[t].len, NULL);
+        if (!text) goto done;
+        PyList_SET_ITEM(texts, FIRST_TOKEN + t, text);
+    }
+    const Row *rows = (const Row *)s->rows.data;
+    int32_t *c = (int32_t *)PyBytes_AS_STRING(codes);
+    int64_t *ih = (int64_t *)PyBytes_AS_STRING(id_hash);
+    int64_t *io = (int64_t *)PyBytes_AS_STRING(id_off);
+    int32_t *il = (int32_t *)PyBytes_AS_STRING(id_len);
+    char *ro = PyBytes_AS_STRING(read_only);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(c + i * NFIELDS, rows[i].codes, sizeof(rows[i].codes));
+        ih[i] = rows[i].id_hash;
+        io[i] = rows[i].id_off;
+        il[i] = rows[i].id_len;
+        ro[i] = (char)rows[i].read_only;
+    }
+    out = PyTuple_Pack(7, texts, codes, sizes, id_hash, id_off, id_len, read_only);
+done:
+    Py_XDECREF(texts);
+    Py_XDECREF(codes);
+    Py_XDECREF(id_hash);
+    Py_XDECREF(id_off);
+    Py_XDECREF(id_len);
+    Py_XDECREF(read_only);
+    Py_XDECREF(sizes);
+    return out;
+}
+
+static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    Scan s = {0};
+    s.base = s.p = view.buf;
+    s.end = s.base + view.len;
+    s.tokens.item = sizeof(Token);
+    s.rows.item = sizeof(Row);
+    s.sizes.item = sizeof(int64_t);
+    PyObject *out;
+    int rc = (view.len > INT32_MAX) ? BAIL : read_text(&s);
+    if (rc == NO_MEMORY)
+        out = PyErr_NoMemory();
+    else if (rc == BAIL)
+        out = Py_NewRef(Py_None);
+    else
+        out = results(&s);
+    PyMem_Free(s.tokens.data);
+    PyMem_Free(s.rows.data);
+    PyMem_Free(s.sizes.data);
+    PyMem_Free(s.slots);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+/* uuid_hashes(ids): the hashes (int64, native order) of ids given as one byte string of 36 bytes each. */
+static PyObject *uuid_hashes(PyObject *Py_UNUSED(module), PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *out = NULL;
+    if (view.len % UUID_CHARS) {
+        PyErr_SetString(PyExc_ValueError, "ids must be 36 bytes each");
+    } else if ((out = PyBytes_FromStringAndSize(NULL, view.len / UUID_CHARS * sizeof(int64_t)))) {
+        int64_t *h = (int64_t *)PyBytes_AS_STRING(out);
+        for (Py_ssize_t i = 0; i < view.len / UUID_CHARS; i++)
+            h[i] = uuid_hash((const unsigned char *)view.buf + i * UUID_CHARS);
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyMethodDef METHODS[] = {
+    {"scan", scan, METH_O,
+     "scan(text) -> (texts, codes, sizes, id_hashes, id_offsets, id_lengths, read_only) or None when the text "
+     "needs the general reader."},
+    {"uuid_hashes", uuid_hashes, METH_O, "uuid_hashes(ids) -> int64 hashes of ids of 36 bytes each, concatenated."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_jsonscan", NULL, -1, METHODS, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__jsonscan(void) {
+    init_stop();
+    PyObject *m = PyModule_Create(&MODULE);
+    if (m && PyModule_AddIntConstant(m, "NFIELDS", NFIELDS) < 0) Py_CLEAR(m);
+    return m;
+}
