@@ -1,0 +1,475 @@
+"""The native CloudTrail reader (`_jsonscan.c`) is exact: wherever it reads a file, msgspec's reader gives the same
+values record by record, and wherever it cannot read a file exactly it declines (returns None) -- above all, it
+never accepts a text that is not JSON. Expected values come from the json module or are written by hand."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from cloudtrail_helpers import CSPM, assume_web, role_call, user_call
+from test_cloudtrail_scan import without_whitespace
+
+from mdcnb.cloudtrail import _jsonscan, volume
+from mdcnb.cloudtrail.parse import FIELDS, UUID_CHARS, Columns, inflate, read_log
+from mdcnb.cloudtrail.synth import Builder, TrailAccount, account_events, pack
+from mdcnb.dataset import SAMPLE_DATASET
+
+STRATUS = Path(__file__).parent / "fixtures" / "cloudtrail-samples" / "stratus-red-team"
+SAMPLE_LOGS = SAMPLE_DATASET / "cloudtrail"
+WHEN = "2026-11-02T10:00:00Z"
+
+
+# ---- the comparable form of a reader's result ---------------------------------------------------------------------
+def per_record(cols: Columns | str) -> str | tuple[list[tuple], bool, dict]:
+    """A skip reason as it is; else (one row per record: the decoded FIELDS texts, size, readOnly, has eventID,
+    eventID hash), strict, issues)."""
+    if type(cols) is str:
+        return cols
+    assert cols.codes.shape == (len(cols), len(FIELDS))
+    rows = [(*(cols.texts[c] for c in codes), size, ro, has, h) for codes, size, ro, has, h in zip(
+        cols.codes.tolist(), cols.sizes.tolist(), cols.read_only.tolist(), cols.has_id.tolist(),
+        cols.id_hashes.tolist(), strict=True)]
+    return rows, cols.strict, dict(cols.issues)
+
+
+def both_readers(data: bytes) -> tuple[Any, Any]:
+    """(the native reader's result in the comparable form, or None where it declines; msgspec's)."""
+    native = None if _jsonscan.scan(data) is None else per_record(read_log(data))
+    return native, per_record(read_log(data, native=False))
+
+
+def expected_rows(records: list[dict], sizes: list[int]) -> list[tuple]:
+    """Each record's row without its hash, from the json module's dicts, as the strict reader defines the fields:
+    eventTime to the hour, a missing identity/issuer/parameter text is "", a missing top-level text is None."""
+    rows = []
+    for rec, size in zip(records, sizes, strict=True):
+        ui = rec["userIdentity"]
+        issuer = ui.get("sessionContext", {}).get("sessionIssuer", {}).get("arn", "")
+        params = rec.get("requestParameters") or {}
+        rows.append((rec["eventTime"][:13], rec.get("eventVersion"), rec.get("recipientAccountId"),
+                     rec.get("awsRegion"), rec.get("eventSource"), rec.get("eventName"), issuer, ui.get("arn", ""),
+                     ui.get("principalId", ""), ui.get("accountId"), params.get("roleArn", ""),
+                     params.get("roleSessionName", ""), size, int(rec["readOnly"]), rec.get("eventID") is not None))
+    return rows
+
+
+def assert_hashes_follow_ids(records: list[dict], rows: list[tuple]) -> None:
+    """The same eventID always has the same hash, different eventIDs different hashes."""
+    by_id = {}
+    for rec, row in zip(records, rows, strict=True):
+        if "eventID" in rec:
+            assert by_id.setdefault(rec["eventID"], row[-1]) == row[-1]
+    assert len(set(by_id.values())) == len(by_id)
+
+
+def compact(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def assert_exact(data: bytes, records: list[dict], sizes: list[int]) -> None:
+    """The native reader reads `data`, msgspec agrees record by record, and both equal the json module's values."""
+    native, general = both_readers(data)
+    assert native is not None, "the native reader declined a compact ASCII file"
+    assert native == general
+    rows, strict, issues = native
+    assert strict and issues == {}
+    assert [row[:-1] for row in rows] == expected_rows(records, sizes)
+    assert_hashes_follow_ids(records, rows)
+
+
+# ---- 1. agreement on real and realistic data --------------------------------------------------------------------
+def test_sample_tenant_logs_read_natively_and_agree() -> None:
+    paths = sorted(p for p in SAMPLE_LOGS.rglob("*.json.gz") if "CloudTrail-Digest" not in str(p))
+    assert len(paths) > 500
+    total = 0
+    for path in paths:
+        data, reason = inflate(path.read_bytes())
+        assert reason is None
+        records = json.loads(data)["Records"]
+        assert data == json.dumps({"Records": records}, separators=(",", ":"), ensure_ascii=False).encode()
+        assert data.isascii()  # compact ASCII as CloudTrail writes it: the native reader must take it
+        assert_exact(data, records, [len(compact(r)) for r in records])
+        total += len(records)
+    assert total > 10000
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["Records", "bare-array"])
+def test_stratus_records_compact_read_natively_and_agree(wrapped: bool) -> None:
+    files = sorted(STRATUS.glob("*.json"))
+    assert len(files) == 35
+    for path in files:
+        records = json.loads(path.read_text())
+        data = compact({"Records": records} if wrapped else records)
+        assert_exact(data, records, [len(compact(r)) for r in records])
+
+
+def test_stratus_records_as_delivered() -> None:
+    """As delivered (pretty-printed, some strings escaped) the native reader declines and the general path reads
+    them; with only the whitespace removed (escapes kept as written) the native reader reads the same values."""
+    escaped_files = 0
+    for path in sorted(STRATUS.glob("*.json")):
+        text = path.read_bytes()
+        native, general = both_readers(text)
+        assert native is None
+        squeezed = without_whitespace(text.decode()).encode()
+        escaped_files += b"\\u" in squeezed
+        native_squeezed, general_squeezed = both_readers(squeezed)
+        assert native_squeezed is not None and native_squeezed == general_squeezed
+        rows, strict, issues = general
+        assert not strict and issues == {}
+        assert rows == native_squeezed[0]
+    assert escaped_files == 2  # ec2-user-data and ssm-start-session hold \\u003c, \\u003e, \\u0026: read natively
+
+
+def test_synthetic_records_read_natively_and_agree() -> None:
+    b = Builder(random.Random(11), tenant_id="5f0c6b0e-2b7a-4d67-9f4c-0c1f5a3b9d21")
+    acct = TrailAccount("123456789012", ("us-east-1", "eu-west-1"), scan_interval_hours=6,
+                        cspm_role_arn="arn:aws:iam::123456789012:role/CspmMonitorAws",
+                        other_role_arns=("arn:aws:iam::123456789012:role/DefenderForCloud-AgentlessScanner",),
+                        user_events_per_day=600)
+    records = list(account_events(b, acct, datetime(2026, 11, 1, tzinfo=UTC), 2))
+    assert len(records) > 3000
+    for start in range(0, len(records), 700):
+        chunk = records[start:start + 700]
+        data, reason = inflate(pack(chunk))
+        assert reason is None and data.isascii()
+        assert_exact(data, chunk, [len(orjson.dumps(r)) for r in chunk])
+
+
+# ---- 2. targeted variants: the native reader declines, never misreads -------------------------------------------
+READS, DECLINES, SKIPPED, NOT_JSON = "reads", "declines", "skipped", "not JSON"
+
+
+def good_records() -> list[dict]:
+    return [role_call(1, CSPM, WHEN), dict(user_call(2, WHEN), note="plain", tags={"k": [1, True, None]}),
+            assume_web(3, CSPM, WHEN)]
+
+
+GOOD = compact({"Records": good_records()})
+
+
+def edited(change: Callable[[list[dict]], Any], wrapper: Callable[[list], Any] = lambda r: {"Records": r}) -> bytes:
+    """The good file with its records changed by `change` (which edits them in place), written compact."""
+    records = good_records()
+    change(records)
+    return compact(wrapper(records))
+
+
+def swapped(old: bytes, new: bytes, text: bytes = GOOD) -> bytes:
+    """The text with the first `old` replaced by `new` (which must be there)."""
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def nested(depth: int) -> bytes:
+    """The good file with a skipped member whose arrays make the whole text `depth` deep (the wrapper object, the
+    Records array and the record object are 3)."""
+    inner = depth - 3
+    return swapped(b'"note":"plain"', b'"note":' + b"[" * inner + b"]" * inner)
+
+
+def update(i: int, **fields: Any) -> Callable[[list[dict]], None]:
+    return lambda records: records[i].update(fields)
+
+
+def drop(i: int, name: str) -> Callable[[list[dict]], None]:
+    return lambda records: records[i].pop(name)
+
+
+def in_identity(i: int, **fields: Any) -> Callable[[list[dict]], None]:
+    return lambda records: records[i]["userIdentity"].update(fields)
+
+
+def skipped_value(value: bytes) -> bytes:
+    return swapped(b'"plain"', value)
+
+
+VARIANTS: list[tuple[str, bytes, str]] = [
+    ("good", GOOD, READS),
+    ("space-after-colon", swapped(b'":"', b'": "'), DECLINES),
+    ("space-after-comma", swapped(b'","', b'", "'), DECLINES),
+    ("newline-between-records", swapped(b"},{", b"},\n{"), DECLINES),
+    ("tab-before-array", swapped(b":[", b":\t["), DECLINES),
+    ("whitespace-around-the-text", b" \r\n\t" + GOOD + b"\n\n", READS),
+    ("form-feed-at-the-end", GOOD + b"\x0c", NOT_JSON),
+    ("byte-order-mark", b"\xef\xbb\xbf" + GOOD, NOT_JSON),
+    ("non-ascii-in-skipped-string", skipped_value('"caf\u00e9"'.encode()), DECLINES),
+    ("non-ascii-in-extracted-field", swapped(b'"ListBuckets"', '"ListB\u00fcckets"'.encode()), DECLINES),
+    ("invalid-utf8-in-skipped-string", skipped_value(b'"\xff"'), DECLINES),
+    ("del-in-extracted-field", swapped(b'"ListBuckets"', b'"List\x7fBuckets"'), READS),
+    ("escaped-quote-in-skipped-string", skipped_value(b'"a\\"b"'), READS),
+    ("escaped-backslash-in-skipped-string", skipped_value(b'"a\\\\b"'), READS),
+    ("escaped-A-in-skipped-string", skipped_value(b'"\\u0041"'), READS),
+    ("escaped-e-acute-in-skipped-string", skipped_value(b'"caf\\u00e9"'), READS),
+    ("escaped-slash-nul-newline-in-skipped-string", skipped_value(b'"\\/\\u0000\\n\\t\\b\\f\\r"'), READS),
+    ("bad-escape-in-skipped-string", skipped_value(b'"\\x41"'), NOT_JSON),
+    ("short-unicode-escape", skipped_value(b'"\\u00e"'), NOT_JSON),
+    ("escaped-key-in-skipped-object", swapped(b'"tags":{"k"', b'"tags":{"\\u006b"'), READS),
+    ("escape-in-eventName", swapped(b'"ListBuckets"', b'"List\\u0042uckets"'), DECLINES),
+    ("escape-in-eventTime", swapped(b'"2026-11-02T10', b'"2026\\u002d11-02T10'), DECLINES),
+    ("escape-in-identity-arn", swapped(b'"arn:aws:iam::111122223333:user', b'"arn:aws:iam::111122223333:user\\/x'),
+     DECLINES),
+    ("escape-in-known-key", swapped(b'"eventName"', b'"event\\u004eame"'), DECLINES),
+    ("escape-in-unknown-record-key", swapped(b'"note"', b'"no\\u0074e"'), DECLINES),
+    ("escape-in-Records-key", swapped(b'"Records"', b'"Rec\\u006frds"'), DECLINES),
+    ("lone-high-surrogate", skipped_value(b'"\\ud800"'), NOT_JSON),
+    ("lone-low-surrogate", skipped_value(b'"\\udc00x"'), NOT_JSON),
+    ("surrogate-pair", skipped_value(b'"\\ud83d\\ude00"'), DECLINES),
+    ("eventTime-12-chars", edited(update(0, eventTime="2026-11-02T1")), DECLINES),
+    ("eventTime-13-chars", edited(update(0, eventTime="2026-11-02T10")), READS),
+    ("eventTime-null", edited(update(0, eventTime=None)), DECLINES),
+    ("eventTime-missing", edited(drop(0, "eventTime")), DECLINES),
+    ("eventTime-number", edited(update(0, eventTime=20261102)), DECLINES),
+    ("readOnly-missing", edited(drop(1, "readOnly")), DECLINES),
+    ("readOnly-null", edited(update(1, readOnly=None)), DECLINES),
+    ("readOnly-string", edited(update(1, readOnly="true")), DECLINES),
+    ("readOnly-false", edited(update(1, readOnly=False)), READS),
+    ("userIdentity-missing", edited(drop(1, "userIdentity")), DECLINES),
+    ("userIdentity-null", edited(update(1, userIdentity=None)), DECLINES),
+    ("userIdentity-list", edited(update(1, userIdentity=[])), DECLINES),
+    ("userIdentity-empty", edited(update(1, userIdentity={})), READS),
+    ("sessionContext-null", edited(in_identity(0, sessionContext=None)), DECLINES),
+    ("sessionIssuer-null", edited(in_identity(0, sessionContext={"sessionIssuer": None})), DECLINES),
+    ("sessionContext-empty", edited(in_identity(0, sessionContext={})), READS),
+    ("identity-arn-null", edited(in_identity(1, arn=None)), DECLINES),
+    ("identity-accountId-null", edited(in_identity(1, accountId=None)), READS),
+    ("identity-accountId-number", edited(in_identity(1, accountId=111122223333)), DECLINES),
+    ("requestParameters-null", edited(update(2, requestParameters=None)), READS),
+    ("requestParameters-empty", edited(update(2, requestParameters={})), READS),
+    ("requestParameters-list", edited(update(2, requestParameters=[])), DECLINES),
+    ("roleArn-number", edited(update(2, requestParameters={"roleArn": 1})), DECLINES),
+    ("eventVersion-null", edited(update(0, eventVersion=None)), READS),
+    ("eventVersion-number", edited(update(0, eventVersion=1.08)), DECLINES),
+    ("eventID-null", edited(update(0, eventID=None)), READS),
+    ("eventID-missing", edited(drop(0, "eventID")), READS),
+    ("eventID-number", edited(update(0, eventID=7)), DECLINES),
+    ("eventIDs-none-a-uuid", edited(lambda rs: [r.update(eventID=f"id-{i}") for i, r in enumerate(rs)]), READS),
+    ("duplicate-eventName", swapped(b'"eventName":"ListBuckets"', b'"eventName":"ListBuckets","eventName":"X"'),
+     DECLINES),
+    ("duplicate-readOnly", swapped(b'"readOnly":true', b'"readOnly":true,"readOnly":false'), DECLINES),
+    ("duplicate-identity-arn", swapped(b'"arn":"arn:aws:iam::111122223333:user/alice"',
+                                       b'"arn":"x","arn":"arn:aws:iam::111122223333:user/alice"'), DECLINES),
+    ("duplicate-unknown-key", swapped(b'"note":"plain"', b'"note":"plain","note":[]'), READS),
+    ("record-not-an-object", swapped(b'{"Records":[', b'{"Records":[1,'), DECLINES),
+    ("extra-key-after-Records", GOOD[:-1] + b',"x":1}', DECLINES),
+    ("extra-key-before-Records", swapped(b'{"Records"', b'{"x":1,"Records"'), DECLINES),
+    ("Records-twice", swapped(b'{"Records":[', b'{"Records":[],"Records":['), DECLINES),
+    ("bare-array", edited(lambda rs: None, wrapper=lambda rs: rs), READS),
+    ("empty-Records", b'{"Records":[]}', READS),
+    ("empty-bare-array", b"[]", READS),
+    ("Records-null", b'{"Records":null}', SKIPPED),
+    ("no-Records", b'{"records":[]}', SKIPPED),
+    ("scalar", b"42", SKIPPED),
+    ("trailing-characters", GOOD + b"x", NOT_JSON),
+    ("two-documents", GOOD + GOOD, NOT_JSON),
+    ("trailing-comma-in-record", swapped(b'null]}}', b'null]},}'), NOT_JSON),
+    ("trailing-comma-in-Records", GOOD[:-2] + b",]}", NOT_JSON),
+    ("trailing-comma-in-skipped-object", swapped(b'null]}', b'null],}'), NOT_JSON),
+    ("trailing-comma-in-skipped-array", swapped(b'null]', b'null,]'), NOT_JSON),
+    ("control-character-in-string", skipped_value(b'"a\nb"'), NOT_JSON),
+    ("control-character-in-extracted-field", swapped(b'"ListBuckets"', b'"List\tBuckets"'), NOT_JSON),
+    ("missing-colon", swapped(b'"note":"plain"', b'"note""plain"'), NOT_JSON),
+    ("missing-comma", swapped(b'"note":"plain",', b'"note":"plain"'), NOT_JSON),
+    ("single-quotes", skipped_value(b"'plain'"), NOT_JSON),
+    ("unquoted-key", swapped(b'"note":', b"note:"), NOT_JSON),
+    *((f"number-{n.decode()}", skipped_value(n), READS) for n in (
+        b"-0", b"1.5e-3", b"1E+2", b"0e0", b"-0.0E-0", b"1e400", b"123456789012345678901234567890")),
+    *((f"number-{n.decode()}", skipped_value(n), NOT_JSON) for n in (
+        b"01", b"-01", b"1.", b".5", b"+1", b"NaN", b"Infinity", b"-Infinity", b"1e", b"1e+", b"-", b"0x10", b"1.e3")),
+    *((f"literal-{w.decode()}", skipped_value(w), NOT_JSON) for w in (b"tru", b"nul", b"True", b"truex", b"nulll")),
+    ("nesting-64-deep", nested(64), READS),
+    ("nesting-100-deep", nested(100), DECLINES),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in VARIANTS])
+def test_variant(text: bytes, expected: str) -> None:
+    native, general = both_readers(text)
+    if expected == READS:
+        assert native is not None and native == general
+        assert len(native[0]) == len(records_of(json.loads(text)))
+    else:
+        assert native is None
+    if expected == DECLINES:
+        assert type(general) is tuple  # the general reader reads the file
+    elif expected == SKIPPED:
+        assert type(general) is str and not general.startswith("not JSON")
+    elif expected == NOT_JSON:
+        assert type(general) is str and general.startswith("not JSON")
+
+
+def records_of(doc: Any) -> list:
+    return doc["Records"] if type(doc) is dict else doc
+
+
+def test_variants_that_read_give_the_values_written() -> None:
+    """Where the native reader reads a variant, the values are those written (hand-chosen, json-derived sizes)."""
+    texts = dict((name, text) for name, text, _ in VARIANTS)
+    hour = {"eventTime-13-chars": "2026-11-02T10"}
+    for name in ("good", "eventTime-13-chars", "readOnly-false", "userIdentity-empty", "requestParameters-null",
+                 "eventVersion-null", "eventID-missing", "bare-array", "escaped-e-acute-in-skipped-string"):
+        records = records_of(json.loads(texts[name]))
+        sizes = [len(compact(r)) for r in records]  # json.dumps writes \\u00e9 as the variant does
+        rows = both_readers(texts[name])[0][0]
+        assert [row[:-1] for row in rows] == expected_rows(records, sizes), name
+        assert rows[0][0] == hour.get(name, "2026-11-02T10")
+
+
+def test_an_empty_file_has_no_rows() -> None:
+    native, general = both_readers(b'{"Records":[]}')
+    assert native == general == ([], True, {})
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["Records", "bare-array"])
+def test_every_truncation_is_declined_and_not_json(wrapped: bool) -> None:
+    text = edited(lambda rs: None, wrapper=(lambda rs: {"Records": rs}) if wrapped else (lambda rs: rs))
+    for cut in range(len(text)):
+        native, general = both_readers(text[:cut])
+        assert native is None, cut
+        assert type(general) is str and general.startswith("not JSON"), cut
+
+
+# ---- 3. random mutations ----------------------------------------------------------------------------------------
+JSON_BYTES = b'{}[]":,\\ 0123456789-+.eEtrfalsnu/\x00\x7f\x80\xff'
+
+
+def mutations(text: bytes, rng: random.Random, n: int) -> list[bytes]:
+    """n texts, each the given one with one byte flipped, inserted or deleted (half of the new bytes are JSON's
+    structural characters and literals, the rest any byte)."""
+    out = []
+    for _ in range(n):
+        at = rng.randrange(len(text))
+        new = bytes([rng.choice(JSON_BYTES) if rng.random() < 0.5 else rng.randrange(256)])
+        op = rng.randrange(3)
+        out.append(text[:at] + new + text[at + 1:] if op == 0 else text[:at] + new + text[at:] if op == 1
+                   else text[:at] + text[at + 1:])
+    return out
+
+
+def mixed_id_lengths(scanned: tuple) -> bool:
+    """Whether the native reader found eventIDs of 36 characters and others beside them in one file."""
+    lengths = set(np.frombuffer(scanned[5], dtype=np.int32).tolist()) - {-1}
+    return UUID_CHARS in lengths and len(lengths) > 1
+
+
+def without_hashes(result: tuple) -> tuple:
+    rows, strict, issues = result
+    return [row[:-1] for row in rows], strict, issues
+
+
+def test_random_mutations_are_read_exactly_or_declined() -> None:
+    rng = random.Random(20261128)
+    small = edited(lambda rs: rs[1].update(requestParameters={"a": [1.5, -0, "x\\y"], "b": None}))
+    read_natively = not_json = 0
+    for text in mutations(small, rng, 16000) + mutations(compact(good_records()), rng, 4000):
+        native = _jsonscan.scan(text)
+        try:
+            general = per_record(read_log(text, native=False))
+        except ValueError:  # the general path's crash on bytes that are not UTF-8 (xfail tests below)
+            assert native is None, text
+            continue
+        if native is not None:
+            read_natively += 1
+            got = per_record(read_log(text))
+            if mixed_id_lengths(native):  # the known hash divergence (xfail test below): all but the hashes agree
+                got, general = without_hashes(got), without_hashes(general)
+            assert got == general, text
+        if type(general) is str and general.startswith("not JSON"):
+            not_json += 1
+            assert native is None, text
+    assert read_natively > 1000 and not_json > 1000  # both outcomes were exercised
+
+
+# ---- 4. end to end: compact files (native) and pretty-printed ones (general path) count the same ----------------
+def _copy_logs(src: Path, dst: Path, pretty: bool) -> None:
+    for path in src.rglob("*.json.gz"):
+        data = gzip.decompress(path.read_bytes())
+        if pretty:
+            data = json.dumps(json.loads(data), indent=2).encode()
+        out = dst / path.relative_to(src)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(gzip.compress(data, compresslevel=1))
+
+
+def _without_source(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "source"}
+
+
+def test_sample_tenant_compact_and_pretty_count_the_same(tmp_path: Path) -> None:
+    _copy_logs(SAMPLE_LOGS, tmp_path / "compact", pretty=False)
+    _copy_logs(SAMPLE_LOGS, tmp_path / "pretty", pretty=True)
+    compact_, pretty = (volume(tmp_path / kind, dataset=SAMPLE_DATASET, processes=1) for kind in ("compact", "pretty"))
+    s = _without_source(compact_.summary())
+    assert s == _without_source(pretty.summary())
+    assert s["files_skipped"] == [] and s["record_issues"] == {} and s["cspm_events"] > 0
+    assert s["bytes_total"] == sum(len(compact(r)) for r in _distinct_records(SAMPLE_LOGS))
+    assert compact_.volume.equals(pretty.volume) and compact_.hourly.equals(pretty.hourly)
+
+
+def _distinct_records(root: Path) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for path in root.rglob("*.json.gz"):
+        if "CloudTrail-Digest" not in str(path):
+            for rec in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
+                seen.setdefault(rec["eventID"], rec)
+    return list(seen.values())
+
+
+# ---- found while writing these tests (owned by parse.py; xfail until fixed) -------------------------------------
+def _mixed_id_file() -> bytes:
+    """A file whose eventIDs are a UUID and one id of another shape."""
+    return compact({"Records": [user_call(1, WHEN), dict(user_call(2, WHEN), eventID="custom-event-id")]})
+
+
+@pytest.mark.xfail(strict=True, reason="a UUID eventID is hashed by the native reader's hash in a compact file, "
+                   "but by BLAKE2b in msgspec's reader when another eventID in the same file is not UUID-shaped "
+                   "(parse.event_hashes hashes a mixed list all with BLAKE2b)")
+def test_event_hash_does_not_depend_on_the_other_ids_in_the_file() -> None:
+    native, general = both_readers(_mixed_id_file())
+    assert native is not None and native == general
+
+
+@pytest.mark.xfail(strict=True, reason="same cause: an event delivered twice is not de-duplicated by the general "
+                   "path when one of its files also holds an eventID that is not UUID-shaped")
+def test_duplicates_across_files_dropped_in_any_layout(tmp_path: Path) -> None:
+    first = [user_call(1, WHEN), user_call(2, WHEN)]
+    second = [user_call(1, WHEN), dict(user_call(3, WHEN), eventID="custom-event-id")]
+    for layout, dumps in (("compact", compact), ("pretty", lambda doc: json.dumps(doc, indent=2).encode())):
+        for name, records in (("a", first), ("b", second)):
+            (tmp_path / layout).mkdir(exist_ok=True)
+            (tmp_path / layout / f"{name}.json").write_bytes(dumps({"Records": records}))
+    counts = {layout: volume(tmp_path / layout, processes=1).summary() for layout in ("compact", "pretty")}
+    distinct = len({r["eventID"] for r in first + second})
+    assert [(s["events_total"], s["duplicates_dropped"]) for s in counts.values()] == [(distinct, 1)] * 2
+
+
+ODD_RECORD = b'{"eventTime":"2026-11-02T10:00:00Z","userIdentity":{},"note":"\xff"}'  # no readOnly: general path
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason="the general path crashes on bytes that are not UTF-8: in "
+                   "an extracted field msgspec raises UnicodeDecodeError; in a skipped string of a record the strict "
+                   "decoder rejects, orjson.loads raises JSONDecodeError (msgspec skipped the bytes unchecked)")
+@pytest.mark.parametrize("text", [swapped(b'"ListBuckets"', b'"List\x89Buckets"'),
+                                  b'{"Records":[' + ODD_RECORD + b"]}"], ids=["extracted-field", "odd-record"])
+def test_bytes_that_are_not_utf8_give_a_skip_or_an_issue(tmp_path: Path, text: bytes) -> None:
+    assert _jsonscan.scan(text) is None
+    (tmp_path / "a.json").write_bytes(text)
+    s = volume(tmp_path, processes=1).summary()
+    assert s["files_skipped"] or s["record_issues"]
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError, reason="msgspec raises RecursionError on a text nested a few "
+                   "thousand deep; read_log does not catch it, so one small bad file stops the whole scan")
+def test_deeply_nested_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_bytes(nested(5000))
+    s = volume(tmp_path, processes=1).summary()
+    assert [Path(x["path"]).name for x in s["files_skipped"]] == ["a.json"]
