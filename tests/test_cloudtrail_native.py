@@ -286,6 +286,12 @@ VARIANTS: list[tuple[str, bytes, str]] = [
     *((f"number-{n.decode()}", skipped_value(n), NOT_JSON) for n in (
         b"01", b"-01", b"1.", b".5", b"+1", b"NaN", b"Infinity", b"-Infinity", b"1e", b"1e+", b"-", b"0x10", b"1.e3")),
     *((f"literal-{w.decode()}", skipped_value(w), NOT_JSON) for w in (b"tru", b"nul", b"True", b"truex", b"nulll")),
+    ("known-keys-at-other-levels", edited(lambda rs: (in_identity(1, eventName="X", readOnly=False)(rs),
+                                                      update(1, requestParameters={"userIdentity": None})(rs))), READS),
+    ("empty-extracted-texts", edited(update(1, eventName="", awsRegion="", recipientAccountId="")), READS),
+    ("duplicate-roleArn", swapped(b'"roleArn":', b'"roleArn":"x","roleArn":'), DECLINES),
+    ("many-distinct-texts", edited(lambda rs: rs.extend(dict(user_call(10 + i, WHEN), eventName=f"Op{i}")
+                                                         for i in range(5000))), READS),
     ("nesting-64-deep", nested(64), READS),
     ("nesting-100-deep", nested(100), DECLINES),
 ]
@@ -294,6 +300,8 @@ VARIANTS: list[tuple[str, bytes, str]] = [
 @pytest.mark.parametrize(("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in VARIANTS])
 def test_variant(text: bytes, expected: str) -> None:
     native, general = both_readers(text)
+    if type(general) is str and general.startswith("not JSON"):
+        assert native is None  # never accepts what is not JSON, whatever the table says
     if expected == READS:
         assert native is not None and native == general
         assert len(native[0]) == len(records_of(json.loads(text)))
@@ -312,16 +320,16 @@ def records_of(doc: Any) -> list:
 
 
 def test_variants_that_read_give_the_values_written() -> None:
-    """Where the native reader reads a variant, the values are those written (hand-chosen, json-derived sizes)."""
-    texts = dict((name, text) for name, text, _ in VARIANTS)
-    hour = {"eventTime-13-chars": "2026-11-02T10"}
-    for name in ("good", "eventTime-13-chars", "readOnly-false", "userIdentity-empty", "requestParameters-null",
-                 "eventVersion-null", "eventID-missing", "bare-array", "escaped-e-acute-in-skipped-string"):
-        records = records_of(json.loads(texts[name]))
-        sizes = [len(compact(r)) for r in records]  # json.dumps writes \\u00e9 as the variant does
-        rows = both_readers(texts[name])[0][0]
-        assert [row[:-1] for row in rows] == expected_rows(records, sizes), name
-        assert rows[0][0] == hour.get(name, "2026-11-02T10")
+    """Where the native reader reads a variant written as json.dumps writes it, its values are the json module's."""
+    checked = 0
+    for name, text, expected in VARIANTS:
+        if expected != READS or compact(doc := json.loads(text)) != text:
+            continue
+        records = records_of(doc)
+        rows = both_readers(text)[0][0]
+        assert [row[:-1] for row in rows] == expected_rows(records, [len(compact(r)) for r in records]), name
+        checked += 1
+    assert checked >= 15
 
 
 def test_an_empty_file_has_no_rows() -> None:
