@@ -28,7 +28,8 @@ import gc
 import hashlib
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import count
 from operator import attrgetter
@@ -258,16 +259,21 @@ def _native_columns(data: bytes, texts: list[str | None], codes: bytes, sizes: b
 def _read_with_msgspec(data: bytes) -> ParsedRecords | str:
     try:
         doc = _RAW_LOG.decode(data)
-    except msgspec.ValidationError:
-        return _shape_problem(orjson.loads(data))
+    except msgspec.ValidationError:  # valid JSON of another shape, or a wrong shape that is not JSON after all
+        try:
+            return _shape_problem(orjson.loads(data))
+        except orjson.JSONDecodeError as exc:
+            return f"not JSON ({exc})"
     except msgspec.DecodeError as exc:
         return f"not JSON ({exc})"
+    except RecursionError:
+        return "nested too deeply to read (Python's recursion limit)"
     raws = doc.Records if type(doc) is _RawLog else doc
     if not _is_compact(data, raws, _WRAPPER_BYTES[type(doc) is _RawLog]):
         return read_raw_records(raws)
     try:
         return ParsedRecords(list(map(_RECORD.decode, raws)), list(map(len, raws)))
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, UnicodeDecodeError):
         return read_raw_records(raws)
 
 
@@ -295,21 +301,26 @@ def read_raw_records(raws: Iterable[bytes | msgspec.Raw], what: str = "record") 
     for raw in raws:
         try:
             compact = msgspec.json.format(raw, indent=-1)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             out.issues[f"{what} is not JSON (skipped)"] += 1
             continue
         out.sizes.append(len(compact))
         try:
             out.records.append(_RECORD.decode(compact))
-        except msgspec.ValidationError:
-            out.records.append(_best_effort(orjson.loads(compact), out.issues))
+        except (msgspec.ValidationError, UnicodeDecodeError):
+            out.records.append(_best_effort(compact, out.issues, what))
     return out
 
 
-def _best_effort(doc: Any, issues: Counter) -> Record | None:
+def _best_effort(text: bytes, issues: Counter, what: str) -> Record | None:
     """A Record from a record the strict decoder rejects: missing or wrong-typed fields are read as missing."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:  # msgspec passes over a string's bytes without checking they are UTF-8
+        issues[f"{what} is not UTF-8 text (skipped)"] += 1
+        return None
     if type(doc) is not dict:
-        issues["record is not a JSON object (skipped)"] += 1
+        issues[f"{what} is not a JSON object (skipped)"] += 1
         return None
     ui, params = doc.get("userIdentity"), doc.get("requestParameters")
     ctx = ui.get("sessionContext") if type(ui) is dict else None
@@ -530,13 +541,18 @@ UUID_CHARS = 36
 
 
 def event_hashes(ids: list[str]) -> np.ndarray:
-    """64-bit hashes of eventIDs, the same in every process and run. CloudTrail's eventIDs are 36-character UUIDs:
-    those are hashed together by the native reader's hash (splitmix64's finaliser over their bytes); any other id
-    by BLAKE2b."""
-    text = "".join(ids).encode()
-    if not (text.isascii() and len(text) == UUID_CHARS * len(ids) and max(map(len, ids), default=0) == UUID_CHARS):
-        return np.array([_blake2b(i) for i in ids], dtype=np.int64)
-    return np.frombuffer(_jsonscan.uuid_hashes(text), dtype=np.int64)
+    """64-bit hashes of eventIDs, the same in every process and run and whatever else a file holds. CloudTrail's
+    eventIDs are 36-character UUIDs: those are hashed by the native reader's hash (splitmix64's finaliser over
+    their bytes), all in one call; any other id by BLAKE2b."""
+    lengths = np.fromiter(map(len, ids), dtype=np.intp, count=len(ids))
+    uuid_shaped = (lengths == UUID_CHARS) & np.fromiter(map(str.isascii, ids), dtype=bool, count=len(ids))
+    hashes = np.empty(len(ids), dtype=np.int64)
+    shaped = np.flatnonzero(uuid_shaped).tolist()
+    hashes[uuid_shaped] = np.frombuffer(_jsonscan.uuid_hashes("".join(map(ids.__getitem__, shaped)).encode()),
+                                        dtype=np.int64)
+    for i in np.flatnonzero(~uuid_shaped).tolist():
+        hashes[i] = _blake2b(ids[i])
+    return hashes
 
 
 def _blake2b(event_id: str) -> int:
@@ -544,14 +560,22 @@ def _blake2b(event_id: str) -> int:
 
 
 # ---- entry points -----------------------------------------------------------------------------------------------
-def scan_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | None = None) -> FileResult:
-    """Inflate, read and aggregate one file's bytes.
-
-    The cyclic garbage collector is paused meanwhile: reading creates thousands of objects per file (none in a
-    cycle) and the collector's passes over them cost time for nothing."""
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: reading and merging counts create many objects (none in a cycle), and
+    the collector's passes over them, and over the growing totals, cost time for nothing."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def scan_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | None = None) -> FileResult:
+    """Inflate, read and aggregate one file's bytes."""
+    with gc_paused():
         data, reason = inflate(blob, opts.max_file_bytes)
         if reason is None:
             cols = read_log(data)
@@ -559,9 +583,6 @@ def scan_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | N
         if reason is not None:
             return FileResult(source, skip_reason=reason)
         return aggregate(source, cols, opts, path_account)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def aggregate_texts(source: str, texts: Iterable[bytes | str], opts: ScanOptions, what: str = "record") -> FileResult:

@@ -30,6 +30,7 @@ from mdcnb.cloudtrail.parse import (
     FileResult,
     ScanOptions,
     aggregate_dicts,
+    gc_paused,
     scan_blob,
 )
 from mdcnb.cloudtrail.result import VolumeResult
@@ -198,11 +199,12 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
 
 def _consume(acc: Accumulator, wanted: list[LogFile], results: Iterator[FileResult],
              slots: threading.Semaphore | None = None) -> None:
-    for f, res in zip(wanted, results, strict=True):
-        acc.advance(f.delivered)
-        acc.add(res)
-        if slots is not None:
-            slots.release()
+    with gc_paused():
+        for f, res in zip(wanted, results, strict=True):
+            acc.advance(f.delivered)
+            acc.add(res)
+            if slots is not None:
+                slots.release()
 
 
 def _bounded(items: Iterable[T], slots: threading.Semaphore) -> Iterator[T]:
