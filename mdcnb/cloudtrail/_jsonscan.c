@@ -73,6 +73,7 @@ typedef struct {
     size_t nslots;
     Vec rows;        /* Row per record */
     Vec sizes;       /* int64 per record */
+    Token last[NFIELDS]; /* each field's previous text (len -1: none yet) and its code in hash */
 } Scan;
 
 /* bytes that end the fast loop inside a string: quote, backslash, control characters, non-ASCII */
@@ -297,6 +298,21 @@ static int intern(Scan *s, const unsigned char *p, size_t n, int32_t *code) {
     return OK;
 }
 
+/* The code of a field's text: the previous record's when the text is the same (records of one file mostly share
+   their hour, account, region and version), else `intern`'s. */
+static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int32_t *code) {
+    Token *last = &s->last[field];
+    if ((size_t)last->len == n && memcmp(s->base + last->off, p, n) == 0) {
+        *code = (int32_t)last->hash;
+        return OK;
+    }
+    int rc = intern(s, p, n, code);
+    last->off = p - s->base;
+    last->len = (int32_t)n;
+    last->hash = (uint64_t)*code;
+    return rc;
+}
+
 /* A string value without escapes (the only kind the fast path reads): [start, start + len). */
 static int plain_string(Scan *s, const unsigned char **start, size_t *len) {
     int escaped;
@@ -318,10 +334,10 @@ static int read_member(Scan *s, const Key *key, Row *row, int depth) {
         /* fall through */
     case K_TEXT:
         if (plain_string(s, &start, &len)) return BAIL;
-        return intern(s, start, len, &row->codes[key->slot]);
+        return field_code(s, key->slot, start, len, &row->codes[key->slot]);
     case K_HOUR:
         if (plain_string(s, &start, &len) || len < HOUR_CHARS) return BAIL;
-        return intern(s, start, HOUR_CHARS, &row->codes[key->slot]);
+        return field_code(s, key->slot, start, HOUR_CHARS, &row->codes[key->slot]);
     case K_ID:
         if (s->p < s->end && *s->p == 'n') return literal(s, "null", 4);
         if (plain_string(s, &start, &len)) return BAIL;
@@ -473,6 +489,7 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *arg) {
     s.tokens.item = sizeof(Token);
     s.rows.item = sizeof(Row);
     s.sizes.item = sizeof(int64_t);
+    for (int f = 0; f < NFIELDS; f++) s.last[f].len = -1;
     PyObject *out;
     int rc = (view.len > INT32_MAX) ? BAIL : read_text(&s);
     if (rc == NO_MEMORY)

@@ -31,7 +31,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import count
 from operator import attrgetter
 from typing import Annotated, Any
 
@@ -40,7 +39,7 @@ import numpy as np
 import orjson
 
 from mdcnb.cloudtrail import _jsonscan  # built from _jsonscan.c by `pip install` (setup.py)
-from mdcnb.cloudtrail.identity import MDC_FACTS, RoleMatcher, session_name
+from mdcnb.cloudtrail.identity import ACTORS, MDC_FACTS, RoleMatcher, session_name
 
 KNOWN_VERSIONS = frozenset(MDC_FACTS["known_event_versions"])
 DEFAULT_MAX_FILE_BYTES = 1 << 30  # decompressed; larger files are skipped instead of exhausting memory
@@ -160,9 +159,9 @@ class FileResult:
     source: str
     skip_reason: str | None = None
     keys: list[tuple] = field(default_factory=list)
-    counts: list[list[int]] = field(default_factory=list)
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.int64))
     hour_keys: list[tuple] = field(default_factory=list)
-    hour_counts: list[list[int]] = field(default_factory=list)
+    hour_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
     days: dict[str, DayEvents] = field(default_factory=dict)
     duplicates: int = 0
     without_id: int = 0
@@ -364,27 +363,41 @@ Who = tuple[str, str | None]  # (actor, role ARN)
 
 
 def aggregate(source: str, cols: Columns, opts: ScanOptions, path_account: str | None = None) -> FileResult:
-    """Count one file's records into a FileResult: first by a fine key (hour, account, region, eventSource,
-    eventName, (actor, role ARN)), then the few distinct fine keys roll up into day and hour keys."""
+    """Count one file's records into a FileResult, grouping the records' codes with NumPy: by day key (day,
+    account, region, eventSource, eventName, (actor, role ARN)) and by hour key (hour, account, region, actor).
+    Python touches only the distinct keys."""
     out = FileResult(source, issues=cols.issues)
     cols = _countable(out, cols, opts)
     if not len(cols):
         return out
     _note_odd_fields(out.issues, cols)
-    codes, who_idx, who = cols.codes, *_classify(cols, opts.matcher)
-    where = (codes[:, HOUR], _accounts(cols, path_account), codes[:, REGION], codes[:, SOURCE], codes[:, NAME])
-    fine_idx, first = _group((*where, who_idx))
-    fine = [(*map(cols.texts.__getitem__, key), who[w])
-            for *key, w in zip(*(c[first].tolist() for c in (*where, who_idx)), strict=True)]
+    texts, codes, (who_idx, who) = cols.texts, cols.codes, _classify(cols, opts.matcher)
+    hours, accounts = codes[:, HOUR], _accounts(cols, path_account)
+    day_names: dict[str, int] = {}
+    day_of_hour = np.zeros(len(texts), dtype=np.intp)
+    for code in np.flatnonzero(np.bincount(hours)).tolist():
+        day_of_hour[code] = day_names.setdefault(texts[code][:10], len(day_names))
+    days, day_of_row = list(day_names), day_of_hour[hours]
+    actor_of_row = np.array([ACTORS.index(actor) for actor, _ in who], dtype=np.intp)[who_idx]
+    day_columns = (day_of_row, accounts, codes[:, REGION], codes[:, SOURCE], codes[:, NAME], who_idx)
+    day_idx, first = _group(day_columns)
+    out.keys = [(days[d], texts[a], texts[r], texts[s], texts[n], *who[w])
+                for d, a, r, s, n, w in _values_at(day_columns, first)]
+    hour_columns = (hours, accounts, codes[:, REGION], actor_of_row)
+    hour_idx, first = _group(hour_columns)
+    out.hour_keys = [(texts[h], texts[a], texts[r], ACTORS[actor])
+                     for h, a, r, actor in _values_at(hour_columns, first)]
     read_only = cols.read_only == 1  # no readOnly field counts as not read-only
-    sums = _sum_by(fine_idx, len(fine), (None, read_only, cols.sizes, np.where(read_only, cols.sizes, 0)))
-    day_of, out.keys = _index([(hour[:10], *where, *who) for hour, *where, who in fine], len(fine))
-    hour_of, out.hour_keys = _index([(hour, acct, region, who[0]) for hour, acct, region, _s, _n, who in fine],
-                                    len(fine))
-    out.counts = _sum_by(day_of, len(out.keys), sums.T).tolist()
-    out.hour_counts = _sum_by(hour_of, len(out.hour_keys), sums.T[:READ_ONLY_BYTES]).tolist()
-    out.days = _by_day(out.keys, day_of[fine_idx], hour_of[fine_idx], cols, read_only)
+    sums = (None, read_only, cols.sizes, np.where(read_only, cols.sizes, 0))
+    out.counts = _sum_by(day_idx, len(out.keys), sums)
+    out.hour_counts = _sum_by(hour_idx, len(out.hour_keys), sums[:READ_ONLY_BYTES])
+    out.days = _by_day(days, day_of_row, day_idx, hour_idx, cols, read_only)
     return out
+
+
+def _values_at(columns: Sequence[np.ndarray], rows: np.ndarray) -> Iterator[tuple[int, ...]]:
+    """The columns' values at `rows`, row by row, as Python ints."""
+    return zip(*(c[rows].tolist() for c in columns), strict=True)
 
 
 def _countable(out: FileResult, cols: Columns, opts: ScanOptions) -> Columns:
@@ -506,34 +519,21 @@ def _group(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return group.reshape(-1), first
 
 
-def _index(keys: Iterable[tuple], n: int) -> tuple[np.ndarray, list[tuple]]:
-    """(position of each of the n keys among the distinct keys, the distinct keys in first-seen order), in one
-    dict pass: each key maps to the index of its first occurrence, then those are numbered densely."""
-    first: dict[tuple, int] = {}
-    at = np.fromiter(map(first.setdefault, keys, count()), dtype=np.intp, count=n)
-    dense = np.empty(n, dtype=np.intp)
-    dense[np.fromiter(first.values(), dtype=np.intp, count=len(first))] = np.arange(len(first))
-    return dense[at], list(first)
-
-
 def _sum_by(idx: np.ndarray, n: int, columns: Iterable[np.ndarray | None]) -> np.ndarray:
     """Per key (n rows), the sum of each column over the items with that key index; None counts the items.
     Sums are taken in float64, exact for integers below 2**53."""
     return np.stack([np.bincount(idx, weights=w, minlength=n) for w in columns], axis=1).astype(np.int64)
 
 
-def _by_day(day_keys: list[tuple], key_idx: np.ndarray, hour_idx: np.ndarray, cols: Columns,
+def _by_day(days: list[str], day_of_row: np.ndarray, key_idx: np.ndarray, hour_idx: np.ndarray, cols: Columns,
             read_only: np.ndarray) -> dict[str, DayEvents]:
     """Events with an eventID grouped by event day (a file spans one day, two around midnight)."""
-    days = {key[0] for key in day_keys}
     if len(days) == 1 and cols.has_id.all():
-        return {days.pop(): DayEvents(cols.id_hashes, key_idx, hour_idx, cols.sizes, read_only)}
-    day_of_row = np.array([key[0] for key in day_keys])[key_idx]
+        return {days[0]: DayEvents(cols.id_hashes, key_idx, hour_idx, cols.sizes, read_only)}
     result = {}
-    for day in sorted(days):
-        mask = (day_of_row == day) & cols.has_id
-        result[day] = DayEvents(cols.id_hashes[mask], key_idx[mask], hour_idx[mask], cols.sizes[mask],
-                                read_only[mask])
+    for d, day in enumerate(days):
+        mask = (day_of_row == d) & cols.has_id
+        result[day] = DayEvents(cols.id_hashes[mask], key_idx[mask], hour_idx[mask], cols.sizes[mask], read_only[mask])
     return result
 
 

@@ -17,16 +17,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from operator import add
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from mdcnb.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, in_window
 from mdcnb.cloudtrail.parse import (
-    BYTES,
-    EVENTS,
-    READ_ONLY,
-    READ_ONLY_BYTES,
     FileResult,
     ScanOptions,
     aggregate_dicts,
@@ -44,13 +41,39 @@ class ReadError(Exception):
     """A file that could not be fetched (S3 AccessDenied, vanished key, I/O error): becomes a counted skip."""
 
 
+class Totals:
+    """Counters by key: one row of `counts` per key, rows numbered in order of first sight. A new key is stored
+    with shared value objects (every file brings its own copies of the same few days, accounts and APIs), which
+    halves what the keys hold as days pile up."""
+
+    def __init__(self, width: int, values: dict) -> None:
+        self.rows: dict[tuple, int] = {}
+        self.counts = np.zeros((1024, width), dtype=np.int64)
+        self._values = values
+
+    def add(self, keys: list[tuple], counts: np.ndarray) -> np.ndarray:
+        """Add a file's counts (one row per key, keys distinct); the row of each key."""
+        rows, at = self.rows, []
+        for key in keys:
+            row = rows.get(key)
+            if row is None:
+                row = rows[tuple(map(self._values.setdefault, key, key))] = len(rows)
+            at.append(row)
+        if len(rows) > len(self.counts):
+            self.counts = np.concatenate([self.counts, np.zeros_like(self.counts[:len(rows)])])
+        where = np.array(at, dtype=np.intp)
+        np.add.at(self.counts, where, counts)
+        return where
+
+    def as_dict(self) -> dict[tuple, list[int]]:
+        return dict(zip(self.rows, self.counts[:len(self.rows)].tolist(), strict=True))
+
+
 @dataclass
 class Accumulator:
     """Merges FileResults in delivery order; drops cross-file duplicates by eventID hash."""
 
     margin_days: int = DEFAULT_MARGIN_DAYS
-    totals: dict[tuple, list[int]] = field(default_factory=dict)
-    hour_totals: dict[tuple, list[int]] = field(default_factory=dict)
     seen: dict[str, set[int]] = field(default_factory=dict)
     horizon: str | None = None
     files_read: int = 0
@@ -61,6 +84,21 @@ class Accumulator:
     out_of_range: int = 0
     issues: Counter = field(default_factory=Counter)
     values: dict = field(default_factory=dict)  # one object per distinct key value
+    day_rows: Totals = field(init=False)
+    hour_rows: Totals = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.day_rows, self.hour_rows = Totals(4, self.values), Totals(3, self.values)
+
+    @property
+    def totals(self) -> dict[tuple, list[int]]:
+        """Day key -> [events, read_only, bytes, read_only_bytes]."""
+        return self.day_rows.as_dict()
+
+    @property
+    def hour_totals(self) -> dict[tuple, list[int]]:
+        """Hour key -> [events, read_only, bytes]."""
+        return self.hour_rows.as_dict()
 
     def skip(self, source: str, reason: str) -> None:
         self.skips.append({"path": source, "reason": reason})
@@ -84,6 +122,8 @@ class Accumulator:
         self.without_id += res.without_id
         self.out_of_range += res.out_of_range
         self.issues.update(res.issues)
+        day_rows = self.day_rows.add(res.keys, res.counts)
+        hour_rows = self.hour_rows.add(res.hour_keys, res.hour_counts)
         for day, ev in res.days.items():
             if self.horizon and day < self.horizon:
                 self.late += len(ev.hashes)
@@ -93,33 +133,19 @@ class Accumulator:
             if seen.isdisjoint(hashes):
                 seen.update(hashes)
                 continue
-            for h, k, hk, n, ro in zip(hashes, ev.key_idx.tolist(), ev.hour_idx.tolist(), ev.nbytes.tolist(),
-                                       ev.read_only.tolist(), strict=True):
-                if h not in seen:
-                    seen.add(h)
-                    continue
-                c, hc = res.counts[k], res.hour_counts[hk]
-                c[EVENTS] -= 1
-                c[BYTES] -= n
-                hc[EVENTS] -= 1
-                hc[BYTES] -= n
-                if ro:
-                    c[READ_ONLY] -= 1
-                    c[READ_ONLY_BYTES] -= n
-                    hc[READ_ONLY] -= 1
-                self.duplicates += 1
-        self._merge(self.totals, res.keys, res.counts)
-        self._merge(self.hour_totals, res.hour_keys, res.hour_counts)
+            repeated = np.zeros(len(hashes), dtype=bool)
+            for i, h in enumerate(hashes):
+                repeated[i] = h in seen
+                seen.add(h)
+            self._drop(day_rows[ev.key_idx[repeated]], hour_rows[ev.hour_idx[repeated]], ev.nbytes[repeated],
+                       ev.read_only[repeated])
 
-    def _merge(self, totals: dict[tuple, list[int]], keys: list[tuple], counts: list[list[int]]) -> None:
-        """Add a file's counts; a new key is stored with shared value objects (every file brings its own copies
-        of the same few days, accounts and APIs), which halves what the totals hold as days pile up."""
-        for key, c in zip(keys, counts, strict=True):
-            t = totals.get(key)
-            if t is None:
-                totals[tuple(map(self.values.setdefault, key, key))] = c
-            else:
-                totals[key] = list(map(add, t, c))
+    def _drop(self, day_rows: np.ndarray, hour_rows: np.ndarray, nbytes: np.ndarray, read_only: np.ndarray) -> None:
+        """Take repeated events (their rows, sizes and read-only flags) back out of the totals."""
+        self.duplicates += len(nbytes)
+        ro_bytes = np.where(read_only, nbytes, 0)
+        np.subtract.at(self.day_rows.counts, day_rows, np.stack([np.ones_like(nbytes), read_only, nbytes, ro_bytes], 1))
+        np.subtract.at(self.hour_rows.counts, hour_rows, np.stack([np.ones_like(nbytes), read_only, nbytes], 1))
 
 
 # ---- worker side -------------------------------------------------------------------------------------------
