@@ -29,7 +29,7 @@ from cloudtrail_helpers import (
 )
 from cloudtrail_helpers import write_log as write_log_any
 
-from mdcnb.cloudtrail import volume
+from mdcnb.cloudtrail import scan, volume
 from mdcnb.cloudtrail.synth import Builder, TrailAccount, write_account_logs
 
 STRATUS = Path(__file__).parent / "fixtures" / "cloudtrail-samples" / "stratus-red-team"
@@ -123,11 +123,14 @@ def test_event_window_uses_event_time_not_path(tmp_path: Path) -> None:
     assert (s0["files_pruned_by_path_date"], s0["cspm_events"]) == (1, 0)
 
 
-def test_late_duplicate_beyond_the_id_window_is_reported(tmp_path: Path) -> None:
+def test_late_duplicate_beyond_the_id_window_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rec = role_call(1, CSPM, "2026-11-01T10:00:00Z")
     write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-01", "20261101T1005Z_A"), [rec])
     write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "20261102T1005Z_B"), [rec])
     write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-09", "20261109T1005Z_C"), [rec])
+    s = volume(tmp_path, processes=1).summary()  # the three files are read in one task: every copy is caught
+    assert (s["duplicates_dropped"], s["late_events_not_deduplicated"], s["cspm_events"]) == (2, 0, 1)
+    monkeypatch.setattr(scan, "FILES_PER_TASK", 1)  # one task per file, as files weeks apart are in a long scan
     s = volume(tmp_path, processes=1).summary()
     assert s["duplicates_dropped"] == 1  # Nov 2 copy caught
     assert s["late_events_not_deduplicated"] == 1  # Nov 9 copy: its day was forgotten, so it is counted and reported

@@ -153,8 +153,8 @@ class DayEvents:
 
 @dataclass
 class FileResult:
-    """Aggregated content of one file: day keys with [events, read_only, bytes, read_only_bytes], hour keys with
-    [events, read_only, bytes]."""
+    """Aggregated content of one file, or of several read together (or why one was skipped): day keys with
+    [events, read_only, bytes, read_only_bytes], hour keys with [events, read_only, bytes]."""
 
     source: str
     skip_reason: str | None = None
@@ -163,6 +163,7 @@ class FileResult:
     hour_keys: list[tuple] = field(default_factory=list)
     hour_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
     days: dict[str, DayEvents] = field(default_factory=dict)
+    files: int = 1  # files whose records it counts
     duplicates: int = 0
     without_id: int = 0
     out_of_range: int = 0
@@ -342,12 +343,21 @@ def _text(value: Any) -> str | None:
     return value if type(value) is str else None
 
 
+def _code_table() -> dict[str | None, int]:
+    return {None: NONE, "": EMPTY}
+
+
+def _encode(texts: Iterable[str | None], code_of: dict[str | None, int]) -> list[int]:
+    """The code of each text in `code_of`, a text not yet in it taking the next number."""
+    return [code_of.setdefault(text, len(code_of)) for text in texts]
+
+
 def columns_of(parsed: ParsedRecords) -> Columns:
     """Columns from msgspec's records; the elements that were no record are left out (already counted)."""
     pairs = [(rec, size) for rec, size in zip(parsed.records, parsed.sizes, strict=True) if rec is not None]
     records = [rec for rec, _ in pairs]
-    code_of: dict[str | None, int] = {None: NONE, "": EMPTY}
-    codes = np.array([[code_of.setdefault(v, len(code_of)) for v in map(get, records)] for get in _RECORD_FIELDS],
+    code_of = _code_table()
+    codes = np.array([_encode(map(get, records), code_of) for get in _RECORD_FIELDS],
                      dtype=np.int32).reshape(len(FIELDS), len(records)).T
     ids = [rec.eventID for rec in records]
     has_id = np.array([i is not None for i in ids], dtype=bool)
@@ -362,7 +372,7 @@ def columns_of(parsed: ParsedRecords) -> Columns:
 Who = tuple[str, str | None]  # (actor, role ARN)
 
 
-def aggregate(source: str, cols: Columns, opts: ScanOptions, path_account: str | None = None) -> FileResult:
+def aggregate(source: str, cols: Columns, opts: ScanOptions) -> FileResult:
     """Count one file's records into a FileResult, grouping the records' codes with NumPy: by day key (day,
     account, region, eventSource, eventName, (actor, role ARN)) and by hour key (hour, account, region, actor).
     Python touches only the distinct keys."""
@@ -372,7 +382,7 @@ def aggregate(source: str, cols: Columns, opts: ScanOptions, path_account: str |
         return out
     _note_odd_fields(out.issues, cols)
     texts, codes, (who_idx, who) = cols.texts, cols.codes, _classify(cols, opts.matcher)
-    hours, accounts = codes[:, HOUR], _accounts(cols, path_account)
+    hours, accounts = codes[:, HOUR], codes[:, ACCOUNT]
     day_names: dict[str, int] = {}
     day_of_hour = np.zeros(len(texts), dtype=np.intp)
     for code in np.flatnonzero(np.bincount(hours)).tolist():
@@ -450,20 +460,31 @@ def _version_issue(version: str | None) -> str:
     return f"newer eventVersion {version} (parsed best-effort)"
 
 
-def _accounts(cols: Columns, path_account: str | None) -> np.ndarray:
-    """Account codes: recipientAccountId, else the account in the file's path, else the caller's account."""
-    accounts = cols.codes[:, ACCOUNT]
-    missing = accounts == NONE
+def with_accounts(cols: Columns, path_account: str | None) -> Columns:
+    """`cols` with every record's account: recipientAccountId, else the account in the file's path, else the
+    caller's account."""
+    missing = cols.codes[:, ACCOUNT] == NONE
     if not missing.any():
-        return accounts
-    accounts = accounts.copy()
+        return cols
+    texts, codes = cols.texts, cols.codes.copy()
     if path_account:
-        if path_account not in cols.texts:
-            cols.texts.append(path_account)
-        accounts[missing] = cols.texts.index(path_account)
+        texts = texts if path_account in texts else [*texts, path_account]
+        codes[missing, ACCOUNT] = texts.index(path_account)
     else:
-        accounts[missing] = cols.codes[missing, IDENTITY_ACCOUNT]
-    return accounts
+        codes[missing, ACCOUNT] = codes[missing, IDENTITY_ACCOUNT]
+    return replace(cols, texts=texts, codes=codes)
+
+
+def concat(parts: list[Columns]) -> Columns:
+    """The records of several files as one Columns, their texts merged (one code per distinct text)."""
+    if len(parts) == 1:
+        return parts[0]
+    code_of = _code_table()
+    codes = [np.array(_encode(cols.texts, code_of), dtype=np.int32)[cols.codes] for cols in parts]
+    return Columns(list(code_of), np.concatenate(codes),
+                   *(np.concatenate([getattr(cols, name) for cols in parts])
+                     for name in ("sizes", "read_only", "has_id", "id_hashes")),
+                   strict=all(cols.strict for cols in parts), issues=sum((cols.issues for cols in parts), Counter()))
 
 
 def _classify(cols: Columns, matcher: RoleMatcher) -> tuple[np.ndarray, list[Who]]:
@@ -573,16 +594,33 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def scan_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | None = None) -> FileResult:
-    """Inflate, read and aggregate one file's bytes."""
+def read_blob(blob: bytes, opts: ScanOptions, path_account: str | None = None) -> Columns | str:
+    """One file's bytes as Columns (accounts filled in), or the reason it was skipped."""
+    data, reason = inflate(blob, opts.max_file_bytes)
+    if reason is not None:
+        return reason
+    cols = read_log(data)
+    return cols if type(cols) is str else with_accounts(cols, path_account)
+
+
+def scan_blobs(items: Iterable[tuple[str, bytes | str, str | None]], opts: ScanOptions) -> list[FileResult]:
+    """Count several files, given as (source, bytes or the reason they could not be fetched, account in the path):
+    one FileResult per file skipped, and one for all the others, whose records are counted together (each step's
+    fixed cost paid once for the lot)."""
+    out, parts, sources = [], [], []
     with gc_paused():
-        data, reason = inflate(blob, opts.max_file_bytes)
-        if reason is None:
-            cols = read_log(data)
-            reason = cols if type(cols) is str else None
-        if reason is not None:
-            return FileResult(source, skip_reason=reason)
-        return aggregate(source, cols, opts, path_account)
+        for source, blob, path_account in items:
+            cols = blob if type(blob) is str else read_blob(blob, opts, path_account)
+            if type(cols) is str:
+                out.append(FileResult(source, skip_reason=cols))
+            else:
+                parts.append(cols)
+                sources.append(source)
+        if parts:
+            res = aggregate(sources[0], concat(parts), opts)
+            res.files = len(parts)
+            out.append(res)
+    return out
 
 
 def aggregate_texts(source: str, texts: Iterable[bytes | str], opts: ScanOptions, what: str = "record") -> FileResult:

@@ -1,10 +1,11 @@
 """Scan many CloudTrail log files in parallel and merge them into one de-duplicated volume result.
 
-Files are parsed in worker processes (`mdcnb.cloudtrail.parse`), in delivery-date order; the parent merges
-their per-key counts and drops events whose `eventID` was already seen. To keep memory flat however many
-days are scanned, the ids of an event day are forgotten once files delivered `margin_days + 1` days later
-are being read; an event that still arrives for a forgotten day is counted and reported as
-`late_events_not_deduplicated` (it could not be checked), never silently.
+Files are parsed in worker processes (`mdcnb.cloudtrail.parse`), in delivery-date order, FILES_PER_TASK
+consecutive files to a task counted together (duplicates among them dropped there); the parent merges the tasks'
+per-key counts and drops events whose `eventID` was already seen. To keep memory flat however many days are
+scanned, the ids of an event day are forgotten once a task's first file was delivered `margin_days + 1` days
+later; an event that still arrives for a forgotten day is counted and reported as `late_events_not_deduplicated`
+(it could not be checked), never silently.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from mdcnb.cloudtrail.parse import (
     ScanOptions,
     aggregate_dicts,
     gc_paused,
-    scan_blob,
+    scan_blobs,
 )
 from mdcnb.cloudtrail.result import VolumeResult
 
 Reader = Callable[[LogFile], bytes]
 T = TypeVar("T")
-IN_FLIGHT_PER_PROCESS = 16  # files handed out but not yet merged, per worker process
+FILES_PER_TASK = 8          # files a worker reads and counts together
+IN_FLIGHT_PER_PROCESS = 2   # tasks handed out but not yet merged, per worker process
 
 
 class ReadError(Exception):
@@ -117,7 +119,7 @@ class Accumulator:
         if res.skip_reason:
             self.skip(res.source, res.skip_reason)
             return
-        self.files_read += 1
+        self.files_read += res.files
         self.duplicates += res.duplicates
         self.without_id += res.without_id
         self.out_of_range += res.out_of_range
@@ -157,19 +159,20 @@ def _init_worker(opts: ScanOptions) -> None:
     _OPTS = opts
 
 
-def _scan_path(f: LogFile) -> FileResult:
+def _scan_paths(files: list[LogFile]) -> list[FileResult]:
+    return scan_blobs(((f.location, _read_local(f.location), f.account) for f in files), _OPTS)
+
+
+def _read_local(path: str) -> bytes | str:
+    """A file's bytes, or why it could not be read."""
     try:
-        blob = Path(f.location).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
-        return FileResult(f.location, skip_reason=f"cannot read ({exc.strerror or exc})")
-    return scan_blob(f.location, blob, _OPTS, f.account)
+        return f"cannot read ({exc.strerror or exc})"
 
 
-def _scan_fetched(item: tuple[LogFile, bytes | None, str | None]) -> FileResult:
-    f, blob, error = item
-    if error is not None:
-        return FileResult(f.location, skip_reason=error)
-    return scan_blob(f.location, blob, _OPTS, f.account)
+def _scan_fetched(items: list[tuple[LogFile, bytes | None, str | None]]) -> list[FileResult]:
+    return scan_blobs(((f.location, blob if error is None else error, f.account) for f, blob, error in items), _OPTS)
 
 
 # ---- driver --------------------------------------------------------------------------------------------------
@@ -203,34 +206,43 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
     logs = [f for f in files if f.is_log]
     wanted = [f for f in logs if in_window(f, since, until, margin_days)]
     processes = processes or default_processes()
-    parallel = processes > 1 and len(wanted) >= 2 * processes
+    tasks = [wanted[i:i + FILES_PER_TASK] for i in range(0, len(wanted), FILES_PER_TASK)]
+    parallel = processes > 1 and len(tasks) >= 2 * processes
     if parallel:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         slots = threading.Semaphore(IN_FLIGHT_PER_PROCESS * processes)
         with ctx.Pool(processes, initializer=_init_worker, initargs=(opts,)) as pool:
-            results = (pool.imap(_scan_path, _bounded(wanted, slots), chunksize=4) if reader is None
-                       else pool.imap(_scan_fetched, _bounded(_prefetch(wanted, reader, fetch_threads), slots),
-                                      chunksize=1))
-            _consume(acc, wanted, results, slots)
+            results = (pool.imap(_scan_paths, _bounded(tasks, slots)) if reader is None
+                       else pool.imap(_scan_fetched, _bounded(_fetched_tasks(wanted, reader, fetch_threads), slots)))
+            _consume(acc, tasks, results, slots)
     else:
         _init_worker(opts)
-        results = (map(_scan_path, wanted) if reader is None
-                   else map(_scan_fetched, _prefetch(wanted, reader, fetch_threads)))
-        _consume(acc, wanted, results)
+        results = (map(_scan_paths, tasks) if reader is None
+                   else map(_scan_fetched, _fetched_tasks(wanted, reader, fetch_threads)))
+        _consume(acc, tasks, results)
     return VolumeResult.from_accumulator(
         acc, source=source, files_listed=len(files), files_pruned=len(logs) - len(wanted),
         digest_files=digests, other_files=[f.location for f in others], since=opts.since, until=opts.until,
         role_arns=sorted(opts.matcher.cspm_arns))
 
 
-def _consume(acc: Accumulator, wanted: list[LogFile], results: Iterator[FileResult],
+def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[list[FileResult]],
              slots: threading.Semaphore | None = None) -> None:
     with gc_paused():
-        for f, res in zip(wanted, results, strict=True):
-            acc.advance(f.delivered)
-            acc.add(res)
+        for files, task_results in zip(tasks, results, strict=True):
+            acc.advance(files[0].delivered)  # the task's earliest: forgets no day a file of it may still repeat
+            for res in task_results:
+                acc.add(res)
             if slots is not None:
                 slots.release()
+
+
+def _fetched_tasks(files: list[LogFile], reader: Reader,
+                   threads: int) -> Iterator[list[tuple[LogFile, bytes | None, str | None]]]:
+    """The fetched files, FILES_PER_TASK to a task."""
+    fetched = _prefetch(files, reader, threads)
+    for i in range(0, len(files), FILES_PER_TASK):
+        yield [next(fetched) for _ in files[i:i + FILES_PER_TASK]]
 
 
 def _bounded(items: Iterable[T], slots: threading.Semaphore) -> Iterator[T]:
