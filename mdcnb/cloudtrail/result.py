@@ -109,7 +109,8 @@ def tables_from_totals(totals: dict[tuple, list[int]],
     hour keys (hour, account, region, actor) -> [events, read-only events, bytes]."""
     volume = _frame(totals, _DAY + _COUNTS)
     volume = volume.sort_values(_DAY, kind="stable", na_position="first").reset_index(drop=True)
-    volume.insert(7, "role_name", volume["role_arn"].map(lambda a: (role_name(a) or a) if isinstance(a, str) else None))
+    arns = volume["role_arn"]
+    volume.insert(7, "role_name", arns.map({a: role_name(a) or a for a in arns.dropna().unique()}))
     hourly = _frame(hour_totals, _HOUR + _COUNTS[:3])
     hourly = hourly.sort_values(_HOUR, kind="stable").reset_index(drop=True)
     hourly["hour"] = hourly["hour"] + ":00:00Z"
