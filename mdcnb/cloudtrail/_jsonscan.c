@@ -2,7 +2,8 @@
 
    `scan(text)` walks `{"Records":[...]}` or a bare array as CloudTrail writes it (compact JSON, ASCII) and
    returns, per record, a code for each text field (mdcnb.cloudtrail.parse.FIELDS: codes index one list of
-   distinct texts, 0 is None and 1 is ""), its size as delivered, its eventID (hashed when it has the 36
+   distinct texts, 0 is None and 1 is ""; a `Scanner` keeps that list across the files it reads, so the files of
+   one task share their codes), its size as delivered, its eventID (hashed when it has the 36
    characters of a UUID, else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general
    path, so both paths share one hash.
 
@@ -24,7 +25,7 @@
 enum { F_HOUR, F_VERSION, F_ACCOUNT, F_REGION, F_SOURCE, F_NAME, F_ISSUER, F_IDENTITY_ARN, F_PRINCIPAL,
        F_IDENTITY_ACCOUNT, F_ROLE_ARN, F_SESSION, NFIELDS };
 enum { TOKEN_NONE, TOKEN_EMPTY, FIRST_TOKEN };
-enum { OK = 0, BAIL = -1, NO_MEMORY = -2 };
+enum { OK = 0, BAIL = -1, NO_MEMORY = -2, PY_ERROR = -3 /* a Python exception is set */ };
 #define MAX_DEPTH 64
 #define HOUR_CHARS 13 /* YYYY-MM-DDTHH */
 #define UUID_CHARS 36
@@ -52,28 +53,48 @@ static const Key PARAMS_KEYS[] = {
 /* A growable array of fixed-size items. */
 typedef struct { char *data; size_t n, cap, item; } Vec;
 
+static int vec_reserve(Vec *v, size_t more) {
+    if (v->n + more <= v->cap) return OK;
+    size_t cap = v->cap ? 2 * v->cap : 256;
+    while (cap < v->n + more) cap *= 2;
+    char *data = PyMem_Realloc(v->data, cap * v->item);
+    if (!data) return NO_MEMORY;
+    v->data = data;
+    v->cap = cap;
+    return OK;
+}
+
 static void *vec_push(Vec *v) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 256;
-        char *data = PyMem_Realloc(v->data, cap * v->item);
-        if (!data) return NULL;
-        v->data = data;
-        v->cap = cap;
-    }
+    if (vec_reserve(v, 1)) return NULL;
     return v->data + v->item * v->n++;
+}
+
+static int vec_extend(Vec *v, const void *items, size_t n) {
+    if (vec_reserve(v, n)) return NO_MEMORY;
+    memcpy(v->data + v->item * v->n, items, n * v->item);
+    v->n += n;
+    return OK;
 }
 
 typedef struct { int64_t off; int32_t len; uint64_t hash; } Token;
 typedef struct { int64_t id_off, id_hash; int32_t id_len; uint8_t read_only; int32_t codes[NFIELDS]; } Row;
 
+/* The distinct texts read so far: their bytes, an open-addressing table over them and their Python strings. */
+typedef struct {
+    PyObject_HEAD
+    Vec bytes;       /* the texts' bytes, one after the other */
+    Vec tokens;      /* Token per text (off into bytes), from FIRST_TOKEN on */
+    int32_t *slots;  /* token indices, -1 empty */
+    size_t nslots;
+    PyObject *texts; /* list: None, "", then each token's text */
+} Scanner;
+
 typedef struct {
     const unsigned char *base, *p, *end;
-    Vec tokens;      /* Token: distinct texts, from FIRST_TOKEN on */
-    int32_t *slots;  /* open-addressing table of token indices, -1 empty */
-    size_t nslots;
+    Scanner *table;
     Vec rows;        /* Row per record */
     Vec sizes;       /* int64 per record */
-    Token last[NFIELDS]; /* each field's previous text (len -1: none yet) and its code in hash */
+    Token last[NFIELDS]; /* each field's previous text in this file (off into it; len -1: none) and its code */
 } Scan;
 
 /* bytes that end the fast loop inside a string: quote, backslash, control characters, non-ASCII */
@@ -254,47 +275,54 @@ static uint64_t text_hash(const unsigned char *p, size_t n) {
     return splitmix(h ^ word);
 }
 
-static int grow_slots(Scan *s) {
-    size_t nslots = s->nslots ? 2 * s->nslots : 1024;
+static int grow_slots(Scanner *table) {
+    size_t nslots = table->nslots ? 2 * table->nslots : 1024;
     int32_t *slots = PyMem_Malloc(nslots * sizeof(int32_t));
     if (!slots) return NO_MEMORY;
     memset(slots, 0xff, nslots * sizeof(int32_t));
-    Token *tokens = (Token *)s->tokens.data;
-    for (size_t t = 0; t < s->tokens.n; t++) {
+    Token *tokens = (Token *)table->tokens.data;
+    for (size_t t = 0; t < table->tokens.n; t++) {
         size_t i = tokens[t].hash & (nslots - 1);
         while (slots[i] >= 0) i = (i + 1) & (nslots - 1);
         slots[i] = (int32_t)t;
     }
-    PyMem_Free(s->slots);
-    s->slots = slots;
-    s->nslots = nslots;
+    PyMem_Free(table->slots);
+    table->slots = slots;
+    table->nslots = nslots;
     return OK;
 }
 
-/* The code of a text (one code per distinct text). */
-static int intern(Scan *s, const unsigned char *p, size_t n, int32_t *code) {
+/* The code of the text p[0:n] in `table`; a text not seen before is added, with `text` as its string (NULL: made
+   from the bytes, which are ASCII). */
+static int intern(Scanner *table, const unsigned char *p, size_t n, PyObject *text, int32_t *code) {
     if (n == 0) {
         *code = TOKEN_EMPTY;
         return OK;
     }
-    if (2 * (s->tokens.n + 1) > s->nslots && grow_slots(s)) return NO_MEMORY;
+    if (2 * (table->tokens.n + 1) > table->nslots && grow_slots(table)) return NO_MEMORY;
     uint64_t h = text_hash(p, n);
-    Token *tokens = (Token *)s->tokens.data;
-    size_t i = h & (s->nslots - 1);
-    for (; s->slots[i] >= 0; i = (i + 1) & (s->nslots - 1)) {
-        Token *t = &tokens[s->slots[i]];
-        if (t->hash == h && (size_t)t->len == n && memcmp(s->base + t->off, p, n) == 0) {
-            *code = s->slots[i] + FIRST_TOKEN;
+    Token *tokens = (Token *)table->tokens.data;
+    size_t i = h & (table->nslots - 1);
+    for (; table->slots[i] >= 0; i = (i + 1) & (table->nslots - 1)) {
+        Token *t = &tokens[table->slots[i]];
+        if (t->hash == h && (size_t)t->len == n && memcmp(table->bytes.data + t->off, p, n) == 0) {
+            *code = table->slots[i] + FIRST_TOKEN;
             return OK;
         }
     }
-    Token *t = vec_push(&s->tokens);
-    if (!t) return NO_MEMORY;
-    t->off = p - s->base;
+    PyObject *string = text ? Py_NewRef(text) : PyUnicode_DecodeASCII((const char *)p, (Py_ssize_t)n, NULL);
+    if (!string) return PY_ERROR;
+    int appended = PyList_Append(table->texts, string);
+    Py_DECREF(string);
+    if (appended < 0) return PY_ERROR;
+    int64_t off = (int64_t)table->bytes.n;
+    Token *t = vec_push(&table->tokens);
+    if (!t || vec_extend(&table->bytes, p, n)) return NO_MEMORY;
+    t->off = off;
     t->len = (int32_t)n;
     t->hash = h;
-    s->slots[i] = (int32_t)(s->tokens.n - 1);
-    *code = (int32_t)(s->tokens.n - 1) + FIRST_TOKEN;
+    table->slots[i] = (int32_t)(table->tokens.n - 1);
+    *code = (int32_t)(table->tokens.n - 1) + FIRST_TOKEN;
     return OK;
 }
 
@@ -306,7 +334,7 @@ static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int3
         *code = (int32_t)last->hash;
         return OK;
     }
-    int rc = intern(s, p, n, code);
+    int rc = intern(s->table, p, n, NULL, code);
     last->off = p - s->base;
     last->len = (int32_t)n;
     last->hash = (uint64_t)*code;
@@ -433,10 +461,9 @@ static int read_text(Scan *s) {
 
 static PyObject *bytes_of(const Vec *v) { return PyBytes_FromStringAndSize(v->data ? v->data : "", v->n * v->item); }
 
-/* (texts, codes, sizes, eventID hashes, offsets and lengths, readOnly) as a list and six byte strings. */
+/* (texts, codes, sizes, eventID hashes, offsets and lengths, readOnly): the scanner's list and six byte strings. */
 static PyObject *results(const Scan *s) {
     size_t n = s->rows.n;
-    PyObject *texts = PyList_New(FIRST_TOKEN + s->tokens.n);
     PyObject *codes = PyBytes_FromStringAndSize(NULL, n * NFIELDS * sizeof(int32_t));
     PyObject *id_hash = PyBytes_FromStringAndSize(NULL, n * sizeof(int64_t));
     PyObject *id_off = PyBytes_FromStringAndSize(NULL, n * sizeof(int64_t));
@@ -444,33 +471,22 @@ static PyObject *results(const Scan *s) {
     PyObject *read_only = PyBytes_FromStringAndSize(NULL, n);
     PyObject *sizes = bytes_of(&s->sizes);
     PyObject *out = NULL;
-    if (!texts || !codes || !id_hash || !id_off || !id_len || !read_only || !sizes) goto done;
-    PyList_SET_ITEM(texts, TOKEN_NONE, Py_NewRef(Py_None));
-    PyObject *empty = PyUnicode_FromStringAndSize("", 0);
-    if (!empty) goto done;
-    PyList_SET_ITEM(texts, TOKEN_EMPTY, empty);
-    const Token *tokens = (const Token *)s->tokens.data;
-    for (size_t t = 0; t < s->tokens.n; t++) {
-        PyObject *text = PyUnicode_DecodeASCII((const char *)s->base + tokens[t].off, tokens[t].len, NULL);
-        if (!text) goto done;
-        PyList_SET_ITEM(texts, FIRST_TOKEN + t, text);
+    if (codes && id_hash && id_off && id_len && read_only && sizes) {
+        const Row *rows = (const Row *)s->rows.data;
+        int32_t *c = (int32_t *)PyBytes_AS_STRING(codes);
+        int64_t *ih = (int64_t *)PyBytes_AS_STRING(id_hash);
+        int64_t *io = (int64_t *)PyBytes_AS_STRING(id_off);
+        int32_t *il = (int32_t *)PyBytes_AS_STRING(id_len);
+        char *ro = PyBytes_AS_STRING(read_only);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(c + i * NFIELDS, rows[i].codes, sizeof(rows[i].codes));
+            ih[i] = rows[i].id_hash;
+            io[i] = rows[i].id_off;
+            il[i] = rows[i].id_len;
+            ro[i] = (char)rows[i].read_only;
+        }
+        out = PyTuple_Pack(7, s->table->texts, codes, sizes, id_hash, id_off, id_len, read_only);
     }
-    const Row *rows = (const Row *)s->rows.data;
-    int32_t *c = (int32_t *)PyBytes_AS_STRING(codes);
-    int64_t *ih = (int64_t *)PyBytes_AS_STRING(id_hash);
-    int64_t *io = (int64_t *)PyBytes_AS_STRING(id_off);
-    int32_t *il = (int32_t *)PyBytes_AS_STRING(id_len);
-    char *ro = PyBytes_AS_STRING(read_only);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(c + i * NFIELDS, rows[i].codes, sizeof(rows[i].codes));
-        ih[i] = rows[i].id_hash;
-        io[i] = rows[i].id_off;
-        il[i] = rows[i].id_len;
-        ro[i] = (char)rows[i].read_only;
-    }
-    out = PyTuple_Pack(7, texts, codes, sizes, id_hash, id_off, id_len, read_only);
-done:
-    Py_XDECREF(texts);
     Py_XDECREF(codes);
     Py_XDECREF(id_hash);
     Py_XDECREF(id_off);
@@ -480,13 +496,13 @@ done:
     return out;
 }
 
-static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *arg) {
+static PyObject *scanner_scan(Scanner *self, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
     Scan s = {0};
     s.base = s.p = view.buf;
     s.end = s.base + view.len;
-    s.tokens.item = sizeof(Token);
+    s.table = self;
     s.rows.item = sizeof(Row);
     s.sizes.item = sizeof(int64_t);
     for (int f = 0; f < NFIELDS; f++) s.last[f].len = -1;
@@ -494,15 +510,79 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *arg) {
     int rc = (view.len > INT32_MAX) ? BAIL : read_text(&s);
     if (rc == NO_MEMORY)
         out = PyErr_NoMemory();
+    else if (rc == PY_ERROR)
+        out = NULL;
     else if (rc == BAIL)
         out = Py_NewRef(Py_None);
     else
         out = results(&s);
-    PyMem_Free(s.tokens.data);
     PyMem_Free(s.rows.data);
     PyMem_Free(s.sizes.data);
-    PyMem_Free(s.slots);
     PyBuffer_Release(&view);
+    return out;
+}
+
+static PyObject *scanner_code(Scanner *self, PyObject *text) {
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
+    if (!utf8) return NULL;
+    int32_t code;
+    int rc = intern(self, (const unsigned char *)utf8, (size_t)n, text, &code);
+    if (rc == NO_MEMORY) return PyErr_NoMemory();
+    if (rc == PY_ERROR) return NULL;
+    return PyLong_FromLong(code);
+}
+
+static PyObject *scanner_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kwargs)) {
+    Scanner *self = (Scanner *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->bytes.item = 1;
+    self->tokens.item = sizeof(Token);
+    self->texts = Py_BuildValue("[Os]", Py_None, "");
+    if (!self->texts) Py_CLEAR(self);
+    return (PyObject *)self;
+}
+
+static void scanner_dealloc(Scanner *self) {
+    PyMem_Free(self->bytes.data);
+    PyMem_Free(self->tokens.data);
+    PyMem_Free(self->slots);
+    Py_XDECREF(self->texts);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *scanner_texts(Scanner *self, void *Py_UNUSED(closure)) { return Py_NewRef(self->texts); }
+
+static PyMethodDef SCANNER_METHODS[] = {
+    {"scan", (PyCFunction)scanner_scan, METH_O,
+     "scan(text) -> (texts, codes, sizes, id_hashes, id_offsets, id_lengths, read_only) or None when the text "
+     "needs the general reader. `texts` is the scanner's list, shared by every file it reads."},
+    {"code", (PyCFunction)scanner_code, METH_O, "code(text) -> the code of a text (added when new)."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef SCANNER_GETSET[] = {
+    {"texts", (getter)scanner_texts, NULL, "the distinct texts read so far: None, \"\", then in order of first sight",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject SCANNER_TYPE = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mdcnb.cloudtrail._jsonscan.Scanner",
+    .tp_basicsize = sizeof(Scanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Reads CloudTrail log texts, one code per distinct text across all of them.",
+    .tp_new = scanner_new,
+    .tp_dealloc = (destructor)scanner_dealloc,
+    .tp_methods = SCANNER_METHODS,
+    .tp_getset = SCANNER_GETSET,
+};
+
+/* scan(text): a Scanner's scan of one text. */
+static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *arg) {
+    PyObject *scanner = scanner_new(&SCANNER_TYPE, NULL, NULL);
+    if (!scanner) return NULL;
+    PyObject *out = scanner_scan((Scanner *)scanner, arg);
+    Py_DECREF(scanner);
     return out;
 }
 
@@ -533,7 +613,10 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_jsonscan", NULL, -1
 
 PyMODINIT_FUNC PyInit__jsonscan(void) {
     init_stop();
+    if (PyType_Ready(&SCANNER_TYPE) < 0) return NULL;
     PyObject *m = PyModule_Create(&MODULE);
-    if (m && PyModule_AddIntConstant(m, "NFIELDS", NFIELDS) < 0) Py_CLEAR(m);
+    if (m && (PyModule_AddIntConstant(m, "NFIELDS", NFIELDS) < 0 ||
+              PyModule_AddObjectRef(m, "Scanner", (PyObject *)&SCANNER_TYPE) < 0))
+        Py_CLEAR(m);
     return m;
 }

@@ -228,11 +228,12 @@ class ParsedRecords:
     issues: Counter = field(default_factory=Counter)
 
 
-def read_log(data: bytes, native: bool = True) -> Columns | str:
+def read_log(data: bytes, native: bool = True, scanner: _jsonscan.Scanner | None = None) -> Columns | str:
     """The records of one log file's text, or the reason it holds none: `{"Records": [...]}` or a bare array.
-    The native reader first (`native=False` skips it), msgspec for what it declines."""
+    The native reader first (`native=False` skips it), msgspec for what it declines. Files read with one
+    `scanner` share its texts (and codes)."""
     if native:
-        scanned = _jsonscan.scan(data)
+        scanned = (scanner or _jsonscan.Scanner()).scan(data)
         if scanned is not None:
             return _native_columns(data, *scanned)
     parsed = _read_with_msgspec(data)
@@ -460,14 +461,16 @@ def _version_issue(version: str | None) -> str:
     return f"newer eventVersion {version} (parsed best-effort)"
 
 
-def with_accounts(cols: Columns, path_account: str | None) -> Columns:
+def with_accounts(cols: Columns, path_account: str | None, scanner: _jsonscan.Scanner | None = None) -> Columns:
     """`cols` with every record's account: recipientAccountId, else the account in the file's path, else the
-    caller's account."""
+    caller's account. The path's account is added to the scanner's texts when `cols` uses them."""
     missing = cols.codes[:, ACCOUNT] == NONE
     if not missing.any():
         return cols
     texts, codes = cols.texts, cols.codes.copy()
-    if path_account:
+    if path_account and scanner is not None and texts is scanner.texts:
+        codes[missing, ACCOUNT] = scanner.code(path_account)
+    elif path_account:
         texts = texts if path_account in texts else [*texts, path_account]
         codes[missing, ACCOUNT] = texts.index(path_account)
     else:
@@ -476,12 +479,17 @@ def with_accounts(cols: Columns, path_account: str | None) -> Columns:
 
 
 def concat(parts: list[Columns]) -> Columns:
-    """The records of several files as one Columns, their texts merged (one code per distinct text)."""
+    """The records of several files as one Columns, their texts merged (one code per distinct text) unless they
+    share them already (one scanner read them)."""
     if len(parts) == 1:
         return parts[0]
-    code_of = _code_table()
-    codes = [np.array(_encode(cols.texts, code_of), dtype=np.int32)[cols.codes] for cols in parts]
-    return Columns(list(code_of), np.concatenate(codes),
+    if all(cols.texts is parts[0].texts for cols in parts):
+        texts, codes = parts[0].texts, [cols.codes for cols in parts]
+    else:
+        code_of = _code_table()
+        codes = [np.array(_encode(cols.texts, code_of), dtype=np.int32)[cols.codes] for cols in parts]
+        texts = list(code_of)
+    return Columns(texts, np.concatenate(codes),
                    *(np.concatenate([getattr(cols, name) for cols in parts])
                      for name in ("sizes", "read_only", "has_id", "id_hashes")),
                    strict=all(cols.strict for cols in parts), issues=sum((cols.issues for cols in parts), Counter()))
@@ -596,23 +604,24 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_blob(blob: bytes, opts: ScanOptions, path_account: str | None = None) -> Columns | str:
+def read_blob(blob: bytes, opts: ScanOptions, path_account: str | None = None,
+              scanner: _jsonscan.Scanner | None = None) -> Columns | str:
     """One file's bytes as Columns (accounts filled in), or the reason it was skipped."""
     data, reason = inflate(blob, opts.max_file_bytes)
     if reason is not None:
         return reason
-    cols = read_log(data)
-    return cols if type(cols) is str else with_accounts(cols, path_account)
+    cols = read_log(data, scanner=scanner)
+    return cols if type(cols) is str else with_accounts(cols, path_account, scanner)
 
 
 def scan_blobs(items: Iterable[tuple[str, bytes | str, str | None]], opts: ScanOptions) -> list[FileResult]:
     """Count several files, given as (source, bytes or the reason they could not be fetched, account in the path):
     one FileResult per file skipped, and one for all the others, whose records are counted together (each step's
     fixed cost paid once for the lot)."""
-    out, parts, sources = [], [], []
+    out, parts, sources, scanner = [], [], [], _jsonscan.Scanner()
     with gc_paused():
         for source, blob, path_account in items:
-            cols = blob if type(blob) is str else read_blob(blob, opts, path_account)
+            cols = blob if type(blob) is str else read_blob(blob, opts, path_account, scanner)
             if type(cols) is str:
                 out.append(FileResult(source, skip_reason=cols))
             else:
