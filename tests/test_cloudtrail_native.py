@@ -453,3 +453,19 @@ def test_deeply_nested_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_bytes(nested(5000))
     s = volume(tmp_path, processes=1).summary()
     assert [Path(x["path"]).name for x in s["files_skipped"]] == ["a.json"]
+
+
+# ---- one scanner over the files of a task: shared texts, the same values ---------------------------------------
+def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> None:
+    first = compact({"Records": [user_call(1, WHEN), role_call(2, CSPM, WHEN)]})
+    second = compact({"Records": [user_call(3, WHEN, account="444455556666"), role_call(4, CSPM, WHEN)]})
+    scanner = _jsonscan.Scanner()
+    a, b = read_log(first, scanner=scanner), read_log(second, scanner=scanner)
+    assert a.texts is b.texts is scanner.texts  # one list, grown by the second file
+    assert per_record(a) == per_record(read_log(first)) and per_record(b) == per_record(read_log(second))
+    shared = set(a.codes.ravel().tolist()) & set(b.codes.ravel().tolist())
+    assert {a.texts[c] for c in shared} >= {"s3.amazonaws.com", CSPM, "2026-11-02T10"}  # the same text, one code
+    assert len(scanner.texts) == len(set(scanner.texts))  # each text once
+    known, new = scanner.code(CSPM), scanner.code("999988887777")
+    assert scanner.texts[known] == CSPM and scanner.texts[new] == "999988887777" and new == len(scanner.texts) - 1
+    assert scanner.code("999988887777") == new
