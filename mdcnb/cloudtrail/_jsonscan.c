@@ -35,6 +35,10 @@ enum { K_NULLABLE, K_TEXT, K_HOUR, K_ID, K_BOOL, K_IDENTITY, K_CONTEXT, K_ISSUER
 typedef struct { const char *name; size_t len; int kind; int slot; } Key;
 #define KEY(name, kind, slot) {name, sizeof(name) - 1, kind, slot}
 
+/* A level's keys and, per name length, the bit set of those with that length (filled in by index_keys). */
+#define MAX_KEY_CHARS 32
+typedef struct { const Key *keys; uint16_t by_len[MAX_KEY_CHARS]; } KeyTable;
+
 static const Key RECORD_KEYS[] = {
     KEY("eventTime", K_HOUR, F_HOUR), KEY("readOnly", K_BOOL, -1), KEY("userIdentity", K_IDENTITY, -1),
     KEY("eventVersion", K_NULLABLE, F_VERSION), KEY("eventID", K_ID, -1),
@@ -49,6 +53,12 @@ static const Key CONTEXT_KEYS[] = {KEY("sessionIssuer", K_ISSUER, -1), {NULL, 0,
 static const Key ISSUER_KEYS[] = {KEY("arn", K_TEXT, F_ISSUER), {NULL, 0, 0, 0}};
 static const Key PARAMS_KEYS[] = {
     KEY("roleArn", K_TEXT, F_ROLE_ARN), KEY("roleSessionName", K_TEXT, F_SESSION), {NULL, 0, 0, 0}};
+static KeyTable RECORD = {RECORD_KEYS, {0}}, IDENTITY = {IDENTITY_KEYS, {0}}, CONTEXT = {CONTEXT_KEYS, {0}},
+                ISSUER = {ISSUER_KEYS, {0}}, PARAMS = {PARAMS_KEYS, {0}};
+
+static void index_keys(KeyTable *table) {
+    for (unsigned i = 0; table->keys[i].name; i++) table->by_len[table->keys[i].len] |= (uint16_t)(1u << i);
+}
 
 /* A growable array of fixed-size items. */
 typedef struct { char *data; size_t n, cap, item; } Vec;
@@ -137,6 +147,19 @@ static int64_t uuid_hash(const unsigned char *id) {
         h = splitmix(h ^ word ^ (uint64_t)j);
     }
     return (int64_t)h;
+}
+
+/* a[0:n] == b[0:n], eight bytes at a time (the texts compared are short: a call to memcmp costs more). */
+static inline int same_bytes(const unsigned char *a, const unsigned char *b, size_t n) {
+    uint64_t x, y;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+    }
+    while (n--)
+        if (*a++ != *b++) return 0;
+    return 1;
 }
 
 static int hexval(unsigned char c) {
@@ -305,7 +328,7 @@ static int intern(Scanner *table, const unsigned char *p, size_t n, PyObject *te
     size_t i = h & (table->nslots - 1);
     for (; table->slots[i] >= 0; i = (i + 1) & (table->nslots - 1)) {
         Token *t = &tokens[table->slots[i]];
-        if (t->hash == h && (size_t)t->len == n && memcmp(table->bytes.data + t->off, p, n) == 0) {
+        if (t->hash == h && (size_t)t->len == n && same_bytes((unsigned char *)table->bytes.data + t->off, p, n)) {
             *code = table->slots[i] + FIRST_TOKEN;
             return OK;
         }
@@ -330,7 +353,7 @@ static int intern(Scanner *table, const unsigned char *p, size_t n, PyObject *te
    their hour, account, region and version), else `intern`'s. */
 static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int32_t *code) {
     Token *last = &s->last[field];
-    if ((size_t)last->len == n && memcmp(s->base + last->off, p, n) == 0) {
+    if ((size_t)last->len == n && same_bytes(s->base + last->off, p, n)) {
         *code = (int32_t)last->hash;
         return OK;
     }
@@ -348,7 +371,7 @@ static int plain_string(Scan *s, const unsigned char **start, size_t *len) {
     return OK;
 }
 
-static int read_object(Scan *s, const Key *keys, unsigned required, Row *row, int depth);
+static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *row, int depth);
 
 static int read_member(Scan *s, const Key *key, Row *row, int depth) {
     const unsigned char *start;
@@ -382,17 +405,17 @@ static int read_member(Scan *s, const Key *key, Row *row, int depth) {
         return literal(s, "false", 5);
     case K_PARAMS:
         if (s->p < s->end && *s->p == 'n') return literal(s, "null", 4);
-        return read_object(s, PARAMS_KEYS, 0, row, depth + 1);
-    case K_IDENTITY: return read_object(s, IDENTITY_KEYS, 0, row, depth + 1);
-    case K_CONTEXT: return read_object(s, CONTEXT_KEYS, 0, row, depth + 1);
-    case K_ISSUER: return read_object(s, ISSUER_KEYS, 0, row, depth + 1);
+        return read_object(s, &PARAMS, 0, row, depth + 1);
+    case K_IDENTITY: return read_object(s, &IDENTITY, 0, row, depth + 1);
+    case K_CONTEXT: return read_object(s, &CONTEXT, 0, row, depth + 1);
+    case K_ISSUER: return read_object(s, &ISSUER, 0, row, depth + 1);
     }
     return BAIL;
 }
 
 /* An object whose `keys` are read into `row` (each at most once; `required` bits must all be seen), any other
    member validated and skipped. */
-static int read_object(Scan *s, const Key *keys, unsigned required, Row *row, int depth) {
+static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *row, int depth) {
     const unsigned char *start;
     size_t len;
     int escaped, rc;
@@ -403,12 +426,15 @@ static int read_object(Scan *s, const Key *keys, unsigned required, Row *row, in
         if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &escaped) || expect(s, ':'))
             return BAIL;
         const Key *key = NULL;
-        unsigned bit = 1;
-        for (const Key *k = keys; k->name; k++, bit <<= 1)
-            if (k->len == len && memcmp(k->name, start, len) == 0) {
-                key = k;
+        unsigned bit = 0;
+        for (unsigned same_len = len < MAX_KEY_CHARS ? keys->by_len[len] : 0; same_len; same_len &= same_len - 1) {
+            unsigned i = (unsigned)__builtin_ctz(same_len);
+            if (same_bytes((const unsigned char *)keys->keys[i].name, start, len)) {
+                key = &keys->keys[i];
+                bit = 1u << i;
                 break;
             }
+        }
         if (escaped) return BAIL; /* an escaped key could spell a known one */
         if (key) {
             if (seen & bit) return BAIL;
@@ -437,7 +463,7 @@ static int read_records(Scan *s) {
         for (int f = 0; f < NFIELDS; f++) row->codes[f] = TOKEN_NONE;
         row->codes[F_ISSUER] = row->codes[F_IDENTITY_ARN] = row->codes[F_PRINCIPAL] = TOKEN_EMPTY;
         row->codes[F_ROLE_ARN] = row->codes[F_SESSION] = TOKEN_EMPTY;
-        int rc = read_object(s, RECORD_KEYS, RECORD_REQUIRED, row, 1);
+        int rc = read_object(s, &RECORD, RECORD_REQUIRED, row, 1);
         if (rc) return rc;
         *size = s->p - start;
         if (next_is(s, ',')) continue;
@@ -613,6 +639,8 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_jsonscan", NULL, -1
 
 PyMODINIT_FUNC PyInit__jsonscan(void) {
     init_stop();
+    KeyTable *tables[] = {&RECORD, &IDENTITY, &CONTEXT, &ISSUER, &PARAMS};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) index_keys(tables[i]);
     if (PyType_Ready(&SCANNER_TYPE) < 0) return NULL;
     PyObject *m = PyModule_Create(&MODULE);
     if (m && (PyModule_AddIntConstant(m, "NFIELDS", NFIELDS) < 0 ||
