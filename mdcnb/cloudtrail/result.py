@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from mdcnb import schema
@@ -118,12 +119,18 @@ def tables_from_totals(totals: dict[tuple, list[int]],
 
 
 def _frame(totals: dict[tuple, list[int]], columns: list[str]) -> pd.DataFrame:
-    """Keys and counts of the keys that kept events, built column by column (no row tuples: the day table of a
-    long scan has hundreds of thousands of rows)."""
-    kept = {k: c for k, c in totals.items() if c[0] > 0}
-    if not kept:
+    """Keys and counts of the keys that kept events (the first count). Built from the key tuples in one go: the
+    day table of a long scan has hundreds of thousands of rows."""
+    if not totals:
         return pd.DataFrame(columns=columns)
-    return pd.DataFrame(dict(zip(columns, [*zip(*kept, strict=True), *zip(*kept.values(), strict=True)], strict=True)))
+    width = len(next(iter(totals)))
+    counts = np.array(list(totals.values()), dtype=np.int64)
+    kept = np.flatnonzero(counts[:, 0] > 0)
+    keys = list(totals)
+    frame = pd.DataFrame([keys[i] for i in kept.tolist()] if len(kept) < len(keys) else keys, columns=columns[:width])
+    for j, name in enumerate(columns[width:]):
+        frame[name] = counts[kept, j]
+    return frame
 
 
 def _typed(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
