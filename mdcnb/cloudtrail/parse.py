@@ -47,8 +47,8 @@ DEFAULT_MAX_FILE_BYTES = 1 << 30  # decompressed; larger files are skipped inste
 GZIP_MAGIC = b"\x1f\x8b"
 ASSUME_ROLE_WEB = "AssumeRoleWithWebIdentity"
 
-# Indices into a key's counters (hour keys have the first three).
-EVENTS, READ_ONLY, BYTES, READ_ONLY_BYTES = range(4)
+# A day key's counters: events, read-only events, bytes, read-only bytes; an hour key's: the first three.
+DAY_COUNTERS, HOUR_COUNTERS = 4, 3
 
 # The text fields of Columns, in the native reader's order (_jsonscan.c): eventTime to the hour, then as named,
 # the identity ARN None only for a record without userIdentity (general path).
@@ -160,9 +160,9 @@ class FileResult:
     source: str
     skip_reason: str | None = None
     keys: list[tuple] = field(default_factory=list)
-    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.int64))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, DAY_COUNTERS), dtype=np.int64))
     hour_keys: list[tuple] = field(default_factory=list)
-    hour_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+    hour_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, HOUR_COUNTERS), dtype=np.int64))
     days: dict[str, DayEvents] = field(default_factory=dict)
     files: int = 1  # files whose records it counts
     duplicates: int = 0
@@ -402,7 +402,7 @@ def aggregate(source: str, cols: Columns, opts: ScanOptions) -> FileResult:
     read_only = cols.read_only == 1  # no readOnly field counts as not read-only
     sums = (None, read_only, cols.sizes, np.where(read_only, cols.sizes, 0))
     out.counts = _sum_by(day_idx, len(out.keys), sums)
-    out.hour_counts = _sum_by(hour_idx, len(out.hour_keys), sums[:READ_ONLY_BYTES])
+    out.hour_counts = _sum_by(hour_idx, len(out.hour_keys), sums[:HOUR_COUNTERS])
     out.days = _by_day(days, day_of_row, day_idx, hour_idx, cols, read_only)
     return out
 

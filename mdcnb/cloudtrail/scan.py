@@ -25,6 +25,8 @@ import numpy as np
 
 from mdcnb.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, in_window
 from mdcnb.cloudtrail.parse import (
+    DAY_COUNTERS,
+    HOUR_COUNTERS,
     FileResult,
     ScanOptions,
     aggregate_dicts,
@@ -90,7 +92,7 @@ class Accumulator:
     hour_rows: Totals = field(init=False)
 
     def __post_init__(self) -> None:
-        self.day_rows, self.hour_rows = Totals(4, self.values), Totals(3, self.values)
+        self.day_rows, self.hour_rows = Totals(DAY_COUNTERS, self.values), Totals(HOUR_COUNTERS, self.values)
 
     @property
     def totals(self) -> dict[tuple, list[int]]:
