@@ -4,14 +4,18 @@ dates, and every figure and table of the panel is recomputed and redrawn in plac
 The panels take their defaults from the notebook's papermill parameters and are interactive-only: the report runs
 headless, where the notebooks show their full, parameter-filtered figures and the panel cells are tagged
 `report-hide`. Each view keeps the last thing it rendered (`View.result`), so callbacks are testable without a
-browser.
+browser. A view whose selection leaves nothing to draw (a figure without data points, a table without rows) shows a
+short text naming the selection instead (`View.notice`; wording in `widget_texts.json`).
 """
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -19,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.display import display
+from IPython.display import HTML, display
 
 from mdcnb import figures
 from mdcnb.analysis import cloudtrail, compliance, compliance_detail, cost, coverage, score, score_detail, trends
@@ -32,6 +36,10 @@ ALL = "(none selected = all)"
 # The multiple-choice controls in the order the panel shows them: (Filters field, label, whether ids are masked).
 CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
            ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False))
+# The panels' human text (empty-selection notices), as data beside this module.
+TEXTS: dict[str, Any] = json.loads(Path(__file__).with_name("widget_texts.json").read_text(encoding="utf-8"))
+# Trace fields that hold a figure's data points (`value`: an indicator's single number).
+_POINT_FIELDS = ("x", "y", "z", "values", "labels", "value")
 
 
 @dataclass(frozen=True)
@@ -50,12 +58,30 @@ class Filters:
 
 @dataclass
 class View:
-    """One output area of a panel: how to render it from the filters, and what it rendered last."""
+    """One output area of a panel: how to render it from the filters, and what it rendered last. `subject` (a key
+    of `subjects` in `widget_texts.json`) names what the view shows, for the notice of an empty selection."""
 
     render: Callable[[Filters], Any]
+    subject: str | None = None
     output: w.Output = field(default_factory=w.Output)
     result: Any = None
     error: str | None = None
+    notice: str | None = None
+
+
+def is_empty(result: Any) -> bool:
+    """Whether a view's result has nothing to draw: a plotly figure without a data point or a table without rows
+    (which would show as bare axes or bare headers, indistinguishable from something broken)."""
+    if isinstance(result, pd.DataFrame):
+        return result.empty
+    if isinstance(result, go.Figure):
+        return not any(_has_points(trace.to_plotly_json()) for trace in result.data)
+    return False
+
+
+def _has_points(trace: Mapping[str, Any]) -> bool:
+    return any(trace.get(name) is not None and (not hasattr(trace[name], "__len__") or len(trace[name]) > 0)
+               for name in _POINT_FIELDS)
 
 
 def display_data(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -108,9 +134,10 @@ class FilterPanel:
     def filters(self) -> Filters:
         return replace(Filters(), **{name: control.value for name, control in self.controls.items()})
 
-    def view(self, render: Callable[[Filters], Any]) -> View:
-        """Add an output area showing `render(filters)` (a figure, a DataFrame or anything displayable)."""
-        view = View(render)
+    def view(self, render: Callable[[Filters], Any], subject: str | None = None) -> View:
+        """Add an output area showing `render(filters)` (a figure, a DataFrame or anything displayable); `subject`
+        names what it shows when the selection matches nothing (a key of `subjects` in `widget_texts.json`)."""
+        view = View(render, subject)
         self.views.append(view)
         self._render(view)
         return view
@@ -126,9 +153,31 @@ class FilterPanel:
             view.result, view.error = view.render(self.filters), None
         except Exception as exc:  # a filter that leaves nothing to show must not break the panel
             view.result, view.error = None, f"{type(exc).__name__}: {exc}"
-        shown = view.result if view.error is None else f"Nothing to show for this selection ({view.error})"
-        data, metadata = display_data(self.mask(shown))
+        view.notice = self.notice(view.subject) if view.error is None and is_empty(view.result) else None
+        if view.error is not None:
+            shown = self.mask(f"Nothing to show for this selection ({view.error})")
+        elif view.notice is not None:
+            shown = HTML(f"<p><em>{html.escape(view.notice)}</em></p>")
+        else:
+            shown = self.mask(view.result)
+        data, metadata = display_data(shown)
         view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+
+    def notice(self, subject: str | None) -> str:
+        """What a view shows when the selection matches nothing, e.g. "No CloudTrail events for account 1234 from
+        2026-11-06 to 2026-11-26.": the selected options as their controls label them (masked ids stay masked)."""
+        phrases = []
+        for name, (one, many) in TEXTS["selection"].items():
+            labels = self.controls[name].label if name in self.controls else ()
+            if labels:
+                phrases.append((one if len(labels) == 1 else many).format(values=", ".join(map(str, labels))))
+        f = self.filters
+        window = "both" if f.since and f.until else "since" if f.since else "until" if f.until else None
+        if window:
+            phrases.append(TEXTS["dates"][window].format(since=_iso(f.since), until=_iso(f.until)))
+        text = TEXTS["empty"].format(subject=TEXTS["subjects"][subject] if subject else TEXTS["default_subject"],
+                                     selection="".join(" " + p for p in phrases))
+        return self.mask(text)
 
     @property
     def widget(self) -> w.VBox:
@@ -173,9 +222,10 @@ def score_explorer(tables: Tables, *, environments: Sequence[str] = (), subscrip
     def recommendations(f: Filters):
         return score_detail.control_recommendations(tables, scope_table(f), severities=f.severities)
 
-    panel.view(lambda f: figures.controls_ranked(score.controls(tables, scope_table(f))))
-    panel.view(lambda f: figures.control_severity(score_detail.severity_by_control(recommendations(f))))
-    panel.view(lambda f: recommendations(f).sort_values("unhealthy", ascending=False).head(25))
+    panel.view(lambda f: figures.controls_ranked(score.controls(tables, scope_table(f))), "score_controls")
+    panel.view(lambda f: figures.control_severity(score_detail.severity_by_control(recommendations(f))),
+               "recommendations")
+    panel.view(lambda f: recommendations(f).sort_values("unhealthy", ascending=False).head(25), "recommendations")
     return panel
 
 
@@ -188,9 +238,11 @@ def compliance_explorer(tables: Tables, *, subscriptions: Sequence[str] = ()) ->
     def selected(f: Filters):
         return compliance.standards(tables, subscriptions=f.scopes, standards=f.standards)
 
-    panel.view(lambda f: figures.compliance_states(compliance.rollup(selected(f))))
-    panel.view(lambda f: figures.pass_rate_heatmap(*compliance_detail.pass_rate_matrix(selected(f), names)))
-    panel.view(lambda f: compliance.failing_controls(tables, subscriptions=f.scopes, standards=f.standards).head(25))
+    panel.view(lambda f: figures.compliance_states(compliance.rollup(selected(f))), "compliance_controls")
+    panel.view(lambda f: figures.pass_rate_heatmap(*compliance_detail.pass_rate_matrix(selected(f), names)),
+               "compliance_controls")
+    panel.view(lambda f: compliance.failing_controls(tables, subscriptions=f.scopes, standards=f.standards).head(25),
+               "failing_controls")
     return panel
 
 
@@ -210,10 +262,10 @@ def summary_explorer(weeks: Mapping[str, Tables], *, environments: Sequence[str]
         return trends.score_trend(trends.weeks_between(weeks, f.since, f.until), environments=f.environments,
                                   subscriptions=f.scopes)
 
-    panel.view(lambda f: trends.overall_by_week(trend(f)))
+    panel.view(lambda f: trends.overall_by_week(trend(f)), "weekly_scores")
     panel.view(lambda f: figures.score_by_scope(score.scopes(latest, environments=f.environments,
-                                                             subscriptions=f.scopes)))
-    panel.view(lambda f: history_figures.score_trend(trends.score_movers(trend(f), count=movers)))
+                                                             subscriptions=f.scopes)), "scope_scores")
+    panel.view(lambda f: history_figures.score_trend(trends.score_movers(trend(f), count=movers)), "weekly_scores")
     return panel
 
 
@@ -252,13 +304,14 @@ def coverage_explorer(tables: Tables, audit_results: pd.DataFrame, *, environmen
     def audit(f: Filters) -> pd.DataFrame:
         return coverage.audit_selection(audit_results, environments=f.environments, accounts=f.accounts)
 
-    panel.view(lambda f: coverage_figures.connectors_by_environment(coverage.connectors_by_environment(connectors(f))))
-    panel.view(lambda f: coverage.connectors_overview(connectors(f)))
-    panel.view(lambda f: coverage.plan_matrix(plan_settings(f), names))
+    panel.view(lambda f: coverage_figures.connectors_by_environment(coverage.connectors_by_environment(connectors(f))),
+               "connectors")
+    panel.view(lambda f: coverage.connectors_overview(connectors(f)), "connectors")
+    panel.view(lambda f: coverage.plan_matrix(plan_settings(f), names), "plans")
     panel.view(lambda f: coverage.plans_off_with_resources(plan_settings(f), units, names)[
-        ["subscription", "plan_display", "resources", "resource_types"]])
-    panel.view(lambda f: coverage_figures.pitfall_counts(coverage.pitfall_counts(audit(f))))
-    panel.view(lambda f: coverage.pitfalls(audit(f)))
+        ["subscription", "plan_display", "resources", "resource_types"]], "plans_off")
+    panel.view(lambda f: coverage_figures.pitfall_counts(coverage.pitfall_counts(audit(f))), "pitfalls")
+    panel.view(lambda f: coverage.pitfalls(audit(f)), "pitfalls")
     return panel
 
 
@@ -274,10 +327,13 @@ def cloudtrail_explorer(volume: pd.DataFrame, hourly: pd.DataFrame, *, since: st
         return cloudtrail.filter_volume(frame, f.accounts, since=_iso(f.since), until=_iso(f.until),
                                         regions=f.regions)
 
-    panel.view(lambda f: cloudtrail_figures.daily_reads(cloudtrail.daily_by_actor(pick(volume, f))))
-    panel.view(lambda f: cloudtrail_figures.cspm_by_account_region(cloudtrail.cspm_daily(pick(volume, f))))
-    panel.view(lambda f: cloudtrail_figures.cspm_hourly(cloudtrail.cspm_hourly(pick(hourly, f))))
-    panel.view(lambda f: cloudtrail_figures.top_calls(cloudtrail.top_calls(pick(volume, f), limit=top_calls)))
-    panel.view(lambda f: cloudtrail.top_services(pick(volume, f)))
-    panel.view(lambda f: cloudtrail_figures.other_roles(cloudtrail.other_mdc_roles(pick(volume, f))))
+    panel.view(lambda f: cloudtrail_figures.daily_reads(cloudtrail.daily_by_actor(pick(volume, f))),
+               "cloudtrail_events")
+    panel.view(lambda f: cloudtrail_figures.cspm_by_account_region(cloudtrail.cspm_daily(pick(volume, f))),
+               "cspm_reads")
+    panel.view(lambda f: cloudtrail_figures.cspm_hourly(cloudtrail.cspm_hourly(pick(hourly, f))), "cspm_reads")
+    panel.view(lambda f: cloudtrail_figures.top_calls(cloudtrail.top_calls(pick(volume, f), limit=top_calls)),
+               "cspm_calls")
+    panel.view(lambda f: cloudtrail.top_services(pick(volume, f)), "read_services")
+    panel.view(lambda f: cloudtrail_figures.other_roles(cloudtrail.other_mdc_roles(pick(volume, f))), "other_roles")
     return panel
