@@ -334,6 +334,6 @@ def cloudtrail_explorer(volume: pd.DataFrame, hourly: pd.DataFrame, *, since: st
     panel.view(lambda f: cloudtrail_figures.cspm_hourly(cloudtrail.cspm_hourly(pick(hourly, f))), "cspm_reads")
     panel.view(lambda f: cloudtrail_figures.top_calls(cloudtrail.top_calls(pick(volume, f), limit=top_calls)),
                "cspm_calls")
-    panel.view(lambda f: cloudtrail.top_services(pick(volume, f)), "read_services")
+    panel.view(lambda f: cloudtrail.top_services(pick(volume, f)), "cspm_services")
     panel.view(lambda f: cloudtrail_figures.other_roles(cloudtrail.other_mdc_roles(pick(volume, f))), "other_roles")
     return panel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import date
 
@@ -18,7 +19,23 @@ from mdcnb.dataset import default_dataset
 from mdcnb.mask import AWS_ACCOUNT, KEY_ENV
 from mdcnb.report.page import Page
 from mdcnb.tables import Tables, load_tables
-from mdcnb.widgets import FilterPanel, Filters
+from mdcnb.widgets import FilterPanel, Filters, View
+
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+def _says(view: View, text: str) -> None:
+    """The view shows `text` in place of its result, and no (empty) figure or table."""
+    shown = view.output.outputs[0]["data"]
+    assert view.notice == text and PLOTLY not in shown
+    assert shown["text/html"] == f"<p><em>{html.escape(text)}</em></p>"
+
+
+def _draws(view: View) -> None:
+    """The view shows its result: a figure as plotly's bundle, a table as a table."""
+    shown = view.output.outputs[0]["data"]
+    assert view.notice is None
+    assert PLOTLY in shown if isinstance(view.result, go.Figure) else "<table" in shown["text/html"]
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +72,36 @@ def test_a_failing_view_shows_why_and_recovers():
     assert view.result == 0.5 and view.error is None
 
 
+@pytest.mark.parametrize(("figure", "empty"), [
+    (go.Figure(), True), (go.Figure(go.Bar(x=[], y=[])), True), (go.Figure(go.Heatmap(z=[])), True),
+    (go.Figure(go.Bar(x=[0], y=["none failed"])), False), (go.Figure(go.Indicator(value=0)), False),
+    (go.Figure([go.Bar(x=[], y=[]), go.Scatter(x=["2026-11-01"], y=[3])]), False),
+])
+def test_a_figure_without_data_points_is_empty(figure, empty):
+    assert widgets.is_empty(figure) is empty
+
+
+def test_an_empty_result_shows_the_selection_that_matched_nothing():
+    panel = FilterPanel(environments=["AWS", "Azure", "GCP"], scopes=[("Prod", "s1"), ("Dev", "s2")], dates=True)
+    table = panel.view(lambda f: pd.DataFrame({"scope": [s for s in ("s1", "s2") if s in f.scopes or not f.scopes]}))
+    chart = panel.view(lambda f: go.Figure(go.Bar(x=list(f.environments), y=[1] * len(f.environments))), "connectors")
+    _draws(table)
+    _says(chart, "No connectors.")
+    panel.controls["environments"].value = ("GCP", "AWS")
+    _draws(chart)
+    assert list(chart.result.data[0].x) == ["GCP", "AWS"]
+    panel.controls["scopes"].value = ("s2", "s1")
+    panel.controls["since"].value = date(2026, 11, 6)
+    panel.controls["environments"].value = ()
+    _draws(table)
+    _says(chart, "No connectors in scopes Dev, Prod since 2026-11-06.")  # labels as the control shows them
+    panel.controls["until"].value = date(2026, 11, 26)
+    _says(chart, "No connectors in scopes Dev, Prod from 2026-11-06 to 2026-11-26.")
+    panel.controls["scopes"].value = ()
+    panel.controls["since"].value = None
+    _says(chart, "No connectors until 2026-11-26.")
+
+
 def test_score_explorer_follows_the_environment_filter():
     panel = widgets.score_explorer(st.tables(), environments=["Azure"])
     ranked, stacked, table = (v.result for v in panel.views)
@@ -68,6 +115,7 @@ def test_score_explorer_follows_the_environment_filter():
     assert list(drawn["data"][0]["y"]) == ["Encrypt data"]
     panel.controls["severities"].value = ("High",)
     assert panel.views[2].result.empty  # the AWS control has only a Low recommendation
+    _says(panel.views[2], "No recommendations in environment AWS of severity High.")
 
 
 def test_panel_offers_account_and_region_controls():
@@ -114,6 +162,21 @@ def test_summary_explorer_follows_scope_and_date_range():
     # W47: (2 x 0.6 + 1 x 0.4) / 3 = 53.33 %
     assert panel.views[0].result[["week", "percentage"]].values.tolist() == [["2026-W47", 53.33]]
     assert list(panel.views[2].result.data[0].x) == ["2026-W47"]
+
+
+def test_summary_explorer_says_when_the_date_window_holds_no_week():
+    weeks = _two_weeks()
+    assert all(week < "2026-W49" for week in weeks)  # December 2026 starts in W49
+    panel = widgets.summary_explorer(weeks, environments=["Azure"], since="2026-12-01", until="2026-12-31")
+    weekly, by_scope, trend = panel.views
+    text = "No secure scores in environment Azure from 2026-12-01 to 2026-12-31."
+    _says(weekly, text)
+    _says(trend, text)
+    _draws(by_scope)  # this week's scopes do not follow the window
+    panel.controls["since"].value = date(2026, 11, 23)  # Monday of W48
+    _draws(weekly)
+    _draws(trend)
+    assert weekly.result["week"].tolist() == ["2026-W48"]
 
 
 # ---------------------------------------------------------------- coverage (the sample tenant)
@@ -165,6 +228,46 @@ def test_coverage_explorer_follows_scope_and_account(sample):
     holds = tables.connectors[tables.connectors["subscription_id"] == subscription]
     assert len(panel.views[2].result) == plans["scope_id"].nunique() + holds["connector_id"].nunique()
     assert len(panel.views[1].result) == len(holds)
+
+
+def _account_label(tables: Tables, account: str) -> str:
+    """How the account control labels an account: `name (id)`, the name from its connector."""
+    names = set(tables.connectors.loc[tables.connectors["hierarchy_id"] == account, "account_name"].dropna())
+    assert len(names) == 1  # the classic connector names the account, the native one leaves it out
+    return f"{names.pop()} ({account})"
+
+
+def test_coverage_explorer_says_when_no_connector_matches(sample):
+    tables, results = sample
+    account = "607116248894"  # an AWS account: no GCP connector holds it
+    connectors = tables.connectors
+    assert connectors[(connectors["environment"] == "GCP") & (connectors["hierarchy_id"] == account)].empty
+    panel = widgets.coverage_explorer(tables, results, environments=["GCP"], accounts=[account])
+    by_env, overview, matrix, off, counts, pitfalls = panel.views
+    text = f"No connectors in environment GCP for account {_account_label(tables, account)}."
+    _says(by_env, text)
+    _says(overview, text)
+    _says(pitfalls, f"No onboarding pitfalls found in environment GCP for account {_account_label(tables, account)}.")
+    _draws(matrix)  # the plan matrix follows environment and scope, not the account
+    assert off.result.empty and off.notice.startswith("No plans off where resources exist in environment GCP")
+    _draws(counts)  # every check with 0 found is still something to show
+    assert list(counts.result.data[0].x) == [0] * len(PITFALL_CHECKS)
+    panel.controls["environments"].value = ("AWS",)
+    _draws(by_env)
+    _draws(overview)
+    assert set(overview.result["name"]) == set(connectors.loc[connectors["hierarchy_id"] == account, "name"])
+
+
+def test_coverage_notice_masks_the_account(sample, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "widgets-test-key")
+    tables, results = sample
+    page = Page("30_coverage", mask_ids=True, dataset=default_dataset())
+    account = "607116248894"
+    panel = widgets.coverage_explorer(tables, results, environments=["GCP"], accounts=[account], mask=page.mask)
+    label = page.masker.pseudonym(account)
+    assert account not in json.dumps([v.output.outputs for v in panel.views])
+    assert panel.views[1].notice.startswith("No connectors in environment GCP for account ")
+    assert label in panel.views[1].notice and panel.filters.accounts == (account,)
 
 
 # ---------------------------------------------------------------- CloudTrail
@@ -231,3 +334,38 @@ def test_cloudtrail_explorer_masks_what_it_shows_and_filters_on_real_ids(monkeyp
     assert {t.name for t in per_region.result.data} == {f"{A} / us-east-1", f"{A} / eu-west-1"}  # real ids inside
     shown = json.dumps(per_region.output.outputs[0]["data"]["application/vnd.plotly.v1+json"])
     assert A not in shown and f"{page.masker.pseudonym(A)} / eu-west-1" in shown
+
+
+def test_cloudtrail_explorer_says_when_an_account_has_no_cspm_events_in_the_window():
+    volume, hourly = _volume()
+    cspm_days = volume.loc[(volume["account_id"] == B) & (volume["actor"] == "cspm"), "date"]
+    assert cspm_days.max() < "2026-11-03"  # B's CSPM reads stop before the window; its scanner write is inside
+    panel = widgets.cloudtrail_explorer(volume, hourly, accounts=[B], since="2026-11-03")
+    daily, per_region, per_hour, calls, services, roles = panel.views
+    _says(per_region, f"No CspmMonitorAws reads for account {B} since 2026-11-03.")
+    _says(per_hour, f"No CspmMonitorAws reads for account {B} since 2026-11-03.")
+    _says(calls, f"No CspmMonitorAws API calls for account {B} since 2026-11-03.")
+    _says(services, f"No CspmMonitorAws reads by service for account {B} since 2026-11-03.")
+    _draws(daily)
+    _draws(roles)
+    scanner = volume[(volume["account_id"] == B) & (volume["actor"] == "mdc_other")]
+    reads = scanner["read_only_events"].sum()
+    assert {t.name: sum(t.y) for t in roles.result.data} == {"read": reads, "write": scanner["events"].sum() - reads}
+    panel.controls["until"].value = date(2026, 11, 26)
+    panel.controls["regions"].value = ("eu-west-1",)  # nothing at all of B there
+    _says(daily, f"No CloudTrail events for account {B} in region eu-west-1 from 2026-11-03 to 2026-11-26.")
+    panel.controls["regions"].value = ()
+    panel.controls["since"].value = None
+    for view in (per_region, per_hour, calls, services):
+        _draws(view)
+    assert sum(sum(t.y) for t in per_hour.result.data) == volume.loc[cspm_days.index, "read_only_events"].sum()
+
+
+def test_cloudtrail_notice_names_the_account_by_its_pseudonym(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "widgets-test-key")
+    page = Page("40_cloudtrail", mask_ids=True, dataset=default_dataset())
+    page.masker.add([A, B], AWS_ACCOUNT)
+    volume, hourly = _volume()
+    panel = widgets.cloudtrail_explorer(volume, hourly, accounts=[B], since="2026-11-03", mask=page.mask)
+    assert panel.views[1].notice == f"No CspmMonitorAws reads for account {page.masker.pseudonym(B)} since 2026-11-03."
+    assert B not in json.dumps([v.output.outputs for v in panel.views])
