@@ -30,6 +30,9 @@ from cloudtrail_helpers import (
 from cloudtrail_helpers import write_log as write_log_any
 
 from mdcnb.cloudtrail import scan, volume
+from mdcnb.cloudtrail.identity import RoleMatcher
+from mdcnb.cloudtrail.parse import ScanOptions
+from mdcnb.cloudtrail.scan import scan_records
 from mdcnb.cloudtrail.synth import Builder, TrailAccount, write_account_logs
 
 STRATUS = Path(__file__).parent / "fixtures" / "cloudtrail-samples" / "stratus-red-team"
@@ -315,3 +318,21 @@ def test_default_processes_honours_the_environment(monkeypatch):
     assert scan.default_processes() == 1
     monkeypatch.setenv(scan.PROCESSES_ENV, "zero")  # not a count: the usable cores
     assert scan.default_processes() == cores
+
+
+def test_account_falls_back_to_the_path_then_the_caller(tmp_path: Path) -> None:
+    """recipientAccountId, else the account in the file's path, else userIdentity.accountId; files of one task that
+    need the path's account are counted with the others."""
+    def without_recipient(rec: dict) -> dict:
+        return {k: v for k, v in rec.items() if k != "recipientAccountId"}
+
+    when = "2026-11-02T10:00:00Z"
+    write_log(log_path(tmp_path, ACCT2, "us-east-1", "2026-11-02", "A"),
+              [without_recipient(user_call(1, when, account=ACCT)), user_call(2, when)])  # path says ACCT2
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "B"), [user_call(3, when, account=ACCT2)])
+    s = volume(tmp_path, processes=1).summary()
+    # ACCT2: event 1 (its path), event 3 (recipient); ACCT: event 2 (recipient)
+    assert {a: v["events_total"] for a, v in s["by_account"].items()} == {ACCT2: 2, ACCT: 1}
+    records = [without_recipient(user_call(4, when, account=ACCT2)), user_call(5, when)]  # no path: the caller's
+    s = scan_records(records, ScanOptions(RoleMatcher.build())).summary()
+    assert {a: v["events_total"] for a, v in s["by_account"].items()} == {ACCT2: 1, ACCT: 1}

@@ -87,6 +87,7 @@ static int vec_extend(Vec *v, const void *items, size_t n) {
 }
 
 typedef struct { int64_t off; int32_t len; uint64_t hash; } Token;
+typedef struct { int64_t off; int32_t len, code; } Last; /* a text in the file being read (len -1: none) */
 typedef struct { int64_t id_off, id_hash; int32_t id_len; uint8_t read_only; int32_t codes[NFIELDS]; } Row;
 
 /* The distinct texts read so far: their bytes, an open-addressing table over them and their Python strings. */
@@ -104,7 +105,7 @@ typedef struct {
     Scanner *table;
     Vec rows;        /* Row per record */
     Vec sizes;       /* int64 per record */
-    Token last[NFIELDS]; /* each field's previous text in this file (off into it; len -1: none) and its code */
+    Last last[NFIELDS]; /* each field's previous text in this file */
 } Scan;
 
 /* bytes that end the fast loop inside a string: quote, backslash, control characters, non-ASCII */
@@ -315,9 +316,8 @@ static int grow_slots(Scanner *table) {
     return OK;
 }
 
-/* The code of the text p[0:n] in `table`; a text not seen before is added, with `text` as its string (NULL: made
-   from the bytes, which are ASCII). */
-static int intern(Scanner *table, const unsigned char *p, size_t n, PyObject *text, int32_t *code) {
+/* The code of the (ASCII) text p[0:n] in `table`; a text not seen before is added. */
+static int intern(Scanner *table, const unsigned char *p, size_t n, int32_t *code) {
     if (n == 0) {
         *code = TOKEN_EMPTY;
         return OK;
@@ -333,7 +333,7 @@ static int intern(Scanner *table, const unsigned char *p, size_t n, PyObject *te
             return OK;
         }
     }
-    PyObject *string = text ? Py_NewRef(text) : PyUnicode_DecodeASCII((const char *)p, (Py_ssize_t)n, NULL);
+    PyObject *string = PyUnicode_DecodeASCII((const char *)p, (Py_ssize_t)n, NULL);
     if (!string) return PY_ERROR;
     int appended = PyList_Append(table->texts, string);
     Py_DECREF(string);
@@ -352,15 +352,15 @@ static int intern(Scanner *table, const unsigned char *p, size_t n, PyObject *te
 /* The code of a field's text: the previous record's when the text is the same (records of one file mostly share
    their hour, account, region and version), else `intern`'s. */
 static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int32_t *code) {
-    Token *last = &s->last[field];
+    Last *last = &s->last[field];
     if ((size_t)last->len == n && same_bytes(s->base + last->off, p, n)) {
-        *code = (int32_t)last->hash;
+        *code = last->code;
         return OK;
     }
-    int rc = intern(s->table, p, n, NULL, code);
+    int rc = intern(s->table, p, n, code);
     last->off = p - s->base;
     last->len = (int32_t)n;
-    last->hash = (uint64_t)*code;
+    last->code = *code;
     return rc;
 }
 
@@ -548,17 +548,6 @@ static PyObject *scanner_scan(Scanner *self, PyObject *arg) {
     return out;
 }
 
-static PyObject *scanner_code(Scanner *self, PyObject *text) {
-    Py_ssize_t n;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
-    if (!utf8) return NULL;
-    int32_t code;
-    int rc = intern(self, (const unsigned char *)utf8, (size_t)n, text, &code);
-    if (rc == NO_MEMORY) return PyErr_NoMemory();
-    if (rc == PY_ERROR) return NULL;
-    return PyLong_FromLong(code);
-}
-
 static PyObject *scanner_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kwargs)) {
     Scanner *self = (Scanner *)type->tp_alloc(type, 0);
     if (!self) return NULL;
@@ -583,7 +572,6 @@ static PyMethodDef SCANNER_METHODS[] = {
     {"scan", (PyCFunction)scanner_scan, METH_O,
      "scan(text) -> (texts, codes, sizes, id_hashes, id_offsets, id_lengths, read_only) or None when the text "
      "needs the general reader. `texts` is the scanner's list, shared by every file it reads."},
-    {"code", (PyCFunction)scanner_code, METH_O, "code(text) -> the code of a text (added when new)."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef SCANNER_GETSET[] = {

@@ -384,7 +384,7 @@ def aggregate(source: str, cols: Columns, opts: ScanOptions) -> FileResult:
         return out
     _note_odd_fields(out.issues, cols)
     texts, codes, (who_idx, who) = cols.texts, cols.codes, _classify(cols, opts.matcher)
-    hours, accounts = codes[:, HOUR], codes[:, ACCOUNT]
+    hours, accounts = codes[:, HOUR], _accounts(cols)
     day_names: dict[str, int] = {}
     day_of_hour = np.zeros(len(texts), dtype=np.intp)
     for code in np.flatnonzero(np.bincount(hours)).tolist():
@@ -428,9 +428,8 @@ def _countable(out: FileResult, cols: Columns, opts: ScanOptions) -> Columns:
         keep &= in_window[hours]
     out.without_id += int((keep & ~cols.has_id).sum())
     with_id = np.flatnonzero(keep & cols.has_id)
-    hashes = cols.id_hashes[with_id]
-    if len(pd.unique(hashes)) < len(hashes):
-        repeated = pd.Series(hashes).duplicated().to_numpy()  # every occurrence after the first
+    repeated = pd.Series(cols.id_hashes[with_id]).duplicated().to_numpy()  # every occurrence after the first
+    if repeated.any():
         keep[with_id[repeated]] = False
         out.duplicates += int(repeated.sum())
     return cols if keep.all() else cols.rows(keep)
@@ -461,21 +460,22 @@ def _version_issue(version: str | None) -> str:
     return f"newer eventVersion {version} (parsed best-effort)"
 
 
-def with_accounts(cols: Columns, path_account: str | None, scanner: _jsonscan.Scanner | None = None) -> Columns:
-    """`cols` with every record's account: recipientAccountId, else the account in the file's path, else the
-    caller's account. The path's account is added to the scanner's texts when `cols` uses them."""
+def with_path_account(cols: Columns, path_account: str | None) -> Columns:
+    """`cols` with the account in the file's path for records without recipientAccountId. (A path account new to
+    the texts gives `cols` a list of its own, which `concat` merges.)"""
     missing = cols.codes[:, ACCOUNT] == NONE
-    if not missing.any():
+    if not path_account or not missing.any():
         return cols
-    texts, codes = cols.texts, cols.codes.copy()
-    if path_account and scanner is not None and texts is scanner.texts:
-        codes[missing, ACCOUNT] = scanner.code(path_account)
-    elif path_account:
-        texts = texts if path_account in texts else [*texts, path_account]
-        codes[missing, ACCOUNT] = texts.index(path_account)
-    else:
-        codes[missing, ACCOUNT] = codes[missing, IDENTITY_ACCOUNT]
+    texts = cols.texts if path_account in cols.texts else [*cols.texts, path_account]
+    codes = cols.codes.copy()
+    codes[missing, ACCOUNT] = texts.index(path_account)
     return replace(cols, texts=texts, codes=codes)
+
+
+def _accounts(cols: Columns) -> np.ndarray:
+    """Each record's account code: recipientAccountId (or the path's, `with_path_account`), else the caller's."""
+    accounts = cols.codes[:, ACCOUNT]
+    return np.where(accounts == NONE, cols.codes[:, IDENTITY_ACCOUNT], accounts)
 
 
 def concat(parts: list[Columns]) -> Columns:
@@ -507,21 +507,21 @@ def _classify(cols: Columns, matcher: RoleMatcher) -> tuple[np.ndarray, list[Who
     by_issuer[distinct] = [-1 if w is None else who.setdefault(w, len(who))
                            for w in matcher.classify_issuers([cols.texts[c] for c in distinct.tolist()])]
     who_idx = by_issuer[issuers]
+
+    def by_session(issuers: list[str], arns: list[str | None], principals: list[str]) -> list[Who]:
+        return matcher.classify_sessions(issuers, [session_name(a or p) for a, p in zip(arns, principals, strict=True)])
+
+    def by_asked_role(roles: list[str], sessions: list[str]) -> list[Who]:
+        return list(map(matcher.classify_assume_role, roles, sessions))
+
     undecided = np.flatnonzero(who_idx < 0)
     if len(undecided):
-        who_idx[undecided] = _decide(cols, undecided, (ISSUER, IDENTITY_ARN, PRINCIPAL), who, lambda issuer, arn,
-                                     principal: matcher.classify_sessions(issuer, list(map(session_name, map(
-                                         _or, arn, principal)))))
+        who_idx[undecided] = _decide(cols, undecided, (ISSUER, IDENTITY_ARN, PRINCIPAL), who, by_session)
     web = np.flatnonzero(np.isin(codes[:, NAME], [i for i, t in enumerate(cols.texts) if t == ASSUME_ROLE_WEB])
                          & (issuers == EMPTY) & (codes[:, ROLE_ARN] > EMPTY))
     if len(web):
-        who_idx[web] = _decide(cols, web, (ROLE_ARN, ROLE_SESSION), who, lambda roles, sessions: list(map(
-            matcher.classify_assume_role, roles, sessions)))
+        who_idx[web] = _decide(cols, web, (ROLE_ARN, ROLE_SESSION), who, by_asked_role)
     return who_idx, list(who)
-
-
-def _or(a: str | None, b: str) -> str:
-    return a or b
 
 
 def _decide(cols: Columns, rows: np.ndarray, fields: tuple[int, ...], who: dict[Who, int],
@@ -606,12 +606,12 @@ def gc_paused() -> Iterator[None]:
 
 def read_blob(blob: bytes, opts: ScanOptions, path_account: str | None = None,
               scanner: _jsonscan.Scanner | None = None) -> Columns | str:
-    """One file's bytes as Columns (accounts filled in), or the reason it was skipped."""
+    """One file's bytes as Columns (the path's account for records without one), or the reason it was skipped."""
     data, reason = inflate(blob, opts.max_file_bytes)
     if reason is not None:
         return reason
     cols = read_log(data, scanner=scanner)
-    return cols if type(cols) is str else with_accounts(cols, path_account, scanner)
+    return cols if type(cols) is str else with_path_account(cols, path_account)
 
 
 def scan_blobs(items: Iterable[tuple[str, bytes | str, str | None]], opts: ScanOptions) -> list[FileResult]:
