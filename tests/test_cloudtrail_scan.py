@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cloudtrail_helpers import (
     ACCT,
@@ -336,3 +337,13 @@ def test_account_falls_back_to_the_path_then_the_caller(tmp_path: Path) -> None:
     records = [without_recipient(user_call(4, when, account=ACCT2)), user_call(5, when)]  # no path: the caller's
     s = scan_records(records, ScanOptions(RoleMatcher.build())).summary()
     assert {a: v["events_total"] for a, v in s["by_account"].items()} == {ACCT2: 1, ACCT: 1}
+
+
+def test_totals_take_a_file_of_more_new_keys_than_they_can_hold() -> None:
+    """The merged counters grow to any number of new keys at once (they start with room for 1,024)."""
+    keys = [(f"2026-11-{1 + i % 28:02d}", str(i)) for i in range(3000)]
+    totals = scan.Totals(2, {})
+    totals.add(keys, np.ones((3000, 2), dtype=np.int64))
+    totals.add(keys[:10], np.full((10, 2), 5, dtype=np.int64))
+    merged = totals.as_dict()
+    assert len(merged) == 3000 and merged[keys[0]] == [6, 6] and merged[keys[2999]] == [1, 1]

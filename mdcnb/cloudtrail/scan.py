@@ -56,15 +56,17 @@ class Totals:
         self._values = values
 
     def add(self, keys: list[tuple], counts: np.ndarray) -> np.ndarray:
-        """Add a file's counts (one row per key, keys distinct); the row of each key."""
+        """Add a file's counts (one row per key); the row of each key."""
         rows, at = self.rows, []
         for key in keys:
             row = rows.get(key)
             if row is None:
                 row = rows[tuple(map(self._values.setdefault, key, key))] = len(rows)
             at.append(row)
-        if len(rows) > len(self.counts):
-            self.counts = np.concatenate([self.counts, np.zeros_like(self.counts[:len(rows)])])
+        if len(rows) > len(self.counts):  # at least double, and enough for a file of many new keys
+            grown = np.zeros((max(2 * len(self.counts), len(rows)), self.counts.shape[1]), dtype=np.int64)
+            grown[:len(self.counts)] = self.counts
+            self.counts = grown
         where = np.array(at, dtype=np.intp)
         np.add.at(self.counts, where, counts)
         return where
