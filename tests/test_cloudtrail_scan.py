@@ -269,6 +269,25 @@ def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
     assert len(read_log(text)) == 0
 
 
+def test_inflate_does_not_trust_the_gzip_trailer() -> None:
+    """The stated size only sizes the buffer: a trailer that lies about it (up to 4 GiB) is a corrupt file, whether
+    inflated in one call or, too big for that, step by step; a broken checksum or a cut stream gives its reason."""
+    from mdcnb.cloudtrail.parse import inflate
+
+    text = b'{"Records": [' + b'{"eventID": "x"},' * 3000 + b'{}]}'
+    packed = gzip.compress(text)
+    assert inflate(packed) == inflate(packed, max_bytes=len(text)) == (text, None)
+    for stated in (0, 1, len(text) - 1, len(text) + 1, 2**32 - 1):
+        lying = packed[:-4] + stated.to_bytes(4, "little")
+        for limit in (1 << 30, len(text)):
+            assert inflate(lying, max_bytes=limit) == (
+                None, "corrupt gzip (Error -3 while decompressing data: incorrect length check)")
+    bad_crc = packed[:-8] + bytes(4) + packed[-4:]
+    assert inflate(bad_crc) == (None, "corrupt gzip (Error -3 while decompressing data: incorrect data check)")
+    assert inflate(packed[:-9]) == (None, "truncated gzip (end of stream missing)")
+    assert inflate(gzip.compress(b" \n")) == (None, "empty file (gzip of nothing)")
+
+
 def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:
     recs = [role_call(1, SCANNER, "2026-11-02T00:00:00Z", session=SESSION),
             role_call(2, f"arn:aws:iam::{ACCT}:role/path/to/CspmMonitorAws", "2026-11-02T00:00:00Z")]

@@ -45,6 +45,7 @@ from mdcnb.cloudtrail.identity import ACTORS, MDC_FACTS, RoleMatcher, session_na
 KNOWN_VERSIONS = frozenset(MDC_FACTS["known_event_versions"])
 DEFAULT_MAX_FILE_BYTES = 1 << 30  # decompressed; larger files are skipped instead of exhausting memory
 GZIP_MAGIC = b"\x1f\x8b"
+DEFLATE_MAX_RATIO = 1032  # the most deflate can expand its input (zlib's technical notes)
 ASSUME_ROLE_WEB = "AssumeRoleWithWebIdentity"
 
 # A day key's counters: events, read-only events, bytes, read-only bytes; an hour key's: the first three.
@@ -173,13 +174,23 @@ class FileResult:
 
 # ---- 1. bytes -> text -----------------------------------------------------------------------------------------
 def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes | None, str | None]:
-    """(text, None) or (None, reason) for one file's bytes, gzip or plain."""
+    """(text, None) or (None, reason) for one file's bytes, gzip or plain.
+
+    A gzip file too small to inflate past `max_bytes` (deflate expands at most DEFLATE_MAX_RATIO times) is inflated
+    in one call into a buffer of the size its trailer states, which is kept as the text: a third less work than
+    growing the output in blocks and joining them (benchmarks/cloudtrail_scan.py). Anything else, or anything that
+    call rejects, is inflated step by step with the limit enforced, which also names what is wrong."""
     if not blob:
         return None, "empty file"
     if blob[:2] != GZIP_MAGIC:
         if len(blob) > max_bytes:
             return None, f"larger than {max_bytes} bytes"
-        return (blob, None) if blob.strip() else (None, "empty file")
+        return _text_or_empty(blob, "empty file")
+    if len(blob) * DEFLATE_MAX_RATIO <= max_bytes:
+        try:
+            return _text_or_empty(zlib.decompress(blob, wbits=47, bufsize=_stated_size(blob)))
+        except zlib.error:
+            pass
     try:
         inflater = zlib.decompressobj(wbits=47)
         data = inflater.decompress(blob, max_bytes + 1)
@@ -189,7 +200,16 @@ def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes
         return None, f"larger than {max_bytes} bytes decompressed"
     if not inflater.eof:
         return None, "truncated gzip (end of stream missing)"
-    return (data, None) if data.strip() else (None, "empty file (gzip of nothing)")
+    return _text_or_empty(data)
+
+
+def _stated_size(blob: bytes) -> int:
+    """The inflated size a gzip trailer states (modulo 2**32), capped at what the blob could inflate to."""
+    return min(int.from_bytes(blob[-4:], "little"), len(blob) * DEFLATE_MAX_RATIO)
+
+
+def _text_or_empty(data: bytes, empty: str = "empty file (gzip of nothing)") -> tuple[bytes | None, str | None]:
+    return (None, empty) if not data or data.isspace() else (data, None)
 
 
 # ---- 2. text -> columns ---------------------------------------------------------------------------------------
