@@ -466,3 +466,26 @@ def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> No
     shared = set(a.codes.ravel().tolist()) & set(b.codes.ravel().tolist())
     assert {a.texts[c] for c in shared} >= {"s3.amazonaws.com", CSPM, "2026-11-02T10"}  # the same text, one code
     assert len(scanner.texts) == len(set(scanner.texts))  # each text once
+
+
+def test_id_set_marks_exactly_the_hashes_seen_before() -> None:
+    """IdSet against a Python set, batch by batch: repeats within a batch and across batches, the hash 0 (its
+    free-slot marker), negative hashes, and growth well past its first table."""
+    import numpy as np
+
+    rng = random.Random(5)
+    universe = [0, -1, 1, 2**63 - 1, -(2**63)] + [rng.getrandbits(64) - 2**63 for _ in range(30_000)]
+    ids, seen = _jsonscan.IdSet(), set()
+    for size in (0, 1, 7, 1000, 20_000, 40_000, 3):
+        batch = [rng.choice(universe) for _ in range(size)]
+        expected = []
+        for h in batch:
+            expected.append(h in seen)
+            seen.add(h)
+        marks = ids.add(np.array(batch, dtype=np.int64))
+        assert (marks is None) == (not any(expected))
+        if marks is not None:
+            assert np.frombuffer(marks, dtype=bool).tolist() == expected
+        assert len(ids) == len(seen)
+    with pytest.raises(ValueError, match="8 bytes each"):
+        ids.add(b"1234")

@@ -5,7 +5,7 @@
    distinct texts, 0 is None and 1 is ""; a `Scanner` keeps that list across the files it reads, so the files of
    one task share their codes), its size as delivered, its eventID (hashed when it has the 36
    characters of a UUID, else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general
-   path, so both paths share one hash.
+   path, so both paths share one hash. `IdSet` holds such hashes for the parent's de-duplication across files.
 
    It is a fast path, not a second reader: it accepts only what it can read exactly as the strict msgspec reader
    (mdcnb.cloudtrail.parse.read_log) would, and returns None for everything else -- whitespace between tokens,
@@ -616,6 +616,118 @@ static PyObject *uuid_hashes(PyObject *Py_UNUSED(module), PyObject *arg) {
     return out;
 }
 
+/* IdSet: the eventID hashes of one event day, for the parent's de-duplication across tasks. Open addressing with
+   linear probing, at most half full; 0 marks a free slot, so the hash 0 is kept apart. 16 bytes an id, against
+   about 60 for a Python set of ints, and no object per id. */
+typedef struct {
+    PyObject_HEAD
+    uint64_t *slots;
+    size_t mask, n;
+    int has_zero;
+} IdSet;
+
+static size_t idset_slot(uint64_t h, size_t mask) { return (size_t)(h * 0x9E3779B97F4A7C15ULL >> 17) & mask; }
+
+/* Insert h; 1 if it was there already, 0 if new, NO_MEMORY. */
+static int idset_insert(IdSet *self, uint64_t h) {
+    if (h == 0) {
+        int seen = self->has_zero;
+        self->has_zero = 1;
+        return seen;
+    }
+    if (2 * (self->n + 1) > self->mask + 1) {
+        size_t cap = 2 * (self->mask + 1);
+        uint64_t *slots = PyMem_Calloc(cap, sizeof(uint64_t));
+        if (!slots) return NO_MEMORY;
+        for (size_t i = 0; i <= self->mask; i++) {
+            uint64_t old = self->slots[i];
+            if (!old) continue;
+            size_t j = idset_slot(old, cap - 1);
+            while (slots[j]) j = (j + 1) & (cap - 1);
+            slots[j] = old;
+        }
+        PyMem_Free(self->slots);
+        self->slots = slots;
+        self->mask = cap - 1;
+    }
+    size_t j = idset_slot(h, self->mask);
+    for (; self->slots[j]; j = (j + 1) & self->mask)
+        if (self->slots[j] == h) return 1;
+    self->slots[j] = h;
+    self->n++;
+    return 0;
+}
+
+/* add(hashes): insert a buffer of int64 hashes; None when none was there before, else one byte per hash, 1 where
+   it was (before the call or earlier in `hashes`). */
+static PyObject *idset_add(IdSet *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    PyObject *out = NULL;
+    const uint64_t *h = view.buf;
+    Py_ssize_t count = view.len / (Py_ssize_t)sizeof(uint64_t);
+    unsigned char *repeated = NULL;
+    if (view.len % sizeof(uint64_t)) {
+        PyErr_SetString(PyExc_ValueError, "hashes must be 8 bytes each");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int rc = idset_insert(self, h[i]);
+        if (rc == NO_MEMORY) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (rc && !repeated) {
+            if (!(out = PyBytes_FromStringAndSize(NULL, count))) goto done;
+            repeated = (unsigned char *)PyBytes_AS_STRING(out);
+            memset(repeated, 0, (size_t)count);
+        }
+        if (rc) repeated[i] = 1;
+    }
+    if (!out) out = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyObject *idset_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kwargs)) {
+    IdSet *self = (IdSet *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->mask = 1023;
+    if (!(self->slots = PyMem_Calloc(self->mask + 1, sizeof(uint64_t)))) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)self;
+}
+
+static void idset_dealloc(IdSet *self) {
+    PyMem_Free(self->slots);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t idset_len(IdSet *self) { return (Py_ssize_t)(self->n + (size_t)self->has_zero); }
+
+static PyMethodDef IDSET_METHODS[] = {
+    {"add", (PyCFunction)idset_add, METH_O,
+     "add(hashes) -> None when none of the int64 hashes was in the set, else bytes: 1 for each that was (before "
+     "the call or earlier in hashes). All are in the set afterwards."},
+    {NULL, NULL, 0, NULL}};
+
+static PySequenceMethods IDSET_SEQUENCE = {.sq_length = (lenfunc)idset_len};
+
+static PyTypeObject IDSET_TYPE = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mdcnb.cloudtrail._jsonscan.IdSet",
+    .tp_basicsize = sizeof(IdSet),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A set of 64-bit eventID hashes.",
+    .tp_new = idset_new,
+    .tp_dealloc = (destructor)idset_dealloc,
+    .tp_methods = IDSET_METHODS,
+    .tp_as_sequence = &IDSET_SEQUENCE,
+};
+
 static PyMethodDef METHODS[] = {
     {"scan", scan, METH_O,
      "scan(text) -> (texts, codes, sizes, id_hashes, id_offsets, id_lengths, read_only) or None when the text "
@@ -629,10 +741,11 @@ PyMODINIT_FUNC PyInit__jsonscan(void) {
     init_stop();
     KeyTable *tables[] = {&RECORD, &IDENTITY, &CONTEXT, &ISSUER, &PARAMS};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) index_keys(tables[i]);
-    if (PyType_Ready(&SCANNER_TYPE) < 0) return NULL;
+    if (PyType_Ready(&SCANNER_TYPE) < 0 || PyType_Ready(&IDSET_TYPE) < 0) return NULL;
     PyObject *m = PyModule_Create(&MODULE);
     if (m && (PyModule_AddIntConstant(m, "NFIELDS", NFIELDS) < 0 ||
-              PyModule_AddObjectRef(m, "Scanner", (PyObject *)&SCANNER_TYPE) < 0))
+              PyModule_AddObjectRef(m, "Scanner", (PyObject *)&SCANNER_TYPE) < 0 ||
+              PyModule_AddObjectRef(m, "IdSet", (PyObject *)&IDSET_TYPE) < 0))
         Py_CLEAR(m);
     return m;
 }

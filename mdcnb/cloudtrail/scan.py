@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from mdcnb.cloudtrail._jsonscan import IdSet
 from mdcnb.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, in_window
 from mdcnb.cloudtrail.parse import (
     DAY_COUNTERS,
@@ -37,6 +37,7 @@ from mdcnb.cloudtrail.result import VolumeResult
 
 Reader = Callable[[LogFile], bytes]
 T = TypeVar("T")
+R = TypeVar("R")
 FILES_PER_TASK = 8          # files a worker reads and counts together
 IN_FLIGHT_PER_PROCESS = 2   # tasks handed out but not yet merged, per worker process
 
@@ -80,7 +81,7 @@ class Accumulator:
     """Merges FileResults in delivery order; drops cross-file duplicates by eventID hash."""
 
     margin_days: int = DEFAULT_MARGIN_DAYS
-    seen: dict[str, set[int]] = field(default_factory=dict)
+    seen: dict[str, IdSet] = field(default_factory=dict)  # eventID hashes by event day
     horizon: str | None = None
     files_read: int = 0
     skips: list[dict[str, str]] = field(default_factory=list)
@@ -134,15 +135,12 @@ class Accumulator:
             if self.horizon and day < self.horizon:
                 self.late += len(ev.hashes)
                 continue
-            hashes = ev.hashes.tolist()
-            seen = self.seen.setdefault(day, set())
-            if seen.isdisjoint(hashes):
-                seen.update(hashes)
+            if day not in self.seen:
+                self.seen[day] = IdSet()
+            repeated = self.seen[day].add(ev.hashes)
+            if repeated is None:
                 continue
-            repeated = np.zeros(len(hashes), dtype=bool)
-            for i, h in enumerate(hashes):
-                repeated[i] = h in seen
-                seen.add(h)
+            repeated = np.frombuffer(repeated, dtype=bool)
             self._drop(day_rows[ev.key_idx[repeated]], hour_rows[ev.hour_idx[repeated]], ev.nbytes[repeated],
                        ev.read_only[repeated])
 
@@ -211,34 +209,41 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
     wanted = [f for f in logs if in_window(f, since, until, margin_days)]
     processes = processes or default_processes()
     tasks = [wanted[i:i + FILES_PER_TASK] for i in range(0, len(wanted), FILES_PER_TASK)]
-    parallel = processes > 1 and len(tasks) >= 2 * processes
-    if parallel:
+    items = tasks if reader is None else _fetched_tasks(wanted, reader, fetch_threads)
+    count = _scan_paths if reader is None else _scan_fetched
+    if processes > 1 and len(tasks) >= 2 * processes:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        slots = threading.Semaphore(IN_FLIGHT_PER_PROCESS * processes)
-        with ctx.Pool(processes, initializer=_init_worker, initargs=(opts,)) as pool:
-            results = (pool.imap(_scan_paths, _bounded(tasks, slots)) if reader is None
-                       else pool.imap(_scan_fetched, _bounded(_fetched_tasks(wanted, reader, fetch_threads), slots)))
-            _consume(acc, tasks, results, slots)
+        with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker, initargs=(opts,)) as pool:
+            _consume(acc, tasks, _in_order(pool, count, items, IN_FLIGHT_PER_PROCESS * processes))
     else:
         _init_worker(opts)
-        results = (map(_scan_paths, tasks) if reader is None
-                   else map(_scan_fetched, _fetched_tasks(wanted, reader, fetch_threads)))
-        _consume(acc, tasks, results)
+        _consume(acc, tasks, map(count, items))
     return VolumeResult.from_accumulator(
         acc, source=source, files_listed=len(files), files_pruned=len(logs) - len(wanted),
         digest_files=digests, other_files=[f.location for f in others], since=opts.since, until=opts.until,
         role_arns=sorted(opts.matcher.cspm_arns))
 
 
-def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[list[FileResult]],
-             slots: threading.Semaphore | None = None) -> None:
+def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[list[FileResult]]) -> None:
     with gc_paused():
         for files, task_results in zip(tasks, results, strict=True):
             acc.advance(files[0].delivered)  # the task's earliest: forgets no day a file of it may still repeat
             for res in task_results:
                 acc.add(res)
-            if slots is not None:
-                slots.release()
+
+
+def _in_order(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterable[T], in_flight: int) -> Iterator[R]:
+    """fn(item) for each item, run in `pool`, in order, with at most `in_flight` handed out and not yet taken:
+    results the parent has not merged yet (or fetched S3 objects) would otherwise pile up in memory.
+    (multiprocessing.Pool is not used: its worker-handler thread spins while results are in transit, taking a
+    core's worth of time from the workers.)"""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _fetched_tasks(files: list[LogFile], reader: Reader,
@@ -247,14 +252,6 @@ def _fetched_tasks(files: list[LogFile], reader: Reader,
     fetched = _prefetch(files, reader, threads)
     for i in range(0, len(files), FILES_PER_TASK):
         yield [next(fetched) for _ in files[i:i + FILES_PER_TASK]]
-
-
-def _bounded(items: Iterable[T], slots: threading.Semaphore) -> Iterator[T]:
-    """`items`, each only once a slot is free: the pool's feeder thread would otherwise read ahead without limit,
-    and results the parent has not merged yet (or fetched S3 objects) would pile up in memory."""
-    for item in items:
-        slots.acquire()
-        yield item
 
 
 def _prefetch(files: list[LogFile], reader: Reader, threads: int) -> Iterator[tuple[LogFile, bytes | None, str | None]]:
