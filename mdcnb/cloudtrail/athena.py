@@ -21,7 +21,8 @@ import pandas as pd
 
 from mdcnb.cloudtrail.identity import CSPM_ROLE_NAME, DEFAULT_ROLE_NAMES, SESSION_PREFIX, RoleMatcher
 from mdcnb.cloudtrail.layout import DEFAULT_MARGIN_DAYS
-from mdcnb.cloudtrail.result import VolumeResult, tables_from_totals
+from mdcnb.cloudtrail.parse import DAY_COUNTERS, HOUR_COUNTERS
+from mdcnb.cloudtrail.result import Counted, VolumeResult, tables_from_totals
 
 DDL_COLUMNS = """    eventversion STRING,
     useridentity STRUCT<type: STRING, principalid: STRING, arn: STRING, accountid: STRING, invokedby: STRING,
@@ -162,7 +163,7 @@ def volume_from_rows(rows: list[dict[str, Any]], source: str, matcher: RoleMatch
         h = hours.setdefault((r["hour"], r["account_id"], r["region"], r["actor"]), [0, 0, 0])
         h[0] += events
         h[1] += read_only
-    volume, hourly = tables_from_totals(totals, hours)
+    volume, hourly = tables_from_totals(Counted.of(totals, DAY_COUNTERS), Counted.of(hours, HOUR_COUNTERS))
     for df, cols in ((volume, ["bytes", "read_only_bytes"]), (hourly, ["bytes"])):
         for col in cols:
             df[col] = pd.Series(pd.NA, index=df.index, dtype="Int64")

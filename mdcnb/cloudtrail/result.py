@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ class VolumeResult:
     @classmethod
     def from_accumulator(cls, acc: Accumulator, **kw: Any) -> VolumeResult:
         with gc_paused():  # the collector would walk every key tuple, more than once, for nothing
-            volume, hourly = tables_from_totals(acc.totals, acc.hour_totals)
+            volume, hourly = tables_from_totals(acc.day_rows.counted(), acc.hour_rows.counted())
         return cls(volume=volume, hourly=hourly, files_read=acc.files_read, files_skipped=list(acc.skips),
                    duplicates_dropped=acc.duplicates, late_events_not_deduplicated=acc.late,
                    events_without_id=acc.without_id, events_out_of_range=acc.out_of_range,
@@ -106,33 +107,40 @@ def _int(x: Any) -> int:
     return int(x) if pd.notna(x) else 0
 
 
-def tables_from_totals(totals: dict[tuple, list[int]],
-                       hour_totals: dict[tuple, list[int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(volume, hourly) tables from day keys (date, account, region, source, name, actor, role ARN) -> counts and
-    hour keys (hour, account, region, actor) -> [events, read-only events, bytes]."""
-    volume = _frame(totals, _DAY + _COUNTS)
-    volume = volume.sort_values(_DAY, kind="stable", na_position="first").reset_index(drop=True)
+class Counted(NamedTuple):
+    """Keys and their counters, row for row: what a scan's merge (or Athena's rows) comes to."""
+
+    keys: Sequence[tuple]
+    counts: np.ndarray  # int64, one row per key; the first counter is events
+
+    @classmethod
+    def of(cls, totals: dict[tuple, list[int]], width: int) -> Counted:
+        return cls(list(totals), np.array(list(totals.values()), dtype=np.int64).reshape(len(totals), width))
+
+
+def tables_from_totals(days: Counted, hours: Counted) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(volume, hourly) tables from day keys (date, account, region, source, name, actor, role ARN) with [events,
+    read-only events, bytes, read-only bytes] and hour keys (hour, account, region, actor) with the first three."""
+    volume = _frame(days, _DAY + _COUNTS)
     arns = volume["role_arn"]
     volume.insert(7, "role_name", arns.map({a: role_name(a) or a for a in arns.dropna().unique()}))
-    hourly = _frame(hour_totals, _HOUR + _COUNTS[:3])
-    hourly = hourly.sort_values(_HOUR, kind="stable").reset_index(drop=True)
+    hourly = _frame(hours, _HOUR + _COUNTS[:3])
     hourly["hour"] = hourly["hour"] + ":00:00Z"
     return _typed(volume, schema.CLOUDTRAIL_VOLUME), _typed(hourly, schema.CLOUDTRAIL_HOURLY)
 
 
-def _frame(totals: dict[tuple, list[int]], columns: list[str]) -> pd.DataFrame:
-    """Keys and counts of the keys that kept events (the first count). Built from the key tuples in one go: the
-    day table of a long scan has hundreds of thousands of rows."""
-    if not totals:
+def _frame(counted: Counted, columns: list[str]) -> pd.DataFrame:
+    """The keys that kept events (their first counter), sorted by the key columns (None first), with their counts.
+    Built column by column: the day table of a long scan has hundreds of thousands of rows."""
+    keys, counts = counted
+    kept = np.flatnonzero(counts[:, 0] > 0) if len(keys) else np.zeros(0, dtype=np.intp)
+    if not len(kept):
         return pd.DataFrame(columns=columns)
-    width = len(next(iter(totals)))
-    counts = np.array(list(totals.values()), dtype=np.int64)
-    kept = np.flatnonzero(counts[:, 0] > 0)
-    keys = list(totals)
-    frame = pd.DataFrame([keys[i] for i in kept.tolist()] if len(kept) < len(keys) else keys, columns=columns[:width])
-    for j, name in enumerate(columns[width:]):
-        frame[name] = counts[kept, j]
-    return frame
+    key_columns = [np.array(column, dtype=object)[kept] for column in zip(*keys, strict=True)]
+    order = np.lexsort([pd.factorize(column, sort=True)[0] for column in reversed(key_columns)])  # None is -1
+    frame = {name: column[order] for name, column in zip(columns, key_columns, strict=False)}
+    frame.update({name: counts[kept[order], j] for j, name in enumerate(columns[len(key_columns):])})
+    return pd.DataFrame(frame)
 
 
 def _typed(df: pd.DataFrame, table: schema.Table) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from mdcnb.cloudtrail.parse import (
     gc_paused,
     scan_blobs,
 )
-from mdcnb.cloudtrail.result import VolumeResult
+from mdcnb.cloudtrail.result import Counted, VolumeResult
 
 Reader = Callable[[LogFile], bytes]
 T = TypeVar("T")
@@ -72,8 +72,8 @@ class Totals:
         np.add.at(self.counts, where, counts)
         return where
 
-    def as_dict(self) -> dict[tuple, list[int]]:
-        return dict(zip(self.rows, self.counts[:len(self.rows)].tolist(), strict=True))
+    def counted(self) -> Counted:
+        return Counted(list(self.rows), self.counts[:len(self.rows)])
 
 
 @dataclass
@@ -96,16 +96,6 @@ class Accumulator:
 
     def __post_init__(self) -> None:
         self.day_rows, self.hour_rows = Totals(DAY_COUNTERS, self.values), Totals(HOUR_COUNTERS, self.values)
-
-    @property
-    def totals(self) -> dict[tuple, list[int]]:
-        """Day key -> [events, read_only, bytes, read_only_bytes]."""
-        return self.day_rows.as_dict()
-
-    @property
-    def hour_totals(self) -> dict[tuple, list[int]]:
-        """Hour key -> [events, read_only, bytes]."""
-        return self.hour_rows.as_dict()
 
     def skip(self, source: str, reason: str) -> None:
         self.skips.append({"path": source, "reason": reason})
