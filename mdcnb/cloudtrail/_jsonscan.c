@@ -630,27 +630,32 @@ typedef struct {
 
 static size_t idset_slot(uint64_t h, size_t mask) { return (size_t)(h * 0x9E3779B97F4A7C15ULL >> 17) & mask; }
 
-/* Insert h; 1 if it was there already, 0 if new, NO_MEMORY. */
+/* Room for `total` hashes at most half full; NO_MEMORY. */
+static int idset_reserve(IdSet *self, size_t total) {
+    size_t cap = self->mask + 1;
+    while (2 * total > cap) cap *= 2;
+    if (cap == self->mask + 1) return OK;
+    uint64_t *slots = PyMem_Calloc(cap, sizeof(uint64_t));
+    if (!slots) return NO_MEMORY;
+    for (size_t i = 0; i <= self->mask; i++) {
+        uint64_t old = self->slots[i];
+        if (!old) continue;
+        size_t j = idset_slot(old, cap - 1);
+        while (slots[j]) j = (j + 1) & (cap - 1);
+        slots[j] = old;
+    }
+    PyMem_Free(self->slots);
+    self->slots = slots;
+    self->mask = cap - 1;
+    return OK;
+}
+
+/* Insert h (room reserved); 1 if it was there already, else 0. */
 static int idset_insert(IdSet *self, uint64_t h) {
     if (h == 0) {
         int seen = self->has_zero;
         self->has_zero = 1;
         return seen;
-    }
-    if (2 * (self->n + 1) > self->mask + 1) {
-        size_t cap = 2 * (self->mask + 1);
-        uint64_t *slots = PyMem_Calloc(cap, sizeof(uint64_t));
-        if (!slots) return NO_MEMORY;
-        for (size_t i = 0; i <= self->mask; i++) {
-            uint64_t old = self->slots[i];
-            if (!old) continue;
-            size_t j = idset_slot(old, cap - 1);
-            while (slots[j]) j = (j + 1) & (cap - 1);
-            slots[j] = old;
-        }
-        PyMem_Free(self->slots);
-        self->slots = slots;
-        self->mask = cap - 1;
     }
     size_t j = idset_slot(h, self->mask);
     for (; self->slots[j]; j = (j + 1) & self->mask)
@@ -673,12 +678,12 @@ static PyObject *idset_add(IdSet *self, PyObject *arg) {
         PyErr_SetString(PyExc_ValueError, "hashes must be 8 bytes each");
         goto done;
     }
+    if (idset_reserve(self, self->n + (size_t)count)) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < count; i++) {
         int rc = idset_insert(self, h[i]);
-        if (rc == NO_MEMORY) {
-            PyErr_NoMemory();
-            goto done;
-        }
         if (rc && !repeated) {
             if (!(out = PyBytes_FromStringAndSize(NULL, count))) goto done;
             repeated = (unsigned char *)PyBytes_AS_STRING(out);
