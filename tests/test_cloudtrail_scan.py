@@ -361,7 +361,7 @@ def test_account_falls_back_to_the_path_then_the_caller(tmp_path: Path) -> None:
 def test_totals_take_a_file_of_more_new_keys_than_they_can_hold() -> None:
     """The merged counters grow to any number of new keys at once (they start with room for 1,024)."""
     keys = [(f"2026-11-{1 + i % 28:02d}", str(i)) for i in range(3000)]
-    totals = scan.Totals(2, {})
+    totals = scan.Totals(2)
     totals.add(keys, np.ones((3000, 2), dtype=np.int64))
     totals.add(keys[:10], np.full((10, 2), 5, dtype=np.int64))
     merged = dict(zip(totals.counted().keys, totals.counted().counts.tolist(), strict=True))

@@ -47,29 +47,21 @@ class ReadError(Exception):
 
 
 class Totals:
-    """Counters by key: one row of `counts` per key, rows numbered in order of first sight. A new key is stored
-    with shared value objects (every file brings its own copies of the same few days, accounts and APIs), which
-    halves what the keys hold as days pile up."""
+    """Counters by key: one row of `counts` per key, rows numbered in order of first sight."""
 
-    def __init__(self, width: int, values: dict) -> None:
+    def __init__(self, width: int) -> None:
         self.rows: dict[tuple, int] = {}
         self.counts = np.zeros((1024, width), dtype=np.int64)
-        self._values = values
 
     def add(self, keys: list[tuple], counts: np.ndarray) -> np.ndarray:
-        """Add a file's counts (one row per key); the row of each key."""
-        rows, at = self.rows, []
-        for key in keys:
-            row = rows.get(key)
-            if row is None:
-                row = rows[tuple(map(self._values.setdefault, key, key))] = len(rows)
-            at.append(row)
+        """Add a file's counts (one row per key, each key once); the row of each key."""
+        rows = self.rows
+        where = np.array([rows.setdefault(key, len(rows)) for key in keys], dtype=np.intp)
         if len(rows) > len(self.counts):  # at least double, and enough for a file of many new keys
             grown = np.zeros((max(2 * len(self.counts), len(rows)), self.counts.shape[1]), dtype=np.int64)
             grown[:len(self.counts)] = self.counts
             self.counts = grown
-        where = np.array(at, dtype=np.intp)
-        np.add.at(self.counts, where, counts)
+        self.counts[where] += counts
         return where
 
     def counted(self) -> Counted:
@@ -90,12 +82,11 @@ class Accumulator:
     without_id: int = 0
     out_of_range: int = 0
     issues: Counter = field(default_factory=Counter)
-    values: dict = field(default_factory=dict)  # one object per distinct key value
     day_rows: Totals = field(init=False)
     hour_rows: Totals = field(init=False)
 
     def __post_init__(self) -> None:
-        self.day_rows, self.hour_rows = Totals(DAY_COUNTERS, self.values), Totals(HOUR_COUNTERS, self.values)
+        self.day_rows, self.hour_rows = Totals(DAY_COUNTERS), Totals(HOUR_COUNTERS)
 
     def skip(self, source: str, reason: str) -> None:
         self.skips.append({"path": source, "reason": reason})
