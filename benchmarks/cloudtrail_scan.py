@@ -7,11 +7,11 @@ and DuckDB running the Athena counting SQL over the same files; peak memory at N
 
 Each measurement runs in a fresh subprocess so its peak RSS (and its workers') is its own. Both decompression-only
 passes and mdcnb run --repeats times, interleaved, and the median is reported (the machine is shared and noisy);
-the slow json.load loop and DuckDB run once. The bound is the fastest decompression-only pass the standard library
-allows: one `zlib.decompress` call per file into a buffer of the size the gzip trailer states. The obvious
-`gzip.decompress` pass, which grows its output in blocks and joins them, is about a third slower; it is shown beside
-it. Files are generated once per size under --dir with the sample's event synthesis (mdcnb.cloudtrail.synth; about
-1.3 KB per event) and reused on later runs.
+the slow json.load loop and DuckDB run once. The bound is the faster of two decompression-only passes: one
+`zlib.decompress` call per file into a buffer of the size the gzip trailer states (what mdcnb does), and the
+obvious `gzip.decompress`, which grows its output in blocks and joins them (a third slower in a fresh process,
+about as fast in one that has imported pandas, as the benchmark's have). Files are generated once per size under
+--dir with the sample's event synthesis (mdcnb.cloudtrail.synth; about 1.3 KB per event) and reused on later runs.
 """
 
 from __future__ import annotations
@@ -196,13 +196,14 @@ def main() -> int:
     runs = {m: [r["seconds"] for name, r in repeated if name == m] for m in timed}
     for m in timed:
         print(f"{m} runs (s): " + ", ".join(f"{t:.2f}" for t in runs[m]))
-    rounds = sorted(d / t for d, t in zip(runs["decompress"], runs["mdcnb"], strict=True))
-    print("mdcnb / decompression-only, round by round (sorted): " + ", ".join(f"{x:.2f}" for x in rounds))
+    rounds = sorted(min(d, g) / t for d, g, t in zip(*(runs[m] for m in timed), strict=True))
+    print("mdcnb / faster decompression-only pass, round by round (sorted): " + ", ".join(f"{x:.2f}" for x in rounds))
     print()
-    print("| method | processes | seconds | events/s | x decompression-only | peak RSS MB (parent / workers) |")
+    print("| method | processes | seconds | events/s | x decompression-only (faster pass) | "
+          "peak RSS MB (parent / workers) |")
     print("|---|---|---|---|---|---|")
-    bound = n / results["decompress"]["seconds"]
-    for m, label, procs in (("decompress", "decompression only, one call per file (the bound)", p),
+    bound = n / min(results[m]["seconds"] for m in ("decompress", "gzip_decompress"))  # the faster median
+    for m, label, procs in (("decompress", "decompression only, one call per file", p),
                             ("gzip_decompress", "decompression only, gzip.decompress", p),
                             ("mdcnb", "mdcnb cloudtrail volume", p), ("json_loop", "plain json.load loop", 1),
                             ("duckdb", "DuckDB, Athena counting SQL", p)):
@@ -211,7 +212,7 @@ def main() -> int:
         print(f"| {label} | {procs} | {r['seconds']:.2f} | {rate:,.0f} | {rate / bound:.2f} | "
               f"{r['peak_rss_mb']} / {r['worker_peak_rss_mb']} |")
     mdcnb_rate, loop_rate = n / raw["seconds"], n / results["json_loop"]["seconds"]
-    print(f"\nmdcnb / decompression-only = {mdcnb_rate / bound:.2f} (target >= 0.5); "
+    print(f"\nmdcnb / decompression-only (the faster pass) = {mdcnb_rate / bound:.2f} (target >= 0.5); "
           f"mdcnb / json.load loop = {mdcnb_rate / loop_rate:.1f} (target >= 4)")
     counts = [results[m]["cspm_read_events"] for m in ("mdcnb", "json_loop", "duckdb")]
     print(f"CSPM read events: mdcnb {counts[0]:,}, json loop {counts[1]:,}, DuckDB {counts[2]:,} "
