@@ -155,6 +155,29 @@ def test_parallel_equals_serial(tmp_path: Path) -> None:
     assert parallel.hourly.equals(serial.hourly)
 
 
+def _die_on_the_third_task(files):
+    if "/2026/11/03/" in files[0].location:
+        os._exit(9)  # as the kernel's OOM killer would end it: no answer, no exception
+    return real_scan_paths(files)
+
+
+real_scan_paths = scan._scan_paths
+
+
+def test_a_worker_that_dies_gives_a_clear_error_not_a_hang(tmp_path: Path, monkeypatch, capsys) -> None:
+    from mdcnb.cli import main
+
+    for day in range(1, 6):
+        write_log(log_path(tmp_path, ACCT, "us-east-1", f"2026-11-0{day}", "A"),
+                  [user_call(day, f"2026-11-0{day}T10:00:00Z")])
+    monkeypatch.setattr(scan, "FILES_PER_TASK", 1)
+    monkeypatch.setattr(scan, "_scan_paths", _die_on_the_third_task)  # forked workers inherit it
+    with pytest.raises(scan.WorkerDied, match="a scan worker process died"):
+        volume(tmp_path, processes=2)
+    assert main(["cloudtrail", "volume", "--logs", str(tmp_path), "--processes", "2"]) == 2
+    assert "nothing was counted" in capsys.readouterr().err
+
+
 def test_synthetic_account_counts_follow_the_scan_interval(tmp_path: Path) -> None:
     from mdcnb.cloudtrail.synth import CSPM_GLOBAL, CSPM_REGIONAL
 

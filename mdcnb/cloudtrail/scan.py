@@ -15,6 +15,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -44,6 +45,10 @@ IN_FLIGHT_PER_PROCESS = 2   # tasks handed out but not yet merged, per worker pr
 
 class ReadError(Exception):
     """A file that could not be fetched (S3 AccessDenied, vanished key, I/O error): becomes a counted skip."""
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without an answer (killed by the system, most often for memory): no count is given."""
 
 
 class Totals:
@@ -194,8 +199,12 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
     count = _scan_paths if reader is None else _scan_fetched
     if processes > 1 and len(tasks) >= 2 * processes:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker, initargs=(opts,)) as pool:
-            _consume(acc, tasks, _in_order(pool, count, items, IN_FLIGHT_PER_PROCESS * processes))
+        try:
+            with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker, initargs=(opts,)) as pool:
+                _consume(acc, tasks, _in_order(pool, count, items, IN_FLIGHT_PER_PROCESS * processes))
+        except BrokenProcessPool as exc:
+            raise WorkerDied(f"a scan worker process died ({exc}); nothing was counted. Was it killed for memory? "
+                             f"Try fewer processes (--processes, ${PROCESSES_ENV}).") from exc
     else:
         _init_worker(opts)
         _consume(acc, tasks, map(count, items))

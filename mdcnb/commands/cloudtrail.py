@@ -111,9 +111,11 @@ def _csv(value: str | None) -> list[str]:
 
 
 def run_volume(args: argparse.Namespace) -> int:
+    from mdcnb.cloudtrail.scan import WorkerDied
+
     try:
         res = _volume(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, WorkerDied) as exc:
         print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
         return 2
     return _report(args, res)
