@@ -448,8 +448,9 @@ def _countable(out: FileResult, cols: Columns, opts: ScanOptions) -> Columns:
         keep &= in_window[hours]
     out.without_id += int((keep & ~cols.has_id).sum())
     with_id = np.flatnonzero(keep & cols.has_id)
-    repeated = pd.Series(cols.id_hashes[with_id]).duplicated().to_numpy()  # every occurrence after the first
-    if repeated.any():
+    repeated = _jsonscan.IdSet().add(cols.id_hashes[with_id])  # every occurrence after the first (as the parent's)
+    if repeated is not None:
+        repeated = np.frombuffer(repeated, dtype=bool)
         keep[with_id[repeated]] = False
         out.duplicates += int(repeated.sum())
     return cols if keep.all() else cols.rows(keep)
