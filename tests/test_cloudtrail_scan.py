@@ -311,6 +311,29 @@ def test_inflate_does_not_trust_the_gzip_trailer() -> None:
     assert inflate(gzip.compress(b" \n")) == (None, "empty file (gzip of nothing)")
 
 
+def test_inflate_reads_every_gzip_member(tmp_path: Path) -> None:
+    """Concatenated gzip members are one gzip file: all of it is read (a JSON text split across members is whole
+    again), files concatenated whole make a text that is not JSON (a counted skip, not the first file alone), zero
+    padding is allowed, anything else after the stream is named."""
+    from mdcnb.cloudtrail.parse import inflate
+
+    text = json.dumps({"Records": [user_call(i, "2026-11-02T00:00:00Z") for i in range(3)]}).encode()
+    members = gzip.compress(text[:100]) + gzip.compress(text[100:1000]) + gzip.compress(text[1000:])
+    assert inflate(members) == (text, None)
+    assert inflate(members, max_bytes=len(text)) == (text, None)
+    assert inflate(members, max_bytes=len(text) - 1) == (None, f"larger than {len(text) - 1} bytes decompressed")
+    assert inflate(gzip.compress(text) + bytes(512)) == (text, None)
+    assert inflate(gzip.compress(text) + b"junk") == (None, "corrupt gzip (data after the end of the gzip stream)")
+    assert inflate(members[:-3]) == (None, "truncated gzip (end of stream missing)")
+    write_log(log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "A"), [user_call(9, "2026-11-02T00:00:00Z")])
+    whole = log_path(tmp_path, ACCT, "us-east-1", "2026-11-02", "AB")
+    whole.write_bytes(gzip.compress(text) + gzip.compress(b'{"Records":[]}'))
+    s = volume(tmp_path, processes=1).summary()
+    assert s["files_read"] == 1 and s["events_total"] == 1
+    skipped = [(Path(f["path"]).name, f["reason"].split(" (")[0]) for f in s["files_skipped"]]
+    assert skipped == [(whole.name, "not JSON")]
+
+
 def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:
     recs = [role_call(1, SCANNER, "2026-11-02T00:00:00Z", session=SESSION),
             role_call(2, f"arn:aws:iam::{ACCT}:role/path/to/CspmMonitorAws", "2026-11-02T00:00:00Z")]

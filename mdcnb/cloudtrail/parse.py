@@ -177,9 +177,12 @@ def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes
     """(text, None) or (None, reason) for one file's bytes, gzip or plain.
 
     A gzip file too small to inflate past `max_bytes` (deflate expands at most DEFLATE_MAX_RATIO times) is inflated
-    in one call into a buffer of the size its trailer states, which is kept as the text: a third less work than
-    growing the output in blocks and joining them (benchmarks/cloudtrail_scan.py). Anything else, or anything that
-    call rejects, is inflated step by step with the limit enforced, which also names what is wrong."""
+    in one call into a buffer of the size its trailer states, which is kept as the text: less work than growing the
+    output in blocks and joining them (benchmarks/cloudtrail_scan.py). That call reads only the first gzip member:
+    when the text is not the size the file's last trailer states, the file holds more (concatenated gzip files are
+    one valid gzip file; a last member that happens to state the first one's size is not noticed). That, anything
+    else, or anything the call rejects is inflated member by member with the limit enforced, which also names what
+    is wrong."""
     if not blob:
         return None, "empty file"
     if blob[:2] != GZIP_MAGIC:
@@ -188,19 +191,35 @@ def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes
         return _text_or_empty(blob, "empty file")
     if len(blob) * DEFLATE_MAX_RATIO <= max_bytes:
         try:
-            return _text_or_empty(zlib.decompress(blob, wbits=47, bufsize=_stated_size(blob)))
+            data = zlib.decompress(blob, wbits=47, bufsize=_stated_size(blob))
         except zlib.error:
             pass
-    try:
+        else:
+            if len(data) % (1 << 32) == int.from_bytes(blob[-4:], "little"):
+                return _text_or_empty(data)
+    return _inflate_members(blob, max_bytes)
+
+
+def _inflate_members(blob: bytes, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """Every gzip member of `blob` in turn (zero bytes after the last are padding), at most `max_bytes` in all."""
+    parts, size, rest = [], 0, blob
+    while True:
         inflater = zlib.decompressobj(wbits=47)
-        data = inflater.decompress(blob, max_bytes + 1)
-    except zlib.error as exc:
-        return None, f"corrupt gzip ({exc})"
-    if len(data) > max_bytes:
-        return None, f"larger than {max_bytes} bytes decompressed"
-    if not inflater.eof:
-        return None, "truncated gzip (end of stream missing)"
-    return _text_or_empty(data)
+        try:
+            part = inflater.decompress(rest, max_bytes - size + 1)
+        except zlib.error as exc:
+            return None, f"corrupt gzip ({exc})"
+        parts.append(part)
+        size += len(part)
+        if size > max_bytes:
+            return None, f"larger than {max_bytes} bytes decompressed"
+        if not inflater.eof:
+            return None, "truncated gzip (end of stream missing)"
+        rest = inflater.unused_data
+        if not rest.strip(b"\0"):
+            return _text_or_empty(b"".join(parts))
+        if rest[:2] != GZIP_MAGIC:
+            return None, "corrupt gzip (data after the end of the gzip stream)"
 
 
 def _stated_size(blob: bytes) -> int:
