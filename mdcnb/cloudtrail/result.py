@@ -133,7 +133,7 @@ def _frame(counted: Counted, columns: list[str]) -> pd.DataFrame:
     """The keys that kept events (their first counter), sorted by the key columns (None first), with their counts.
     Built column by column: the day table of a long scan has hundreds of thousands of rows."""
     keys, counts = counted
-    kept = np.flatnonzero(counts[:, 0] > 0) if len(keys) else np.zeros(0, dtype=np.intp)
+    kept = np.flatnonzero(counts[:, 0] > 0)
     if not len(kept):
         return pd.DataFrame(columns=columns)
     key_columns = [np.array(column, dtype=object)[kept] for column in zip(*keys, strict=True)]

@@ -59,7 +59,7 @@ class Totals:
         self.counts = np.zeros((1024, width), dtype=np.int64)
 
     def add(self, keys: list[tuple], counts: np.ndarray) -> np.ndarray:
-        """Add a file's counts (one row per key, each key once); the row of each key."""
+        """Add a task's counts (one row per key, each key once); the row of each key."""
         rows = self.rows
         where = np.array([rows.setdefault(key, len(rows)) for key in keys], dtype=np.intp)
         if len(rows) > len(self.counts):  # at least double, and enough for a file of many new keys
@@ -225,8 +225,8 @@ def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[lis
 def _in_order(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterable[T], in_flight: int) -> Iterator[R]:
     """fn(item) for each item, run in `pool`, in order, with at most `in_flight` handed out and not yet taken:
     results the parent has not merged yet (or fetched S3 objects) would otherwise pile up in memory.
-    (multiprocessing.Pool is not used: its worker-handler thread spins while results are in transit, taking a
-    core's worth of time from the workers.)"""
+    (multiprocessing.Pool is not used: its worker-handler thread spins while results are in transit, taking about
+    0.2 s of CPU per million events from the workers.)"""
     pending: deque[Future[R]] = deque()
     for item in items:
         pending.append(pool.submit(fn, item))
