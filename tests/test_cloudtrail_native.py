@@ -42,7 +42,7 @@ def per_record(cols: Columns | str) -> str | tuple[list[tuple], bool, dict]:
 
 def both_readers(data: bytes) -> tuple[Any, Any]:
     """(the native reader's result in the comparable form, or None where it declines; msgspec's)."""
-    native = None if _jsonscan.scan(data) is None else per_record(read_log(data))
+    native = None if _jsonscan.Scanner().scan(data) is None else per_record(read_log(data))
     return native, per_record(read_log(data, native=False))
 
 
@@ -368,7 +368,7 @@ def test_random_mutations_are_read_exactly_or_declined() -> None:
     small = edited(lambda rs: rs[1].update(requestParameters={"a": [1.5, -0, "x\\y"], "b": None}))
     read_natively = not_json = 0
     for text in mutations(small, rng, 16000) + mutations(compact(good_records()), rng, 4000):
-        native = _jsonscan.scan(text)
+        native = _jsonscan.Scanner().scan(text)
         general = per_record(read_log(text, native=False))
         if native is not None:
             read_natively += 1
@@ -443,7 +443,7 @@ ODD_RECORD = b'{"eventTime":"2026-11-02T10:00:00Z","userIdentity":{},"note":"\xf
 @pytest.mark.parametrize("text", [swapped(b'"ListBuckets"', b'"List\x89Buckets"'),
                                   b'{"Records":[' + ODD_RECORD + b"]}"], ids=["extracted-field", "odd-record"])
 def test_bytes_that_are_not_utf8_give_a_skip_or_an_issue(tmp_path: Path, text: bytes) -> None:
-    assert _jsonscan.scan(text) is None
+    assert _jsonscan.Scanner().scan(text) is None
     (tmp_path / "a.json").write_bytes(text)
     s = volume(tmp_path, processes=1).summary()
     assert s["files_skipped"] or s["record_issues"]

@@ -155,13 +155,13 @@ def test_parallel_equals_serial(tmp_path: Path) -> None:
     assert parallel.hourly.equals(serial.hourly)
 
 
+real_scan_paths = scan._scan_paths
+
+
 def _die_on_the_third_task(files):
     if "/2026/11/03/" in files[0].location:
         os._exit(9)  # as the kernel's OOM killer would end it: no answer, no exception
     return real_scan_paths(files)
-
-
-real_scan_paths = scan._scan_paths
 
 
 def test_a_worker_that_dies_gives_a_clear_error_not_a_hang(tmp_path: Path, monkeypatch, capsys) -> None:

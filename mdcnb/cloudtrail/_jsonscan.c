@@ -1,11 +1,11 @@
 /* Native reader of a CloudTrail log file's text: the fields the counts need, column-wise, in one pass.
 
-   `scan(text)` walks `{"Records":[...]}` or a bare array as CloudTrail writes it (compact JSON, ASCII) and
-   returns, per record, a code for each text field (mdcnb.cloudtrail.parse.FIELDS: codes index one list of
-   distinct texts, 0 is None and 1 is ""; a `Scanner` keeps that list across the files it reads, so the files of
-   one task share their codes), its size as delivered, its eventID (hashed when it has the 36
-   characters of a UUID, else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general
-   path, so both paths share one hash. `IdSet` holds such hashes for the parent's de-duplication across files.
+   `Scanner().scan(text)` walks `{"Records":[...]}` or a bare array as CloudTrail writes it (compact JSON,
+   ASCII) and returns, per record, a code for each text field (mdcnb.cloudtrail.parse.FIELDS: codes index one list
+   of distinct texts, 0 is None and 1 is ""; a `Scanner` keeps that list across the files it reads, so the files of
+   one task share their codes), its size as delivered, its eventID (hashed when it has the 36 characters of a UUID,
+   else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general path, so both paths share
+   one hash. `IdSet` holds such hashes for de-duplication, within a task and across tasks.
 
    It is a fast path, not a second reader: it accepts only what it can read exactly as the strict msgspec reader
    (mdcnb.cloudtrail.parse.read_log) would, and returns None for everything else -- whitespace between tokens,
@@ -593,15 +593,6 @@ static PyTypeObject SCANNER_TYPE = {
     .tp_getset = SCANNER_GETSET,
 };
 
-/* scan(text): a Scanner's scan of one text. */
-static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *arg) {
-    PyObject *scanner = scanner_new(&SCANNER_TYPE, NULL, NULL);
-    if (!scanner) return NULL;
-    PyObject *out = scanner_scan((Scanner *)scanner, arg);
-    Py_DECREF(scanner);
-    return out;
-}
-
 /* uuid_hashes(ids): the hashes (int64, native order) of ids given as one byte string of 36 bytes each. */
 static PyObject *uuid_hashes(PyObject *Py_UNUSED(module), PyObject *arg) {
     Py_buffer view;
@@ -736,9 +727,6 @@ static PyTypeObject IDSET_TYPE = {
 };
 
 static PyMethodDef METHODS[] = {
-    {"scan", scan, METH_O,
-     "scan(text) -> (texts, codes, sizes, id_hashes, id_offsets, id_lengths, read_only) or None when the text "
-     "needs the general reader."},
     {"uuid_hashes", uuid_hashes, METH_O, "uuid_hashes(ids) -> int64 hashes of ids of 36 bytes each, concatenated."},
     {NULL, NULL, 0, NULL}};
 
@@ -750,8 +738,7 @@ PyMODINIT_FUNC PyInit__jsonscan(void) {
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) index_keys(tables[i]);
     if (PyType_Ready(&SCANNER_TYPE) < 0 || PyType_Ready(&IDSET_TYPE) < 0) return NULL;
     PyObject *m = PyModule_Create(&MODULE);
-    if (m && (PyModule_AddIntConstant(m, "NFIELDS", NFIELDS) < 0 ||
-              PyModule_AddObjectRef(m, "Scanner", (PyObject *)&SCANNER_TYPE) < 0 ||
+    if (m && (PyModule_AddObjectRef(m, "Scanner", (PyObject *)&SCANNER_TYPE) < 0 ||
               PyModule_AddObjectRef(m, "IdSet", (PyObject *)&IDSET_TYPE) < 0))
         Py_CLEAR(m);
     return m;

@@ -189,13 +189,15 @@ def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes
         if len(blob) > max_bytes:
             return None, f"larger than {max_bytes} bytes"
         return _text_or_empty(blob, "empty file")
-    if len(blob) * DEFLATE_MAX_RATIO <= max_bytes:
+    most = len(blob) * DEFLATE_MAX_RATIO
+    if most <= max_bytes:
+        stated = int.from_bytes(blob[-4:], "little")  # modulo 2**32; a lie only sizes the buffer (capped)
         try:
-            data = zlib.decompress(blob, wbits=47, bufsize=_stated_size(blob))
+            data = zlib.decompress(blob, wbits=47, bufsize=min(stated, most))
         except zlib.error:
             pass
         else:
-            if len(data) % (1 << 32) == int.from_bytes(blob[-4:], "little"):
+            if len(data) % (1 << 32) == stated:
                 return _text_or_empty(data)
     return _inflate_members(blob, max_bytes)
 
@@ -220,11 +222,6 @@ def _inflate_members(blob: bytes, max_bytes: int) -> tuple[bytes | None, str | N
             return _text_or_empty(b"".join(parts))
         if rest[:2] != GZIP_MAGIC:
             return None, "corrupt gzip (data after the end of the gzip stream)"
-
-
-def _stated_size(blob: bytes) -> int:
-    """The inflated size a gzip trailer states (modulo 2**32), capped at what the blob could inflate to."""
-    return min(int.from_bytes(blob[-4:], "little"), len(blob) * DEFLATE_MAX_RATIO)
 
 
 def _text_or_empty(data: bytes, empty: str = "empty file (gzip of nothing)") -> tuple[bytes | None, str | None]:
