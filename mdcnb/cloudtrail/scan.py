@@ -195,7 +195,7 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
     wanted = [f for f in logs if in_window(f, since, until, margin_days)]
     processes = processes or default_processes()
     tasks = [wanted[i:i + FILES_PER_TASK] for i in range(0, len(wanted), FILES_PER_TASK)]
-    items = tasks if reader is None else _fetched_tasks(wanted, reader, fetch_threads)
+    items = tasks if reader is None else _fetched_tasks(tasks, reader, fetch_threads)
     count = _scan_paths if reader is None else _scan_fetched
     if processes > 1 and len(tasks) >= 2 * processes:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
@@ -236,12 +236,12 @@ def _in_order(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterable[T
         yield pending.popleft().result()
 
 
-def _fetched_tasks(files: list[LogFile], reader: Reader,
+def _fetched_tasks(tasks: list[list[LogFile]], reader: Reader,
                    threads: int) -> Iterator[list[tuple[LogFile, bytes | None, str | None]]]:
-    """The fetched files, FILES_PER_TASK to a task."""
-    fetched = _prefetch(files, reader, threads)
-    for i in range(0, len(files), FILES_PER_TASK):
-        yield [next(fetched) for _ in files[i:i + FILES_PER_TASK]]
+    """Each task with its files fetched (in order, `threads` reads at a time across tasks)."""
+    fetched = _prefetch([f for task in tasks for f in task], reader, threads)
+    for task in tasks:
+        yield [next(fetched) for _ in task]
 
 
 def _prefetch(files: list[LogFile], reader: Reader, threads: int) -> Iterator[tuple[LogFile, bytes | None, str | None]]:
