@@ -27,10 +27,12 @@ report: $(STAMP)
 ## make test: lint, unit, live-path, notebook regression (nbval) and browser tests
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 ## make golden: refresh the stored nbval copies of the notebooks after an intended change
 golden: $(STAMP)
