@@ -19,7 +19,6 @@ from mdcnb.analysis import cost
 from mdcnb.sources import cost_management
 from mdcnb.sources.aws_dataset import read_inventories
 from mdcnb.sources.cost_management import last_full_month
-from mdcnb.sources.dataset import cloudtrail_root
 from mdcnb.sources.prices import (
     DEFAULT_SIEM,
     PriceTable,
@@ -30,6 +29,7 @@ from mdcnb.sources.prices import (
     siem_price,
 )
 from mdcnb.tables import Tables
+from mdcnb.tables.cloudtrail.result import VolumeResult
 
 
 def load_prices(prices: str | Path | None = None, currency: str = "USD",
@@ -72,33 +72,31 @@ class CostView:
 def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str] = (),
               subscriptions: Sequence[str] = (), accounts: Sequence[str] = (), exclude_tag: str | None = None,
               exclude_value: str | None = None, siem: str = DEFAULT_SIEM, price_per_gb: float | None = None,
-              price_per_million_events: float | None = None, since: str | None = None,
-              until: str | None = None) -> CostView:
+              price_per_million_events: float | None = None, cloudtrail: VolumeResult | None = None,
+              inventories: dict[str, Any] | None = None) -> CostView:
     """Units, settings, scenarios and the SIEM side for the scopes the filters keep.
 
     The exclusion what-if leaves out resources tagged `exclude_tag` (with `exclude_value` when given; the command
-    line passes both as one `tag=value`)."""
-    inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
+    line passes both as one `tag=value`). `cloudtrail` is the snapshot's one scan of the dataset's logs (None: no
+    logs, no SIEM side)."""
+    if inventories is None:
+        inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
     units, settings = cost.select_scopes(cost.billable_units(tables, inventories), cost.plan_settings(tables),
                                          environments, subscriptions, accounts)
     tag, _, value = (exclude_tag or "").partition("=") if exclude_value is None else (exclude_tag, "", exclude_value)
     scenarios = cost.scenarios_from(units, settings, prices, tag or None, value or None)
     price = siem_price(siem, prices, price_per_gb=price_per_gb, price_per_million_events=price_per_million_events)
-    totals, accounts_table, note = _siem_side(tables, price, since, until, accounts)
+    totals, accounts_table, note = _siem_side(cloudtrail, price, accounts)
     return CostView(tables, prices, units, settings, scenarios, cost.scope_names(tables), price, totals,
                     accounts_table, note)
 
 
-def _siem_side(tables: Tables, price: SiemPrice, since: str | None, until: str | None,
+def _siem_side(result: VolumeResult | None, price: SiemPrice,
                accounts: Sequence[str]) -> tuple[dict[str, Any] | None, pd.DataFrame, str]:
-    logs = cloudtrail_root(tables.dataset) if tables.dataset else None
-    if logs is None or not logs.exists():
+    if result is None or not result.source:
         return None, pd.DataFrame(columns=cost.SIEM_ACCOUNT_COLUMNS), (
             "no CloudTrail logs in the dataset (cloudtrail/): the SIEM cost of CspmMonitorAws reads is not estimated; "
             "run `mdcnb cloudtrail volume` on your trail")
-    from mdcnb.tables.cloudtrail import volume  # scanning needs the cloudtrail package only when logs are there
-
-    result = volume(logs, since=since, until=until, dataset=tables.dataset)
     scanned = result.volume
     if accounts:
         scanned = scanned[scanned["account_id"].isin([str(a) for a in accounts])]

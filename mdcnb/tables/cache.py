@@ -18,9 +18,9 @@ import os
 import pickle
 import struct
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mdcnb import __version__
 from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, existing_record_path
@@ -94,6 +94,12 @@ def cached(dataset: Path, build: Callable[[], Tables], names: Collection[str] | 
 def _read(entry: Path, dataset: Path, names: Collection[str] | None) -> Tables:
     from mdcnb.tables import Tables
 
+    frames, meta = read_frames(entry, names)
+    return Tables(**frames, manifest=meta["manifest"], dataset=dataset)
+
+
+def read_frames(entry: Path, names: Collection[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The frames of a file written by `write_frames` (only `names` when given) and its metadata."""
     with entry.open("rb") as fh:
         if fh.read(len(_MAGIC)) != _MAGIC:
             raise ValueError(f"{entry} is not a table cache entry")
@@ -104,26 +110,34 @@ def _read(entry: Path, dataset: Path, names: Collection[str] | None) -> Tables:
         for name in index["offsets"] if names is None else names:
             fh.seek(index["offsets"][name])
             frames[name] = pickle.load(fh)
-    return Tables(**frames, manifest=index["manifest"], dataset=dataset)
+    return frames, {k: v for k, v in index.items() if k != "offsets"}
 
 
 def _store(entry: Path, tables: Tables) -> None:
-    """Write the entry atomically (owner-only), then drop the oldest entries beyond `KEEP`. Never fails a load."""
+    """Write the entry, then drop the oldest entries beyond `KEEP`. Never fails a load."""
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC)
-            offsets = {}
-            for name, frame in tables.items():
-                offsets[name] = fh.tell()
-                pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            index_at = fh.tell()
-            pickle.dump({"offsets": offsets, "manifest": tables.manifest}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.write(_TRAILER.pack(index_at))
-        os.replace(tmp, entry)
+        write_frames(entry, dict(tables.items()), {"manifest": tables.manifest})
         entries = sorted(entry.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
             old.unlink(missing_ok=True)
     except OSError:
         return
+
+
+def write_frames(entry: Path, frames: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+    """Write named objects (DataFrames) and metadata atomically to one owner-only file, each readable alone."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_MAGIC)
+            offsets = {}
+            for name, frame in frames.items():
+                offsets[name] = fh.tell()
+                pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            index_at = fh.tell()
+            pickle.dump({**meta, "offsets": offsets}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(_TRAILER.pack(index_at))
+        os.replace(tmp, entry)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -613,39 +613,47 @@ class WeeklyHistory:
 
 
 def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since: str | None = None,
-                   until: str | None = None) -> WeeklyHistory:
-    """Record the dataset (and its embedded weeks) if the store lacks them, then read its estate's weeks.
+                   until: str | None = None, tables: Tables | None = None) -> WeeklyHistory:
+    """The estate's weeks: those stored for its series, then those the dataset ships (`history/<week>/`) and the
+    dataset's own week where the store lacks them. Reading never writes: `record_run` stores a week.
 
     Weeks run from `since` (an ISO date, its week included) to the dataset's own week, or `until` if earlier.
+    `tables` are the dataset's own, already loaded.
     """
+    from mdcnb.tables import load_tables
+
     path = Path(store_path) if store_path else default_store_path()
-    messages: list[str] = []
-    recorded = record_run(dataset, path, log=messages.append)
-    if recorded is None:  # shown, then the stored weeks are read anyway
-        print(messages[-1], file=sys.stderr)
     last = dataset_week(dataset)
     if until:
         last = min(last, iso_week(pd.Timestamp(until)))
     first = iso_week(pd.Timestamp(since)) if since else ""
     series = series_for(dataset)
+    weeks: dict[str, Tables] = {}
+    cloudtrail: dict[str, pd.DataFrame] = {}
+    full: dict[str, Callable[[], Tables]] = {}
+    if path.exists():
+        with HistoryStore(path, read_only=True) as store:
+            for snap in store.snapshots(series):
+                if first <= snap.week <= last:
+                    weeks[snap.week] = store.load(snap, TREND_TABLES)
+                    cloudtrail[snap.week] = store.load_table(snap, "cloudtrail_daily")
+                    full[snap.week] = functools.partial(_stored_tables, path, snap.snapshot_id)
+    own = {dataset_week(folder): folder for folder in [*embedded_weeks(dataset), dataset]}
+    for week, folder in own.items():
+        if first <= week <= last and week not in weeks:
+            weeks[week] = load_tables(folder, names=TREND_TABLES)
+            cloudtrail[week] = cloudtrail_daily_of(folder)
+            full[week] = functools.partial(load_tables, folder)
+    if not weeks:
+        raise HistoryError(f"no snapshot of {series} between {first or 'the first week'} and {last} in {path}")
+    order = sorted(weeks)
+    latest_week = order[-1]
+    latest = tables if tables is not None and latest_week == dataset_week(dataset) else full[latest_week]()
+    previous = full[order[-2]]() if len(order) > 1 else None
+    return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: cloudtrail[w] for w in order}, latest,
+                         previous)
+
+
+def _stored_tables(path: Path, snapshot_id: int) -> Tables:
     with HistoryStore(path, read_only=True) as store:
-        snaps = [s for s in store.snapshots(series) if first <= s.week <= last]
-        if not snaps:
-            raise HistoryError(f"no snapshot of {series} between {first or 'the first week'} and {last} in {path}")
-        weeks = {s.week: store.load(s, TREND_TABLES) for s in snaps}
-        cloudtrail = {s.week: store.load_table(s, "cloudtrail_daily") for s in snaps}
-        latest = _latest_tables(store, snaps[-1], dataset, recorded)
-        previous = store.load(snaps[-2]) if len(snaps) > 1 else None
-    return WeeklyHistory(series, path, weeks, cloudtrail, latest, previous)
-
-
-def _latest_tables(store: HistoryStore, snap: Snapshot, dataset: Path, recorded: Snapshot | None) -> Tables:
-    """The latest week in full. When it is the dataset just recorded, its tables come from `load_tables` (the
-    same rows, read from the table cache in seconds instead of converted back from the store column by column)."""
-    if recorded is None or recorded.snapshot_id != snap.snapshot_id:
-        return store.load(snap)
-    from mdcnb.tables import load_tables
-
-    tables = load_tables(dataset)
-    tables.manifest = snapshot_manifest(snap)
-    return tables
+        return store.load(snapshot_id)

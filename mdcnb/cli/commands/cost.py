@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mdcnb.analysis import cost
     from mdcnb.snapshot import cost as cost_page
+    from mdcnb.snapshot import scan
     from mdcnb.sources.prices import DEFAULT_SIEM, PriceTableError
 
     try:
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         view = cost_page.cost_view(tables, prices, exclude_tag=args.exclude_tag, siem=args.siem or DEFAULT_SIEM,
                                    price_per_gb=args.price_per_gb,
                                    price_per_million_events=args.price_per_million_events,
-                                   since=args.since, until=args.until)
+                                   cloudtrail=scan(tables.dataset, since=args.since, until=args.until))
     except PriceTableError as exc:
         print(f"mdcnb: {exc}", file=sys.stderr)
         return 2
