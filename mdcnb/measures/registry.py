@@ -69,16 +69,17 @@ class Measure:
 
 
 REGISTRY: dict[str, Measure] = {}
+Compute = Callable[["Snapshot", Filters], Any]
 
 
 def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] = (),
-           scope_note: str = "all environments", decimals: int | None = None) -> Callable[[Callable[[Snapshot, Filters], Any]], Callable]:
+           scope_note: str = "all environments", decimals: int | None = None) -> Callable[[Compute], Compute]:
     """Decorator: register the function below as measure `id`."""
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise ValueError(f"measure {id}: no filter named {sorted(unknown)}")
 
-    def register(compute: Callable[[Snapshot, Filters], Any]) -> Callable[[Snapshot, Filters], Any]:
+    def register(compute: Compute) -> Compute:
         if id in REGISTRY:
             raise ValueError(f"measure {id} is defined twice")
         REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), scope_note, decimals)
