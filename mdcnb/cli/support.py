@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -71,16 +70,10 @@ def report_skips(tables: Tables, limit: int = 10) -> None:
 
 
 def json_value(value: Any) -> Any:
-    """A JSON-safe scalar: NaN/NA -> null, numpy numbers -> Python numbers."""
-    import pandas as pd
+    """A JSON-safe value (`mdcnb.measures.registry.plain`: NaN, NA and infinities -> null)."""
+    from mdcnb.measures.registry import plain
 
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return json_value(value.item())
-    return value
+    return plain(value)
 
 
 def print_json(document: Any) -> None:

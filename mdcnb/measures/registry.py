@@ -4,7 +4,7 @@ A `Measure` names a figure (`id`), says how it reads (`label`, `unit`, `fmt`), w
 the one function that computes it from a `Snapshot`. Headlines, chart titles, CSVs, index.html, CLI `--json`,
 trend points and widget panels all call `value(id, snapshot, filters)` and `text(id, value)`: a figure that must
 differ on some surface is a different measure with its own label. A measure that deliberately ignores a filter the
-page applies says so in its label (`labelled(id, filters)` appends its `scope_note`).
+page applies says so in its label (`labelled(id, filters)`: "... (all environments)").
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from mdcnb.snapshot import Snapshot
 
 FILTERS = ("environments", "subscriptions", "accounts", "severities", "standards", "since", "until")
+IGNORED_NOTE = {"environments": "all environments", "subscriptions": "all subscriptions",
+                "accounts": "all accounts", "severities": "all severities", "standards": "all standards",
+                "since": "whole window", "until": "whole window"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class Filters:
     def active(self) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name)}
 
+    def but(self, **changes: Any) -> Filters:
+        """These filters with some changed (`filters.but(standards=("CIS",))`)."""
+        return replace(self, **{k: (v if k in ("since", "until") else tuple(v or ())) for k, v in changes.items()})
+
     def only(self, names: Iterable[str]) -> Filters:
         """These filters with every other one cleared (what a measure that honours only `names` sees)."""
         keep = set(names)
@@ -60,11 +67,10 @@ class Measure:
 
     id: str
     label: str
-    unit: str                     # "%", "points", "events", "bytes", "count", "money/month"
+    unit: str                     # "%", "points", "events", "bytes", "count", "money", "money/month", "" (text)
     fmt: str                      # display format of the value, e.g. "{:,.2f}"
     compute: Callable[[Snapshot, Filters], Any]
     filters: frozenset[str] = field(default_factory=frozenset)
-    scope_note: str = "all environments"   # appended to the label when a page filter is not honoured
     decimals: int | None = None   # rounding the value is compared at across surfaces (None: exact)
 
 
@@ -73,7 +79,7 @@ Compute = Callable[["Snapshot", Filters], Any]
 
 
 def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] = (),
-           scope_note: str = "all environments", decimals: int | None = None) -> Callable[[Compute], Compute]:
+           decimals: int | None = None) -> Callable[[Compute], Compute]:
     """Decorator: register the function below as measure `id`."""
     unknown = set(filters) - set(FILTERS)
     if unknown:
@@ -82,7 +88,7 @@ def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] =
     def register(compute: Compute) -> Compute:
         if id in REGISTRY:
             raise ValueError(f"measure {id} is defined twice")
-        REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), scope_note, decimals)
+        REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), decimals)
         return compute
 
     return register
@@ -108,10 +114,11 @@ def value(id: str, snapshot: Snapshot, filters: Filters | None = None) -> Any:
 
 
 def labelled(id: str, filters: Filters | None = None) -> str:
-    """The measure's label, with its scope note when the page filters on something the measure ignores."""
-    m = measure(id)
-    ignored = (filters or Filters()).active() - m.filters
-    return f"{m.label} ({m.scope_note})" if ignored else m.label
+    """The measure's label; when the page filters on something the measure ignores, the label says what it
+    covers instead ("all environments", "whole window")."""
+    ignored = sorted((filters or Filters()).active() - measure(id).filters, key=FILTERS.index)
+    notes = list(dict.fromkeys(IGNORED_NOTE[name] for name in ignored))
+    return f"{measure(id).label} ({', '.join(notes)})" if notes else measure(id).label
 
 
 def text(id: str, value: Any, currency: str = "USD") -> str:
@@ -122,8 +129,8 @@ def text(id: str, value: Any, currency: str = "USD") -> str:
         return "n/a"
     if isinstance(value, str):
         return value
-    if m.unit == "money/month":
-        return f"{currency} {m.fmt.format(value)} / month"
+    if m.unit in ("money", "money/month"):
+        return f"{currency} {m.fmt.format(value)}" + (" / month" if m.unit == "money/month" else "")
     return f"{m.fmt.format(value)} {_unit(m.unit)}".strip()
 
 
@@ -133,6 +140,19 @@ def rounded(id: str, value: Any) -> Any:
     if m.decimals is None or value is None or isinstance(value, str):
         return value
     return round(float(value), m.decimals)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe value: missing or infinite numbers -> None, numpy numbers -> Python numbers, tables -> rows."""
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):
+        return [{k: plain(v) for k, v in row.items()} for row in value.to_dict("records")]
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return value
 
 
 def _unit(unit: str) -> str:

@@ -66,3 +66,10 @@ def unhealthy(snap: Snapshot, f: Filters) -> int:
 @define("score.healthy", "Healthy assessments", "count", "{:,}", filters=(*SCOPE_FILTERS, "severities"))
 def healthy(snap: Snapshot, f: Filters) -> int:
     return int(_assessments(snap, f)["status"].eq("Healthy").sum())
+
+
+@define("score.recount_agreement", "Controls that agree with a recount of the assessments", "", "{}")
+def recount_agreement(snap: Snapshot, f: Filters) -> str:
+    """How many controls' stored healthy/unhealthy counts MDC's assessments reproduce (whole estate)."""
+    recount = score.recompute_controls(snap.tables)
+    return f"{int(recount['agrees'].sum())} of {len(recount)}"

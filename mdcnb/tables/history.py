@@ -507,10 +507,11 @@ MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrat
 # --- recording datasets ----------------------------------------------------------------------------------------
 
 def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None = None,
-                   series: str | None = None) -> Snapshot:
+                   cloudtrail: pd.DataFrame | None = None, series: str | None = None) -> Snapshot:
     """Store the snapshot of one dataset directory, unless the store already holds this exact data for its week.
 
-    `tables` avoids re-normalising when the caller already loaded them. Returns the stored snapshot.
+    `tables` and `cloudtrail` (its daily CloudTrail volume) avoid normalising and scanning again when the caller
+    already has them. Returns the stored snapshot.
     """
     from mdcnb.tables import load_tables
 
@@ -524,7 +525,8 @@ def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None 
         if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
             return snap
     loaded = tables if tables is not None else load_tables(dataset)
-    return store.save(loaded, extra={"cloudtrail_daily": cloudtrail_daily_of(dataset)}, as_of=as_of, source=source,
+    daily = cloudtrail if cloudtrail is not None else cloudtrail_daily_of(dataset)
+    return store.save(loaded, extra={"cloudtrail_daily": daily}, as_of=as_of, source=source,
                       scope=scope, series=series, dataset=str(dataset), fingerprint=fingerprint)
 
 
@@ -548,8 +550,10 @@ def embedded_weeks(dataset: Path) -> list[Path]:
 
 
 def record_run(dataset: Path, store_path: Path | str | None = None, *, tables: Tables | None = None,
+               cloudtrail: pd.DataFrame | None = None,
                log: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> Snapshot | None:
-    """What `mdcnb report` and `mdcnb pull` call: seed the dataset's embedded weeks, then store the dataset itself.
+    """What `mdcnb report` and `mdcnb pull` call: seed the dataset's embedded weeks, then store the dataset itself
+    (with its `tables` and daily `cloudtrail` volume when the caller has them).
 
     Weeks already stored with the same content are left alone, so running it again only rewrites what changed.
     A store that cannot be written is reported through `log` and never fails the run (the data is on disk).
@@ -560,7 +564,7 @@ def record_run(dataset: Path, store_path: Path | str | None = None, *, tables: T
             current = series_for(dataset)
             for week in embedded_weeks(dataset):
                 record_dataset(store, week, series=current)
-            snap = record_dataset(store, dataset, tables=tables, series=current)
+            snap = record_dataset(store, dataset, tables=tables, cloudtrail=cloudtrail, series=current)
     except (HistoryError, duckdb.Error, OSError) as exc:
         log(f"history: snapshot not stored in {path}: {exc}")
         return None
