@@ -73,11 +73,11 @@ def test_same_week_replaces_and_other_weeks_and_series_are_kept(tmp_path):
         store.save(filled_frames(5, week=9), as_of="2026-11-24T00:00:00Z", source="azure", scope={"tenant": "b"})
         rerun = filled_frames(6, week=3)
         store.save(rerun, as_of="2026-11-27T12:00:00Z", source="sample", scope={"tenant": "a"})  # same ISO week
-        sample = store.snapshots("sample/tenant=a")
+        sample = store.snapshots("sample/a")
         assert [s.week for s in sample] == ["2026-W47", "2026-W48"]
         assert sample[-1].row_counts["assessments"] == 6
         _assert_same_tables(rerun, store, sample[-1])
-        assert [s.week for s in store.snapshots("azure/tenant=b")] == ["2026-W48"]
+        assert [s.week for s in store.snapshots("AzureCloud/b")] == ["2026-W48"]
         # no rows of the replaced snapshot are left behind
         ids = {s.snapshot_id for s in store.snapshots()}
         stored = {r[0] for r in store.con.execute("SELECT DISTINCT snapshot_id FROM snap_assessments").fetchall()}
@@ -88,17 +88,17 @@ def test_iso_week_and_series_keys():
     assert history.iso_week(pd.Timestamp("2026-01-01")) == "2026-W01"
     assert history.iso_week(pd.Timestamp("2027-01-01")) == "2026-W53"  # ISO year of 1 Jan 2027 is 2026
     # the estate root names the series, so a subscription added next week keeps the series
-    a = history.series_key("azure", {"tenant_id": "t1", "subscriptions": ["s1"]})
-    b = history.series_key("azure", {"tenant_id": "t1", "subscriptions": ["s1", "s2"]})
-    assert a == b == "azure/tenantid=t1"
-    assert history.series_key("sample", {"x": 1}) != history.series_key("azure", {"x": 1})
+    a = history.key_of("azure", {"tenant_id": "t1", "subscriptions": ["s1"]})
+    b = history.key_of("azure", {"tenant_id": "t1", "subscriptions": ["s1", "s2"]})
+    assert a == b == history.SeriesKey("AzureCloud", "t1", "tenant", "t1")
+    assert history.key_of("sample", {"x": 1}) != history.key_of("azure", {"x": 1})
 
 
 def test_find_names_the_stored_weeks_when_a_week_is_missing(tmp_path):
     with HistoryStore(tmp_path / "h.duckdb") as store:
         store.save({}, as_of="2026-11-23", source="s", scope={"tenant": "t"})
         with pytest.raises(HistoryError, match=r"2026-W01.*stored: 2026-W48"):
-            store.find("s/tenant=t", "2026-W01")
+            store.find("s/t", "2026-W01")
 
 
 def test_read_only_open_of_a_missing_store_is_a_clear_error(tmp_path):
@@ -209,7 +209,7 @@ def test_an_old_schema_store_is_read_by_the_new_code(tmp_path, read_only):
     with HistoryStore(path, read_only=read_only) as store:
         snaps = store.snapshots()
         assert [(s.snapshot_id, s.week, s.series, s.source) for s in snaps] == [
-            (1, "2026-W46", "azure/tenantid=t1", "azure"), (2, "2026-W47", "azure/tenantid=t1", "azure")]
+            (1, "2026-W46", "AzureCloud/t1", "azure"), (2, "2026-W47", "AzureCloud/t1", "azure")]
         assert snaps[0].as_of == pd.Timestamp("2026-11-09T06:00:00Z")
         assert snaps[1].row_counts == {"connectors": 2, "secure_scores": 2}
         connectors = store.load_table(snaps[1], "connectors")
