@@ -294,3 +294,98 @@ def test_reading_a_replaced_snapshot_is_an_error_not_an_empty_week(tmp_path):
         store.save(filled_frames(4), as_of="2026-11-24", source="s", scope={"tenant": "t"})  # same week
         with pytest.raises(HistoryError, match=f"snapshot {first.snapshot_id} is not in"):
             store.load_table(first, "assessments")
+
+
+# --- identity: tenants, scopes and complete pulls, pulled for real from the loopback ARM service -----------------
+
+TENANT_A, TENANT_B = "aaaaaaaa-0000-4000-8000-00000000000a", "bbbbbbbb-0000-4000-8000-00000000000b"
+LAST_WEEK = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=7)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    from azure_server import tls
+
+    return tls(tmp_path_factory.mktemp("tls"))
+
+
+def _overall_score(tables) -> float:
+    from mdcnb.analysis import score
+
+    return score.overall(score.scopes(tables))["percentage"]
+
+
+def test_two_tenants_pulled_into_one_store_in_one_week_keep_their_own_snapshots(tmp_path, tls_files):
+    from history_tenants import pull_tenant, tenant_variant
+
+    store_path, said = tmp_path / "h.duckdb", []
+    # tenant A scores 4 of 8 points in every subscription, tenant B 6 of 8: 50 % and 75 %
+    for name, tenant, points in (("a", TENANT_A, 4.0), ("b", TENANT_B, 6.0)):
+        served = tenant_variant(tmp_path / f"served-{name}", tenant=tenant, points=points)
+        dataset = pull_tenant(served, tmp_path / f"pull-{name}", tls_files)
+        assert history.record_run(dataset, store_path, log=said.append) is not None, said
+    with HistoryStore(store_path, read_only=True) as store:
+        snaps = store.snapshots()
+        assert [(s.key.cloud, s.key.tenant, s.key.kind) for s in snaps] == [
+            ("AzureCloud", TENANT_A, "tenant"), ("AzureCloud", TENANT_B, "tenant")]
+        assert snaps[0].week == snaps[1].week and snaps[0].complete is True and snaps[1].complete is True
+        assert [_overall_score(store.load(s)) for s in snaps] == [50.0, 75.0]
+    # the summary of B's dataset reads B by default, and A when asked for A's tenant
+    assert history.weekly_history(tmp_path / "pull-b", store_path).series == f"AzureCloud/{TENANT_B}"
+    chosen = history.weekly_history(tmp_path / "pull-b", store_path, tenant=TENANT_A.upper())
+    assert chosen.series == f"AzureCloud/{TENANT_A}" and _overall_score(chosen.latest) == 50.0
+
+
+def test_a_tenant_that_gains_a_subscription_continues_its_series(tmp_path, tls_files, capsys):
+    from history_tenants import pull_tenant, tenant_variant
+
+    from mdcnb.cli import main
+
+    store_path = tmp_path / "h.duckdb"
+    before = pull_tenant(tenant_variant(tmp_path / "served-6", subscriptions=6), tmp_path / "pull-6", tls_files,
+                         as_of=LAST_WEEK.isoformat())
+    after = pull_tenant(tenant_variant(tmp_path / "served-7", subscriptions=7), tmp_path / "pull-7", tls_files)
+    for dataset in (before, after):
+        assert history.record_run(dataset, store_path, log=lambda text: None) is not None
+    weeks = history.weekly_history(after, store_path)
+    assert list(weeks.weeks) == [history.iso_week(LAST_WEEK), history.iso_week(pd.Timestamp.now(tz="UTC"))]
+    assert [len(t.subscriptions) for t in weeks.weeks.values()] == [6, 7]
+    # `mdcnb diff --tenant` compares the two weeks of that tenant's one series
+    assert main(["diff", "--history", str(store_path), "--tenant", "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                 "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["series"] == "AzureCloud/72f988bf-86f1-41af-91ab-2d7cd011db47"
+    assert (payload["from"], payload["to"]) == tuple(weeks.weeks)
+
+
+def test_an_incomplete_pull_never_replaces_a_complete_week(tmp_path, tls_files, capsys):
+    from azure_tenant import subscription_ids
+    from history_tenants import pull_tenant, tenant_variant
+
+    from mdcnb.cli import main
+
+    served = tenant_variant(tmp_path / "served")
+    complete = pull_tenant(served, tmp_path / "complete", tls_files)
+    partial = pull_tenant(served, tmp_path / "partial", tls_files, forbidden=subscription_ids(1))
+    assessments = 6 * 4 * 3  # subscriptions x virtual machines x recommendations (azure_tenant)
+    said: list[str] = []
+    store_path = tmp_path / "h.duckdb"
+    assert history.record_run(complete, store_path, log=said.append) is not None
+    assert history.record_run(partial, store_path, log=said.append) is None
+    assert "this pull is incomplete" in said[-1] and "complete snapshot of that week, which is kept" in said[-1]
+    with HistoryStore(store_path, read_only=True) as store:
+        (kept,) = store.snapshots()
+        assert kept.complete is True and kept.dataset == str(complete)
+        assert kept.row_counts["assessments"] == assessments
+
+    # the other order: the incomplete pull is stored, marked, listed as such, then replaced by the complete one
+    other = tmp_path / "other.duckdb"
+    first = history.record_run(partial, other, log=said.append)
+    assert first is not None and first.complete is False and said[-1].endswith("(incomplete pull: later "
+                                                                               "complete runs of the week replace it)")
+    assert first.row_counts["assessments"] == assessments - 4 * 3  # the forbidden subscription's rows are missing
+    assert main(["diff", "--history", str(other), "--list"]) == 0
+    assert f"{first.week} (incomplete)" in capsys.readouterr().out
+    replaced = history.record_run(complete, other, log=said.append)
+    with HistoryStore(other, read_only=True) as store:
+        assert [(s.snapshot_id, s.complete) for s in store.snapshots()] == [(replaced.snapshot_id, True)]
