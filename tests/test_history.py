@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -389,3 +390,61 @@ def test_an_incomplete_pull_never_replaces_a_complete_week(tmp_path, tls_files, 
     replaced = history.record_run(complete, other, log=said.append)
     with HistoryStore(other, read_only=True) as store:
         assert [(s.snapshot_id, s.complete) for s in store.snapshots()] == [(replaced.snapshot_id, True)]
+
+
+# --- a schema-2 store: tenant-wide pulls keyed by a hash of their scope -------------------------------------------
+
+_V2_SQL = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+INSERT INTO meta VALUES ('schema_version', '2');
+CREATE TABLE snapshots (snapshot_id BIGINT PRIMARY KEY, series VARCHAR NOT NULL, week VARCHAR NOT NULL,
+    as_of TIMESTAMP_NS NOT NULL, recorded_at TIMESTAMP_NS NOT NULL, source VARCHAR, scope VARCHAR, dataset VARCHAR,
+    fingerprint VARCHAR, tool_version VARCHAR, row_counts VARCHAR);
+CREATE TABLE snap_subscriptions (snapshot_id BIGINT NOT NULL, row_no BIGINT NOT NULL, subscription_id VARCHAR,
+    tenant_id VARCHAR);
+INSERT INTO snapshots VALUES
+  (1, 'azure/0a1b2c3d4e5f', '2026-W46', '2026-11-09', '2026-11-09', 'azure', $1, '/gone/w46', NULL, '0.1.0',
+   '{"subscriptions": 2}'),
+  (2, 'azure/99aa88bb77cc', '2026-W47', '2026-11-16', '2026-11-16', 'azure', $2, $4, NULL, '0.1.0',
+   '{"subscriptions": 3}'),
+  (3, 'sample/tenantid=s1', '2026-W47', '2026-11-16', '2026-11-16', 'sample', '{"tenant_id": "s1"}', NULL, NULL,
+   '0.1.0', '{}'),
+  (4, 'azure/1234abcd5678', '2026-W48', '2026-11-23', '2026-11-24', 'azure', $3, '/gone/w48b', NULL, '0.1.0',
+   '{"subscriptions": 3}'),
+  (5, 'azure/feedbeef0042', '2026-W48', '2026-11-23', '2026-11-23', 'azure', $2, '/gone/w48a', NULL, '0.1.0',
+   '{"subscriptions": 3}');
+INSERT INTO snap_subscriptions VALUES (1, 0, 's-1', 'T1'), (1, 1, 's-2', 'T1'),
+  (2, 0, 's-1', 'T1'), (2, 1, 's-2', 'T1'), (2, 2, 's-3', 'T1'), (4, 0, 's-1', 'T1'), (4, 1, 's-2', 'T1'),
+  (4, 2, 's-4', 'T1'), (5, 0, 's-1', 'T1'), (5, 1, 's-2', 'T1'), (5, 2, 's-3', 'T1');
+"""
+
+
+def _tenant_scope(pulled: int) -> str:
+    """The scope a tenant-wide pull wrote before it named the tenant."""
+    return json.dumps({"kind": "tenant", "subscriptions": [], "management_group": None,
+                       "subscriptions_pulled": pulled})
+
+
+def test_a_schema_2_store_is_rekeyed_by_tenant_on_open(tmp_path):
+    # W47's dataset is still on disk: its manifest says the pull was incomplete; the others' are gone
+    w47 = tmp_path / "w47"
+    w47.mkdir()
+    (w47 / "manifest.json").write_text(json.dumps({"source": "azure", "complete": False, "cloud": "AzureCloud"}))
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    values = {"$1": _tenant_scope(2), "$2": _tenant_scope(3), "$3": _tenant_scope(3), "$4": str(w47)}
+    con.execute(re.sub(r"\$\d", lambda m: f"'{values[m.group(0)]}'", _V2_SQL))
+    con.close()
+    with HistoryStore(path) as store:
+        snaps = store.snapshots()
+    # one series for the tenant (from its subscriptions' tenant id), whatever the subscriptions pulled; W48 was
+    # recorded twice under two old keys: the later recording is kept, as recording the week again keeps it
+    assert [(s.snapshot_id, s.series, s.week, s.complete) for s in snaps] == [
+        (1, "AzureCloud/t1", "2026-W46", None), (2, "AzureCloud/t1", "2026-W47", False),
+        (4, "AzureCloud/t1", "2026-W48", None), (3, "sample/s1", "2026-W47", None)]
+    assert [s.label for s in snaps[:2]] == ["2026-W46", "2026-W47 (incomplete)"]
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT DISTINCT snapshot_id FROM snap_subscriptions ORDER BY 1").fetchall() == [
+        (1,), (2,), (4,)]
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    con.close()
