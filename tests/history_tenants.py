@@ -14,9 +14,9 @@ from azure.identity import ClientSecretCredential
 from azure_server import AzureTestService, serve
 from azure_tenant import TENANT, build
 
-from mdcnb.dataset import MANIFEST
 from mdcnb.sources.azure import PullOptions, pull
 from mdcnb.sources.azure_http import RetrySettings
+from mdcnb.sources.dataset import MANIFEST
 
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.history-test-token"
 SECRET = "history-test-secret-31c7"

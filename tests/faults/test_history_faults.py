@@ -11,10 +11,10 @@ from azure_server import AzureTestService, serve, tls
 from azure_tenant import build
 from history_tenants import CLIENT, FAST, SECRET, TOKEN
 
-from mdcnb import history
-from mdcnb.dataset import SAMPLE_DATASET, read_manifest
-from mdcnb.history import HistoryStore
 from mdcnb.sources.azure import PullOptions, _same_origin, pull
+from mdcnb.sources.dataset import SAMPLE_DATASET, read_manifest
+from mdcnb.tables import history
+from mdcnb.tables.history import HistoryStore
 
 SAMPLE_WEEK = "2026-W48"
 
