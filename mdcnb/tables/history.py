@@ -12,7 +12,7 @@ Layout of the store (schema version `SCHEMA_VERSION`, kept in the `meta` table):
                                           the catalogue: a snapshot exists only once its row is here
     snap_<table>(snapshot_id, row_no, <the contract's columns>)   one per contract in `SNAPSHOT_TABLES`
 
-A *series* is one estate: (cloud, tenant id, scope kind, scope id), see `mdcnb.history_keys`. Tenants, the
+A *series* is one estate: (cloud, tenant id, scope kind, scope id), see `history_keys`. Tenants, the
 sample and a live tenant kept in the same store never replace each other. Within a series there is at most one
 snapshot per ISO week: recording the same week again replaces it, except that an incomplete pull never replaces
 a complete one (it is refused; its dataset stays on disk). Each snapshot is written in ONE transaction whose last
