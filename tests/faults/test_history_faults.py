@@ -4,6 +4,8 @@ write, and a nextLink that spells the default HTTPS port. Each builds its bad in
 from __future__ import annotations
 
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,33 @@ def test_a_full_disk_is_named_as_the_cause_and_the_earlier_weeks_stay_whole(smal
         for snap in snaps:
             store.verify(snap)
     assert SAMPLE_WEEK not in [s.week for s in snaps]
+
+
+_SIZE_LIMITED_WRITER = textwrap.dedent("""
+    import resource, signal, sys
+    from mdcnb.tables import history, load_tables
+
+    week = history.Path(sys.argv[1])
+    tables = load_tables(week)                    # the table cache is written before the limit
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+    said = []
+    stored = history.record_run(week, sys.argv[2], tables=tables, log=said.append)
+    print(stored is None, said[-1])
+""")
+
+
+def test_a_write_past_the_file_size_limit_is_named_as_the_cause(tmp_path):
+    """The full-disk case where no small filesystem can be mounted (no root): an emulation, a real limit on the
+    writer's file size (RLIMIT_FSIZE, 1 MB; one sample week needs about 2 MB) makes DuckDB's COMMIT fail the same
+    way, with `File too large` instead of `No space left on device`."""
+    path = tmp_path / "history.duckdb"
+    done = subprocess.run([sys.executable, "-c", _SIZE_LIMITED_WRITER, str(SAMPLE_DATASET / "history" / "2026-W43"),
+                           str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    refused, message = done.stdout.strip().split(" ", 1)
+    assert refused == "True" and message.startswith(f"history: snapshot not stored in {path}")
+    assert "File too large" in message and "rollback" not in message.lower()
 
 
 # --- a store that cannot be read back after the write ----------------------------------------------------------------
