@@ -47,6 +47,11 @@ class Filters:
                 out[f.name] = tuple(value or ())
         return cls(**out)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The active filters as plain JSON values (what a recorded headline says it was computed under)."""
+        return {name: list(v) if isinstance(v, tuple) else v for name in sorted(self.active())
+                for v in [getattr(self, name)]}
+
     def active(self) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name)}
 
