@@ -66,7 +66,7 @@ def pitfall_counts(counts: pd.DataFrame) -> go.Figure:
 
 
 def readiness_over_time(weekly: pd.DataFrame) -> go.Figure:
-    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.snapshot.readiness.audit_over_time`)."""
+    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.analysis.readiness.outcomes_by_week`)."""
     fig = go.Figure()
     for status, color in STATUS_COLORS.items():
         rows = weekly[weekly["status"] == status]

@@ -62,7 +62,10 @@ LOCK_WAIT_SECONDS = 30.0
 COLUMNWISE_ROWS = 100_000
 
 # What one snapshot holds: every table of `Tables` (`mdcnb.core.schema.TABLES`), plus the CloudTrail daily volume.
-SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, schema.CLOUDTRAIL_DAILY.name: schema.CLOUDTRAIL_DAILY}
+# Besides the dataset's tables, each week keeps its daily CloudTrail volume and its AWS readiness audit.
+SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, **{t.name: t for t in (schema.CLOUDTRAIL_DAILY,
+                                                                                     schema.AWS_AUDIT)}}
+Extras = Callable[[Path], Mapping[str, pd.DataFrame]]  # a week's folder -> the tables beside its own (by contract)
 
 _SQL_TYPE = {schema.STRING: "VARCHAR", schema.INT: "BIGINT", schema.FLOAT: "DOUBLE", schema.BOOL: "BOOLEAN",
              schema.TIME: "TIMESTAMP_NS", schema.LIST: "VARCHAR[]", schema.JSON: "VARCHAR"}
@@ -544,12 +547,13 @@ MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrat
 # --- recording datasets ----------------------------------------------------------------------------------------
 
 def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None = None,
-                   cloudtrail: pd.DataFrame | None = None, key: SeriesKey | None = None) -> Snapshot:
+                   extras: Extras | None = None, key: SeriesKey | None = None) -> Snapshot:
     """Store the snapshot of one dataset directory, unless the store already holds this exact data for its week.
 
-    `tables` and `cloudtrail` (its daily CloudTrail volume) avoid normalising and scanning again when the caller
-    already has them; `key` names the series (default: the dataset's own). The snapshot records whether the pull
-    was complete. Returns the stored snapshot.
+    `tables` avoids normalising again when the caller already has them; `extras(dataset)` gives the week's other
+    tables (its daily CloudTrail volume, its readiness audit; default: the volume, scanned here); `key` names the
+    series (default: the dataset's own). The snapshot records whether the pull was complete. Returns the stored
+    snapshot.
     """
     from mdcnb.tables import load_tables
 
@@ -563,8 +567,8 @@ def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None 
         if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
             return snap
     loaded = tables if tables is not None else load_tables(dataset)
-    daily = cloudtrail if cloudtrail is not None else cloudtrail_daily_of(dataset)
-    return store.save(loaded, extra={"cloudtrail_daily": daily}, as_of=as_of, source=source, scope=scope, key=key,
+    extra = dict(extras(dataset)) if extras is not None else {"cloudtrail_daily": cloudtrail_daily_of(dataset)}
+    return store.save(loaded, extra=extra, as_of=as_of, source=source, scope=scope, key=key,
                       dataset=str(dataset), fingerprint=fingerprint, complete=pull_complete(manifest))
 
 
@@ -588,10 +592,10 @@ def embedded_weeks(dataset: Path) -> list[Path]:
 
 
 def record_run(dataset: Path, store_path: Path | str | None = None, *, tables: Tables | None = None,
-               cloudtrail: pd.DataFrame | None = None,
+               extras: Extras | None = None,
                log: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> Snapshot | None:
-    """What `mdcnb report` and `mdcnb pull` call: seed the dataset's embedded weeks, then store the dataset itself
-    (with its `tables` and daily `cloudtrail` volume when the caller has them).
+    """What `mdcnb report` and `mdcnb pull` call (through `mdcnb.snapshot.record`): seed the dataset's embedded
+    weeks, then store the dataset itself (with its `tables` when the caller has them, and each week's `extras`).
 
     Weeks already stored with the same content are left alone, so running it again only rewrites what changed.
     The snapshot is read back from the file before the run says it was stored. A store that cannot be written or
@@ -603,8 +607,8 @@ def record_run(dataset: Path, store_path: Path | str | None = None, *, tables: T
         with HistoryStore(path) as store:
             current = dataset_key(dataset)
             for week in embedded_weeks(dataset):
-                record_dataset(store, week, key=current)
-            snap = record_dataset(store, dataset, tables=tables, cloudtrail=cloudtrail, key=current)
+                record_dataset(store, week, extras=extras, key=current)
+            snap = record_dataset(store, dataset, tables=tables, extras=extras, key=current)
         with HistoryStore(path, read_only=True) as check:  # a fresh connection: what the next run will see
             check.verify(snap)
     except (HistoryError, duckdb.Error, OSError) as exc:
@@ -631,6 +635,8 @@ class WeeklyHistory:
     store: Path
     weeks: dict[str, Tables]                 # every week up to the dataset's, trend tables only, oldest first
     cloudtrail: dict[str, pd.DataFrame]      # CloudTrail daily volume per week
+    audits: dict[str, pd.DataFrame | None]   # the readiness audit per week (None: a week read from its folder)
+    folders: dict[str, Path]                 # the weeks read from their folder, not the store
     latest: Tables                           # the dataset's own week, every table
     previous: Tables | None                  # the stored week before it, every table (None on a first run)
     incomplete: list[str]                    # the weeks whose stored pull was incomplete
@@ -675,6 +681,8 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
     series = str(own_key)
     weeks: dict[str, Tables] = {}
     cloudtrail: dict[str, pd.DataFrame] = {}
+    audits: dict[str, pd.DataFrame | None] = {}
+    folders: dict[str, Path] = {}
     full: dict[str, Callable[[], Tables]] = {}
     incomplete: set[str] = set()
     if path.exists():
@@ -685,6 +693,7 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
                 if first <= snap.week <= last:
                     weeks[snap.week] = store.load(snap, TREND_TABLES)
                     cloudtrail[snap.week] = store.load_table(snap, "cloudtrail_daily")
+                    audits[snap.week] = store.load_table(snap, "aws_audit")
                     full[snap.week] = functools.partial(_stored_tables, path, snap.snapshot_id)
                     if snap.complete is False:
                         incomplete.add(snap.week)
@@ -695,6 +704,7 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
         if first <= week <= last and week not in weeks:
             weeks[week] = load_tables(folder, names=TREND_TABLES)
             cloudtrail[week] = cloudtrail_daily_of(folder)
+            audits[week], folders[week] = None, folder
             full[week] = functools.partial(load_tables, folder)
             if not pull_complete(read_manifest(folder)):
                 incomplete.add(week)
@@ -705,8 +715,8 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
     own_latest = tables is not None and series == str(own_key) and latest_week == dataset_week(dataset)
     latest = tables if own_latest else full[latest_week]()
     previous = full[order[-2]]() if len(order) > 1 else None
-    return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: cloudtrail[w] for w in order}, latest,
-                         previous, sorted(incomplete))
+    return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: cloudtrail[w] for w in order},
+                         {w: audits[w] for w in order}, folders, latest, previous, sorted(incomplete))
 
 
 def _stored_tables(path: Path, snapshot_id: int) -> Tables:

@@ -66,11 +66,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mdcnb pull: {exc}", file=sys.stderr)
         return 2
-    from mdcnb.tables import history
+    from mdcnb import snapshot
 
     text, complete = summary(dataset)
     print(text, file=sys.stderr)
-    history.record_run(dataset, args.history)
+    snapshot.record(snapshot.build(dataset, with_history=False), args.history,
+                    log=lambda line: print(line, file=sys.stderr))
     return 0 if complete else INCOMPLETE
 
 
