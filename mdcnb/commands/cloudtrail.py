@@ -137,7 +137,9 @@ def _report(args: argparse.Namespace, res: Any) -> int:
         print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
         return 2
     if args.csv:
-        res.volume.to_csv(args.csv, index=False)
+        from mdcnb.report.page import write_csv
+
+        write_csv(res.volume, args.csv)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
