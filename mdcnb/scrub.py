@@ -1,9 +1,9 @@
 """Secrets out of every message mdcnb writes or lets a library write: tokens always, ids when masking is on.
 
 `scrub(text)` removes bearer tokens, JWT-looking strings, `client_secret=`-style fields and the values of the
-azure-identity secret variables. `scrub_library_logs(masker)` puts a `ScrubFilter` on the loggers of azure-core,
-azure-identity and MSAL, so their log lines (an HTTP trace with `Authorization: Bearer ...`, a token request
-naming the tenant) pass through `scrub` and, with a masker, through `Masker.text` before any handler sees them.
+azure-identity secret variables. `scrub_library_logs(masker)` makes every log record of azure-core, azure-identity
+and MSAL pass through `scrub` and, with a masker, `Masker.text` before any filter or handler sees it: an HTTP trace
+with `Authorization: Bearer ...`, a token request naming the tenant in its URL.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mdcnb.mask import Masker
@@ -39,42 +40,37 @@ def scrub(text: str) -> str:
     return text
 
 
-class ScrubFilter(logging.Filter):
-    """Rewrites a record's message through `scrub` (and the masker, if any); never drops a record."""
+class ScrubbingRecords:
+    """A log record factory that cleans every record of the library loggers as it is made: the message through
+    `scrub` (and the masker, if any), a traceback's text likewise. Nothing is dropped.
 
-    def __init__(self, masker: Masker | None = None) -> None:
-        super().__init__()
+    A factory rather than a `logging.Filter` on the `azure` logger: a logger's filters never see the records its
+    children pass up, and azure-core makes some loggers only when a pipeline is built (the HTTP trace of
+    azure-identity's token request), after any filter could have been put on them.
+    """
+
+    def __init__(self, base: Callable[..., logging.LogRecord], masker: Masker | None = None) -> None:
+        self.base = base
         self.masker = masker
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.clean(record.getMessage()), None
-        if record.exc_info and not record.exc_text:  # a traceback's text, formatted here so it can be cleaned
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.clean(record.exc_text)
-        return True
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.base(*args, **kwargs)
+        if record.name.split(".", 1)[0] in LIBRARY_LOGGERS:
+            record.msg, record.args = self.clean(record.getMessage()), None
+            if record.exc_info:  # formatted here, where it can be cleaned (handlers reuse `exc_text`)
+                record.exc_text = self.clean(logging.Formatter().formatException(record.exc_info))
+        return record
 
     def clean(self, text: str) -> str:
         text = scrub(text)
         return self.masker.text(text) if self.masker is not None else text
 
 
-def scrub_library_logs(masker: Masker | None = None) -> ScrubFilter:
-    """Put one `ScrubFilter` on every azure / MSAL logger that exists (replacing an earlier one) and return it.
-
-    A logger's filters see only the records logged on that logger, not those its children pass up, so the filter
-    goes on each of them; azure-identity and azure-core are imported first so that their loggers exist. Call again
-    after importing another azure package.
-    """
-    import azure.core.pipeline.policies  # creates azure-core's loggers
-    import azure.identity  # noqa: F401  (creates azure-identity's and MSAL's loggers)
-
-    scrubber = ScrubFilter(masker)
-    names = [n for n in logging.root.manager.loggerDict
-             if any(n == root or n.startswith(root + ".") for root in LIBRARY_LOGGERS)]
-    for name in {*LIBRARY_LOGGERS, *names}:
-        logger = logging.getLogger(name)
-        for old in [f for f in logger.filters if isinstance(f, ScrubFilter)]:
-            logger.removeFilter(old)
-        logger.addFilter(scrubber)
-    return scrubber
+def scrub_library_logs(masker: Masker | None = None) -> ScrubbingRecords:
+    """Clean every log record of azure-core, azure-identity and MSAL from now on (`ScrubbingRecords`); a second
+    call replaces the masker of the first."""
+    current = logging.getLogRecordFactory()
+    base = current.base if isinstance(current, ScrubbingRecords) else current
+    factory = ScrubbingRecords(base, masker)
+    logging.setLogRecordFactory(factory)
+    return factory

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -139,7 +140,7 @@ def _report(args: argparse.Namespace, res: Any) -> int:
     if args.csv:
         from mdcnb.report.page import write_csv
 
-        write_csv(res.volume, args.csv)
+        write_csv(res.volume, Path(args.csv))
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
