@@ -36,7 +36,7 @@ def readiness_matrix(results: pd.DataFrame) -> go.Figure:
             for a in accounts]
     n = len(STATUS_COLORS)
     scale = [[edge, color] for i, color in enumerate(STATUS_COLORS.values()) for edge in (i / n, (i + 1) / n)]
-    fig = go.Figure(go.Heatmap(z=z, x=checks, y=[labels[a] for a in accounts], text=text, zmin=-0.5,
+    fig = go.Figure(go.Heatmap(z=z, x=plain(checks), y=[labels[a] for a in accounts], text=text, zmin=-0.5,
                                zmax=n - 0.5, colorscale=scale, xgap=2, ygap=2, hovertemplate="%{y}<br>%{x}: "
                                "%{text}<extra></extra>",
                                colorbar={"tickvals": list(range(n)), "ticktext": list(STATUS_COLORS),
@@ -51,7 +51,7 @@ def check_outcomes(counts: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for status, color in STATUS_COLORS.items():
         if status in counts.columns:
-            fig.add_bar(y=counts.index, x=counts[status], name=status, orientation="h", marker_color=color)
+            fig.add_bar(y=plain(counts.index), x=counts[status], name=status, orientation="h", marker_color=color)
     fig.update_layout(barmode="stack", xaxis_title="accounts")
     fig.update_yaxes(autorange="reversed")
     return layout(fig, "Readiness checks: accounts by outcome", height=140 + 24 * len(counts))

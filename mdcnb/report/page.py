@@ -95,13 +95,14 @@ def formula_safe(value: Any) -> Any:
 
 
 def csv_text(df: pd.DataFrame) -> str:
-    """The CSV every writer of mdcnb uses: `csv_ready` cells, and text that a spreadsheet would run as a formula
-    neutralised (`formula_safe`; number columns stay numbers)."""
+    """The CSV every writer of mdcnb uses: `csv_ready` cells, text that a spreadsheet would run as a formula
+    neutralised (`formula_safe`; number columns stay numbers), rows ending in CRLF (RFC 4180) so that a carriage
+    return inside a value is quoted rather than read as a row break (which would start a row with what follows)."""
     out = csv_ready(df)
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
             out[column] = out[column].map(formula_safe, na_action="ignore")
-    return out.to_csv(index=False)
+    return out.to_csv(index=False, lineterminator="\r\n")
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
