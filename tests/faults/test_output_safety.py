@@ -171,10 +171,10 @@ HOVER_JS = """() => {
   const hovers = [];
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     gd.data.forEach((trace, c) => {
-      if (trace.type !== 'bar') return;
-      (trace.y || []).forEach((label, p) => {
+      if (trace.type !== 'bar' && trace.type !== 'heatmap') return;
+      Array.from(trace.y && trace.y.length !== undefined ? trace.y : []).forEach((label, p) => {
         if (!String(label).includes('example.com')) return;
-        Plotly.Fx.hover(gd, [{curveNumber: c, pointNumber: p}]);
+        Plotly.Fx.hover(gd, trace.type === 'heatmap' ? {xval: 0, yval: p} : [{curveNumber: c, pointNumber: p}]);
         hovers.push(Array.from(gd.querySelectorAll('.hoverlayer text')).map(t => t.textContent).join(' '));
       });
     });
@@ -216,6 +216,7 @@ def test_cloud_names_show_as_text_in_chromium(hostile_report):
     assert H_SUB in score_page["svg"] and H_CONTROL in score_page["svg"]           # scope and control axes
     assert any(t.endswith(H_ACCOUNT) for t in coverage_page["svg"])                # readiness matrix rows
     assert any(H_SUB in h for h in score_page["hovers"]) and any(H_CONTROL in h for h in score_page["hovers"])
+    assert any(H_ACCOUNT in h for h in coverage_page["hovers"])
     assert H_SUB in coverage_page["cells"] and H_CONTROL in score_page["cells"]
 
 
