@@ -32,7 +32,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 
 from mdcnb import __version__
-from mdcnb.scrub import scrub
+from mdcnb.core.scrub import scrub
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 ARG_API_VERSION = "2024-04-01"

@@ -28,12 +28,12 @@ from azure.core.rest import HttpRequest
 from azure.identity import ClientSecretCredential
 from azure_server import AzureTestService, serve, tls
 
-from mdcnb.audit import audit_dataset
 from mdcnb.cli import main as cli
-from mdcnb.dataset import SAMPLE_DATASET
 from mdcnb.figures import cloudtrail, compliance, cost, coverage, history, score
 from mdcnb.report.page import Page, html_table
 from mdcnb.report.runner import ReportOptions, run_report
+from mdcnb.snapshot.readiness import audit_dataset
+from mdcnb.sources.dataset import SAMPLE_DATASET
 from mdcnb.tables import load_tables
 
 LINK = '<a href="https://example.com/{0}">{0}</a>'
@@ -297,9 +297,9 @@ def test_mask_covers_aws_accounts_and_arns_in_the_readiness_views(tmp_path, monk
 
     table = page.mask(results).to_csv()
     figure = page.mask(coverage.readiness_matrix(results)).to_json()
-    from mdcnb import widgets
+    from mdcnb.widgets.coverage import coverage_explorer
 
-    panel = widgets.coverage_explorer(page.tables(), results, mask=page.mask)
+    panel = coverage_explorer(page.snapshot(), mask=page.mask)
     shown = json.dumps([v.output.outputs for v in panel.views], default=str)
     options = " ".join(label for label, _value in panel.controls["accounts"].options)
     for view, text in {"table": table, "figure": figure, "widget": shown, "options": options}.items():
@@ -388,7 +388,7 @@ def _traced_get(arm, aad, bundle) -> None:
 
 
 def test_library_logs_lose_tokens_always(servers, captured, monkeypatch):
-    from mdcnb.scrub import scrub_library_logs
+    from mdcnb.core.scrub import scrub_library_logs
 
     monkeypatch.setenv("AZURE_CLIENT_SECRET", SECRET)
     arm, aad, bundle = servers
@@ -426,7 +426,7 @@ def test_report_mask_ids_masks_library_logs(servers, captured, tmp_path, monkeyp
 
 
 def test_scrub_removes_every_token_shape():
-    from mdcnb.scrub import scrub
+    from mdcnb.core.scrub import scrub
 
     text = scrub(f"Authorization: Bearer abc.def-1 client_secret={SECRET}&x=1 "
                  f'{{"access_token": "opaque-42", "refresh_token":"r-9"}} jwt {TOKEN} password: hunter2')
