@@ -11,7 +11,7 @@ from mdcnb.measures.history import week_on_week
 from mdcnb.measures.registry import Filters
 from mdcnb.snapshot import Snapshot
 from mdcnb.tables.cloudtrail.result import VolumeResult
-from mdcnb.tables.history import WeeklyHistory
+from mdcnb.tables.history_weeks import WeeklyHistory
 
 
 def _snapshot(latest, previous=None) -> Snapshot:

@@ -21,7 +21,7 @@ from mdcnb.sources.dataset import default_dataset
 from mdcnb.sources.prices import latest_price_table
 from mdcnb.tables import Tables
 from mdcnb.tables.cloudtrail.result import VolumeResult
-from mdcnb.tables.history import WeeklyHistory
+from mdcnb.tables.history_weeks import WeeklyHistory
 from mdcnb.tables.mask import AWS_ACCOUNT, KEY_ENV
 from mdcnb.widgets.panel import FilterPanel, Filters, View, is_empty
 

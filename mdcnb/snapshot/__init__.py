@@ -26,7 +26,7 @@ from mdcnb.sources.prices import DEFAULT_SIEM, PriceTable, SiemPrice, siem_price
 from mdcnb.tables import Tables, cache, load_tables
 from mdcnb.tables.cloudtrail.result import VolumeResult, cloudtrail_daily
 from mdcnb.tables.cloudtrail.trails import trails_from_dataset
-from mdcnb.tables.history import WeeklyHistory, cloudtrail_daily_of, record_run, weekly_history
+from mdcnb.tables.history_weeks import WeeklyHistory, cloudtrail_daily_of, record_run, weekly_history
 
 SNAPSHOT_FILE = "snapshot.pickle"
 _FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables
