@@ -37,6 +37,7 @@ from typing import IO, Any
 import orjson
 
 from mdcnb import __version__
+from mdcnb.package_data import data_dir
 
 RECORD_TYPES: tuple[str, ...] = (
     "subscriptions",
@@ -54,7 +55,7 @@ RECORD_TYPES: tuple[str, ...] = (
 MANIFEST = "manifest.json"
 CLOUDTRAIL_DIR = "cloudtrail"
 
-SAMPLE_DATASET = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE_DATASET = data_dir("sample")
 
 
 def default_dataset() -> Path:

@@ -11,11 +11,9 @@ short text naming the selection instead (`View.notice`; wording in `widget_texts
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -30,6 +28,7 @@ from mdcnb.analysis import cloudtrail, compliance, compliance_detail, cost, cove
 from mdcnb.figures import cloudtrail as cloudtrail_figures
 from mdcnb.figures import coverage as coverage_figures
 from mdcnb.figures import history as history_figures
+from mdcnb.package_data import read_json
 from mdcnb.tables import Tables
 
 ALL = "(none selected = all)"
@@ -37,7 +36,7 @@ ALL = "(none selected = all)"
 CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
            ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False))
 # The panels' human text (empty-selection notices), as data beside this module.
-TEXTS: dict[str, Any] = json.loads(Path(__file__).with_name("widget_texts.json").read_text(encoding="utf-8"))
+TEXTS: dict[str, Any] = read_json(__package__, "widget_texts.json")
 # Trace fields that hold a figure's data points (`value`: an indicator's single number).
 _POINT_FIELDS = ("x", "y", "z", "values", "labels", "value")
 

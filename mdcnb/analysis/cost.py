@@ -14,10 +14,8 @@ and say so (`CostEstimate.uncounted`).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,9 +23,10 @@ import pandas as pd
 
 from mdcnb.cloudtrail.cost import siem_cost
 from mdcnb.inventory import responses
+from mdcnb.package_data import read_json
 from mdcnb.prices import PriceTable, SiemPrice
 
-CATALOGUE: dict[str, Any] = json.loads(Path(__file__).with_name("cost_catalogue.json").read_text(encoding="utf-8"))
+CATALOGUE: dict[str, Any] = read_json(__package__, "cost_catalogue.json")
 PLANS: dict[str, dict[str, Any]] = CATALOGUE["plans"]
 SIEM_ACCOUNT_COLUMNS = ["account_id", "cspm_events_filtered", "events", "monthly_cost", "monthly_cspm_cost",
                         "cspm_share_of_bytes"]
