@@ -10,7 +10,5 @@ MAPPED = {"mdcnb.data": "data", "mdcnb.notebooks": "notebooks"}
 setup(
     packages=find_packages(include=["mdcnb", "mdcnb.*"]) + list(MAPPED),
     package_dir=MAPPED,
-    package_data={"mdcnb.data": ["**/*"], "mdcnb.notebooks": ["*.ipynb"]},
-    exclude_package_data={"mdcnb.data": ["**/__pycache__/*"]},
     ext_modules=[Extension("mdcnb.cloudtrail._jsonscan", ["mdcnb/cloudtrail/_jsonscan.c"])],
 )
