@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from traitlets.config import Config
 
-from mdcnb import table_cache
+from mdcnb import progress, table_cache
 from mdcnb.analysis.trends import iso_week
 from mdcnb.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
 from mdcnb.dataset import default_dataset, read_manifest
@@ -133,6 +134,15 @@ def local_kernel() -> Iterator[str]:
         yield os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
 
 
+def kernel_transport(directory: str) -> Config:
+    """The kernel talks over Unix sockets in `directory` (IPC): no network port is opened, so ipykernel has no
+    unencrypted TCP to warn about. Windows has no IPC transport and keeps TCP on the loopback interface.
+    The connection file is named here because an IPC kernel without one puts its sockets in the current folder."""
+    if os.name == "nt":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "connection_file": os.path.join(directory, "kernel.json")}})
+
+
 def _use_kernel_path(kernel_path: str) -> None:
     os.environ["JUPYTER_PATH"] = kernel_path
 
@@ -147,9 +157,11 @@ def execute(source: Path, output: Path, parameters: dict[str, Any], kernel_path:
     started = time.monotonic()
     result = NotebookResult(source.stem, ok=True, seconds=0.0)
     try:
-        papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
-                                   language="python", progress_bar=False, log_output=False,
-                                   execution_timeout=CELL_TIMEOUT_S, cwd=str(source.parent))
+        with tempfile.TemporaryDirectory(prefix="mdcnb-k-") as sockets:
+            papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+                                       language="python", progress_bar=False, log_output=False,
+                                       execution_timeout=CELL_TIMEOUT_S, cwd=str(source.parent),
+                                       config=kernel_transport(sockets))
     except PapermillExecutionError as exc:
         first_line = next((line for line in exc.source.splitlines() if line.strip()), "")
         result = NotebookResult(source.stem, ok=False, seconds=0.0, error=f"{exc.ename}: {exc.evalue}",
@@ -240,15 +252,28 @@ def _clear_outputs(week_dir: Path, name: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def _inputs(options: ReportOptions) -> tuple[Path, list[Path]]:
+    """The dataset and the notebooks to run; ValueError, before anything runs, when either is missing."""
+    dataset = Path(options.dataset or default_dataset()).resolve()
+    if not dataset.is_dir():
+        raise ValueError(f"dataset {dataset} is not a directory")
+    if not Path(options.notebooks_dir).is_dir():
+        raise ValueError(f"notebooks folder {options.notebooks_dir} is not a directory")
+    sources = select_notebooks(options.notebooks_dir, options.notebooks)
+    if not sources:
+        raise ValueError(f"no notebook (*.ipynb) in {options.notebooks_dir}")
+    return dataset, sources
+
+
 def run_report(options: ReportOptions, log=print) -> ReportResult:
-    """Execute the notebooks, export their pages and write index.html. Never raises for a failing notebook."""
+    """Execute the notebooks, export their pages and write index.html. Never raises for a failing notebook;
+    raises ValueError for a missing dataset or notebooks folder, before running anything."""
     from mdcnb.report.index import write_index
 
-    dataset = Path(options.dataset or default_dataset()).resolve()
+    dataset, sources = _inputs(options)
     manifest = read_manifest(dataset)
     week_dir = Path(options.out).resolve() / iso_week(dataset_as_of(manifest))
     week_dir.mkdir(parents=True, exist_ok=True)
-    sources = select_notebooks(options.notebooks_dir, options.notebooks)
     parameters = {"dataset": str(dataset), "since": options.since, "until": options.until,
                   "environments": list(options.environments), "subscriptions": list(options.subscriptions),
                   "accounts": list(options.accounts), "mask_ids": options.mask_ids, "report_dir": str(week_dir)}
@@ -261,11 +286,14 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
         workers = max(1, min(options.workers, len(sources)))
         jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path, store, workers > 1)
                 for s in sources]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers) as pool, \
+                progress.bar("notebooks", total=len(jobs), unit=" notebook") as bar:
             for result in pool.map(_run_job, jobs):
-                log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
-                    + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
+                with bar.external_write_mode(file=sys.stderr):
+                    log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
+                        + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
                 results.append(result)
+                bar.update()
     masker = Masker.for_dataset(dataset) if options.mask_ids else None
     index = write_index(week_dir, dataset=dataset, manifest=manifest, results=results, masker=masker)
     return ReportResult(week_dir, index, results)
