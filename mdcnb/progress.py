@@ -44,5 +44,6 @@ def bar(desc: str, *, total: float | None = None, unit: str = "it", unit_scale: 
     """A bar on stderr that clears itself when closed (the command's own output is what stays)."""
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: the scan forks worker processes while a bar is open
     return tqdm(desc=desc, total=total, unit=unit, unit_scale=unit_scale, file=sys.stderr, leave=False,
                 dynamic_ncols=True, disable=not drawn(wanted))
