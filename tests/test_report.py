@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import io
 import re
+import sys
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +25,7 @@ from report_notebooks import (
     write_dataset,
     write_notebook,
 )
+from terminal import run_on_terminal
 
 from mdcnb.analysis.trends import iso_week
 from mdcnb.cli import main
@@ -152,6 +154,47 @@ def test_unknown_notebook_name_is_a_clear_error(workspace):
     assert code == 2 and "notebook '99' matches 0 notebooks" in err and "10_good, 20_broken" in err
 
 
+@pytest.mark.parametrize("missing", ["--dataset", "--notebooks-dir"])
+def test_a_missing_dataset_or_notebooks_folder_stops_before_anything_runs(workspace, tmp_path, missing):
+    root, dataset = workspace
+    given = {"--dataset": str(dataset), "--notebooks-dir": str(root / "notebooks"), missing: "/nonexistent"}
+    code, out, err = run_report(*[part for pair in given.items() for part in pair], "--out", str(tmp_path / "out"))
+    assert (code, out) == (2, "")
+    assert err == "mdcnb report: " + ("dataset" if missing == "--dataset" else "notebooks folder") \
+        + " /nonexistent is not a directory\n"
+    assert not (tmp_path / "out").exists()  # no index, no week folder: nothing ran
+
+
+def test_a_folder_without_notebooks_is_an_error_not_an_empty_report(workspace, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_report("--dataset", str(workspace[1]), "--notebooks-dir", str(tmp_path / "empty"),
+                              "--out", str(tmp_path / "out"))
+    assert code == 2 and err == f"mdcnb report: no notebook (*.ipynb) in {tmp_path / 'empty'}\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def on_terminal(workspace, tmp_path_factory):
+    """The good notebook reported by the installed command with stderr on a terminal: all it and its kernel print."""
+    root, dataset = workspace
+    out = tmp_path_factory.mktemp("terminal")
+    code, text = run_on_terminal([sys.executable, "-m", "mdcnb", "report", "--dataset", str(dataset), "--notebook",
+                                  "10", "--notebooks-dir", str(root / "notebooks"), "--out", str(out)],
+                                 stdout=out / "stdout.txt")
+    return code, text, out
+
+
+def test_kernels_print_no_tcp_warning(on_terminal):
+    code, text, out = on_terminal
+    assert code == 0 and (out / WEEK / "10_good.html").is_file()
+    assert "ok     10_good" in text  # the report's own lines reach the terminal: a warning would be there too
+    assert "without encryption" not in text and "WARNING" not in text
+
+
+def test_a_terminal_shows_the_notebooks_bar(on_terminal):
+    assert "notebooks:   0%" in on_terminal[1] and "0/1" in on_terminal[1]
+
+
 def test_select_notebooks_by_stem_or_prefix(tmp_path):
     for name in ("10_a", "20_b", "25_c"):
         write_notebook(tmp_path, name)
@@ -193,11 +236,8 @@ def test_a_big_dataset_is_recorded_and_cached_in_a_process_that_ends(tmp_path, m
         return history.record_run(*args, **kwargs)
 
     monkeypatch.setattr(runner, "record_run", record_run)
-    (tmp_path / "no-notebooks").mkdir()
     said: list[str] = []
-    runner.run_report(runner.ReportOptions(dataset=SAMPLE_DATASET, out=tmp_path / "out", history=tmp_path / "h.duckdb",
-                                           notebooks_dir=tmp_path / "no-notebooks"),
-                      log=lambda text, **_: said.append(text))
+    runner._record_history(SAMPLE_DATASET, tmp_path / "h.duckdb", log=lambda text, **_: said.append(text))
     assert int(recorders.read_text()) != os.getpid()
     assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said
     assert (tmp_path / "cache" / f"{table_cache.cache_key(SAMPLE_DATASET)}.pickle").exists()  # for the notebooks
