@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from terminal import run_on_terminal
 
-from mdcnb.dataset import SAMPLE_DATASET
+from mdcnb.sources.dataset import SAMPLE_DATASET
 
 LOG_FILES = 3
 

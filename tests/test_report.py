@@ -27,10 +27,10 @@ from report_notebooks import (
 )
 from terminal import run_on_terminal
 
-from mdcnb.analysis.trends import iso_week
 from mdcnb.cli import main
-from mdcnb.history import dataset_as_of
+from mdcnb.core.weeks import iso_week
 from mdcnb.report.runner import select_notebooks
+from mdcnb.tables.history import dataset_as_of
 
 
 class ResourceLinks(HTMLParser):
@@ -218,28 +218,28 @@ def test_as_of_without_a_usable_time_is_now():
     assert abs((dataset_as_of({"created": "yesterday"}) - datetime.now().astimezone()).total_seconds()) < 60
 
 
-def test_a_big_dataset_is_recorded_and_cached_in_a_process_that_ends(tmp_path, monkeypatch):
+def test_the_snapshot_is_built_and_recorded_in_a_process_that_ends(tmp_path, monkeypatch):
     """Normalising a big dataset fragments a process's memory: the report's own process must not do it."""
     import os
 
-    from mdcnb import history, table_cache
-    from mdcnb.dataset import SAMPLE_DATASET
+    from mdcnb import snapshot
     from mdcnb.report import runner
+    from mdcnb.sources.dataset import SAMPLE_DATASET
+    from mdcnb.tables import history
 
-    monkeypatch.setenv("MDCNB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("MDCNB_TABLE_CACHE", raising=False)
-    monkeypatch.setattr(table_cache, "MIN_BYTES", 1)  # the sample counts as big here
-    recorders = tmp_path / "recorded-by"
+    recorders, real = tmp_path / "recorded-by", snapshot.record
 
-    def record_run(*args, **kwargs):  # the real one, noting which process called it
+    def record(*args, **kwargs):  # the real one, noting which process called it (the worker is forked)
         recorders.write_text(str(os.getpid()))
-        return history.record_run(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "record_run", record_run)
+    monkeypatch.setattr(runner.snapshot, "record", record)
     said: list[str] = []
-    runner._record_history(SAMPLE_DATASET, tmp_path / "h.duckdb", log=lambda text, **_: said.append(text))
+    options = runner.ReportOptions(dataset=SAMPLE_DATASET, history=tmp_path / "h.duckdb")
+    failed = runner._stage_one(SAMPLE_DATASET, tmp_path / "snap", options, log=lambda text, **_: said.append(text))
+    assert failed is None
     assert int(recorders.read_text()) != os.getpid()
     assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said
-    assert (tmp_path / "cache" / f"{table_cache.cache_key(SAMPLE_DATASET)}.pickle").exists()  # for the notebooks
+    assert (tmp_path / "snap" / "snapshot.pickle").is_file()  # for the notebooks
     with history.HistoryStore(tmp_path / "h.duckdb", read_only=True) as store:
         assert [s.week for s in store.snapshots()][-1] == "2026-W48"

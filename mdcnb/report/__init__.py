@@ -3,7 +3,7 @@ notebooks call to show and export results (`page`), and the nbval golden copies 
 
 import sys
 
-from mdcnb.package_data import notebooks_dir
+from mdcnb.core.package_data import notebooks_dir
 
 # jsonschema imports its optional `rfc3987_syntax` IRI checker eagerly, and that builds a grammar (about 2 s of CPU)
 # in every process importing nbformat: papermill, nbconvert, and each kernel through plotly's renderers. Notebooks

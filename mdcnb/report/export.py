@@ -15,8 +15,8 @@ import plotly.io as pio
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from mdcnb.mask import Masker
-from mdcnb.package_data import package_dir
+from mdcnb.core.package_data import package_dir
+from mdcnb.tables.mask import Masker
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 
-from mdcnb.package_data import read_json
+from mdcnb.core.package_data import read_json
 
 KEY_NAMESPACE = uuid.UUID("5b0e3c2a-6d1f-4b8e-9a57-0c3d2e1f4a6b")  # fixed: keys must never change
 
