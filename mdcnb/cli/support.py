@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,14 @@ def report_skips(tables: Tables, limit: int = 10) -> None:
         print(f"  {row.source} {row.location}: {row.reason}", file=sys.stderr)
     if len(skips) > limit:
         print(f"  ... and {len(skips) - limit} more", file=sys.stderr)
+
+
+def measures_json(snapshot: Any, ids: Iterable[str], **filters: Any) -> dict[str, Any]:
+    """`{"<measure id>": value}` for the `--json` documents: the registry's values under the command's filters."""
+    from mdcnb.measures import registry
+
+    selected = registry.Filters.of(**filters)
+    return {id: registry.plain(registry.value(id, snapshot, selected)) for id in ids}
 
 
 def json_value(value: Any) -> Any:

@@ -18,7 +18,7 @@ FILTERS = ("accounts", "since", "until")
 
 
 @define("cloudtrail.volume", "CloudTrail events per day, account, region, API and actor", "events", "{:,}",
-        filters=FILTERS)
+        filters=FILTERS, table=True)
 def volume(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: the scan's per-day volume kept by the account and date filters."""
     return ct.filter_volume(snap.cloudtrail.volume, f.accounts, since=f.since, until=f.until)
@@ -58,7 +58,7 @@ def other_mdc_role_events(snap: Snapshot, f: Filters) -> int:
 
 
 @define("cloudtrail.siem_cost", "SIEM export cost of the window's events, with and without the CSPM filter",
-        "money/month", "{}", filters=FILTERS)
+        "money/month", "{}", filters=FILTERS, table=True)
 def siem(snap: Snapshot, f: Filters) -> dict:
     """Record measure: the SIEM export cost of the window's events at the snapshot's SIEM price, with and without
     the filter (`analysis.cloudtrail_cost.siem_cost`)."""

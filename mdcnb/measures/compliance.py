@@ -16,7 +16,7 @@ def _per_standard(snap: Snapshot, f: Filters) -> pd.DataFrame:
 
 
 @define("compliance.by_standard", "Compliance per standard", "%", "{:.1%}", filters=FILTERS,
-        decimals=4)
+        decimals=4, table=True)
 def by_standard(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: per standard the passed, failed, skipped and unsupported controls and the pass rate (0..1)."""
     return _per_standard(snap, f)

@@ -17,7 +17,8 @@ def view(snap: Snapshot, f: Filters) -> CostView:
     o = snap.options
     return cost_view(snap.tables, snap.prices, environments=f.environments, subscriptions=f.subscriptions,
                      accounts=f.accounts, exclude_tag=o.exclude_tag, exclude_value=o.exclude_value, siem=o.siem,
-                     price_per_gb=o.price_per_gb, cloudtrail=snap.cloudtrail, inventories=snap.inventories)
+                     price_per_gb=o.price_per_gb, price_per_million_events=o.price_per_million_events,
+                     cloudtrail=snap.cloudtrail, inventories=snap.inventories)
 
 
 @define("cost.plans_monthly", "Defender plans per month, as configured", "money/month", "{:,.2f}", filters=FILTERS,

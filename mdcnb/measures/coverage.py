@@ -10,7 +10,8 @@ from mdcnb.measures.registry import Filters, define
 from mdcnb.snapshot import Snapshot
 
 
-@define("coverage.gaps", "Plans off where protected resources exist", "count", "{:,}", filters=FILTERS)
+@define("coverage.gaps", "Plans off where protected resources exist", "count", "{:,}", filters=FILTERS,
+        table=True)
 def gaps(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: one row per scope and plan that is off while the plan's resources exist there."""
     v = view(snap, f)

@@ -11,13 +11,14 @@ from mdcnb.snapshot import Snapshot
 FILTERS = ("environments", "accounts")
 
 
-@define("readiness.results", "AWS readiness checks (account x check)", "count", "{:,}", filters=FILTERS)
+@define("readiness.results", "AWS readiness checks (account x check)", "count", "{:,}", filters=FILTERS,
+        table=True)
 def results(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: the audit's rows (one per account and check) of the accounts the filters keep."""
     return coverage.audit_selection(snap.audit.results, environments=f.environments, accounts=f.accounts)
 
 
-@define("readiness.over_time", "AWS readiness outcomes per week", "count", "{:,}")
+@define("readiness.over_time", "AWS readiness outcomes per week", "count", "{:,}", table=True)
 def over_time(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: per ISO week and status, the (account, check) results of the weeks the dataset ships."""
     return snap.readiness_weeks

@@ -72,6 +72,11 @@ class Measure:
     compute: Callable[[Snapshot, Filters], Any]
     filters: frozenset[str] = field(default_factory=frozenset)
     decimals: int | None = None   # rounding the value is compared at across surfaces (None: exact)
+    table: bool = False           # the value is a table (a chart's or a table's data), not one number
+
+    @property
+    def feature(self) -> str:
+        return self.id.split(".", 1)[0]
 
 
 REGISTRY: dict[str, Measure] = {}
@@ -79,7 +84,7 @@ Compute = Callable[["Snapshot", Filters], Any]
 
 
 def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] = (),
-           decimals: int | None = None) -> Callable[[Compute], Compute]:
+           decimals: int | None = None, table: bool = False) -> Callable[[Compute], Compute]:
     """Decorator: register the function below as measure `id`."""
     unknown = set(filters) - set(FILTERS)
     if unknown:
@@ -88,7 +93,7 @@ def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] =
     def register(compute: Compute) -> Compute:
         if id in REGISTRY:
             raise ValueError(f"measure {id} is defined twice")
-        REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), decimals)
+        REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), decimals, table)
         return compute
 
     return register
@@ -105,6 +110,11 @@ def measure(id: str) -> Measure:
 def measures() -> dict[str, Measure]:
     _load_definitions()
     return dict(REGISTRY)
+
+
+def numbers(feature: str) -> list[str]:
+    """The ids of a feature's measures that are one number or text (not tables), in definition order."""
+    return [m.id for m in measures().values() if m.feature == feature and not m.table]
 
 
 def value(id: str, snapshot: Snapshot, filters: Filters | None = None) -> Any:

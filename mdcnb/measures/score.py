@@ -31,13 +31,15 @@ def scope_count(snap: Snapshot, f: Filters) -> int:
     return len(scopes(snap, f))
 
 
-@define("score.by_scope", "Secure score per scope", "%", "{:.2f}", filters=SCOPE_FILTERS, decimals=2)
+@define("score.by_scope", "Secure score per scope", "%", "{:.2f}", filters=SCOPE_FILTERS, decimals=2,
+        table=True)
 def by_scope(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: one row per scope (scope_id, name, environment, current, max, percentage, weight)."""
     return scopes(snap, f)
 
 
-@define("score.controls", "Potential increase per control", "points", "{:.2f}", filters=SCOPE_FILTERS, decimals=2)
+@define("score.controls", "Potential increase per control", "points", "{:.2f}", filters=SCOPE_FILTERS,
+        decimals=2, table=True)
 def controls(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: controls ranked by the secure score points fixing them would add (`potential_increase`)."""
     return score.controls(snap.tables, scopes(snap, f))

@@ -43,6 +43,7 @@ class Options:
     overrides: tuple[str, ...] = ()    # files of negotiated prices
     siem: str = DEFAULT_SIEM           # SIEM price row of the price table
     price_per_gb: float | None = None  # a negotiated SIEM price per GB instead
+    price_per_million_events: float | None = None
     exclude_tag: str | None = "env"    # the exclusion what-if leaves out resources tagged exclude_tag=exclude_value
     exclude_value: str | None = "dev"
 
@@ -81,11 +82,26 @@ def build(dataset: str | Path | None = None, *, history: str | Path | None = Non
     options = options or Options()
     table = load_prices(options.prices, options.currency, options.overrides)
     return Snapshot(tables=tables, cloudtrail=scan(path, logs=logs, since=since, until=until), audit=audit,
-                    prices=table, siem_price=siem_price(options.siem, table, price_per_gb=options.price_per_gb),
+                    prices=table, siem_price=_siem_price(options, table),
                     options=options, inventories=inventories, trails=trails_from_dataset(path),
                     readiness_weeks=audit_over_time(path),
                     history=weekly_history(path, history, since=since, until=until, tables=tables)
                     if with_history else None)
+
+
+def of_tables(tables: Tables, cloudtrail: VolumeResult | None = None, options: Options | None = None) -> Snapshot:
+    """A snapshot of just these tables (and this CloudTrail result): what a command that reads no more needs for
+    the measures of its feature. No audit, no inventory, no history; prices from the latest table."""
+    options = options or Options()
+    table = load_prices(options.prices, options.currency, options.overrides)
+    empty = VolumeResult(schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame())
+    return Snapshot(tables=tables, cloudtrail=cloudtrail or empty, audit=AuditResult(schema.AWS_AUDIT.frame(), None),
+                    prices=table, siem_price=_siem_price(options, table), options=options)
+
+
+def _siem_price(options: Options, table: PriceTable) -> SiemPrice:
+    return siem_price(options.siem, table, price_per_gb=options.price_per_gb,
+                      price_per_million_events=options.price_per_million_events)
 
 
 def record(snap: Snapshot, store: str | Path | None = None, *, since: str | None = None, until: str | None = None,
