@@ -12,6 +12,7 @@ from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 from report_notebooks import (
@@ -52,6 +53,16 @@ class ResourceLinks(HTMLParser):
 def external_loads(page: str) -> list[str]:
     return [u for u in ResourceLinks(page).urls if re.match(r"(?:[a-z]+:)?//", u, re.IGNORECASE)]
 ESCAPED_XSS = "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def write_one_cell(directory: Path) -> Path:
+    """A notebook of one cell that needs nothing from mdcnb (the report machinery alone is under test)."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# One cell"),
+                                               nbformat.v4.new_code_cell("print('the kernel ran')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    directory.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, directory / "10_one.ipynb")
+    return directory
 
 
 def run_report(*args: str) -> tuple[int, str, str]:
@@ -101,8 +112,10 @@ def test_report_layout_in_the_iso_week_of_the_dataset(plain):
     week = plain[3]
     for name in ("index.html", "10_good.html", "20_broken.html", "notebooks/10_good.ipynb",
                  "notebooks/20_broken.ipynb", "csv/10_good/scores.csv", "csv/10_good/score_table.csv",
-                 "headlines/10_good.json", "report.json", "skips.csv"):
+                 "report.json", "skips.csv"):
         assert (week / name).is_file(), name
+    # the snapshot of stage 1 is gone, and no other side file was left
+    assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["csv", "notebooks"]
 
 
 def test_csv_holds_the_full_data_behind_the_chart(plain):
@@ -124,7 +137,7 @@ def test_index_shows_headlines_failure_pull_log_and_links(plain):
     index = (plain[3] / "index.html").read_text()
     assert external_loads(index) == []
     assert '<a href="10_good.html">Good page</a>' in index
-    assert "<span>Total score</span><b>8 points</b>" in index  # 1.5 + 2.25 + 4.25
+    assert "<span>Subscriptions</span><b>1</b>" in index  # write_dataset lists one subscription
     assert "failed in cell 6" in index
     assert "403" in index and ESCAPED_XSS in index and XSS_NAME not in index
     for href in re.findall(r'href="([^"#]+)"', index):
@@ -175,19 +188,18 @@ def test_a_folder_without_notebooks_is_an_error_not_an_empty_report(workspace, t
 
 @pytest.fixture(scope="module")
 def on_terminal(workspace, tmp_path_factory):
-    """The good notebook reported by the installed command with stderr on a terminal: all it and its kernel print."""
-    root, dataset = workspace
+    """A one-cell notebook reported by the command with stderr on a terminal: everything it and its kernel print."""
     out = tmp_path_factory.mktemp("terminal")
-    code, text = run_on_terminal([sys.executable, "-m", "mdcnb", "report", "--dataset", str(dataset), "--notebook",
-                                  "10", "--notebooks-dir", str(root / "notebooks"), "--out", str(out)],
-                                 stdout=out / "stdout.txt")
+    code, text = run_on_terminal([sys.executable, "-m", "mdcnb", "report", "--dataset", str(workspace[1]),
+                                  "--notebooks-dir", str(write_one_cell(out / "notebooks")),
+                                  "--out", str(out / "reports")], stdout=out / "stdout.txt")
     return code, text, out
 
 
 def test_kernels_print_no_tcp_warning(on_terminal):
     code, text, out = on_terminal
-    assert code == 0 and (out / WEEK / "10_good.html").is_file()
-    assert "ok     10_good" in text  # the report's own lines reach the terminal: a warning would be there too
+    assert code == 0 and "the kernel ran" in (out / "reports" / WEEK / "10_one.html").read_text()
+    assert "ok     10_one" in text  # the report's own lines reach the terminal: a warning would be there too
     assert "without encryption" not in text and "WARNING" not in text
 
 
@@ -218,7 +230,7 @@ def test_as_of_without_a_usable_time_is_now():
     assert abs((dataset_as_of({"created": "yesterday"}) - datetime.now().astimezone()).total_seconds()) < 60
 
 
-def test_the_snapshot_is_built_and_recorded_in_a_process_that_ends(tmp_path, monkeypatch):
+def test_stage_one_runs_in_a_process_that_ends_and_records_the_week(tmp_path, monkeypatch):
     """Normalising a big dataset fragments a process's memory: the report's own process must not do it."""
     import os
 
@@ -227,19 +239,19 @@ def test_the_snapshot_is_built_and_recorded_in_a_process_that_ends(tmp_path, mon
     from mdcnb.sources.dataset import SAMPLE_DATASET
     from mdcnb.tables import history
 
-    recorders, real = tmp_path / "recorded-by", snapshot.record
+    recorders = tmp_path / "recorded-by"
 
-    def record(*args, **kwargs):  # the real one, noting which process called it (the worker is forked)
+    def record_run(*args, **kwargs):  # the real one, noting which process called it
         recorders.write_text(str(os.getpid()))
-        return real(*args, **kwargs)
+        return history.record_run(*args, **kwargs)
 
-    monkeypatch.setattr(runner.snapshot, "record", record)
+    monkeypatch.setattr(snapshot, "record_run", record_run)
     said: list[str] = []
-    options = runner.ReportOptions(dataset=SAMPLE_DATASET, history=tmp_path / "h.duckdb")
-    failed = runner._stage_one(SAMPLE_DATASET, tmp_path / "snap", options, log=lambda text, **_: said.append(text))
-    assert failed is None
+    runner.run_report(runner.ReportOptions(dataset=SAMPLE_DATASET, out=tmp_path / "out", history=tmp_path / "h.duckdb",
+                                           notebooks_dir=write_one_cell(tmp_path / "notebooks")),
+                      log=lambda text, **_: said.append(text))
     assert int(recorders.read_text()) != os.getpid()
     assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said
-    assert (tmp_path / "snap" / "snapshot.pickle").is_file()  # for the notebooks
+    assert not (tmp_path / "out" / "2026-W48" / runner.SNAPSHOT_DIR).exists()
     with history.HistoryStore(tmp_path / "h.duckdb", read_only=True) as store:
         assert [s.week for s in store.snapshots()][-1] == "2026-W48"

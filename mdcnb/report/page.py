@@ -160,7 +160,7 @@ class Page:
         label = registry.labelled(id, filters) + (f": {self.mask(qualifier)}" if qualifier else "")
         text = self.mask(registry.text(id, value, currency=snap.prices.currency))
         record = {"notebook": self.notebook, "measure": id, "label": label, "value": registry.plain(value),
-                  "text": text}
+                  "text": text, "filters": filters.only(registry.measure(id).filters).as_dict()}
         display(HTML(f'<p class="mdcnb-headline"><b>{html.escape(label)}:</b> {html.escape(text)}</p>'),
                 metadata={HEADLINE_KEY: record})
         return value
