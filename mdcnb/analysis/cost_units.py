@@ -11,17 +11,16 @@ count is NaN with the reason, never a guess. `mdcnb.analysis.cost` prices them.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mdcnb.core.package_data import read_json
 from mdcnb.sources.aws_dataset import responses
 
-CATALOGUE: dict[str, Any] = json.loads(Path(__file__).with_name("cost_catalogue.json").read_text(encoding="utf-8"))
+CATALOGUE: dict[str, Any] = read_json(__package__, "cost_catalogue.json")
 PLANS: dict[str, dict[str, Any]] = CATALOGUE["plans"]
 
 UNIT_COLUMNS = ["scope_id", "scope_type", "environment", "subscription_id", "account_id", "resource_id",

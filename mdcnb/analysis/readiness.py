@@ -17,24 +17,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from mdcnb.core import schema
+from mdcnb.core.package_data import read_json
 from mdcnb.sources.aws_dataset import AccountInventory, Call
 
 PASS, FAIL, NOT_APPLICABLE, COULD_NOT_CHECK = "pass", "fail", "not applicable", "could not check"
 STATUSES = (PASS, FAIL, NOT_APPLICABLE, COULD_NOT_CHECK)
-CHECKS_FILE = Path(__file__).with_name("readiness_checks.json")
 _EXISTING_STATES = {"pending", "running", "stopping", "stopped"}
 
 
 @cache
 def rules() -> dict[str, Any]:
     """The check definitions and the facts they rely on (`aws_audit_checks.json`)."""
-    return json.loads(CHECKS_FILE.read_text(encoding="utf-8"))
+    return read_json(__package__, "readiness_checks.json")
 
 
 def check_definitions() -> pd.DataFrame:

@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 import orjson
 from azure.core.credentials import TokenCredential
-from tqdm import tqdm
 
+from mdcnb.core import progress
 from mdcnb.sources.azure_clouds import AzureCloud, cloud_by_name
 from mdcnb.sources.azure_http import ArmClient, ArmError, RetrySettings
 from mdcnb.sources.azure_queries import (
@@ -124,7 +124,7 @@ class _Pull:
         self.rows: Counter[str] = Counter()
         self.tenant: str | None = None  # the tenant the listed subscriptions belong to (the series' identity)
         self.lock = threading.Lock()
-        self.bar = tqdm(desc="azure pull", unit=" rows", disable=_no_bar(options.progress), leave=False)
+        self.bar = progress.bar("azure pull", total=0, unit=" rows", wanted=options.progress)
 
     def run(self, subscriptions: list[str], management_group: str | None, cloud: AzureCloud,
             endpoint: str) -> Path:
@@ -213,8 +213,9 @@ class _Pull:
                     self._note(LogEntry("failed", f"{query.table} {scope}",
                                         f"query failed after retries: {exc}", missing, types, list(subs or [])))
                     return
+                announced: int | None = 0
                 if total is None:
-                    total = _int(page.get("totalRecords"))
+                    total = announced = _int(page.get("totalRecords"))
                     expected = _type_facet(page)
                     body.pop("facets", None)
                 data = page.get("data") or []
@@ -225,7 +226,7 @@ class _Pull:
                         continue
                     writer.write(record_type, row)
                     got[record_type] += 1
-                self._progress(len(data))
+                self._progress(len(data), len(data) if announced is None else announced)
                 truncated = truncated or str(page.get("resultTruncated", "false")).lower() == "true"
                 token = page.get("$skipToken")
                 if not token:
@@ -305,7 +306,7 @@ class _Pull:
                 rows = [r for r in page.get("value") or [] if isinstance(r, dict)]
                 for row in rows:
                     writer.write(arm_list.record_type, row)
-                self._progress(len(rows))
+                self._progress(len(rows), len(rows))  # a list announces no total
                 url = page.get("nextLink")
                 if url and not _same_origin(url, self.client.endpoint):
                     self._note(LogEntry("failed", what, f"nextLink leaves the ARM endpoint ({urlsplit(url).netloc}); "
@@ -328,10 +329,12 @@ class _Pull:
         with self.lock:
             self.log.append(entry)
 
-    def _progress(self, rows: int) -> None:
+    def _progress(self, rows: int, announced: int) -> None:
+        """`rows` received; `announced` rows added to the bar's total (a query's totalRecords on its first page)."""
         with self.lock:
+            self.bar.total += announced
             self.bar.update(rows)
-            self.bar.set_postfix(pages=self.pages, refresh=False)
+            self.bar.set_postfix(requests=self.pages, refresh=False)
 
     def _join_parts(self) -> dict[str, int]:
         """Concatenate each record type's parts in job order into its dataset file (atomic rename)."""
@@ -483,7 +486,3 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _no_bar(progress: bool | None) -> bool | None:
-    return None if progress is None else not progress

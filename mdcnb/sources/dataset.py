@@ -38,6 +38,7 @@ from typing import IO, Any
 import orjson
 
 from mdcnb import __version__
+from mdcnb.core.package_data import data_dir
 
 RECORD_TYPES: tuple[str, ...] = (
     "subscriptions",
@@ -55,7 +56,7 @@ RECORD_TYPES: tuple[str, ...] = (
 MANIFEST = "manifest.json"
 CLOUDTRAIL_DIR = "cloudtrail"
 
-SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE_DATASET = data_dir("sample")
 
 
 def default_dataset() -> Path:

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from mdcnb.core import progress
 from mdcnb.normalize.cloudtrail._jsonscan import IdSet
 from mdcnb.normalize.cloudtrail.parse import (
     DAY_COUNTERS,
@@ -197,25 +198,27 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         try:
             with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker, initargs=(opts,)) as pool:
-                _consume(acc, tasks, _in_order(pool, count, items, IN_FLIGHT_PER_PROCESS * processes))
+                _consume(acc, tasks, _in_order(pool, count, items, IN_FLIGHT_PER_PROCESS * processes), len(wanted))
         except BrokenProcessPool as exc:
             raise WorkerDied(f"a scan worker process died ({exc}); nothing was counted. Was it killed for memory? "
                              f"Try fewer processes (--processes, ${PROCESSES_ENV}).") from exc
     else:
         _init_worker(opts)
-        _consume(acc, tasks, map(count, items))
+        _consume(acc, tasks, map(count, items), len(wanted))
     return VolumeResult.from_accumulator(
         acc, source=source, files_listed=len(files), files_pruned=len(logs) - len(wanted),
         digest_files=digests, other_files=[f.location for f in others], since=opts.since, until=opts.until,
         role_arns=sorted(opts.matcher.cspm_arns))
 
 
-def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[list[FileResult]]) -> None:
-    with gc_paused():
-        for files, task_results in zip(tasks, results, strict=True):
-            acc.advance(files[0].delivered)  # the task's earliest: forgets no day a file of it may still repeat
+def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[list[FileResult]], files: int) -> None:
+    """Merge each task's results in order, counting the `files` read on a progress bar."""
+    with gc_paused(), progress.bar("CloudTrail logs", total=files, unit=" file") as bar:
+        for task, task_results in zip(tasks, results, strict=True):
+            acc.advance(task[0].delivered)  # the task's earliest: forgets no day a file of it may still repeat
             for res in task_results:
                 acc.add(res)
+            bar.update(len(task))
 
 
 def _in_order(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterable[T], in_flight: int) -> Iterator[R]:
