@@ -42,9 +42,8 @@ class Salvage:
     def note(self, reason: str) -> str:
         """The skip reason naming the damage, the estimate and what was counted."""
         if self.exact:
-            return (f"{reason}: ~{self.lost} record(s) lost (estimate: the record the cut went through; any record "
-                    f"after the cut is not in the file); the {self.records} complete record(s) before the cut are "
-                    f"counted")
+            return (f"{reason}: ~{self.lost} record(s) lost (estimate); the {self.records} complete record(s) "
+                    f"before the cut are counted; any record after the cut is not in the file")
         return (f"{reason}: ~{self.lost} record(s) lost (estimate from the bytes read); all-or-nothing: none of "
                 f"the file's records is counted")
 

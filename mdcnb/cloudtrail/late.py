@@ -114,7 +114,7 @@ def settle(late: LateLog, contributions: Contributions, day_hashes: DayHashes, d
 def _check(day: str, ids: IdSet, complete: bool, late: LateLog, drop: Drop, out: Outcome) -> None:
     """Drop the day's late events whose id is in `ids` or came earlier among them."""
     events = late.load(day)
-    repeated = ids.add(events["hash"])
+    repeated = ids.add(np.ascontiguousarray(events["hash"]))
     repeated = np.zeros(len(events), bool) if repeated is None else np.frombuffer(repeated, dtype=bool)
     drop(events[repeated])
     out.dropped += int(repeated.sum())
