@@ -242,35 +242,40 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
     processes = processes or default_processes()
     tasks = [wanted[i:i + FILES_PER_TASK] for i in range(0, len(wanted), FILES_PER_TASK)]
     count = _scan_paths if reader is None else _scan_fetched
-
-    def items(chosen: list[list[LogFile]]) -> Iterable:
-        return chosen if reader is None else _fetched_tasks(chosen, reader, fetch_threads)
-
-    def second_pass(run: Callable[[Callable, Iterable], Iterator]) -> late.DayHashes:
-        def day_hashes(jobs: list[tuple[int, list[str]]]) -> Iterator[dict[str, np.ndarray]]:
-            chosen = items([tasks[t] for t, _ in jobs])
-            return run(partial(_day_hashes, count), zip(chosen, (days for _, days in jobs), strict=True))
-        return day_hashes
-
+    items = partial(_task_items, reader, fetch_threads)
     if processes > 1 and len(tasks) >= 2 * processes:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         try:
             with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker, initargs=(opts,)) as pool:
-                def run(fn: Callable, work: Iterable) -> Iterator:
-                    return _in_order(pool, fn, work, IN_FLIGHT_PER_PROCESS * processes)
-                _consume(acc, tasks, run(count, items(tasks)))
-                acc.settle_late(second_pass(run))
+                _both_passes(acc, tasks, count, items, partial(_pooled, pool, IN_FLIGHT_PER_PROCESS * processes))
         except BrokenProcessPool as exc:
             raise WorkerDied(f"a scan worker process died ({exc}); nothing was counted. Was it killed for memory? "
                              f"Try fewer processes (--processes, ${PROCESSES_ENV}).") from exc
     else:
         _init_worker(opts)
-        _consume(acc, tasks, map(count, items(tasks)))
-        acc.settle_late(second_pass(map))
+        _both_passes(acc, tasks, count, items, map)
     return VolumeResult.from_accumulator(
         acc, source=source, files_listed=sum(1 for f in files if not f.problem), files_pruned=len(logs) - len(wanted),
         digest_files=digests, other_files=[f.location for f in others], since=opts.since, until=opts.until,
         role_arns=sorted(opts.matcher.cspm_arns))
+
+
+def _both_passes(acc: Accumulator, tasks: list[list[LogFile]], count: Callable, items: Callable,
+                 run: Callable[[Callable, Iterable], Iterator]) -> None:
+    """The scan, then the check of its late events, each task's work done by `run` (map, or the pool's ordered
+    map) on `items(tasks)` (the tasks, or their files fetched)."""
+    _consume(acc, tasks, run(count, items(tasks)))
+    acc.settle_late(lambda jobs: run(partial(_day_hashes, count),
+                                     zip(items([tasks[t] for t, _ in jobs]), (days for _, days in jobs), strict=True)))
+
+
+def _task_items(reader: Reader | None, threads: int, tasks: list[list[LogFile]]) -> Iterable:
+    """What a task's worker is given: its files (local), or its files fetched (`reader`)."""
+    return tasks if reader is None else _fetched_tasks(tasks, reader, threads)
+
+
+def _pooled(pool: ProcessPoolExecutor, in_flight: int, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    return _in_order(pool, fn, items, in_flight)
 
 
 def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[list[FileResult]]) -> None:
