@@ -252,3 +252,36 @@ def test_a_plain_file_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
     s = in_child(scan_tree, address_space=512 << 20)
     assert s["files_skipped"] == [{"path": str(big), "reason": f"larger than {1 << 20} bytes"}]
     assert s["events_total"] == 5
+
+
+def test_a_plain_s3_object_over_the_size_limit_is_not_fetched() -> None:
+    """Against moto's S3 on 127.0.0.1: an object listed over the limit is fetched whole only when its first two
+    bytes (a ranged GET) show gzip; plain text that large is a counted skip, its body never requested."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from mdcnb.cloudtrail.s3 import list_logs, s3_reader
+    from mdcnb.cloudtrail.scan import ReadError
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_bucket(Bucket="trail")
+        folder = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02"
+        gz = gzip.compress(os.urandom(3000))  # incompressible: over the limit compressed too
+        client.put_object(Bucket="trail", Key=f"{folder}/plain.json", Body=b'{"Records":[' + b" " * 5000 + b"]}")
+        client.put_object(Bucket="trail", Key=f"{folder}/packed.json.gz", Body=gz)
+        sent: list[tuple[str, bytes | None]] = []  # the GETs as sent: (object name, Range header)
+        client.meta.events.register("before-send.s3.GetObject", lambda request, **_: sent.append(
+            (request.url.rsplit("/", 1)[1], request.headers.get("Range"))))
+        plain, packed = sorted(list_logs(client, "trail", ""), key=lambda f: f.location, reverse=True)
+        read = s3_reader(client, "trail", max_bytes=1000)
+        with pytest.raises(ReadError, match=r"^larger than 1000 bytes$"):
+            read(plain)
+        assert read(packed) == gz
+        assert sent == [("plain.json", b"bytes=0-1"), ("packed.json.gz", b"bytes=0-1"), ("packed.json.gz", None)]
+    finally:
+        server.stop()
