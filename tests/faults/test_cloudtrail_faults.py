@@ -1,6 +1,6 @@
 """CloudTrail scan faults (issue 16): late duplicates, damaged gzip files, oversized plain files, unlistable folders.
 
-Every bad input is built from clean logs (the sample tenant's, or `mdcnb.cloudtrail.synth`'s) and every expected
+Every bad input is built from clean logs (the sample tenant's, or `mdcnb.sample.cloudtrail_synth`'s) and every expected
 figure is counted here from the records written, with the standard library, not by the scanner.
 """
 
@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from mdcnb.cloudtrail import scan, volume
-from mdcnb.cloudtrail.identity import RoleMatcher
-from mdcnb.cloudtrail.layout import list_local
-from mdcnb.cloudtrail.parse import ScanOptions
-from mdcnb.cloudtrail.synth import Builder, TrailAccount, log_key, write_account_logs
+from mdcnb.normalize.cloudtrail.identity import RoleMatcher
+from mdcnb.normalize.cloudtrail.parse import ScanOptions
+from mdcnb.sample.cloudtrail_synth import Builder, TrailAccount, log_key, write_account_logs
+from mdcnb.sources.cloudtrail.layout import ReadError, list_local
+from mdcnb.sources.cloudtrail.s3 import list_logs, s3_reader
+from mdcnb.tables.cloudtrail import scan, volume
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "data" / "sample" / "cloudtrail"
 ACCOUNT = "210987654321"
@@ -259,9 +260,6 @@ def test_a_plain_s3_object_over_the_size_limit_is_not_fetched() -> None:
     bytes (a ranged GET) show gzip; plain text that large is a counted skip, its body never requested."""
     import boto3
     from moto.server import ThreadedMotoServer
-
-    from mdcnb.cloudtrail.s3 import list_logs, s3_reader
-    from mdcnb.cloudtrail.scan import ReadError
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
