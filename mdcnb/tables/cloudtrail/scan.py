@@ -183,10 +183,10 @@ def _read_local(path: str, max_bytes: int) -> bytes | str:
     checked before it is read; a gzip file is inflated with the limit enforced)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(len(GZIP_MAGIC))
-            if head != GZIP_MAGIC and os.fstat(fh.fileno()).st_size > max_bytes:
+            if os.fstat(fh.fileno()).st_size > max_bytes and fh.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
                 return f"larger than {max_bytes} bytes"
-            return head + fh.read()
+            fh.seek(0)
+            return fh.read()
     except OSError as exc:
         return f"cannot read ({exc.strerror or exc})"
 
