@@ -24,7 +24,7 @@ import msgspec
 from mdcnb.sources.cloudtrail.layout import GZIP_MAGIC
 
 CHUNK = 1 << 12       # compressed bytes fed to the inflater at a time: an error is placed to within this
-MAX_CUTS_TRIED = 256  # candidate record ends tried, from the end back (each try parses the text once)
+MAX_CUTS_TRIED = 256  # `}` looked at, from the end back (each candidate tried parses the text once)
 # Compressed bytes per record when a file gives no rate of its own (reference/aws-cloudtrail.md §7: ~206 B a record
 # gzipped in the public records).
 GZIP_BYTES_PER_RECORD = 206
