@@ -165,7 +165,9 @@ def _print_volume(s: dict[str, Any]) -> None:
           f"(pruned by date {s['files_pruned_by_path_date']}, digests {s['digest_files_skipped']}, "
           f"skipped {len(s['files_skipped'])})")
     print(f"events {s['events_total']:,} (read-only {s['events_read_only']:,}); duplicates dropped "
-          f"{s['duplicates_dropped']:,}")
+          f"{s['duplicates_dropped']:,} (late events checked {s['late_events_checked']:,}, not de-duplicated "
+          f"{s['late_events_not_deduplicated']:,}); records lost in damaged files ~{s['records_lost_estimate']:,} "
+          f"(estimate)")
     print(f"CspmMonitorAws: {s['cspm_events']:,} events, {s['cspm_read_events']:,} read-only, "
           f"{s['cspm_bytes']:,} bytes; AssumeRoleWithWebIdentity {s['assume_role_events']:,}")
     for role, n in s["other_mdc_role_events"].items():
