@@ -154,6 +154,45 @@ def test_synthetic_records_read_natively_and_agree() -> None:
         assert_exact(data, chunk, [len(orjson.dumps(r)) for r in chunk])
 
 
+POLICY_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole", "Condition": {"StringLike": {
+                                                        "aws:userid": "<AROA*> & 'x'"}}}]}
+
+
+def with_real_world_text(records: list[dict]) -> list[dict]:
+    """The records with what real trails carry here and there: UTF-8 user agents and object keys, policy documents
+    as escaped JSON strings, and (not seen in real trails, but the reader must decode them) non-ASCII text in the
+    fields the counts read."""
+    for i, rec in enumerate(records):
+        if i % 3 == 0:
+            rec["userAgent"] = "Boto3/1.35 md/Botocore#1.35 ua/2.0 os/linux équipe/工具 🚀"
+        if i % 5 == 0:
+            rec["requestParameters"] = {"bucketName": "b", "key": "rapports/été/資料 🚀.csv"}
+        if i % 11 == 0:
+            rec["requestParameters"] = {"roleName": "r", "assumeRolePolicyDocument": json.dumps(POLICY_DOC, indent=2)}
+        if i % 7 == 0:
+            rec["userIdentity"]["principalId"] = "AROAEXAMPLE:Zoë 🚀"
+            rec["eventName"] = rec["eventName"] + "\u00e9/\n"  # a newline is escaped however it is written
+    return records
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "escaped"])
+def test_records_with_non_ascii_text_read_natively_and_agree(ensure_ascii: bool) -> None:
+    """Written as UTF-8 (as CloudTrail does) or with every non-ASCII character escaped (surrogate pairs for the
+    emoji), the native reader reads every record itself and gives the json module's values."""
+    b = Builder(random.Random(12), tenant_id="5f0c6b0e-2b7a-4d67-9f4c-0c1f5a3b9d21")
+    acct = TrailAccount("123456789012", ("us-east-1",), scan_interval_hours=6,
+                        cspm_role_arn="arn:aws:iam::123456789012:role/CspmMonitorAws", user_events_per_day=300)
+    records = with_real_world_text(list(account_events(b, acct, datetime(2026, 11, 1, tzinfo=UTC), 1))[:1500])
+
+    def dumps(doc: Any) -> bytes:
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=ensure_ascii).encode()
+
+    data = dumps({"Records": records})
+    assert data.isascii() == ensure_ascii and b"/\\n" in data and b'\\"Version\\"' in data
+    assert_exact(data, records, [len(dumps(r)) for r in records])
+
+
 # ---- 2. targeted variants: the native reader declines, never misreads -------------------------------------------
 # READS: every record natively; ODD: the file natively, some records by msgspec; DECLINES: msgspec reads the file.
 READS, ODD, DECLINES, SKIPPED, NOT_JSON = "reads", "odd record", "declines", "skipped", "not JSON"
@@ -428,7 +467,10 @@ def test_random_mutations_are_read_exactly_or_declined() -> None:
     rng = random.Random(20261128)
     small = edited(lambda rs: rs[1].update(requestParameters={"a": [1.5, -0, "x\\y"], "b": None}))
     read_natively = not_json = 0
-    for text in mutations(small, rng, 16000) + mutations(compact(good_records()), rng, 4000):
+    real_world = json.dumps({"Records": with_real_world_text(good_records() * 2)}, separators=(",", ":"),
+                            ensure_ascii=False).encode()
+    for text in (mutations(small, rng, 16000) + mutations(compact(good_records()), rng, 4000)
+                 + mutations(real_world, rng, 8000)):
         native = _jsonscan.Scanner().scan(text)
         general = per_record(read_log(text, native=False))
         if native is not None:
