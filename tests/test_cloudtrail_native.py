@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -571,6 +574,24 @@ def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> No
     shared = set(a.codes.ravel().tolist()) & set(b.codes.ravel().tolist())
     assert {a.texts[c] for c in shared} >= {"s3.amazonaws.com", CSPM, "2026-11-02T10"}  # the same text, one code
     assert len(scanner.texts) == len(set(scanner.texts))  # each text once
+
+
+NATIVE_PROBE = """
+from mdcnb.cloudtrail import _jsonscan
+from mdcnb.cloudtrail.parse import read_log
+scanner = _jsonscan.Scanner()
+print(read_log(open(0, "rb").read(), scanner=scanner).texts is scanner.texts)
+"""
+
+
+@pytest.mark.parametrize(("setting", "native"), [(None, True), ("1", True), ("0", False)])
+def test_mdcnb_native_0_turns_the_native_reader_off(setting: str | None, native: bool) -> None:
+    """`make test` runs the scan tests again with MDCNB_NATIVE=0: then msgspec reads every file (its texts are its
+    own, not the scanner's)."""
+    env = {k: v for k, v in os.environ.items() if k != "MDCNB_NATIVE"} | ({} if setting is None
+                                                                         else {"MDCNB_NATIVE": setting})
+    out = subprocess.run([sys.executable, "-c", NATIVE_PROBE], input=GOOD, capture_output=True, env=env, check=True)
+    assert out.stdout.decode().strip() == str(native)
 
 
 def test_id_set_marks_exactly_the_hashes_seen_before() -> None:
