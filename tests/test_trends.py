@@ -7,9 +7,10 @@ import math
 import pytest
 from diff_snapshots import AFTER, BEFORE, S1
 
-from mdcnb import schema
-from mdcnb.analysis import trends
-from mdcnb.cloudtrail.cost import SiemPrice
+from mdcnb.analysis import history as trends
+from mdcnb.analysis.cloudtrail_cost import SiemPrice
+from mdcnb.core import schema
+from mdcnb.tables.cloudtrail.result import cloudtrail_daily
 
 WEEKS = {"2026-W47": BEFORE, "2026-W48": AFTER}
 
@@ -79,17 +80,17 @@ VOLUME = schema.CLOUDTRAIL_VOLUME.frame([
 
 
 def test_cloudtrail_daily_sums_over_event_names():
-    daily = trends.cloudtrail_daily(VOLUME)
+    daily = cloudtrail_daily(VOLUME)
     assert list(daily.columns) == schema.CLOUDTRAIL_DAILY.names
     rows = daily[["date", "region", "actor", "events", "read_only_events", "bytes"]].values.tolist()
     assert rows == [["2026-11-20", "us-east-1", "cspm", 15, 15, 15 * 10**8],
                     ["2026-11-20", "us-east-1", "other", 2, 0, 3 * 10**8],
                     ["2026-11-21", "eu-west-1", "cspm", 4, 4, 4 * 10**8]]
-    assert trends.cloudtrail_daily(schema.CLOUDTRAIL_VOLUME.frame()).empty
+    assert cloudtrail_daily(schema.CLOUDTRAIL_VOLUME.frame()).empty
 
 
 def test_cloudtrail_trend_volume_and_siem_cost():
-    daily = {"2026-W47": schema.CLOUDTRAIL_DAILY.frame(), "2026-W48": trends.cloudtrail_daily(VOLUME)}
+    daily = {"2026-W47": schema.CLOUDTRAIL_DAILY.frame(), "2026-W48": cloudtrail_daily(VOLUME)}
     trend = trends.cloudtrail_trend(daily, SiemPrice(per_gb=2.0, source="test price"))
     assert trend["week"].tolist() == ["2026-W48"]  # a week without CloudTrail data has no point
     row = trend.iloc[0]

@@ -12,13 +12,14 @@ import pytest
 import score_tables as st
 from IPython.core.interactiveshell import InteractiveShell
 
-from mdcnb import schema, widgets
+from mdcnb import widgets
 from mdcnb.analysis.coverage import PITFALL_CHECKS
-from mdcnb.audit import audit_dataset
-from mdcnb.dataset import default_dataset
-from mdcnb.mask import AWS_ACCOUNT, KEY_ENV
+from mdcnb.core import schema
 from mdcnb.report.page import Page
+from mdcnb.snapshot.readiness import audit_dataset
+from mdcnb.sources.dataset import default_dataset
 from mdcnb.tables import Tables, load_tables
+from mdcnb.tables.mask import AWS_ACCOUNT, KEY_ENV
 from mdcnb.widgets import FilterPanel, Filters, View
 
 PLOTLY = "application/vnd.plotly.v1+json"

@@ -1,7 +1,7 @@
 """CloudTrail volume analysis for the notebook and the report: pure functions on the volume tables.
 
 Inputs are `schema.CLOUDTRAIL_VOLUME` / `schema.CLOUDTRAIL_HOURLY` / `schema.CLOUDTRAIL_TRAILS` frames (from
-`mdcnb.cloudtrail.volume` or `dataset_volume`); outputs are small aggregated frames, ready to plot.
+`mdcnb.tables.cloudtrail.volume` or `dataset_volume`); outputs are small aggregated frames, ready to plot.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from mdcnb.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, OTHER
+from mdcnb.normalize.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, OTHER
 
 ACTOR_LABELS = {CSPM: "CspmMonitorAws", CSPM_ASSUME_ROLE: "CspmMonitorAws sign-in (AssumeRoleWithWebIdentity)",
                 MDC_OTHER: "other MDC roles", OTHER: "everyone else"}
@@ -117,7 +117,7 @@ def trail_coverage(trails: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_table(cost: dict) -> pd.DataFrame:
-    """A `mdcnb.cloudtrail.cost.siem_cost` result as rows (scenario, events, bytes, monthly cost, price source)."""
+    """A `cloudtrail_cost.siem_cost` result as rows (scenario, events, bytes, monthly cost, price source)."""
     cur, source = cost["price"]["currency"], cost["price"]["source"]
     rows = [("all events", cost["events"], cost["bytes"], cost["monthly_cost"]),
             ("CSPM reads and sign-ins (dropped by the filter)", cost["filtered_events"], cost["filtered_bytes"],

@@ -85,7 +85,7 @@ def other_roles(roles: pd.DataFrame) -> go.Figure:
 
 
 def siem_cost(cost: dict) -> go.Figure:
-    """Monthly SIEM cost before and after the filter (a `mdcnb.cloudtrail.cost.siem_cost` result)."""
+    """Monthly SIEM cost before and after the filter (a `mdcnb.analysis.cloudtrail_cost.siem_cost` result)."""
     cur = cost["price"]["currency"]
     values = [cost["monthly_cost"], cost["monthly_cost_after_filter"]]
     fig = go.Figure(go.Bar(x=["all events", "after dropping CSPM reads"], y=values,

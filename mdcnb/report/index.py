@@ -18,9 +18,9 @@ import jinja2
 import pandas as pd
 
 from mdcnb import __version__
-from mdcnb.mask import Masker
 from mdcnb.report import page as page_files
 from mdcnb.report.export import TEMPLATES
+from mdcnb.tables.mask import Masker
 
 SKIP_COLUMNS = ["notebook", "source", "location", "record_type", "reason"]
 MAX_SKIPS_SHOWN = 200

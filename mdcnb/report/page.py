@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 from IPython.display import HTML, display
 
-from mdcnb.dataset import default_dataset
-from mdcnb.mask import Masker
+from mdcnb.sources.dataset import default_dataset
+from mdcnb.tables.mask import Masker
 
 CSV_DIR, HEADLINE_DIR, SKIP_DIR = "csv", "headlines", "skips"
 DEFAULT_MAX_ROWS = 25

@@ -32,15 +32,15 @@ from typing import Any
 
 import nbformat
 
-from mdcnb import table_cache
-from mdcnb.analysis.trends import iso_week
-from mdcnb.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
-from mdcnb.dataset import default_dataset, read_manifest
-from mdcnb.history import HISTORY_ENV, dataset_as_of, record_run
-from mdcnb.mask import Masker
+from mdcnb.core.weeks import iso_week
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
 from mdcnb.report.export import export_html
+from mdcnb.sources.dataset import default_dataset, read_manifest
+from mdcnb.tables import cache as table_cache
+from mdcnb.tables.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
+from mdcnb.tables.history import HISTORY_ENV, dataset_as_of, record_run
+from mdcnb.tables.mask import Masker
 
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 1800
