@@ -578,8 +578,8 @@ def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> No
 
 
 NATIVE_PROBE = """
-from mdcnb.cloudtrail import _jsonscan
-from mdcnb.cloudtrail.parse import read_log
+from mdcnb.normalize.cloudtrail import _jsonscan
+from mdcnb.normalize.cloudtrail.parse import read_log
 scanner = _jsonscan.Scanner()
 print(read_log(open(0, "rb").read(), scanner=scanner).texts is scanner.texts)
 """
