@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from diff_snapshots import AFTER, BEFORE, S1
 
 from mdcnb.analysis import history as trends
@@ -43,26 +42,8 @@ def test_plan_coverage_trend():
     assert ("CloudPosture", "2026-W47") not in trend.index
 
 
-def test_headline_with_week_over_week_change():
-    head = trends.headline(WEEKS).set_index("key")
-    assert head.loc["secure_score", ["value", "previous", "change"]].tolist() == [65.0, 55.0, 10.0]
-    assert head.loc["secure_score", "better"] is True
-    assert head.loc["unhealthy", ["value", "previous", "change"]].tolist() == [3.0, 3.0, 0.0]
-    assert head.loc["resources", ["value", "previous", "change"]].tolist() == [5.0, 4.0, 1.0]
-    assert head.loc["pass_rate", ["value", "previous"]].tolist() == [83.33, 66.67]
-    assert head.loc["pass_rate", "change"] == pytest.approx(16.66)
-    assert head.loc["plans_enabled", ["value", "previous", "change"]].tolist() == [3.0, 2.0, 1.0]
-    assert head.loc["connectors", ["value", "change"]].tolist() == [1.0, 0.0]
-
-
-def test_headline_of_a_single_week_has_no_change():
-    head = trends.headline({"2026-W48": AFTER}).set_index("key")
-    assert head["previous"].isna().all() and head["change"].isna().all()
-    assert head.loc["secure_score", "value"] == 65.0
-
-
 def test_no_weeks_gives_empty_trends():
-    assert trends.score_trend({}).empty and trends.compliance_trend({}).empty and trends.headline({}).empty
+    assert trends.score_trend({}).empty and trends.compliance_trend({}).empty
 
 
 def _volume_row(day, region, source, name, actor, events, read_only, nbytes, read_only_bytes):

@@ -3,7 +3,7 @@
 Every function takes `weeks`: an ordered mapping ISO week -> `Tables` (oldest first, as
 `mdcnb.tables.history.weekly_history` gives it) and gives a long DataFrame with one row per week and series, ready to
 plot: secure score per scope and overall, pass rate per standard, Defender plan coverage, CloudTrail volume
-and cost. `headline` gives the page's headline numbers with their change since the previous week.
+and cost. The headline numbers and their week-over-week change are measures (`mdcnb.measures.history`).
 """
 
 from __future__ import annotations
@@ -15,24 +15,12 @@ import pandas as pd
 
 from mdcnb.analysis import compliance, score
 from mdcnb.analysis.cloudtrail_cost import SiemPrice, siem_cost
-from mdcnb.analysis.diff import overall_score, resource_set
 from mdcnb.core.weeks import iso_week
 from mdcnb.normalize.cloudtrail.identity import CSPM
 from mdcnb.tables import Tables
 
 Weeks = Mapping[str, Tables]
 OVERALL = "overall"
-
-# Headline metrics: key -> (label, unit, whether a rise is good). Text kept apart from the code that computes them.
-HEADLINES: dict[str, tuple[str, str, bool]] = {
-    "secure_score": ("Secure score (overall)", "%", True),
-    "unhealthy": ("Unhealthy recommendations (resource x recommendation)", "", False),
-    "resources": ("Resources assessed or inventoried", "", True),
-    "pass_rate": ("Regulatory compliance pass rate (all standards)", "%", True),
-    "plans_enabled": ("Defender plans switched on (subscription level)", "", True),
-    "connectors": ("Multicloud connectors", "", True),
-}
-
 
 def weeks_between(weeks: Weeks, since: date | str | None = None, until: date | str | None = None) -> dict[str, Tables]:
     """The weeks whose ISO week lies between those of `since` and `until` (dates; None leaves that end open)."""
@@ -116,36 +104,6 @@ def cloudtrail_trend(daily_by_week: Mapping[str, pd.DataFrame], price: SiemPrice
     columns = ["week", "days", "events", "cspm_read_events", "bytes"]
     columns += ["monthly_cost", "monthly_saving", "currency"] if price is not None else []
     return pd.DataFrame(rows, columns=columns)
-
-
-def headline(weeks: Weeks) -> pd.DataFrame:
-    """The latest week's headline numbers, the previous week's and the change (null without a previous week)."""
-    names = list(weeks)
-    latest = _headline_values(weeks[names[-1]]) if names else {}
-    previous = _headline_values(weeks[names[-2]]) if len(names) > 1 else {}
-    rows = []
-    for key, (label, unit, rise_is_good) in HEADLINES.items():
-        if key not in latest:
-            continue
-        now, before = latest[key], previous.get(key)
-        change = None if now is None or before is None else round(now - before, 2)
-        rows.append({"key": key, "metric": label, "unit": unit, "value": now, "previous": before,
-                     "change": change, "better": None if not change else (change > 0) == rise_is_good})
-    return pd.DataFrame(rows, columns=["key", "metric", "unit", "value", "previous", "change", "better"])
-
-
-def _headline_values(tables: Tables) -> dict[str, float | None]:
-    standards = tables.compliance_standards
-    rate = compliance.pass_rate(float(standards["passed_controls"].sum()), float(standards["failed_controls"].sum()))
-    plans = tables.plans[tables.plans["level"].eq("subscription").fillna(False)]
-    return {
-        "secure_score": overall_score(tables),
-        "unhealthy": float(tables.assessments["status"].eq("Unhealthy").sum()),
-        "resources": float(len(resource_set(tables))),
-        "pass_rate": None if rate != rate else round(rate * 100, 2),
-        "plans_enabled": float(plans["enabled"].fillna(False).sum()),
-        "connectors": float(tables.connectors["connector_id"].nunique()),
-    }
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

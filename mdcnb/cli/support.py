@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,17 +69,19 @@ def report_skips(tables: Tables, limit: int = 10) -> None:
         print(f"  ... and {len(skips) - limit} more", file=sys.stderr)
 
 
-def json_value(value: Any) -> Any:
-    """A JSON-safe scalar: NaN/NA -> null, numpy numbers -> Python numbers."""
-    import pandas as pd
+def measures_json(snapshot: Any, ids: Iterable[str], **filters: Any) -> dict[str, Any]:
+    """`{"<measure id>": value}` for the `--json` documents: the registry's values under the command's filters."""
+    from mdcnb.measures import registry
 
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return json_value(value.item())
-    return value
+    selected = registry.Filters.of(**filters)
+    return {id: registry.plain(registry.value(id, snapshot, selected)) for id in ids}
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe value (`mdcnb.measures.registry.plain`: NaN, NA and infinities -> null)."""
+    from mdcnb.measures.registry import plain
+
+    return plain(value)
 
 
 def print_json(document: Any) -> None:

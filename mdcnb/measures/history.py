@@ -10,7 +10,7 @@ import dataclasses
 import pandas as pd
 
 from mdcnb.analysis import diff
-from mdcnb.measures.registry import Filters, define, value
+from mdcnb.measures.registry import Filters, define, labelled, measure, rounded, value
 from mdcnb.measures.score import SCOPE_FILTERS
 from mdcnb.snapshot import Snapshot
 from mdcnb.tables import Tables
@@ -42,7 +42,7 @@ def score_change(snap: Snapshot, f: Filters) -> float:
     before = _previous(snap)
     if before is None:
         return float("nan")
-    return round(value("score.overall", snap, f), 2) - round(value("score.overall", before, f), 2)
+    return round(round(value("score.overall", snap, f), 2) - round(value("score.overall", before, f), 2), 2)
 
 
 def _changes(snap: Snapshot) -> dict[str, int]:
@@ -60,3 +60,22 @@ def newly_unhealthy(snap: Snapshot, f: Filters) -> int:
 @define("history.resolved", "Recommendations resolved", "count", "{:,}")
 def resolved(snap: Snapshot, f: Filters) -> int:
     return _changes(snap).get("resolved", 0)
+
+
+# The page's "this week and last week" table: measure -> whether a rise is good.
+WEEK_ON_WEEK = {"score.overall": True, "score.unhealthy": False, "coverage.resources": True,
+                "compliance.pass_rate": True, "coverage.plans_enabled": True, "coverage.connectors": True}
+
+
+def week_on_week(snap: Snapshot, filters: Filters | None = None) -> pd.DataFrame:
+    """This week's value of each `WEEK_ON_WEEK` measure, last week's, and the change (null on a first week)."""
+    before = _previous(snap)
+    rows = []
+    for id, rise_is_good in WEEK_ON_WEEK.items():
+        now = rounded(id, value(id, snap, filters))
+        then = rounded(id, value(id, before, filters)) if before is not None else None
+        change = None if now is None or then is None or now != now or then != then else round(now - then, 2)
+        rows.append({"measure": id, "metric": labelled(id, filters), "unit": measure(id).unit, "value": now,
+                     "previous": then, "change": change,
+                     "better": None if not change else (change > 0) == rise_is_good})
+    return pd.DataFrame(rows, columns=["measure", "metric", "unit", "value", "previous", "change", "better"])

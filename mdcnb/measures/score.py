@@ -31,13 +31,15 @@ def scope_count(snap: Snapshot, f: Filters) -> int:
     return len(scopes(snap, f))
 
 
-@define("score.by_scope", "Secure score per scope", "%", "{:.2f}", filters=SCOPE_FILTERS, decimals=2)
+@define("score.by_scope", "Secure score per scope", "%", "{:.2f}", filters=SCOPE_FILTERS, decimals=2,
+        table=True)
 def by_scope(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: one row per scope (scope_id, name, environment, current, max, percentage, weight)."""
     return scopes(snap, f)
 
 
-@define("score.controls", "Potential increase per control", "points", "{:.2f}", filters=SCOPE_FILTERS, decimals=2)
+@define("score.controls", "Potential increase per control", "points", "{:.2f}", filters=SCOPE_FILTERS,
+        decimals=2, table=True)
 def controls(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: controls ranked by the secure score points fixing them would add (`potential_increase`)."""
     return score.controls(snap.tables, scopes(snap, f))
@@ -66,3 +68,10 @@ def unhealthy(snap: Snapshot, f: Filters) -> int:
 @define("score.healthy", "Healthy assessments", "count", "{:,}", filters=(*SCOPE_FILTERS, "severities"))
 def healthy(snap: Snapshot, f: Filters) -> int:
     return int(_assessments(snap, f)["status"].eq("Healthy").sum())
+
+
+@define("score.recount_agreement", "Controls that agree with a recount of the assessments", "", "{}")
+def recount_agreement(snap: Snapshot, f: Filters) -> str:
+    """How many controls' stored healthy/unhealthy counts MDC's assessments reproduce (whole estate)."""
+    recount = score.recompute_controls(snap.tables)
+    return f"{int(recount['agrees'].sum())} of {len(recount)}"

@@ -9,6 +9,7 @@ Interactively, a notebook without a snapshot file builds its own (`load`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,34 @@ import pandas as pd
 
 from mdcnb.core import schema
 from mdcnb.snapshot.cost import load_prices
-from mdcnb.snapshot.readiness import AuditResult, audit_tables
+from mdcnb.snapshot.readiness import AuditResult, audit_over_time, audit_tables
 from mdcnb.sources.aws_dataset import AccountInventory, read_inventories
 from mdcnb.sources.dataset import Skip, cloudtrail_root, default_dataset
 from mdcnb.sources.prices import DEFAULT_SIEM, PriceTable, SiemPrice, siem_price
 from mdcnb.tables import Tables, cache, load_tables
-from mdcnb.tables.cloudtrail.result import VolumeResult
-from mdcnb.tables.history import WeeklyHistory, weekly_history
+from mdcnb.tables.cloudtrail.result import VolumeResult, cloudtrail_daily
+from mdcnb.tables.cloudtrail.trails import trails_from_dataset
+from mdcnb.tables.history import WeeklyHistory, record_run, weekly_history
 
 SNAPSHOT_FILE = "snapshot.pickle"
 _FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables
-_OBJECTS = ("audit", "prices", "siem_price", "inventories", "history")  # the other parts, stored whole
+# the other parts, stored whole
+_OBJECTS = ("audit", "prices", "siem_price", "options", "inventories", "trails", "readiness_weeks", "history")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a snapshot is priced and what-if'ed with (report-wide in `mdcnb report`; a notebook's own parameters
+    when it builds its snapshot itself)."""
+
+    prices: str | None = None          # price table file; None: the latest dated table in `currency`
+    currency: str = "USD"
+    overrides: tuple[str, ...] = ()    # files of negotiated prices
+    siem: str = DEFAULT_SIEM           # SIEM price row of the price table
+    price_per_gb: float | None = None  # a negotiated SIEM price per GB instead
+    price_per_million_events: float | None = None
+    exclude_tag: str | None = "env"    # the exclusion what-if leaves out resources tagged exclude_tag=exclude_value
+    exclude_value: str | None = "dev"
 
 
 @dataclass
@@ -39,7 +57,10 @@ class Snapshot:
     audit: AuditResult
     prices: PriceTable
     siem_price: SiemPrice
+    options: Options = field(default_factory=Options)
     inventories: dict[str, AccountInventory] = field(default_factory=dict)
+    trails: pd.DataFrame = field(default_factory=schema.CLOUDTRAIL_TRAILS.frame)
+    readiness_weeks: pd.DataFrame | None = None   # readiness outcomes per week (`audit_over_time`)
     history: WeeklyHistory | None = None
 
     @property
@@ -49,21 +70,47 @@ class Snapshot:
 
 def build(dataset: str | Path | None = None, *, history: str | Path | None = None, logs: str | Path | None = None,
           since: str | None = None, until: str | None = None, with_history: bool = True,
-          prices: str | Path | None = None, siem: str = DEFAULT_SIEM, price_per_gb: float | None = None) -> Snapshot:
+          options: Options | None = None, tenant: str | None = None) -> Snapshot:
     """Load everything once: tables, one CloudTrail scan (`logs`, else the dataset's own `cloudtrail/`), the AWS
     inventory and readiness audit, the price table and SIEM price, and the stored weeks of the estate (read only;
-    `with_history=False` skips them)."""
+    `with_history=False` skips them; `tenant` picks another tenant's series of the store)."""
     path = Path(dataset) if dataset is not None else default_dataset()
     tables = load_tables(path)
     inventories, inventory_skips = read_inventories(path)
     audit = audit_tables(tables, inventories=inventories)
     audit.skips[:0] = inventory_skips
-    table = load_prices(prices)
+    options = options or Options()
+    table = load_prices(options.prices, options.currency, options.overrides)
     return Snapshot(tables=tables, cloudtrail=scan(path, logs=logs, since=since, until=until), audit=audit,
-                    prices=table, siem_price=siem_price(siem, table, price_per_gb=price_per_gb),
-                    inventories=inventories,
-                    history=weekly_history(path, history, since=since, until=until, tables=tables)
+                    prices=table, siem_price=_siem_price(options, table),
+                    options=options, inventories=inventories, trails=trails_from_dataset(path),
+                    readiness_weeks=audit_over_time(path),
+                    history=weekly_history(path, history, since=since, until=until, tables=tables, tenant=tenant)
                     if with_history else None)
+
+
+def of_tables(tables: Tables, cloudtrail: VolumeResult | None = None, options: Options | None = None) -> Snapshot:
+    """A snapshot of just these tables (and this CloudTrail result): what a command that reads no more needs for
+    the measures of its feature. No audit, no inventory, no history; prices from the latest table."""
+    options = options or Options()
+    table = load_prices(options.prices, options.currency, options.overrides)
+    empty = VolumeResult(schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame())
+    return Snapshot(tables=tables, cloudtrail=cloudtrail or empty, audit=AuditResult(schema.AWS_AUDIT.frame(), None),
+                    prices=table, siem_price=_siem_price(options, table), options=options)
+
+
+def _siem_price(options: Options, table: PriceTable) -> SiemPrice:
+    return siem_price(options.siem, table, price_per_gb=options.price_per_gb,
+                      price_per_million_events=options.price_per_million_events)
+
+
+def record(snap: Snapshot, store: str | Path | None = None, *, since: str | None = None, until: str | None = None,
+           log: Callable[[str], None] = print) -> None:
+    """Store the snapshot's week (and the weeks its dataset ships) in the history store, then read the estate's
+    weeks back into `snap.history`: the explicit history step of `mdcnb report` (never a side effect of reading)."""
+    daily = cloudtrail_daily(snap.cloudtrail.volume)
+    record_run(snap.dataset, store, tables=snap.tables, cloudtrail=daily, log=log)
+    snap.history = weekly_history(snap.dataset, store, since=since, until=until, tables=snap.tables)
 
 
 def scan(dataset: Path, *, logs: str | Path | None = None, since: str | None = None,

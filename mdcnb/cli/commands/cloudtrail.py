@@ -122,20 +122,29 @@ def run_volume(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, res: Any) -> int:
+    from dataclasses import replace
+
+    from mdcnb.analysis.cloudtrail import cspm_role_arns
     from mdcnb.analysis.cloudtrail_cost import siem_cost
     from mdcnb.analysis.cloudtrail_filters import filters
+    from mdcnb.cli.support import measures_json
+    from mdcnb.measures.registry import numbers
+    from mdcnb.snapshot import of_tables
     from mdcnb.sources.prices import PriceTableError
+    from mdcnb.tables import Tables
 
     summary = res.summary()
-    found = sorted(res.volume.loc[res.volume["actor"].isin(["cspm", "cspm_assume_role"]), "role_arn"]
-                   .dropna().unique())
-    summary["cspm_role_arns_found"] = found
-    summary["filters"] = filters(found)
     try:
-        summary["siem_cost"] = siem_cost(res.volume, _price(args), res.since, res.until)
+        price = _price(args)
+        snap = replace(of_tables(Tables(), res), siem_price=price)
     except PriceTableError as exc:
         print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
         return 2
+    summary["measures"] = measures_json(snap, numbers("cloudtrail"), since=args.since, until=args.until)
+    found = cspm_role_arns(res.volume)
+    summary["cspm_role_arns_found"] = found
+    summary["filters"] = filters(found)
+    summary["siem_cost"] = siem_cost(res.volume, price, res.since, res.until)
     if args.csv:
         res.volume.to_csv(args.csv, index=False)
     if args.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mdcnb.cli.support import add_dataset_command, json_value, load_dataset, print_frame, print_json
+from mdcnb.cli.support import add_dataset_command, json_value, load_dataset, measures_json, print_frame, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,13 +16,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mdcnb.analysis import compliance
+    from mdcnb.measures.registry import numbers
+    from mdcnb.snapshot import of_tables
 
     tables = load_dataset(args)
     if tables is None:
         return 2
     table = compliance.standards(tables, subscriptions=args.subscription, standards=args.standard)
     if args.json:
-        print_json({"standards": [
+        print_json({"measures": measures_json(of_tables(tables), numbers("compliance"), subscriptions=args.subscription,
+                                              standards=args.standard),
+                    "standards": [
             {"scope": r.scope_id, "standard": r.standard, "passed_controls": json_value(r.passed_controls),
              "failed_controls": json_value(r.failed_controls), "skipped_controls": json_value(r.skipped_controls),
              "unsupported_controls": json_value(r.unsupported_controls), "pass_rate": json_value(r.pass_rate)}

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mdcnb.cli.support import add_dataset_argument, json_value, load_dataset, print_frame, print_json
+from mdcnb.cli.support import add_dataset_argument, json_value, load_dataset, measures_json, print_frame, print_json
 
 if TYPE_CHECKING:
     from mdcnb.tables import Tables
@@ -39,31 +39,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import pandas as pd
 
     from mdcnb.analysis import cost
+    from mdcnb.measures import cost as cost_measures
+    from mdcnb.measures.registry import Filters, numbers
+    from mdcnb.snapshot import Options, of_tables, scan
     from mdcnb.snapshot import cost as cost_page
-    from mdcnb.snapshot import scan
+    from mdcnb.sources.aws_dataset import read_inventories
     from mdcnb.sources.prices import DEFAULT_SIEM, PriceTableError
 
-    try:
-        prices = cost_page.load_prices(args.prices, args.currency, args.override)
-    except PriceTableError as exc:
-        print(f"mdcnb: {exc}", file=sys.stderr)
-        return 2
     tables = load_dataset(args)
     if tables is None:
         return 2
+    options = Options(prices=args.prices, currency=args.currency, overrides=tuple(args.override),
+                      siem=args.siem or DEFAULT_SIEM, price_per_gb=args.price_per_gb,
+                      price_per_million_events=args.price_per_million_events, exclude_tag=args.exclude_tag,
+                      exclude_value=None)
     try:
-        view = cost_page.cost_view(tables, prices, exclude_tag=args.exclude_tag, siem=args.siem or DEFAULT_SIEM,
-                                   price_per_gb=args.price_per_gb,
-                                   price_per_million_events=args.price_per_million_events,
-                                   cloudtrail=scan(tables.dataset, since=args.since, until=args.until))
+        snap = replace(of_tables(tables, scan(tables.dataset, since=args.since, until=args.until), options),
+                       inventories=read_inventories(tables.dataset)[0])
+        view = cost_measures.view(snap, Filters())
     except PriceTableError as exc:
         print(f"mdcnb: {exc}", file=sys.stderr)
         return 2
-    result = view.scenarios
-    document = cost_page.document(view)
+    prices, result = snap.prices, view.scenarios
+    document = {"measures": measures_json(snap, numbers("cost")), **cost_page.document(view)}
     if args.actual:
         document["actual_spend"] = _actual(tables)
     if args.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mdcnb.cli.support import add_dataset_command, json_value, load_dataset, print_frame, print_json
+from mdcnb.cli.support import add_dataset_command, json_value, load_dataset, measures_json, print_frame, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mdcnb.analysis import score
+    from mdcnb.measures.registry import numbers
+    from mdcnb.snapshot import of_tables
 
     tables = load_dataset(args)
     if tables is None:
@@ -24,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     overall = score.overall(scope_table)
     if args.json:
         print_json({
+            "measures": measures_json(of_tables(tables), numbers("score"), environments=args.environment,
+                                      subscriptions=args.subscription),
             "overall": {k: json_value(v) for k, v in overall.items()},
             "scopes": [{"id": r.scope_id, "name": json_value(r.name), "environment": json_value(r.environment),
                         "current": json_value(r.current), "max": json_value(r.max),
