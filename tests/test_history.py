@@ -16,7 +16,7 @@ import pytest
 from history_tables import filled_frames
 
 from mdcnb.core import schema
-from mdcnb.tables import history
+from mdcnb.tables import history, history_weeks
 from mdcnb.tables.history import HistoryError, HistoryStore
 
 TESTS = Path(__file__).resolve().parent
@@ -262,7 +262,7 @@ def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path, content):
         HistoryStore(path).open()
     # the pull and report hook says so and lets the run carry on (its dataset is on disk)
     said: list[str] = []
-    assert history.record_run(tmp_path, path, log=said.append) is None
+    assert history_weeks.record_run(tmp_path, path, log=said.append) is None
     assert said and said[0].startswith(f"history: snapshot not stored in {path}")
 
 
@@ -325,7 +325,7 @@ def test_two_tenants_pulled_into_one_store_in_one_week_keep_their_own_snapshots(
     for name, tenant, points in (("a", TENANT_A, 4.0), ("b", TENANT_B, 6.0)):
         served = tenant_variant(tmp_path / f"served-{name}", tenant=tenant, points=points)
         dataset = pull_tenant(served, tmp_path / f"pull-{name}", tls_files)
-        assert history.record_run(dataset, store_path, log=said.append) is not None, said
+        assert history_weeks.record_run(dataset, store_path, log=said.append) is not None, said
     with HistoryStore(store_path, read_only=True) as store:
         snaps = store.snapshots()
         assert [(s.key.cloud, s.key.tenant, s.key.kind) for s in snaps] == [
@@ -333,8 +333,8 @@ def test_two_tenants_pulled_into_one_store_in_one_week_keep_their_own_snapshots(
         assert snaps[0].week == snaps[1].week and snaps[0].complete is True and snaps[1].complete is True
         assert [_overall_score(store.load(s)) for s in snaps] == [50.0, 75.0]
     # the summary of B's dataset reads B by default, and A when asked for A's tenant
-    assert history.weekly_history(tmp_path / "pull-b", store_path).series == f"AzureCloud/{TENANT_B}"
-    chosen = history.weekly_history(tmp_path / "pull-b", store_path, tenant=TENANT_A.upper())
+    assert history_weeks.weekly_history(tmp_path / "pull-b", store_path).series == f"AzureCloud/{TENANT_B}"
+    chosen = history_weeks.weekly_history(tmp_path / "pull-b", store_path, tenant=TENANT_A.upper())
     assert chosen.series == f"AzureCloud/{TENANT_A}" and _overall_score(chosen.latest) == 50.0
 
 
@@ -348,8 +348,8 @@ def test_a_tenant_that_gains_a_subscription_continues_its_series(tmp_path, tls_f
                          as_of=LAST_WEEK.isoformat())
     after = pull_tenant(tenant_variant(tmp_path / "served-7", subscriptions=7), tmp_path / "pull-7", tls_files)
     for dataset in (before, after):
-        assert history.record_run(dataset, store_path, log=lambda text: None) is not None
-    weeks = history.weekly_history(after, store_path)
+        assert history_weeks.record_run(dataset, store_path, log=lambda text: None) is not None
+    weeks = history_weeks.weekly_history(after, store_path)
     assert list(weeks.weeks) == [history.iso_week(LAST_WEEK), history.iso_week(pd.Timestamp.now(tz="UTC"))]
     assert [len(t.subscriptions) for t in weeks.weeks.values()] == [6, 7]
     # `mdcnb diff --tenant` compares the two weeks of that tenant's one series
@@ -372,8 +372,8 @@ def test_an_incomplete_pull_never_replaces_a_complete_week(tmp_path, tls_files, 
     assessments = 6 * 4 * 3  # subscriptions x virtual machines x recommendations (azure_tenant)
     said: list[str] = []
     store_path = tmp_path / "h.duckdb"
-    assert history.record_run(complete, store_path, log=said.append) is not None
-    assert history.record_run(partial, store_path, log=said.append) is None
+    assert history_weeks.record_run(complete, store_path, log=said.append) is not None
+    assert history_weeks.record_run(partial, store_path, log=said.append) is None
     assert "this pull is incomplete" in said[-1] and "complete snapshot of that week, which is kept" in said[-1]
     with HistoryStore(store_path, read_only=True) as store:
         (kept,) = store.snapshots()
@@ -382,13 +382,13 @@ def test_an_incomplete_pull_never_replaces_a_complete_week(tmp_path, tls_files, 
 
     # the other order: the incomplete pull is stored, marked, listed as such, then replaced by the complete one
     other = tmp_path / "other.duckdb"
-    first = history.record_run(partial, other, log=said.append)
+    first = history_weeks.record_run(partial, other, log=said.append)
     assert first is not None and first.complete is False and said[-1].endswith("(incomplete pull: later "
                                                                                "complete runs of the week replace it)")
     assert first.row_counts["assessments"] == assessments - 4 * 3  # the forbidden subscription's rows are missing
     assert main(["diff", "--history", str(other), "--list"]) == 0
     assert f"{first.week} (incomplete)" in capsys.readouterr().out
-    replaced = history.record_run(complete, other, log=said.append)
+    replaced = history_weeks.record_run(complete, other, log=said.append)
     with HistoryStore(other, read_only=True) as store:
         assert [(s.snapshot_id, s.complete) for s in store.snapshots()] == [(replaced.snapshot_id, True)]
 

@@ -33,7 +33,6 @@ import functools
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -42,16 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
-import orjson
 import pandas as pd
 
 from mdcnb import __version__
 from mdcnb.core import schema
 from mdcnb.core.weeks import iso_week
-from mdcnb.sources.dataset import MANIFEST, cloudtrail_root, read_manifest
 from mdcnb.tables import Tables
-from mdcnb.tables.history_keys import SeriesKey, dataset_key, key_of, migrate_2_to_3, pull_complete
+from mdcnb.tables.history_columns import SQL_TYPE, cast_sql, from_store, store_frame
+from mdcnb.tables.history_keys import SeriesKey, key_of, migrate_2_to_3
 
 SCHEMA_VERSION = 3
 HISTORY_ENV = "MDCNB_HISTORY"
@@ -62,10 +59,9 @@ LOCK_WAIT_SECONDS = 30.0
 COLUMNWISE_ROWS = 100_000
 
 # What one snapshot holds: every table of `Tables` (`mdcnb.core.schema.TABLES`), plus the CloudTrail daily volume.
-SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, schema.CLOUDTRAIL_DAILY.name: schema.CLOUDTRAIL_DAILY}
-
-_SQL_TYPE = {schema.STRING: "VARCHAR", schema.INT: "BIGINT", schema.FLOAT: "DOUBLE", schema.BOOL: "BOOLEAN",
-             schema.TIME: "TIMESTAMP_NS", schema.LIST: "VARCHAR[]", schema.JSON: "VARCHAR"}
+# Besides the dataset's tables, each week keeps its daily CloudTrail volume and its AWS readiness audit.
+SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, **{t.name: t for t in (schema.CLOUDTRAIL_DAILY,
+                                                                                     schema.AWS_AUDIT)}}
 
 # The catalogue as schema 2 made it; a new store is created so and brought to the current schema by `MIGRATIONS`.
 _CATALOGUE_V2_DDL = """
@@ -140,53 +136,6 @@ def dataset_as_of(manifest: Mapping[str, Any]) -> pd.Timestamp:
         if stamp is not None:
             return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return pd.Timestamp.now(tz="UTC")
-
-
-# --- column conversion: contract frame <-> DuckDB -------------------------------------------------------------
-
-def _to_store(column: pd.Series, dtype: str) -> pd.Series:
-    if dtype == schema.TIME:
-        times = pd.to_datetime(column, utc=True)
-        return times.dt.tz_convert(None).astype("datetime64[ns]")
-    if dtype == schema.JSON:
-        return pd.Series([_json_text(v) if isinstance(v, dict) else None for v in column], dtype="string",
-                         index=column.index)
-    if dtype == schema.LIST:  # as JSON text: DuckDB would guess a list's type from a sample of rows
-        return pd.Series([_json_text(list(v)) if isinstance(v, (list, tuple)) and len(v) else "[]" for v in column],
-                         dtype="string", index=column.index)
-    if dtype == schema.STRING:
-        return column.astype("string")
-    return column.astype(schema._PANDAS_DTYPE[dtype])
-
-
-def _json_text(value: Any) -> str:
-    """Compact JSON (orjson: the per-row cost dominates a large snapshot); json for what orjson refuses."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _from_store(column: pd.Series, dtype: str) -> pd.Series:
-    if dtype == schema.TIME:
-        return pd.to_datetime(column).dt.tz_localize("UTC").astype(schema.TIME)
-    if dtype == schema.JSON:
-        return pd.Series([orjson.loads(v) if isinstance(v, str) else None for v in column], dtype="object")
-    if dtype == schema.LIST:
-        return pd.Series(schema.shared_lists([[str(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else []
-                                              for v in column]), dtype="object")
-    if dtype == schema.STRING:
-        return pd.Series(schema.shared_strings(column), dtype="string")
-    return column.astype(schema._PANDAS_DTYPE[dtype])
-
-
-def _store_frame(table: schema.Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """The contract's columns in order, converted for DuckDB; columns the frame lacks become null."""
-    out = {}
-    for col in table.columns:
-        source = frame[col.name] if col.name in frame.columns else table.frame()[col.name].reindex(frame.index)
-        out[col.name] = _to_store(source, col.dtype).reset_index(drop=True)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
 # --- the store ---------------------------------------------------------------------------------------------------
@@ -295,13 +244,13 @@ class HistoryStore:
         for table in SNAPSHOT_TABLES.values():
             stored = self._stored_columns(table.name)
             if not stored:
-                cols = ", ".join(f'"{c.name}" {_SQL_TYPE[c.dtype]}' for c in table.columns)
+                cols = ", ".join(f'"{c.name}" {SQL_TYPE[c.dtype]}' for c in table.columns)
                 self.con.execute(f"CREATE TABLE snap_{table.name} (snapshot_id BIGINT NOT NULL, "
                                  f"row_no BIGINT NOT NULL, {cols})")
                 continue
             for col in table.columns:
                 if col.name not in stored:
-                    self.con.execute(f'ALTER TABLE snap_{table.name} ADD COLUMN "{col.name}" {_SQL_TYPE[col.dtype]}')
+                    self.con.execute(f'ALTER TABLE snap_{table.name} ADD COLUMN "{col.name}" {SQL_TYPE[col.dtype]}')
 
     # catalogue --------------------------------------------------------------------------------------------------
     @_reported
@@ -394,9 +343,9 @@ class HistoryStore:
     def _insert(con: duckdb.DuckDBPyConnection, table: schema.Table, frame: pd.DataFrame, snapshot_id: int) -> int:
         if not len(frame):
             return 0
-        stored = _store_frame(table, frame)  # noqa: F841 (scanned by DuckDB by name below)
+        stored = store_frame(table, frame)  # noqa: F841 (scanned by DuckDB by name below)
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
-        casts = ", ".join(_cast(c) for c in table.columns)
+        casts = ", ".join(cast_sql(c) for c in table.columns)
         con.execute(f"INSERT INTO snap_{table.name} (snapshot_id, row_no, {cols}) "
                     f"SELECT {int(snapshot_id)}, row_number() OVER () - 1, {casts} FROM stored")
         return len(frame)
@@ -417,7 +366,7 @@ class HistoryStore:
             raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
                                    [snapshot_id]).df()
             for c in group:  # each raw column is dropped once converted
-                columns[c.name] = _from_store(raw.pop(c.name), c.dtype)
+                columns[c.name] = from_store(raw.pop(c.name), c.dtype)
         length = len(columns[table.columns[0].name])
         if not length:
             return _empty(name)
@@ -467,12 +416,6 @@ def _empty_frame(name: str) -> pd.DataFrame:
 def _empty(name: str) -> pd.DataFrame:
     """An empty frame of a contract (built once: building one per table and week is slow)."""
     return _empty_frame(name).copy()
-
-
-def _cast(col: schema.Column) -> str:
-    if col.dtype == schema.LIST:
-        return f'from_json(stored."{col.name}", \'["VARCHAR"]\')'
-    return f'CAST(stored."{col.name}" AS {_SQL_TYPE[col.dtype]})'
 
 
 @contextlib.contextmanager
@@ -539,176 +482,3 @@ def _migrate_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_1_to_2, 2: migrate_2_to_3}
-
-
-# --- recording datasets ----------------------------------------------------------------------------------------
-
-def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None = None,
-                   cloudtrail: pd.DataFrame | None = None, key: SeriesKey | None = None) -> Snapshot:
-    """Store the snapshot of one dataset directory, unless the store already holds this exact data for its week.
-
-    `tables` and `cloudtrail` (its daily CloudTrail volume) avoid normalising and scanning again when the caller
-    already has them; `key` names the series (default: the dataset's own). The snapshot records whether the pull
-    was complete. Returns the stored snapshot.
-    """
-    from mdcnb.tables import load_tables
-
-    manifest = read_manifest(dataset)
-    source = str(manifest.get("source") or "unknown")
-    scope = manifest.get("scope") if isinstance(manifest.get("scope"), dict) else {}
-    key = key or dataset_key(dataset, manifest)
-    as_of = dataset_as_of(manifest)
-    fingerprint = dataset_fingerprint(dataset)
-    for snap in store.snapshots(str(key)):
-        if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
-            return snap
-    loaded = tables if tables is not None else load_tables(dataset)
-    daily = cloudtrail if cloudtrail is not None else cloudtrail_daily_of(dataset)
-    return store.save(loaded, extra={"cloudtrail_daily": daily}, as_of=as_of, source=source, scope=scope, key=key,
-                      dataset=str(dataset), fingerprint=fingerprint, complete=pull_complete(manifest))
-
-
-def cloudtrail_daily_of(dataset: Path) -> pd.DataFrame:
-    """The daily CloudTrail volume of the logs inside a dataset (`cloudtrail/`), empty when it has none."""
-    from mdcnb.tables.cloudtrail import volume
-    from mdcnb.tables.cloudtrail.result import cloudtrail_daily
-
-    logs = cloudtrail_root(dataset)
-    if not logs.is_dir():
-        return schema.CLOUDTRAIL_DAILY.frame()
-    return cloudtrail_daily(volume(logs, dataset=dataset).volume)
-
-
-def embedded_weeks(dataset: Path) -> list[Path]:
-    """Earlier weekly datasets shipped inside a dataset (`history/<ISO-week>/`, the sample has six), oldest first."""
-    root = Path(dataset) / "history"
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists())
-
-
-def record_run(dataset: Path, store_path: Path | str | None = None, *, tables: Tables | None = None,
-               cloudtrail: pd.DataFrame | None = None,
-               log: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> Snapshot | None:
-    """What `mdcnb report` and `mdcnb pull` call: seed the dataset's embedded weeks, then store the dataset itself
-    (with its `tables` and daily `cloudtrail` volume when the caller has them).
-
-    Weeks already stored with the same content are left alone, so running it again only rewrites what changed.
-    The snapshot is read back from the file before the run says it was stored. A store that cannot be written or
-    read back, or an incomplete pull refused beside a complete week, is reported through `log` and never fails
-    the run (the data is on disk).
-    """
-    path = Path(store_path) if store_path else default_store_path()
-    try:
-        with HistoryStore(path) as store:
-            current = dataset_key(dataset)
-            for week in embedded_weeks(dataset):
-                record_dataset(store, week, key=current)
-            snap = record_dataset(store, dataset, tables=tables, cloudtrail=cloudtrail, key=current)
-        with HistoryStore(path, read_only=True) as check:  # a fresh connection: what the next run will see
-            check.verify(snap)
-    except (HistoryError, duckdb.Error, OSError) as exc:
-        log(f"history: snapshot not stored in {path}: {exc}")
-        return None
-    marked = "" if snap.complete is not False else " (incomplete pull: later complete runs of the week replace it)"
-    log(f"history: {snap.week} of {snap.series} stored in {path}{marked}")
-    return snap
-
-
-def dataset_week(dataset: Path) -> str:
-    return iso_week(dataset_as_of(read_manifest(dataset)))
-
-
-# Tables the trends read from every stored week (the full tables are loaded only for the two weeks compared).
-TREND_TABLES = ("subscriptions", "connectors", "plans", "secure_scores", "compliance_standards")
-
-
-@dataclass
-class WeeklyHistory:
-    """What the summary page shows: the stored weeks of the dataset's estate, the last two in full."""
-
-    series: str
-    store: Path
-    weeks: dict[str, Tables]                 # every week up to the dataset's, trend tables only, oldest first
-    cloudtrail: dict[str, pd.DataFrame]      # CloudTrail daily volume per week
-    latest: Tables                           # the dataset's own week, every table
-    previous: Tables | None                  # the stored week before it, every table (None on a first run)
-    incomplete: list[str]                    # the weeks whose stored pull was incomplete
-
-    @property
-    def week(self) -> str:
-        return list(self.weeks)[-1]
-
-    @property
-    def previous_week(self) -> str | None:
-        return list(self.weeks)[-2] if len(self.weeks) > 1 else None
-
-    @property
-    def baseline(self) -> Tables:
-        """What this week is compared with: the previous week, or this week itself on a first run (no changes)."""
-        return self.previous if self.previous is not None else self.latest
-
-    def last_two(self) -> dict[str, Tables]:
-        """The previous and the latest week in full (for the headline numbers and their change)."""
-        pair = {self.week: self.latest}
-        return {self.previous_week: self.previous, **pair} if self.previous is not None else pair
-
-
-def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since: str | None = None,
-                   until: str | None = None, tables: Tables | None = None,
-                   tenant: str | None = None) -> WeeklyHistory:
-    """The estate's weeks: those stored for its series, then those the dataset ships (`history/<week>/`) and the
-    dataset's own week where the store lacks them. Reading never writes: `record_run` stores a week.
-
-    Weeks run from `since` (an ISO date, its week included) to the dataset's own week, or `until` if earlier.
-    `tables` are the dataset's own, already loaded. `tenant` reads another tenant's series of the store (its
-    latest recorded one) instead of the dataset's own.
-    """
-    from mdcnb.tables import load_tables
-
-    path = Path(store_path) if store_path else default_store_path()
-    last = dataset_week(dataset)
-    if until:
-        last = min(last, iso_week(pd.Timestamp(until)))
-    first = iso_week(pd.Timestamp(since)) if since else ""
-    own_key = dataset_key(dataset)
-    series = str(own_key)
-    weeks: dict[str, Tables] = {}
-    cloudtrail: dict[str, pd.DataFrame] = {}
-    full: dict[str, Callable[[], Tables]] = {}
-    incomplete: set[str] = set()
-    if path.exists():
-        with HistoryStore(path, read_only=True) as store:
-            if tenant is not None and tenant.lower() != own_key.tenant:
-                series = store.tenant_series(tenant)
-            for snap in store.snapshots(series):
-                if first <= snap.week <= last:
-                    weeks[snap.week] = store.load(snap, TREND_TABLES)
-                    cloudtrail[snap.week] = store.load_table(snap, "cloudtrail_daily")
-                    full[snap.week] = functools.partial(_stored_tables, path, snap.snapshot_id)
-                    if snap.complete is False:
-                        incomplete.add(snap.week)
-    elif tenant is not None and tenant.lower() != own_key.tenant:
-        raise HistoryError(f"no history store at {path}: tenant {tenant} has no stored weeks")
-    own = {dataset_week(folder): folder for folder in [*embedded_weeks(dataset), dataset]}
-    for week, folder in own.items() if series == str(own_key) else ():  # another tenant's series: stored weeks only
-        if first <= week <= last and week not in weeks:
-            weeks[week] = load_tables(folder, names=TREND_TABLES)
-            cloudtrail[week] = cloudtrail_daily_of(folder)
-            full[week] = functools.partial(load_tables, folder)
-            if not pull_complete(read_manifest(folder)):
-                incomplete.add(week)
-    if not weeks:
-        raise HistoryError(f"no snapshot of {series} between {first or 'the first week'} and {last} in {path}")
-    order = sorted(weeks)
-    latest_week = order[-1]
-    own_latest = tables is not None and series == str(own_key) and latest_week == dataset_week(dataset)
-    latest = tables if own_latest else full[latest_week]()
-    previous = full[order[-2]]() if len(order) > 1 else None
-    return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: cloudtrail[w] for w in order}, latest,
-                         previous, sorted(incomplete))
-
-
-def _stored_tables(path: Path, snapshot_id: int) -> Tables:
-    with HistoryStore(path, read_only=True) as store:
-        return store.load(snapshot_id)

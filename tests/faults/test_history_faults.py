@@ -15,7 +15,7 @@ from history_tenants import CLIENT, FAST, SECRET, TOKEN
 
 from mdcnb.sources.azure import PullOptions, _same_origin, pull
 from mdcnb.sources.dataset import SAMPLE_DATASET, read_manifest
-from mdcnb.tables import history
+from mdcnb.tables import history_weeks
 from mdcnb.tables.history import HistoryStore
 
 SAMPLE_WEEK = "2026-W48"
@@ -39,7 +39,7 @@ def small_disk(tmp_path: Path):
 def test_a_full_disk_is_named_as_the_cause_and_the_earlier_weeks_stay_whole(small_disk):
     path = small_disk / "history.duckdb"
     said: list[str] = []
-    assert history.record_run(SAMPLE_DATASET, path, log=said.append) is None
+    assert history_weeks.record_run(SAMPLE_DATASET, path, log=said.append) is None
     (message,) = said
     assert message.startswith(f"history: snapshot not stored in {path}")
     assert "No space left on device" in message and "rollback" not in message.lower()
@@ -53,14 +53,15 @@ def test_a_full_disk_is_named_as_the_cause_and_the_earlier_weeks_stay_whole(smal
 
 _SIZE_LIMITED_WRITER = textwrap.dedent("""
     import resource, signal, sys
-    from mdcnb.tables import history, load_tables
+    from pathlib import Path
+    from mdcnb.tables import history_weeks, load_tables
 
-    week = history.Path(sys.argv[1])
+    week = Path(sys.argv[1])
     tables = load_tables(week)                    # the table cache is written before the limit
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
     resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
     said = []
-    stored = history.record_run(week, sys.argv[2], tables=tables, log=said.append)
+    stored = history_weeks.record_run(week, sys.argv[2], tables=tables, log=said.append)
     print(stored is None, said[-1])
 """)
 
@@ -94,7 +95,7 @@ def test_a_week_that_cannot_be_read_back_is_not_reported_stored(tmp_path, monkey
 
     monkeypatch.setattr(HistoryStore, "close", close_then_lose_the_tail)
     said: list[str] = []
-    assert history.record_run(week, path, log=said.append) is None
+    assert history_weeks.record_run(week, path, log=said.append) is None
     (message,) = said
     assert message.startswith(f"history: snapshot not stored in {path}: ") and "Could not read" in message
 
