@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mdcnb.cli.support import print_frame
+from mdcnb.cli.support import print_rows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,16 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from mdcnb.sources.prices import PriceTableError, latest_price_table, load_price_table
+    """Print a price table as plain rows (`price_rows`: no pandas, so the command starts at once)."""
+    from mdcnb.sources.prices import PriceTableError, latest_price_path, price_rows, read_price_data, table_label
 
     try:
-        table = load_price_table(args.prices) if args.prices else latest_price_table(currency=args.currency)
+        path = args.prices or latest_price_path(currency=args.currency)
+        data = read_price_data(path)
+        rows = price_rows(data, path)
     except PriceTableError as exc:
         print(f"mdcnb: {exc}", file=sys.stderr)
         return 2
-    print(f"{table.label}\nsource: {table.source}")
-    print_frame(table.rows[["plan", "sub_plan", "billing_unit", "hourly_price", "monthly_price", "usage_price",
-                            "usage_unit", "confidence", "source_date"]])
+    print(f"{table_label(str(data['name']), str(data['date']), str(data['currency']))}\nsource: {data['source']}")
+    print_rows(rows, ["plan", "sub_plan", "billing_unit", "hourly_price", "monthly_price", "usage_price", "usage_unit",
+                      "confidence", "source_date"])
     return 0
 
 
