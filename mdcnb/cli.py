@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from mdcnb import __version__, commands
+from mdcnb.dataset import DatasetError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except DatasetError as exc:  # a damaged dataset found wherever a command reads it: one line, status 2
+        print(f"mdcnb: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

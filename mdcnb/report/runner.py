@@ -35,7 +35,7 @@ import nbformat
 from mdcnb import table_cache
 from mdcnb.analysis.trends import iso_week
 from mdcnb.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
-from mdcnb.dataset import default_dataset, read_manifest
+from mdcnb.dataset import check_dataset, default_dataset
 from mdcnb.history import HISTORY_ENV, dataset_as_of, record_run
 from mdcnb.mask import Masker
 from mdcnb.report import NOTEBOOKS_DIR
@@ -245,7 +245,7 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
     from mdcnb.report.index import write_index
 
     dataset = Path(options.dataset or default_dataset()).resolve()
-    manifest = read_manifest(dataset)
+    manifest = check_dataset(dataset)
     week_dir = Path(options.out).resolve() / iso_week(dataset_as_of(manifest))
     week_dir.mkdir(parents=True, exist_ok=True)
     sources = select_notebooks(options.notebooks_dir, options.notebooks)
