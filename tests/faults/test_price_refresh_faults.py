@@ -21,7 +21,7 @@ from loopback_https import https_server
 from mdcnb.cli import main
 from mdcnb.prices import PRICES_DIR, load_price_table
 from mdcnb.sources import retail_prices
-from mdcnb.sources.retail_prices import FetchLog, Limits, RetailPricesError
+from mdcnb.sources.retail_prices import FetchLog, RetailPricesError
 
 BASE = sorted(PRICES_DIR.glob("prices-*-USD.json"))[-1]  # the clean table the sample ships
 
@@ -133,7 +133,7 @@ def test_an_endless_chunked_body_is_cut_at_the_page_size(tmp_path, capsys, monke
     start = time.monotonic()
     with https_server(handler, tmp_path) as server:
         line = refused(*refresh(server, tmp_path / "out", capsys, monkeypatch), tmp_path / "out")
-    assert f"larger than {Limits().page_bytes:,} bytes" in line and time.monotonic() - start < 50
+    assert f"larger than {retail_prices.Limits().page_bytes:,} bytes" in line and time.monotonic() - start < 50
 
 
 def test_a_trickling_body_stops_at_the_deadline(tmp_path):
@@ -143,7 +143,7 @@ def test_a_trickling_body_stops_at_the_deadline(tmp_path):
     start = time.monotonic()
     with https_server(handler, tmp_path) as server, pytest.raises(RetailPricesError, match="longer than 2 s"):
         list(retail_prices.fetch_items("x", endpoint=server.base_url, connection_verify=server.ca_path,
-                                       limits=Limits(seconds=2)))
+                                       limits=retail_prices.Limits(seconds=2)))
     assert time.monotonic() - start < 10
 
 
@@ -153,7 +153,7 @@ def test_the_skip_fallback_is_bounded_in_bytes(tmp_path):
     with https_server(lambda request: (200, {}, full), tmp_path) as server:  # full pages without a link, forever
         with pytest.raises(RetailPricesError, match="in all"):
             list(retail_prices.fetch_items("x", endpoint=server.base_url, connection_verify=server.ca_path,
-                                           limits=Limits(total_bytes=1 << 20), log=FetchLog()))
+                                           limits=retail_prices.Limits(total_bytes=1 << 20), log=FetchLog()))
         page = len(json.dumps(full))
         assert len(server.requests) == (1 << 20) // page + 1  # stopped on the page that crossed 1 MiB
 
