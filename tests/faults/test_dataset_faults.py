@@ -14,7 +14,7 @@ import pytest
 from azure_examples import dataset_from, example_items
 
 from mdcnb.cli import main
-from mdcnb.dataset import SAMPLE_DATASET
+from mdcnb.sources.dataset import SAMPLE_DATASET
 from mdcnb.tables import load_tables
 
 SCORES = "securescores.jsonl.gz"

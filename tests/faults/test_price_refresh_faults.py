@@ -19,8 +19,8 @@ import pytest
 from loopback_https import https_server
 
 from mdcnb.cli import main
-from mdcnb.prices import PRICES_DIR, load_price_table
 from mdcnb.sources import retail_prices
+from mdcnb.sources.prices import PRICES_DIR, load_price_table
 from mdcnb.sources.retail_prices import FetchLog, RetailPricesError
 
 BASE = sorted(PRICES_DIR.glob("prices-*-USD.json"))[-1]  # the clean table the sample ships
