@@ -3,7 +3,7 @@
 import pytest
 from cost_estate import estate, hand_prices
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost_units
 from mdcnb.snapshot.cost import cost_view
 from mdcnb.widgets.cost import CostExplorer
 
@@ -11,7 +11,7 @@ from mdcnb.widgets.cost import CostExplorer
 @pytest.fixture
 def explorer():
     tables = estate()
-    return CostExplorer(cost.billable_units(tables), cost.plan_settings(tables), hand_prices())
+    return CostExplorer(cost_units.billable_units(tables), cost_units.plan_settings(tables), hand_prices())
 
 
 def test_panel_starts_with_the_configured_total(explorer):

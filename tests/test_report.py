@@ -184,13 +184,13 @@ def test_stage_one_runs_in_a_process_that_ends_and_records_the_week(tmp_path, mo
     from mdcnb import snapshot
     from mdcnb.report import runner
     from mdcnb.sources.dataset import SAMPLE_DATASET
-    from mdcnb.tables import history
+    from mdcnb.tables import history, history_weeks
 
     recorders = tmp_path / "recorded-by"
 
     def record_run(*args, **kwargs):  # the real one, noting which process called it
         recorders.write_text(str(os.getpid()))
-        return history.record_run(*args, **kwargs)
+        return history_weeks.record_run(*args, **kwargs)
 
     monkeypatch.setattr(snapshot, "record_run", record_run)
     (tmp_path / "no-notebooks").mkdir()

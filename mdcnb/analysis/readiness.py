@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -850,3 +850,13 @@ def status_counts(results: pd.DataFrame) -> pd.DataFrame:
     counts = results.pivot_table(index="check_id", columns="status", values="account_id", aggfunc="count", fill_value=0)
     order = [c["id"] for c in rules()["checks"] if c["id"] in counts.index]
     return counts.reindex(index=order, columns=list(STATUSES), fill_value=0).astype("int64")
+
+
+def outcomes_by_week(audits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Readiness outcomes per ISO week: one row per (week, status) with the number of (account, check) results and
+    of accounts audited. A week without AWS inventory judges its checks `could not check`, so a gap in the data
+    never reads as an improvement."""
+    rows = [{"week": week, "status": status, "results": int((results["status"] == status).sum()),
+             "accounts": int(results["account_id"].nunique())}
+            for week, results in audits.items() for status in STATUSES]
+    return pd.DataFrame(rows, columns=["week", "status", "results", "accounts"])

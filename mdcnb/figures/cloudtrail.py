@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mdcnb.analysis.cloudtrail import ACTOR_LABELS
-from mdcnb.figures.style import layout, rows_height
+from mdcnb.figures.style import layout, plain, rows_height
 
 ACTOR_COLORS = {"cspm": "#d83b01", "cspm_assume_role": "#ff8c00", "mdc_other": "#8764b8", "other": "#a0aeb2"}
 
@@ -35,7 +35,7 @@ def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for (account, region), part in daily.groupby(["account_id", "region"], sort=True):
         fig.add_scatter(x=part["date"], y=part["read_only_events"], mode="lines+markers",
-                        name=f"{account} / {region}")
+                        name=plain(f"{account} / {region}"))
     fig.update_yaxes(title="CspmMonitorAws read events", rangemode="tozero")
     return layout(fig, "CspmMonitorAws read events per day, by account and region", height=420)
 
@@ -44,7 +44,7 @@ def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
     """CSPM read events per hour, one line per account / region (`cspm_hourly`): the scan bursts."""
     fig = go.Figure()
     for series, part in hourly.groupby("series", sort=True):
-        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=series, line={"width": 1})
+        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=plain(series), line={"width": 1})
     fig.update_yaxes(title="read events per hour", rangemode="tozero")
     return layout(fig, "CspmMonitorAws read events per hour (bursts = scans)", height=420)
 
@@ -52,7 +52,7 @@ def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
 def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with the most read events") -> go.Figure:
     """Horizontal bars of `top_calls` (largest on top)."""
     shown = calls.iloc[::-1]
-    labels = shown["event_source"].str.replace(".amazonaws.com", "", regex=False) + " " + shown["event_name"]
+    labels = plain(shown["event_source"].str.replace(".amazonaws.com", "", regex=False) + " " + shown["event_name"])
     fig = go.Figure(go.Bar(x=shown["read_only_events"], y=labels, orientation="h", marker_color=ACTOR_COLORS["cspm"],
                            customdata=shown[["share"]].to_numpy(),
                            hovertemplate="%{y}: %{x:,} events (%{customdata[0]:.1%})<extra></extra>"))
@@ -62,7 +62,7 @@ def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with 
 
 def read_share(share: pd.DataFrame) -> go.Figure:
     """Per account: CSPM's reads vs everyone else's (`read_share`; CSPM's sign-ins count as other reads here)."""
-    accounts = share["account_id"].astype(str)
+    accounts = plain(share["account_id"].astype(str))
     fig = go.Figure()
     fig.add_bar(y=accounts, x=share["cspm_read_events"], orientation="h", name="CspmMonitorAws read events",
                 marker_color=ACTOR_COLORS["cspm"])
@@ -77,8 +77,9 @@ def other_roles(roles: pd.DataFrame) -> go.Figure:
     """Events of the other MDC roles per role, read vs write (`other_mdc_roles`)."""
     per_role = roles.groupby("role_name", as_index=False)[["read_only_events", "write_events"]].sum()
     fig = go.Figure()
-    fig.add_bar(x=per_role["role_name"], y=per_role["read_only_events"], name="read", marker_color="#8764b8")
-    fig.add_bar(x=per_role["role_name"], y=per_role["write_events"], name="write", marker_color="#3b2d5c")
+    roles = plain(per_role["role_name"])
+    fig.add_bar(x=roles, y=per_role["read_only_events"], name="read", marker_color="#8764b8")
+    fig.add_bar(x=roles, y=per_role["write_events"], name="write", marker_color="#3b2d5c")
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="events")
     return layout(fig, "Other MDC roles (same session name, not CSPM)", height=CHART_HEIGHT_PX)
@@ -86,7 +87,7 @@ def other_roles(roles: pd.DataFrame) -> go.Figure:
 
 def siem_cost(cost: dict) -> go.Figure:
     """Monthly SIEM cost before and after the filter (a `mdcnb.analysis.cloudtrail_cost.siem_cost` result)."""
-    cur = cost["price"]["currency"]
+    cur = plain(cost["price"]["currency"])
     values = [cost["monthly_cost"], cost["monthly_cost_after_filter"]]
     fig = go.Figure(go.Bar(x=["all events", "after dropping CSPM reads"], y=values,
                            marker_color=[ACTOR_COLORS["other"], "#107c10"],

@@ -1,6 +1,10 @@
-"""Shared look of the report's charts: colours, layout defaults, and capping long category lists."""
+"""Shared look of the report's charts: colours, layout defaults, capping long category lists, and cloud text made
+literal (`plain`)."""
 
 from __future__ import annotations
+
+import html
+from typing import Any, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,6 +15,7 @@ ENVIRONMENT_COLORS = {"Azure": "#0078d4", "AWS": "#ff9900", "GCP": "#34a853", "U
 SCORE_COLOR = "#0078d4"
 PASS_RATE_SCALE = [[0.0, "#c62828"], [0.5, "#f9a825"], [1.0, "#2e7d32"]]
 BAR_HEIGHT_PX = 22
+T = TypeVar("T")
 MIN_HEIGHT_PX = 260
 
 
@@ -33,3 +38,22 @@ def top(frame: pd.DataFrame, limit: int, by: str, *, ascending: bool = False) ->
     if len(ordered) <= limit:
         return ordered, ""
     return ordered.head(limit), f" (top {limit} of {len(ordered):,})"
+
+
+def plain(value: T) -> T:
+    """Cloud-supplied text (a string, or a Series, Index, list or tuple of them) as plotly shows it literally.
+
+    plotly.js reads a subset of HTML in every label, legend entry, hover text and title (`<a href>` becomes a live
+    link, `<b>` bold, an unknown tag vanishes) and decodes entities, so escaping `&`, `<` and `>` makes it draw the
+    name exactly as given. Every figure builder passes names from the cloud through here (the tables and CSVs keep
+    the raw values); anything that is not text (numbers, missing values) is returned unchanged.
+    """
+    if isinstance(value, (pd.Series, pd.Index)):
+        return value.map(_escape)  # type: ignore[return-value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_escape, value))  # type: ignore[return-value]
+    return _escape(value)
+
+
+def _escape(value: Any) -> Any:
+    return html.escape(value, quote=False) if isinstance(value, str) else value

@@ -232,12 +232,21 @@ def _clear_outputs(week_dir: Path, name: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def masked_log(log, masker: Masker):
+    """`log` with every message masked first."""
+    return lambda text, **kwargs: log(masker.text(str(text)), **kwargs)
+
+
 def run_report(options: ReportOptions, log=print) -> ReportResult:
     """Build the week's snapshot, execute the notebooks on it, export their pages and write index.html. Never
-    raises for a failing notebook."""
+    raises for a failing notebook. With `mask_ids`, what goes to `log` is masked too (a history series names the
+    tenant)."""
     from mdcnb.report.index import write_index
 
     dataset = Path(options.dataset or default_dataset()).resolve()
+    masker = Masker.for_dataset(dataset) if options.mask_ids else None
+    if masker is not None:
+        log = masked_log(log, masker)
     manifest = check_dataset(dataset)
     week_dir = Path(options.out).resolve() / iso_week(dataset_as_of(manifest))
     week_dir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +268,6 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
             results = _stage_two(sources, week_dir, parameters, dataset, options, log)
     finally:
         shutil.rmtree(snapshot_dir, ignore_errors=True)
-    masker = Masker.for_dataset(dataset) if options.mask_ids else None
     index = write_index(week_dir, dataset=dataset, manifest=manifest, results=results, masker=masker)
     return ReportResult(week_dir, index, results)
 

@@ -13,7 +13,7 @@ import ipywidgets as w
 import pandas as pd
 from IPython.display import display
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost, cost_units
 from mdcnb.sources.prices import PriceTable
 
 SCENARIOS = ("as configured", "enable all", "Servers P2 to P1")
@@ -29,7 +29,8 @@ class CostExplorer:
         recurring = prices.rows[(prices.rows["kind"] == "recurring") & prices.rows["plan"].isin(plans)
                                 & prices.rows["monthly_price"].notna()]
         self.scenario = w.Dropdown(options=SCENARIOS, value=SCENARIOS[0], description="Scenario")
-        self.plan_choices = {plan: w.Dropdown(options=PLAN_CHOICES, value=None, description=cost.plan_display(plan),
+        self.plan_choices = {plan: w.Dropdown(options=PLAN_CHOICES, value=None,
+                                              description=cost_units.plan_display(plan),
                                               style={"description_width": "260px"}, layout=w.Layout(width="480px"))
                              for plan in plans}
         self.price_fields = {
@@ -61,7 +62,7 @@ class CostExplorer:
         elif scenario == "Servers P2 to P1":
             settings = cost.servers_p2_to_p1(settings)
         choices = {plan: box.value for plan, box in self.plan_choices.items() if box.value is not None}
-        return cost.choose_plans(settings, self.units, choices)
+        return cost_units.choose_plans(settings, self.units, choices)
 
     def recompute(self) -> cost.CostEstimate:
         prices = self.current_prices()

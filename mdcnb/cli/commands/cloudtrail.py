@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -146,7 +147,9 @@ def _report(args: argparse.Namespace, res: Any) -> int:
     summary["filters"] = filters(found)
     summary["siem_cost"] = siem_cost(res.volume, price, res.since, res.until)
     if args.csv:
-        res.volume.to_csv(args.csv, index=False)
+        from mdcnb.report.page import write_csv
+
+        write_csv(res.volume, Path(args.csv))
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

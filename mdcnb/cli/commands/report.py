@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mdcnb report: {exc}", file=sys.stderr)
         return 2
     for failed in (n for n in result.notebooks if not n.ok):
-        print(f"mdcnb report: {failed.failure()}", file=sys.stderr)
+        print(f"mdcnb report: {_masked(args, args.dataset, failed.failure())}", file=sys.stderr)
     print(result.index)
     return 0 if result.ok else 1
 
@@ -79,9 +79,19 @@ def _pull_live(args: argparse.Namespace) -> Path | None:
         return None
     target = args.out / "datasets" / f"azure-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     try:
-        dataset = pull_azure(args, target)
+        dataset = pull_azure(args, target, mask_ids=args.mask_ids)
     except ValueError as exc:
         print(f"mdcnb report: {exc}", file=sys.stderr)
         return None
-    print(summary(dataset)[0], file=sys.stderr)
+    print(_masked(args, dataset, summary(dataset)[0]), file=sys.stderr)
     return dataset
+
+
+def _masked(args: argparse.Namespace, dataset: Path | None, text: str) -> str:
+    """`text` with the dataset's ids masked when `--mask-ids` is given."""
+    if not args.mask_ids:
+        return text
+    from mdcnb.sources.dataset import default_dataset
+    from mdcnb.tables.mask import Masker
+
+    return Masker.for_dataset(dataset or default_dataset()).text(text)
