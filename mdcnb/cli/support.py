@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mdcnb.sources.dataset import default_dataset
+from mdcnb.sources.dataset import DatasetError, default_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +51,7 @@ def load_dataset(args: argparse.Namespace) -> Tables | None:
     path = args.dataset if args.dataset is not None else default_dataset()
     try:
         tables = load_tables(path)
-    except (FileNotFoundError, NotADirectoryError) as exc:
+    except (FileNotFoundError, NotADirectoryError, DatasetError) as exc:
         print(f"mdcnb: {exc}", file=sys.stderr)
         return None
     report_skips(tables)

@@ -70,7 +70,11 @@ def apply(record_type: str, source: str, records: Iterable[tuple[int | str, dict
     """
     seen: dict[str, int | str] = {}
     for location, record in records:
-        record = fold(record)
+        try:
+            record = fold(record)
+        except RecordError as exc:
+            out.skips.append(Skip(source, _where(location), record_type, str(exc)))
+            continue
         record_id = lower(record.get("id"))
         if record_id:
             record[LOWER_ID] = record_id  # one string object for the id, shared by `seen` and the row

@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +118,8 @@ def price_rows(data: dict[str, Any], path: Path | None = None) -> list[dict[str,
         if row["kind"] == "recurring" and math.isnan(row["monthly_price"]) and not math.isnan(row["hourly_price"]):
             row["monthly_price"] = row["hourly_price"] * hours
         rows.append(row)
+    if any(math.isinf(row[c]) or row[c] < 0 for row in rows for c in PRICE_COLUMNS):
+        raise PriceTableError(f"{path or data['name']}: a price is negative or not a finite number")
     bad_kind = sorted({row["kind"] for row in rows} - {"recurring", "usage"})
     if bad_kind:
         raise PriceTableError(f"{path or data['name']}: unknown row kind {bad_kind} (recurring or usage)")
@@ -175,10 +179,26 @@ def price_table_to_dict(table: PriceTable) -> dict[str, Any]:
 
 
 def write_price_table(table: PriceTable, directory: Path = PRICES_DIR) -> Path:
-    """Write `prices-<date>-<currency>.json` (a refresh on the same day replaces that day's table)."""
+    """Write `prices-<date>-<currency>.json` (a refresh on the same day replaces that day's table).
+
+    Atomically: a temporary file beside it, renamed over it once complete, so a failed write (a full disk) leaves the
+    table that was there untouched. A price that is no finite number is a PriceTableError (JSON has none).
+    """
     path = Path(directory) / f"prices-{table.date}-{table.currency}.json"
+    try:
+        text = json.dumps(price_table_to_dict(table), indent=1, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise PriceTableError(f"{table.name}: a price is not a finite number; nothing written") from exc
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(price_table_to_dict(table), indent=1) + "\n", encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; price tables are shared data
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
