@@ -34,6 +34,8 @@ class Tables:
     compliance_controls: pd.DataFrame = field(default_factory=schema.COMPLIANCE_CONTROLS.frame)
     compliance_assessments: pd.DataFrame = field(default_factory=schema.COMPLIANCE_ASSESSMENTS.frame)
     resources: pd.DataFrame = field(default_factory=schema.RESOURCES.frame)
+    governance_assignments: pd.DataFrame = field(default_factory=schema.GOVERNANCE_ASSIGNMENTS.frame)
+    exemptions: pd.DataFrame = field(default_factory=schema.EXEMPTIONS.frame)
     skips: pd.DataFrame = field(default_factory=schema.SKIPS.frame)
     manifest: dict[str, Any] = field(default_factory=dict)
     dataset: Path | None = None

@@ -373,7 +373,7 @@ def test_missing_dataset_files_give_empty_tables_with_contract_columns(tmp_path)
     assert tables.manifest == {"source": "test"} and tables.dataset == tmp_path
     for name, frame in tables.items():
         assert frame.empty and list(frame.columns) == schema.TABLES[name].names
-    assert len(RECORD_TYPES) == 11
+    assert len(RECORD_TYPES) == 13
 
 
 def test_missing_dataset_directory_is_a_clear_error(tmp_path):
