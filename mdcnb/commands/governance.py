@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_command(subparsers, "risk", "unhealthy assessments by risk level (Defender CSPM)", run_risk, FILTERS)
 
 
-def _as_of(tables):  # noqa: ANN001, ANN202 - pandas is imported lazily
+def _as_of(tables):
     from mdcnb.history import dataset_as_of
 
     return dataset_as_of(tables.manifest)

@@ -1,7 +1,8 @@
 """Normalisation: raw records (ARM list items, Resource Graph rows) -> rows of the contracts in `mdcnb.schema`.
 
 One function per record type lives in `inventory` (subscriptions, connectors, pricings, resources) and
-`posture` (assessments, secure scores, compliance), `governance` (governance assignments, policy exemptions). `normalise_dataset(dir)` streams every record file of a
+`posture` (assessments, secure scores, compliance),
+`governance` (governance assignments, policy exemptions). `normalise_dataset(dir)` streams every record file of a
 dataset through them (`apply` does it for any (location, record) pairs): a record that cannot be read, or
 repeats an id already read, becomes a row of the `skips` table with its file, line and reason; it is never
 dropped silently and never stops the others.

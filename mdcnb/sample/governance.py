@@ -68,7 +68,7 @@ ASSIGNMENTS: tuple[AssignmentCase, ...] = (
 EXEMPTIONS: tuple[ExemptionCase, ...] = (
     ExemptionCase("waiver-legacy-web", "resource", "contoso-prod-web", "Waiver", 18, 60),  # expiring within 30 days
     ExemptionCase("mitigated-fw-appliance", "resource", "contoso-prod-data", "Mitigated", None, 90),
-    ExemptionCase("waiver-migration-q3", "resource", "contoso-prod-platform", "Waiver", -3, 100),  # expired, lapsed in the last week
+    ExemptionCase("waiver-migration-q3", "resource", "contoso-prod-platform", "Waiver", -3, 100),  # expired last week
     ExemptionCase("mitigated-ddos-hub", "subscription", "contoso-security", "Mitigated", 25, 120),  # expiring
     ExemptionCase("waiver-nonprod-locations", "managementgroup", "mg-nonproduction", "Waiver", 90, 45,
                   assignment="allowed-locations"),
