@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from azure_examples import dataset_from, example_items
 
 from mdcnb.analysis import governance
 from mdcnb.cli import main
@@ -21,7 +22,6 @@ from mdcnb.normalize.governance import governance_assignment, policy_exemption
 from mdcnb.sample import governance as cases
 from mdcnb.sample.context import AS_OF
 from mdcnb.tables import load_tables
-from azure_examples import dataset_from, example_items
 
 NONPROD = "mg-nonproduction"
 
@@ -32,7 +32,7 @@ def raw(record_type: str, dataset=SAMPLE_DATASET) -> list[dict]:
 
 
 def cli_json(capsys, *args: str) -> dict:
-    assert main(list(args) + ["--json"]) == 0
+    assert main([*args, "--json"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -170,7 +170,8 @@ def test_ids_join_case_insensitively_and_owners_fold(tmp_path):
                   "name": "KEY1", "properties": {"status": {"code": "Unhealthy"}, "resourceDetails": {
                       "Source": "Azure", "Id": "/subscriptions/AAAA/resourceGroups/RG/providers/Microsoft.Compute/"
                                            "virtualMachines/VM1"}}}
-    assignment = {"id": assessment["id"].lower().replace("virtualmachines", "VIRTUALMACHINES") + "/governanceAssignments/G1",
+    other_case = assessment["id"].lower().replace("virtualmachines", "VIRTUALMACHINES")
+    assignment = {"id": other_case + "/governanceAssignments/G1",
                   "properties": {"owner": "Someone@Example.COM", "remediationDueDate": "2026-01-01T00:00:00Z"}}
     tables = load_tables(dataset_from(tmp_path, assessments=[assessment], governanceassignments=[assignment]))
     summary = governance.governance_summary(tables, pd.Timestamp("2026-02-01T00:00:00Z"))

@@ -38,6 +38,7 @@ RECORD_TYPE_OF = {
     "recordings/New-AzSecurityConnector-3": "securityconnectors", "recordings/New-AzSecurityConnector-5":
     "securityconnectors", "recordings/New-AzSecurityConnector-7": "securityconnectors",
     "resourcegraph/": "resources", "recordings/ResourceGraphQueryTests.SkipTokenQuery": "resources",
+    "governance/": "governanceassignments", "policy/": "policyexemptions",
 }
 # Files that hold no record a normaliser reads: control definitions (folded into the controls by $expand),
 # connector PUT errors and DELETE bodies, an ARG error, ARG summarize/facet rows without ids.
