@@ -206,3 +206,28 @@ def score_held_up(tables: Tables, exemption_frame: pd.DataFrame, *, environments
                      "score_without": round(now - drop, 2), "held_up": drop})
     return pd.DataFrame(rows, columns=["name", "category", "expires_on", "days_left", "scope_type", "assessments",
                                        "score_now", "score_without", "held_up"])
+
+
+# ---------------------------------------------------------------- week over week
+
+GOVERNANCE_TABLES = ("subscriptions", "assessments", "governance_assignments", "exemptions")
+
+
+def _stated_as_of(tables: Tables) -> pd.Timestamp:
+    return pd.Timestamp(tables.manifest["as_of"])
+
+
+def overdue_trend(weeks: dict[str, Tables]) -> pd.DataFrame:
+    """Per stored week (tables with GOVERNANCE_TABLES and a manifest `as_of`) and owner: assigned and overdue."""
+    frames = [owners(assignments(tables, _stated_as_of(tables))).assign(week=week) for week, tables in weeks.items()]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["week", "owner", "assigned", "overdue"])
+    return pd.concat(frames, ignore_index=True)[["week", "owner", "assigned", "overdue"]]
+
+
+def exemption_trend(weeks: dict[str, Tables]) -> pd.DataFrame:
+    """Per stored week: exemptions, waiver, mitigated, expired, expiring within 30 days."""
+    rows = [{"week": week, **exemption_counts(exemptions(tables, _stated_as_of(tables)))}
+            for week, tables in weeks.items()]
+    return pd.DataFrame(rows, columns=["week", "exemptions", "waiver", "mitigated", "expired", "expiring_30d"])
