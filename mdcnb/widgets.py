@@ -26,7 +26,17 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import HTML, display
 
 from mdcnb import figures
-from mdcnb.analysis import cloudtrail, compliance, compliance_detail, cost, coverage, score, score_detail, trends
+from mdcnb.analysis import (
+    cloudtrail,
+    compliance,
+    compliance_detail,
+    cost,
+    coverage,
+    governance,
+    score,
+    score_detail,
+    trends,
+)
 from mdcnb.figures import cloudtrail as cloudtrail_figures
 from mdcnb.figures import coverage as coverage_figures
 from mdcnb.figures import history as history_figures
@@ -35,7 +45,8 @@ from mdcnb.tables import Tables
 ALL = "(none selected = all)"
 # The multiple-choice controls in the order the panel shows them: (Filters field, label, whether ids are masked).
 CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
-           ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False))
+           ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False),
+           ("owners", "Owner", False), ("risks", "Risk level", False))
 # The panels' human text (empty-selection notices), as data beside this module.
 TEXTS: dict[str, Any] = json.loads(Path(__file__).with_name("widget_texts.json").read_text(encoding="utf-8"))
 # Trace fields that hold a figure's data points (`value`: an indicator's single number).
@@ -52,6 +63,8 @@ class Filters:
     standards: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    risks: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
 
@@ -111,14 +124,16 @@ class FilterPanel:
 
     def __init__(self, *, environments: Sequence[str] = (), scopes: Sequence[tuple[str, str]] = (),
                  severities: Sequence[str] = (), standards: Sequence[str] = (),
-                 accounts: Sequence[str | tuple[str, str]] = (), regions: Sequence[str] = (), dates: bool = False,
+                 accounts: Sequence[str | tuple[str, str]] = (), regions: Sequence[str] = (),
+                 owners: Sequence[str] = (), risks: Sequence[str] = (), dates: bool = False,
                  defaults: Filters = Filters(), mask: Callable[[Any], Any] | None = None) -> None:
         """`mask` (a notebook's `page.mask`) replaces ids in what the panel shows: option labels and every view's
         output; filters and `View.result` keep the real ids."""
         self.mask = mask or (lambda obj: obj)
         self.controls: dict[str, w.ValueWidget] = {}
         choices = {"environments": environments, "scopes": scopes, "severities": severities,
-                   "standards": standards, "accounts": accounts, "regions": regions}
+                   "standards": standards, "accounts": accounts, "regions": regions, "owners": owners,
+                   "risks": risks}
         for name, description, masked in CHOICES:
             if choices[name]:
                 self.controls[name] = _multi(description, choices[name], getattr(defaults, name),
@@ -336,4 +351,31 @@ def cloudtrail_explorer(volume: pd.DataFrame, hourly: pd.DataFrame, *, since: st
                "cspm_calls")
     panel.view(lambda f: cloudtrail.top_services(pick(volume, f)), "cspm_services")
     panel.view(lambda f: cloudtrail_figures.other_roles(cloudtrail.other_mdc_roles(pick(volume, f))), "other_roles")
+    return panel
+
+
+def governance_explorer(tables: Tables, as_of: pd.Timestamp, *, subscriptions: Sequence[str] = (),
+                        mask: Callable[[Any], Any] | None = None) -> FilterPanel:
+    """Governance panel: per owner assigned and overdue, the overdue list, unowned unhealthy work and the exemptions,
+    for the owners, risk levels and scopes picked (risk `None`: assessments without a risk level)."""
+    owned = governance.assignments(tables, as_of)
+    panel = FilterPanel(scopes=_scope_options(tables), owners=_present(owned["owner"]),
+                        risks=[*governance.RISK_LEVELS, governance.NO_RISK],
+                        defaults=Filters(scopes=tuple(subscriptions)), mask=mask)
+
+    def pick(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
+        keep = pd.Series(True, index=frame.index)
+        if f.scopes:
+            keep &= frame["subscription_id"].isin(f.scopes)
+        if f.risks:
+            keep &= frame["risk_level"].astype("string").fillna(governance.NO_RISK).isin(f.risks)
+        if f.owners and "owner" in frame.columns:
+            keep &= frame["owner"].isin(f.owners)
+        return frame[keep.fillna(False).astype(bool)]
+
+    unowned = governance.unassigned_unhealthy(tables).rename(columns={"risk": "risk_level"})
+    panel.view(lambda f: governance.owners(pick(owned, f)), "assignments")
+    panel.view(lambda f: pick(owned, f).query("overdue").head(50), "assignments")
+    panel.view(lambda f: pick(unowned, f).head(50) if not f.owners else unowned.iloc[0:0], "unassigned")
+    panel.view(lambda f: governance.exemptions(tables, as_of, subscriptions=f.scopes), "exemptions")
     return panel

@@ -209,3 +209,13 @@ def _folded(record: dict) -> dict:
     from mdcnb.normalize.common import fold
 
     return fold(record)
+
+
+def test_as_of_moves_the_judgement_and_bad_input_exits_2(capsys):
+    """Judged a week after the sample's time, the declared cases due within that week become overdue too."""
+    later = AS_OF + timedelta(days=7)
+    expected = sum(1 for c in live_cases() if c.kind == "unhealthy" and c.due_days < 7)
+    assert cli_json(capsys, "governance", "--as-of", later.isoformat())["overdue"] == expected > 5
+    with pytest.raises(SystemExit) as stop:
+        main(["exemptions", "--as-of", "next monday"])
+    assert stop.value.code == 2 and "not an ISO date or time" in capsys.readouterr().err

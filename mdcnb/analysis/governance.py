@@ -231,3 +231,12 @@ def exemption_trend(weeks: dict[str, Tables]) -> pd.DataFrame:
     rows = [{"week": week, **exemption_counts(exemptions(tables, _stated_as_of(tables)))}
             for week, tables in weeks.items()]
     return pd.DataFrame(rows, columns=["week", "exemptions", "waiver", "mitigated", "expired", "expiring_30d"])
+
+
+def high_risk_overdue(assigned: pd.DataFrame) -> pd.DataFrame:
+    """Per owner: overdue assignments of High or Critical risk, most first (owners with none left out)."""
+    late = assigned[assigned["overdue"] & assigned["risk_level"].isin(["Critical", "High"]).fillna(False)]
+    out = late.groupby("owner").agg(high_risk_overdue=("assessment_id", "size"),
+                                    critical=("risk_level", lambda s: int((s == "Critical").sum()))).reset_index()
+    return out.sort_values(["high_risk_overdue", "critical", "owner"], ascending=[False, False, True]
+                           ).reset_index(drop=True)

@@ -6,8 +6,15 @@ The JSON keys are fixed (scripts rely on them); the scope filters are those of `
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from mdcnb.cli_support import add_dataset_command, json_value, load_dataset, print_frame, print_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mdcnb.tables import Tables
 
 FILTERS = [
     ("--environment", "ENV", "only assessments of this environment (Azure, AWS, GCP, ...)"),
@@ -16,17 +23,34 @@ FILTERS = [
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    add_dataset_command(subparsers, "governance", "governance assignments: owners, overdue and unowned work",
-                        run_governance, FILTERS)
-    add_dataset_command(subparsers, "exemptions", "policy exemptions: waivers, mitigations, expired, expiring",
-                        run_exemptions, FILTERS)
+    for parser in (
+        add_dataset_command(subparsers, "governance", "governance assignments: owners, overdue and unowned work",
+                            run_governance, FILTERS),
+        add_dataset_command(subparsers, "exemptions", "policy exemptions: waivers, mitigations, expired, expiring",
+                            run_exemptions, FILTERS),
+    ):
+        parser.add_argument("--as-of", type=_moment, default=None, metavar="TIME",
+                            help="judge due dates and expiry at this ISO date or time, UTC (default: the dataset's "
+                                 "as-of time, a pull's own time)")
     add_dataset_command(subparsers, "risk", "unhealthy assessments by risk level (Defender CSPM)", run_risk, FILTERS)
 
 
-def _as_of(tables):
+def _moment(text: str) -> datetime:
+    """An ISO date or time (UTC unless it says otherwise), for `--as-of`."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _as_of(tables: Tables, args: argparse.Namespace) -> pd.Timestamp:
+    """`--as-of`, else the dataset's as-of time (a pull's: when it was made)."""
+    import pandas as pd
+
     from mdcnb.history import dataset_as_of
 
-    return dataset_as_of(tables.manifest)
+    return pd.Timestamp(args.as_of) if args.as_of is not None else dataset_as_of(tables.manifest)
 
 
 def run_governance(args: argparse.Namespace) -> int:
@@ -35,7 +59,7 @@ def run_governance(args: argparse.Namespace) -> int:
     tables = load_dataset(args)
     if tables is None:
         return 2
-    summary = governance.governance_summary(tables, _as_of(tables), environments=args.environment,
+    summary = governance.governance_summary(tables, _as_of(tables, args), environments=args.environment,
                                             subscriptions=args.subscription)
     if args.json:
         print_json(summary)
@@ -54,7 +78,7 @@ def run_exemptions(args: argparse.Namespace) -> int:
     tables = load_dataset(args)
     if tables is None:
         return 2
-    frame = governance.exemptions(tables, _as_of(tables), environments=args.environment,
+    frame = governance.exemptions(tables, _as_of(tables, args), environments=args.environment,
                                   subscriptions=args.subscription)
     counts = governance.exemption_counts(frame)
     if args.json:
