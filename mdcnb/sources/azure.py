@@ -142,9 +142,10 @@ class _Pull:
             with ThreadPoolExecutor(max_workers=self.options.workers) as pool:
                 futures = [pool.submit(self._guarded, self._arg_job, q, batch, None, (1 + n,))
                            for n, (q, batch) in enumerate(jobs)]
-                futures.append(pool.submit(self._guarded, self._arg_job, EXEMPTIONS, None,
-                                           [management_group] if management_group else None, (1 + len(jobs),),
-                                           self._in_scope if subscriptions else None))
+                if ids:  # like the batched queries: nothing to ask when no subscription is in scope
+                    futures.append(pool.submit(self._guarded, self._arg_job, EXEMPTIONS, None,
+                                               [management_group] if management_group else None, (1 + len(jobs),),
+                                               self._in_scope if subscriptions else None))
                 base = 2 + len(jobs)
                 for a in lists:
                     for sub in (ids if a.per_subscription else [None]):
