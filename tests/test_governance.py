@@ -17,10 +17,10 @@ from azure_examples import dataset_from, example_items
 
 from mdcnb.analysis import governance
 from mdcnb.cli import main
-from mdcnb.dataset import SAMPLE_DATASET
 from mdcnb.normalize.governance import governance_assignment, policy_exemption
 from mdcnb.sample import governance as cases
 from mdcnb.sample.context import AS_OF
+from mdcnb.sources.dataset import SAMPLE_DATASET
 from mdcnb.tables import load_tables
 
 NONPROD = "mg-nonproduction"

@@ -8,10 +8,10 @@ import json
 
 from mdcnb.analysis import score
 from mdcnb.cli import main
-from mdcnb.dataset import SAMPLE_DATASET
-from mdcnb.history import HistoryStore
 from mdcnb.report.page import headline_path
+from mdcnb.sources.dataset import SAMPLE_DATASET
 from mdcnb.tables import load_tables
+from mdcnb.tables.history import HistoryStore
 
 
 def test_report_stores_the_week_and_the_summary_shows_its_change(tmp_path):

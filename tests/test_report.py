@@ -25,10 +25,10 @@ from report_notebooks import (
     write_notebook,
 )
 
-from mdcnb.analysis.trends import iso_week
 from mdcnb.cli import main
-from mdcnb.history import dataset_as_of
+from mdcnb.core.weeks import iso_week
 from mdcnb.report.runner import select_notebooks
+from mdcnb.tables.history import dataset_as_of
 
 
 class ResourceLinks(HTMLParser):
@@ -179,9 +179,10 @@ def test_a_big_dataset_is_recorded_and_cached_in_a_process_that_ends(tmp_path, m
     """Normalising a big dataset fragments a process's memory: the report's own process must not do it."""
     import os
 
-    from mdcnb import history, table_cache
-    from mdcnb.dataset import SAMPLE_DATASET
     from mdcnb.report import runner
+    from mdcnb.sources.dataset import SAMPLE_DATASET
+    from mdcnb.tables import cache as table_cache
+    from mdcnb.tables import history
 
     monkeypatch.setenv("MDCNB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("MDCNB_TABLE_CACHE", raising=False)

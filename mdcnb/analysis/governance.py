@@ -52,17 +52,18 @@ def risk_label(assessments: pd.DataFrame) -> pd.Series:
 # ---------------------------------------------------------------- governance assignments
 
 def assignments(tables: Tables, as_of: pd.Timestamp, assessments: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Assignments on unhealthy assessments (of `assessments`, default all), with `overdue` and `days_overdue`."""
-    assessments = tables.assessments if assessments is None else assessments
-    joined = tables.governance_assignments[["assessment_id", "owner", "due_date", "grace_period"]].merge(
-        assessments[["assessment_id", "status", "risk_level", "severity", "display_name", "resource_name",
-                     "subscription_id"]], on="assessment_id", how="inner")
-    joined = joined[joined["status"] == "Unhealthy"].copy()
-    late = joined["due_date"] < as_of
-    joined["overdue"] = late.fillna(False).astype(bool)
-    joined["days_overdue"] = ((as_of - joined["due_date"]).dt.days).where(joined["overdue"]).astype("Int64")
-    joined["owner"] = joined["owner"].fillna("(no owner named)")
-    order = joined.sort_values(["overdue", "days_overdue", "owner"], ascending=[False, False, True])
+    """Assignments on unhealthy assessments (of `assessments`, default all), with `overdue` and `days_overdue`.
+
+    The assignment's own copy of its assessment's status is read (`mdcnb.tables` joins it), so a stored week
+    needs no assessments table."""
+    frame = tables.governance_assignments
+    if assessments is not None:
+        frame = frame[frame["assessment_id"].isin(assessments["assessment_id"])]
+    frame = frame[frame["status"] == "Unhealthy"].copy()
+    frame["overdue"] = (frame["due_date"] < as_of).fillna(False).astype(bool)
+    frame["days_overdue"] = ((as_of - frame["due_date"]).dt.days).where(frame["overdue"]).astype("Int64")
+    frame["owner"] = frame["owner"].fillna("(no owner named)")
+    order = frame.sort_values(["overdue", "days_overdue", "owner"], ascending=[False, False, True])
     return order[ASSIGNMENT_COLUMNS].reset_index(drop=True)
 
 
@@ -210,15 +211,13 @@ def score_held_up(tables: Tables, exemption_frame: pd.DataFrame, *, environments
 
 # ---------------------------------------------------------------- week over week
 
-GOVERNANCE_TABLES = ("subscriptions", "assessments", "governance_assignments", "exemptions")
-
-
 def _stated_as_of(tables: Tables) -> pd.Timestamp:
     return pd.Timestamp(tables.manifest["as_of"])
 
 
 def overdue_trend(weeks: dict[str, Tables]) -> pd.DataFrame:
-    """Per stored week (tables with GOVERNANCE_TABLES and a manifest `as_of`) and owner: assigned and overdue."""
+    """Per stored week (`WeeklyHistory.weeks`: governance assignments and a manifest `as_of`) and owner: assigned
+    and overdue, each week judged at its own time."""
     frames = [owners(assignments(tables, _stated_as_of(tables))).assign(week=week) for week, tables in weeks.items()]
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -227,7 +226,7 @@ def overdue_trend(weeks: dict[str, Tables]) -> pd.DataFrame:
 
 
 def exemption_trend(weeks: dict[str, Tables]) -> pd.DataFrame:
-    """Per stored week: exemptions, waiver, mitigated, expired, expiring within 30 days."""
+    """Per stored week (exemptions and subscriptions): exemptions, waiver, mitigated, expired, expiring in 30 days."""
     rows = [{"week": week, **exemption_counts(exemptions(tables, _stated_as_of(tables)))}
             for week, tables in weeks.items()]
     return pd.DataFrame(rows, columns=["week", "exemptions", "waiver", "mitigated", "expired", "expiring_30d"])
