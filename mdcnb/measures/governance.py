@@ -54,7 +54,8 @@ def owners(snap: Snapshot, f: Filters) -> pd.DataFrame:
     return governance.owners(_assigned(snap, f))
 
 
-@define("governance.overdue_items", "Overdue assignments", "count", "{:,}", filters=FILTERS, table=True)
+@define("governance.overdue_items", "Overdue assignments, longest overdue first", "count", "{:,}", filters=FILTERS,
+        table=True)
 def overdue_items(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: the overdue assignments, longest overdue first."""
     assigned = _assigned(snap, f)
@@ -67,8 +68,8 @@ def high_risk_overdue(snap: Snapshot, f: Filters) -> pd.DataFrame:
     return governance.high_risk_overdue(_assigned(snap, f))
 
 
-@define("governance.unassigned", "Unhealthy assessments without an owner", "count", "{:,}", filters=FILTERS,
-        table=True)
+@define("governance.unassigned", "Unhealthy assessments without an owner, riskiest first", "count", "{:,}",
+        filters=FILTERS, table=True)
 def unassigned(snap: Snapshot, f: Filters) -> pd.DataFrame:
     return governance.unassigned_unhealthy(snap.tables, _scoped(snap, f))
 
@@ -90,7 +91,7 @@ for _column, _label in (("exemptions", "Exemptions"), ("waiver", "Waivers"), ("m
     define(f"exemptions.{_column}", _label, "count", "{:,}", filters=FILTERS)(_count(_column))
 
 
-@define("exemptions.list", "Exemptions", "count", "{:,}", filters=FILTERS, table=True)
+@define("exemptions.list", "Every exemption (expired ones included)", "count", "{:,}", filters=FILTERS, table=True)
 def exemption_list(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: every exemption in scope with `expired`, `expiring_30d` and `days_left`."""
     return _exemptions(snap, f)
