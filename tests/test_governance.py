@@ -219,3 +219,22 @@ def test_as_of_moves_the_judgement_and_bad_input_exits_2(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["exemptions", "--as-of", "next monday"])
     assert stop.value.code == 2 and "not an ISO date or time" in capsys.readouterr().err
+
+
+def test_governance_panel_follows_owner_risk_and_scope():
+    """The panel's owner table and overdue list follow the owner and risk pickers; the numbers come from the
+    declared cases (Alice's two overdue items are the High/Critical ones the generator asked for)."""
+    from mdcnb import widgets
+    from mdcnb.snapshot import build
+
+    panel = widgets.governance_explorer(build(SAMPLE_DATASET, with_history=False))
+    headlines, owners, late, unowned, _ = (v.result for v in panel.views)
+    assert dict(zip(headlines["measure"], headlines["value"], strict=True))["governance.overdue"] == 5
+    assert len(owners) == 4 and int(late["overdue"].sum()) == 5
+    alice = "alice.ng@contoso.com"
+    panel.controls["owners"].value = (alice,)
+    assert panel.views[1].result.to_dict("records") == [{"owner": alice, "assigned": 3, "overdue": 2}]
+    panel.controls["risks"].value = ("Critical", "High")
+    late_high = [c for c in cases.ASSIGNMENTS if c.owner.casefold() == alice and c.high_risk and c.due_days < 0]
+    assert len(panel.views[2].result) == len(late_high) == 2
+    assert panel.views[3].result.empty and panel.views[3].notice  # an owner picked: no unowned work, said so
