@@ -64,10 +64,15 @@ def test_owner_emails_differing_only_in_case_are_one_owner():
     assert set(load_tables().governance_assignments["owner"]) == folded
 
 
-def test_unassigned_unhealthy_counts_raw_unhealthy_without_an_assignment(capsys):
+def unhealthy_without_owner() -> set[str]:
+    """Ids of raw unhealthy assessments that no raw governance assignment names (case-insensitively)."""
     unhealthy = {r["id"].lower() for r in raw("assessments") if r["properties"]["status"]["code"] == "Unhealthy"}
     owned = {r["id"].lower().rsplit("/governanceassignments/", 1)[0] for r in raw("governanceassignments")}
-    assert cli_json(capsys, "governance")["unassigned_unhealthy"] == len(unhealthy - owned)
+    return unhealthy - owned
+
+
+def test_unassigned_unhealthy_counts_raw_unhealthy_without_an_assignment(capsys):
+    assert cli_json(capsys, "governance")["unassigned_unhealthy"] == len(unhealthy_without_owner())
 
 
 def test_assignment_on_a_now_healthy_assessment_is_never_counted():
@@ -228,9 +233,10 @@ def test_governance_panel_follows_owner_risk_and_scope():
     from mdcnb.snapshot import build
 
     panel = widgets.governance_explorer(build(SAMPLE_DATASET, with_history=False))
-    headlines, owners, late, unowned, _ = (v.result for v in panel.views)
+    headlines, owners, late, unowned, exemptions = (v.result for v in panel.views)
     assert dict(zip(headlines["measure"], headlines["value"], strict=True))["governance.overdue"] == 5
-    assert len(owners) == 4 and int(late["overdue"].sum()) == 5
+    assert len(owners) == 4 and int(late["overdue"].sum()) == 5 and len(exemptions) == len(cases.EXEMPTIONS)
+    assert len(unowned) == min(50, len(unhealthy_without_owner()))
     alice = "alice.ng@contoso.com"
     panel.controls["owners"].value = (alice,)
     assert panel.views[1].result.to_dict("records") == [{"owner": alice, "assigned": 3, "overdue": 2}]
