@@ -28,7 +28,7 @@ def test_a_first_run_seeds_every_embedded_week(store):
     with history.HistoryStore(store, read_only=True) as opened:
         snaps = opened.snapshots()
     assert [s.week for s in snaps] == SAMPLE_WEEKS
-    assert len({s.series for s in snaps}) == 1 and snaps[0].series.startswith("sample/tenantid=")
+    assert len({s.series for s in snaps}) == 1 and snaps[0].series == "sample/7c1e4b2a-3f5d-4e8a-9b6c-2d1f0e3a4b5c"
     assert snaps[-1].row_counts["cloudtrail_daily"] > 0  # the sample's CloudTrail logs are summarised
     raw = len(read_records(SAMPLE_DATASET / "history" / "2026-W47", "assessments").records)
     assert snaps[-2].row_counts["assessments"] == raw

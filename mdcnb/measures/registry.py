@@ -47,6 +47,11 @@ class Filters:
                 out[f.name] = tuple(value or ())
         return cls(**out)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The active filters as plain JSON values (what a recorded headline says it was computed under)."""
+        return {name: list(v) if isinstance(v, tuple) else v for name in sorted(self.active())
+                for v in [getattr(self, name)]}
+
     def active(self) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name)}
 
@@ -147,7 +152,7 @@ def text(id: str, value: Any, currency: str = "USD") -> str:
 def rounded(id: str, value: Any) -> Any:
     """The value at the precision surfaces are compared at (the displayed rounding)."""
     m = measure(id)
-    if m.decimals is None or value is None or isinstance(value, str):
+    if m.table or m.decimals is None or value is None or isinstance(value, str):
         return value
     return round(float(value), m.decimals)
 

@@ -77,10 +77,10 @@ class Page:
     def __init__(self, notebook: str, *, report_dir: str | Path | None = None, mask_ids: bool = False,
                  dataset: str | Path | None = None, snapshot: str | Path | None = None,
                  history: str | Path | None = None, logs: str | Path | None = None, options: Options | None = None,
-                 max_rows: int = DEFAULT_MAX_ROWS, **filters: Any) -> None:
+                 tenant: str | None = None, max_rows: int = DEFAULT_MAX_ROWS, **filters: Any) -> None:
         """`snapshot`: the folder `mdcnb report` left the week's snapshot in (None: build one from `dataset`,
-        `history`, `logs` and `options`); `filters` (environments, subscriptions, accounts, severities, standards,
-        since, until) apply to every headline of the page."""
+        `history`, `logs`, `options` and `tenant`, whose series of the history store to read); `filters`
+        (environments, subscriptions, accounts, severities, standards, since, until) apply to every headline."""
         self.notebook = notebook
         self.report_dir = Path(report_dir) if report_dir else None
         self.dataset = Path(dataset) if dataset else default_dataset()
@@ -88,7 +88,8 @@ class Page:
         self.max_rows = max_rows
         self.masker = Masker.for_dataset(self.dataset) if mask_ids else None
         self._source = {"snapshot": snapshot, "dataset": self.dataset, "history": history, "logs": logs,
-                        "since": self.filters.since, "until": self.filters.until, "options": options}
+                        "since": self.filters.since, "until": self.filters.until, "options": options,
+                        "tenant": tenant}
         self._snapshot: Snapshot | None = None
 
     # -- data in ---------------------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ class Page:
         label = registry.labelled(id, filters) + (f": {self.mask(qualifier)}" if qualifier else "")
         text = self.mask(registry.text(id, value, currency=snap.prices.currency))
         record = {"notebook": self.notebook, "measure": id, "label": label, "value": registry.plain(value),
-                  "text": text}
+                  "text": text, "filters": filters.only(registry.measure(id).filters).as_dict()}
         display(HTML(f'<p class="mdcnb-headline"><b>{html.escape(label)}:</b> {html.escape(text)}</p>'),
                 metadata={HEADLINE_KEY: record})
         return value

@@ -70,10 +70,10 @@ class Snapshot:
 
 def build(dataset: str | Path | None = None, *, history: str | Path | None = None, logs: str | Path | None = None,
           since: str | None = None, until: str | None = None, with_history: bool = True,
-          options: Options | None = None) -> Snapshot:
+          options: Options | None = None, tenant: str | None = None) -> Snapshot:
     """Load everything once: tables, one CloudTrail scan (`logs`, else the dataset's own `cloudtrail/`), the AWS
     inventory and readiness audit, the price table and SIEM price, and the stored weeks of the estate (read only;
-    `with_history=False` skips them)."""
+    `with_history=False` skips them; `tenant` picks another tenant's series of the store)."""
     path = Path(dataset) if dataset is not None else default_dataset()
     tables = load_tables(path)
     inventories, inventory_skips = read_inventories(path)
@@ -85,7 +85,7 @@ def build(dataset: str | Path | None = None, *, history: str | Path | None = Non
                     prices=table, siem_price=_siem_price(options, table),
                     options=options, inventories=inventories, trails=trails_from_dataset(path),
                     readiness_weeks=audit_over_time(path),
-                    history=weekly_history(path, history, since=since, until=until, tables=tables)
+                    history=weekly_history(path, history, since=since, until=until, tables=tables, tenant=tenant)
                     if with_history else None)
 
 

@@ -48,10 +48,11 @@ from mdcnb.sources.azure_queries import (
     ArgQuery,
     ArmList,
 )
-from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, record_path, write_manifest
+from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, record_path, records_tenant, write_manifest
 
 SOURCE = "azure"
 PARTS_DIR = ".pull-parts"
+DEFAULT_PORTS = {"https": 443, "http": 80}
 KNOWN_AUTHORITIES = ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn")
 
 
@@ -125,6 +126,7 @@ class _Pull:
         self.log: list[LogEntry] = []
         self.pages = 0
         self.rows: Counter[str] = Counter()
+        self.tenant: str | None = None  # the tenant the listed subscriptions belong to (the series' identity)
         self.groups: set[str] = set()  # management groups above the pulled subscriptions (lower case)
         self.pulled: set[str] = set()
         self.lock = threading.Lock()
@@ -168,14 +170,14 @@ class _Pull:
                 self._arg_job(SUBSCRIPTIONS, batch, None, (0, n))
         else:
             self._arg_job(SUBSCRIPTIONS, None, [management_group] if management_group else None, (0,))
-        ids: list[str] = []
+        rows: list[dict[str, Any]] = []
         for part in sorted((self.parts / "subscriptions").glob("*.jsonl")):
             with part.open("rb") as fh:
-                rows = [orjson.loads(line) for line in fh if line.strip()]
-            ids += [_subscription_of(row) for row in rows]
-            for row in rows:
-                self.groups.update(_ancestors(row))
-        ids = list(dict.fromkeys(i for i in ids if i))
+                rows += [orjson.loads(line) for line in fh if line.strip()]
+        self.tenant = records_tenant(rows)
+        ids = list(dict.fromkeys(i for i in map(_subscription_of, rows) if i))
+        for row in rows:
+            self.groups.update(_ancestors(row))
         if self.client.stats.subscription_limit_hit:
             self._note(LogEntry("truncated", "subscriptions of the tenant or management group",
                                 "Resource Graph answers tenant and management-group queries for the first 10,000 "
@@ -377,7 +379,8 @@ class _Pull:
                         endpoint: str, ids: list[str], counts: dict[str, int]) -> None:
         incomplete = sorted({t for e in self.log for t in e.record_types})
         scope = {"kind": "subscriptions" if requested else "management_group" if management_group else "tenant",
-                 "subscriptions": requested, "management_group": management_group, "subscriptions_pulled": len(ids)}
+                 "tenant_id": self.tenant, "subscriptions": requested, "management_group": management_group,
+                 "subscriptions_pulled": len(ids)}
         write_manifest(self.out, source=SOURCE, scope=scope, counts=counts,
                        pull_log=[asdict(e) for e in _merge_entries(self.log)],
                        extra={"complete": not self.log, "incomplete": incomplete,
@@ -484,8 +487,20 @@ def _scope_text(subs: list[str] | None, groups: list[str] | None) -> str:
 
 
 def _same_origin(url: str, endpoint: str) -> bool:
-    a, b = urlsplit(url), urlsplit(endpoint)
-    return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
+    """Same scheme, host and port (a scheme's default port equals an omitted one); user info never matches."""
+    origin = _origin(url)
+    return origin is not None and origin == _origin(endpoint)
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # a port that is no number, or out of range
+        return None
+    if parts.username is not None or not parts.hostname or port is None:
+        return None
+    return parts.scheme, parts.hostname, port
 
 
 def _redact_url(url: str) -> str:

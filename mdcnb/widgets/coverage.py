@@ -14,7 +14,8 @@ from mdcnb.measures.coverage import gaps
 from mdcnb.snapshot import Snapshot
 from mdcnb.widgets.panel import FilterPanel, Filters, account_options, measures_of, present, scope_options
 
-HEADLINES = ("coverage.connectors", "coverage.plans_off_with_resources", "readiness.accounts", "readiness.failures")
+HEADLINES = ("coverage.connectors", "coverage.plans_off_with_resources", "readiness.accounts", "readiness.failures",
+             "readiness.could_not_check")
 
 
 def coverage_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), subscriptions: Sequence[str] = (),
