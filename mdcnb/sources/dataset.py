@@ -15,6 +15,8 @@ A dataset directory is written by `mdcnb sample` and `mdcnb pull` and read by ev
     regulatorycompliancecontrols.jsonl
     regulatorycomplianceassessments.jsonl
     resources.jsonl                     ARG `resources` inventory rows (billing units, Arc machines)
+    governanceassignments.jsonl         governance assignments (owner, due date) of assessments
+    policyexemptions.jsonl              Azure Policy exemptions (waivers, mitigations), any scope
     cloudtrail/AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<stamp>_<id>.json.gz
     history/<ISO week>/                 earlier weekly snapshots, each a dataset of its own (sample tenant)
 
@@ -53,6 +55,8 @@ RECORD_TYPES: tuple[str, ...] = (
     "regulatorycompliancecontrols",
     "regulatorycomplianceassessments",
     "resources",
+    "governanceassignments",
+    "policyexemptions",
 )
 MANIFEST = "manifest.json"
 CLOUDTRAIL_DIR = "cloudtrail"
