@@ -18,7 +18,7 @@ from mdcnb.sample import governance as cases
 from mdcnb.sample.estate import status
 from mdcnb.sample.tenant import build_context
 from mdcnb.sources.dataset import SAMPLE_DATASET
-from mdcnb.tables.history import record_run, weekly_history
+from mdcnb.tables.history_weeks import record_run, weekly_history
 
 CTX = build_context()
 PLAN = cases.plan(CTX)
