@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -54,6 +55,9 @@ def moto(monkeypatch_module):
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto's backends live for the whole process: drop what earlier tests' moto servers made, so the IAM backend is
+    # created again, with the managed policy loaded
+    urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")).close()
     yield f"http://{host}:{port}"
     server.stop()
 

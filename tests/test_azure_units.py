@@ -6,7 +6,7 @@ import pytest
 
 from mdcnb.sources.azure_clouds import cloud_by_name
 from mdcnb.sources.azure_http import CallStats, QuotaGate, parse_resets_after, scrub
-from mdcnb.sources.azure_queries import RESOURCES, SECURITY, SUBSCRIPTIONS
+from mdcnb.sources.azure_queries import EXEMPTIONS, RESOURCES, SECURITY, SUBSCRIPTIONS
 
 
 def test_sovereign_clouds_by_name():
@@ -46,9 +46,10 @@ def test_scrub_removes_bearer_tokens_and_secret_values(monkeypatch):
 
 
 def test_queries_cover_every_record_type_once():
-    routed = [*SUBSCRIPTIONS.types.values(), *SECURITY.types.values(), *RESOURCES.types.values()]
-    assert set(routed) == {"subscriptions", "assessments", "pricings", "securescores", "securescorecontrols",
-                           "regulatorycompliancestandards", "regulatorycompliancecontrols",
-                           "regulatorycomplianceassessments", "securityconnectors", "resources"}
+    routed = [*SUBSCRIPTIONS.types.values(), *SECURITY.types.values(), *RESOURCES.types.values(),
+              *EXEMPTIONS.types.values()]
+    assert set(routed) == {"subscriptions", "assessments", "governanceassignments", "pricings", "securescores",
+                           "securescorecontrols", "regulatorycompliancestandards", "regulatorycompliancecontrols",
+                           "regulatorycomplianceassessments", "securityconnectors", "resources", "policyexemptions"}
     assert SUBSCRIPTIONS.kql == "resourcecontainers | where type =~ 'microsoft.resources/subscriptions'"
     assert SECURITY.kql.startswith("securityresources | where type in~ ('microsoft.security/assessments', ")

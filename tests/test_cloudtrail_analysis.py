@@ -37,10 +37,11 @@ def volume() -> pd.DataFrame:
 
 def test_read_share_per_account(volume) -> None:
     share = ct.read_share(volume).set_index("account_id")
-    # A: reads 10+4+10+2+6 = 32, CSPM (with its sign-ins) 26; B: reads 2+8 = 10, CSPM 0
-    assert share.loc[A, "read_events"] == 32 and share.loc[A, "cspm_read_events"] == 26
-    assert share.loc[A, "cspm_share_of_reads"] == pytest.approx(26 / 32)
-    assert share.loc[A, "cspm_share_of_read_bytes"] == pytest.approx(30_000 / 33_000)
+    # A: reads 10+4+10+2+6 = 32, CSPM's 10+4+10 = 24, its sign-ins 2 apart; B: reads 2+8 = 10, CSPM 0
+    assert share.loc[A, "read_events"] == 32 and share.loc[A, "cspm_read_events"] == 24
+    assert share.loc[A, "cspm_sign_ins"] == 2
+    assert share.loc[A, "cspm_share_of_reads"] == pytest.approx(24 / 32)
+    assert share.loc[A, "cspm_share_of_read_bytes"] == pytest.approx(26_000 / 33_000)  # 10,000 + 6,000 + 10,000
     assert share.loc[B, "cspm_read_events"] == 0 and share.loc[B, "cspm_share_of_reads"] == 0
 
 

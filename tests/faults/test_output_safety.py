@@ -323,17 +323,22 @@ def test_aws_audit_cli_masks_every_account(tmp_path, monkeypatch, capsys):
     assert _raw_ids(out + err, accounts) == set()
 
 
+def _one_notebook(tmp_path: Path) -> Path:
+    """A notebooks folder with one one-cell notebook: a report whose pages do not matter here."""
+    one = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('the kernel ran')")])
+    one.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "one-notebook").mkdir()
+    nbformat.write(one, tmp_path / "one-notebook" / "10_one.ipynb")
+    return tmp_path / "one-notebook"
+
+
 def test_report_stderr_and_files_are_masked(tmp_path, monkeypatch, capsys):
     """`mdcnb report --mask-ids`: the history line on stderr names the series by tenant; it is masked there as in
     every file the report writes."""
     monkeypatch.setenv("MDCNB_MASK_KEY", MASK_KEY)
     dataset = sample_copy(tmp_path)
-    one = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('the kernel ran')")])
-    one.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    (tmp_path / "one-notebook").mkdir()
-    nbformat.write(one, tmp_path / "one-notebook" / "10_one.ipynb")
     code = cli(["report", "--dataset", str(dataset), "--mask-ids", "--out", str(tmp_path / "reports"),
-                "--notebooks-dir", str(tmp_path / "one-notebook"), "--history", str(tmp_path / "h.duckdb")])
+                "--notebooks-dir", str(_one_notebook(tmp_path)), "--history", str(tmp_path / "h.duckdb")])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "history:" in err and "tenant-" in err and TENANT not in err
@@ -414,9 +419,8 @@ def test_report_mask_ids_masks_library_logs(servers, captured, tmp_path, monkeyp
     for name, value in {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": SECRET, "AZURE_TENANT_ID": AAD_TENANT,
                         "AZURE_AUTHORITY_HOST": aad.url, "REQUESTS_CA_BUNDLE": str(bundle)}.items():
         monkeypatch.setenv(name, value)
-    (tmp_path / "no-notebooks").mkdir()
     code = cli(["report", "--source", "azure", "--mask-ids", "--arm-endpoint", arm.url,
-                "--out", str(tmp_path / "reports"), "--notebooks-dir", str(tmp_path / "no-notebooks"),
+                "--out", str(tmp_path / "reports"), "--notebooks-dir", str(_one_notebook(tmp_path)),
                 "--history", str(tmp_path / "h.duckdb")])
     err = capsys.readouterr().err
     assert code == 0, err
