@@ -42,8 +42,9 @@ def test_cost_chart_shows_before_and_after() -> None:
 
 def hourly_rows(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
     """An hourly volume frame (`schema.CLOUDTRAIL_HOURLY` columns the analysis reads) from (hour, account, actor, n)."""
-    return pd.DataFrame({"hour": pd.to_datetime([r[0] for r in rows], utc=True), "account_id": [r[1] for r in rows],
-                         "region": "eu-west-1", "actor": [r[2] for r in rows], "read_only_events": [r[3] for r in rows]})
+    hour, account, actor, events = zip(*rows, strict=True)
+    return pd.DataFrame({"hour": pd.to_datetime(list(hour), utc=True), "account_id": list(account),
+                         "region": "eu-west-1", "actor": list(actor), "read_only_events": list(events)})
 
 
 def test_hourly_is_zero_filled_per_account_with_the_rest_as_other() -> None:

@@ -130,5 +130,6 @@ def test_snippet_is_monospace_escaped_with_a_copy_button(dataset):
     page = Page("10_x", dataset=dataset)
     (html,) = shown_html(lambda: page.snippet("Splunk", f'index=x NOT "{XSS_NAME}"', "in props.conf"))
     assert '<button type="button" class="mdcnb-copy">Copy</button>' in html
-    assert '<pre class="mdcnb-code"><code>index=x NOT &quot;&lt;img src=x onerror=alert(1)&gt;&quot;</code></pre>' in html
+    escaped = "index=x NOT &quot;&lt;img src=x onerror=alert(1)&gt;&quot;"
+    assert f'<pre class="mdcnb-code"><code>{escaped}</code></pre>' in html
     assert XSS_NAME not in html and "<p>in props.conf</p>" in html

@@ -13,7 +13,7 @@ SUB = "140005be-576c-48e4-91c3-73eef8103e08"
 
 def cells(html: str) -> list[tuple[str | None, str]]:
     """(title, text) of every body cell."""
-    return [(title or None, text) for title, text in re.findall(r'<td(?: class="num")?(?: title="([^"]*)")?>(.*?)</td>',
+    return [(title or None, text) for title, text in re.findall(r'<td(?: class="\w+")?(?: title="([^"]*)")?>(.*?)</td>',
                                                                 html)]
 
 

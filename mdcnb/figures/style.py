@@ -39,7 +39,7 @@ def account_color(account: str) -> str:
 def layout(fig: go.Figure, title: str, *, height: int | None = None) -> go.Figure:
     """Title, white background, compact margins that grow to fit tick labels (no clipped label); `height` for
     charts whose size follows their rows."""
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "automargin": True}, template="plotly_white",
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, template="plotly_white",
                       margin={"l": 10, "r": 30, "t": 60, "b": 40}, legend={"traceorder": "normal"})
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)

@@ -20,6 +20,7 @@ import pandas as pd
 
 MISSING = "—"
 MAX_TEXT = 120  # characters of a cell before it is cut (the full text on hover)
+NO_WRAP = 16  # a single word this short is never broken (`A.10.1.1`, `eu-west-1`)
 SHORT_ID = 13  # an id without a name longer than this shows its first characters
 # An id column -> the columns that name it, the first present wins (one name column names one id column).
 ID_NAMES: dict[str, tuple[str, ...]] = {
@@ -80,7 +81,7 @@ def _cell(text: str, hover: str | None = None, numeric: bool = False) -> str:
         hover = text if hover is None else f"{text}\n{hover}"
         text = text[:MAX_TEXT - 1].rstrip() + "…"
     title = f' title="{html.escape(hover, quote=True)}"' if hover and hover != text else ""
-    css = ' class="num"' if numeric else ""
+    css = ' class="num"' if numeric else (' class="nw"' if len(text) <= NO_WRAP and " " not in text else "")
     return f"<td{css}{title}>{html.escape(text)}</td>"
 
 
