@@ -59,6 +59,7 @@ def test_hourly_is_zero_filled_per_account_with_the_rest_as_other() -> None:
     assert a[pd.Timestamp("2026-11-06 03:00", tz="UTC")] == 10 and a[pd.Timestamp("2026-11-06 04:00", tz="UTC")] == 0
     other = out[out["account_id"] == "other accounts (2)"].set_index("hour")["read_only_events"]
     assert other[pd.Timestamp("2026-11-06 09:00", tz="UTC")] == 5 and other.sum() == 7
+    assert list(dict.fromkeys(ct.cspm_hourly(hourly, accounts=2)["account_id"])) == ["a", "b", "c"]  # one left
 
 
 def test_hourly_chart_is_one_panel_per_account_in_the_accounts_colour_with_its_window() -> None:

@@ -55,14 +55,14 @@ def cspm_hourly(hourly: pd.DataFrame, accounts: int = 5) -> pd.DataFrame:
     """CSPM read events per hour and account (hour, account_id, read_only_events), zero-filled: every hour of every
     day in the data has a row per account, so an hour without a scan reads 0 and the scan rhythm shows as bursts.
 
-    The `accounts` accounts with the most CSPM reads keep their own series; the rest are summed as
+    The `accounts` accounts with the most CSPM reads keep their own series; the rest (two or more) are summed as
     `other accounts (N)`. Ordered by account (most reads first), then hour."""
     cspm = hourly[hourly["actor"] == CSPM]
     if cspm.empty:
         return pd.DataFrame({"hour": pd.Series(dtype="datetime64[ns, UTC]"), "account_id": pd.Series(dtype=str),
                              "read_only_events": pd.Series(dtype="int64")})
     totals = cspm.groupby("account_id")["read_only_events"].sum().sort_values(ascending=False, kind="stable")
-    top = list(totals.index[:accounts])
+    top = list(totals.index[:accounts] if len(totals) > accounts + 1 else totals.index)  # never "other" for one
     rest = len(totals) - len(top)
     series = cspm["account_id"].where(cspm["account_id"].isin(top), f"other accounts ({rest})")
     counts = cspm.groupby([cspm["hour"], series.rename("account_id")])["read_only_events"].sum()
