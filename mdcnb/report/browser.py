@@ -24,14 +24,29 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
 VIEWPORT = {"width": 1366, "height": 768}
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
-# Every chart: how many SVG layers, traces and drawn points; every chart text outside its chart's box.
+# Every chart: how many SVG layers, traces and drawn points; every chart text outside its chart's box or cut by the
+# clip path around it (a bar label beyond the plot area of a trace that clips on its axes).
 CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => {
-    const box = d.getBoundingClientRect();
+    const inside = (r, box) => r.left >= box.left - 1 && r.right <= box.right + 1 && r.top >= box.top - 1
+                               && r.bottom <= box.bottom + 1;
+    const clip = t => {
+        const holder = t.closest('[clip-path]');
+        const id = holder ? (holder.getAttribute('clip-path').match(/#([^)'"]+)/) || [])[1] : null;
+        const shape = id ? d.querySelector('[id="' + id + '"] rect') : null;
+        if (!shape) return null;  // a clip rect is not rendered: map its box from the holder's space to the screen
+        const a = ['x', 'y', 'width', 'height'].map(k => parseFloat(shape.getAttribute(k)) || 0);
+        const m = holder.getScreenCTM();
+        const p = new DOMPoint(a[0], a[1]).matrixTransform(m);
+        const q = new DOMPoint(a[0] + a[2], a[1] + a[3]).matrixTransform(m);
+        return {left: Math.min(p.x, q.x), right: Math.max(p.x, q.x),
+                top: Math.min(p.y, q.y), bottom: Math.max(p.y, q.y)};
+    };
     const outside = Array.from(d.querySelectorAll('svg text')).filter(t => {
         if (!t.textContent.trim()) return false;
         const r = t.getBoundingClientRect();
         if (r.width === 0 && r.height === 0) return false;
-        return r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1;
+        const cut = clip(t);
+        return !inside(r, d.getBoundingClientRect()) || (cut !== null && !inside(r, cut));
     }).map(t => t.textContent.slice(0, 80));
     return {svg: d.querySelectorAll('.main-svg').length, traces: (d.data || []).length,
             points: (d.calcdata || []).reduce((n, trace) => n + trace.length, 0), outside: outside};
@@ -86,7 +101,7 @@ def visit(browser: Any, path: Path, screenshot: Path | None = None) -> Visit:
             route.abort()
 
     page.route("**/*", only_files)
-    page.goto(path.as_uri(), wait_until="load")
+    page.goto(path.resolve().as_uri(), wait_until="load")
     page.wait_for_timeout(500)
     seen.charts = page.evaluate(CHARTS_JS)
     seen.width = page.evaluate(WIDTH_JS)

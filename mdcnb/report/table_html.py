@@ -76,13 +76,14 @@ def short_id(value: str) -> str:
 
 
 def _cell(text: str, hover: str | None = None, numeric: bool = False) -> str:
-    """One escaped `<td>`; text longer than `MAX_TEXT` is cut, the full text then goes to the hover."""
+    """One escaped `<td>`; text longer than `MAX_TEXT` is cut, the full text then goes to the hover; a path may
+    wrap after each slash."""
     if len(text) > MAX_TEXT:
         hover = text if hover is None else f"{text}\n{hover}"
         text = text[:MAX_TEXT - 1].rstrip() + "…"
     title = f' title="{html.escape(hover, quote=True)}"' if hover and hover != text else ""
     css = ' class="num"' if numeric else (' class="nw"' if len(text) <= NO_WRAP and " " not in text else "")
-    return f"<td{css}{title}>{html.escape(text)}</td>"
+    return f"<td{css}{title}>{html.escape(text).replace('/', '/<wbr>')}</td>"  # a path wraps at its slashes
 
 
 def html_table(df: pd.DataFrame, max_rows: int) -> str:
