@@ -7,7 +7,7 @@ UV := python3 -m uv
 
 .PHONY: venv report test lint golden bench sample screenshots clean
 
-$(STAMP): pyproject.toml requirements.lock setup.py mdcnb/cloudtrail/_jsonscan.c
+$(STAMP): pyproject.toml requirements.lock setup.py mdcnb/normalize/cloudtrail/_jsonscan.c
 	python3 -m pip install --quiet --disable-pip-version-check uv || true
 	$(UV) --version >/dev/null 2>&1 || { echo "uv unavailable: falling back to pip"; \
 	  python3 -m venv $(VENV) && $(PY) -m pip install --quiet -r requirements.lock && \
@@ -27,10 +27,12 @@ report: $(STAMP)
 ## make test: lint, unit, live-path, notebook regression (nbval) and browser tests
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 ## make golden: refresh the stored nbval copies of the notebooks after an intended change
 golden: $(STAMP)

@@ -1,6 +1,6 @@
-"""Builds the one compiled part of mdcnb: the native CloudTrail log reader (mdcnb/cloudtrail/_jsonscan.c).
+"""Builds the one compiled part of mdcnb: the native CloudTrail log reader (mdcnb/normalize/cloudtrail/_jsonscan.c).
 Everything else is declared in pyproject.toml."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("mdcnb.cloudtrail._jsonscan", ["mdcnb/cloudtrail/_jsonscan.c"])])
+setup(ext_modules=[Extension("mdcnb.normalize.cloudtrail._jsonscan", ["mdcnb/normalize/cloudtrail/_jsonscan.c"])])

@@ -26,9 +26,9 @@ from pathlib import Path
 import orjson
 from azure.core.credentials import AccessToken
 
-from mdcnb.dataset import RECORD_TYPES, read_manifest
 from mdcnb.sources.azure import PullOptions, pull
 from mdcnb.sources.azure_queries import CLASSIC_CONNECTORS, RESOURCES, SECURITY, SUBSCRIPTIONS
+from mdcnb.sources.dataset import RECORD_TYPES, read_manifest
 from mdcnb.tables import load_tables
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,8 @@ the slow json.load loop and DuckDB run once. The bound is the faster of two deco
 `zlib.decompress` call per file into a buffer of the size the gzip trailer states (what mdcnb does), and the
 obvious `gzip.decompress`, which grows its output in blocks and joins them (a third slower in a fresh process,
 about as fast in one that has imported pandas, as the benchmark's have). Files are generated once per size under
---dir with the sample's event synthesis (mdcnb.cloudtrail.synth; about 1.3 KB per event) and reused on later runs.
+--dir with the sample's event synthesis (mdcnb.sample.cloudtrail_synth; about 1.3 KB per event) and reused
+on later runs.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ _POOL: list[dict] = []
 def _pool() -> list[dict]:
     """2,000 distinct synthetic records (40 % CSPM reads, the rest users and services), built once per process;
     files reuse them with fresh eventIDs and times, which keeps generating a million events quick."""
-    from mdcnb.cloudtrail.synth import CSPM_GLOBAL, CSPM_REGIONAL, Builder
+    from mdcnb.sample.cloudtrail_synth import CSPM_GLOBAL, CSPM_REGIONAL, Builder
 
     if not _POOL:
         rng = random.Random(0)
@@ -65,7 +66,7 @@ def _pool() -> list[dict]:
 def _write_file(args: tuple[str, int, int]) -> int:
     """One log file of `n` events, seeded by the file index. Like CloudTrail's, each file holds the events of about
     five minutes (reference/aws-cloudtrail.md: files every ~5 minutes); the day's 36 files are 40 minutes apart."""
-    from mdcnb.cloudtrail.synth import log_key, pack
+    from mdcnb.sample.cloudtrail_synth import log_key, pack
 
     root, index, n = args
     rng = random.Random(index)
@@ -118,8 +119,8 @@ def _gzip_decompress(path: str) -> int:
 def measure(method: str, root: str, processes: int) -> dict:
     import duckdb
 
-    from mdcnb.cloudtrail import athena, volume
-    from mdcnb.cloudtrail.identity import RoleMatcher
+    from mdcnb.normalize.cloudtrail.identity import RoleMatcher
+    from mdcnb.tables.cloudtrail import athena, volume
 
     files = sorted(glob.glob(f"{root}/**/*.json.gz", recursive=True))
     t = time.perf_counter()  # imports above are outside the timing: events/s is the scan's

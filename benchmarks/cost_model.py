@@ -16,9 +16,9 @@ import resource
 import statistics
 import time
 
-from mdcnb import schema
 from mdcnb.analysis import cost
-from mdcnb.prices import latest_price_table
+from mdcnb.core import schema
+from mdcnb.sources.prices import latest_price_table
 from mdcnb.tables import Tables
 
 TYPES = [("microsoft.compute/virtualmachines", {}), ("microsoft.compute/virtualmachinescalesets", {"capacity": 4}),

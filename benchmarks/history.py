@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from mdcnb.analysis import diff, trends
-from mdcnb.history import TREND_TABLES, HistoryStore
+from mdcnb.analysis import diff
+from mdcnb.analysis import history as trends
 from mdcnb.tables import load_tables
+from mdcnb.tables.history import TREND_TABLES, HistoryStore
 
 
 def _timed(label: str, step):

@@ -2,7 +2,7 @@
 
 Generates `mdcnb sample --scale large` (2,000 subscriptions, >= 1M assessments) into a temporary directory
 unless `--dataset DIR` names one, then, in a child process measured alone: `load_tables` wall time (normalising,
-and again from the table cache, see `mdcnb.table_cache`), rows per second through normalisation, peak RSS, and
+and again from the table cache, see `mdcnb.tables.cache`), rows per second through normalisation, peak RSS, and
 the time of each analysis function on the loaded tables.
 Usage: .venv/bin/python benchmarks/load_tables.py [--scale large|N] [--dataset DIR]
 """

@@ -1,6 +1,6 @@
 """A loopback HTTPS stand-in for Azure Resource Manager, Resource Graph and Entra ID token issuance.
 
-It serves a dataset directory (layout of `mdcnb.dataset`) through the real shapes:
+It serves a dataset directory (layout of `mdcnb.sources.dataset`) through the real shapes:
 
 - `POST /providers/Microsoft.ResourceGraph/resources`: the KQL subset the live source sends
   (`<table> | where type =~ '<t>'` or `<table> | where type in~ ('<t>', ...)`), scoped by `subscriptions`,

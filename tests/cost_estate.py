@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mdcnb import schema
-from mdcnb.prices import PriceTable, price_table_from_dict
+from mdcnb.core import schema
+from mdcnb.sources.prices import PriceTable, price_table_from_dict
 from mdcnb.tables import Tables
 
 SUB_A = "aaaaaaaa-0000-0000-0000-000000000001"

@@ -6,7 +6,7 @@ replaced by c1; recommendations are resolved and newly failing; plans switch on 
 
 from __future__ import annotations
 
-from mdcnb import schema
+from mdcnb.core import schema
 from mdcnb.tables import Tables
 
 S1, S2, S3 = "/subscriptions/s1", "/subscriptions/s2", "/subscriptions/s3"

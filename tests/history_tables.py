@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from mdcnb import schema
-from mdcnb.history import SNAPSHOT_TABLES
+from mdcnb.core import schema
+from mdcnb.tables.history import SNAPSHOT_TABLES
 
 
 def _value(dtype: str, name: str, i: int, week: int) -> Any:

@@ -27,12 +27,13 @@ environments = []
 subscriptions = []
 accounts = []
 mask_ids = False
-report_dir = None"""
+report_dir = None
+snapshot = None"""
 
 SETUP = """import pandas as pd
 import plotly.express as px
 from mdcnb.report.page import Page
-page = Page({name!r}, report_dir=report_dir, mask_ids=mask_ids, dataset=dataset)"""
+page = Page({name!r}, report_dir=report_dir, mask_ids=mask_ids, dataset=dataset, snapshot=snapshot)"""
 
 DATA = f"""df = pd.DataFrame({{
     "name": [{XSS_NAME!r}, {SCRIPT_NAME!r}, "vm-3"],
@@ -43,12 +44,13 @@ DATA = f"""df = pd.DataFrame({{
 
 
 def write_notebook(directory: Path, name: str, *, fail: bool = False, title: str = "Test page") -> Path:
-    """A notebook using the page helpers: a headline, a chart with its data, a table; `fail` raises in cell 6."""
+    """A notebook using the page helpers: a headline (the number of subscriptions: `write_dataset` lists one), a chart
+    with its data, a table; `fail` raises in cell 6."""
     cells = [nbformat.v4.new_markdown_cell(f"# {title}\nWhat the reader sees."),
              nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell(SETUP.format(name=name)),
              nbformat.v4.new_code_cell(DATA),
-             nbformat.v4.new_code_cell("page.headline('Total score', float(df.score.sum()), unit='points')"),
+             nbformat.v4.new_code_cell("page.measure('coverage.subscriptions')"),
              nbformat.v4.new_code_cell("page.figure(px.bar(df, x='name', y='score', hover_data=['scope']), "
                                        "'scores', data=df)"),
              nbformat.v4.new_code_cell("page.table(df, 'score_table', title='Scores by name')")]

@@ -10,7 +10,7 @@ k1/s2: r4 Unhealthy (High); k3/c1: r5, r6 Unhealthy (Low); k4/s1: r1 Unhealthy b
 
 from __future__ import annotations
 
-from mdcnb import schema
+from mdcnb.core import schema
 from mdcnb.tables import Tables
 
 S1, S2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from mdcnb import cli, schema
-from mdcnb.analysis import aws_audit
-from mdcnb.dataset import read_records, write_manifest, write_records
-from mdcnb.inventory import AccountInventory, Call, read_inventories, write_inventory
+from mdcnb import cli
+from mdcnb.analysis import readiness as aws_audit
+from mdcnb.core import schema
+from mdcnb.sources.aws_dataset import AccountInventory, Call, read_inventories, write_inventory
+from mdcnb.sources.dataset import read_records, write_manifest, write_records
 
 SUB = "11111111-2222-3333-4444-555555555555"
 MGMT, MEMBER, NEW, CLASSIC = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -172,7 +173,7 @@ def test_unreadable_inventory_file_is_a_counted_skip(dataset, capsys):
 
 def test_stale_arc_windows(dataset):
     """i-gone-recently disconnected 3 days before as-of: pending; 10 days later it is overdue."""
-    from mdcnb.audit import audit_dataset
+    from mdcnb.snapshot.readiness import audit_dataset
 
     native_servers = audit_dataset(dataset, accounts=[MEMBER]).results.set_index("check_id")
     # the member's Servers plan is on; the us-east-1 read failed, so the instance list is incomplete
@@ -247,7 +248,7 @@ def test_sample_tenant_audit_matches_an_independent_count():
     the findings the sample part plants (stale exclusion, member without connector, no template policy) show."""
     from pathlib import Path
 
-    from mdcnb.audit import audit_dataset
+    from mdcnb.snapshot.readiness import audit_dataset
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     result = audit_dataset(sample)
@@ -283,7 +284,7 @@ def test_readiness_over_time_counts_every_week(dataset):
     `could not check`, never as passes."""
     import shutil
 
-    from mdcnb.audit import audit_over_time
+    from mdcnb.snapshot.readiness import audit_over_time
 
     week = dataset / "history" / "2026-W46"
     week.mkdir(parents=True)

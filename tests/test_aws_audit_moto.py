@@ -18,9 +18,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mdcnb import schema
-from mdcnb.analysis import aws_audit
-from mdcnb.inventory import read_inventories, write_inventory
+from mdcnb.analysis import readiness as aws_audit
+from mdcnb.core import schema
+from mdcnb.sources.aws_dataset import read_inventories, write_inventory
 from mdcnb.sources.aws_inventory import Collector
 
 moto_server = pytest.importorskip("moto.server")

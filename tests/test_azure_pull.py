@@ -14,11 +14,11 @@ from azure_server import AzureTestService, Fault, serve, tls
 from azure_tenant import build, subscription_ids
 
 from mdcnb.cli import main as cli
-from mdcnb.dataset import RECORD_TYPES, SAMPLE_DATASET, read_manifest, read_records
-from mdcnb.history import HistoryStore
 from mdcnb.sources.azure import PullOptions, pull
 from mdcnb.sources.azure_http import RetrySettings
+from mdcnb.sources.dataset import RECORD_TYPES, SAMPLE_DATASET, read_manifest, read_records
 from mdcnb.tables import load_tables
+from mdcnb.tables.history import HistoryStore
 
 PAGE = 7
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.live-test-token-5f2c9a"

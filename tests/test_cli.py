@@ -7,7 +7,8 @@ import re
 import subprocess
 import sys
 
-from mdcnb import cli_support, history
+from mdcnb.cli import support as cli_support
+from mdcnb.tables import history
 
 # Libraries that take most of a second or more to import; only a command that runs may load them.
 HEAVY = ("pandas", "numpy", "duckdb", "boto3", "botocore", "azure", "plotly", "ipywidgets", "papermill", "nbconvert",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mdcnb import schema
 from mdcnb.analysis import cloudtrail as ct
-from mdcnb.cloudtrail.cost import siem_cost
-from mdcnb.prices import SiemPrice
+from mdcnb.analysis.cloudtrail_cost import siem_cost
+from mdcnb.core import schema
+from mdcnb.sources.prices import SiemPrice
 
 A, B = "111122223333", "444455556666"
 CSPM_A = f"arn:aws:iam::{A}:role/CspmMonitorAws"
@@ -78,7 +78,7 @@ def test_siem_cost_and_saving(volume) -> None:
 
 
 def test_trail_coverage() -> None:
-    from mdcnb.cloudtrail.trails import trails_table
+    from mdcnb.tables.cloudtrail.trails import trails_table
 
     raw = [{"trail": {"Name": "org", "TrailARN": f"arn:aws:cloudtrail:us-east-1:{A}:trail/org",
                       "IsOrganizationTrail": True, "HasCustomEventSelectors": False},

@@ -18,8 +18,8 @@ from botocore.stub import ANY, Stubber
 from cloudtrail_helpers import ACCT, ACCT2, CSPM, SCANNER, assume_web, role_call, user_call
 
 from mdcnb.cli import main
-from mdcnb.cloudtrail import athena, lookup, trails, volume
-from mdcnb.cloudtrail.identity import RoleMatcher
+from mdcnb.normalize.cloudtrail.identity import RoleMatcher
+from mdcnb.tables.cloudtrail import athena, lookup, trails, volume
 
 BUCKET = "org-trail-bucket"
 ORG = "o-abc123def4"
@@ -147,7 +147,7 @@ def test_cli_volume_json_has_every_listed_key(bucket, capsys) -> None:
 
 def test_sql_filter_drops_exactly_the_cspm_reads(bucket, tmp_path) -> None:
     """The generated Athena/SQL exclusion, run by DuckDB over the Athena-shaped view, keeps everything else."""
-    from mdcnb.cloudtrail.filters import filters
+    from mdcnb.analysis.cloudtrail_filters import filters
 
     files = _download(bucket["s3"], tmp_path)
     con = duckdb.connect()

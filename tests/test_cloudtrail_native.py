@@ -17,10 +17,11 @@ import pytest
 from cloudtrail_helpers import CSPM, assume_web, role_call, user_call
 from test_cloudtrail_scan import without_whitespace
 
-from mdcnb.cloudtrail import _jsonscan, volume
-from mdcnb.cloudtrail.parse import FIELDS, Columns, inflate, read_log
-from mdcnb.cloudtrail.synth import Builder, TrailAccount, account_events, pack
-from mdcnb.dataset import SAMPLE_DATASET
+from mdcnb.normalize.cloudtrail import _jsonscan
+from mdcnb.normalize.cloudtrail.parse import FIELDS, Columns, inflate, read_log
+from mdcnb.sample.cloudtrail_synth import Builder, TrailAccount, account_events, pack
+from mdcnb.sources.dataset import SAMPLE_DATASET
+from mdcnb.tables.cloudtrail import volume
 
 STRATUS = Path(__file__).parent / "fixtures" / "cloudtrail-samples" / "stratus-red-team"
 SAMPLE_LOGS = SAMPLE_DATASET / "cloudtrail"

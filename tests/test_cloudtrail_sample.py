@@ -6,9 +6,9 @@ import gzip
 import json
 from collections import Counter
 
-from mdcnb.cloudtrail import volume
-from mdcnb.cloudtrail.trails import trails_from_dataset
-from mdcnb.dataset import SAMPLE_DATASET, read_records
+from mdcnb.sources.dataset import SAMPLE_DATASET, read_records
+from mdcnb.tables.cloudtrail import volume
+from mdcnb.tables.cloudtrail.trails import trails_from_dataset
 
 
 def _connector_roles() -> tuple[set[str], set[str]]:

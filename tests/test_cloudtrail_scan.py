@@ -30,11 +30,11 @@ from cloudtrail_helpers import (
 )
 from cloudtrail_helpers import write_log as write_log_any
 
-from mdcnb.cloudtrail import scan, volume
-from mdcnb.cloudtrail.identity import RoleMatcher
-from mdcnb.cloudtrail.parse import ScanOptions
-from mdcnb.cloudtrail.scan import scan_records
-from mdcnb.cloudtrail.synth import Builder, TrailAccount, write_account_logs
+from mdcnb.normalize.cloudtrail.identity import RoleMatcher
+from mdcnb.normalize.cloudtrail.parse import ScanOptions
+from mdcnb.sample.cloudtrail_synth import Builder, TrailAccount, write_account_logs
+from mdcnb.tables.cloudtrail import scan, volume
+from mdcnb.tables.cloudtrail.scan import scan_records
 
 STRATUS = Path(__file__).parent / "fixtures" / "cloudtrail-samples" / "stratus-red-team"
 
@@ -179,7 +179,7 @@ def test_a_worker_that_dies_gives_a_clear_error_not_a_hang(tmp_path: Path, monke
 
 
 def test_synthetic_account_counts_follow_the_scan_interval(tmp_path: Path) -> None:
-    from mdcnb.cloudtrail.synth import CSPM_GLOBAL, CSPM_REGIONAL
+    from mdcnb.sample.cloudtrail_synth import CSPM_GLOBAL, CSPM_REGIONAL
 
     regions = ("us-east-1", "eu-west-1", "ap-southeast-2")
     acct = TrailAccount("210987654321", regions, 12, "arn:aws:iam::210987654321:role/CspmMonitorAws",
@@ -268,14 +268,14 @@ def test_compact_and_pretty_files_count_the_same(tmp_path: Path) -> None:
 
 
 def test_event_hashes_are_stable_across_processes_and_distinct() -> None:
-    from mdcnb.cloudtrail.parse import event_hashes
+    from mdcnb.normalize.cloudtrail.parse import event_hashes
 
     rng = random.Random(3)
     ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(5000)]
     ids += [f"00000000-0000-4000-8000-{n:012x}" for n in range(5000)]  # ids one bit apart
     others = ["not-a-uuid", "x" * 35 + "é"]  # not UUID-shaped: hashed one by one
     here = event_hashes(ids).tolist() + event_hashes(others).tolist()
-    code = ("import json, sys; from mdcnb.cloudtrail.parse import event_hashes; ids = json.load(sys.stdin); "
+    code = ("import json, sys; from mdcnb.normalize.cloudtrail.parse import event_hashes; ids = json.load(sys.stdin); "
             "print(json.dumps(event_hashes(ids[:-2]).tolist() + event_hashes(ids[-2:]).tolist()))")
     there = subprocess.run([sys.executable, "-c", code], input=json.dumps(ids + others), capture_output=True,
                            text=True, check=True).stdout
@@ -284,7 +284,7 @@ def test_event_hashes_are_stable_across_processes_and_distinct() -> None:
 
 
 def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
-    from mdcnb.cloudtrail.parse import inflate, read_log
+    from mdcnb.normalize.cloudtrail.parse import inflate, read_log
 
     text = b'{"Records": [' + b" " * 5000 + b"]}"
     assert inflate(gzip.compress(text), max_bytes=1000) == (None, "larger than 1000 bytes decompressed")
@@ -295,7 +295,7 @@ def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
 def test_inflate_does_not_trust_the_gzip_trailer() -> None:
     """The stated size only sizes the buffer: a trailer that lies about it (up to 4 GiB) is a corrupt file, whether
     inflated in one call or, too big for that, step by step; a broken checksum or a cut stream gives its reason."""
-    from mdcnb.cloudtrail.parse import inflate
+    from mdcnb.normalize.cloudtrail.parse import inflate
 
     text = b'{"Records": [' + b'{"eventID": "x"},' * 3000 + b'{}]}'
     packed = gzip.compress(text)
@@ -315,7 +315,7 @@ def test_inflate_reads_every_gzip_member(tmp_path: Path) -> None:
     """Concatenated gzip members are one gzip file: all of it is read (a JSON text split across members is whole
     again), files concatenated whole make a text that is not JSON (a counted skip, not the first file alone), zero
     padding is allowed, anything else after the stream is named."""
-    from mdcnb.cloudtrail.parse import inflate
+    from mdcnb.normalize.cloudtrail.parse import inflate
 
     text = json.dumps({"Records": [user_call(i, "2026-11-02T00:00:00Z") for i in range(3)]}).encode()
     members = gzip.compress(text[:100]) + gzip.compress(text[100:1000]) + gzip.compress(text[1000:])
@@ -345,7 +345,7 @@ def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:
 
 def test_dataset_connectors_give_the_role_arns(tmp_path: Path) -> None:
     """A connector with a custom CSPM role name: only its cloudRoleArn is CSPM; the default name is not assumed."""
-    from mdcnb.dataset import write_records
+    from mdcnb.sources.dataset import write_records
 
     custom = f"arn:aws:iam::{ACCT}:role/mdc-cspm-reader"
     scanner_role = f"arn:aws:iam::{ACCT}:role/custom-scanner"
@@ -375,7 +375,7 @@ def test_dataset_connectors_give_the_role_arns(tmp_path: Path) -> None:
 
 
 def test_default_processes_honours_the_environment(monkeypatch):
-    from mdcnb.cloudtrail import scan
+    from mdcnb.tables.cloudtrail import scan
 
     monkeypatch.delenv(scan.PROCESSES_ENV, raising=False)
     cores = scan.default_processes()

@@ -8,8 +8,8 @@ from loopback_https import https_server
 from test_retail_prices import paged
 
 from mdcnb.cli import main
-from mdcnb.dataset import write_manifest, write_records
 from mdcnb.normalize.inventory import vm_size_vcpus
+from mdcnb.sources.dataset import write_manifest, write_records
 
 SUB = "cccccccc-0000-0000-0000-000000000003"
 # list prices of the committed table, per hour (shared reference section 1.1) x 730 h

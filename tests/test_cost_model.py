@@ -4,7 +4,7 @@ import pytest
 from cost_estate import ACCOUNT, CONNECTOR, SUB_A, SUB_B, VM1, cloudtrail_volume, estate, hand_prices
 
 from mdcnb.analysis import cost
-from mdcnb.prices import siem_price
+from mdcnb.sources.prices import siem_price
 
 A = f"/subscriptions/{SUB_A}"
 B = f"/subscriptions/{SUB_B}"
@@ -116,7 +116,7 @@ def test_siem_cost_of_cspm_reads_per_account():
 
 
 def test_aws_inventory_replaces_the_assessed_resources_of_its_account():
-    from mdcnb.inventory import AccountInventory, Call
+    from mdcnb.sources.aws_dataset import AccountInventory, Call
 
     inventory = AccountInventory(ACCOUNT)
     instances = [{"InstanceId": f"i-{n}", "State": {"Name": state}}

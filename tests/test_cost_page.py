@@ -4,8 +4,8 @@ import pytest
 from cost_estate import estate, hand_prices
 
 from mdcnb.analysis import cost
-from mdcnb.cost_page import cost_view
-from mdcnb.cost_widgets import CostExplorer
+from mdcnb.snapshot.cost import cost_view
+from mdcnb.widgets.cost import CostExplorer
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_actual_spend_beside_the_estimate(tmp_path):
     from loopback_https import https_server
     from test_cost_management import COLUMNS, FakeCredential
 
-    from mdcnb import cost_page
+    from mdcnb.snapshot import cost as cost_page
 
     def spend(request):
         if SUB_B in request.path:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mdcnb import schema
-from mdcnb.analysis import aws_audit, coverage
+from mdcnb.analysis import coverage
+from mdcnb.analysis import readiness as aws_audit
+from mdcnb.core import schema
 from mdcnb.figures import coverage as figures
 
 SETTINGS = pd.DataFrame([

@@ -10,7 +10,7 @@ import pytest
 from diff_snapshots import AFTER, BEFORE
 
 from mdcnb.cli import main
-from mdcnb.history import HistoryStore
+from mdcnb.tables.history import HistoryStore
 
 
 def _store(path, first, second):

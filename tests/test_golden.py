@@ -10,8 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from mdcnb.dataset import SAMPLE_DATASET, read_records, write_records
 from mdcnb.report.golden import GOLDEN_DIR, strip_volatile
+from mdcnb.sources.dataset import SAMPLE_DATASET, read_records, write_records
 
 REPO = Path(__file__).resolve().parents[1]
 

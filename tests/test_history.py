@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from history_tables import filled_frames
 
-from mdcnb import history, schema
-from mdcnb.history import HistoryError, HistoryStore
+from mdcnb.core import schema
+from mdcnb.tables import history
+from mdcnb.tables.history import HistoryError, HistoryStore
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -119,7 +120,7 @@ _KILLED_WRITER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
     from history_tables import filled_frames
-    from mdcnb.history import HistoryStore
+    from mdcnb.tables.history import HistoryStore
 
     big = filled_frames(rows=5, week=7, big={{"assessments": 30000, "resources": 10000}})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from diff_snapshots import AFTER, BEFORE, S1, S2
 
-from mdcnb.analysis import trends
+from mdcnb.analysis import history as trends
 from mdcnb.figures import history as history_figures
 
 WEEKS = {"2026-W47": BEFORE, "2026-W48": AFTER}

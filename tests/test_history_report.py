@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 
 from mdcnb.analysis import score
 from mdcnb.cli import main
-from mdcnb.dataset import SAMPLE_DATASET
-from mdcnb.history import HistoryStore
-from mdcnb.report.page import headline_path
+from mdcnb.report.index import recorded
+from mdcnb.sources.dataset import SAMPLE_DATASET
 from mdcnb.tables import load_tables
+from mdcnb.tables.history import HistoryStore
 
 
 def test_report_stores_the_week_and_the_summary_shows_its_change(tmp_path):
@@ -25,7 +24,7 @@ def test_report_stores_the_week_and_the_summary_shows_its_change(tmp_path):
         assert [s.week for s in opened.snapshots()] == [f"2026-W{w}" for w in range(43, 49)]
     week_dir = out / "2026-W48"
     assert (week_dir / "00_summary.html").exists()
-    headlines = {h["label"]: h["value"] for h in json.loads(headline_path(week_dir, "00_summary").read_text())}
+    headlines = {h["label"]: h["value"] for h in recorded(week_dir / "notebooks" / "00_summary.ipynb")[0]}
     # the score the page shows is MDC's aggregate of this week's tables, computed here from the dataset itself
     latest = score.overall(score.scopes(load_tables(SAMPLE_DATASET)))["percentage"]
     previous = score.overall(score.scopes(load_tables(SAMPLE_DATASET / "history" / "2026-W47")))["percentage"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mdcnb import history
 from mdcnb.analysis.diff import diff_tables
-from mdcnb.dataset import SAMPLE_DATASET, read_records
+from mdcnb.sources.dataset import SAMPLE_DATASET, read_records
+from mdcnb.tables import history
 
 SAMPLE_WEEKS = ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from azure_examples import EXAMPLES, dataset_from, example_items
 
-from mdcnb import schema
-from mdcnb.dataset import RECORD_TYPES
+from mdcnb.core import schema
 from mdcnb.normalize import common
+from mdcnb.sources.dataset import RECORD_TYPES
 from mdcnb.tables import load_tables
 
 SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"

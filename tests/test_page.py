@@ -12,7 +12,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from report_notebooks import SUBSCRIPTION, XSS_NAME, write_dataset
 
-from mdcnb.report.page import Page, format_value
+from mdcnb.measures import registry
+from mdcnb.report.page import HEADLINE_KEY, SKIPS_MIME, Page
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +63,7 @@ def test_masked_page_masks_tables_figures_headlines_and_csv(tmp_path, dataset, m
     with capture_output() as captured:
         page.table(frame(), "t")
         page.figure(fig, "f", data=frame())
-        page.headline("Worst subscription", SUBSCRIPTION)
+        page.measure("score.scopes", qualifier=SUBSCRIPTION)
         page.note("Subscription {sub} has {n} findings", sub=SUBSCRIPTION, n=3)
     everything = json.dumps([o.data for o in captured.outputs], default=str)
     everything += "".join(p.read_text() for p in (tmp_path / "r").rglob("*.*"))
@@ -71,38 +72,36 @@ def test_masked_page_masks_tables_figures_headlines_and_csv(tmp_path, dataset, m
     assert everything.count(pseudonym) >= 6
 
 
-def test_headlines_are_recorded_and_reset_per_run(tmp_path, dataset):
-    page = Page("10_x", report_dir=tmp_path, dataset=dataset)
-    shown = shown_html(lambda: (page.headline("Score", 61.25, unit="%"), page.headline("Subscriptions", 12)))
-    assert shown == ['<p class="mdcnb-headline"><b>Score:</b> 61.2 %</p>',
-                     '<p class="mdcnb-headline"><b>Subscriptions:</b> 12</p>']
-    path = tmp_path / "headlines" / "10_x.json"
-    assert [(h["label"], h["value"], h["text"]) for h in json.loads(path.read_text())] == [
-        ("Score", 61.25, "61.2 %"), ("Subscriptions", 12, "12")]
-    Page("10_x", report_dir=tmp_path, dataset=dataset)
-    assert not path.exists()
+def test_headlines_come_from_the_registry_and_are_recorded_in_the_outputs(tmp_path):
+    page = Page("10_x", report_dir=tmp_path, environments=["Azure"])  # the sample tenant
+    with capture_output() as captured:
+        page.measure("score.overall")
+        page.measure("coverage.resources")
+    snap, filters = page.snapshot(), registry.Filters(environments=("Azure",))
+    score = registry.value("score.overall", snap, filters)
+    records = [o.metadata[HEADLINE_KEY] for o in captured.outputs if HEADLINE_KEY in (o.metadata or {})]
+    assert [(r["measure"], r["label"], r["value"], r["text"]) for r in records] == [
+        ("score.overall", "Secure score", score, f"{score:.2f} %"),
+        ("coverage.resources", "Resources assessed or inventoried (all environments)",
+         registry.value("coverage.resources", snap), str(registry.value("coverage.resources", snap)))]
+    shown = [o.data["text/html"] for o in captured.outputs if HEADLINE_KEY in (o.metadata or {})]
+    assert shown[0] == f'<p class="mdcnb-headline"><b>Secure score:</b> {score:.2f} %</p>'
+    assert not any(tmp_path.glob("headlines*")), "no side files"
 
 
-def test_skips_are_recorded_for_the_index(tmp_path, dataset):
+def test_skips_are_recorded_in_the_outputs_for_the_index(tmp_path, dataset):
     page = Page("10_x", report_dir=tmp_path, dataset=dataset)
-    page.skips(pd.DataFrame([{"source": "a.jsonl", "location": "line 3", "record_type": "assessments",
-                              "reason": "not JSON"}]))
-    page.skips(pd.DataFrame(columns=["source", "location", "record_type", "reason"]))
-    rows = json.loads((tmp_path / "skips" / "10_x.json").read_text())
-    assert rows == [{"source": "a.jsonl", "location": "line 3", "record_type": "assessments", "reason": "not JSON"}]
+    with capture_output() as captured:
+        page.skips(pd.DataFrame([{"source": "a.jsonl", "location": "line 3", "record_type": "assessments",
+                                  "reason": "not JSON"}]))
+        page.skips(pd.DataFrame(columns=["source", "location", "record_type", "reason"]))
+    rows = [o.data[SKIPS_MIME] for o in captured.outputs if SKIPS_MIME in o.data]
+    assert rows == [[{"source": "a.jsonl", "location": "line 3", "record_type": "assessments", "reason": "not JSON"}]]
 
 
 def test_note_escapes_values_but_keeps_the_template():
     (html,) = shown_html(lambda: Page("x").note("<b>{n}</b> resources named {name}", n=2, name=XSS_NAME))
     assert html == "<p><b>2</b> resources named &lt;img src=x onerror=alert(1)&gt;</p>"
-
-
-@pytest.mark.parametrize(("value", "unit", "fmt", "text"), [
-    (61.25, "%", None, "61.2 %"), (1234, "", None, "1,234"), (3.0, "points", None, "3 points"),
-    (float("nan"), "%", None, "n/a"), (None, "", None, "n/a"), (0.5, "", "{:.0%}", "50%"), ("AWS", "", None, "AWS"),
-])
-def test_format_value(value, unit, fmt, text):
-    assert format_value(value, unit, fmt) == text
 
 
 def test_missing_values_show_as_a_dash() -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from mdcnb import prices
-from mdcnb.prices import PriceTableError, apply_overrides, latest_price_table, siem_price
+from mdcnb.sources import prices
+from mdcnb.sources.prices import PriceTableError, apply_overrides, latest_price_table, siem_price
 
 
 def test_committed_table_is_complete_and_dated():

@@ -25,10 +25,10 @@ from report_notebooks import (
     write_notebook,
 )
 
-from mdcnb.analysis.trends import iso_week
 from mdcnb.cli import main
-from mdcnb.history import dataset_as_of
+from mdcnb.core.weeks import iso_week
 from mdcnb.report.runner import select_notebooks
+from mdcnb.tables.history import dataset_as_of
 
 
 class ResourceLinks(HTMLParser):
@@ -99,8 +99,10 @@ def test_report_layout_in_the_iso_week_of_the_dataset(plain):
     week = plain[3]
     for name in ("index.html", "10_good.html", "20_broken.html", "notebooks/10_good.ipynb",
                  "notebooks/20_broken.ipynb", "csv/10_good/scores.csv", "csv/10_good/score_table.csv",
-                 "headlines/10_good.json", "report.json", "skips.csv"):
+                 "report.json", "skips.csv"):
         assert (week / name).is_file(), name
+    # the snapshot of stage 1 is gone, and no other side file was left
+    assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["csv", "notebooks"]
 
 
 def test_csv_holds_the_full_data_behind_the_chart(plain):
@@ -122,7 +124,7 @@ def test_index_shows_headlines_failure_pull_log_and_links(plain):
     index = (plain[3] / "index.html").read_text()
     assert external_loads(index) == []
     assert '<a href="10_good.html">Good page</a>' in index
-    assert "<span>Total score</span><b>8 points</b>" in index  # 1.5 + 2.25 + 4.25
+    assert "<span>Subscriptions</span><b>1</b>" in index  # write_dataset lists one subscription
     assert "failed in cell 6" in index
     assert "403" in index and ESCAPED_XSS in index and XSS_NAME not in index
     for href in re.findall(r'href="([^"#]+)"', index):
@@ -175,24 +177,22 @@ def test_as_of_without_a_usable_time_is_now():
     assert abs((dataset_as_of({"created": "yesterday"}) - datetime.now().astimezone()).total_seconds()) < 60
 
 
-def test_a_big_dataset_is_recorded_and_cached_in_a_process_that_ends(tmp_path, monkeypatch):
+def test_stage_one_runs_in_a_process_that_ends_and_records_the_week(tmp_path, monkeypatch):
     """Normalising a big dataset fragments a process's memory: the report's own process must not do it."""
     import os
 
-    from mdcnb import history, table_cache
-    from mdcnb.dataset import SAMPLE_DATASET
+    from mdcnb import snapshot
     from mdcnb.report import runner
+    from mdcnb.sources.dataset import SAMPLE_DATASET
+    from mdcnb.tables import history
 
-    monkeypatch.setenv("MDCNB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("MDCNB_TABLE_CACHE", raising=False)
-    monkeypatch.setattr(table_cache, "MIN_BYTES", 1)  # the sample counts as big here
     recorders = tmp_path / "recorded-by"
 
     def record_run(*args, **kwargs):  # the real one, noting which process called it
         recorders.write_text(str(os.getpid()))
         return history.record_run(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "record_run", record_run)
+    monkeypatch.setattr(snapshot, "record_run", record_run)
     (tmp_path / "no-notebooks").mkdir()
     said: list[str] = []
     runner.run_report(runner.ReportOptions(dataset=SAMPLE_DATASET, out=tmp_path / "out", history=tmp_path / "h.duckdb",
@@ -200,6 +200,6 @@ def test_a_big_dataset_is_recorded_and_cached_in_a_process_that_ends(tmp_path, m
                       log=lambda text, **_: said.append(text))
     assert int(recorders.read_text()) != os.getpid()
     assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said
-    assert (tmp_path / "cache" / f"{table_cache.cache_key(SAMPLE_DATASET)}.pickle").exists()  # for the notebooks
+    assert not (tmp_path / "out" / "2026-W48" / runner.SNAPSHOT_DIR).exists()
     with history.HistoryStore(tmp_path / "h.duckdb", read_only=True) as store:
         assert [s.week for s in store.snapshots()][-1] == "2026-W48"

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from loopback_https import https_server
 
-from mdcnb.prices import load_price_table, price_table_paths
 from mdcnb.sources import retail_prices
+from mdcnb.sources.prices import load_price_table, price_table_paths
 from mdcnb.sources.retail_prices import FetchLog, RetailPricesError
 
 BASE = load_price_table(price_table_paths()[0])

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mdcnb.cli import main
-from mdcnb.dataset import SAMPLE_DATASET, read_manifest, read_records, write_records
 from mdcnb.sample import build_context, generate
+from mdcnb.sources.dataset import SAMPLE_DATASET, read_manifest, read_records, write_records
 
 RANK = {"unhealthy": 2, "healthy": 1, "notapplicable": 0}
 AWS_STANDARD = "AWS-Foundational-Security-Best-Practices"

@@ -8,7 +8,7 @@ import gzip
 import pytest
 
 from mdcnb.analysis import compliance, score
-from mdcnb.dataset import SAMPLE_DATASET, iter_datasets
+from mdcnb.sources.dataset import SAMPLE_DATASET, iter_datasets
 from mdcnb.tables import load_tables
 
 SNAPSHOTS = list(iter_datasets(SAMPLE_DATASET))

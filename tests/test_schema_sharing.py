@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mdcnb import schema
+from mdcnb.core import schema
 
 
 def _fresh(text: str) -> str:

@@ -9,7 +9,8 @@ import pytest
 from azure_examples import dataset_from
 from builders import score_control, secure_score
 
-from mdcnb import table_cache, tables
+from mdcnb import tables
+from mdcnb.tables import cache as table_cache
 
 SCOPE = "/subscriptions/11111111-0000-0000-0000-000000000001"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import pytest
 from diff_snapshots import AFTER, BEFORE, S1
 
-from mdcnb import schema
-from mdcnb.analysis import trends
-from mdcnb.cloudtrail.cost import SiemPrice
+from mdcnb.analysis import history as trends
+from mdcnb.analysis.cloudtrail_cost import SiemPrice
+from mdcnb.core import schema
+from mdcnb.tables.cloudtrail.result import cloudtrail_daily
 
 WEEKS = {"2026-W47": BEFORE, "2026-W48": AFTER}
 
@@ -43,26 +43,8 @@ def test_plan_coverage_trend():
     assert ("CloudPosture", "2026-W47") not in trend.index
 
 
-def test_headline_with_week_over_week_change():
-    head = trends.headline(WEEKS).set_index("key")
-    assert head.loc["secure_score", ["value", "previous", "change"]].tolist() == [65.0, 55.0, 10.0]
-    assert head.loc["secure_score", "better"] is True
-    assert head.loc["unhealthy", ["value", "previous", "change"]].tolist() == [3.0, 3.0, 0.0]
-    assert head.loc["resources", ["value", "previous", "change"]].tolist() == [5.0, 4.0, 1.0]
-    assert head.loc["pass_rate", ["value", "previous"]].tolist() == [83.33, 66.67]
-    assert head.loc["pass_rate", "change"] == pytest.approx(16.66)
-    assert head.loc["plans_enabled", ["value", "previous", "change"]].tolist() == [3.0, 2.0, 1.0]
-    assert head.loc["connectors", ["value", "change"]].tolist() == [1.0, 0.0]
-
-
-def test_headline_of_a_single_week_has_no_change():
-    head = trends.headline({"2026-W48": AFTER}).set_index("key")
-    assert head["previous"].isna().all() and head["change"].isna().all()
-    assert head.loc["secure_score", "value"] == 65.0
-
-
 def test_no_weeks_gives_empty_trends():
-    assert trends.score_trend({}).empty and trends.compliance_trend({}).empty and trends.headline({}).empty
+    assert trends.score_trend({}).empty and trends.compliance_trend({}).empty
 
 
 def _volume_row(day, region, source, name, actor, events, read_only, nbytes, read_only_bytes):
@@ -80,17 +62,17 @@ VOLUME = schema.CLOUDTRAIL_VOLUME.frame([
 
 
 def test_cloudtrail_daily_sums_over_event_names():
-    daily = trends.cloudtrail_daily(VOLUME)
+    daily = cloudtrail_daily(VOLUME)
     assert list(daily.columns) == schema.CLOUDTRAIL_DAILY.names
     rows = daily[["date", "region", "actor", "events", "read_only_events", "bytes"]].values.tolist()
     assert rows == [["2026-11-20", "us-east-1", "cspm", 15, 15, 15 * 10**8],
                     ["2026-11-20", "us-east-1", "other", 2, 0, 3 * 10**8],
                     ["2026-11-21", "eu-west-1", "cspm", 4, 4, 4 * 10**8]]
-    assert trends.cloudtrail_daily(schema.CLOUDTRAIL_VOLUME.frame()).empty
+    assert cloudtrail_daily(schema.CLOUDTRAIL_VOLUME.frame()).empty
 
 
 def test_cloudtrail_trend_volume_and_siem_cost():
-    daily = {"2026-W46": schema.CLOUDTRAIL_DAILY.frame(), "2026-W47": trends.cloudtrail_daily(VOLUME)}
+    daily = {"2026-W46": schema.CLOUDTRAIL_DAILY.frame(), "2026-W47": cloudtrail_daily(VOLUME)}
     trend = trends.cloudtrail_trend(daily, SiemPrice(per_gb=2.0, source="test price"))
     assert trend["week"].tolist() == ["2026-W47"]  # a week without CloudTrail data has no point
     row = trend.iloc[0]
@@ -103,7 +85,7 @@ def test_cloudtrail_trend_volume_and_siem_cost():
 def test_cloudtrail_trend_counts_only_the_days_of_each_week():
     """A snapshot taken in W48 holds the logs of 2026-11-20 and -21 (W47, Friday and Saturday) and nothing of W48:
     its W48 bar is empty, and the W47 snapshot's bar keeps its two days."""
-    daily = trends.cloudtrail_daily(VOLUME)
+    daily = cloudtrail_daily(VOLUME)
     assert trends.cloudtrail_trend({"2026-W48": daily}).empty
     late = daily.assign(date="2026-11-23")  # the same counts moved to Monday of W48
     trend = trends.cloudtrail_trend({"2026-W47": daily, "2026-W48": pd.concat([daily, late])})

@@ -12,14 +12,18 @@ import pytest
 import score_tables as st
 from IPython.core.interactiveshell import InteractiveShell
 
-from mdcnb import schema, widgets
+from mdcnb import widgets
 from mdcnb.analysis.coverage import PITFALL_CHECKS
-from mdcnb.audit import audit_dataset
-from mdcnb.dataset import default_dataset
-from mdcnb.mask import AWS_ACCOUNT, KEY_ENV
+from mdcnb.core import schema
 from mdcnb.report.page import Page
-from mdcnb.tables import Tables, load_tables
-from mdcnb.widgets import FilterPanel, Filters, View
+from mdcnb.snapshot import Snapshot, build
+from mdcnb.sources.dataset import default_dataset
+from mdcnb.sources.prices import latest_price_table
+from mdcnb.tables import Tables
+from mdcnb.tables.cloudtrail.result import VolumeResult
+from mdcnb.tables.history import WeeklyHistory
+from mdcnb.tables.mask import AWS_ACCOUNT, KEY_ENV
+from mdcnb.widgets.panel import FilterPanel, Filters, View, is_empty
 
 PLOTLY = "application/vnd.plotly.v1+json"
 
@@ -36,6 +40,18 @@ def _draws(view: View) -> None:
     shown = view.output.outputs[0]["data"]
     assert view.notice is None
     assert PLOTLY in shown if isinstance(view.result, go.Figure) else "<table" in shown["text/html"]
+
+
+def _snapshot(tables: Tables, weeks: dict[str, Tables] | None = None,
+              cloudtrail: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Snapshot:
+    """Hand-built tables (and weeks, and CloudTrail volume) as a page's snapshot."""
+    volume, hourly = cloudtrail or (schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame())
+    history = None
+    if weeks:
+        names = list(weeks)
+        history = WeeklyHistory("test", None, weeks, {}, weeks[names[-1]], weeks[names[-2]] if len(names) > 1 else None)
+    return Snapshot(tables=tables, cloudtrail=VolumeResult(volume, hourly), audit=None, prices=latest_price_table(),
+                    siem_price=None, history=history)
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +94,7 @@ def test_a_failing_view_shows_why_and_recovers():
     (go.Figure([go.Bar(x=[], y=[]), go.Scatter(x=["2026-11-01"], y=[3])]), False),
 ])
 def test_a_figure_without_data_points_is_empty(figure, empty):
-    assert widgets.is_empty(figure) is empty
+    assert is_empty(figure) is empty
 
 
 def test_an_empty_result_shows_the_selection_that_matched_nothing():
@@ -103,19 +119,19 @@ def test_an_empty_result_shows_the_selection_that_matched_nothing():
 
 
 def test_score_explorer_follows_the_environment_filter():
-    panel = widgets.score_explorer(st.tables(), environments=["Azure"])
-    ranked, stacked, table = (v.result for v in panel.views)
+    panel = widgets.score_explorer(_snapshot(st.tables()), environments=["Azure"])
+    ranked, stacked, table = (v.result for v in panel.views[1:])
     assert isinstance(ranked, go.Figure) and list(ranked.data[0].y) == ["Enable MFA"]
     assert [t.name for t in stacked.data] == ["High", "Medium"]
     assert set(table["control_name"]) == {"Enable MFA"}
     panel.controls["environments"].value = ("AWS",)
-    assert list(panel.views[0].result.data[0].y) == ["Encrypt data"]
+    assert list(panel.views[1].result.data[0].y) == ["Encrypt data"]
     # the redrawn figure is inside the view's output (a figure displaying itself would land beside the panel)
-    drawn = panel.views[0].output.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    drawn = panel.views[1].output.outputs[0]["data"]["application/vnd.plotly.v1+json"]
     assert list(drawn["data"][0]["y"]) == ["Encrypt data"]
     panel.controls["severities"].value = ("High",)
-    assert panel.views[2].result.empty  # the AWS control has only a Low recommendation
-    _says(panel.views[2], "No recommendations in environment AWS of severity High.")
+    assert panel.views[3].result.empty  # the AWS control has only a Low recommendation
+    _says(panel.views[3], "No recommendations in environment AWS of severity High.")
 
 
 def test_panel_offers_account_and_region_controls():
@@ -129,46 +145,47 @@ def test_panel_offers_account_and_region_controls():
 
 # ---------------------------------------------------------------- summary (weekly history)
 
-def _two_weeks() -> dict[str, Tables]:
+def _two_weeks() -> Snapshot:
     """st.tables() as week 47, and week 48 in which Prod (s1) went from 6 to 8 of 10 points."""
     later = st.tables()
     scores = later.secure_scores
     scores.loc[scores["scope_id"] == f"/subscriptions/{st.S1}", "current"] = 8
-    return {"2026-W47": st.tables(), "2026-W48": later}
+    return _snapshot(later, {"2026-W47": st.tables(), "2026-W48": later})
 
 
 def test_summary_explorer_scores_the_selected_scopes_week_by_week():
     # MDC's aggregate: sum round(w x current / max, 2) / sum w' (weight 0 counts 1 below the line), by hand:
     # W47 Azure: (2 x 0.6 + 0) / (2 + 1) = 40.00 %; W48 Azure: (2 x 0.8 + 0) / 3 = 53.33 %; AWS both weeks 2/5 = 40 %
     panel = widgets.summary_explorer(_two_weeks(), environments=["Azure"])
-    weekly, by_scope, trend = (v.result for v in panel.views)
+    headlines, weekly, by_scope, trend = (v.result for v in panel.views)
+    assert headlines.set_index("measure")["value"].to_dict() == {"score.overall": 53.33, "history.score_change": 13.33}
     assert weekly["week"].tolist() == ["2026-W47", "2026-W48"]
     assert weekly["percentage"].tolist() == [40.0, 53.33] and weekly["change"].iloc[1] == 13.33
     assert dict(zip(by_scope.data[0].y, by_scope.data[0].x, strict=True)) == {"Dev": 30.0, "Prod": 80.0}
     assert {t.name for t in trend.data} == {"Overall", "Prod", "Dev"}
     panel.controls["environments"].value = ("AWS",)
-    assert panel.views[0].result["percentage"].tolist() == [40.0, 40.0]
-    assert [t.name for t in panel.views[1].result.data] == ["AWS"]
-    assert {t.name for t in panel.views[2].result.data} == {"Overall", "aws-acct"}
+    assert panel.views[1].result["percentage"].tolist() == [40.0, 40.0]
+    assert [t.name for t in panel.views[2].result.data] == ["AWS"]
+    assert {t.name for t in panel.views[3].result.data} == {"Overall", "aws-acct"}
 
 
 def test_summary_explorer_follows_scope_and_date_range():
     panel = widgets.summary_explorer(_two_weeks(), subscriptions=[st.S1], since="2026-11-23")  # Monday of W48
     assert panel.filters.since == date(2026, 11, 23) and panel.filters.scopes == (st.S1,)
     # Prod and the AWS connector it holds, W48 only: (2 x 0.8 + 1 x 0.4) / (2 + 1) = 66.67 %
-    assert panel.views[0].result[["week", "percentage"]].values.tolist() == [["2026-W48", 66.67]]
+    assert panel.views[1].result[["week", "percentage"]].values.tolist() == [["2026-W48", 66.67]]
     panel.controls["since"].value = None
     panel.controls["until"].value = date(2026, 11, 22)  # Sunday of W47
     # W47: (2 x 0.6 + 1 x 0.4) / 3 = 53.33 %
-    assert panel.views[0].result[["week", "percentage"]].values.tolist() == [["2026-W47", 53.33]]
-    assert list(panel.views[2].result.data[0].x) == ["2026-W47"]
+    assert panel.views[1].result[["week", "percentage"]].values.tolist() == [["2026-W47", 53.33]]
+    assert list(panel.views[3].result.data[0].x) == ["2026-W47"]
 
 
 def test_summary_explorer_says_when_the_date_window_holds_no_week():
     weeks = _two_weeks()
-    assert all(week < "2026-W49" for week in weeks)  # December 2026 starts in W49
+    assert all(week < "2026-W49" for week in weeks.history.weeks)  # December 2026 starts in W49
     panel = widgets.summary_explorer(weeks, environments=["Azure"], since="2026-12-01", until="2026-12-31")
-    weekly, by_scope, trend = panel.views
+    weekly, by_scope, trend = panel.views[1:]
     text = "No secure scores in environment Azure from 2026-12-01 to 2026-12-31."
     _says(weekly, text)
     _says(trend, text)
@@ -182,8 +199,8 @@ def test_summary_explorer_says_when_the_date_window_holds_no_week():
 # ---------------------------------------------------------------- coverage (the sample tenant)
 
 @pytest.fixture(scope="module")
-def sample() -> tuple[Tables, pd.DataFrame]:
-    return load_tables(default_dataset()), audit_dataset(None).results
+def sample() -> Snapshot:
+    return build(default_dataset(), with_history=False)
 
 
 def _pitfall_accounts(results: pd.DataFrame, accounts: set[str] | None = None) -> list[tuple[str, str]]:
@@ -195,9 +212,9 @@ def _pitfall_accounts(results: pd.DataFrame, accounts: set[str] | None = None) -
 
 
 def test_coverage_explorer_defaults_and_environment_filter(sample):
-    tables, results = sample
-    panel = widgets.coverage_explorer(tables, results, environments=["GCP"])
-    by_env, overview, matrix, off, counts, pitfalls = (v.result for v in panel.views)
+    tables, results = sample.tables, sample.audit.results
+    panel = widgets.coverage_explorer(sample, environments=["GCP"])
+    by_env, overview, matrix, off, counts, pitfalls = (v.result for v in panel.views[1:7])
     gcp = tables.connectors[tables.connectors["environment"] == "GCP"]
     assert sorted(overview["name"]) == sorted(gcp["name"]) and len(gcp) > 0
     assert [t.name for t in by_env.data] == sorted(set(gcp["kind"])) and sum(by_env.data[0].y) == len(gcp)
@@ -206,28 +223,28 @@ def test_coverage_explorer_defaults_and_environment_filter(sample):
     panel.controls["environments"].value = ()
     expected = _pitfall_accounts(results)
     check_of = {title: check for title, check in PITFALL_CHECKS.items()}
-    shown = sorted((check_of[p], a) for p, a in zip(panel.views[5].result["pitfall"],
-                                                    panel.views[5].result["account_id"], strict=True))
-    assert shown == expected and sum(panel.views[4].result.data[0].x) == len(expected)
-    assert sorted(panel.views[1].result["name"]) == sorted(tables.connectors["name"])
+    shown = sorted((check_of[p], a) for p, a in zip(panel.views[6].result["pitfall"],
+                                                    panel.views[6].result["account_id"], strict=True))
+    assert shown == expected and sum(panel.views[5].result.data[0].x) == len(expected)
+    assert sorted(panel.views[2].result["name"]) == sorted(tables.connectors["name"])
 
 
 def test_coverage_explorer_follows_scope_and_account(sample):
-    tables, results = sample
+    tables, results = sample.tables, sample.audit.results
     account = "607116248894"  # on the classic and the native connector, per the sample's design
-    panel = widgets.coverage_explorer(tables, results, accounts=[account])
+    panel = widgets.coverage_explorer(sample, accounts=[account])
     assert panel.filters.accounts == (account,)
     expected = _pitfall_accounts(results, {account})
-    assert set(panel.views[5].result["account_id"]) == {account} and len(panel.views[5].result) == len(expected)
+    assert set(panel.views[6].result["account_id"]) == {account} and len(panel.views[6].result) == len(expected)
     connectors = tables.connectors[tables.connectors["hierarchy_id"] == account]
-    assert sorted(panel.views[1].result["kind"]) == sorted(connectors["kind"]) == ["classic", "native"]
+    assert sorted(panel.views[2].result["kind"]) == sorted(connectors["kind"]) == ["classic", "native"]
     subscription = tables.subscriptions.sort_values("display_name")["subscription_id"].iloc[0]
     panel.controls["accounts"].value = ()
     panel.controls["scopes"].value = (subscription,)
     plans = tables.plans[tables.plans["subscription_id"] == subscription]
     holds = tables.connectors[tables.connectors["subscription_id"] == subscription]
-    assert len(panel.views[2].result) == plans["scope_id"].nunique() + holds["connector_id"].nunique()
-    assert len(panel.views[1].result) == len(holds)
+    assert len(panel.views[3].result) == plans["scope_id"].nunique() + holds["connector_id"].nunique()
+    assert len(panel.views[2].result) == len(holds)
 
 
 def _account_label(tables: Tables, account: str) -> str:
@@ -238,12 +255,12 @@ def _account_label(tables: Tables, account: str) -> str:
 
 
 def test_coverage_explorer_says_when_no_connector_matches(sample):
-    tables, results = sample
+    tables = sample.tables
     account = "607116248894"  # an AWS account: no GCP connector holds it
     connectors = tables.connectors
     assert connectors[(connectors["environment"] == "GCP") & (connectors["hierarchy_id"] == account)].empty
-    panel = widgets.coverage_explorer(tables, results, environments=["GCP"], accounts=[account])
-    by_env, overview, matrix, off, counts, pitfalls = panel.views
+    panel = widgets.coverage_explorer(sample, environments=["GCP"], accounts=[account])
+    by_env, overview, matrix, off, counts, pitfalls = panel.views[1:7]
     text = f"No connectors in environment GCP for account {_account_label(tables, account)}."
     _says(by_env, text)
     _says(overview, text)
@@ -260,14 +277,13 @@ def test_coverage_explorer_says_when_no_connector_matches(sample):
 
 def test_coverage_notice_masks_the_account(sample, monkeypatch):
     monkeypatch.setenv(KEY_ENV, "widgets-test-key")
-    tables, results = sample
     page = Page("30_coverage", mask_ids=True, dataset=default_dataset())
     account = "607116248894"
-    panel = widgets.coverage_explorer(tables, results, environments=["GCP"], accounts=[account], mask=page.mask)
+    panel = widgets.coverage_explorer(sample, environments=["GCP"], accounts=[account], mask=page.mask)
     label = page.masker.pseudonym(account)
     assert account not in json.dumps([v.output.outputs for v in panel.views])
-    assert panel.views[1].notice.startswith("No connectors in environment GCP for account ")
-    assert label in panel.views[1].notice and panel.filters.accounts == (account,)
+    assert panel.views[2].notice.startswith("No connectors in environment GCP for account ")
+    assert label in panel.views[2].notice and panel.filters.accounts == (account,)
 
 
 # ---------------------------------------------------------------- CloudTrail
@@ -297,11 +313,13 @@ def _volume() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_cloudtrail_explorer_follows_dates_accounts_and_regions():
     volume, hourly = _volume()
-    panel = widgets.cloudtrail_explorer(volume, hourly, since="2026-11-02")
+    panel = widgets.cloudtrail_explorer(_snapshot(st.tables(), cloudtrail=(volume, hourly)), since="2026-11-02")
     assert panel.filters.since == date(2026, 11, 2)
     assert panel.controls["accounts"].options == (A, B) and panel.controls["regions"].options == (
         "eu-west-1", "us-east-1")
-    daily, per_region, per_hour, calls, services, roles = (v.result for v in panel.views)
+    headlines, daily, per_region, per_hour, calls, services, roles = (v.result for v in panel.views)
+    # CSPM's reads in the window, by hand from _volume: 3 (A, 2 Nov) + 5 (B, 2 Nov)
+    assert headlines.set_index("measure").loc["cloudtrail.cspm_read_events", "value"] == 8
     cspm = next(t for t in daily.data if t.name == "CspmMonitorAws")
     assert dict(zip(cspm.x, cspm.y, strict=True)) == {"2026-11-02": 3 + 5}  # 1 Nov is before the range
     assert {t.name: list(t.y) for t in per_region.data} == {f"{A} / eu-west-1": [3], f"{B} / us-east-1": [5]}
@@ -312,14 +330,14 @@ def test_cloudtrail_explorer_follows_dates_accounts_and_regions():
     assert [t.name for t in roles.data] == ["read", "write"] and list(roles.data[1].y) == [1]
     panel.controls["since"].value = None
     panel.controls["regions"].value = ("eu-west-1",)
-    assert {t.name for t in panel.views[1].result.data} == {f"{A} / eu-west-1"}
-    assert dict(zip(panel.views[3].result.data[0].y, panel.views[3].result.data[0].x, strict=True)) == {
+    assert {t.name for t in panel.views[2].result.data} == {f"{A} / eu-west-1"}
+    assert dict(zip(panel.views[4].result.data[0].y, panel.views[4].result.data[0].x, strict=True)) == {
         "ec2 DescribeInstances": 7, "iam ListRoles": 3}
-    assert len(panel.views[5].result.data[0].x) == 0  # the scanner ran in us-east-1 only
+    assert len(panel.views[6].result.data[0].x) == 0  # the scanner ran in us-east-1 only
     panel.controls["regions"].value = ()
     panel.controls["accounts"].value = (B,)
-    assert [t.name for t in panel.views[2].result.data] == [f"{B} / us-east-1"]
-    assert sum(panel.views[2].result.data[0].y) == 5
+    assert [t.name for t in panel.views[3].result.data] == [f"{B} / us-east-1"]
+    assert sum(panel.views[3].result.data[0].y) == 5
 
 
 def test_cloudtrail_explorer_masks_what_it_shows_and_filters_on_real_ids(monkeypatch):
@@ -327,10 +345,11 @@ def test_cloudtrail_explorer_masks_what_it_shows_and_filters_on_real_ids(monkeyp
     page = Page("40_cloudtrail", mask_ids=True, dataset=default_dataset())
     page.masker.add([A, B], AWS_ACCOUNT)
     volume, hourly = _volume()
-    panel = widgets.cloudtrail_explorer(volume, hourly, accounts=[A], mask=page.mask)
+    panel = widgets.cloudtrail_explorer(_snapshot(st.tables(), cloudtrail=(volume, hourly)), accounts=[A],
+                                        mask=page.mask)
     labels = [label for label, _ in panel.controls["accounts"].options]
     assert labels == [page.masker.pseudonym(A), page.masker.pseudonym(B)] and panel.filters.accounts == (A,)
-    per_region = panel.views[1]
+    per_region = panel.views[2]
     assert {t.name for t in per_region.result.data} == {f"{A} / us-east-1", f"{A} / eu-west-1"}  # real ids inside
     shown = json.dumps(per_region.output.outputs[0]["data"]["application/vnd.plotly.v1+json"])
     assert A not in shown and f"{page.masker.pseudonym(A)} / eu-west-1" in shown
@@ -340,8 +359,9 @@ def test_cloudtrail_explorer_says_when_an_account_has_no_cspm_events_in_the_wind
     volume, hourly = _volume()
     cspm_days = volume.loc[(volume["account_id"] == B) & (volume["actor"] == "cspm"), "date"]
     assert cspm_days.max() < "2026-11-03"  # B's CSPM reads stop before the window; its scanner write is inside
-    panel = widgets.cloudtrail_explorer(volume, hourly, accounts=[B], since="2026-11-03")
-    daily, per_region, per_hour, calls, services, roles = panel.views
+    panel = widgets.cloudtrail_explorer(_snapshot(st.tables(), cloudtrail=(volume, hourly)), accounts=[B],
+                                        since="2026-11-03")
+    daily, per_region, per_hour, calls, services, roles = panel.views[1:]
     _says(per_region, f"No CspmMonitorAws reads for account {B} since 2026-11-03.")
     _says(per_hour, f"No CspmMonitorAws reads for account {B} since 2026-11-03.")
     _says(calls, f"No CspmMonitorAws API calls for account {B} since 2026-11-03.")
@@ -366,6 +386,7 @@ def test_cloudtrail_notice_names_the_account_by_its_pseudonym(monkeypatch):
     page = Page("40_cloudtrail", mask_ids=True, dataset=default_dataset())
     page.masker.add([A, B], AWS_ACCOUNT)
     volume, hourly = _volume()
-    panel = widgets.cloudtrail_explorer(volume, hourly, accounts=[B], since="2026-11-03", mask=page.mask)
-    assert panel.views[1].notice == f"No CspmMonitorAws reads for account {page.masker.pseudonym(B)} since 2026-11-03."
+    panel = widgets.cloudtrail_explorer(_snapshot(st.tables(), cloudtrail=(volume, hourly)), accounts=[B],
+                                        since="2026-11-03", mask=page.mask)
+    assert panel.views[2].notice == f"No CspmMonitorAws reads for account {page.masker.pseudonym(B)} since 2026-11-03."
     assert B not in json.dumps([v.output.outputs for v in panel.views])

@@ -1,7 +1,7 @@
 """CloudTrail volume analysis for the notebook and the report: pure functions on the volume tables.
 
 Inputs are `schema.CLOUDTRAIL_VOLUME` / `schema.CLOUDTRAIL_HOURLY` / `schema.CLOUDTRAIL_TRAILS` frames (from
-`mdcnb.cloudtrail.volume` or `dataset_volume`); outputs are small aggregated frames, ready to plot.
+`mdcnb.tables.cloudtrail.volume` or `dataset_volume`); outputs are small aggregated frames, ready to plot.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from mdcnb.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, OTHER
+from mdcnb.normalize.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, OTHER
 
 ACTOR_LABELS = {CSPM: "CspmMonitorAws", CSPM_ASSUME_ROLE: "CspmMonitorAws sign-in (AssumeRoleWithWebIdentity)",
                 MDC_OTHER: "other MDC roles", OTHER: "everyone else"}
@@ -94,16 +94,24 @@ def top_services(volume: pd.DataFrame, actor: str = CSPM) -> pd.DataFrame:
 
 
 def read_share(volume: pd.DataFrame) -> pd.DataFrame:
-    """Per account: all read events, CSPM's read events (its sign-ins included) and their share of reads and bytes."""
+    """Per account: all read events, CSPM's read events, its sign-ins (AssumeRoleWithWebIdentity, apart: they are
+    not reads of the account's APIs), and the share of reads and read bytes that are CSPM's."""
     reads = volume.groupby("account_id")[["read_only_events", "read_only_bytes"]].sum()
-    mdc = volume[volume["actor"].isin([CSPM, CSPM_ASSUME_ROLE])]
-    cspm = mdc.groupby("account_id")[["read_only_events", "read_only_bytes"]].sum()
+    cspm = volume[volume["actor"] == CSPM].groupby("account_id")[["read_only_events", "read_only_bytes"]].sum()
+    sign_ins = volume[volume["actor"] == CSPM_ASSUME_ROLE].groupby("account_id")["events"].sum()
     reads.columns, cspm.columns = ["read_events", "read_bytes"], ["cspm_read_events", "cspm_read_bytes"]
-    out = reads.join(cspm, how="left").fillna(0).astype("int64").reset_index()
+    out = reads.join(cspm, how="left").join(sign_ins.rename("cspm_sign_ins"), how="left").fillna(0).astype("int64")
+    out = out.reset_index()
     out["cspm_share_of_reads"] = (out["cspm_read_events"] / out["read_events"]).where(out["read_events"] > 0)
     out["cspm_share_of_read_bytes"] = (out["cspm_read_bytes"] / out["read_bytes"]).where(out["read_bytes"] > 0)
     return out.sort_values(["cspm_read_events", "account_id"], ascending=[False, True], kind="stable") \
         .reset_index(drop=True)
+
+
+def cspm_role_arns(volume: pd.DataFrame) -> list[str]:
+    """The CSPM role ARNs seen in the logs (its reads and sign-ins): what the paste-ready filters drop."""
+    rows = volume[volume["actor"].isin([CSPM, CSPM_ASSUME_ROLE])]
+    return sorted(rows["role_arn"].dropna().unique())
 
 
 def other_mdc_roles(volume: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +139,7 @@ def trail_coverage(trails: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_table(cost: dict) -> pd.DataFrame:
-    """A `mdcnb.cloudtrail.cost.siem_cost` result as rows (scenario, events, bytes, monthly cost, price source)."""
+    """A `cloudtrail_cost.siem_cost` result as rows (scenario, events, bytes, monthly cost, price source)."""
     cur, source = cost["price"]["currency"], cost["price"]["source"]
     rows = [("all events", cost["events"], cost["bytes"], cost["monthly_cost"]),
             ("CSPM reads and sign-ins (dropped by the filter)", cost["filtered_events"], cost["filtered_bytes"],

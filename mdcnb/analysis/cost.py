@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mdcnb.cloudtrail.cost import siem_cost
-from mdcnb.inventory import responses
-from mdcnb.prices import PriceTable, SiemPrice
+from mdcnb.analysis.cloudtrail_cost import siem_cost
+from mdcnb.sources.aws_dataset import responses
+from mdcnb.sources.prices import PriceTable, SiemPrice
 
 CATALOGUE: dict[str, Any] = json.loads(Path(__file__).with_name("cost_catalogue.json").read_text(encoding="utf-8"))
 PLANS: dict[str, dict[str, Any]] = CATALOGUE["plans"]
@@ -206,7 +206,7 @@ def _inventory_resources(inventory: Any) -> list[tuple[str, str, str, str | None
 
 
 def _aws_inventory_units(tables: Any, inventories: dict[str, Any]) -> pd.DataFrame:
-    """AWS units from the AWS-side inventory of the dataset (`mdcnb.inventory`): every instance, bucket, database."""
+    """AWS units from the AWS-side inventory of the dataset (`sources.aws_dataset`): instances, buckets, databases."""
     scopes = _connector_scopes(tables)
     rows = []
     for account, inventory in sorted(inventories.items()):
@@ -230,7 +230,7 @@ def billable_units(tables: Any, aws_inventories: dict[str, Any] | None = None) -
 
     Azure units come from the `resources` inventory (rules in `cost_catalogue.json`); Arm is one per subscription;
     AWS/GCP units from the multicloud assessments' resources, or, for AWS accounts whose inventory the dataset holds
-    (`aws_inventories`, from `mdcnb.inventory.read_inventories`), from that inventory, which also lists resources
+    (`aws_inventories`, from `sources.aws_dataset.read_inventories`), from that inventory, which also lists resources
     without any recommendation. `units` is NaN where the data cannot count them
     (`note` says why) and 0 for resources that are present but not billed (deallocated VMs, Basic-tier databases).
     """
@@ -597,7 +597,7 @@ def siem_by_account(volume: pd.DataFrame, price: SiemPrice, since: str | None = 
                     ) -> tuple[dict[str, Any], pd.DataFrame]:
     """SIEM cost of exporting the CloudTrail `volume` (schema.CLOUDTRAIL_VOLUME) and of CspmMonitorAws's share.
 
-    The arithmetic is `mdcnb.cloudtrail.cost.siem_cost` (bytes x price per GB + events x price per million, over the
+    The arithmetic is `cloudtrail_cost.siem_cost` (bytes x price per GB + events x price per million, over the
     window, projected to a month); this adds the split per AWS account over the same window. `monthly_saving` is
     what a filter on the CspmMonitorAws role (its reads and its AssumeRoleWithWebIdentity) takes off the bill.
     """

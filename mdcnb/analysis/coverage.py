@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from mdcnb.analysis import aws_audit, cost
+from mdcnb.analysis import cost
+from mdcnb.analysis import readiness as aws_audit
 
 AWS = "AWS"  # the environment the readiness audit covers
 PITFALL_CHECKS = {  # pitfall shown on the coverage page -> the audit check that finds it

@@ -74,10 +74,10 @@ def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with 
 
 
 def read_share(share: pd.DataFrame) -> go.Figure:
-    """Per account: CSPM's reads vs everyone else's (`read_share`)."""
+    """Per account: CSPM's reads vs everyone else's (`read_share`; CSPM's sign-ins count as other reads here)."""
     accounts = share["account_id"].astype(str)
     fig = go.Figure()
-    fig.add_bar(y=accounts, x=share["cspm_read_events"], orientation="h", name="CspmMonitorAws (with sign-ins)",
+    fig.add_bar(y=accounts, x=share["cspm_read_events"], orientation="h", name="CspmMonitorAws read events",
                 marker_color=ACTOR_COLORS["cspm"])
     fig.add_bar(y=accounts, x=share["read_events"] - share["cspm_read_events"], orientation="h",
                 name="all other reads", marker_color=ACTOR_COLORS["other"])
@@ -98,7 +98,7 @@ def other_roles(roles: pd.DataFrame) -> go.Figure:
 
 
 def siem_cost(cost: dict) -> go.Figure:
-    """Monthly SIEM cost before and after the filter (a `mdcnb.cloudtrail.cost.siem_cost` result)."""
+    """Monthly SIEM cost before and after the filter (a `mdcnb.analysis.cloudtrail_cost.siem_cost` result)."""
     cur = cost["price"]["currency"]
     values = [cost["monthly_cost"], cost["monthly_cost_after_filter"]]
     fig = go.Figure(go.Bar(x=["all events", "after dropping CSPM reads"], y=values,

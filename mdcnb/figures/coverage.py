@@ -1,6 +1,6 @@
 """Figures of the estate and coverage page: connectors per environment, the AWS readiness matrix, check outcomes
 and the onboarding pitfalls. Each builder takes a table the analysis already rolled up (`mdcnb.analysis.coverage`,
-`mdcnb.analysis.aws_audit`) and returns a plotly figure; names from the cloud are data, rendered as text.
+`mdcnb.analysis.readiness`) and returns a plotly figure; names from the cloud are data, rendered as text.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def pitfall_counts(counts: pd.DataFrame) -> go.Figure:
 
 
 def readiness_over_time(weekly: pd.DataFrame) -> go.Figure:
-    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.audit.audit_over_time`)."""
+    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.snapshot.readiness.audit_over_time`)."""
     fig = go.Figure()
     for status, color in STATUS_COLORS.items():
         rows = weekly[weekly["status"] == status]

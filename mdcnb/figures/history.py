@@ -1,4 +1,4 @@
-"""Plotly figures of the weekly summary page: trends over the stored weeks (data from `mdcnb.analysis.trends`).
+"""Plotly figures of the weekly summary page: trends over the stored weeks (data from `mdcnb.analysis.history`).
 
 Each builder takes the long table a trend function returns (already reduced to what should be drawn: a handful of
 lines, never one per resource) and returns a `plotly.graph_objects.Figure`. Weeks are categories on the x axis,

@@ -1,4 +1,4 @@
-"""Normalisation: raw records (ARM list items, Resource Graph rows) -> rows of the contracts in `mdcnb.schema`.
+"""Normalisation: raw records (ARM list items, Resource Graph rows) -> rows of the contracts in `mdcnb.core.schema`.
 
 One function per record type lives in `inventory` (subscriptions, connectors, pricings, resources) and
 `posture` (assessments, secure scores, compliance). `normalise_dataset(dir)` streams every record file of a
@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from mdcnb import schema
-from mdcnb.dataset import Skip, existing_record_path, iter_records, record_path
+from mdcnb.core import schema
 from mdcnb.normalize import inventory, posture
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
+from mdcnb.sources.dataset import Skip, existing_record_path, iter_records, record_path
 
 Normaliser = Callable[[dict[str, Any]], Rows]
 

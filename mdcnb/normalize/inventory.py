@@ -8,8 +8,12 @@ yields, keyed by table name. A record that cannot be read raises `RecordError`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
+import pandas as pd
+
+from mdcnb.core import schema
 from mdcnb.normalize.common import (
     RecordError,
     canonical,
@@ -275,3 +279,26 @@ def resource(record: dict[str, Any]) -> Rows:
         "power_state": power.rsplit("/", 1)[-1].lower() if power else None,
         "tags": field(record, "tags") if isinstance(field(record, "tags"), dict) else None,
     }]}
+
+
+ARC_TYPE = "microsoft.hybridcompute/machines"
+
+
+def arc_machines(resource_records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The `arc_machines` table from raw ARG `resources` records (other resource types are ignored)."""
+    rows = []
+    for raw in resource_records:
+        record = fold(raw)
+        if lower(field(record, "type")) != ARC_TYPE:
+            continue
+        resource_id = lower(field(record, "id"))
+        tags = field(record, "tags")
+        rows.append({
+            "resource_id": resource_id,
+            "name": text(field(record, "name")) or last_segment(resource_id),
+            "subscription_id": lower(field(record, "subscriptionId")) or subscription_of(resource_id),
+            "status": text(field(record, "properties", "status")),
+            "last_status_change": text(field(record, "properties", "lastStatusChange")),
+            "tags": tags if isinstance(tags, dict) else {},
+        })
+    return schema.ARC_MACHINES.frame(rows)

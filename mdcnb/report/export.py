@@ -20,7 +20,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from plotly.offline import get_plotlyjs
 
-from mdcnb.mask import Masker
+from mdcnb.tables.mask import Masker
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

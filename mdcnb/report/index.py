@@ -1,8 +1,8 @@
 """index.html of a report directory: headline numbers, links to every page and table, what could not be read.
 
-Built from the files the page helpers left (`headlines/`, `csv/`, `skips/`) and the dataset's manifest (its pull
-log), so it also lists pages of notebooks run earlier for the same week. Every value is escaped by Jinja's
-autoescape: names come from the cloud.
+Built from the executed notebooks (the headlines and unreadable records their pages recorded in their outputs), the
+CSV files beside them and the dataset's manifest (its pull log), so it also lists pages of notebooks run earlier
+for the same week. Every value is escaped by Jinja's autoescape: names come from the cloud.
 """
 
 from __future__ import annotations
@@ -18,20 +18,28 @@ import jinja2
 import pandas as pd
 
 from mdcnb import __version__
-from mdcnb.mask import Masker
 from mdcnb.report import page as page_files
 from mdcnb.report.export import TEMPLATES
+from mdcnb.tables.mask import Masker
 
 SKIP_COLUMNS = ["notebook", "source", "location", "record_type", "reason"]
 MAX_SKIPS_SHOWN = 200
 _TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
 
 
-def _read_json(path: Path, default: Any) -> Any:
+def recorded(executed: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The headlines and the unreadable records a page recorded in the outputs of its executed notebook."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        cells = json.loads(executed.read_text(encoding="utf-8")).get("cells", [])
     except (OSError, json.JSONDecodeError):
-        return default
+        return [], []
+    headlines, skips = [], []
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            if page_files.HEADLINE_KEY in output.get("metadata", {}):
+                headlines.append(output["metadata"][page_files.HEADLINE_KEY])
+            skips += output.get("data", {}).get(page_files.SKIPS_MIME, [])
+    return headlines, skips
 
 
 def page_title(page: Path) -> str:
@@ -42,8 +50,8 @@ def page_title(page: Path) -> str:
 def collect_skips(week_dir: Path) -> pd.DataFrame:
     """Every record a notebook reported as unreadable, once each (several notebooks read the same dataset)."""
     rows = []
-    for path in sorted((week_dir / page_files.SKIP_DIR).glob("*.json")):
-        rows += [{"notebook": path.stem, **row} for row in _read_json(path, [])]
+    for path in sorted((week_dir / "notebooks").glob("*.ipynb")):
+        rows += [{"notebook": path.stem, **row} for row in recorded(path)[1]]
     frame = pd.DataFrame(rows, columns=SKIP_COLUMNS)
     first = frame.drop_duplicates(subset=SKIP_COLUMNS[1:])
     return first.reset_index(drop=True)
@@ -63,7 +71,7 @@ def _pages(week_dir: Path, results: Sequence[Any]) -> list[dict[str, Any]]:
             "status": "earlier run" if result is None else ("ok" if result.ok else "failed"),
             "error": None if result is None or result.ok else result.failure(),
             "seconds": None if result is None else result.seconds,
-            "headlines": _read_json(page_files.headline_path(week_dir, name), []),
+            "headlines": recorded(week_dir / "notebooks" / f"{name}.ipynb")[0],
             "csv": sorted(p.relative_to(week_dir).as_posix()
                           for p in (week_dir / page_files.CSV_DIR / name).glob("*.csv")),
         })

@@ -2,73 +2,46 @@
 
 A notebook opens one `Page` after its parameters cell and then needs one line per result:
 
-    page = Page("10_secure_score", report_dir=report_dir, mask_ids=mask_ids, dataset=dataset)
-    tables = page.tables()                       # load_tables(dataset), masked, skips recorded for index.html
-    page.headline("Secure score", 61.2, unit="%")
+    page = Page("10_secure_score", report_dir=report_dir, snapshot=snapshot, dataset=dataset, mask_ids=mask_ids,
+                environments=environments, subscriptions=subscriptions, accounts=accounts)
+    tables = page.tables()                       # the snapshot's tables, masked; unreadable records recorded
+    page.measure("score.overall")                # a headline: the registry's value under the page's filters
     page.figure(figures.score_by_scope(df), "score_by_scope", data=df)
     page.table(controls, "controls_ranked", title="Controls by potential increase")
 
-Everything shown is masked when `mask_ids` is set and HTML-escaped (names come from the cloud and are
-attacker-controlled). When `report_dir` is set, every table and the data behind every figure are written as CSV
-under `csv/<notebook>/`, headline numbers to `headlines/<notebook>.json` and unreadable records to
-`skips/<notebook>.json`; `mdcnb report` builds index.html from those files.
+Every number a page shows as a headline comes from the measure registry (`mdcnb.measures.registry`). The page reads
+the week's snapshot that `mdcnb report` wrote (`snapshot`, a folder) or, interactively, builds one. Everything shown
+is masked when `mask_ids` is set and HTML-escaped (names come from the cloud and are attacker-controlled). When
+`report_dir` is set, every table and the data behind every figure are written as CSV under `csv/<notebook>/`.
+Headlines and unreadable records are recorded in the notebook's own outputs (`HEADLINE_KEY` in an output's metadata,
+`SKIPS_MIME` data), where `mdcnb report` reads them back from the executed notebook to build index.html.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from IPython.display import HTML, display
 
-from mdcnb.dataset import default_dataset
-from mdcnb.mask import Masker
+from mdcnb.measures import registry
+from mdcnb.measures.registry import Filters
 from mdcnb.report.table_html import html_table
+from mdcnb.snapshot import Options, Snapshot, load, skipped
+from mdcnb.sources.dataset import default_dataset
+from mdcnb.tables.mask import Masker
 
-CSV_DIR, HEADLINE_DIR, SKIP_DIR = "csv", "headlines", "skips"
+CSV_DIR = "csv"
 DEFAULT_MAX_ROWS = 25
+HEADLINE_KEY = "mdcnb_headline"                       # output metadata: one headline as shown
+SKIPS_MIME = "application/vnd.mdcnb.skips+json"       # output data: records that could not be read
 
 
 def csv_path(report_dir: Path, notebook: str, name: str) -> Path:
     return Path(report_dir) / CSV_DIR / notebook / f"{name}.csv"
-
-
-def headline_path(report_dir: Path, notebook: str) -> Path:
-    return Path(report_dir) / HEADLINE_DIR / f"{notebook}.json"
-
-
-def skip_path(report_dir: Path, notebook: str) -> Path:
-    return Path(report_dir) / SKIP_DIR / f"{notebook}.json"
-
-
-@dataclass(frozen=True)
-class Headline:
-    """A number shown on index.html: label, value and how it reads."""
-
-    notebook: str
-    label: str
-    value: float | int | str | None
-    text: str
-
-
-def format_value(value: Any, unit: str = "", fmt: str | None = None) -> str:
-    """`61.2 %`, `1,234`, `n/a` for a missing number."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if fmt:
-        text = fmt.format(value)
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        text = str(value)
-    elif isinstance(value, int) or float(value).is_integer():
-        text = f"{int(value):,}"
-    else:
-        text = f"{value:,.1f}"
-    return f"{text} {unit}".strip() if unit else text
 
 
 def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
@@ -86,37 +59,45 @@ class Page:
     """The display-and-export helpers of one notebook page."""
 
     def __init__(self, notebook: str, *, report_dir: str | Path | None = None, mask_ids: bool = False,
-                 dataset: str | Path | None = None, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+                 dataset: str | Path | None = None, snapshot: str | Path | None = None,
+                 history: str | Path | None = None, logs: str | Path | None = None, options: Options | None = None,
+                 max_rows: int = DEFAULT_MAX_ROWS, **filters: Any) -> None:
+        """`snapshot`: the folder `mdcnb report` left the week's snapshot in (None: build one from `dataset`,
+        `history`, `logs` and `options`); `filters` (environments, subscriptions, accounts, severities, standards,
+        since, until) apply to every headline of the page."""
         self.notebook = notebook
         self.report_dir = Path(report_dir) if report_dir else None
         self.dataset = Path(dataset) if dataset else default_dataset()
+        self.filters = Filters.of(**filters)
         self.max_rows = max_rows
         self.masker = Masker.for_dataset(self.dataset) if mask_ids else None
-        self._headlines: list[Headline] = []
-        self._skips: list[dict[str, Any]] = []
-        if self.report_dir:
-            for path in (headline_path(self.report_dir, notebook), skip_path(self.report_dir, notebook)):
-                path.unlink(missing_ok=True)
+        self._source = {"snapshot": snapshot, "dataset": self.dataset, "history": history, "logs": logs,
+                        "since": self.filters.since, "until": self.filters.until, "options": options}
+        self._snapshot: Snapshot | None = None
 
     # -- data in ---------------------------------------------------------------------------------------------
-    def tables(self):
-        """The dataset's tables (`mdcnb.tables.load_tables`), masked if asked; unreadable records recorded."""
-        from mdcnb.tables import load_tables
+    def snapshot(self) -> Snapshot:
+        """The week's snapshot (read or built once per page); what it could not read is recorded for index.html."""
+        if self._snapshot is None:
+            self._snapshot = load(**self._source)
+            self.skips(skipped(self._snapshot))
+        return self._snapshot
 
-        tables = load_tables(self.dataset)
-        if self.masker:
-            for name, df in tables.items():
-                setattr(tables, name, self.masker.frame(df))
-        self.skips(tables.skips)
-        return tables
+    def tables(self):
+        """The snapshot's tables, unmasked: filters name real ids, and `table`, `figure`, `note` and `measure`
+        mask what they show."""
+        return self.snapshot().tables
+
+    def value(self, id: str, *, filters: Filters | None = None) -> Any:
+        """Measure `id` under the page's filters (or `filters`), not shown: the data of a chart or table."""
+        return registry.value(id, self.snapshot(), filters or self.filters)
 
     def skips(self, skipped: pd.DataFrame) -> None:
         """Record records or files that could not be read (columns of `schema.SKIPS`) for index.html."""
         if not len(skipped):
             return
-        self._skips += self.mask(skipped).astype(object).where(skipped.notna(), None).to_dict("records")
-        if self.report_dir:
-            _write_json(skip_path(self.report_dir, self.notebook), self._skips)
+        rows = self.mask(skipped).astype(object).where(skipped.notna(), None).to_dict("records")
+        display({SKIPS_MIME: rows}, raw=True)
 
     # -- masking ---------------------------------------------------------------------------------------------
     def mask(self, obj: Any) -> Any:
@@ -159,15 +140,19 @@ class Page:
         if link:
             display(HTML(f'<p class="mdcnb-caption">{link}</p>'))
 
-    def headline(self, label: str, value: Any, *, unit: str = "", fmt: str | None = None) -> None:
-        """Show a headline number and record it for index.html."""
-        value = self.mask(value) if isinstance(value, str) else value
-        text = format_value(value, unit, fmt)
-        number = value.item() if hasattr(value, "item") else value
-        self._headlines.append(Headline(self.notebook, label, number, text))
-        if self.report_dir:
-            _write_json(headline_path(self.report_dir, self.notebook), [h.__dict__ for h in self._headlines])
-        display(HTML(f'<p class="mdcnb-headline"><b>{html.escape(label)}:</b> {html.escape(text)}</p>'))
+    def measure(self, id: str, *, filters: Filters | None = None, qualifier: str | None = None) -> Any:
+        """Show measure `id` as a headline under the page's filters (or `filters`) and record it for index.html;
+        return its value. `qualifier` names what the filters single out (a standard)."""
+        snap = self.snapshot()
+        filters = filters or self.filters
+        value = registry.value(id, snap, filters)
+        label = registry.labelled(id, filters) + (f": {self.mask(qualifier)}" if qualifier else "")
+        text = self.mask(registry.text(id, value, currency=snap.prices.currency))
+        record = {"notebook": self.notebook, "measure": id, "label": label, "value": registry.plain(value),
+                  "text": text, "filters": filters.only(registry.measure(id).filters).as_dict()}
+        display(HTML(f'<p class="mdcnb-headline"><b>{html.escape(label)}:</b> {html.escape(text)}</p>'),
+                metadata={HEADLINE_KEY: record})
+        return value
 
     def note(self, template: str, **values: Any) -> None:
         """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values."""
@@ -192,7 +177,3 @@ class Page:
         href = html.escape(path.relative_to(self.report_dir).as_posix(), quote=True)
         return f'<a href="{href}">data: {html.escape(path.name)}</a>'
 
-
-def _write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")

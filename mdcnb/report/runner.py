@@ -3,16 +3,17 @@
     reports/<ISO week of the dataset's as-of time>/
         index.html                      headline numbers, links, dataset, pull log, records that could not be read
         <notebook>.html                 one self-contained page per notebook (code hidden, charts offline)
-        notebooks/<notebook>.ipynb      the executed notebooks
+        notebooks/<notebook>.ipynb      the executed notebooks (their outputs record the headlines and skips)
         csv/<notebook>/<table>.csv      every table shown and the data behind every chart
-        headlines/<notebook>.json       headline numbers recorded by the page helpers
-        skips/<notebook>.json           records the notebook could not read
-        skips.csv                       all of them, de-duplicated
+        skips.csv                       every record that could not be read, once
         report.json                     the same summary for scripts
 
-Notebooks run in worker processes (two by default: the machine's cores), each with a kernel of this interpreter.
-Side by side, the kernels scan CloudTrail logs in one process each (`MDCNB_SCAN_PROCESSES=1`): the cores are taken,
-and a pool forked from a kernel would count the tables it holds once more per fork.
+The report runs one way. Stage 1 (a process of its own, that then ends: normalising a million assessments leaves a
+process's memory fragmented) builds the week's snapshot once (`mdcnb.snapshot`: tables, one CloudTrail scan, the
+readiness audit), stores the week in the history store (the only write to it) and reads the stored weeks back, then
+leaves the snapshot in `.snapshot/` under the week folder. Stage 2 executes the notebooks in worker processes (two
+by default: the machine's cores), each with a kernel of this interpreter; they read the snapshot and nothing else.
+index.html is built from the executed notebooks' recorded headlines; `.snapshot/` is removed at the end.
 """
 
 from __future__ import annotations
@@ -32,18 +33,19 @@ from typing import Any
 
 import nbformat
 
-from mdcnb import table_cache
-from mdcnb.analysis.trends import iso_week
-from mdcnb.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
-from mdcnb.dataset import default_dataset, read_manifest
-from mdcnb.history import HISTORY_ENV, dataset_as_of, record_run
-from mdcnb.mask import Masker
+from mdcnb import snapshot
+from mdcnb.core.weeks import iso_week
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
 from mdcnb.report.export import export_html
+from mdcnb.sources.dataset import default_dataset, read_manifest
+from mdcnb.tables.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
+from mdcnb.tables.history import dataset_as_of
+from mdcnb.tables.mask import Masker
 
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 1800
+SNAPSHOT_DIR = ".snapshot"
 
 
 @dataclass
@@ -101,8 +103,6 @@ class _Job:
     dataset: Path
     mask_ids: bool
     kernel_path: str
-    history: str | None = None  # history store the summary notebook reads (its kernel inherits MDCNB_HISTORY)
-    side_by_side: bool = False  # notebooks run in parallel: their kernels scan CloudTrail logs in one process
 
 
 def select_notebooks(notebooks_dir: Path, names: list[str]) -> list[Path]:
@@ -170,39 +170,32 @@ def source_cell_number(executed: Path, cell_index: int) -> int:
     return cell_index + 1 - injected
 
 
-def _record_big_dataset(dataset: Path, history: Path | None) -> list[str]:
-    """Store this week's snapshot of a big dataset and leave its table cache behind for the notebooks; what it
-    said is returned. Run in a process of its own that then ends: normalising a million assessments leaves a
-    process's memory fragmented, and the report's own process lives as long as the notebooks run. The snapshot's
-    CloudTrail summary is scanned in this process too (a pool forked from it would count its tables per fork)."""
-    from mdcnb.tables import load_tables
-
+def build_snapshot(dataset: Path, folder: Path, options: ReportOptions) -> list[str]:
+    """Stage 1: build the week's snapshot, store the week in the history store and leave the snapshot in `folder`;
+    what it said is returned. Runs in a process of its own (its CloudTrail scan in that one process: a pool forked
+    from it would count its tables once more per fork)."""
     os.environ[SCAN_PROCESSES_ENV] = "1"
     messages: list[str] = []
-    record_run(dataset, history, tables=load_tables(dataset), log=messages.append)
+    snap = snapshot.build(dataset, since=options.since, until=options.until, with_history=False)
+    snapshot.record(snap, options.history, since=options.since, until=options.until, log=messages.append)
+    snapshot.write(snap, folder)
     return messages
 
 
-def _record_history(dataset: Path, history: Path | None, log) -> None:
-    """This week's snapshot in the history store (and, for a big dataset, its table cache)."""
-    if table_cache.cache_key(dataset) is None:
-        record_run(dataset, history, log=lambda text: log(text, file=sys.stderr))
-        return
+def _stage_one(dataset: Path, folder: Path, options: ReportOptions, log) -> str | None:
+    """Run stage 1 in a worker process; None when it worked, else why not."""
     with ProcessPoolExecutor(max_workers=1) as once:
         try:
-            messages = once.submit(_record_big_dataset, dataset, history).result()
-        except Exception as exc:  # unreadable dataset: each notebook will fail and say why
-            messages = [f"could not load {dataset}: {exc}"]
+            messages = once.submit(build_snapshot, dataset, folder, options).result()
+        except Exception as exc:  # unreadable dataset: reported, and no notebook runs
+            return f"could not build the snapshot of {dataset}: {type(exc).__name__}: {exc}"
     for text in messages:
         log(text, file=sys.stderr)
+    return None
 
 
 def _run_job(job: _Job) -> NotebookResult:
     name = job.source.stem
-    if job.history:  # in the worker process only: its kernels read the store the report wrote to
-        os.environ[HISTORY_ENV] = job.history
-    if job.side_by_side:
-        os.environ[SCAN_PROCESSES_ENV] = "1"
     executed = job.week_dir / "notebooks" / f"{name}.ipynb"
     result = execute(job.source, executed, job.parameters, job.kernel_path)
     if not executed.exists():
@@ -235,13 +228,13 @@ def _title(notebook: Path) -> str:
 def _clear_outputs(week_dir: Path, name: str) -> None:
     """Remove what an earlier run of this notebook left, so no stale table survives."""
     shutil.rmtree(week_dir / page_files.CSV_DIR / name, ignore_errors=True)
-    for path in (week_dir / f"{name}.html", week_dir / "notebooks" / f"{name}.ipynb",
-                 page_files.headline_path(week_dir, name), page_files.skip_path(week_dir, name)):
+    for path in (week_dir / f"{name}.html", week_dir / "notebooks" / f"{name}.ipynb"):
         path.unlink(missing_ok=True)
 
 
 def run_report(options: ReportOptions, log=print) -> ReportResult:
-    """Execute the notebooks, export their pages and write index.html. Never raises for a failing notebook."""
+    """Build the week's snapshot, execute the notebooks on it, export their pages and write index.html. Never
+    raises for a failing notebook."""
     from mdcnb.report.index import write_index
 
     dataset = Path(options.dataset or default_dataset()).resolve()
@@ -249,23 +242,38 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
     week_dir = Path(options.out).resolve() / iso_week(dataset_as_of(manifest))
     week_dir.mkdir(parents=True, exist_ok=True)
     sources = select_notebooks(options.notebooks_dir, options.notebooks)
+    snapshot_dir = week_dir / SNAPSHOT_DIR
     parameters = {"dataset": str(dataset), "since": options.since, "until": options.until,
                   "environments": list(options.environments), "subscriptions": list(options.subscriptions),
-                  "accounts": list(options.accounts), "mask_ids": options.mask_ids, "report_dir": str(week_dir)}
+                  "accounts": list(options.accounts), "mask_ids": options.mask_ids, "report_dir": str(week_dir),
+                  "snapshot": str(snapshot_dir)}
     for source in sources:
         _clear_outputs(week_dir, source.stem)
-    _record_history(dataset, options.history, log)
-    store = str(Path(options.history).resolve()) if options.history else None
+    results: list[NotebookResult] = []
+    try:
+        failed = _stage_one(dataset, snapshot_dir, options, log)
+        if failed:
+            log(failed, file=sys.stderr)
+            results = [NotebookResult(s.stem, ok=False, seconds=0.0, error=failed) for s in sources]
+        else:
+            results = _stage_two(sources, week_dir, parameters, dataset, options, log)
+    finally:
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
+    masker = Masker.for_dataset(dataset) if options.mask_ids else None
+    index = write_index(week_dir, dataset=dataset, manifest=manifest, results=results, masker=masker)
+    return ReportResult(week_dir, index, results)
+
+
+def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], dataset: Path,
+               options: ReportOptions, log) -> list[NotebookResult]:
+    """Execute the notebooks on the snapshot, two at a time by default."""
     results: list[NotebookResult] = []
     with local_kernel() as kernel_path:
         workers = max(1, min(options.workers, len(sources)))
-        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path, store, workers > 1)
-                for s in sources]
+        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in sources]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for result in pool.map(_run_job, jobs):
                 log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
                     + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
                 results.append(result)
-    masker = Masker.for_dataset(dataset) if options.mask_ids else None
-    index = write_index(week_dir, dataset=dataset, manifest=manifest, results=results, masker=masker)
-    return ReportResult(week_dir, index, results)
+    return results

@@ -1,8 +1,8 @@
 """Sample part: the AWS-side inventory of the sample tenant's accounts, as the live collector would record it.
 
-Writes `aws/<account-id>/<service>_<Operation>.json` (layout in `mdcnb.inventory`) for every AWS account that has
-a native connector, in every weekly snapshot, from the tenant model in the `SampleContext` (connectors with their
-role ARNs and regions, the organisation's accounts, EC2 instances with state and Arc machine, EKS, RDS, S3). Most
+Writes `aws/<account-id>/<service>_<Operation>.json` (layout in `mdcnb.sources.aws_dataset`) for every AWS account
+that has a native connector, in every weekly snapshot, from the tenant model in the `SampleContext` (connectors with
+their role ARNs and regions, the organisation's accounts, EC2 instances with state and Arc machine, EKS, RDS, S3). Most
 of each estate is set up as MDC's guide asks; the deliberate exceptions, so the audit and the coverage page show
 real findings:
 
@@ -26,12 +26,12 @@ from typing import Any
 
 import pandas as pd
 
-from mdcnb.analysis.aws_audit import rules
-from mdcnb.inventory import AccountInventory, Call, write_inventory
+from mdcnb.analysis.readiness import rules
 from mdcnb.normalize.common import fold
 from mdcnb.normalize.inventory import connector as normalise_connector
 from mdcnb.sample.context import CloudResource, Connector, SampleContext, iso
 from mdcnb.sample.records import connector_record
+from mdcnb.sources.aws_dataset import AccountInventory, Call, write_inventory
 
 QUICK_SETUP_PROFILE = "AmazonSSMRoleForInstancesQuickSetup"
 APP_PROFILE = "app-server"

@@ -7,7 +7,7 @@ account every `scan_interval_hours` in its regions (from the day its connector w
 roles of its offerings act daily with the same session name; AssumeRoleWithWebIdentity records precede
 them; ordinary users and AWS services make most of the traffic. Also: a `CloudTrail-Digest` folder, one
 event delivered in two files, and `cloudtrail/trails.json` (DescribeTrails + GetEventSelectors +
-GetTrailStatus answers, the shape `mdcnb.cloudtrail.trails` reads) for the trail audit.
+GetTrailStatus answers, the shape `mdcnb.tables.cloudtrail.trails` reads) for the trail audit.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from mdcnb.cloudtrail.synth import Builder, TrailAccount, write_account_logs
-from mdcnb.dataset import cloudtrail_root
+from mdcnb.sample.cloudtrail_synth import Builder, TrailAccount, write_account_logs
 from mdcnb.sample.context import SampleContext
+from mdcnb.sources.dataset import cloudtrail_root
 
 DAYS = 21
 ORG_ID = "o-c0nt0s0a1b"
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1")  # for connectors that scan all regions
 USER_EVENTS_PER_REGION_DAY = 30
 # The sample reads fewer APIs per scan than the real role (to stay small: about 2.5 MB of gzip); the benchmark
-# and the tests use the full lists of mdcnb.cloudtrail.synth.
+# and the tests use the full lists of mdcnb.sample.cloudtrail_synth.
 SAMPLE_REGIONAL = [("ec2", "DescribeInstances", 1), ("ec2", "DescribeSecurityGroups", 1), ("ec2", "DescribeVpcs", 1),
                    ("kms", "ListKeys", 1), ("cloudtrail", "DescribeTrails", 1), ("rds", "DescribeDBInstances", 1)]
 SAMPLE_GLOBAL = [("iam", "ListRoles", 1), ("iam", "GetAccountPasswordPolicy", 1), ("s3", "ListBuckets", 1),

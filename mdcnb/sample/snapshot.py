@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from mdcnb.dataset import DatasetWriter, write_manifest
 from mdcnb.sample import records
 from mdcnb.sample.catalog import Standard, controls, recommendations, recommendations_for, standards
 from mdcnb.sample.context import CloudResource, Connector, SampleContext, Subscription, iso
@@ -23,6 +22,7 @@ from mdcnb.sample.estate import (
     vm_overrides,
 )
 from mdcnb.sample.scores import Scored, compliance, control_scores, scope_score
+from mdcnb.sources.dataset import DatasetWriter, write_manifest
 
 ENVIRONMENT_OF_STANDARD_SCOPE = {"Subscription": "Azure", "MultiCloudAggregation": "AWS"}
 

@@ -1,1 +1,1 @@
-"""Live sources: read a cloud and write a dataset directory in the layout of `mdcnb.dataset`."""
+"""Live sources: read a cloud and write a dataset directory in the layout of `mdcnb.sources.dataset`."""

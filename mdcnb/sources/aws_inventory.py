@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mdcnb.inventory import AccountInventory, Call
+from mdcnb.sources.aws_dataset import AccountInventory, Call
 
 GLOBAL_REGION = "us-east-1"
 TEMPLATE_BUCKET_PREFIX = "cf-templates-"

@@ -1,7 +1,7 @@
 """The live Azure source: Resource Graph (and ARM where Resource Graph lacks the data) into a dataset directory.
 
 `pull(out, ...)` reads one tenant, a management group or a list of subscriptions and writes the layout of
-`mdcnb.dataset`: one JSON Lines file per record type holding rows exactly as the services returned them (so the
+`mdcnb.sources.dataset`: one JSON Lines file per record type holding rows exactly as the services returned them (so the
 sample and a live pull share every normaliser), and `manifest.json` with the scope, the request figures and the
 pull log.
 
@@ -34,7 +34,6 @@ import orjson
 from azure.core.credentials import TokenCredential
 from tqdm import tqdm
 
-from mdcnb.dataset import MANIFEST, RECORD_TYPES, record_path, write_manifest
 from mdcnb.sources.azure_clouds import AzureCloud, cloud_by_name
 from mdcnb.sources.azure_http import ArmClient, ArmError, RetrySettings
 from mdcnb.sources.azure_queries import (
@@ -45,6 +44,7 @@ from mdcnb.sources.azure_queries import (
     ArgQuery,
     ArmList,
 )
+from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, record_path, write_manifest
 
 SOURCE = "azure"
 PARTS_DIR = ".pull-parts"

@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pandas as pd
 from azure.core.rest import HttpRequest
 
-from mdcnb.prices import PriceTable, price_table_from_dict
 from mdcnb.sources._http import pipeline_client
+from mdcnb.sources.prices import PriceTable, price_table_from_dict
 
 RETAIL_ENDPOINT = "https://prices.azure.com/api/retail/prices"
 API_VERSION = "2023-01-01-preview"

@@ -1,0 +1,1 @@
+"""Core: the table contracts every layer shares (`schema`). Imports nothing else of mdcnb."""

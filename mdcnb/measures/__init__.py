@@ -1,0 +1,1 @@
+"""Measures: every figure mdcnb shows, defined once (`registry`), computed over a `Snapshot`."""

@@ -1,0 +1,47 @@
+"""Coverage measures: Defender plans that are off where billable resources exist."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mdcnb.analysis import coverage, diff
+from mdcnb.measures.cost import FILTERS, view
+from mdcnb.measures.registry import Filters, define
+from mdcnb.snapshot import Snapshot
+
+
+@define("coverage.gaps", "Plans off where protected resources exist", "count", "{:,}", filters=FILTERS,
+        table=True)
+def gaps(snap: Snapshot, f: Filters) -> pd.DataFrame:
+    """Table measure: one row per scope and plan that is off while the plan's resources exist there."""
+    v = view(snap, f)
+    return coverage.plans_off_with_resources(v.settings, v.units, v.names)
+
+
+@define("coverage.plans_off_with_resources", "Plans off where resources exist (scope x plan)", "count", "{:,}",
+        filters=FILTERS)
+def plans_off_with_resources(snap: Snapshot, f: Filters) -> int:
+    return len(gaps(snap, f))
+
+
+@define("coverage.subscriptions", "Subscriptions", "count", "{:,}", filters=("subscriptions",))
+def subscriptions(snap: Snapshot, f: Filters) -> int:
+    return len(coverage.only(snap.tables.subscriptions, "subscription_id", f.subscriptions))
+
+
+@define("coverage.connectors", "Multicloud connectors", "count", "{:,}", filters=("environments",))
+def connectors(snap: Snapshot, f: Filters) -> int:
+    return len(coverage.only(snap.tables.connectors, "environment", f.environments))
+
+
+@define("coverage.resources", "Resources assessed or inventoried", "count", "{:,}")
+def resources(snap: Snapshot, f: Filters) -> int:
+    return len(diff.resource_set(snap.tables))
+
+
+@define("coverage.plans_enabled", "Defender plans switched on (subscription level)", "count", "{:,}",
+        filters=("subscriptions",))
+def plans_enabled(snap: Snapshot, f: Filters) -> int:
+    plans = coverage.only(snap.tables.plans, "subscription_id", f.subscriptions)
+    plans = plans[plans["level"].eq("subscription").fillna(False)]
+    return int(plans["enabled"].fillna(False).sum())

@@ -1,0 +1,179 @@
+"""The measure registry: every figure mdcnb shows, defined once.
+
+A `Measure` names a figure (`id`), says how it reads (`label`, `unit`, `fmt`), which filters it honours, and holds
+the one function that computes it from a `Snapshot`. Headlines, chart titles, CSVs, index.html, CLI `--json`,
+trend points and widget panels all call `value(id, snapshot, filters)` and `text(id, value)`: a figure that must
+differ on some surface is a different measure with its own label. A measure that deliberately ignores a filter the
+page applies says so in its label (`labelled(id, filters)`: "... (all environments)").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mdcnb.snapshot import Snapshot
+
+FILTERS = ("environments", "subscriptions", "accounts", "severities", "standards", "since", "until")
+IGNORED_NOTE = {"environments": "all environments", "subscriptions": "all subscriptions",
+                "accounts": "all accounts", "severities": "all severities", "standards": "all standards",
+                "since": "whole window", "until": "whole window"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a page, a panel or a command selects; an empty selection means all."""
+
+    environments: tuple[str, ...] = ()
+    subscriptions: tuple[str, ...] = ()   # subscription or connector ids (secure score scopes)
+    accounts: tuple[str, ...] = ()        # AWS account ids
+    severities: tuple[str, ...] = ()
+    standards: tuple[str, ...] = ()
+    since: str | None = None              # ISO dates, both ends included
+    until: str | None = None
+
+    @classmethod
+    def of(cls, **values: Any) -> Filters:
+        """Filters from keyword values (lists, tuples or None), ignoring names that are no filter."""
+        out = {}
+        for f in fields(cls):
+            value = values.get(f.name)
+            if f.name in ("since", "until"):
+                out[f.name] = value or None
+            else:
+                out[f.name] = tuple(value or ())
+        return cls(**out)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The active filters as plain JSON values (what a recorded headline says it was computed under)."""
+        return {name: list(v) if isinstance(v, tuple) else v for name in sorted(self.active())
+                for v in [getattr(self, name)]}
+
+    def active(self) -> set[str]:
+        return {f.name for f in fields(self) if getattr(self, f.name)}
+
+    def but(self, **changes: Any) -> Filters:
+        """These filters with some changed (`filters.but(standards=("CIS",))`)."""
+        return replace(self, **{k: (v if k in ("since", "until") else tuple(v or ())) for k, v in changes.items()})
+
+    def only(self, names: Iterable[str]) -> Filters:
+        """These filters with every other one cleared (what a measure that honours only `names` sees)."""
+        keep = set(names)
+        return replace(self, **{f.name: (None if f.name in ("since", "until") else ())
+                                for f in fields(self) if f.name not in keep})
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One figure: how it is named and written, what it honours, and how it is computed."""
+
+    id: str
+    label: str
+    unit: str                     # "%", "points", "events", "bytes", "count", "money", "money/month", "" (text)
+    fmt: str                      # display format of the value, e.g. "{:,.2f}"
+    compute: Callable[[Snapshot, Filters], Any]
+    filters: frozenset[str] = field(default_factory=frozenset)
+    decimals: int | None = None   # rounding the value is compared at across surfaces (None: exact)
+    table: bool = False           # the value is a table (a chart's or a table's data), not one number
+
+    @property
+    def feature(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+REGISTRY: dict[str, Measure] = {}
+Compute = Callable[["Snapshot", Filters], Any]
+
+
+def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] = (),
+           decimals: int | None = None, table: bool = False) -> Callable[[Compute], Compute]:
+    """Decorator: register the function below as measure `id`."""
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise ValueError(f"measure {id}: no filter named {sorted(unknown)}")
+
+    def register(compute: Compute) -> Compute:
+        if id in REGISTRY:
+            raise ValueError(f"measure {id} is defined twice")
+        REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), decimals, table)
+        return compute
+
+    return register
+
+
+def measure(id: str) -> Measure:
+    _load_definitions()
+    try:
+        return REGISTRY[id]
+    except KeyError:
+        raise KeyError(f"no measure {id!r}; measures: {', '.join(sorted(REGISTRY))}") from None
+
+
+def measures() -> dict[str, Measure]:
+    _load_definitions()
+    return dict(REGISTRY)
+
+
+def numbers(feature: str) -> list[str]:
+    """The ids of a feature's measures that are one number or text (not tables), in definition order."""
+    return [m.id for m in measures().values() if m.feature == feature and not m.table]
+
+
+def value(id: str, snapshot: Snapshot, filters: Filters | None = None) -> Any:
+    """The measure's value on `snapshot` under `filters` (the filters it does not honour are dropped)."""
+    m = measure(id)
+    return m.compute(snapshot, (filters or Filters()).only(m.filters))
+
+
+def labelled(id: str, filters: Filters | None = None) -> str:
+    """The measure's label; when the page filters on something the measure ignores, the label says what it
+    covers instead ("all environments", "whole window")."""
+    ignored = sorted((filters or Filters()).active() - measure(id).filters, key=FILTERS.index)
+    notes = list(dict.fromkeys(IGNORED_NOTE[name] for name in ignored))
+    return f"{measure(id).label} ({', '.join(notes)})" if notes else measure(id).label
+
+
+def text(id: str, value: Any, currency: str = "USD") -> str:
+    """The value as every surface writes it: the measure's format and unit (money as `USD 1,240.00 / month`);
+    `n/a` for a missing number."""
+    m = measure(id)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    if m.unit in ("money", "money/month"):
+        return f"{currency} {m.fmt.format(value)}" + (" / month" if m.unit == "money/month" else "")
+    return f"{m.fmt.format(value)} {_unit(m.unit)}".strip()
+
+
+def rounded(id: str, value: Any) -> Any:
+    """The value at the precision surfaces are compared at (the displayed rounding)."""
+    m = measure(id)
+    if m.decimals is None or value is None or isinstance(value, str):
+        return value
+    return round(float(value), m.decimals)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe value: missing or infinite numbers -> None, numpy numbers -> Python numbers, tables -> rows."""
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):
+        return [{k: plain(v) for k, v in row.items()} for row in value.to_dict("records")]
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return value
+
+
+def _unit(unit: str) -> str:
+    return "" if unit in ("count", "events") else unit
+
+
+def _load_definitions() -> None:
+    """Import the feature modules that define measures (once; they register themselves)."""
+    from mdcnb.measures import cloudtrail, compliance, cost, coverage, history, readiness, score  # noqa: F401

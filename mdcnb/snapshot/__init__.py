@@ -1,0 +1,162 @@
+"""The week's snapshot: everything the pages and the commands read, loaded once.
+
+`build(dataset, ...)` loads the dataset's tables, scans its CloudTrail logs once, audits its AWS accounts and reads
+the history store (never writing to it). Stage 1 of `mdcnb report` builds it and `write`s it to one file under the
+week folder; the notebooks (stage 2) `read` that file and touch neither the dataset, the logs nor the store.
+Interactively, a notebook without a snapshot file builds its own (`load`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mdcnb.core import schema
+from mdcnb.snapshot.cost import load_prices
+from mdcnb.snapshot.readiness import AuditResult, audit_over_time, audit_tables
+from mdcnb.sources.aws_dataset import AccountInventory, read_inventories
+from mdcnb.sources.dataset import Skip, cloudtrail_root, default_dataset
+from mdcnb.sources.prices import DEFAULT_SIEM, PriceTable, SiemPrice, siem_price
+from mdcnb.tables import Tables, cache, load_tables
+from mdcnb.tables.cloudtrail.result import VolumeResult, cloudtrail_daily
+from mdcnb.tables.cloudtrail.trails import trails_from_dataset
+from mdcnb.tables.history import WeeklyHistory, record_run, weekly_history
+
+SNAPSHOT_FILE = "snapshot.pickle"
+_FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables
+# the other parts, stored whole
+_OBJECTS = ("audit", "prices", "siem_price", "options", "inventories", "trails", "readiness_weeks", "history")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a snapshot is priced and what-if'ed with (report-wide in `mdcnb report`; a notebook's own parameters
+    when it builds its snapshot itself)."""
+
+    prices: str | None = None          # price table file; None: the latest dated table in `currency`
+    currency: str = "USD"
+    overrides: tuple[str, ...] = ()    # files of negotiated prices
+    siem: str = DEFAULT_SIEM           # SIEM price row of the price table
+    price_per_gb: float | None = None  # a negotiated SIEM price per GB instead
+    price_per_million_events: float | None = None
+    exclude_tag: str | None = "env"    # the exclusion what-if leaves out resources tagged exclude_tag=exclude_value
+    exclude_value: str | None = "dev"
+
+
+@dataclass
+class Snapshot:
+    """One week of one estate: its tables, its CloudTrail volume, its readiness audit and its stored history."""
+
+    tables: Tables
+    cloudtrail: VolumeResult
+    audit: AuditResult
+    prices: PriceTable
+    siem_price: SiemPrice
+    options: Options = field(default_factory=Options)
+    inventories: dict[str, AccountInventory] = field(default_factory=dict)
+    trails: pd.DataFrame = field(default_factory=schema.CLOUDTRAIL_TRAILS.frame)
+    readiness_weeks: pd.DataFrame | None = None   # readiness outcomes per week (`audit_over_time`)
+    history: WeeklyHistory | None = None
+
+    @property
+    def dataset(self) -> Path | None:
+        return self.tables.dataset
+
+
+def build(dataset: str | Path | None = None, *, history: str | Path | None = None, logs: str | Path | None = None,
+          since: str | None = None, until: str | None = None, with_history: bool = True,
+          options: Options | None = None) -> Snapshot:
+    """Load everything once: tables, one CloudTrail scan (`logs`, else the dataset's own `cloudtrail/`), the AWS
+    inventory and readiness audit, the price table and SIEM price, and the stored weeks of the estate (read only;
+    `with_history=False` skips them)."""
+    path = Path(dataset) if dataset is not None else default_dataset()
+    tables = load_tables(path)
+    inventories, inventory_skips = read_inventories(path)
+    audit = audit_tables(tables, inventories=inventories)
+    audit.skips[:0] = inventory_skips
+    options = options or Options()
+    table = load_prices(options.prices, options.currency, options.overrides)
+    return Snapshot(tables=tables, cloudtrail=scan(path, logs=logs, since=since, until=until), audit=audit,
+                    prices=table, siem_price=_siem_price(options, table),
+                    options=options, inventories=inventories, trails=trails_from_dataset(path),
+                    readiness_weeks=audit_over_time(path),
+                    history=weekly_history(path, history, since=since, until=until, tables=tables)
+                    if with_history else None)
+
+
+def of_tables(tables: Tables, cloudtrail: VolumeResult | None = None, options: Options | None = None) -> Snapshot:
+    """A snapshot of just these tables (and this CloudTrail result): what a command that reads no more needs for
+    the measures of its feature. No audit, no inventory, no history; prices from the latest table."""
+    options = options or Options()
+    table = load_prices(options.prices, options.currency, options.overrides)
+    empty = VolumeResult(schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame())
+    return Snapshot(tables=tables, cloudtrail=cloudtrail or empty, audit=AuditResult(schema.AWS_AUDIT.frame(), None),
+                    prices=table, siem_price=_siem_price(options, table), options=options)
+
+
+def _siem_price(options: Options, table: PriceTable) -> SiemPrice:
+    return siem_price(options.siem, table, price_per_gb=options.price_per_gb,
+                      price_per_million_events=options.price_per_million_events)
+
+
+def record(snap: Snapshot, store: str | Path | None = None, *, since: str | None = None, until: str | None = None,
+           log: Callable[[str], None] = print) -> None:
+    """Store the snapshot's week (and the weeks its dataset ships) in the history store, then read the estate's
+    weeks back into `snap.history`: the explicit history step of `mdcnb report` (never a side effect of reading)."""
+    daily = cloudtrail_daily(snap.cloudtrail.volume)
+    record_run(snap.dataset, store, tables=snap.tables, cloudtrail=daily, log=log)
+    snap.history = weekly_history(snap.dataset, store, since=since, until=until, tables=snap.tables)
+
+
+def scan(dataset: Path, *, logs: str | Path | None = None, since: str | None = None,
+         until: str | None = None) -> VolumeResult:
+    """The CloudTrail volume of `logs` or of the dataset's `cloudtrail/` folder (an empty result when it has none)."""
+    from mdcnb.tables import cloudtrail
+
+    if logs:
+        return cloudtrail.volume(logs, since=since, until=until, dataset=dataset)
+    if not cloudtrail_root(dataset).is_dir():
+        return VolumeResult(schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame(), source="",
+                            since=since, until=until, notes=["no CloudTrail logs in the dataset (cloudtrail/)"])
+    return cloudtrail.dataset_volume(dataset, since=since, until=until)
+
+
+def write(snapshot: Snapshot, folder: Path) -> Path:
+    """Leave the snapshot in `folder/snapshot.pickle` (owner-only, written atomically) for the notebooks."""
+    frames: dict[str, Any] = {f"tables/{name}": frame for name, frame in snapshot.tables.items()}
+    frames.update({f"cloudtrail/{name}": getattr(snapshot.cloudtrail, name) for name in _FRAMES})
+    for name in _OBJECTS:
+        frames[name] = getattr(snapshot, name)
+    accounting = {f.name: getattr(snapshot.cloudtrail, f.name) for f in dataclasses.fields(VolumeResult)
+                  if f.name not in _FRAMES}
+    entry = Path(folder) / SNAPSHOT_FILE
+    cache.write_frames(entry, frames, {"manifest": snapshot.tables.manifest, "dataset": str(snapshot.dataset),
+                                       "cloudtrail": accounting})
+    return entry
+
+
+def read(folder: str | Path) -> Snapshot:
+    """The snapshot `write` left in `folder`."""
+    frames, meta = cache.read_frames(Path(folder) / SNAPSHOT_FILE)
+    tables = Tables(**{name.split("/", 1)[1]: frame for name, frame in frames.items() if name.startswith("tables/")},
+                    manifest=meta["manifest"], dataset=Path(meta["dataset"]))
+    cloudtrail = VolumeResult(**{name: frames[f"cloudtrail/{name}"] for name in _FRAMES}, **meta["cloudtrail"])
+    return Snapshot(tables=tables, cloudtrail=cloudtrail, **{name: frames[name] for name in _OBJECTS})
+
+
+def load(snapshot: str | Path | None = None, **build_args: Any) -> Snapshot:
+    """The report's snapshot when `snapshot` names its folder, else one built now from `build_args`."""
+    return read(snapshot) if snapshot else build(**build_args)
+
+
+def skipped(snap: Snapshot) -> pd.DataFrame:
+    """Every record and file the snapshot could not read (tables, CloudTrail, AWS inventory) as `schema.SKIPS`."""
+    inventory = [s.as_row() for s in snap.audit.skips if isinstance(s, Skip)]
+    parts = [snap.tables.skips, snap.cloudtrail.skips(), schema.SKIPS.frame(inventory)]
+    return schema.SKIPS.conform(pd.concat([p for p in parts if len(p)], ignore_index=True)) \
+        if any(len(p) for p in parts) else schema.SKIPS.frame()

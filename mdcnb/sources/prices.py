@@ -1,0 +1,253 @@
+"""Dated price tables: Defender plan prices and SIEM ingestion prices, with their sources.
+
+A price table is a JSON file in `data/prices/` named `prices-<date>-<currency>.json`: table-level `name`, `date`,
+`currency`, `region`, `source`, `hours_per_month` and `rows`, one per (plan, sub-plan, billing unit) with the hourly and
+monthly price of recurring units or the usage price of metered ones, and each row's own source, source date and
+confidence (P primary, S secondary, U uncertain). `mdcnb prices refresh` writes new tables from the Azure Retail
+Prices API; a user file of negotiated prices overrides rows (`apply_overrides`). Every cost figure names the table it
+used through `PriceTable.label`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+PRICES_DIR = Path(__file__).resolve().parents[2] / "data" / "prices"
+HOURS_PER_MONTH = 730
+BYTES_PER_GB = 1_000_000_000  # SIEMs (Sentinel included) bill GB = 10^9 bytes
+DEFAULT_SIEM = "sentinel-analytics"
+ROW_COLUMNS = ("plan", "sub_plan", "kind", "billing_unit", "hourly_price", "monthly_price", "usage_price", "usage_unit",
+               "usage_block", "product_name", "meter_name", "source", "source_date", "confidence", "note")
+PRICE_COLUMNS = ("hourly_price", "monthly_price", "usage_price")
+
+
+class PriceTableError(ValueError):
+    """A price table or override file that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """One dated price table (rows as a DataFrame) and where it came from."""
+
+    name: str
+    date: str
+    currency: str
+    source: str
+    rows: pd.DataFrame
+    region: str = "Global"
+    hours_per_month: float = HOURS_PER_MONTH
+    siem_bytes_per_event: float = 1320.0
+    path: Path | None = None
+    overrides: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        """The name every figure prints: table, date, currency and any override file."""
+        text = f"price table {self.name} ({self.date}, {self.currency})"
+        return text + (f" with prices overridden by {', '.join(self.overrides)}" if self.overrides else "")
+
+    def info(self) -> dict[str, Any]:
+        """`{"name", "source", "date", "currency", "overrides"}` for JSON output and report headlines."""
+        return {"name": self.name, "source": self.source, "date": self.date, "currency": self.currency,
+                "overrides": list(self.overrides)}
+
+    def recurring(self, plan: str, sub_plan: str | None) -> pd.Series | None:
+        """The recurring (hourly/monthly) row of a plan and sub-plan, or None when the table has none."""
+        rows = self.rows[(self.rows["plan"] == plan) & (self.rows["kind"] == "recurring")]
+        exact = rows[rows["sub_plan"] == (sub_plan or "")]
+        if len(exact):
+            return exact.iloc[0]
+        return None
+
+    def monthly_price(self, plan: str, sub_plan: str | None) -> float | None:
+        row = self.recurring(plan, sub_plan)
+        if row is None or pd.isna(row["monthly_price"]):
+            return None
+        return float(row["monthly_price"])
+
+    def with_monthly_price(self, plan: str, sub_plan: str | None, monthly: float, note: str) -> PriceTable:
+        """A copy with one recurring price changed (what-if prices from the notebook widget)."""
+        rows = self.rows.copy()
+        mask = (rows["plan"] == plan) & (rows["sub_plan"] == (sub_plan or "")) & (rows["kind"] == "recurring")
+        if not mask.any():
+            raise PriceTableError(f"{self.name} has no recurring price for {plan} {sub_plan or ''}".rstrip())
+        rows.loc[mask, "monthly_price"] = monthly
+        rows.loc[mask, "hourly_price"] = monthly / self.hours_per_month
+        return replace(self, rows=rows, overrides=tuple(dict.fromkeys((*self.overrides, note))))
+
+
+def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame([{c: row.get(c) for c in ROW_COLUMNS} for row in rows], columns=list(ROW_COLUMNS))
+    for col in (*PRICE_COLUMNS, "usage_block"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    for col in ("plan", "sub_plan", "kind"):
+        frame[col] = frame[col].fillna("").astype(str)
+    return frame
+
+
+def price_table_from_dict(data: dict[str, Any], path: Path | None = None) -> PriceTable:
+    """Build a `PriceTable` from its JSON form, checking what the model relies on."""
+    missing = [k for k in ("name", "date", "currency", "source", "rows") if k not in data]
+    if missing:
+        raise PriceTableError(f"{path or 'price table'}: missing {', '.join(missing)}")
+    rows = _rows_frame(list(data["rows"]))
+    bad_kind = sorted(set(rows["kind"]) - {"recurring", "usage"})
+    if bad_kind:
+        raise PriceTableError(f"{path or data['name']}: unknown row kind {bad_kind} (recurring or usage)")
+    hours = float(data.get("hours_per_month", HOURS_PER_MONTH))
+    recurring = rows["kind"] == "recurring"
+    fill = recurring & rows["monthly_price"].isna() & rows["hourly_price"].notna()
+    rows.loc[fill, "monthly_price"] = rows.loc[fill, "hourly_price"] * hours
+    siem_bytes = (data.get("siem_bytes_per_event") or {}).get("value", 1320.0)
+    return PriceTable(name=str(data["name"]), date=str(data["date"]), currency=str(data["currency"]).upper(),
+                      source=str(data["source"]), rows=rows, region=str(data.get("region", "Global")),
+                      hours_per_month=hours, siem_bytes_per_event=float(siem_bytes), path=path)
+
+
+def load_price_table(path: Path) -> PriceTable:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PriceTableError(f"{path}: cannot read price table ({exc})") from exc
+    return price_table_from_dict(data, path)
+
+
+def price_table_paths(directory: Path = PRICES_DIR, currency: str | None = None) -> list[Path]:
+    """Price tables in `directory`, oldest first (by the date in the name)."""
+    pattern = f"prices-*-{currency.upper()}.json" if currency else "prices-*.json"
+    return sorted(Path(directory).glob(pattern))
+
+
+def latest_price_table(directory: Path = PRICES_DIR, currency: str = "USD") -> PriceTable:
+    paths = price_table_paths(directory, currency)
+    if not paths:
+        raise PriceTableError(f"no {currency} price table in {directory}; "
+                              f"run `mdcnb prices refresh --currency {currency}`")
+    return load_price_table(paths[-1])
+
+
+def price_table_to_dict(table: PriceTable) -> dict[str, Any]:
+    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in table.rows.to_dict("records")]
+    return {"name": table.name, "date": table.date, "currency": table.currency, "region": table.region,
+            "hours_per_month": table.hours_per_month, "source": table.source,
+            "siem_bytes_per_event": {"value": table.siem_bytes_per_event}, "rows": rows}
+
+
+def write_price_table(table: PriceTable, directory: Path = PRICES_DIR) -> Path:
+    """Write `prices-<date>-<currency>.json` (a refresh on the same day replaces that day's table)."""
+    path = Path(directory) / f"prices-{table.date}-{table.currency}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(price_table_to_dict(table), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def apply_overrides(table: PriceTable, path: Path) -> PriceTable:
+    """Replace prices with negotiated ones from a CSV file.
+
+    Columns: `plan`, `sub_plan` (may be empty), one or more of `monthly_price`, `hourly_price`, `usage_price`, optional
+    `billing_unit` (to pick a usage row), `currency` (must equal the table's) and `note`. A row matching nothing in the
+    table is an error, so a typo cannot silently leave a list price in place.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            overrides = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise PriceTableError(f"{path}: cannot read override file ({exc})") from exc
+    rows = table.rows.copy()
+    for lineno, override in enumerate(overrides, start=2):
+        where = f"{path}:{lineno}"
+        currency = (override.get("currency") or table.currency).strip().upper()
+        if currency != table.currency:
+            raise PriceTableError(f"{where}: price in {currency} but the table is in {table.currency}")
+        mask = (rows["plan"] == (override.get("plan") or "").strip()) & \
+               (rows["sub_plan"] == (override.get("sub_plan") or "").strip())
+        unit = (override.get("billing_unit") or "").strip()
+        mask &= (rows["billing_unit"] == unit) if unit else (rows["kind"] == "recurring")
+        if not mask.any():
+            raise PriceTableError(f"{where}: no price row for plan {override.get('plan')!r} sub-plan "
+                                  f"{override.get('sub_plan')!r}{f' unit {unit!r}' if unit else ''} in {table.name}")
+        prices = {c: override.get(c) for c in PRICE_COLUMNS if (override.get(c) or "").strip()}
+        if not prices:
+            raise PriceTableError(f"{where}: no price given (monthly_price, hourly_price or usage_price)")
+        try:
+            values = {c: float(v) for c, v in prices.items()}
+        except ValueError as exc:
+            raise PriceTableError(f"{where}: not a number ({exc})") from exc
+        if "monthly_price" in values and "hourly_price" not in values:
+            values["hourly_price"] = values["monthly_price"] / table.hours_per_month
+        if "hourly_price" in values and "monthly_price" not in values:
+            values["monthly_price"] = values["hourly_price"] * table.hours_per_month
+        for col, value in values.items():
+            rows.loc[mask, col] = value
+        rows.loc[mask, "source"] = f"override {path.name}" + (f": {override['note']}" if override.get("note") else "")
+        rows.loc[mask, "confidence"] = "negotiated"
+    return replace(table, rows=rows, overrides=(*table.overrides, path.name))
+
+
+@dataclass(frozen=True)
+class SiemPrice:
+    """A SIEM ingestion price: per GB (10^9 bytes) and/or per million events, with the table and date it came from.
+
+    The first five fields match `analysis.cloudtrail_cost.SiemPrice`, so either module's cost arithmetic accepts it.
+    """
+
+    per_gb: float = 0.0
+    per_million_events: float = 0.0
+    currency: str = "USD"
+    source: str = "given by the user"
+    as_of: str | None = None
+    siem: str = "custom"
+    bytes_per_event: float = 1320.0
+    confidence: str = "user"
+
+    def cost(self, events: float, nbytes: float | None = None) -> float:
+        """Price of `events` events of `nbytes` bytes in all (default: events x the average event size)."""
+        size = events * self.bytes_per_event if nbytes is None else nbytes
+        return size / BYTES_PER_GB * self.per_gb + events / 1e6 * self.per_million_events
+
+    @property
+    def unit(self) -> str:
+        parts = ([f"{self.per_gb:g} {self.currency}/GB"] if self.per_gb else []) + \
+                ([f"{self.per_million_events:g} {self.currency}/million events"] if self.per_million_events else [])
+        return " + ".join(parts) or "free"
+
+
+def siem_options(table: PriceTable) -> list[str]:
+    return sorted(table.rows.loc[table.rows["plan"] == "SIEM", "sub_plan"])
+
+
+def siem_price(siem: str = DEFAULT_SIEM, table: PriceTable | None = None, *, price_per_gb: float | None = None,
+               price_per_million_events: float | None = None, bytes_per_event: float | None = None) -> SiemPrice:
+    """The ingestion price of one SIEM from the dated table (default: the latest USD table), or the caller's price.
+
+    `siem` is a SIEM row's sub-plan (e.g. `sentinel-analytics`, `sentinel-basic`, `datadog-indexing`,
+    `cloudtrail-extra-copy`; `siem_options(table)` lists them). `price_per_gb` and/or `price_per_million_events`
+    replace the table price (the source then says so); `bytes_per_event` replaces the table's average billed size
+    of a CloudTrail event, used when only event counts are known.
+    """
+    table = table or latest_price_table()
+    size = float(bytes_per_event if bytes_per_event is not None else table.siem_bytes_per_event)
+    if price_per_gb is not None or price_per_million_events is not None:
+        return SiemPrice(float(price_per_gb or 0.0), float(price_per_million_events or 0.0), table.currency,
+                         "given by the user", None, "custom", size, "user")
+    rows = table.rows[(table.rows["plan"] == "SIEM") & (table.rows["sub_plan"] == siem)]
+    if rows.empty or pd.isna(rows.iloc[0]["usage_price"]):
+        raise PriceTableError(f"{table.name} has no SIEM price {siem!r}; known: {', '.join(siem_options(table))}")
+    row = rows.iloc[0]
+    price = float(row["usage_price"])
+    if str(row["usage_unit"]).lower().endswith("events"):
+        per_gb, per_million = 0.0, price / float(row["usage_block"]) * 1e6
+    else:
+        per_gb, per_million = price, 0.0
+    return SiemPrice(per_gb, per_million, table.currency, f"{table.label}: {row['source']}", table.date, siem, size,
+                     str(row["confidence"]))

@@ -1,0 +1,231 @@
+"""The generic filter panel every page's explorer is built from: controls, views that redraw in place, notices.
+
+A `FilterPanel` shows the controls it is given choices for (environment, scope, severity, standard, account,
+region, dates; an empty selection means all) and re-renders each `view` whenever a control changes. Each view keeps
+the last thing it rendered (`View.result`), so callbacks are testable without a browser. A view whose selection
+leaves nothing to draw (a figure without data points, a table without rows) shows a short text naming the selection
+instead (`View.notice`; wording in `texts.json`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.display import HTML, display
+
+from mdcnb.analysis import score_detail
+from mdcnb.measures import registry
+from mdcnb.snapshot import Snapshot
+from mdcnb.tables import Tables
+
+ALL = "(none selected = all)"
+# The multiple-choice controls in the order the panel shows them: (Filters field, label, whether ids are masked).
+CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
+           ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False))
+# The panels' human text (empty-selection notices), as data beside this module.
+TEXTS: dict[str, Any] = json.loads(Path(__file__).with_name("texts.json").read_text(encoding="utf-8"))
+# Trace fields that hold a figure's data points (`value`: an indicator's single number).
+_POINT_FIELDS = ("x", "y", "z", "values", "labels", "value")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the panel currently selects; an empty tuple means everything."""
+
+    environments: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    standards: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+
+    def measures(self) -> registry.Filters:
+        """The same selection as the measure registry's filters (scopes are subscriptions or connectors)."""
+        return registry.Filters(environments=self.environments, subscriptions=self.scopes, accounts=self.accounts,
+                                severities=self.severities, standards=self.standards, since=iso(self.since),
+                                until=iso(self.until))
+
+
+@dataclass
+class View:
+    """One output area of a panel: how to render it from the filters, and what it rendered last. `subject` (a key
+    of `subjects` in `texts.json`) names what the view shows, for the notice of an empty selection."""
+
+    render: Callable[[Filters], Any]
+    subject: str | None = None
+    output: w.Output = field(default_factory=w.Output)
+    result: Any = None
+    error: str | None = None
+    notice: str | None = None
+
+
+def is_empty(result: Any) -> bool:
+    """Whether a view's result has nothing to draw: a plotly figure without a data point or a table without rows
+    (which would show as bare axes or bare headers, indistinguishable from something broken)."""
+    if isinstance(result, pd.DataFrame):
+        return result.empty
+    if isinstance(result, go.Figure):
+        return not any(_has_points(trace.to_plotly_json()) for trace in result.data)
+    return False
+
+
+def _has_points(trace: Mapping[str, Any]) -> bool:
+    return any(trace.get(name) is not None and (not hasattr(trace[name], "__len__") or len(trace[name]) > 0)
+               for name in _POINT_FIELDS)
+
+
+def display_data(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The mime bundle `display(obj)` shows, for a view's output. Plotly figures display themselves
+    (`_ipython_display_`): formatting them the usual way prints them beside the panel, where no redraw reaches, and
+    leaves the view empty. They give their bundle instead (plotly's own mimetype when the default renderer is an
+    external one, such as a browser tab)."""
+    if isinstance(obj, go.Figure):
+        bundle = obj._repr_mimebundle_() or pio.renderers["plotly_mimetype"].to_mimebundle(obj.to_dict())
+        return bundle, {}
+    return InteractiveShell.instance().display_formatter.format(obj)
+
+
+def _multi(description: str, options: Sequence[Any], value: Iterable[Any],
+           label: Callable[[Any], Any] | None = None) -> w.SelectMultiple:
+    """A multiple choice; `label` rewrites what the options show (their values stay as given)."""
+    values = {o[1] if isinstance(o, tuple) else o for o in options}
+    if label:
+        options = [(label(o[0]), o[1]) if isinstance(o, tuple) else (label(o), o) for o in options]
+    return w.SelectMultiple(options=list(options), value=tuple(v for v in value if v in values),
+                            description=description, rows=min(6, max(2, len(options))),
+                            layout=w.Layout(width="32%"), style={"description_width": "80px"})
+
+
+class FilterPanel:
+    """Filter controls plus views that re-render whenever a control changes."""
+
+    def __init__(self, *, environments: Sequence[str] = (), scopes: Sequence[tuple[str, str]] = (),
+                 severities: Sequence[str] = (), standards: Sequence[str] = (),
+                 accounts: Sequence[str | tuple[str, str]] = (), regions: Sequence[str] = (), dates: bool = False,
+                 defaults: Filters = Filters(), mask: Callable[[Any], Any] | None = None) -> None:
+        """`mask` (a notebook's `page.mask`) replaces ids in what the panel shows: option labels and every view's
+        output; filters and `View.result` keep the real ids."""
+        self.mask = mask or (lambda obj: obj)
+        self.controls: dict[str, w.ValueWidget] = {}
+        choices = {"environments": environments, "scopes": scopes, "severities": severities,
+                   "standards": standards, "accounts": accounts, "regions": regions}
+        for name, description, masked in CHOICES:
+            if choices[name]:
+                self.controls[name] = _multi(description, choices[name], getattr(defaults, name),
+                                             mask if masked else None)
+        if dates:
+            self.controls["since"] = w.DatePicker(description="Since", value=defaults.since)
+            self.controls["until"] = w.DatePicker(description="Until", value=defaults.until)
+        self.views: list[View] = []
+        for control in self.controls.values():
+            control.observe(lambda _change: self.refresh(), names="value")
+
+    @property
+    def filters(self) -> Filters:
+        return replace(Filters(), **{name: control.value for name, control in self.controls.items()})
+
+    def view(self, render: Callable[[Filters], Any], subject: str | None = None) -> View:
+        """Add an output area showing `render(filters)` (a figure, a DataFrame or anything displayable); `subject`
+        names what it shows when the selection matches nothing (a key of `subjects` in `texts.json`)."""
+        view = View(render, subject)
+        self.views.append(view)
+        self._render(view)
+        return view
+
+    def refresh(self) -> None:
+        for view in self.views:
+            self._render(view)
+
+    def _render(self, view: View) -> None:
+        """Replace the view's output. The widget's `outputs` are set directly rather than captured with
+        `with output:`, which headless kernels (papermill, nbval) need not support."""
+        try:
+            view.result, view.error = view.render(self.filters), None
+        except Exception as exc:  # a filter that leaves nothing to show must not break the panel
+            view.result, view.error = None, f"{type(exc).__name__}: {exc}"
+        view.notice = self.notice(view.subject) if view.error is None and is_empty(view.result) else None
+        if view.error is not None:
+            shown = self.mask(f"Nothing to show for this selection ({view.error})")
+        elif view.notice is not None:
+            shown = HTML(f"<p><em>{html.escape(view.notice)}</em></p>")
+        else:
+            shown = self.mask(view.result)
+        data, metadata = display_data(shown)
+        view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+
+    def notice(self, subject: str | None) -> str:
+        """What a view shows when the selection matches nothing, e.g. "No CloudTrail events for account 1234 from
+        2026-11-06 to 2026-11-26.": the selected options as their controls label them (masked ids stay masked)."""
+        phrases = []
+        for name, (one, many) in TEXTS["selection"].items():
+            labels = self.controls[name].label if name in self.controls else ()
+            if labels:
+                phrases.append((one if len(labels) == 1 else many).format(values=", ".join(map(str, labels))))
+        f = self.filters
+        window = "both" if f.since and f.until else "since" if f.since else "until" if f.until else None
+        if window:
+            phrases.append(TEXTS["dates"][window].format(since=iso(f.since), until=iso(f.until)))
+        text = TEXTS["empty"].format(subject=TEXTS["subjects"][subject] if subject else TEXTS["default_subject"],
+                                     selection="".join(" " + p for p in phrases))
+        return self.mask(text)
+
+    @property
+    def widget(self) -> w.VBox:
+        hint = w.HTML(f"<small>{ALL}</small>")
+        controls = w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap"))
+        return w.VBox([controls, hint, *(v.output for v in self.views)])
+
+    def show(self) -> None:
+        display(self.widget)
+
+
+def scope_options(tables: Tables) -> list[tuple[str, str]]:
+    names = score_detail.scope_names(tables)
+    subs = tables.subscriptions.sort_values("display_name")
+    return [(str(names.get("/subscriptions/" + s, s)), s) for s in subs["subscription_id"]]
+
+
+def present(values: Iterable[Any]) -> list[str]:
+    return sorted({str(v) for v in values if isinstance(v, str) and v})
+
+
+def day(value: date | str | None) -> date | None:
+    """A papermill date parameter (ISO text) as the date a DatePicker holds."""
+    return None if value is None or isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def account_options(*frames: tuple[pd.DataFrame, str, str]) -> list[tuple[str, str]]:
+    """(`name (id)`, id) per account id found in the (frame, id column, name column) given."""
+    names: dict[str, str] = {}
+    for frame, id_column, name_column in frames:
+        for account, name in zip(frame[id_column], frame[name_column], strict=True):
+            if isinstance(account, str) and account:
+                names[account] = names.get(account) or (name if isinstance(name, str) else "")
+    return [(f"{name} ({account})" if name else account, account) for account, name in sorted(names.items())]
+
+
+def measures_of(snapshot: Snapshot, ids: Sequence[str], filters: registry.Filters) -> pd.DataFrame:
+    """The panel's headline numbers for a selection: each measure's label, value and text, from the registry."""
+    rows = []
+    for id in ids:
+        value = registry.value(id, snapshot, filters)
+        rows.append({"measure": id, "label": registry.labelled(id, filters), "value": registry.plain(value),
+                     "text": registry.text(id, value, currency=snapshot.prices.currency)})
+    return pd.DataFrame(rows, columns=["measure", "label", "value", "text"])

@@ -1,0 +1,67 @@
+"""The measure registry: definitions, labels, formats, and the week-over-week table on hand-built weeks."""
+
+from __future__ import annotations
+
+import pytest
+from diff_snapshots import AFTER, BEFORE
+
+from mdcnb.core import schema
+from mdcnb.measures import registry
+from mdcnb.measures.history import week_on_week
+from mdcnb.measures.registry import Filters
+from mdcnb.snapshot import Snapshot
+from mdcnb.tables.cloudtrail.result import VolumeResult
+from mdcnb.tables.history import WeeklyHistory
+
+
+def _snapshot(latest, previous=None) -> Snapshot:
+    weeks = {"2026-W47": previous, "2026-W48": latest} if previous is not None else {"2026-W48": latest}
+    history = WeeklyHistory("test", None, weeks, {}, latest, previous)
+    empty = VolumeResult(schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame())
+    return Snapshot(tables=latest, cloudtrail=empty, audit=None, prices=None, siem_price=None, history=history)
+
+
+def test_week_on_week_with_change():
+    """Expected figures are the hand counts of tests/diff_snapshots.py (the same as test_diff.py uses)."""
+    table = week_on_week(_snapshot(AFTER, BEFORE)).set_index("measure")
+    assert table.loc["score.overall", ["value", "previous", "change"]].tolist() == [65.0, 55.0, 10.0]
+    assert table.loc["score.overall", "better"] is True
+    assert table.loc["score.unhealthy", ["value", "previous", "change"]].tolist() == [3, 3, 0]
+    assert table.loc["coverage.resources", ["value", "previous", "change"]].tolist() == [5, 4, 1]
+    assert table.loc["compliance.pass_rate", ["value", "previous"]].tolist() == [83.3, 66.7]
+    assert table.loc["compliance.pass_rate", "change"] == pytest.approx(16.6)
+    assert table.loc["coverage.plans_enabled", ["value", "previous", "change"]].tolist() == [3, 2, 1]
+    assert table.loc["coverage.connectors", ["value", "change"]].tolist() == [1, 0]
+
+
+def test_week_on_week_of_a_single_week_has_no_change():
+    table = week_on_week(_snapshot(AFTER)).set_index("measure")
+    assert table["previous"].isna().all() and table["change"].isna().all()
+    assert table.loc["score.overall", "value"] == 65.0
+
+
+def test_every_measure_is_defined_once_with_label_unit_format_and_known_filters():
+    measures = registry.measures()
+    assert len(measures) >= 30
+    for m in measures.values():
+        assert m.label and m.fmt and set(m.filters) <= set(registry.FILTERS), m.id
+        assert m.id.split(".")[0] in {"score", "compliance", "coverage", "readiness", "cloudtrail", "cost", "history"}
+    labels = [m.label for m in measures.values()]
+    assert len(labels) == len(set(labels)), "two measures share a label"
+
+
+def test_a_label_says_which_page_filter_the_measure_does_not_honour():
+    assert registry.labelled("score.overall", Filters(environments=("AWS",))) == "Secure score"
+    assert registry.labelled("coverage.resources", Filters(environments=("AWS",))) == \
+        "Resources assessed or inventoried (all environments)"
+    assert registry.labelled("cloudtrail.cspm_read_events", Filters(subscriptions=("s1",), since="2026-11-01")) == \
+        "CspmMonitorAws read events (all subscriptions)"
+
+
+def test_values_are_written_one_way():
+    assert registry.text("score.overall", 38.594) == "38.59 %"
+    assert registry.text("score.unhealthy", 538) == "538"
+    assert registry.text("history.score_change", -0.85) == "-0.85 points"
+    assert registry.text("cost.plans_monthly", 2445.434, currency="EUR") == "EUR 2,445.43 / month"
+    assert registry.text("score.overall", float("nan")) == "n/a"
+    assert registry.plain(float("inf")) is None
