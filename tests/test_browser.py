@@ -86,12 +86,15 @@ def test_no_chart_label_falls_outside_its_chart(visits):
         assert seen.labels_outside == [], name
 
 
-def test_pages_load_plotly_from_the_week_folder_and_stay_light(report, week_bytes):
+def test_pages_load_plotly_and_styles_from_the_week_folder_and_stay_light(report, week_bytes):
     scripts = [p for p in week_bytes if p.startswith("assets/plotly-")]
+    styles = [p for p in week_bytes if p.startswith("assets/jupyterlab-")]
     assert len(scripts) == 1 and week_bytes[scripts[0]] > 3_000_000  # plotly.js, once
+    assert len(styles) == 1 and week_bytes[styles[0]] > 100_000  # JupyterLab's stylesheet, once
     for name in CHARTS:
         page = (report.week_dir / name).read_text(encoding="utf-8")
         assert page.count(f'<script src="{scripts[0]}"></script>') == 1, name
+        assert page.count(f'<link rel="stylesheet" href="{styles[0]}">') == 1, name
         assert week_bytes[name] <= PAGE_MAX_BYTES, (name, week_bytes[name])
     assert sum(week_bytes.values()) <= WEEK_MAX_BYTES, sum(week_bytes.values())
 
