@@ -94,7 +94,7 @@ def test_pages_load_plotly_and_styles_from_the_week_folder_and_stay_light(report
     for name in CHARTS:
         page = (report.week_dir / name).read_text(encoding="utf-8")
         assert page.count(f'<script src="{scripts[0]}"></script>') == 1, name
-        assert page.count(f'<link rel="stylesheet" href="{styles[0]}">') == 1, name
+        assert page.count(f'<link href="{styles[0]}" rel="stylesheet"/>') == 1, name
         assert week_bytes[name] <= PAGE_MAX_BYTES, (name, week_bytes[name])
     assert sum(week_bytes.values()) <= WEEK_MAX_BYTES, sum(week_bytes.values())
 
