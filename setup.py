@@ -1,6 +1,15 @@
-"""Builds the one compiled part of mdcnb: the native CloudTrail log reader (mdcnb/normalize/cloudtrail/_jsonscan.c).
-Everything else is declared in pyproject.toml."""
+"""What pyproject.toml cannot say declaratively: the native CloudTrail log reader
+(mdcnb/normalize/cloudtrail/_jsonscan.c), and the repository's top-level `data/` and `notebooks/` folders installed
+inside the package as `mdcnb.data` and `mdcnb.notebooks`, so a wheel carries the sample tenant, the price tables and
+the notebooks, and an editable install maps the same names onto the folders of the clone (`mdcnb.core.package_data`
+looks them up)."""
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
-setup(ext_modules=[Extension("mdcnb.normalize.cloudtrail._jsonscan", ["mdcnb/normalize/cloudtrail/_jsonscan.c"])])
+MAPPED = {"mdcnb.data": "data", "mdcnb.notebooks": "notebooks"}
+
+setup(
+    packages=find_packages(include=["mdcnb", "mdcnb.*"]) + list(MAPPED),
+    package_dir=MAPPED,
+    ext_modules=[Extension("mdcnb.normalize.cloudtrail._jsonscan", ["mdcnb/normalize/cloudtrail/_jsonscan.c"])],
+)

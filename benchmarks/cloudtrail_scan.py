@@ -1,9 +1,12 @@
 """Benchmark of the local CloudTrail scan (issue 4): events/s of `mdcnb cloudtrail volume` against a plain
 `json.load` loop (one core), a decompression-only pass with the same number of processes (the physical bound),
-and DuckDB running the Athena counting SQL over the same files; peak memory at N and 4N events.
+and DuckDB running the Athena counting SQL over the same files; peak memory at N and 4N events (or
+--memory-events M), and with --late-files F also at M events plus F files of copies delivered 3 days late (the
+second pass of the de-duplication re-reads the tasks that held their days).
 
     python benchmarks/cloudtrail_scan.py                 # N = 1,000,000 events (and 4N for memory)
     python benchmarks/cloudtrail_scan.py --events 200000 --no-4n --repeats 1
+    python benchmarks/cloudtrail_scan.py --memory-events 10000000 --late-files 20   # memory at 10M, late copies
 
 Each measurement runs in a fresh subprocess so its peak RSS (and its workers') is its own. Both decompression-only
 passes and mdcnb run --repeats times, interleaved, and the median is reported (the machine is shared and noisy);
@@ -87,6 +90,26 @@ def _write_file(args: tuple[str, int, int]) -> int:
     return n
 
 
+def generate_late(root: Path, base: Path, files: int) -> None:
+    """`root`: the files of `base` (a symlink) and `files` late files, each a copy of one of base's files spread
+    over its days, delivered 3 days after the original in that later day's folder."""
+    marker = root / ".complete"
+    if marker.exists():
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / "main").exists():
+        (root / "main").symlink_to(base.resolve())
+    originals = sorted(base.rglob("*.json.gz"))
+    for k in range(files):
+        original = originals[k * len(originals) // files]
+        y, m, d = original.parts[-4:-1]
+        later = datetime(int(y), int(m), int(d), tzinfo=UTC) + timedelta(days=3)
+        folder = root / "late" / original.parent.relative_to(base).parent.parent.parent / f"{later:%Y/%m/%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / original.name.replace("_B", "_LATE")).write_bytes(original.read_bytes())
+    marker.write_text(str(files))
+
+
 def generate(root: Path, events: int, processes: int) -> None:
     marker = root / ".complete-v2"  # v2: each file holds five minutes of events
     if marker.exists():
@@ -124,9 +147,12 @@ def measure(method: str, root: str, processes: int) -> dict:
 
     files = sorted(glob.glob(f"{root}/**/*.json.gz", recursive=True))
     t = time.perf_counter()  # imports above are outside the timing: events/s is the scan's
+    extra = {}
     if method == "mdcnb":
         s = volume(root, processes=processes).summary()
         events, cspm = s["events_total"], s["cspm_read_events"]
+        extra = {k: s[k] for k in ("duplicates_dropped", "late_events_checked", "late_events_not_deduplicated",
+                                   "tasks_reread_for_late_events")}
     elif method == "json_loop":
         events = cspm = 0
         for path in files:
@@ -154,7 +180,7 @@ def measure(method: str, root: str, processes: int) -> dict:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"method": method, "events": events, "cspm_read_events": cspm, "seconds": seconds,
-            "peak_rss_mb": round(own), "worker_peak_rss_mb": round(kids)}
+            "peak_rss_mb": round(own), "worker_peak_rss_mb": round(kids), **extra}
 
 
 def run(method: str, root: Path, processes: int) -> dict:
@@ -173,7 +199,10 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--processes", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--dir", default="/tmp/mdcnb-bench-cloudtrail")
-    ap.add_argument("--no-4n", action="store_true", help="skip the 4N memory run")
+    ap.add_argument("--no-4n", action="store_true", help="skip the memory run")
+    ap.add_argument("--memory-events", type=int, help="events of the memory run (default 4N)")
+    ap.add_argument("--late-files", type=int, default=0,
+                    help="also measure the memory run with this many files of copies delivered 3 days late")
     ap.add_argument("--repeats", type=int, default=3, help="runs of decompression-only and mdcnb (median reported)")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -219,12 +248,24 @@ def main() -> int:
     print(f"CSPM read events: mdcnb {counts[0]:,}, json loop {counts[1]:,}, DuckDB {counts[2]:,} "
           f"({'agree' if len(set(counts)) == 1 else 'DISAGREE'})")
     if not args.no_4n:
-        big = base / f"n{4 * args.events}"
-        generate(big, 4 * args.events, p)
+        m = args.memory_events or 4 * args.events
+        big = base / f"n{m}"
+        generate(big, m, p)
         r4 = run("mdcnb", big, p)
         print(f"peak RSS of mdcnb at N = {args.events:,}: {raw['peak_rss_mb']} MB parent / "
-              f"{raw['worker_peak_rss_mb']} MB per worker; at 4N = {4 * args.events:,}: {r4['peak_rss_mb']} MB / "
-              f"{r4['worker_peak_rss_mb']} MB ({4 * args.events / r4['seconds']:,.0f} events/s)")
+              f"{raw['worker_peak_rss_mb']} MB per worker; at {m:,}: {r4['peak_rss_mb']} MB / "
+              f"{r4['worker_peak_rss_mb']} MB ({m / r4['seconds']:,.0f} events/s, {r4['seconds']:.1f} s)")
+        if args.late_files:
+            late_root = base / f"n{m}-late{args.late_files}"
+            generate_late(late_root, big, args.late_files)
+            rl = run("mdcnb", late_root, p)
+            same = (rl["events"], rl["cspm_read_events"]) == (r4["events"], r4["cspm_read_events"])
+            print(f"with {args.late_files} files of copies delivered 3 days late: {rl['peak_rss_mb']} MB / "
+                  f"{rl['worker_peak_rss_mb']} MB, {rl['seconds']:.1f} s; duplicates dropped "
+                  f"{rl['duplicates_dropped']:,}, late events checked {rl['late_events_checked']:,} "
+                  f"(not de-duplicated {rl['late_events_not_deduplicated']:,}), tasks re-read "
+                  f"{rl['tasks_reread_for_late_events']:,}; counts equal the run without them: "
+                  f"{'yes' if same else 'NO'}")
     return 0
 
 

@@ -16,7 +16,7 @@ import resource
 import statistics
 import time
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost, cost_units
 from mdcnb.core import schema
 from mdcnb.sources.prices import latest_price_table
 from mdcnb.tables import Tables
@@ -26,7 +26,7 @@ TYPES = [("microsoft.compute/virtualmachines", {}), ("microsoft.compute/virtualm
          ("microsoft.sql/servers", {}), ("microsoft.keyvault/vaults", {}),
          ("microsoft.web/serverfarms", {"capacity": 2, "sku": "P1v3"}),
          ("microsoft.dbforpostgresql/flexibleservers", {})]
-PLANS = list(cost.PLANS)
+PLANS = list(cost_units.PLANS)
 
 
 def estate(subscriptions: int, resources: int, seed: int = 7) -> Tables:
@@ -60,10 +60,10 @@ def main() -> None:
     timings: dict[str, list[float]] = {"billable_units": [], "plan_settings": [], "scenarios (4 estimates)": []}
     for _ in range(args.runs):
         start = time.perf_counter()
-        units = cost.billable_units(tables)
+        units = cost_units.billable_units(tables)
         timings["billable_units"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        settings = cost.plan_settings(tables)
+        settings = cost_units.plan_settings(tables)
         timings["plan_settings"].append(time.perf_counter() - start)
         start = time.perf_counter()
         result = cost.scenarios_from(units, settings, prices, "env", "dev")

@@ -20,7 +20,8 @@ from pathlib import Path
 from mdcnb.analysis import diff
 from mdcnb.analysis import history as trends
 from mdcnb.tables import load_tables
-from mdcnb.tables.history import TREND_TABLES, HistoryStore
+from mdcnb.tables.history import HistoryStore
+from mdcnb.tables.history_weeks import TREND_TABLES
 
 
 def _timed(label: str, step):

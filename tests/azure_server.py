@@ -177,6 +177,7 @@ class AzureTestService:
         self._window_start = time.monotonic()
         self._window_used = 0
         self.base_url = ""
+        self.link_base: str | None = None  # how nextLinks spell this server (default: its URL as `serve` made it)
 
     # -- request handling ---------------------------------------------------------------------------------------
     def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -315,7 +316,8 @@ class AzureTestService:
         payload: dict[str, Any] = {}
         if start + self.page_size < len(rows):
             api = query.get("api-version", [""])[0]
-            payload["nextLink"] = f"{self.base_url}{path}?api-version={api}&$skiptoken={start + self.page_size}"
+            base = self.link_base or self.base_url
+            payload["nextLink"] = f"{base}{path}?api-version={api}&$skiptoken={start + self.page_size}"
         return _send(handler, record, 200, {}, _with_rows(payload, "value", self.tenant.read(chunk)))
 
     def _fail(self, handler: BaseHTTPRequestHandler, record: Recorded, fault: Fault,
@@ -415,8 +417,8 @@ class RunningServer:
         self.thread.join(timeout=5)
 
 
-def serve(service: AzureTestService, ssl_context: ssl.SSLContext) -> RunningServer:
-    """Start `service` on 127.0.0.1:<free port> over TLS, in a daemon thread."""
+def serve(service: AzureTestService, ssl_context: ssl.SSLContext, port: int = 0) -> RunningServer:
+    """Start `service` on 127.0.0.1:`port` (0: a free one) over TLS, in a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -443,7 +445,7 @@ def serve(service: AzureTestService, ssl_context: ssl.SSLContext) -> RunningServ
         def handle_error(self, request: Any, client_address: Any) -> None:
             service.errors.append(traceback.format_exc())
 
-    server = Server(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
     url = f"https://127.0.0.1:{server.server_address[1]}"

@@ -284,14 +284,15 @@ def test_readiness_over_time_counts_every_week(dataset):
     `could not check`, never as passes."""
     import shutil
 
-    from mdcnb.snapshot.readiness import audit_over_time
+    from mdcnb.measures import registry
+    from mdcnb.snapshot import build
 
     week = dataset / "history" / "2026-W46"
     week.mkdir(parents=True)
     for name in ("securityconnectors.jsonl", "resources.jsonl"):
         shutil.copy(dataset / name, week / name)
     write_manifest(week, source="test", scope={}, extra={"as_of": "2026-11-13T12:00:00Z"})
-    weekly = audit_over_time(dataset)
+    weekly = registry.value("readiness.over_time", build(dataset, history=dataset / "no-store.duckdb"))
     assert list(dict.fromkeys(weekly["week"])) == ["2026-W46", "2026-W47"]
     totals = weekly.groupby("week")["results"].sum()
     assert (totals == weekly.groupby("week")["accounts"].first() * len(aws_audit.CHECKS)).all()

@@ -3,7 +3,7 @@
 import pytest
 from cost_estate import ACCOUNT, CONNECTOR, SUB_A, SUB_B, VM1, cloudtrail_volume, estate, hand_prices
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost, cost_units
 from mdcnb.sources.prices import siem_price
 
 A = f"/subscriptions/{SUB_A}"
@@ -16,7 +16,7 @@ def result():
 
 
 def test_units_follow_the_billing_rules():
-    units = cost.billable_units(estate())
+    units = cost_units.billable_units(estate())
     servers = units[(units["plan"] == "VirtualMachines") & (units["scope_id"] == A)]
     by_name = dict(zip(servers["resource_name"], servers["units"], strict=True))
     # vm1 running 1, vm2 deallocated 0, vmss1 capacity 3, AKS node pool capacity 2, an Arc machine on premises 1;
@@ -79,7 +79,7 @@ def test_compare_lists_the_delta_by_plan(result):
 def test_unknown_sub_plan_is_reported_not_priced():
     tables = estate()
     tables.plans.loc[tables.plans["plan"] == "StorageAccounts", "sub_plan"] = "SomeFuturePlan"
-    est = cost.estimate(cost.billable_units(tables), cost.plan_settings(tables), hand_prices())
+    est = cost.estimate(cost_units.billable_units(tables), cost_units.plan_settings(tables), hand_prices())
     assert est.monthly_total == 121.0 - 20.0
     notes = est.uncounted().set_index("plan")["note"]
     assert "no monthly price for StorageAccounts SomeFuturePlan" in notes["StorageAccounts"]
@@ -95,7 +95,7 @@ def test_unknown_sub_plan_is_reported_not_priced():
     ("arn:aws:ec2:eu-west-1:1:vpc/vpc-1", "vpc", "AWS", None),
 ])
 def test_multicloud_kind(native, rtype, env, kind):
-    assert cost.multicloud_kind(native, rtype, env) == kind
+    assert cost_units.multicloud_kind(native, rtype, env) == kind
 
 
 def test_siem_cost_of_cspm_reads_per_account():
@@ -126,11 +126,11 @@ def test_aws_inventory_replaces_the_assessed_resources_of_its_account():
     inventory.add("ec2_DescribeInstances", Call("ap-south-1", {}, error={"code": "AccessDenied", "message": "no"}))
     inventory.add("s3_ListBuckets", Call(None, {}, {"Buckets": [{"Name": "a"}, {"Name": "b"}]}))
     inventory.add("eks_ListClusters", Call("us-east-1", {}, {"clusters": ["prod"]}))
-    units = cost.billable_units(estate(), {ACCOUNT: inventory})
+    units = cost_units.billable_units(estate(), {ACCOUNT: inventory})
     aws = units[units["scope_id"] == CONNECTOR]
     # 3 running instances (the stopped one counts 0) instead of the 2 assessed ones; 2 buckets; EKS vCores unknown
     assert aws.groupby("plan")["units"].sum(min_count=1).to_dict() == {
         "CloudPosture": 3.0 + 2.0, "VirtualMachines": 3.0, "Containers": pytest.approx(float("nan"), nan_ok=True)}
-    est = cost.estimate(units, cost.plan_settings(estate()), hand_prices())
+    est = cost.estimate(units, cost_units.plan_settings(estate()), hand_prices())
     # the connector's Servers P1 now bills 3 instances at 5
     assert est.by_scope().set_index("scope_id").loc[CONNECTOR, "monthly_cost"] == 15.0

@@ -3,19 +3,21 @@
 import pytest
 from cost_estate import estate, hand_prices
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost_units
 from mdcnb.snapshot.cost import cost_view
-from mdcnb.widgets.cost import CostExplorer
+from mdcnb.widgets.cost import AS_SCENARIO, CostExplorer
 
 
 @pytest.fixture
 def explorer():
     tables = estate()
-    return CostExplorer(cost.billable_units(tables), cost.plan_settings(tables), hand_prices())
+    return CostExplorer(cost_units.billable_units(tables), cost_units.plan_settings(tables), hand_prices())
 
 
 def test_panel_starts_with_the_configured_total(explorer):
     assert explorer.result.monthly_total == 121.0  # worked out in test_cost_model
+    # every plan's dropdown shows a choice (a Dropdown holding None shows blank)
+    assert {box.label for box in explorer.plan_choices.values()} == {"as in the scenario"}
     assert "121.00 USD" in explorer.output.value and "prices-2026-01-01-USD" in explorer.output.value
 
 
@@ -30,7 +32,7 @@ def test_switching_plans_and_scenarios(explorer):
     explorer.plan_choices["Containers"].value = False
     # Containers off: its 56 go, and the AKS node pool (2 instances) is billed under Servers P2 again
     assert explorer.result.monthly_total == 121.0 - 56.0 + 2 * 15.0
-    explorer.plan_choices["Containers"].value = None
+    explorer.plan_choices["Containers"].value = AS_SCENARIO
     explorer.scenario.value = "enable all"
     assert explorer.result.monthly_total == 431.25
     explorer.scenario.value = "Servers P2 to P1"

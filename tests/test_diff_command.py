@@ -24,7 +24,7 @@ def test_json_names_the_weeks_and_the_hand_counted_changes(tmp_path, capsys):
     path = _store(tmp_path / "h.duckdb", BEFORE, AFTER)
     assert main(["diff", "--history", str(path), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert (payload["from"], payload["to"], payload["series"]) == ("2026-W47", "2026-W48", "test/tenantid=t")
+    assert (payload["from"], payload["to"], payload["series"]) == ("2026-W47", "2026-W48", "test/t")
     assert payload["overall"] == {"before": 55.0, "after": 65.0, "delta": 10.0}
     assert payload["counts"]["newly_unhealthy"] == 2 and payload["counts"]["plans_off"] == 1
     assert [r["plan"] for r in payload["changes"]["plans_on"]] == ["VirtualMachines"]

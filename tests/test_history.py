@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from history_tables import filled_frames
 
 from mdcnb.core import schema
-from mdcnb.tables import history
+from mdcnb.tables import history, history_weeks
 from mdcnb.tables.history import HistoryError, HistoryStore
 
 TESTS = Path(__file__).resolve().parent
@@ -74,11 +75,11 @@ def test_same_week_replaces_and_other_weeks_and_series_are_kept(tmp_path):
         store.save(filled_frames(5, week=9), as_of="2026-11-24T00:00:00Z", source="azure", scope={"tenant": "b"})
         rerun = filled_frames(6, week=3)
         store.save(rerun, as_of="2026-11-27T12:00:00Z", source="sample", scope={"tenant": "a"})  # same ISO week
-        sample = store.snapshots("sample/tenant=a")
+        sample = store.snapshots("sample/a")
         assert [s.week for s in sample] == ["2026-W47", "2026-W48"]
         assert sample[-1].row_counts["assessments"] == 6
         _assert_same_tables(rerun, store, sample[-1])
-        assert [s.week for s in store.snapshots("azure/tenant=b")] == ["2026-W48"]
+        assert [s.week for s in store.snapshots("AzureCloud/b")] == ["2026-W48"]
         # no rows of the replaced snapshot are left behind
         ids = {s.snapshot_id for s in store.snapshots()}
         stored = {r[0] for r in store.con.execute("SELECT DISTINCT snapshot_id FROM snap_assessments").fetchall()}
@@ -89,17 +90,17 @@ def test_iso_week_and_series_keys():
     assert history.iso_week(pd.Timestamp("2026-01-01")) == "2026-W01"
     assert history.iso_week(pd.Timestamp("2027-01-01")) == "2026-W53"  # ISO year of 1 Jan 2027 is 2026
     # the estate root names the series, so a subscription added next week keeps the series
-    a = history.series_key("azure", {"tenant_id": "t1", "subscriptions": ["s1"]})
-    b = history.series_key("azure", {"tenant_id": "t1", "subscriptions": ["s1", "s2"]})
-    assert a == b == "azure/tenantid=t1"
-    assert history.series_key("sample", {"x": 1}) != history.series_key("azure", {"x": 1})
+    a = history.key_of("azure", {"tenant_id": "t1", "subscriptions": ["s1"]})
+    b = history.key_of("azure", {"tenant_id": "t1", "subscriptions": ["s1", "s2"]})
+    assert a == b == history.SeriesKey("AzureCloud", "t1", "tenant", "t1")
+    assert history.key_of("sample", {"x": 1}) != history.key_of("azure", {"x": 1})
 
 
 def test_find_names_the_stored_weeks_when_a_week_is_missing(tmp_path):
     with HistoryStore(tmp_path / "h.duckdb") as store:
         store.save({}, as_of="2026-11-23", source="s", scope={"tenant": "t"})
         with pytest.raises(HistoryError, match=r"2026-W01.*stored: 2026-W48"):
-            store.find("s/tenant=t", "2026-W01")
+            store.find("s/t", "2026-W01")
 
 
 def test_read_only_open_of_a_missing_store_is_a_clear_error(tmp_path):
@@ -210,7 +211,7 @@ def test_an_old_schema_store_is_read_by_the_new_code(tmp_path, read_only):
     with HistoryStore(path, read_only=read_only) as store:
         snaps = store.snapshots()
         assert [(s.snapshot_id, s.week, s.series, s.source) for s in snaps] == [
-            (1, "2026-W46", "azure/tenantid=t1", "azure"), (2, "2026-W47", "azure/tenantid=t1", "azure")]
+            (1, "2026-W46", "AzureCloud/t1", "azure"), (2, "2026-W47", "AzureCloud/t1", "azure")]
         assert snaps[0].as_of == pd.Timestamp("2026-11-09T06:00:00Z")
         assert snaps[1].row_counts == {"connectors": 2, "secure_scores": 2}
         connectors = store.load_table(snaps[1], "connectors")
@@ -261,7 +262,7 @@ def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path, content):
         HistoryStore(path).open()
     # the pull and report hook says so and lets the run carry on (its dataset is on disk)
     said: list[str] = []
-    assert history.record_run(tmp_path, path, log=said.append) is None
+    assert history_weeks.record_run(tmp_path, path, log=said.append) is None
     assert said and said[0].startswith(f"history: snapshot not stored in {path}")
 
 
@@ -295,3 +296,156 @@ def test_reading_a_replaced_snapshot_is_an_error_not_an_empty_week(tmp_path):
         store.save(filled_frames(4), as_of="2026-11-24", source="s", scope={"tenant": "t"})  # same week
         with pytest.raises(HistoryError, match=f"snapshot {first.snapshot_id} is not in"):
             store.load_table(first, "assessments")
+
+
+# --- identity: tenants, scopes and complete pulls, pulled for real from the loopback ARM service -----------------
+
+TENANT_A, TENANT_B = "aaaaaaaa-0000-4000-8000-00000000000a", "bbbbbbbb-0000-4000-8000-00000000000b"
+LAST_WEEK = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=7)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    from azure_server import tls
+
+    return tls(tmp_path_factory.mktemp("tls"))
+
+
+def _overall_score(tables) -> float:
+    from mdcnb.analysis import score
+
+    return score.overall(score.scopes(tables))["percentage"]
+
+
+def test_two_tenants_pulled_into_one_store_in_one_week_keep_their_own_snapshots(tmp_path, tls_files):
+    from history_tenants import pull_tenant, tenant_variant
+
+    store_path, said = tmp_path / "h.duckdb", []
+    # tenant A scores 4 of 8 points in every subscription, tenant B 6 of 8: 50 % and 75 %
+    for name, tenant, points in (("a", TENANT_A, 4.0), ("b", TENANT_B, 6.0)):
+        served = tenant_variant(tmp_path / f"served-{name}", tenant=tenant, points=points)
+        dataset = pull_tenant(served, tmp_path / f"pull-{name}", tls_files)
+        assert history_weeks.record_run(dataset, store_path, log=said.append) is not None, said
+    with HistoryStore(store_path, read_only=True) as store:
+        snaps = store.snapshots()
+        assert [(s.key.cloud, s.key.tenant, s.key.kind) for s in snaps] == [
+            ("AzureCloud", TENANT_A, "tenant"), ("AzureCloud", TENANT_B, "tenant")]
+        assert snaps[0].week == snaps[1].week and snaps[0].complete is True and snaps[1].complete is True
+        assert [_overall_score(store.load(s)) for s in snaps] == [50.0, 75.0]
+    # the summary of B's dataset reads B by default, and A when asked for A's tenant
+    assert history_weeks.weekly_history(tmp_path / "pull-b", store_path).series == f"AzureCloud/{TENANT_B}"
+    chosen = history_weeks.weekly_history(tmp_path / "pull-b", store_path, tenant=TENANT_A.upper())
+    assert chosen.series == f"AzureCloud/{TENANT_A}" and _overall_score(chosen.latest) == 50.0
+
+
+def test_a_tenant_that_gains_a_subscription_continues_its_series(tmp_path, tls_files, capsys):
+    from history_tenants import pull_tenant, tenant_variant
+
+    from mdcnb.cli import main
+
+    store_path = tmp_path / "h.duckdb"
+    before = pull_tenant(tenant_variant(tmp_path / "served-6", subscriptions=6), tmp_path / "pull-6", tls_files,
+                         as_of=LAST_WEEK.isoformat())
+    after = pull_tenant(tenant_variant(tmp_path / "served-7", subscriptions=7), tmp_path / "pull-7", tls_files)
+    for dataset in (before, after):
+        assert history_weeks.record_run(dataset, store_path, log=lambda text: None) is not None
+    weeks = history_weeks.weekly_history(after, store_path)
+    assert list(weeks.weeks) == [history.iso_week(LAST_WEEK), history.iso_week(pd.Timestamp.now(tz="UTC"))]
+    assert [len(t.subscriptions) for t in weeks.weeks.values()] == [6, 7]
+    # `mdcnb diff --tenant` compares the two weeks of that tenant's one series
+    assert main(["diff", "--history", str(store_path), "--tenant", "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                 "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["series"] == "AzureCloud/72f988bf-86f1-41af-91ab-2d7cd011db47"
+    assert (payload["from"], payload["to"]) == tuple(weeks.weeks)
+
+
+def test_an_incomplete_pull_never_replaces_a_complete_week(tmp_path, tls_files, capsys):
+    from azure_tenant import subscription_ids
+    from history_tenants import pull_tenant, tenant_variant
+
+    from mdcnb.cli import main
+
+    served = tenant_variant(tmp_path / "served")
+    complete = pull_tenant(served, tmp_path / "complete", tls_files)
+    partial = pull_tenant(served, tmp_path / "partial", tls_files, forbidden=subscription_ids(1))
+    assessments = 6 * 4 * 3  # subscriptions x virtual machines x recommendations (azure_tenant)
+    said: list[str] = []
+    store_path = tmp_path / "h.duckdb"
+    assert history_weeks.record_run(complete, store_path, log=said.append) is not None
+    assert history_weeks.record_run(partial, store_path, log=said.append) is None
+    assert "this pull is incomplete" in said[-1] and "complete snapshot of that week, which is kept" in said[-1]
+    with HistoryStore(store_path, read_only=True) as store:
+        (kept,) = store.snapshots()
+        assert kept.complete is True and kept.dataset == str(complete)
+        assert kept.row_counts["assessments"] == assessments
+
+    # the other order: the incomplete pull is stored, marked, listed as such, then replaced by the complete one
+    other = tmp_path / "other.duckdb"
+    first = history_weeks.record_run(partial, other, log=said.append)
+    assert first is not None and first.complete is False and said[-1].endswith("(incomplete pull: later "
+                                                                               "complete runs of the week replace it)")
+    assert first.row_counts["assessments"] == assessments - 4 * 3  # the forbidden subscription's rows are missing
+    assert main(["diff", "--history", str(other), "--list"]) == 0
+    assert f"{first.week} (incomplete)" in capsys.readouterr().out
+    replaced = history_weeks.record_run(complete, other, log=said.append)
+    with HistoryStore(other, read_only=True) as store:
+        assert [(s.snapshot_id, s.complete) for s in store.snapshots()] == [(replaced.snapshot_id, True)]
+
+
+# --- a schema-2 store: tenant-wide pulls keyed by a hash of their scope -------------------------------------------
+
+_V2_SQL = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+INSERT INTO meta VALUES ('schema_version', '2');
+CREATE TABLE snapshots (snapshot_id BIGINT PRIMARY KEY, series VARCHAR NOT NULL, week VARCHAR NOT NULL,
+    as_of TIMESTAMP_NS NOT NULL, recorded_at TIMESTAMP_NS NOT NULL, source VARCHAR, scope VARCHAR, dataset VARCHAR,
+    fingerprint VARCHAR, tool_version VARCHAR, row_counts VARCHAR);
+CREATE TABLE snap_subscriptions (snapshot_id BIGINT NOT NULL, row_no BIGINT NOT NULL, subscription_id VARCHAR,
+    tenant_id VARCHAR);
+INSERT INTO snapshots VALUES
+  (1, 'azure/0a1b2c3d4e5f', '2026-W46', '2026-11-09', '2026-11-09', 'azure', $1, '/gone/w46', NULL, '0.1.0',
+   '{"subscriptions": 2}'),
+  (2, 'azure/99aa88bb77cc', '2026-W47', '2026-11-16', '2026-11-16', 'azure', $2, $4, NULL, '0.1.0',
+   '{"subscriptions": 3}'),
+  (3, 'sample/tenantid=s1', '2026-W47', '2026-11-16', '2026-11-16', 'sample', '{"tenant_id": "s1"}', NULL, NULL,
+   '0.1.0', '{}'),
+  (4, 'azure/1234abcd5678', '2026-W48', '2026-11-23', '2026-11-24', 'azure', $3, '/gone/w48b', NULL, '0.1.0',
+   '{"subscriptions": 3}'),
+  (5, 'azure/feedbeef0042', '2026-W48', '2026-11-23', '2026-11-23', 'azure', $2, '/gone/w48a', NULL, '0.1.0',
+   '{"subscriptions": 3}');
+INSERT INTO snap_subscriptions VALUES (1, 0, 's-1', 'T1'), (1, 1, 's-2', 'T1'),
+  (2, 0, 's-1', 'T1'), (2, 1, 's-2', 'T1'), (2, 2, 's-3', 'T1'), (4, 0, 's-1', 'T1'), (4, 1, 's-2', 'T1'),
+  (4, 2, 's-4', 'T1'), (5, 0, 's-1', 'T1'), (5, 1, 's-2', 'T1'), (5, 2, 's-3', 'T1');
+"""
+
+
+def _tenant_scope(pulled: int) -> str:
+    """The scope a tenant-wide pull wrote before it named the tenant."""
+    return json.dumps({"kind": "tenant", "subscriptions": [], "management_group": None,
+                       "subscriptions_pulled": pulled})
+
+
+def test_a_schema_2_store_is_rekeyed_by_tenant_on_open(tmp_path):
+    # W47's dataset is still on disk: its manifest says the pull was incomplete; the others' are gone
+    w47 = tmp_path / "w47"
+    w47.mkdir()
+    (w47 / "manifest.json").write_text(json.dumps({"source": "azure", "complete": False, "cloud": "AzureCloud"}))
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    values = {"$1": _tenant_scope(2), "$2": _tenant_scope(3), "$3": _tenant_scope(3), "$4": str(w47)}
+    con.execute(re.sub(r"\$\d", lambda m: f"'{values[m.group(0)]}'", _V2_SQL))
+    con.close()
+    with HistoryStore(path) as store:
+        snaps = store.snapshots()
+    # one series for the tenant (from its subscriptions' tenant id), whatever the subscriptions pulled; W48 was
+    # recorded twice under two old keys: the later recording is kept, as recording the week again keeps it
+    assert [(s.snapshot_id, s.series, s.week, s.complete) for s in snaps] == [
+        (1, "AzureCloud/t1", "2026-W46", None), (2, "AzureCloud/t1", "2026-W47", False),
+        (4, "AzureCloud/t1", "2026-W48", None), (3, "sample/s1", "2026-W47", None)]
+    assert [s.label for s in snaps[:2]] == ["2026-W46", "2026-W47 (incomplete)"]
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT DISTINCT snapshot_id FROM snap_subscriptions ORDER BY 1").fetchall() == [
+        (1,), (2,), (4,)]
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    con.close()

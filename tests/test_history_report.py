@@ -19,7 +19,7 @@ def test_report_stores_the_week_and_the_summary_shows_its_change(tmp_path):
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main(["report", "--notebook", "00_summary", "--history", str(store), "--out", str(out)])
     assert code == 0, err.getvalue()
-    assert "history: 2026-W48 of sample/tenantid=" in err.getvalue()
+    assert "history: 2026-W48 of sample/7c1e4b2a-3f5d-4e8a-9b6c-2d1f0e3a4b5c stored" in err.getvalue()
     with HistoryStore(store, read_only=True) as opened:
         assert [s.week for s in opened.snapshots()] == [f"2026-W{w}" for w in range(43, 49)]
     week_dir = out / "2026-W48"

@@ -10,7 +10,7 @@ import pytest
 
 from mdcnb.analysis.diff import diff_tables
 from mdcnb.sources.dataset import SAMPLE_DATASET, read_records
-from mdcnb.tables import history
+from mdcnb.tables import history, history_weeks
 
 SAMPLE_WEEKS = ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
 
@@ -19,7 +19,7 @@ SAMPLE_WEEKS = ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47", "202
 def store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("history") / "history.duckdb"
     said: list[str] = []
-    snap = history.record_run(SAMPLE_DATASET, path, log=said.append)
+    snap = history_weeks.record_run(SAMPLE_DATASET, path, log=said.append)
     assert snap is not None and snap.week == "2026-W48", said
     return path
 
@@ -28,7 +28,7 @@ def test_a_first_run_seeds_every_embedded_week(store):
     with history.HistoryStore(store, read_only=True) as opened:
         snaps = opened.snapshots()
     assert [s.week for s in snaps] == SAMPLE_WEEKS
-    assert len({s.series for s in snaps}) == 1 and snaps[0].series.startswith("sample/tenantid=")
+    assert len({s.series for s in snaps}) == 1 and snaps[0].series == "sample/7c1e4b2a-3f5d-4e8a-9b6c-2d1f0e3a4b5c"
     assert snaps[-1].row_counts["cloudtrail_daily"] > 0  # the sample's CloudTrail logs are summarised
     raw = len(read_records(SAMPLE_DATASET / "history" / "2026-W47", "assessments").records)
     assert snaps[-2].row_counts["assessments"] == raw
@@ -37,7 +37,7 @@ def test_a_first_run_seeds_every_embedded_week(store):
 def test_running_again_rewrites_nothing(store):
     with history.HistoryStore(store, read_only=True) as opened:
         before = [(s.snapshot_id, s.recorded_at) for s in opened.snapshots()]
-    assert history.record_run(SAMPLE_DATASET, store, log=lambda text: None) is not None
+    assert history_weeks.record_run(SAMPLE_DATASET, store, log=lambda text: None) is not None
     with history.HistoryStore(store, read_only=True) as opened:
         assert [(s.snapshot_id, s.recorded_at) for s in opened.snapshots()] == before
 
@@ -57,7 +57,7 @@ def test_the_last_two_weeks_diff_equals_a_plain_count_of_the_raw_records(store):
     newly = {i for i, s in after.items() if s == "unhealthy" and before.get(i) != "unhealthy"}
     resolved = {i for i, s in before.items() if s == "unhealthy" and after.get(i) in ("healthy", "notapplicable")}
     gone = {i for i, s in before.items() if s == "unhealthy" and i not in after}
-    weeks = history.weekly_history(SAMPLE_DATASET, store)
+    weeks = history_weeks.weekly_history(SAMPLE_DATASET, store)
     changes = diff_tables(weeks.previous, weeks.latest)
     counts = changes.counts()
     assert (counts["newly_unhealthy"], counts["resolved"], counts["unhealthy_gone"]) == (
@@ -66,17 +66,17 @@ def test_the_last_two_weeks_diff_equals_a_plain_count_of_the_raw_records(store):
 
 
 def test_weekly_history_window(store):
-    weeks = history.weekly_history(SAMPLE_DATASET, store, since="2026-11-10", until="2026-11-18")
+    weeks = history_weeks.weekly_history(SAMPLE_DATASET, store, since="2026-11-10", until="2026-11-18")
     assert list(weeks.weeks) == ["2026-W46", "2026-W47"]
     assert weeks.week == "2026-W47" and weeks.previous_week == "2026-W46"
     assert weeks.latest.manifest["history"]["week"] == "2026-W47"
     with pytest.raises(history.HistoryError, match="no snapshot"):
-        history.weekly_history(SAMPLE_DATASET, store, since="2027-01-04")
+        history_weeks.weekly_history(SAMPLE_DATASET, store, since="2027-01-04")
 
 
 def test_the_latest_week_read_from_the_dataset_equals_the_stored_week(store):
     """The summary page takes the dataset's own week from `load_tables`: it must be the stored week, row for row."""
-    weeks = history.weekly_history(SAMPLE_DATASET, store)
+    weeks = history_weeks.weekly_history(SAMPLE_DATASET, store)
     with history.HistoryStore(store, read_only=True) as opened:
         stored = opened.load(opened.snapshots()[-1])
     assert weeks.latest.manifest == stored.manifest

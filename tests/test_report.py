@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import io
 import re
+import sys
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 from report_notebooks import (
@@ -24,6 +26,7 @@ from report_notebooks import (
     write_dataset,
     write_notebook,
 )
+from terminal import run_on_terminal
 
 from mdcnb.cli import main
 from mdcnb.core.weeks import iso_week
@@ -50,6 +53,16 @@ class ResourceLinks(HTMLParser):
 def external_loads(page: str) -> list[str]:
     return [u for u in ResourceLinks(page).urls if re.match(r"(?:[a-z]+:)?//", u, re.IGNORECASE)]
 ESCAPED_XSS = "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def write_one_cell(directory: Path) -> Path:
+    """A notebook of one cell that needs nothing from mdcnb (the report machinery alone is under test)."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# One cell"),
+                                               nbformat.v4.new_code_cell("print('the kernel ran')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    directory.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, directory / "10_one.ipynb")
+    return directory
 
 
 def run_report(*args: str) -> tuple[int, str, str]:
@@ -154,6 +167,46 @@ def test_unknown_notebook_name_is_a_clear_error(workspace):
     assert code == 2 and "notebook '99' matches 0 notebooks" in err and "10_good, 20_broken" in err
 
 
+@pytest.mark.parametrize("missing", ["--dataset", "--notebooks-dir"])
+def test_a_missing_dataset_or_notebooks_folder_stops_before_anything_runs(workspace, tmp_path, missing):
+    root, dataset = workspace
+    given = {"--dataset": str(dataset), "--notebooks-dir": str(root / "notebooks"), missing: "/nonexistent"}
+    code, out, err = run_report(*[part for pair in given.items() for part in pair], "--out", str(tmp_path / "out"))
+    assert (code, out) == (2, "")
+    assert err == "mdcnb report: " + ("dataset" if missing == "--dataset" else "notebooks folder") \
+        + " /nonexistent is not a directory\n"
+    assert not (tmp_path / "out").exists()  # no index, no week folder: nothing ran
+
+
+def test_a_folder_without_notebooks_is_an_error_not_an_empty_report(workspace, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_report("--dataset", str(workspace[1]), "--notebooks-dir", str(tmp_path / "empty"),
+                              "--out", str(tmp_path / "out"))
+    assert code == 2 and err == f"mdcnb report: no notebook (*.ipynb) in {tmp_path / 'empty'}\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def on_terminal(workspace, tmp_path_factory):
+    """A one-cell notebook reported by the command with stderr on a terminal: everything it and its kernel print."""
+    out = tmp_path_factory.mktemp("terminal")
+    code, text = run_on_terminal([sys.executable, "-m", "mdcnb", "report", "--dataset", str(workspace[1]),
+                                  "--notebooks-dir", str(write_one_cell(out / "notebooks")),
+                                  "--out", str(out / "reports")], stdout=out / "stdout.txt")
+    return code, text, out
+
+
+def test_kernels_print_no_tcp_warning(on_terminal):
+    code, text, out = on_terminal
+    assert code == 0 and "the kernel ran" in (out / "reports" / WEEK / "10_one.html").read_text()
+    assert "ok     10_one" in text  # the report's own lines reach the terminal: a warning would be there too
+    assert "without encryption" not in text and "WARNING" not in text
+
+
+def test_a_terminal_shows_the_notebooks_bar(on_terminal):
+    assert "notebooks:   0%" in on_terminal[1] and "0/1" in on_terminal[1]
+
+
 def test_select_notebooks_by_stem_or_prefix(tmp_path):
     for name in ("10_a", "20_b", "25_c"):
         write_notebook(tmp_path, name)
@@ -184,19 +237,18 @@ def test_stage_one_runs_in_a_process_that_ends_and_records_the_week(tmp_path, mo
     from mdcnb import snapshot
     from mdcnb.report import runner
     from mdcnb.sources.dataset import SAMPLE_DATASET
-    from mdcnb.tables import history
+    from mdcnb.tables import history, history_weeks
 
     recorders = tmp_path / "recorded-by"
 
     def record_run(*args, **kwargs):  # the real one, noting which process called it
         recorders.write_text(str(os.getpid()))
-        return history.record_run(*args, **kwargs)
+        return history_weeks.record_run(*args, **kwargs)
 
     monkeypatch.setattr(snapshot, "record_run", record_run)
-    (tmp_path / "no-notebooks").mkdir()
     said: list[str] = []
     runner.run_report(runner.ReportOptions(dataset=SAMPLE_DATASET, out=tmp_path / "out", history=tmp_path / "h.duckdb",
-                                           notebooks_dir=tmp_path / "no-notebooks"),
+                                           notebooks_dir=write_one_cell(tmp_path / "notebooks")),
                       log=lambda text, **_: said.append(text))
     assert int(recorders.read_text()) != os.getpid()
     assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said

@@ -21,7 +21,7 @@ from mdcnb.sources.dataset import default_dataset
 from mdcnb.sources.prices import latest_price_table
 from mdcnb.tables import Tables
 from mdcnb.tables.cloudtrail.result import VolumeResult
-from mdcnb.tables.history import WeeklyHistory
+from mdcnb.tables.history_weeks import WeeklyHistory
 from mdcnb.tables.mask import AWS_ACCOUNT, KEY_ENV
 from mdcnb.widgets.panel import FilterPanel, Filters, View, is_empty
 
@@ -49,7 +49,8 @@ def _snapshot(tables: Tables, weeks: dict[str, Tables] | None = None,
     history = None
     if weeks:
         names = list(weeks)
-        history = WeeklyHistory("test", None, weeks, {}, weeks[names[-1]], weeks[names[-2]] if len(names) > 1 else None)
+        history = WeeklyHistory("test", None, weeks, cloudtrail={}, audits={}, folders={}, latest=weeks[names[-1]],
+                                previous=weeks[names[-2]] if len(names) > 1 else None, incomplete=[])
     return Snapshot(tables=tables, cloudtrail=VolumeResult(volume, hourly), audit=None, prices=latest_price_table(),
                     siem_price=None, history=history)
 

@@ -5,12 +5,12 @@ The texts are data (`filters.json`); this module only validates the ARNs and fil
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
-TEMPLATES: dict = json.loads(Path(__file__).with_name("cloudtrail_filters.json").read_text(encoding="utf-8"))
+from mdcnb.core.package_data import read_json
+
+TEMPLATES: dict = read_json(__package__, "cloudtrail_filters.json")
 _SAFE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost_units
 from mdcnb.analysis import readiness as aws_audit
 
 AWS = "AWS"  # the environment the readiness audit covers
@@ -58,7 +58,8 @@ def _plan_label(row: pd.Series) -> str:
 def plan_matrix(settings: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
     """Scope x plan: tier, sub-plan, trial, deprecated; resource-level overrides and connectors are scopes too.
 
-    `settings` is `cost.plan_settings(tables)`; `names` maps scope ids to display names (`cost.scope_names`).
+    `settings` is `cost_units.plan_settings(tables)`; `names` maps scope ids to display names
+    (`cost_units.scope_names`).
     """
     names = names or {}
     frame = settings.assign(setting=settings.apply(_plan_label, axis=1) if len(settings) else pd.Series(dtype=str),
@@ -74,7 +75,7 @@ def plan_matrix(settings: pd.DataFrame, names: dict[str, str] | None = None) -> 
 
 def plans_off_with_resources(settings: pd.DataFrame, units: pd.DataFrame, names: dict[str, str] | None = None
                              ) -> pd.DataFrame:
-    """Subscription plans left on Free where resources the plan protects exist (`units` from `cost.billable_units`).
+    """Subscription plans left on Free where resources the plan protects exist (`units`: `billable_units`).
 
     Deprecated plans (replaced by another) and per-subscription plans (Arm, Dns: no resource to point at) are left
     out; resources the plan would not bill (deallocated VMs, Basic-tier databases) do not count.
@@ -90,7 +91,7 @@ def plans_off_with_resources(settings: pd.DataFrame, units: pd.DataFrame, names:
                .reset_index())
     found = off.merge(present, on=["scope_id", "plan"], how="inner")
     found.insert(0, "subscription", found["scope_id"].map(lambda s: names.get(s, s.rsplit("/", 1)[-1])))
-    found["plan_display"] = found["plan"].map(cost.plan_display)
+    found["plan_display"] = found["plan"].map(cost_units.plan_display)
     return found.sort_values(["subscription", "plan"], kind="stable").reset_index(drop=True)
 
 

@@ -1,8 +1,8 @@
 """Trends over all stored weeks (pure functions on the tables of each week, no I/O).
 
 Every function takes `weeks`: an ordered mapping ISO week -> `Tables` (oldest first, as
-`mdcnb.tables.history.weekly_history` gives it) and gives a long DataFrame with one row per week and series, ready to
-plot: secure score per scope and overall, pass rate per standard, Defender plan coverage, CloudTrail volume
+`mdcnb.tables.history_weeks.weekly_history` gives it) and gives a long DataFrame with one row per week and series,
+ready to plot: secure score per scope and overall, pass rate per standard, Defender plan coverage, CloudTrail volume
 and cost. The headline numbers and their week-over-week change are measures (`mdcnb.measures.history`).
 """
 

@@ -13,28 +13,27 @@ from __future__ import annotations
 import contextlib
 import json
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from mdcnb.core import schema
+from mdcnb.core.package_data import read_json
 from mdcnb.sources.aws_dataset import AccountInventory, Call
 
 PASS, FAIL, NOT_APPLICABLE, COULD_NOT_CHECK = "pass", "fail", "not applicable", "could not check"
 STATUSES = (PASS, FAIL, NOT_APPLICABLE, COULD_NOT_CHECK)
-CHECKS_FILE = Path(__file__).with_name("readiness_checks.json")
 _EXISTING_STATES = {"pending", "running", "stopping", "stopped"}
 
 
 @cache
 def rules() -> dict[str, Any]:
     """The check definitions and the facts they rely on (`aws_audit_checks.json`)."""
-    return json.loads(CHECKS_FILE.read_text(encoding="utf-8"))
+    return read_json(__package__, "readiness_checks.json")
 
 
 def check_definitions() -> pd.DataFrame:
@@ -843,3 +842,13 @@ def status_counts(results: pd.DataFrame) -> pd.DataFrame:
     counts = results.pivot_table(index="check_id", columns="status", values="account_id", aggfunc="count", fill_value=0)
     order = [c["id"] for c in rules()["checks"] if c["id"] in counts.index]
     return counts.reindex(index=order, columns=list(STATUSES), fill_value=0).astype("int64")
+
+
+def outcomes_by_week(audits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Readiness outcomes per ISO week: one row per (week, status) with the number of (account, check) results and
+    of accounts audited. A week without AWS inventory judges its checks `could not check`, so a gap in the data
+    never reads as an improvement."""
+    rows = [{"week": week, "status": status, "results": int((results["status"] == status).sum()),
+             "accounts": int(results["account_id"].nunique())}
+            for week, results in audits.items() for status in STATUSES]
+    return pd.DataFrame(rows, columns=["week", "status", "results", "accounts"])

@@ -17,16 +17,29 @@ from collections.abc import Sequence
 
 from mdcnb import __version__
 from mdcnb.cli import commands
+from mdcnb.core import progress
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mdcnb", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mdcnb {__version__}")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (they are drawn on a terminal only)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(subparsers)
+    _add_quiet(subparsers)
     return parser
+
+
+def _add_quiet(subparsers: argparse._SubParsersAction) -> None:
+    """`--quiet` after every command and sub-command too (left unset there unless given, so that
+    `mdcnb --quiet report` is not undone by the command's own default)."""
+    for command in subparsers.choices.values():
+        command.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_quiet(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with progress.quiet(args.quiet):
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -1,8 +1,8 @@
 """Plotly figure builders: one function per chart, taking an aggregated table and returning a `go.Figure`.
 
 Builders never aggregate millions of rows and never plot them: they receive tables the analysis already rolled
-up, and cap long category lists (`style.top`), saying so in the title. Names from the cloud are passed to plotly as
-data; plotly.js renders them as text.
+up, and cap long category lists (`style.top`), saying so in the title. plotly.js reads HTML in every label, so names
+from the cloud pass through `style.plain` (escaped) and are drawn as the text they are.
 """
 
 from mdcnb.figures.compliance import compliance_states, pass_rate_heatmap

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mdcnb.analysis.cloudtrail import ACTOR_LABELS
-from mdcnb.figures.style import ACTOR_COLORS, account_color, layout, rows_height, window
+from mdcnb.figures.style import ACTOR_COLORS, account_color, layout, plain, rows_height, window
 
 CHART_HEIGHT_PX = 380
 MULTIPLE_HEIGHT_PX = 110  # one account's panel in the hourly small multiples
@@ -37,8 +37,9 @@ def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     regions = {r: REGION_DASHES[i % len(REGION_DASHES)] for i, r in enumerate(sorted(daily["region"].unique()))}
     for (account, region), part in daily.groupby(["account_id", "region"], sort=True):
-        fig.add_scatter(x=part["date"], y=part["read_only_events"], mode="lines+markers", name=f"{account} / {region}",
-                        line={"color": account_color(account), "dash": regions[region]})
+        fig.add_scatter(x=part["date"], y=part["read_only_events"], mode="lines+markers",
+                        name=plain(f"{account} / {region}"), line={"color": account_color(account),
+                                                                   "dash": regions[region]})
     fig.update_yaxes(title="CspmMonitorAws read events", rangemode="tozero")
     return layout(fig, f"CspmMonitorAws read events per day, by account and region, {window(daily['date'])}",
                   height=420)
@@ -51,12 +52,11 @@ def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
     fig = make_subplots(rows=max(1, len(accounts)), cols=1, shared_xaxes=True, vertical_spacing=0.02)
     for row, account in enumerate(accounts, start=1):
         part = hourly[hourly["account_id"] == account]
-        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=str(account), row=row, col=1,
+        label = plain(str(account))
+        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=label, row=row, col=1,
                         line={"width": 1, "color": account_color(account)}, fill="tozeroy",
-                        hovertemplate="%{x|%Y-%m-%d %H:00} UTC: %{y:,} read events<extra>" + str(account)
-                                      + "</extra>")
-        fig.update_yaxes(title={"text": str(account), "font": {"size": 10}}, rangemode="tozero", nticks=3,
-                         row=row, col=1)
+                        hovertemplate="%{x|%Y-%m-%d %H:00} UTC: %{y:,} read events<extra>" + label + "</extra>")
+        fig.update_yaxes(title={"text": label, "font": {"size": 10}}, rangemode="tozero", nticks=3, row=row, col=1)
     fig.update_layout(showlegend=False)
     title = f"CspmMonitorAws read events per hour (UTC), by account, {window(hourly['hour'])}: bursts = scans"
     return layout(fig, title, height=100 + MULTIPLE_HEIGHT_PX * max(1, len(accounts)))
@@ -65,7 +65,7 @@ def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
 def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with the most read events") -> go.Figure:
     """Horizontal bars of `top_calls` (largest on top)."""
     shown = calls.iloc[::-1]
-    labels = shown["event_source"].str.replace(".amazonaws.com", "", regex=False) + " " + shown["event_name"]
+    labels = plain(shown["event_source"].str.replace(".amazonaws.com", "", regex=False) + " " + shown["event_name"])
     fig = go.Figure(go.Bar(x=shown["read_only_events"], y=labels, orientation="h", marker_color=ACTOR_COLORS["cspm"],
                            customdata=shown[["share"]].to_numpy(),
                            hovertemplate="%{y}: %{x:,} events (%{customdata[0]:.1%})<extra></extra>"))
@@ -75,7 +75,7 @@ def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with 
 
 def read_share(share: pd.DataFrame) -> go.Figure:
     """Per account: CSPM's reads vs everyone else's (`read_share`; CSPM's sign-ins count as other reads here)."""
-    accounts = share["account_id"].astype(str)
+    accounts = plain(share["account_id"].astype(str))
     fig = go.Figure()
     fig.add_bar(y=accounts, x=share["cspm_read_events"], orientation="h", name="CspmMonitorAws read events",
                 marker_color=ACTOR_COLORS["cspm"])
@@ -90,8 +90,9 @@ def other_roles(roles: pd.DataFrame) -> go.Figure:
     """Events of the other MDC roles per role, read vs write (`other_mdc_roles`)."""
     per_role = roles.groupby("role_name", as_index=False)[["read_only_events", "write_events"]].sum()
     fig = go.Figure()
-    fig.add_bar(x=per_role["role_name"], y=per_role["read_only_events"], name="read", marker_color="#8764b8")
-    fig.add_bar(x=per_role["role_name"], y=per_role["write_events"], name="write", marker_color="#3b2d5c")
+    roles = plain(per_role["role_name"])
+    fig.add_bar(x=roles, y=per_role["read_only_events"], name="read", marker_color="#8764b8")
+    fig.add_bar(x=roles, y=per_role["write_events"], name="write", marker_color="#3b2d5c")
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="events")
     return layout(fig, "Other MDC roles (same session name, not CSPM)", height=CHART_HEIGHT_PX)
@@ -99,7 +100,7 @@ def other_roles(roles: pd.DataFrame) -> go.Figure:
 
 def siem_cost(cost: dict) -> go.Figure:
     """Monthly SIEM cost before and after the filter (a `mdcnb.analysis.cloudtrail_cost.siem_cost` result)."""
-    cur = cost["price"]["currency"]
+    cur = plain(cost["price"]["currency"])
     values = [cost["monthly_cost"], cost["monthly_cost_after_filter"]]
     fig = go.Figure(go.Bar(x=["all events", "after dropping CSPM reads"], y=values,
                            marker_color=[ACTOR_COLORS["other"], "#107c10"],

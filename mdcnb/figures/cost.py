@@ -23,7 +23,8 @@ OTHER_COLOR = style.ACTOR_COLORS["other"]
 
 def _layout(fig: go.Figure, title: str, price_label: str, rows: int | None = None) -> go.Figure:
     """The shared layout, with the price table named under the title."""
-    style.layout(fig, f"{title}<br><sup>{price_label}</sup>", height=style.rows_height(rows) if rows else None)
+    style.layout(fig, f"{title}<br><sup>{style.plain(price_label)}</sup>",
+                 height=style.rows_height(rows) if rows else None)
     fig.update_layout(margin={"t": 75}, legend={"orientation": "h", "y": -0.15})
     return fig
 
@@ -31,8 +32,9 @@ def _layout(fig: go.Figure, title: str, price_label: str, rows: int | None = Non
 def _bars(y: pd.Series, bars: Sequence[tuple[str, pd.Series, str]], currency: str, barmode: str,
           **layout: Any) -> go.Figure:
     """Horizontal bars over `y`, one trace per (name, monthly values, colour), the x axis in `currency` per month."""
-    fig = go.Figure([go.Bar(name=name, y=y, x=x, orientation="h", marker_color=color) for name, x, color in bars])
-    fig.update_layout(barmode=barmode, xaxis_title=f"{currency} per month", **layout)
+    fig = go.Figure([go.Bar(name=name, y=style.plain(y), x=x, orientation="h", marker_color=color)
+                     for name, x, color in bars])
+    fig.update_layout(barmode=barmode, xaxis_title=f"{style.plain(currency)} per month", **layout)
     return fig
 
 
@@ -59,10 +61,10 @@ def scenario_totals(scenarios: pd.DataFrame, price_label: str, currency: str) ->
     colors = [CONFIGURED_COLOR if i == 0 else (ENABLE_ALL_COLOR if total > scenarios["monthly_total"].iloc[0]
                                                else SAVING_COLOR)
               for i, total in enumerate(scenarios["monthly_total"])]
-    fig = go.Figure(go.Bar(x=scenarios["scenario"], y=scenarios["monthly_total"], marker_color=colors,
+    fig = go.Figure(go.Bar(x=style.plain(scenarios["scenario"]), y=scenarios["monthly_total"], marker_color=colors,
                            text=[f"{v:,.2f}" for v in scenarios["monthly_total"]], textposition="outside",
                            cliponaxis=False))
-    fig.update_layout(yaxis_title=f"{currency} per month", showlegend=False)
+    fig.update_layout(yaxis_title=f"{style.plain(currency)} per month", showlegend=False)
     return _layout(fig, "What-if: monthly total per scenario", price_label)
 
 

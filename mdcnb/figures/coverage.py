@@ -1,6 +1,6 @@
 """Figures of the estate and coverage page: connectors per environment, the AWS readiness matrix, check outcomes
 and the onboarding pitfalls. Each builder takes a table the analysis already rolled up (`mdcnb.analysis.coverage`,
-`mdcnb.analysis.readiness`) and returns a plotly figure; names from the cloud are data, rendered as text.
+`mdcnb.analysis.readiness`) and returns a plotly figure; names from the cloud are escaped (`style.plain`).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from mdcnb.figures.style import layout, window
+from mdcnb.figures.style import layout, plain, window
 
 STATUS_COLORS = {"pass": "#2e7d32", "fail": "#c62828", "not applicable": "#e0e0e0", "could not check": "#f9a825"}
 
@@ -17,7 +17,7 @@ def connectors_by_environment(counts: pd.DataFrame) -> go.Figure:
     """Bars of connectors per environment, split native / classic (`coverage.connectors_by_environment`)."""
     fig = go.Figure()
     for kind, group in counts.groupby("kind", sort=True):
-        fig.add_bar(x=group["environment"], y=group["connectors"], name=kind,
+        fig.add_bar(x=plain(group["environment"]), y=group["connectors"], name=plain(kind),
                     marker_pattern_shape="/" if kind == "classic" else "")
     fig.update_layout(barmode="stack", yaxis_title="connectors")
     return layout(fig, "Connectors by environment", height=320)
@@ -27,15 +27,16 @@ def readiness_matrix(results: pd.DataFrame) -> go.Figure:
     """Accounts x checks heat map coloured by status, evidence on hover (`aws_audit` table)."""
     checks = list(dict.fromkeys(results["check_id"]))
     accounts = list(dict.fromkeys(results["account_id"]))
-    labels = {a: f"{a} {n}" if isinstance(n, str) else a
+    labels = {a: plain(f"{a} {n}" if isinstance(n, str) else a)
               for a, n in results.drop_duplicates("account_id")[["account_id", "account_name"]].itertuples(index=False)}
     codes = {status: i for i, status in enumerate(STATUS_COLORS)}
     cells = {(r.account_id, r.check_id): (r.status, r.evidence) for r in results.itertuples(index=False)}
     z = [[codes.get(cells.get((a, c), ("", ""))[0]) for c in checks] for a in accounts]  # None: no row, blank
-    text = [["<br>".join(map(str, cells.get((a, c), ("no result", "")))) for c in checks] for a in accounts]
+    text = [["<br>".join(plain([str(v) for v in cells.get((a, c), ("no result", ""))])) for c in checks]
+            for a in accounts]
     n = len(STATUS_COLORS)
     scale = [[edge, color] for i, color in enumerate(STATUS_COLORS.values()) for edge in (i / n, (i + 1) / n)]
-    fig = go.Figure(go.Heatmap(z=z, x=checks, y=[labels[a] for a in accounts], text=text, zmin=-0.5,
+    fig = go.Figure(go.Heatmap(z=z, x=plain(checks), y=[labels[a] for a in accounts], text=text, zmin=-0.5,
                                zmax=n - 0.5, colorscale=scale, xgap=2, ygap=2, hovertemplate="%{y}<br>%{x}: "
                                "%{text}<extra></extra>",
                                colorbar={"tickvals": list(range(n)), "ticktext": list(STATUS_COLORS),
@@ -50,7 +51,7 @@ def check_outcomes(counts: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for status, color in STATUS_COLORS.items():
         if status in counts.columns:
-            fig.add_bar(y=counts.index, x=counts[status], name=status, orientation="h", marker_color=color)
+            fig.add_bar(y=plain(counts.index), x=counts[status], name=status, orientation="h", marker_color=color)
     fig.update_layout(barmode="stack", xaxis_title="accounts")
     fig.update_yaxes(autorange="reversed")
     return layout(fig, "Readiness checks: accounts by outcome", height=140 + 24 * len(counts))
@@ -58,7 +59,7 @@ def check_outcomes(counts: pd.DataFrame) -> go.Figure:
 
 def pitfall_counts(counts: pd.DataFrame) -> go.Figure:
     """Horizontal bars: accounts affected by each onboarding pitfall (`coverage.pitfall_counts`)."""
-    fig = go.Figure(go.Bar(y=counts["pitfall"], x=counts["accounts"], orientation="h", marker_color="#c62828",
+    fig = go.Figure(go.Bar(y=plain(counts["pitfall"]), x=counts["accounts"], orientation="h", marker_color="#c62828",
                            text=counts["accounts"], textposition="auto"))
     fig.update_layout(xaxis_title="AWS accounts affected")
     fig.update_yaxes(autorange="reversed")
@@ -66,7 +67,7 @@ def pitfall_counts(counts: pd.DataFrame) -> go.Figure:
 
 
 def readiness_over_time(weekly: pd.DataFrame) -> go.Figure:
-    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.snapshot.readiness.audit_over_time`)."""
+    """Stacked bars per ISO week: (account, check) results by status (`mdcnb.analysis.readiness.outcomes_by_week`)."""
     fig = go.Figure()
     for status, color in STATUS_COLORS.items():
         rows = weekly[weekly["status"] == status]
@@ -102,17 +103,17 @@ def plan_matrix(matrix: pd.DataFrame) -> go.Figure:
     """Scopes x Defender plans coloured by state: on (Standard), trial, Free, deprecated, no setting; the sub-plan
     in the cell and the full setting on hover (`coverage.plan_matrix`: columns level, scope, then one per plan)."""
     plans = [c for c in matrix.columns if c not in ("level", "scope")]
-    labels = [s if level == "subscription" else f"{s} ({level})" for level, s in zip(matrix["level"], matrix["scope"],
-                                                                                       strict=True)]
+    labels = plain([s if level == "subscription" else f"{s} ({level})"
+                    for level, s in zip(matrix["level"], matrix["scope"], strict=True)])
     cells = matrix[plans].fillna("").astype(str)
     codes = {state: i for i, state in enumerate(PLAN_STATES)}
     z = [[codes[_plan_state(v)] for v in row] for row in cells.to_numpy()]
     n = len(PLAN_STATES)
     scale = [[edge, color] for i, color in enumerate(PLAN_STATES.values()) for edge in (i / n, (i + 1) / n)]
     fig = go.Figure(go.Heatmap(
-        z=z, x=plans, y=labels, zmin=-0.5, zmax=n - 0.5, colorscale=scale, xgap=2, ygap=2,
+        z=z, x=plain(plans), y=labels, zmin=-0.5, zmax=n - 0.5, colorscale=scale, xgap=2, ygap=2,
         text=[[_plan_short(v) for v in row] for row in cells.to_numpy()], texttemplate="%{text}",
-        customdata=[[v or "no setting" for v in row] for row in cells.to_numpy()],
+        customdata=[plain([v or "no setting" for v in row]) for row in cells.to_numpy()],
         hovertemplate="%{y}<br>%{x}: %{customdata}<extra></extra>",
         colorbar={"tickvals": list(range(n)), "ticktext": list(PLAN_STATES), "title": "plan"}))
     fig.update_yaxes(autorange="reversed")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from mdcnb.figures.style import ACTOR_COLORS, window
+from mdcnb.figures.style import ACTOR_COLORS, plain, window
 
 LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
           "legend": {"orientation": "h", "y": -0.2}}
@@ -23,7 +23,7 @@ def _lines(frame: pd.DataFrame, series: str, value: str, title: str, y_title: st
     for key, rows in frame.groupby(series, sort=False, dropna=False):
         name = str(rows[label].iloc[0]) if label else str(key)
         emphasis = name == bold
-        fig.add_trace(go.Scatter(x=rows["week"], y=rows[value], name=name, mode="lines+markers",
+        fig.add_trace(go.Scatter(x=rows["week"], y=rows[value], name=plain(name), mode="lines+markers",
                                  line={"width": 4 if emphasis else 1.5}, connectgaps=False))
     axis = {"title": y_title, "rangemode": "tozero"}
     if percent:

@@ -12,6 +12,7 @@ from mdcnb.figures.style import (
     SCORE_COLOR,
     SEVERITY_COLORS,
     layout,
+    plain,
     rows_height,
     top,
 )
@@ -28,7 +29,7 @@ def score_gauge(percentage: float, title: str = "Secure score") -> go.Figure:
 def score_by_environment(environments: pd.DataFrame) -> go.Figure:
     """Percentage per environment (columns environment, percentage, current, max, scopes)."""
     fig = go.Figure(go.Bar(
-        x=environments["environment"], y=environments["percentage"],
+        x=plain(environments["environment"]), y=environments["percentage"],
         marker_color=[ENVIRONMENT_COLORS.get(e, ENVIRONMENT_COLORS["Unknown"]) for e in environments["environment"]],
         text=[f"{format_score(p)} %" for p in environments["percentage"]], textposition="outside", cliponaxis=False,
         customdata=environments[["current", "max", "scopes"]].to_numpy(),
@@ -41,13 +42,15 @@ def score_by_environment(environments: pd.DataFrame) -> go.Figure:
 def score_by_scope(scopes: pd.DataFrame, limit: int = 40) -> go.Figure:
     """Scopes from the lowest percentage up (a scope table of `score.scopes`), coloured by environment."""
     shown, suffix = top(scopes, limit, "percentage", ascending=True)
-    labels = scope_label(shown["scope_id"], pd.Series(shown["name"].to_numpy(), index=shown["scope_id"])).tolist()
+    names = pd.Series(shown["name"].to_numpy(), index=shown["scope_id"])
+    labels = plain(scope_label(shown["scope_id"], names)).tolist()
     fig = go.Figure()
     for env in sorted(shown["environment"].fillna("Unknown").unique()):
         mask = (shown["environment"].fillna("Unknown") == env).to_numpy()
         part = shown[mask]
         fig.add_bar(y=[label for label, m in zip(labels, mask, strict=True) if m], x=part["percentage"],
-                    orientation="h", name=env, marker_color=ENVIRONMENT_COLORS.get(env, ENVIRONMENT_COLORS["Unknown"]),
+                    name=plain(env), orientation="h",
+                    marker_color=ENVIRONMENT_COLORS.get(env, ENVIRONMENT_COLORS["Unknown"]),
                     customdata=part[["current", "max"]].to_numpy(),
                     hovertemplate="%{y}: %{x:.2f} %<br>%{customdata[0]} of %{customdata[1]} points<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
@@ -59,7 +62,7 @@ def controls_ranked(controls: pd.DataFrame, limit: int = 20) -> go.Figure:
     """Controls by potential increase of the score (a table of `score.controls`)."""
     shown, suffix = top(controls, limit, "potential_increase")
     fig = go.Figure(go.Bar(
-        y=shown["control_name"], x=shown["potential_increase"], orientation="h", marker_color=SCORE_COLOR,
+        y=plain(shown["control_name"]), x=shown["potential_increase"], orientation="h", marker_color=SCORE_COLOR,
         text=[f"+{v:.2f} %" for v in shown["potential_increase"]], textposition="outside", cliponaxis=False,
         customdata=shown[["current", "max", "unhealthy"]].to_numpy(),
         hovertemplate="%{y}<br>+%{x:.2f} % if fixed<br>%{customdata[0]} of %{customdata[1]} points"
@@ -77,10 +80,11 @@ def control_severity(severities: pd.DataFrame, order: list[str] | None = None) -
     for severity, color in SEVERITY_COLORS.items():
         part = severities[severities["severity"] == severity]
         if len(part):
-            fig.add_bar(y=part["control_name"], x=part["unhealthy"], orientation="h", name=severity,
-                        marker_color=color, hovertemplate="%{y}<br>" + severity + ": %{x} unhealthy<extra></extra>")
+            label = plain(severity)
+            fig.add_bar(y=plain(part["control_name"]), x=part["unhealthy"], orientation="h", name=label,
+                        marker_color=color, hovertemplate="%{y}<br>" + label + ": %{x} unhealthy<extra></extra>")
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(categoryorder="array", categoryarray=controls, autorange="reversed")
+    fig.update_yaxes(categoryorder="array", categoryarray=plain(controls), autorange="reversed")
     fig.update_xaxes(title="unhealthy resources (per recommendation)")
     return layout(fig, "Unhealthy resources behind each control, by severity", height=rows_height(len(controls)))
 
@@ -90,7 +94,7 @@ def recommendations_ranked(recommendations: pd.DataFrame, limit: int = 25, label
     the hover (a table of `score_detail.control_recommendations`); the bar to fix first is on top."""
     rows = recommendations[recommendations["unhealthy"] > 0].drop_duplicates("assessment_key")
     shown, suffix = top(rows, limit, "unhealthy")
-    labels = _unique(_cut(str(r), label_chars) for r in shown["recommendation"])
+    labels = plain(_unique(_cut(str(r), label_chars) for r in shown["recommendation"]))
     fig = go.Figure()
     for severity, color in SEVERITY_COLORS.items():
         mask = (shown["severity"] == severity).to_numpy()
@@ -99,7 +103,8 @@ def recommendations_ranked(recommendations: pd.DataFrame, limit: int = 25, label
             fig.add_bar(y=[label for label, m in zip(labels, mask, strict=True) if m], x=part["unhealthy"],
                         orientation="h", name=severity, marker_color=color, text=part["unhealthy"],
                         textposition="outside", cliponaxis=False,
-                        customdata=part[["recommendation", "control_name", "potential_increase"]].to_numpy(),
+                        customdata=list(zip(plain(part["recommendation"]), plain(part["control_name"]),
+                                            part["potential_increase"], strict=True)),
                         hovertemplate="%{customdata[0]}<br>control: %{customdata[1]} (+%{customdata[2]:.2f} "
                                       "points if fixed)<br>%{x} unhealthy resources<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")

@@ -1,4 +1,5 @@
-"""Shared look of the report's charts: one colour per meaning, layout defaults, capping long category lists.
+"""Shared look of the report's charts: one colour per meaning, layout defaults, capping long category lists, and
+cloud text made literal (`plain`).
 
 A colour means one thing across the whole report: severities, compliance states, environments and CloudTrail
 actors have fixed palettes, and an account (or subscription) gets the same colour on every chart from a hash of
@@ -8,7 +9,9 @@ its id (`account_color`), week after week.
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -24,6 +27,7 @@ ACCOUNT_PALETTE = ["#4e79a7", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c75
                    "#1b5e20", "#283593", "#00838f", "#6d4c41"]
 OTHER_ACCOUNTS_COLOR = "#9e9e9e"
 BAR_HEIGHT_PX = 22
+T = TypeVar("T")
 MIN_HEIGHT_PX = 260
 
 
@@ -66,3 +70,22 @@ def top(frame: pd.DataFrame, limit: int, by: str, *, ascending: bool = False) ->
     if len(ordered) <= limit:
         return ordered, ""
     return ordered.head(limit), f" (top {limit} of {len(ordered):,})"
+
+
+def plain(value: T) -> T:
+    """Cloud-supplied text (a string, or a Series, Index, list or tuple of them) as plotly shows it literally.
+
+    plotly.js reads a subset of HTML in every label, legend entry, hover text and title (`<a href>` becomes a live
+    link, `<b>` bold, an unknown tag vanishes) and decodes entities, so escaping `&`, `<` and `>` makes it draw the
+    name exactly as given. Every figure builder passes names from the cloud through here (the tables and CSVs keep
+    the raw values); anything that is not text (numbers, missing values) is returned unchanged.
+    """
+    if isinstance(value, (pd.Series, pd.Index)):
+        return value.map(_escape)  # type: ignore[return-value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_escape, value))  # type: ignore[return-value]
+    return _escape(value)
+
+
+def _escape(value: Any) -> Any:
+    return html.escape(value, quote=False) if isinstance(value, str) else value

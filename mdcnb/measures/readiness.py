@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mdcnb.analysis import coverage
+from mdcnb.analysis import coverage, readiness
 from mdcnb.measures.registry import Filters, define
 from mdcnb.snapshot import Snapshot
 
@@ -18,10 +18,15 @@ def results(snap: Snapshot, f: Filters) -> pd.DataFrame:
     return coverage.audit_selection(snap.audit.results, environments=f.environments, accounts=f.accounts)
 
 
-@define("readiness.over_time", "AWS readiness outcomes per week", "count", "{:,}", table=True)
+@define("readiness.over_time", "AWS readiness outcomes per week", "count", "{:,}", filters=FILTERS, table=True)
 def over_time(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    """Table measure: per ISO week and status, the (account, check) results of the weeks the dataset ships."""
-    return snap.readiness_weeks
+    """Table measure: per ISO week and status, the (account, check) results of the accounts the filters keep, from
+    the readiness audit each week of the history store keeps (this week: the snapshot's own)."""
+    audits = snap.history.audits if snap.history is not None else {}
+    kept = {week: coverage.audit_selection(results if results is not None else snap.audit.results.iloc[0:0],
+                                           environments=f.environments, accounts=f.accounts)
+            for week, results in audits.items()}
+    return readiness.outcomes_by_week(kept)
 
 
 @define("readiness.failures", "AWS readiness checks failing (account x check)", "count", "{:,}", filters=FILTERS)

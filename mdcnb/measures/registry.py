@@ -152,7 +152,7 @@ def text(id: str, value: Any, currency: str = "USD") -> str:
 def rounded(id: str, value: Any) -> Any:
     """The value at the precision surfaces are compared at (the displayed rounding)."""
     m = measure(id)
-    if m.decimals is None or value is None or isinstance(value, str):
+    if m.table or m.decimals is None or value is None or isinstance(value, str):
         return value
     return round(float(value), m.decimals)
 

@@ -22,11 +22,12 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from plotly.offline import get_plotlyjs
 
+from mdcnb.core.package_data import package_dir
 from mdcnb.tables.mask import Masker
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = package_dir(__package__) / "templates"
 # Cells left out of the page: the parameters, and anything a notebook marks as interactive-only.
 HIDDEN_TAGS = frozenset({"parameters", "injected-parameters", "report-hide"})
 # Where a page finds plotly.js, relative to the page (the version in the name: a newer plotly never reuses it).

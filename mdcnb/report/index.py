@@ -84,7 +84,7 @@ def write_index(week_dir: Path, *, dataset: Path, manifest: dict[str, Any], resu
     mask = masker.text if masker else (lambda text: text)
     pages = _pages(week_dir, results)
     skips = collect_skips(week_dir)
-    (week_dir / "skips.csv").write_text(mask(skips.to_csv(index=False)), encoding="utf-8")
+    (week_dir / "skips.csv").write_text(mask(page_files.csv_text(skips)), encoding="utf-8")
     pull_log = [row for row in manifest.get("pull_log", []) if isinstance(row, dict)]
     context = {
         "week": week_dir.name,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,44 @@ def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"), unless it is a plain number such as -3.5.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def formula_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, prefixed with `'` so it shows as text; anything else as is."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """The CSV every writer of mdcnb uses: `csv_ready` cells, text that a spreadsheet would run as a formula
+    neutralised (`formula_safe`; number columns stay numbers), rows ending in CRLF (RFC 4180) so that a carriage
+    return inside a value is quoted rather than read as a row break (which would start a row with what follows)."""
+    out = csv_ready(df)
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
+            out[column] = out[column].map(formula_safe, na_action="ignore")
+    return out.to_csv(index=False, lineterminator="\r\n")
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(csv_text(df), encoding="utf-8")
+
+
 class Page:
     """The display-and-export helpers of one notebook page."""
 
     def __init__(self, notebook: str, *, report_dir: str | Path | None = None, mask_ids: bool = False,
                  dataset: str | Path | None = None, snapshot: str | Path | None = None,
                  history: str | Path | None = None, logs: str | Path | None = None, options: Options | None = None,
-                 max_rows: int = DEFAULT_MAX_ROWS, **filters: Any) -> None:
+                 tenant: str | None = None, max_rows: int = DEFAULT_MAX_ROWS, **filters: Any) -> None:
         """`snapshot`: the folder `mdcnb report` left the week's snapshot in (None: build one from `dataset`,
-        `history`, `logs` and `options`); `filters` (environments, subscriptions, accounts, severities, standards,
-        since, until) apply to every headline of the page."""
+        `history`, `logs`, `options` and `tenant`, whose series of the history store to read); `filters`
+        (environments, subscriptions, accounts, severities, standards, since, until) apply to every headline."""
         self.notebook = notebook
         self.report_dir = Path(report_dir) if report_dir else None
         self.dataset = Path(dataset) if dataset else default_dataset()
@@ -72,7 +101,8 @@ class Page:
         self.max_rows = max_rows
         self.masker = Masker.for_dataset(self.dataset) if mask_ids else None
         self._source = {"snapshot": snapshot, "dataset": self.dataset, "history": history, "logs": logs,
-                        "since": self.filters.since, "until": self.filters.until, "options": options}
+                        "since": self.filters.since, "until": self.filters.until, "options": options,
+                        "tenant": tenant}
         self._snapshot: Snapshot | None = None
 
     # -- data in ---------------------------------------------------------------------------------------------
@@ -172,8 +202,7 @@ class Page:
         if not self.report_dir:
             return ""
         path = csv_path(self.report_dir, self.notebook, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        csv_ready(df).to_csv(path, index=False)
+        write_csv(df, path)
         href = html.escape(path.relative_to(self.report_dir).as_posix(), quote=True)
         return f'<a href="{href}">data: {html.escape(path.name)}</a>'
 

@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from traitlets.config import Config
 
 from mdcnb import snapshot
+from mdcnb.core import progress
 from mdcnb.core.weeks import iso_week
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
@@ -133,6 +135,15 @@ def local_kernel() -> Iterator[str]:
         yield os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
 
 
+def kernel_transport(directory: str) -> Config:
+    """The kernel talks over Unix sockets in `directory` (IPC): no network port is opened, so ipykernel has no
+    unencrypted TCP to warn about. Windows has no IPC transport and keeps TCP on the loopback interface.
+    The connection file is named here because an IPC kernel without one puts its sockets in the current folder."""
+    if os.name == "nt":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "connection_file": os.path.join(directory, "kernel.json")}})
+
+
 def _use_kernel_path(kernel_path: str) -> None:
     os.environ["JUPYTER_PATH"] = kernel_path
 
@@ -147,9 +158,11 @@ def execute(source: Path, output: Path, parameters: dict[str, Any], kernel_path:
     started = time.monotonic()
     result = NotebookResult(source.stem, ok=True, seconds=0.0)
     try:
-        papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
-                                   language="python", progress_bar=False, log_output=False,
-                                   execution_timeout=CELL_TIMEOUT_S, cwd=str(source.parent))
+        with tempfile.TemporaryDirectory(prefix="mdcnb-k-") as sockets:
+            papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+                                       language="python", progress_bar=False, log_output=False,
+                                       execution_timeout=CELL_TIMEOUT_S, cwd=str(source.parent),
+                                       config=kernel_transport(sockets))
     except PapermillExecutionError as exc:
         first_line = next((line for line in exc.source.splitlines() if line.strip()), "")
         result = NotebookResult(source.stem, ok=False, seconds=0.0, error=f"{exc.ename}: {exc.evalue}",
@@ -232,16 +245,37 @@ def _clear_outputs(week_dir: Path, name: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def masked_log(log, masker: Masker):
+    """`log` with every message masked first."""
+    return lambda text, **kwargs: log(masker.text(str(text)), **kwargs)
+
+
+def _inputs(options: ReportOptions) -> tuple[Path, list[Path]]:
+    """The dataset and the notebooks to run; ValueError, before anything runs, when either is missing."""
+    dataset = Path(options.dataset or default_dataset()).resolve()
+    if not dataset.is_dir():
+        raise ValueError(f"dataset {dataset} is not a directory")
+    if not Path(options.notebooks_dir).is_dir():
+        raise ValueError(f"notebooks folder {options.notebooks_dir} is not a directory")
+    sources = select_notebooks(options.notebooks_dir, options.notebooks)
+    if not sources:
+        raise ValueError(f"no notebook (*.ipynb) in {options.notebooks_dir}")
+    return dataset, sources
+
+
 def run_report(options: ReportOptions, log=print) -> ReportResult:
     """Build the week's snapshot, execute the notebooks on it, export their pages and write index.html. Never
-    raises for a failing notebook."""
+    raises for a failing notebook; raises ValueError for a missing dataset or notebooks folder, before running
+    anything. With `mask_ids`, what goes to `log` is masked too (a history series names the tenant)."""
     from mdcnb.report.index import write_index
 
-    dataset = Path(options.dataset or default_dataset()).resolve()
+    dataset, sources = _inputs(options)
+    masker = Masker.for_dataset(dataset) if options.mask_ids else None
+    if masker is not None:
+        log = masked_log(log, masker)
     manifest = read_manifest(dataset)
     week_dir = Path(options.out).resolve() / iso_week(dataset_as_of(manifest))
     week_dir.mkdir(parents=True, exist_ok=True)
-    sources = select_notebooks(options.notebooks_dir, options.notebooks)
     snapshot_dir = week_dir / SNAPSHOT_DIR
     parameters = {"dataset": str(dataset), "since": options.since, "until": options.until,
                   "environments": list(options.environments), "subscriptions": list(options.subscriptions),
@@ -259,7 +293,6 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
             results = _stage_two(sources, week_dir, parameters, dataset, options, log)
     finally:
         shutil.rmtree(snapshot_dir, ignore_errors=True)
-    masker = Masker.for_dataset(dataset) if options.mask_ids else None
     index = write_index(week_dir, dataset=dataset, manifest=manifest, results=results, masker=masker)
     return ReportResult(week_dir, index, results)
 
@@ -271,9 +304,12 @@ def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], 
     with local_kernel() as kernel_path:
         workers = max(1, min(options.workers, len(sources)))
         jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in sources]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers) as pool, \
+                progress.bar("notebooks", total=len(jobs), unit=" notebook") as bar:
             for result in pool.map(_run_job, jobs):
-                log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
-                    + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
+                with bar.external_write_mode(file=sys.stderr):
+                    log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
+                        + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
                 results.append(result)
+                bar.update()
     return results

@@ -6,14 +6,12 @@ recommendation and control a stable key (uuid5 of its name where no real id is k
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
+from mdcnb.core.package_data import read_json
+
 KEY_NAMESPACE = uuid.UUID("5b0e3c2a-6d1f-4b8e-9a57-0c3d2e1f4a6b")  # fixed: keys must never change
 
 
@@ -65,20 +63,16 @@ class Standard:
     controls: dict[str, str]  # control name -> description
 
 
-def _load(name: str) -> dict[str, Any]:
-    return json.loads((HERE / name).read_text(encoding="utf-8"))
-
-
 @cache
 def controls() -> tuple[Control, ...]:
     return tuple(Control(c["id"] or stable_key("control:" + c["name"]), c["name"], c["max"])
-                 for c in _load("controls.json")["controls"])
+                 for c in read_json(__package__, "controls.json")["controls"])
 
 
 @cache
 def recommendations() -> tuple[Recommendation, ...]:
     out = []
-    for r in _load("recommendations.json")["recommendations"]:
+    for r in read_json(__package__, "recommendations.json")["recommendations"]:
         out.append(Recommendation(
             key=stable_key("recommendation:" + r["title"]), title=r["title"], environment=r["env"],
             targets=tuple(r["targets"]), control=r["control"], severity=r["severity"],
@@ -95,7 +89,7 @@ def recommendations() -> tuple[Recommendation, ...]:
 @cache
 def standards() -> tuple[Standard, ...]:
     return tuple(Standard(name, s["key"], s["applies_to"], s["scope"], s["controls"])
-                 for name, s in _load("standards.json")["standards"].items())
+                 for name, s in read_json(__package__, "standards.json")["standards"].items())
 
 
 def control_by_name() -> dict[str, Control]:

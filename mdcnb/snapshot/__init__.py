@@ -9,6 +9,7 @@ Interactively, a notebook without a snapshot file builds its own (`load`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +19,19 @@ import pandas as pd
 
 from mdcnb.core import schema
 from mdcnb.snapshot.cost import load_prices
-from mdcnb.snapshot.readiness import AuditResult, audit_over_time, audit_tables
+from mdcnb.snapshot.readiness import AuditResult, audit_dataset, audit_tables
 from mdcnb.sources.aws_dataset import AccountInventory, read_inventories
 from mdcnb.sources.dataset import Skip, cloudtrail_root, default_dataset
 from mdcnb.sources.prices import DEFAULT_SIEM, PriceTable, SiemPrice, siem_price
 from mdcnb.tables import Tables, cache, load_tables
 from mdcnb.tables.cloudtrail.result import VolumeResult, cloudtrail_daily
 from mdcnb.tables.cloudtrail.trails import trails_from_dataset
-from mdcnb.tables.history import WeeklyHistory, record_run, weekly_history
+from mdcnb.tables.history_weeks import WeeklyHistory, cloudtrail_daily_of, record_run, weekly_history
 
 SNAPSHOT_FILE = "snapshot.pickle"
 _FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables
 # the other parts, stored whole
-_OBJECTS = ("audit", "prices", "siem_price", "options", "inventories", "trails", "readiness_weeks", "history")
+_OBJECTS = ("audit", "prices", "siem_price", "options", "inventories", "trails", "history")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,6 @@ class Snapshot:
     options: Options = field(default_factory=Options)
     inventories: dict[str, AccountInventory] = field(default_factory=dict)
     trails: pd.DataFrame = field(default_factory=schema.CLOUDTRAIL_TRAILS.frame)
-    readiness_weeks: pd.DataFrame | None = None   # readiness outcomes per week (`audit_over_time`)
     history: WeeklyHistory | None = None
 
     @property
@@ -70,10 +70,10 @@ class Snapshot:
 
 def build(dataset: str | Path | None = None, *, history: str | Path | None = None, logs: str | Path | None = None,
           since: str | None = None, until: str | None = None, with_history: bool = True,
-          options: Options | None = None) -> Snapshot:
+          options: Options | None = None, tenant: str | None = None) -> Snapshot:
     """Load everything once: tables, one CloudTrail scan (`logs`, else the dataset's own `cloudtrail/`), the AWS
     inventory and readiness audit, the price table and SIEM price, and the stored weeks of the estate (read only;
-    `with_history=False` skips them)."""
+    `with_history=False` skips them; `tenant` picks another tenant's series of the store)."""
     path = Path(dataset) if dataset is not None else default_dataset()
     tables = load_tables(path)
     inventories, inventory_skips = read_inventories(path)
@@ -81,12 +81,13 @@ def build(dataset: str | Path | None = None, *, history: str | Path | None = Non
     audit.skips[:0] = inventory_skips
     options = options or Options()
     table = load_prices(options.prices, options.currency, options.overrides)
-    return Snapshot(tables=tables, cloudtrail=scan(path, logs=logs, since=since, until=until), audit=audit,
+    snap = Snapshot(tables=tables, cloudtrail=scan(path, logs=logs, since=since, until=until), audit=audit,
                     prices=table, siem_price=_siem_price(options, table),
                     options=options, inventories=inventories, trails=trails_from_dataset(path),
-                    readiness_weeks=audit_over_time(path),
-                    history=weekly_history(path, history, since=since, until=until, tables=tables)
+                    history=weekly_history(path, history, since=since, until=until, tables=tables, tenant=tenant)
                     if with_history else None)
+    _audit_unstored_weeks(snap)
+    return snap
 
 
 def of_tables(tables: Tables, cloudtrail: VolumeResult | None = None, options: Options | None = None) -> Snapshot:
@@ -106,11 +107,30 @@ def _siem_price(options: Options, table: PriceTable) -> SiemPrice:
 
 def record(snap: Snapshot, store: str | Path | None = None, *, since: str | None = None, until: str | None = None,
            log: Callable[[str], None] = print) -> None:
-    """Store the snapshot's week (and the weeks its dataset ships) in the history store, then read the estate's
-    weeks back into `snap.history`: the explicit history step of `mdcnb report` (never a side effect of reading)."""
-    daily = cloudtrail_daily(snap.cloudtrail.volume)
-    record_run(snap.dataset, store, tables=snap.tables, cloudtrail=daily, log=log)
+    """Store the snapshot's week (and the weeks its dataset ships) in the history store, with each week's daily
+    CloudTrail volume and readiness audit, then read the estate's weeks back into `snap.history`: the explicit
+    history step of `mdcnb report` and `mdcnb pull` (never a side effect of reading)."""
+    record_run(snap.dataset, store, tables=snap.tables, extras=functools.partial(week_extras, snap), log=log)
     snap.history = weekly_history(snap.dataset, store, since=since, until=until, tables=snap.tables)
+    _audit_unstored_weeks(snap)
+
+
+def week_extras(snap: Snapshot, folder: Path) -> dict[str, pd.DataFrame]:
+    """The tables a stored week keeps beside the dataset's own: its daily CloudTrail volume and readiness audit
+    (the snapshot's own for its dataset; read from the folder for a week the dataset ships)."""
+    if Path(folder) == Path(snap.dataset):
+        return {"cloudtrail_daily": cloudtrail_daily(snap.cloudtrail.volume), "aws_audit": snap.audit.results}
+    return {"cloudtrail_daily": cloudtrail_daily_of(folder), "aws_audit": audit_dataset(folder).results}
+
+
+def _audit_unstored_weeks(snap: Snapshot) -> None:
+    """Weeks read from their folder rather than the store get their readiness audit here (the tables layer,
+    which read them, cannot audit)."""
+    if snap.history is None:
+        return
+    for week, folder in snap.history.folders.items():
+        own = Path(folder) == Path(snap.dataset)
+        snap.history.audits[week] = snap.audit.results if own else audit_dataset(folder).results
 
 
 def scan(dataset: Path, *, logs: str | Path | None = None, since: str | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost, cost_units
 from mdcnb.sources import cost_management
 from mdcnb.sources.aws_dataset import read_inventories
 from mdcnb.sources.cost_management import last_full_month
@@ -81,13 +81,13 @@ def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str]
     logs, no SIEM side)."""
     if inventories is None:
         inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
-    units, settings = cost.select_scopes(cost.billable_units(tables, inventories), cost.plan_settings(tables),
-                                         environments, subscriptions, accounts)
+    units, settings = cost_units.select_scopes(cost_units.billable_units(tables, inventories),
+                                               cost_units.plan_settings(tables), environments, subscriptions, accounts)
     tag, _, value = (exclude_tag or "").partition("=") if exclude_value is None else (exclude_tag, "", exclude_value)
     scenarios = cost.scenarios_from(units, settings, prices, tag or None, value or None)
     price = siem_price(siem, prices, price_per_gb=price_per_gb, price_per_million_events=price_per_million_events)
     totals, accounts_table, note = _siem_side(cloudtrail, price, accounts)
-    return CostView(tables, prices, units, settings, scenarios, cost.scope_names(tables), price, totals,
+    return CostView(tables, prices, units, settings, scenarios, cost_units.scope_names(tables), price, totals,
                     accounts_table, note)
 
 

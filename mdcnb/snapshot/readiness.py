@@ -23,7 +23,7 @@ from mdcnb.normalize.inventory import arc_machines
 from mdcnb.sources.aws_dataset import AccountInventory, read_inventories
 from mdcnb.sources.dataset import Skip, iter_records
 from mdcnb.tables import Tables, load_tables
-from mdcnb.tables.history import dataset_as_of, dataset_week, embedded_weeks
+from mdcnb.tables.history import dataset_as_of
 
 
 @dataclass
@@ -71,25 +71,6 @@ AUDIT_TABLES = ("connectors", "offerings")
 def audit_dataset(dataset: Path | str | None = None, **kwargs) -> AuditResult:
     """`audit_tables` on a dataset directory (None: the embedded sample)."""
     return audit_tables(load_tables(dataset, names=AUDIT_TABLES), **kwargs)
-
-
-def audit_over_time(dataset: Path | str | None = None) -> pd.DataFrame:
-    """Readiness outcomes per ISO week: the dataset and the weekly snapshots it ships (`history/<week>/`).
-
-    One row per (week, status) with the number of (account, check) results; weeks without an AWS inventory
-    count as `could not check`, so a gap in the data never reads as an improvement.
-    """
-    from mdcnb.sources.dataset import default_dataset
-
-    root = Path(dataset) if dataset is not None else default_dataset()
-    rows = []
-    for folder in [*embedded_weeks(root), root]:
-        results = audit_dataset(folder).results
-        for status in aws_audit.STATUSES:
-            rows.append({"week": dataset_week(folder), "status": status,
-                         "results": int((results["status"] == status).sum()),
-                         "accounts": int(results["account_id"].nunique())})
-    return pd.DataFrame(rows, columns=["week", "status", "results", "accounts"])
 
 
 def collect_live(profiles: list[str | None], *, role_name: str | None = None, regions: list[str] | None = None,

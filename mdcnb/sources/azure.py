@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 import orjson
 from azure.core.credentials import TokenCredential
-from tqdm import tqdm
 
+from mdcnb.core import progress
 from mdcnb.sources.azure_clouds import AzureCloud, cloud_by_name
 from mdcnb.sources.azure_http import ArmClient, ArmError, RetrySettings
 from mdcnb.sources.azure_queries import (
@@ -44,10 +44,11 @@ from mdcnb.sources.azure_queries import (
     ArgQuery,
     ArmList,
 )
-from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, record_path, write_manifest
+from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, record_path, records_tenant, write_manifest
 
 SOURCE = "azure"
 PARTS_DIR = ".pull-parts"
+DEFAULT_PORTS = {"https": 443, "http": 80}
 KNOWN_AUTHORITIES = ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn")
 
 
@@ -121,8 +122,9 @@ class _Pull:
         self.log: list[LogEntry] = []
         self.pages = 0
         self.rows: Counter[str] = Counter()
+        self.tenant: str | None = None  # the tenant the listed subscriptions belong to (the series' identity)
         self.lock = threading.Lock()
-        self.bar = tqdm(desc="azure pull", unit=" rows", disable=_no_bar(options.progress), leave=False)
+        self.bar = progress.bar("azure pull", total=0, unit=" rows", wanted=options.progress)
 
     def run(self, subscriptions: list[str], management_group: str | None, cloud: AzureCloud,
             endpoint: str) -> Path:
@@ -158,11 +160,12 @@ class _Pull:
                 self._arg_job(SUBSCRIPTIONS, batch, None, (0, n))
         else:
             self._arg_job(SUBSCRIPTIONS, None, [management_group] if management_group else None, (0,))
-        ids: list[str] = []
+        rows: list[dict[str, Any]] = []
         for part in sorted((self.parts / "subscriptions").glob("*.jsonl")):
             with part.open("rb") as fh:
-                ids += [_subscription_of(orjson.loads(line)) for line in fh if line.strip()]
-        ids = list(dict.fromkeys(i for i in ids if i))
+                rows += [orjson.loads(line) for line in fh if line.strip()]
+        self.tenant = records_tenant(rows)
+        ids = list(dict.fromkeys(i for i in map(_subscription_of, rows) if i))
         if self.client.stats.subscription_limit_hit:
             self._note(LogEntry("truncated", "subscriptions of the tenant or management group",
                                 "Resource Graph answers tenant and management-group queries for the first 10,000 "
@@ -210,8 +213,9 @@ class _Pull:
                     self._note(LogEntry("failed", f"{query.table} {scope}",
                                         f"query failed after retries: {exc}", missing, types, list(subs or [])))
                     return
+                announced: int | None = 0
                 if total is None:
-                    total = _int(page.get("totalRecords"))
+                    total = announced = _int(page.get("totalRecords"))
                     expected = _type_facet(page)
                     body.pop("facets", None)
                 data = page.get("data") or []
@@ -222,7 +226,7 @@ class _Pull:
                         continue
                     writer.write(record_type, row)
                     got[record_type] += 1
-                self._progress(len(data))
+                self._progress(len(data), len(data) if announced is None else announced)
                 truncated = truncated or str(page.get("resultTruncated", "false")).lower() == "true"
                 token = page.get("$skipToken")
                 if not token:
@@ -302,7 +306,7 @@ class _Pull:
                 rows = [r for r in page.get("value") or [] if isinstance(r, dict)]
                 for row in rows:
                     writer.write(arm_list.record_type, row)
-                self._progress(len(rows))
+                self._progress(len(rows), len(rows))  # a list announces no total
                 url = page.get("nextLink")
                 if url and not _same_origin(url, self.client.endpoint):
                     self._note(LogEntry("failed", what, f"nextLink leaves the ARM endpoint ({urlsplit(url).netloc}); "
@@ -325,10 +329,12 @@ class _Pull:
         with self.lock:
             self.log.append(entry)
 
-    def _progress(self, rows: int) -> None:
+    def _progress(self, rows: int, announced: int) -> None:
+        """`rows` received; `announced` rows added to the bar's total (a query's totalRecords on its first page)."""
         with self.lock:
+            self.bar.total += announced
             self.bar.update(rows)
-            self.bar.set_postfix(pages=self.pages, refresh=False)
+            self.bar.set_postfix(requests=self.pages, refresh=False)
 
     def _join_parts(self) -> dict[str, int]:
         """Concatenate each record type's parts in job order into its dataset file (atomic rename)."""
@@ -352,7 +358,8 @@ class _Pull:
                         endpoint: str, ids: list[str], counts: dict[str, int]) -> None:
         incomplete = sorted({t for e in self.log for t in e.record_types})
         scope = {"kind": "subscriptions" if requested else "management_group" if management_group else "tenant",
-                 "subscriptions": requested, "management_group": management_group, "subscriptions_pulled": len(ids)}
+                 "tenant_id": self.tenant, "subscriptions": requested, "management_group": management_group,
+                 "subscriptions_pulled": len(ids)}
         write_manifest(self.out, source=SOURCE, scope=scope, counts=counts,
                        pull_log=[asdict(e) for e in _merge_entries(self.log)],
                        extra={"complete": not self.log, "incomplete": incomplete,
@@ -453,8 +460,20 @@ def _scope_text(subs: list[str] | None, groups: list[str] | None) -> str:
 
 
 def _same_origin(url: str, endpoint: str) -> bool:
-    a, b = urlsplit(url), urlsplit(endpoint)
-    return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
+    """Same scheme, host and port (a scheme's default port equals an omitted one); user info never matches."""
+    origin = _origin(url)
+    return origin is not None and origin == _origin(endpoint)
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # a port that is no number, or out of range
+        return None
+    if parts.username is not None or not parts.hostname or port is None:
+        return None
+    return parts.scheme, parts.hostname, port
 
 
 def _redact_url(url: str) -> str:
@@ -467,7 +486,3 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _no_bar(progress: bool | None) -> bool | None:
-    return None if progress is None else not progress

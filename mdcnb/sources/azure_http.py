@@ -32,6 +32,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 
 from mdcnb import __version__
+from mdcnb.core.scrub import scrub
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 ARG_API_VERSION = "2024-04-01"
@@ -228,17 +229,3 @@ def _error_of(body: bytes) -> tuple[str, str]:
         return str(error.get("code") or "Error"), scrub(str(error.get("message") or ""))
     except (orjson.JSONDecodeError, AttributeError):
         return "Error", scrub(body[:200].decode("utf-8", "replace"))
-
-
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_SECRET_ENV = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_PASSWORD")
-
-
-def scrub(text: str) -> str:
-    """Remove bearer tokens and the values of azure-identity secret variables from a message."""
-    text = _BEARER.sub(r"\1<redacted>", text)
-    for name in _SECRET_ENV:
-        secret = os.environ.get(name)
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text

@@ -28,6 +28,7 @@ import gzip
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from typing import IO, Any
 import orjson
 
 from mdcnb import __version__
+from mdcnb.core.package_data import data_dir
 
 RECORD_TYPES: tuple[str, ...] = (
     "subscriptions",
@@ -54,7 +56,7 @@ RECORD_TYPES: tuple[str, ...] = (
 MANIFEST = "manifest.json"
 CLOUDTRAIL_DIR = "cloudtrail"
 
-SAMPLE_DATASET = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE_DATASET = data_dir("sample")
 
 
 def default_dataset() -> Path:
@@ -248,6 +250,19 @@ def write_manifest(dataset: Path, *, source: str, scope: dict[str, Any], created
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def most_common_tenant(tenants: Iterable[Any]) -> str | None:
+    """The tenant id named most often, lower case (ties: the smallest id); None when none is named."""
+    counts = Counter(str(t).lower() for t in tenants if t)
+    return min(counts, key=lambda t: (-counts[t], t)) if counts else None
+
+
+def records_tenant(subscriptions: Iterable[dict[str, Any]]) -> str | None:
+    """The tenant most of these subscription records belong to (`tenantId`, Resource Graph and REST shapes): a pull's
+    tenant, which names its history series."""
+    return most_common_tenant(r.get("tenantId") or (r.get("properties") or {}).get("tenantId")
+                              for r in subscriptions if isinstance(r, dict))
 
 
 def cloudtrail_root(dataset: Path) -> Path:

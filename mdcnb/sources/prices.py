@@ -19,7 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-PRICES_DIR = Path(__file__).resolve().parents[2] / "data" / "prices"
+from mdcnb.core.package_data import data_dir
+
+PRICES_DIR = data_dir("prices")
 HOURS_PER_MONTH = 730
 BYTES_PER_GB = 1_000_000_000  # SIEMs (Sentinel included) bill GB = 10^9 bytes
 DEFAULT_SIEM = "sentinel-analytics"

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, make_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +19,8 @@ from mdcnb.sources.dataset import default_dataset, read_manifest
 from mdcnb.tables import cache as table_cache
 
 
-@dataclass
-class Tables:
-    """One DataFrame per contract in `mdcnb.core.schema`, plus the manifest of the dataset they came from."""
-
-    subscriptions: pd.DataFrame = field(default_factory=schema.SUBSCRIPTIONS.frame)
-    connectors: pd.DataFrame = field(default_factory=schema.CONNECTORS.frame)
-    offerings: pd.DataFrame = field(default_factory=schema.OFFERINGS.frame)
-    plans: pd.DataFrame = field(default_factory=schema.PLANS.frame)
-    plan_extensions: pd.DataFrame = field(default_factory=schema.PLAN_EXTENSIONS.frame)
-    assessments: pd.DataFrame = field(default_factory=schema.ASSESSMENTS.frame)
-    secure_scores: pd.DataFrame = field(default_factory=schema.SECURE_SCORES.frame)
-    score_controls: pd.DataFrame = field(default_factory=schema.SCORE_CONTROLS.frame)
-    compliance_standards: pd.DataFrame = field(default_factory=schema.COMPLIANCE_STANDARDS.frame)
-    compliance_controls: pd.DataFrame = field(default_factory=schema.COMPLIANCE_CONTROLS.frame)
-    compliance_assessments: pd.DataFrame = field(default_factory=schema.COMPLIANCE_ASSESSMENTS.frame)
-    resources: pd.DataFrame = field(default_factory=schema.RESOURCES.frame)
-    skips: pd.DataFrame = field(default_factory=schema.SKIPS.frame)
-    manifest: dict[str, Any] = field(default_factory=dict)
-    dataset: Path | None = None
+class _TableAccess:
+    """What `Tables` adds to its generated fields: lookup by name, iteration, and a narrowed copy."""
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in schema.TABLES:
@@ -52,6 +35,16 @@ class Tables:
         if names is None:
             return self
         return replace(self, **{name: schema.TABLES[name].frame() for name in schema.TABLES if name not in names})
+
+
+# One DataFrame per contract in `mdcnb.core.schema.TABLES` (generated from it: a contract added there is a field
+# here), plus the manifest and the directory of the dataset they came from.
+Tables = make_dataclass(
+    "Tables",
+    [*((name, pd.DataFrame, field(default_factory=table.frame)) for name, table in schema.TABLES.items()),
+     ("manifest", dict[str, Any], field(default_factory=dict)), ("dataset", Path | None, None)],
+    bases=(_TableAccess,))
+Tables.__module__ = __name__  # pickled (table cache, snapshot) and shown by this name
 
 
 def load_tables(dataset: str | Path | None = None, names: Collection[str] | None = None) -> Tables:

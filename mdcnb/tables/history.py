@@ -8,15 +8,18 @@ Layout of the store (schema version `SCHEMA_VERSION`, kept in the `meta` table):
 
     meta(key, value)                      schema_version, created_by
     snapshots(snapshot_id, series, week, as_of, recorded_at, source, scope, dataset, fingerprint,
-              tool_version, row_counts)   the catalogue: a snapshot exists only once its row is here
+              tool_version, row_counts, cloud, tenant_id, scope_kind, scope_id, complete)
+                                          the catalogue: a snapshot exists only once its row is here
     snap_<table>(snapshot_id, row_no, <the contract's columns>)   one per contract in `SNAPSHOT_TABLES`
 
-A *series* is one estate seen through one source (`sample/...`, `azure/...`): the embedded sample and a live
-tenant kept in the same store never replace each other. Within a series there is at most one snapshot per ISO
-week: recording the same week again replaces it. Each snapshot is written in ONE transaction whose last
+A *series* is one estate: (cloud, tenant id, scope kind, scope id), see `history_keys`. Tenants, the
+sample and a live tenant kept in the same store never replace each other. Within a series there is at most one
+snapshot per ISO week: recording the same week again replaces it, except that an incomplete pull never replaces
+a complete one (it is refused; its dataset stays on disk). Each snapshot is written in ONE transaction whose last
 statement adds the catalogue row, so a writer killed mid-write leaves the earlier snapshots intact and no
-partial snapshot visible. Opening an older store migrates it in place (`MIGRATIONS`); a contract that gained
-columns since the store was written gets them added (null in the older snapshots).
+partial snapshot visible; `record_run` reads a snapshot back before it says it was stored. Opening an older
+store migrates it in place (`MIGRATIONS`); a contract that gained columns since the store was written gets them
+added (null in the older snapshots).
 
 Column types: string -> VARCHAR, Int64 -> BIGINT, float64 -> DOUBLE, boolean -> BOOLEAN, UTC times ->
 TIMESTAMP_NS (nanoseconds: Azure writes 7 fractional digits), list[str] -> VARCHAR[], json -> VARCHAR (JSON text).
@@ -25,30 +28,29 @@ Reading a snapshot back gives frames equal to the ones written, dtypes included.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
-import orjson
 import pandas as pd
 
 from mdcnb import __version__
 from mdcnb.core import schema
 from mdcnb.core.weeks import iso_week
-from mdcnb.sources.dataset import MANIFEST, cloudtrail_root, read_manifest
 from mdcnb.tables import Tables
+from mdcnb.tables.history_columns import SQL_TYPE, cast_sql, from_store, store_frame
+from mdcnb.tables.history_keys import SeriesKey, key_of, migrate_2_to_3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HISTORY_ENV = "MDCNB_HISTORY"
 HISTORY_FILE = "history.duckdb"
 LOCK_WAIT_SECONDS = 30.0
@@ -57,12 +59,12 @@ LOCK_WAIT_SECONDS = 30.0
 COLUMNWISE_ROWS = 100_000
 
 # What one snapshot holds: every table of `Tables` (`mdcnb.core.schema.TABLES`), plus the CloudTrail daily volume.
-SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, schema.CLOUDTRAIL_DAILY.name: schema.CLOUDTRAIL_DAILY}
+# Besides the dataset's tables, each week keeps its daily CloudTrail volume and its AWS readiness audit.
+SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, **{t.name: t for t in (schema.CLOUDTRAIL_DAILY,
+                                                                                     schema.AWS_AUDIT)}}
 
-_SQL_TYPE = {schema.STRING: "VARCHAR", schema.INT: "BIGINT", schema.FLOAT: "DOUBLE", schema.BOOL: "BOOLEAN",
-             schema.TIME: "TIMESTAMP_NS", schema.LIST: "VARCHAR[]", schema.JSON: "VARCHAR"}
-
-_CATALOGUE_DDL = """
+# The catalogue as schema 2 made it; a new store is created so and brought to the current schema by `MIGRATIONS`.
+_CATALOGUE_V2_DDL = """
 CREATE TABLE IF NOT EXISTS snapshots (
     snapshot_id BIGINT PRIMARY KEY, series VARCHAR NOT NULL, week VARCHAR NOT NULL, as_of TIMESTAMP_NS NOT NULL,
     recorded_at TIMESTAMP_NS NOT NULL, source VARCHAR, scope VARCHAR, dataset VARCHAR, fingerprint VARCHAR,
@@ -72,6 +74,10 @@ CREATE TABLE IF NOT EXISTS snapshots (
 
 class HistoryError(RuntimeError):
     """The store cannot be used as asked (newer schema, unknown week, locked for too long)."""
+
+
+class IncompleteRefused(HistoryError):
+    """An incomplete pull would have replaced a complete snapshot of its week."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,13 @@ class Snapshot:
     fingerprint: str | None
     tool_version: str | None
     row_counts: dict[str, int]
+    key: SeriesKey
+    complete: bool | None          # None: recorded before completeness was (schema 2) and its manifest is gone
+
+    @property
+    def label(self) -> str:
+        """The week as listings show it: marked when its pull was incomplete."""
+        return f"{self.week} (incomplete)" if self.complete is False else self.week
 
 
 def default_store_path() -> Path:
@@ -98,20 +111,6 @@ def default_store_path() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("mdcnb") / HISTORY_FILE
-
-
-def series_key(source: str, scope: Mapping[str, Any] | None) -> str:
-    """Name the estate a snapshot belongs to: the source plus the root of its scope.
-
-    The root is the management group or tenant when the scope names one (a subscription added next week is still
-    the same estate); otherwise a short hash of the whole scope.
-    """
-    scope = dict(scope or {})
-    for key in ("management_group", "managementGroup", "tenant_id", "tenantId", "tenant"):
-        if scope.get(key):
-            return f"{source}/{key.lower().replace('_', '')}={scope[key]}"
-    canonical = json.dumps(scope, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{source}/{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
 
 
 def dataset_fingerprint(dataset: Path) -> str:
@@ -137,53 +136,6 @@ def dataset_as_of(manifest: Mapping[str, Any]) -> pd.Timestamp:
         if stamp is not None:
             return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return pd.Timestamp.now(tz="UTC")
-
-
-# --- column conversion: contract frame <-> DuckDB -------------------------------------------------------------
-
-def _to_store(column: pd.Series, dtype: str) -> pd.Series:
-    if dtype == schema.TIME:
-        times = pd.to_datetime(column, utc=True)
-        return times.dt.tz_convert(None).astype("datetime64[ns]")
-    if dtype == schema.JSON:
-        return pd.Series([_json_text(v) if isinstance(v, dict) else None for v in column], dtype="string",
-                         index=column.index)
-    if dtype == schema.LIST:  # as JSON text: DuckDB would guess a list's type from a sample of rows
-        return pd.Series([_json_text(list(v)) if isinstance(v, (list, tuple)) and len(v) else "[]" for v in column],
-                         dtype="string", index=column.index)
-    if dtype == schema.STRING:
-        return column.astype("string")
-    return column.astype(schema._PANDAS_DTYPE[dtype])
-
-
-def _json_text(value: Any) -> str:
-    """Compact JSON (orjson: the per-row cost dominates a large snapshot); json for what orjson refuses."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _from_store(column: pd.Series, dtype: str) -> pd.Series:
-    if dtype == schema.TIME:
-        return pd.to_datetime(column).dt.tz_localize("UTC").astype(schema.TIME)
-    if dtype == schema.JSON:
-        return pd.Series([orjson.loads(v) if isinstance(v, str) else None for v in column], dtype="object")
-    if dtype == schema.LIST:
-        return pd.Series(schema.shared_lists([[str(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else []
-                                              for v in column]), dtype="object")
-    if dtype == schema.STRING:
-        return pd.Series(schema.shared_strings(column), dtype="string")
-    return column.astype(schema._PANDAS_DTYPE[dtype])
-
-
-def _store_frame(table: schema.Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """The contract's columns in order, converted for DuckDB; columns the frame lacks become null."""
-    out = {}
-    for col in table.columns:
-        source = frame[col.name] if col.name in frame.columns else table.frame()[col.name].reindex(frame.index)
-        out[col.name] = _to_store(source, col.dtype).reset_index(drop=True)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
 # --- the store ---------------------------------------------------------------------------------------------------
@@ -276,53 +228,58 @@ class HistoryStore:
     def _migrate(self, version: int) -> None:
         """Bring the store to `SCHEMA_VERSION` in one transaction (a killed migration leaves the old store)."""
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if version == 0:
+        with _transaction(con):
+            if version == 0:  # a new store starts as schema 2 and takes the migrations after it
                 con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-                con.execute(_CATALOGUE_DDL)
-            else:
-                for step in range(version, SCHEMA_VERSION):
-                    MIGRATIONS[step](con)
+                con.execute(_CATALOGUE_V2_DDL)
+                version = 2
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](con)
             self._sync_contract_tables()
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('written_by', ?)",
                         [str(SCHEMA_VERSION), f"mdcnb {__version__}"])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def _sync_contract_tables(self) -> None:
         """Create a table per contract; add columns a contract gained since the store was written."""
         for table in SNAPSHOT_TABLES.values():
             stored = self._stored_columns(table.name)
             if not stored:
-                cols = ", ".join(f'"{c.name}" {_SQL_TYPE[c.dtype]}' for c in table.columns)
+                cols = ", ".join(f'"{c.name}" {SQL_TYPE[c.dtype]}' for c in table.columns)
                 self.con.execute(f"CREATE TABLE snap_{table.name} (snapshot_id BIGINT NOT NULL, "
                                  f"row_no BIGINT NOT NULL, {cols})")
                 continue
             for col in table.columns:
                 if col.name not in stored:
-                    self.con.execute(f'ALTER TABLE snap_{table.name} ADD COLUMN "{col.name}" {_SQL_TYPE[col.dtype]}')
+                    self.con.execute(f'ALTER TABLE snap_{table.name} ADD COLUMN "{col.name}" {SQL_TYPE[col.dtype]}')
 
     # catalogue --------------------------------------------------------------------------------------------------
     @_reported
     def snapshots(self, series: str | None = None) -> list[Snapshot]:
         """Catalogue rows, oldest week first (only committed snapshots exist here)."""
         sql = ("SELECT snapshot_id, series, week, as_of, recorded_at, source, scope, dataset, fingerprint, "
-               "tool_version, row_counts FROM snapshots")
+               "tool_version, row_counts, cloud, tenant_id, scope_kind, scope_id, complete FROM snapshots")
         params: list[Any] = []
         if series is not None:
             sql += " WHERE series = ?"
             params.append(series)
         rows = self.con.execute(sql + " ORDER BY series, week, snapshot_id", params).fetchall()
         return [Snapshot(int(r[0]), r[1], r[2], pd.Timestamp(r[3], tz="UTC"), pd.Timestamp(r[4], tz="UTC"),
-                         r[5] or "", json.loads(r[6] or "{}"), r[7], r[8], r[9], json.loads(r[10] or "{}"))
+                         r[5] or "", json.loads(r[6] or "{}"), r[7], r[8], r[9], json.loads(r[10] or "{}"),
+                         SeriesKey(*r[11:15]), r[15])
                 for r in rows]
 
     @_reported
     def series(self) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT DISTINCT series FROM snapshots ORDER BY 1").fetchall()]
+
+    def tenant_series(self, tenant: str) -> str:
+        """The series of `tenant` recorded last (a tenant may also have management-group or subscription-list
+        series); an unknown tenant is an error naming the stored ones."""
+        snaps = [s for s in self.snapshots() if s.key.tenant == tenant.lower()]
+        if not snaps:
+            tenants = ", ".join(sorted({s.key.tenant for s in self.snapshots()})) or "none"
+            raise HistoryError(f"no snapshot of tenant {tenant} in {self.path}; stored tenants: {tenants}")
+        return max(snaps, key=lambda s: s.recorded_at).series
 
     def find(self, series: str, week: str | None = None) -> Snapshot:
         """The snapshot of `series` for `week` (None: the latest)."""
@@ -336,12 +293,15 @@ class HistoryStore:
     @_reported
     def save(self, tables: Tables | Mapping[str, pd.DataFrame], *, extra: Mapping[str, pd.DataFrame] | None = None,
              as_of: datetime | pd.Timestamp, source: str,
-             scope: Mapping[str, Any] | None = None, series: str | None = None, dataset: str | None = None,
-             fingerprint: str | None = None, on_table: Callable[[str, int], None] | None = None) -> Snapshot:
+             scope: Mapping[str, Any] | None = None, key: SeriesKey | None = None, dataset: str | None = None,
+             fingerprint: str | None = None, complete: bool = True,
+             on_table: Callable[[str, int], None] | None = None) -> Snapshot:
         """Write one snapshot atomically, replacing the series' snapshot of the same ISO week.
 
         `tables` maps contract names (`SNAPSHOT_TABLES`) to frames; a `Tables` works, `extra` adds frames it
-        does not hold (the CloudTrail daily volume). Contracts given no frame are stored empty.
+        does not hold (the CloudTrail daily volume). Contracts given no frame are stored empty. `key` names the
+        series (default: from `source` and `scope`). An incomplete pull (`complete=False`) that would replace a
+        complete snapshot raises `IncompleteRefused` and changes nothing.
         `on_table(name, rows)` is called after each table is written inside the transaction (progress reporting).
         """
         frames = {**(dict(tables.items()) if isinstance(tables, Tables) else dict(tables)), **(extra or {})}
@@ -351,13 +311,17 @@ class HistoryStore:
         as_of = pd.Timestamp(as_of)
         as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
         scope = dict(scope or {})
-        series = series or series_key(source, scope)
+        key = key or key_of(source, scope)
+        series = str(key)
         week = iso_week(as_of)
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            old = [r[0] for r in con.execute("SELECT snapshot_id FROM snapshots WHERE series = ? AND week = ?",
-                                             [series, week]).fetchall()]
+        with _transaction(con):
+            stored = con.execute("SELECT snapshot_id, coalesce(complete, true) FROM snapshots WHERE series = ? "
+                                 "AND week = ?", [series, week]).fetchall()
+            if not complete and any(was_complete for _, was_complete in stored):
+                raise IncompleteRefused(f"{week} of {series}: this pull is incomplete and {self.path} holds a "
+                                        "complete snapshot of that week, which is kept")
+            old = [r[0] for r in stored]
             snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchone()[0]
             counts: dict[str, int] = {}
             for name, table in SNAPSHOT_TABLES.items():
@@ -369,23 +333,19 @@ class HistoryStore:
                     on_table(name, counts[name])
             if old:
                 con.execute("DELETE FROM snapshots WHERE snapshot_id IN (SELECT unnest(?))", [old])
-            con.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [snapshot_id, series, week, _naive(as_of), _naive(pd.Timestamp.now(tz="UTC")), source,
                          json.dumps(scope, sort_keys=True, default=str), dataset, fingerprint, __version__,
-                         json.dumps(counts)])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                         json.dumps(counts), key.cloud, key.tenant, key.kind, key.scope_id, complete])
         return self.find(series, week)
 
     @staticmethod
     def _insert(con: duckdb.DuckDBPyConnection, table: schema.Table, frame: pd.DataFrame, snapshot_id: int) -> int:
         if not len(frame):
             return 0
-        stored = _store_frame(table, frame)  # noqa: F841 (scanned by DuckDB by name below)
+        stored = store_frame(table, frame)  # noqa: F841 (scanned by DuckDB by name below)
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
-        casts = ", ".join(_cast(c) for c in table.columns)
+        casts = ", ".join(cast_sql(c) for c in table.columns)
         con.execute(f"INSERT INTO snap_{table.name} (snapshot_id, row_no, {cols}) "
                     f"SELECT {int(snapshot_id)}, row_number() OVER () - 1, {casts} FROM stored")
         return len(frame)
@@ -406,7 +366,7 @@ class HistoryStore:
             raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
                                    [snapshot_id]).df()
             for c in group:  # each raw column is dropped once converted
-                columns[c.name] = _from_store(raw.pop(c.name), c.dtype)
+                columns[c.name] = from_store(raw.pop(c.name), c.dtype)
         length = len(columns[table.columns[0].name])
         if not length:
             return _empty(name)
@@ -423,6 +383,17 @@ class HistoryStore:
         frames = {name: self.load_table(snap, name) if name in wanted else _empty(name) for name in schema.TABLES}
         return Tables(**frames, manifest=snapshot_manifest(snap))
 
+    @_reported
+    def verify(self, snap: Snapshot) -> None:
+        """Raise `HistoryError` unless the snapshot is here and every row of every table reads back (each row is
+        hashed whole, so every column's data is read, not only the row counts the file's metadata keeps)."""
+        for name, rows in self._by_id(snap.snapshot_id).row_counts.items():
+            got = self.con.execute(f"SELECT count(hash(t)) FROM snap_{name} t WHERE snapshot_id = ?",
+                                   [snap.snapshot_id]).fetchone()[0]
+            if got != rows:
+                raise HistoryError(f"{snap.week} of {snap.series} was written to {self.path} but reads back "
+                                   f"{got} of its {rows} {name} rows")
+
     def _by_id(self, snapshot_id: int) -> Snapshot:
         for snap in self.snapshots():
             if snap.snapshot_id == snapshot_id:
@@ -433,7 +404,8 @@ class HistoryStore:
 def snapshot_manifest(snap: Snapshot) -> dict[str, Any]:
     """The manifest of a stored week's `Tables`: its source, scope, as-of time and place in the store."""
     return {"source": snap.source, "scope": snap.scope, "as_of": snap.as_of.isoformat(),
-            "history": {"snapshot_id": snap.snapshot_id, "series": snap.series, "week": snap.week}}
+            "history": {"snapshot_id": snap.snapshot_id, "series": snap.series, "week": snap.week,
+                        "tenant": snap.key.tenant, "complete": snap.complete}}
 
 
 @functools.cache
@@ -446,10 +418,18 @@ def _empty(name: str) -> pd.DataFrame:
     return _empty_frame(name).copy()
 
 
-def _cast(col: schema.Column) -> str:
-    if col.dtype == schema.LIST:
-        return f'from_json(stored."{col.name}", \'["VARCHAR"]\')'
-    return f'CAST(stored."{col.name}" AS {_SQL_TYPE[col.dtype]})'
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on any error. The error raised is the one that broke the transaction: a
+    failed COMMIT (a full disk) has already ended it, and the ROLLBACK's own complaint would hide the cause."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
 
 
 def _naive(stamp: pd.Timestamp) -> pd.Timestamp:
@@ -479,12 +459,12 @@ def _migrate_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
     """
     rows = con.execute("SELECT snapshot_id, source, scope FROM snapshots").fetchall()
     con.execute("ALTER TABLE snapshots RENAME TO snapshots_v1")
-    con.execute(_CATALOGUE_DDL)
+    con.execute(_CATALOGUE_V2_DDL)
     con.execute("INSERT INTO snapshots SELECT snapshot_id, '', week, taken_at, taken_at, source, scope, dataset, "
                 "NULL, tool_version, '{}' FROM snapshots_v1")
     for snapshot_id, source, scope in rows:
         con.execute("UPDATE snapshots SET series = ? WHERE snapshot_id = ?",
-                    [series_key(source or "", json.loads(scope or "{}")), snapshot_id])
+                    [str(key_of(source or "", json.loads(scope or "{}"))), snapshot_id])
     con.execute("DROP TABLE snapshots_v1")
     tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                         "WHERE table_name LIKE 'snap\\_%' ESCAPE '\\'").fetchall()]
@@ -501,163 +481,4 @@ def _migrate_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("UPDATE snapshots SET row_counts = ? WHERE snapshot_id = ?", [json.dumps(per_table), snapshot_id])
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_1_to_2}
-
-
-# --- recording datasets ----------------------------------------------------------------------------------------
-
-def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None = None,
-                   cloudtrail: pd.DataFrame | None = None, series: str | None = None) -> Snapshot:
-    """Store the snapshot of one dataset directory, unless the store already holds this exact data for its week.
-
-    `tables` and `cloudtrail` (its daily CloudTrail volume) avoid normalising and scanning again when the caller
-    already has them. Returns the stored snapshot.
-    """
-    from mdcnb.tables import load_tables
-
-    manifest = read_manifest(dataset)
-    source = str(manifest.get("source") or "unknown")
-    scope = manifest.get("scope") if isinstance(manifest.get("scope"), dict) else {}
-    series = series or series_key(source, scope)
-    as_of = dataset_as_of(manifest)
-    fingerprint = dataset_fingerprint(dataset)
-    for snap in store.snapshots(series):
-        if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
-            return snap
-    loaded = tables if tables is not None else load_tables(dataset)
-    daily = cloudtrail if cloudtrail is not None else cloudtrail_daily_of(dataset)
-    return store.save(loaded, extra={"cloudtrail_daily": daily}, as_of=as_of, source=source,
-                      scope=scope, series=series, dataset=str(dataset), fingerprint=fingerprint)
-
-
-def cloudtrail_daily_of(dataset: Path) -> pd.DataFrame:
-    """The daily CloudTrail volume of the logs inside a dataset (`cloudtrail/`), empty when it has none."""
-    from mdcnb.tables.cloudtrail import volume
-    from mdcnb.tables.cloudtrail.result import cloudtrail_daily
-
-    logs = cloudtrail_root(dataset)
-    if not logs.is_dir():
-        return schema.CLOUDTRAIL_DAILY.frame()
-    return cloudtrail_daily(volume(logs, dataset=dataset).volume)
-
-
-def embedded_weeks(dataset: Path) -> list[Path]:
-    """Earlier weekly datasets shipped inside a dataset (`history/<ISO-week>/`, the sample has six), oldest first."""
-    root = Path(dataset) / "history"
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists())
-
-
-def record_run(dataset: Path, store_path: Path | str | None = None, *, tables: Tables | None = None,
-               cloudtrail: pd.DataFrame | None = None,
-               log: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> Snapshot | None:
-    """What `mdcnb report` and `mdcnb pull` call: seed the dataset's embedded weeks, then store the dataset itself
-    (with its `tables` and daily `cloudtrail` volume when the caller has them).
-
-    Weeks already stored with the same content are left alone, so running it again only rewrites what changed.
-    A store that cannot be written is reported through `log` and never fails the run (the data is on disk).
-    """
-    path = Path(store_path) if store_path else default_store_path()
-    try:
-        with HistoryStore(path) as store:
-            current = series_for(dataset)
-            for week in embedded_weeks(dataset):
-                record_dataset(store, week, series=current)
-            snap = record_dataset(store, dataset, tables=tables, cloudtrail=cloudtrail, series=current)
-    except (HistoryError, duckdb.Error, OSError) as exc:
-        log(f"history: snapshot not stored in {path}: {exc}")
-        return None
-    log(f"history: {snap.week} of {snap.series} stored in {path}")
-    return snap
-
-
-def series_for(dataset: Path) -> str:
-    manifest = read_manifest(dataset)
-    scope = manifest.get("scope") if isinstance(manifest.get("scope"), dict) else {}
-    return series_key(str(manifest.get("source") or "unknown"), scope)
-
-
-def dataset_week(dataset: Path) -> str:
-    return iso_week(dataset_as_of(read_manifest(dataset)))
-
-
-# Tables the trends read from every stored week (the full tables are loaded only for the two weeks compared).
-TREND_TABLES = ("subscriptions", "connectors", "plans", "secure_scores", "compliance_standards")
-
-
-@dataclass
-class WeeklyHistory:
-    """What the summary page shows: the stored weeks of the dataset's estate, the last two in full."""
-
-    series: str
-    store: Path
-    weeks: dict[str, Tables]                 # every week up to the dataset's, trend tables only, oldest first
-    cloudtrail: dict[str, pd.DataFrame]      # CloudTrail daily volume per week
-    latest: Tables                           # the dataset's own week, every table
-    previous: Tables | None                  # the stored week before it, every table (None on a first run)
-
-    @property
-    def week(self) -> str:
-        return list(self.weeks)[-1]
-
-    @property
-    def previous_week(self) -> str | None:
-        return list(self.weeks)[-2] if len(self.weeks) > 1 else None
-
-    @property
-    def baseline(self) -> Tables:
-        """What this week is compared with: the previous week, or this week itself on a first run (no changes)."""
-        return self.previous if self.previous is not None else self.latest
-
-    def last_two(self) -> dict[str, Tables]:
-        """The previous and the latest week in full (for the headline numbers and their change)."""
-        pair = {self.week: self.latest}
-        return {self.previous_week: self.previous, **pair} if self.previous is not None else pair
-
-
-def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since: str | None = None,
-                   until: str | None = None, tables: Tables | None = None) -> WeeklyHistory:
-    """The estate's weeks: those stored for its series, then those the dataset ships (`history/<week>/`) and the
-    dataset's own week where the store lacks them. Reading never writes: `record_run` stores a week.
-
-    Weeks run from `since` (an ISO date, its week included) to the dataset's own week, or `until` if earlier.
-    `tables` are the dataset's own, already loaded.
-    """
-    from mdcnb.tables import load_tables
-
-    path = Path(store_path) if store_path else default_store_path()
-    last = dataset_week(dataset)
-    if until:
-        last = min(last, iso_week(pd.Timestamp(until)))
-    first = iso_week(pd.Timestamp(since)) if since else ""
-    series = series_for(dataset)
-    weeks: dict[str, Tables] = {}
-    cloudtrail: dict[str, pd.DataFrame] = {}
-    full: dict[str, Callable[[], Tables]] = {}
-    if path.exists():
-        with HistoryStore(path, read_only=True) as store:
-            for snap in store.snapshots(series):
-                if first <= snap.week <= last:
-                    weeks[snap.week] = store.load(snap, TREND_TABLES)
-                    cloudtrail[snap.week] = store.load_table(snap, "cloudtrail_daily")
-                    full[snap.week] = functools.partial(_stored_tables, path, snap.snapshot_id)
-    own = {dataset_week(folder): folder for folder in [*embedded_weeks(dataset), dataset]}
-    for week, folder in own.items():
-        if first <= week <= last and week not in weeks:
-            weeks[week] = load_tables(folder, names=TREND_TABLES)
-            cloudtrail[week] = cloudtrail_daily_of(folder)
-            full[week] = functools.partial(load_tables, folder)
-    if not weeks:
-        raise HistoryError(f"no snapshot of {series} between {first or 'the first week'} and {last} in {path}")
-    order = sorted(weeks)
-    latest_week = order[-1]
-    latest = tables if tables is not None and latest_week == dataset_week(dataset) else full[latest_week]()
-    previous = full[order[-2]]() if len(order) > 1 else None
-    return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: cloudtrail[w] for w in order}, latest,
-                         previous)
-
-
-def _stored_tables(path: Path, snapshot_id: int) -> Tables:
-    with HistoryStore(path, read_only=True) as store:
-        return store.load(snapshot_id)
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_1_to_2, 2: migrate_2_to_3}

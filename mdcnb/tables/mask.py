@@ -6,8 +6,10 @@ same pseudonym week after week while nobody without the key can test a guessed i
 space is small enough to brute-force a plain hash). Pseudonyms match neither the GUID nor the 12-digit pattern,
 so masking twice changes nothing.
 
-Which ids to mask is learnt from the dataset (subscription, tenant and connector records, CloudTrail folders) and
-from context in the text itself (`/subscriptions/<guid>`, account ids inside ARNs and `AWSLogs/<account>`). GUIDs
+Which ids to mask is learnt from the dataset (subscription, tenant and connector records, the manifest's scope,
+CloudTrail folders, the AWS inventory under `aws/<account>/`) and from context in the text itself
+(`/subscriptions/<guid>`, account ids inside ARNs and `AWSLogs/<account>`, a tenant in a sign-in URL). A table is
+read whole before any cell is masked, so an id met first bare and later in context is masked everywhere. GUIDs
 that are not such ids (assessment keys, control ids) are left alone.
 """
 
@@ -26,7 +28,8 @@ from typing import Any
 import pandas as pd
 import platformdirs
 
-from mdcnb.sources.dataset import cloudtrail_root, read_record_text
+from mdcnb.sources.aws_dataset import AWS_DIR
+from mdcnb.sources.dataset import MANIFEST, cloudtrail_root, read_record_text
 
 KEY_ENV = "MDCNB_MASK_KEY"
 SUBSCRIPTION, TENANT, AWS_ACCOUNT = "sub", "tenant", "aws"
@@ -40,11 +43,13 @@ _BARE_ID = re.compile(rf"{_START}({_GUID}|\d{{12}})(?![0-9A-Za-z])")
 _CONTEXT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (SUBSCRIPTION, re.compile(rf"{_SLASH}subscriptions{_SLASH}({_GUID})", re.IGNORECASE)),
     (SUBSCRIPTION, re.compile(rf"\"subscriptionId\"\s*:\s*\"({_GUID})\"", re.IGNORECASE)),
-    (TENANT, re.compile(rf"\"(?:home)?tenantId\"\s*:\s*\"({_GUID})\"", re.IGNORECASE)),
+    (TENANT, re.compile(rf"\"(?:home)?tenant_?id\"\s*:\s*\"({_GUID})\"", re.IGNORECASE)),
+    (TENANT, re.compile(rf"(?:https?:{_SLASH}{_SLASH}[\w.:-]*{_SLASH}|\btenantid=)({_GUID})(?![0-9A-Za-z])",
+                        re.IGNORECASE)),  # a sign-in URL (`https://login.../<tenant>/oauth2`), a history series
     (AWS_ACCOUNT, re.compile(r"arn:aws[\w-]*:[\w-]*:[\w-]*:(\d{12}):")),
     (AWS_ACCOUNT, re.compile(rf"AWSLogs{_SLASH}(?:o-[a-z0-9]+{_SLASH})?(\d{{12}})")),
-    (AWS_ACCOUNT, re.compile(r"\"(?:hierarchyIdentifier|awsAccountId|accountId|recipientAccountId)\"\s*:\s*"
-                             r"\"(\d{12})\"")),
+    (AWS_ACCOUNT, re.compile(r"\"(?:hierarchyIdentifier|awsAccountId|account_?Id|recipientAccountId|Account|OwnerId)"
+                             r"\"\s*:\s*\"(\d{12})\"", re.IGNORECASE)),
 )
 # Small record types whose text names every subscription, tenant and connector account of the dataset.
 _ID_SOURCES = ("subscriptions", "securityconnectors", "securescores", "pricings")
@@ -74,8 +79,17 @@ class Masker:
     def for_dataset(cls, dataset: Path | str, key: bytes | None = None) -> Masker:
         """A masker knowing every subscription, tenant and AWS account id named by the dataset."""
         masker = cls(mask_key() if key is None else key)
+        root = Path(dataset)
         for record_type in _ID_SOURCES:
-            masker.learn(read_record_text(Path(dataset), record_type))
+            masker.learn(read_record_text(root, record_type))
+        if (root / MANIFEST).is_file():
+            masker.learn((root / MANIFEST).read_text(encoding="utf-8", errors="replace"))
+        inventory = root / AWS_DIR  # one folder of API responses per AWS account
+        if inventory.is_dir():
+            masker.add((p.name for p in inventory.iterdir() if p.is_dir() and re.fullmatch(r"\d{12}", p.name)),
+                       AWS_ACCOUNT)
+            for path in inventory.glob("*/*.json"):
+                masker.learn(path.read_text(encoding="utf-8", errors="replace"))
         logs = cloudtrail_root(Path(dataset))
         if logs.is_dir():
             for path in logs.glob("**/AWSLogs/**/CloudTrail"):
@@ -127,10 +141,13 @@ class Masker:
     def frame(self, df: pd.DataFrame) -> pd.DataFrame:
         """A copy of `df` with ids masked in every text, list and JSON column (and a text index)."""
         out = df.copy()
-        for column in out.columns:
-            if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
-                out[column] = out[column].map(self.value, na_action="ignore").astype(out[column].dtype)
-        if out.index.dtype == object or isinstance(out.index.dtype, pd.StringDtype):
+        columns = [c for c in out.columns if _is_text(out[c].dtype)]
+        for column in columns:  # learn from every cell first: a bare id may come before the ARN naming it
+            for value in out[column].dropna():
+                self.learn(value if isinstance(value, str) else json.dumps(value, default=str))
+        for column in columns:
+            out[column] = out[column].map(self.value, na_action="ignore").astype(out[column].dtype)
+        if _is_text(out.index.dtype):
             out.index = out.index.map(lambda v: self.value(v) if isinstance(v, str) else v)
         return out
 
@@ -139,3 +156,7 @@ class Masker:
         import plotly.io as pio
 
         return pio.from_json(self.text(fig.to_json()), skip_invalid=True)
+
+
+def _is_text(dtype: Any) -> bool:
+    return pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype)

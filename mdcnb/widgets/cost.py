@@ -13,11 +13,12 @@ import ipywidgets as w
 import pandas as pd
 from IPython.display import display
 
-from mdcnb.analysis import cost
+from mdcnb.analysis import cost, cost_units
 from mdcnb.sources.prices import PriceTable
 
 SCENARIOS = ("as configured", "enable all", "Servers P2 to P1")
-PLAN_CHOICES = (("as in the scenario", None), ("on everywhere", True), ("off everywhere", False))
+AS_SCENARIO = "scenario"  # a plan left as the scenario has it (not None: a Dropdown shows None as blank)
+PLAN_CHOICES = (("as in the scenario", AS_SCENARIO), ("on everywhere", True), ("off everywhere", False))
 
 
 class CostExplorer:
@@ -29,7 +30,8 @@ class CostExplorer:
         recurring = prices.rows[(prices.rows["kind"] == "recurring") & prices.rows["plan"].isin(plans)
                                 & prices.rows["monthly_price"].notna()]
         self.scenario = w.Dropdown(options=SCENARIOS, value=SCENARIOS[0], description="Scenario")
-        self.plan_choices = {plan: w.Dropdown(options=PLAN_CHOICES, value=None, description=cost.plan_display(plan),
+        self.plan_choices = {plan: w.Dropdown(options=PLAN_CHOICES, value=AS_SCENARIO,
+                                              description=cost_units.plan_display(plan),
                                               style={"description_width": "260px"}, layout=w.Layout(width="480px"))
                              for plan in plans}
         self.price_fields = {
@@ -60,8 +62,8 @@ class CostExplorer:
             settings = cost.enable_all(settings, self.units)
         elif scenario == "Servers P2 to P1":
             settings = cost.servers_p2_to_p1(settings)
-        choices = {plan: box.value for plan, box in self.plan_choices.items() if box.value is not None}
-        return cost.choose_plans(settings, self.units, choices)
+        choices = {plan: box.value for plan, box in self.plan_choices.items() if box.value != AS_SCENARIO}
+        return cost_units.choose_plans(settings, self.units, choices)
 
     def recompute(self) -> cost.CostEstimate:
         prices = self.current_prices()

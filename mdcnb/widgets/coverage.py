@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from mdcnb.analysis import cost, coverage, readiness
+from mdcnb.analysis import cost_units, coverage, readiness
 from mdcnb.figures import coverage as coverage_figures
 from mdcnb.measures.coverage import gaps
 from mdcnb.snapshot import Snapshot
@@ -23,7 +23,7 @@ def coverage_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), s
     """Coverage panel: every view follows environment, subscription and account (the plan views through the
     account's connector; the readiness views are AWS-only)."""
     tables, audit_results = snapshot.tables, snapshot.audit.results
-    settings, names = cost.plan_settings(tables), cost.scope_names(tables)
+    settings, names = cost_units.plan_settings(tables), cost_units.scope_names(tables)
     panel = FilterPanel(
         environments=present([*settings["environment"], *tables.connectors["environment"]]),
         scopes=scope_options(tables),

@@ -10,11 +10,9 @@ instead (`View.notice`; wording in `texts.json`).
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -25,6 +23,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import HTML, display
 
 from mdcnb.analysis import score_detail
+from mdcnb.core.package_data import read_json
 from mdcnb.measures import registry
 from mdcnb.snapshot import Snapshot
 from mdcnb.tables import Tables
@@ -34,7 +33,7 @@ ALL = "(none selected = all)"
 CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
            ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False))
 # The panels' human text (empty-selection notices), as data beside this module.
-TEXTS: dict[str, Any] = json.loads(Path(__file__).with_name("texts.json").read_text(encoding="utf-8"))
+TEXTS: dict[str, Any] = read_json(__package__, "texts.json")
 # Trace fields that hold a figure's data points (`value`: an indicator's single number).
 _POINT_FIELDS = ("x", "y", "z", "values", "labels", "value")
 

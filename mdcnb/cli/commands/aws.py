@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.add_argument("--endpoint-url", default=None, help=argparse.SUPPRESS)
     audit.add_argument("--json", action="store_true", help="print JSON instead of tables")
     audit.add_argument("--exit-code", action="store_true", help="exit 1 when any check fails")
+    audit.add_argument("--mask-ids", action="store_true",
+                       help="replace AWS account ids (also inside ARNs), subscription and tenant ids with stable "
+                            "pseudonyms in everything printed")
     audit.set_defaults(func=run_audit)
     aws.set_defaults(func=lambda _args: (aws.print_help(), 2)[1])
 
@@ -53,17 +57,32 @@ def run_audit(args: argparse.Namespace) -> int:
                 write_inventory(args.save, inventory)
     as_of = datetime.fromisoformat(args.as_of.replace("Z", "+00:00")) if args.as_of else None
     result = audit_tables(tables, inventories=inventories, as_of=as_of, accounts=args.account)
+    mask = _masker(args, tables.dataset, inventories)
+    result = replace(result, results=mask.frame(result.results)) if mask else result
+    text = mask.text if mask else str
     for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(text(f"warning: {problem}"), file=sys.stderr)
     if result.skips:
         print(f"{len(result.skips)} unreadable inventory item(s) skipped:", file=sys.stderr)
         for skip in result.skips:
-            print(f"  {skip.source} {skip.location}: {skip.reason}", file=sys.stderr)
+            print(text(f"  {skip.source} {skip.location}: {skip.reason}"), file=sys.stderr)
     if args.json:
-        print_json(_as_json(result, problems))
+        document = _as_json(result, problems)
+        print_json(mask.value(document) if mask else document)
     else:
         _print_tables(result)
     return 1 if args.exit_code and (result.results["status"] == "fail").any() else 0
+
+
+def _masker(args: argparse.Namespace, dataset, inventories):
+    """The masker of `--mask-ids` (None without it): the dataset's ids plus the accounts read live."""
+    if not args.mask_ids:
+        return None
+    from mdcnb.tables.mask import AWS_ACCOUNT, Masker
+
+    masker = Masker.for_dataset(dataset)
+    masker.add(inventories or (), AWS_ACCOUNT)
+    return masker
 
 
 def _as_json(result, problems: list[str]) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -146,7 +147,9 @@ def _report(args: argparse.Namespace, res: Any) -> int:
     summary["filters"] = filters(found)
     summary["siem_cost"] = siem_cost(res.volume, price, res.since, res.until)
     if args.csv:
-        res.volume.to_csv(args.csv, index=False)
+        from mdcnb.report.page import write_csv
+
+        write_csv(res.volume, Path(args.csv))
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -162,7 +165,9 @@ def _print_volume(s: dict[str, Any]) -> None:
           f"(pruned by date {s['files_pruned_by_path_date']}, digests {s['digest_files_skipped']}, "
           f"skipped {len(s['files_skipped'])})")
     print(f"events {s['events_total']:,} (read-only {s['events_read_only']:,}); duplicates dropped "
-          f"{s['duplicates_dropped']:,}")
+          f"{s['duplicates_dropped']:,} (late events checked {s['late_events_checked']:,}, not de-duplicated "
+          f"{s['late_events_not_deduplicated']:,}); records lost in damaged files ~{s['records_lost_estimate']:,} "
+          f"(estimate)")
     print(f"CspmMonitorAws: {s['cspm_events']:,} events, {s['cspm_read_events']:,} read-only, "
           f"{s['cspm_bytes']:,} bytes; AssumeRoleWithWebIdentity {s['assume_role_events']:,}")
     for role, n in s["other_mdc_role_events"].items():

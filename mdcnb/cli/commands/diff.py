@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--to", dest="to_week", metavar="WEEK", help="later ISO week (default: the latest stored)")
     p.add_argument("--history", metavar="PATH", help=f"history store (default: {HISTORY_DEFAULT})")
     p.add_argument("--series", help="estate to compare when the store holds several (see --list)")
+    p.add_argument("--tenant", metavar="TENANT_ID", help="compare this tenant's series (its latest recorded one; "
+                   "default: the series recorded last)")
     p.add_argument("--list", action="store_true", help="list the stored series and weeks, then stop")
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.add_argument("--fail-on-drop", type=float, metavar="POINTS",
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         with history.HistoryStore(args.history, read_only=True) as store:
             if args.list:
                 return _list(store)
-            series = args.series or _latest_series(store)
+            series = args.series or (store.tenant_series(args.tenant) if args.tenant else _latest_series(store))
             to_snap = store.find(series, args.to_week)
             from_snap = store.find(series, args.from_week) if args.from_week else _previous(store, series, to_snap)
             names = ["subscriptions", "connectors", "plans", "assessments", "secure_scores", "score_controls",
@@ -58,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"mdcnb diff: {exc}", file=sys.stderr)
         return 1
     result = diff_tables(before, after)
-    result.extra.update({"series": series, "from": from_snap.week, "to": to_snap.week})
+    incomplete = [s.week for s in (from_snap, to_snap) if s.complete is False]
+    result.extra.update({"series": series, "tenant": to_snap.key.tenant, "from": from_snap.week,
+                         "to": to_snap.week, "incomplete": incomplete})
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
@@ -96,8 +100,8 @@ def _previous(store: HistoryStore, series: str, to_snap: Snapshot) -> Snapshot:
 
 def _list(store: HistoryStore) -> int:
     for series in store.series():
-        weeks = ", ".join(s.week for s in store.snapshots(series))
-        print(f"{series}: {weeks}")
+        snaps = store.snapshots(series)
+        print(f"{series} (tenant {snaps[0].key.tenant}): {', '.join(s.label for s in snaps)}")
     return 0
 
 
@@ -106,6 +110,8 @@ def _print_text(result: SnapshotDiff) -> None:
 
     extra = result.extra
     print(f"{extra['series']}: {extra['from']} -> {extra['to']}")
+    if extra["incomplete"]:
+        print(f"  incomplete pull in {', '.join(extra['incomplete'])}: what it missed shows as changes")
     overall = result.overall
     if overall.get("after") is not None:
         before = "n/a" if overall.get("before") is None else f"{overall['before']:.2f}%"

@@ -7,11 +7,16 @@ missing (the report shows it), 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mdcnb.cli.support import HISTORY_DEFAULT
 from mdcnb.sources.dataset import read_manifest
+
+if TYPE_CHECKING:
+    from mdcnb.tables.mask import Masker
 
 INCOMPLETE = 3
 
@@ -33,13 +38,27 @@ def add_azure_options(parser: argparse.ArgumentParser, *, report: bool = False) 
                        help="skip the per-subscription ARM list of classic AWS/GCP connectors")
 
 
-def pull_azure(args: argparse.Namespace, out: Path, workers: int = 4) -> Path:
-    """Run the Azure pull for parsed `add_azure_options` arguments (plus `subscriptions`); returns the dataset."""
+def pull_azure(args: argparse.Namespace, out: Path, workers: int = 4, *, mask_ids: bool = False) -> Path:
+    """Run the Azure pull for parsed `add_azure_options` arguments (plus `subscriptions`); returns the dataset.
+    azure-identity's and azure-core's log lines lose their tokens, and with `mask_ids` their ids (`core.scrub`)."""
+    from mdcnb.core.scrub import scrub_library_logs
     from mdcnb.sources.azure import PullOptions, pull
 
+    scrub_library_logs(pull_masker(args) if mask_ids else None)
     options = PullOptions(workers=max(1, workers), classic_connectors=not args.no_classic_connectors)
     return pull(out, subscriptions=args.subscriptions, management_group=args.management_group, cloud=args.cloud,
                 arm_endpoint=args.arm_endpoint, options=options)
+
+
+def pull_masker(args: argparse.Namespace) -> Masker:
+    """A masker for a pull that has not written its dataset yet: it knows the subscriptions asked for and the
+    tenant of `AZURE_TENANT_ID`, and learns the rest from context (`/subscriptions/<id>`, sign-in URLs)."""
+    from mdcnb.tables.mask import SUBSCRIPTION, TENANT, Masker, mask_key
+
+    masker = Masker(mask_key())
+    masker.add(getattr(args, "subscriptions", []), SUBSCRIPTION)
+    masker.add([os.environ.get("AZURE_TENANT_ID", "")], TENANT)
+    return masker
 
 
 def summary(dataset: Path) -> tuple[str, bool]:
@@ -66,11 +85,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mdcnb pull: {exc}", file=sys.stderr)
         return 2
-    from mdcnb.tables import history
+    from mdcnb import snapshot
 
     text, complete = summary(dataset)
     print(text, file=sys.stderr)
-    history.record_run(dataset, args.history)
+    snapshot.record(snapshot.build(dataset, with_history=False), args.history,
+                    log=lambda line: print(line, file=sys.stderr))
     return 0 if complete else INCOMPLETE
 
 

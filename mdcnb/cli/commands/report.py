@@ -16,14 +16,16 @@ from mdcnb.report import NOTEBOOKS_DIR
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report", help="execute the notebooks and write reports/<ISO-week>/ with index.html",
-        description="Execute every notebook in notebooks/ with papermill and write reports/<ISO-week>/: executed "
-                    "notebooks, one offline HTML page each, index.html with the headline numbers, CSV of every "
-                    "table. Exits 1 and names the notebook and cell when a notebook fails.")
+        description="Execute every notebook with papermill and write reports/<ISO-week>/: executed notebooks, one "
+                    "offline HTML page each, index.html with the headline numbers, CSV of every table. Exits 1 and "
+                    "names the notebook and cell when a notebook fails (the other pages and the index are still "
+                    "written), 2 for a missing dataset or notebooks folder (before anything runs).")
     parser.add_argument("--dataset", type=Path, help="dataset directory (default: the embedded sample tenant)")
     parser.add_argument("--source", choices=["sample", "azure"], default="sample",
                         help="sample (default): --dataset or the embedded sample; azure: pull the tenant first "
                              "(into <out>/datasets/azure-<UTC time>/, kept for replay) and report on it")
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="report root (default: reports)")
+    parser.add_argument("--out", type=Path, default=Path("reports"),
+                        help="report root (default: reports/ in the current folder)")
     parser.add_argument("--mask-ids", action="store_true",
                         help="replace subscription, tenant and AWS account ids with stable pseudonyms everywhere")
     parser.add_argument("--since", help="ISO date: first day of time series (default: the notebooks' own)")
@@ -39,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--notebook", dest="notebooks", action="append", default=[], metavar="NAME",
                         help="run only this notebook (file stem or prefix, e.g. 10_secure_score or 10); repeatable")
     parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR,
-                        help="directory of the notebooks to run (default: the project's notebooks/)")
+                        help="directory of the notebooks to run (default: the notebooks shipped with mdcnb)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="notebooks executed at once (default: 2, or 1 on a single core)")
     add_azure_options(parser, report=True)
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mdcnb report: {exc}", file=sys.stderr)
         return 2
     for failed in (n for n in result.notebooks if not n.ok):
-        print(f"mdcnb report: {failed.failure()}", file=sys.stderr)
+        print(f"mdcnb report: {_masked(args, args.dataset, failed.failure())}", file=sys.stderr)
     print(result.index)
     return 0 if result.ok else 1
 
@@ -79,9 +81,19 @@ def _pull_live(args: argparse.Namespace) -> Path | None:
         return None
     target = args.out / "datasets" / f"azure-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     try:
-        dataset = pull_azure(args, target)
+        dataset = pull_azure(args, target, mask_ids=args.mask_ids)
     except ValueError as exc:
         print(f"mdcnb report: {exc}", file=sys.stderr)
         return None
-    print(summary(dataset)[0], file=sys.stderr)
+    print(_masked(args, dataset, summary(dataset)[0]), file=sys.stderr)
     return dataset
+
+
+def _masked(args: argparse.Namespace, dataset: Path | None, text: str) -> str:
+    """`text` with the dataset's ids masked when `--mask-ids` is given."""
+    if not args.mask_ids:
+        return text
+    from mdcnb.sources.dataset import default_dataset
+    from mdcnb.tables.mask import Masker
+
+    return Masker.for_dataset(dataset or default_dataset()).text(text)

@@ -8,14 +8,14 @@ The rule (DESIGN.md, reference/aws-cloudtrail.md §1.2-1.3): an event is MDC CSP
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-MDC_FACTS: dict[str, Any] = json.loads((Path(__file__).with_name("mdc.json")).read_text(encoding="utf-8"))
+from mdcnb.core.package_data import read_json
+
+MDC_FACTS: dict[str, Any] = read_json(__package__, "mdc.json")
 CSPM_ROLE_NAME: str = MDC_FACTS["cspm_role_name"]
 SESSION_PREFIX: str = MDC_FACTS["session_prefix"]
 DEFAULT_ROLE_NAMES: frozenset[str] = frozenset(MDC_FACTS["default_role_names"])

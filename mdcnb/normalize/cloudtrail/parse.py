@@ -40,13 +40,15 @@ import orjson
 import pandas as pd
 
 from mdcnb.normalize.cloudtrail import _jsonscan  # built from _jsonscan.c by `pip install` (setup.py)
+from mdcnb.normalize.cloudtrail.damaged import salvage
 from mdcnb.normalize.cloudtrail.identity import ACTORS, MDC_FACTS, RoleMatcher, session_name
+from mdcnb.sources.cloudtrail.layout import GZIP_MAGIC
 
 KNOWN_VERSIONS = frozenset(MDC_FACTS["known_event_versions"])
 DEFAULT_MAX_FILE_BYTES = 1 << 30  # decompressed; larger files are skipped instead of exhausting memory
-GZIP_MAGIC = b"\x1f\x8b"
 DEFLATE_MAX_RATIO = 1032  # the most deflate can expand its input (zlib's technical notes)
 ASSUME_ROLE_WEB = "AssumeRoleWithWebIdentity"
+TRUNCATED, CORRUPT = "truncated gzip (end of stream missing)", "corrupt gzip"
 
 # A day key's counters: events, read-only events, bytes, read-only bytes; an hour key's: the first three.
 DAY_COUNTERS, HOUR_COUNTERS = 4, 3
@@ -166,6 +168,7 @@ class FileResult:
     hour_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, HOUR_COUNTERS), dtype=np.int64))
     days: dict[str, DayEvents] = field(default_factory=dict)
     files: int = 1  # files whose records it counts
+    lost: int = 0   # records estimated lost in a damaged file (its skip)
     duplicates: int = 0
     without_id: int = 0
     out_of_range: int = 0
@@ -210,18 +213,18 @@ def _inflate_members(blob: bytes, max_bytes: int) -> tuple[bytes | None, str | N
         try:
             part = inflater.decompress(rest, max_bytes - size + 1)
         except zlib.error as exc:
-            return None, f"corrupt gzip ({exc})"
+            return None, f"{CORRUPT} ({exc})"
         parts.append(part)
         size += len(part)
         if size > max_bytes:
             return None, f"larger than {max_bytes} bytes decompressed"
         if not inflater.eof:
-            return None, "truncated gzip (end of stream missing)"
+            return None, TRUNCATED
         rest = inflater.unused_data
         if not rest.strip(b"\0"):
             return _text_or_empty(b"".join(parts))
         if rest[:2] != GZIP_MAGIC:
-            return None, "corrupt gzip (data after the end of the gzip stream)"
+            return None, f"{CORRUPT} (data after the end of the gzip stream)"
 
 
 def _text_or_empty(data: bytes, empty: str = "empty file (gzip of nothing)") -> tuple[bytes | None, str | None]:
@@ -641,27 +644,40 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_blob(blob: bytes, opts: ScanOptions, path_account: str | None = None,
-              scanner: _jsonscan.Scanner | None = None) -> Columns | str:
-    """One file's bytes as Columns (the path's account for records without one), or the reason it was skipped."""
+def read_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | None = None,
+              scanner: _jsonscan.Scanner | None = None) -> tuple[Columns | None, FileResult | None]:
+    """One file's bytes as Columns (the path's account for records without one), and the skip that says why when
+    it is not read whole: a damaged gzip file gives the records before the damage and a skip with the estimate of
+    those lost (`damaged`)."""
     data, reason = inflate(blob, opts.max_file_bytes)
+    skip = None
     if reason is not None:
-        return reason
-    cols = read_log(data, scanner=scanner)
-    return cols if type(cols) is str else with_path_account(cols, path_account)
+        damaged = reason.startswith((TRUNCATED, CORRUPT))
+        saved = salvage(blob, opts.max_file_bytes, reason == TRUNCATED) if damaged else None
+        if saved is None:
+            return None, FileResult(source, skip_reason=reason)
+        skip = FileResult(source, skip_reason=saved.note(reason), files=0, lost=saved.lost)
+        if not saved.records:
+            return None, skip
+        data = saved.text
+    cols = read_log(data, scanner=scanner)  # a salvaged text is a valid log: it always gives Columns
+    if type(cols) is str:
+        return None, FileResult(source, skip_reason=cols)
+    return with_path_account(cols, path_account), skip
 
 
 def scan_blobs(items: Iterable[tuple[str, bytes | str, str | None]], opts: ScanOptions) -> list[FileResult]:
     """Count several files, given as (source, bytes or the reason they could not be fetched, account in the path):
-    one FileResult per file skipped, and one for all the others, whose records are counted together (each step's
+    one FileResult per file skipped (or damaged), and one for all the records read, counted together (each step's
     fixed cost paid once for the lot)."""
     out, parts, sources, scanner = [], [], [], _jsonscan.Scanner()
     with gc_paused():
         for source, blob, path_account in items:
-            cols = blob if type(blob) is str else read_blob(blob, opts, path_account, scanner)
-            if type(cols) is str:
-                out.append(FileResult(source, skip_reason=cols))
-            else:
+            cols, skip = (None, FileResult(source, skip_reason=blob)) if type(blob) is str else read_blob(
+                source, blob, opts, path_account, scanner)
+            if skip is not None:
+                out.append(skip)
+            if cols is not None:
                 parts.append(cols)
                 sources.append(source)
         if parts:

@@ -11,7 +11,9 @@ So a file delivered before `since` holds nothing in range, and files delivered u
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ _TRAIL = re.compile(
 _DATED = re.compile(r"(?:^|/)(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/[^/]+$")
 LOG_SUFFIXES = (".json.gz", ".json", ".gz")
 DEFAULT_MARGIN_DAYS = 1
+GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file begins: its bytes, not its name, say it is one
 
 
 class ReadError(Exception):
@@ -37,7 +40,8 @@ class LogFile:
     delivered: date | None = None
     account: str | None = None
     region: str | None = None
-    kind: str = "CloudTrail"          # CloudTrail, CloudTrail-Digest, CloudTrail-Insight, ...
+    kind: str = "CloudTrail"          # CloudTrail, CloudTrail-Digest, CloudTrail-Insight, ..., "unlisted"
+    problem: str | None = None        # why a path found while listing could not be listed or read (kind "unlisted")
 
     @property
     def is_log(self) -> bool:
@@ -72,15 +76,50 @@ def in_window(f: LogFile, since: date | None, until: date | None, margin_days: i
 
 
 def list_local(root: Path) -> list[LogFile]:
-    """Every file below `root` (or `root` itself), described, sorted by delivery date then path.
+    """Every file below `root` (or `root` itself), described, sorted by delivery date then path. A path that could
+    not be listed (a folder without permission, a dangling symlink, a symlink loop) comes back as kind "unlisted"
+    with its `problem`, for the scan to count as a skip: its files are missing from the counts, and the result
+    says so. Symlinked folders are followed (once each).
 
     When the tree has an `AWSLogs/` layout, files outside it (e.g. a dataset's `trails.json`) are not logs."""
     root = Path(root)
-    paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
-    files = [describe(str(p), p.stat().st_size) for p in paths]
+    found = [LogFile(str(root), root.stat().st_size)] if root.is_file() else list(_walk(str(root), set()))
+    files = [f if f.problem else describe(f.location, f.size) for f in found]
     if any("/AWSLogs/" in f.location.replace("\\", "/") for f in files):
-        files = [f if "/AWSLogs/" in f.location.replace("\\", "/") else replace(f, kind="other") for f in files]
+        files = [f if f.problem or "/AWSLogs/" in f.location.replace("\\", "/") else replace(f, kind="other")
+                 for f in files]
     return sort_files(files)
+
+
+def _walk(folder: str, visited: set[tuple[int, int]]) -> Iterator[LogFile]:
+    """The files below `folder` (sizes from stat), and a LogFile with a `problem` for each path that failed."""
+    try:
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in visited:
+            yield _unlisted(folder, "not listed again: a symlink to a folder listed already")
+            return
+        visited.add((info.st_dev, info.st_ino))
+        with os.scandir(folder) as entries:
+            children = sorted(entries, key=lambda e: e.name)
+    except OSError as exc:
+        yield _unlisted(folder, f"cannot list folder ({exc.strerror or exc})")
+        return
+    for entry in children:
+        try:
+            if entry.is_dir():
+                yield from _walk(entry.path, visited)
+            elif entry.is_file():
+                yield LogFile(entry.path, entry.stat().st_size)
+            elif entry.is_symlink() and not os.path.exists(entry.path):
+                yield _unlisted(entry.path, f"broken symlink (target {os.readlink(entry.path)} missing)")
+            else:
+                yield _unlisted(entry.path, "not a regular file or folder")
+        except OSError as exc:
+            yield _unlisted(entry.path, f"cannot read ({exc.strerror or exc})")
+
+
+def _unlisted(location: str, problem: str) -> LogFile:
+    return LogFile(location, kind="unlisted", problem=problem)
 
 
 def sort_files(files) -> list[LogFile]:

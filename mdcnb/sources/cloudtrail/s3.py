@@ -12,7 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
-from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, ReadError, describe, sort_files
+from mdcnb.sources.cloudtrail.layout import (
+    DEFAULT_MARGIN_DAYS,
+    GZIP_MAGIC,
+    LogFile,
+    ReadError,
+    describe,
+    sort_files,
+)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -80,17 +87,24 @@ def list_logs(client: Any, bucket: str, prefix: str, since: date | None = None, 
     return sort_files(files)
 
 
-def s3_reader(client: Any, bucket: str):
-    """A reader for `scan_files`: GetObject bytes; access errors become `ReadError` (a counted skip)."""
+def s3_reader(client: Any, bucket: str, max_bytes: int):
+    """A reader for `scan_files`: GetObject bytes; access errors become `ReadError` (a counted skip). An object
+    listed over `max_bytes` is fetched only when its first bytes show gzip (inflated with the limit enforced): plain
+    text that large is skipped unread."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    def read(f: LogFile) -> bytes:
+    def get(key: str, **kw: Any) -> bytes:
         try:
-            return client.get_object(Bucket=bucket, Key=f.location)["Body"].read()
+            return client.get_object(Bucket=bucket, Key=key, **kw)["Body"].read()
         except ClientError as exc:
             err = exc.response.get("Error", {})
             raise ReadError(f"S3 {err.get('Code', 'error')}: {err.get('Message', '')}".strip()) from None
         except BotoCoreError as exc:
             raise ReadError(f"S3 read failed: {exc}") from None
+
+    def read(f: LogFile) -> bytes:
+        if f.size is not None and f.size > max_bytes and get(f.location, Range="bytes=0-1") != GZIP_MAGIC:
+            raise ReadError(f"larger than {max_bytes} bytes")
+        return get(f.location)
 
     return read

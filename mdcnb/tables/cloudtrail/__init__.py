@@ -55,7 +55,7 @@ def volume(logs: str | Path, *, since: str | None = None, until: str | None = No
         bucket, prefix = s3.parse_s3_url(logs_s)
         client = s3.s3_client(profile, endpoint_url)
         files = s3.list_logs(client, bucket, prefix, d_since, d_until, margin_days)
-        return scan_files(files, opts, reader=s3.s3_reader(client, bucket), processes=processes,
+        return scan_files(files, opts, reader=s3.s3_reader(client, bucket, opts.max_file_bytes), processes=processes,
                           margin_days=margin_days, source=logs_s)
     path = Path(logs)
     if not path.exists():

@@ -38,7 +38,10 @@ class VolumeResult:
     other_files: list[str] = field(default_factory=list)
     files_skipped: list[dict[str, str]] = field(default_factory=list)
     duplicates_dropped: int = 0
-    late_events_not_deduplicated: int = 0
+    late_events_checked: int = 0           # arrived after their day's ids were forgotten; checked in a second pass
+    late_events_not_deduplicated: int = 0  # ...but could not be checked (a file changed between the passes)
+    tasks_reread: int = 0                  # tasks of FILES_PER_TASK files the second pass read again
+    records_lost_estimate: int = 0         # records lost in damaged files (estimated; see files_skipped)
     events_without_id: int = 0
     events_out_of_range: int = 0
     record_issues: dict[str, int] = field(default_factory=dict)
@@ -49,7 +52,9 @@ class VolumeResult:
         with gc_paused():  # the collector would walk every key tuple, more than once, for nothing
             volume, hourly = tables_from_totals(acc.day_rows.counted(), acc.hour_rows.counted())
         return cls(volume=volume, hourly=hourly, files_read=acc.files_read, files_skipped=list(acc.skips),
-                   duplicates_dropped=acc.duplicates, late_events_not_deduplicated=acc.late,
+                   duplicates_dropped=acc.duplicates, late_events_checked=acc.late_checked,
+                   late_events_not_deduplicated=acc.late, tasks_reread=acc.tasks_reread,
+                   records_lost_estimate=acc.records_lost,
                    events_without_id=acc.without_id, events_out_of_range=acc.out_of_range,
                    record_issues=dict(sorted(acc.issues.items())), **kw)
 
@@ -93,7 +98,10 @@ class VolumeResult:
             "assume_role_events": _int(v.loc[v["actor"] == CSPM_ASSUME_ROLE, "events"].sum()),
             "other_mdc_role_events": {str(k): _int(n) for k, n in by_role.items()},
             "duplicates_dropped": self.duplicates_dropped,
+            "late_events_checked": self.late_events_checked,
             "late_events_not_deduplicated": self.late_events_not_deduplicated,
+            "tasks_reread_for_late_events": self.tasks_reread,
+            "records_lost_estimate": self.records_lost_estimate,
             "events_without_event_id": self.events_without_id,
             "events_outside_window": self.events_out_of_range,
             "record_issues": self.record_issues,

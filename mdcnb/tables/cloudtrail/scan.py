@@ -4,8 +4,9 @@ Files are parsed in worker processes (`mdcnb.normalize.cloudtrail.parse`), in de
 consecutive files to a task counted together (duplicates among them dropped there); the parent merges the tasks'
 per-key counts and drops events whose `eventID` was already seen. To keep memory flat however many days are
 scanned, the ids of an event day are forgotten once a task's first file was delivered `margin_days + 1` days
-later; an event that still arrives for a forgotten day is counted and reported as `late_events_not_deduplicated`
-(it could not be checked), never silently.
+later; an event that still arrives for a forgotten day is counted and logged, and a second pass over the few
+tasks that held that day's events takes it back out if it repeats one (`mdcnb.tables.cloudtrail.late`): the counts are
+exact however late a copy arrives.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
 
+from mdcnb.core import progress
 from mdcnb.normalize.cloudtrail._jsonscan import IdSet
 from mdcnb.normalize.cloudtrail.parse import (
     DAY_COUNTERS,
@@ -33,7 +35,8 @@ from mdcnb.normalize.cloudtrail.parse import (
     gc_paused,
     scan_blobs,
 )
-from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS, LogFile, ReadError, in_window
+from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS, GZIP_MAGIC, LogFile, ReadError, in_window
+from mdcnb.tables.cloudtrail import late
 from mdcnb.tables.cloudtrail.result import Counted, VolumeResult
 
 Reader = Callable[[LogFile], bytes]
@@ -71,15 +74,22 @@ class Totals:
 
 @dataclass
 class Accumulator:
-    """Merges FileResults in delivery order; drops cross-file duplicates by eventID hash."""
+    """Merges FileResults in delivery order; drops cross-file duplicates by eventID hash (`late` for the copies
+    that arrive after their day's ids were forgotten)."""
 
     margin_days: int = DEFAULT_MARGIN_DAYS
     seen: dict[str, IdSet] = field(default_factory=dict)  # eventID hashes by event day
     horizon: str | None = None
+    task: int = 0  # the task being merged
+    late_log: late.LateLog = field(default_factory=late.LateLog)
+    contributions: late.Contributions = field(default_factory=late.Contributions)
     files_read: int = 0
     skips: list[dict[str, str]] = field(default_factory=list)
     duplicates: int = 0
-    late: int = 0
+    late_checked: int = 0
+    late: int = 0  # late events that could not be checked (a file changed between the passes)
+    tasks_reread: int = 0
+    records_lost: int = 0
     without_id: int = 0
     out_of_range: int = 0
     issues: Counter = field(default_factory=Counter)
@@ -92,8 +102,10 @@ class Accumulator:
     def skip(self, source: str, reason: str) -> None:
         self.skips.append({"path": source, "reason": reason})
 
-    def advance(self, delivered: date | None) -> None:
-        """Forget event days that files delivered from `delivered` on can no longer contain."""
+    def start_task(self, task: int, delivered: date | None) -> None:
+        """Merge task number `task` next: forget event days that files delivered from `delivered` on can no
+        longer contain (the task's earliest date: no day a file of it may still repeat is forgotten)."""
+        self.task = task
         if delivered is None:
             return
         horizon = (delivered - timedelta(days=self.margin_days + 1)).isoformat()
@@ -105,6 +117,7 @@ class Accumulator:
     def add(self, res: FileResult) -> None:
         if res.skip_reason:
             self.skip(res.source, res.skip_reason)
+            self.records_lost += res.lost
             return
         self.files_read += res.files
         self.duplicates += res.duplicates
@@ -115,23 +128,42 @@ class Accumulator:
         hour_rows = self.hour_rows.add(res.hour_keys, res.hour_counts)
         for day, ev in res.days.items():
             if self.horizon and day < self.horizon:
-                self.late += len(ev.hashes)
+                self.late_log.add(day, np.rec.fromarrays(
+                    [ev.hashes, day_rows[ev.key_idx], hour_rows[ev.hour_idx], ev.nbytes, ev.read_only],
+                    dtype=late.LATE))
                 continue
+            self.contributions.add(day, self.task, ev.hashes)
             if day not in self.seen:
                 self.seen[day] = IdSet()
             repeated = self.seen[day].add(ev.hashes)
             if repeated is None:
                 continue
             repeated = np.frombuffer(repeated, dtype=bool)
-            self._drop(day_rows[ev.key_idx[repeated]], hour_rows[ev.hour_idx[repeated]], ev.nbytes[repeated],
-                       ev.read_only[repeated])
+            self.drop(day_rows[ev.key_idx[repeated]], hour_rows[ev.hour_idx[repeated]], ev.nbytes[repeated],
+                      ev.read_only[repeated])
 
-    def _drop(self, day_rows: np.ndarray, hour_rows: np.ndarray, nbytes: np.ndarray, read_only: np.ndarray) -> None:
+    def drop(self, day_rows: np.ndarray, hour_rows: np.ndarray, nbytes: np.ndarray, read_only: np.ndarray) -> None:
         """Take repeated events (their rows, sizes and read-only flags) back out of the totals."""
         self.duplicates += len(nbytes)
         ro_bytes = np.where(read_only, nbytes, 0)
         np.subtract.at(self.day_rows.counts, day_rows, np.stack([np.ones_like(nbytes), read_only, nbytes, ro_bytes], 1))
         np.subtract.at(self.hour_rows.counts, hour_rows, np.stack([np.ones_like(nbytes), read_only, nbytes], 1))
+
+    def settle_late(self, day_hashes: late.DayHashes) -> None:
+        """The second pass: drop the late events that repeat one counted before (`late.settle`)."""
+        if not self.late_log.counts:
+            return
+        try:
+            found = late.settle(self.late_log, self.contributions, day_hashes,
+                                lambda ev: self.drop(ev["day_row"], ev["hour_row"], ev["nbytes"],
+                                                     ev["read_only"].astype(np.int64)))
+        finally:
+            self.late_log.close()
+        self.late_checked = sum(self.late_log.counts.values())
+        self.late, self.tasks_reread = found.unchecked, found.tasks_reread
+        for day in found.incomplete_days:
+            self.skip(f"events of {day} delivered late", "checked only in part for duplicates: a file that held "
+                      "events of that day changed or could not be read again since it was counted")
 
 
 # ---- worker side -------------------------------------------------------------------------------------------
@@ -144,19 +176,30 @@ def _init_worker(opts: ScanOptions) -> None:
 
 
 def _scan_paths(files: list[LogFile]) -> list[FileResult]:
-    return scan_blobs(((f.location, _read_local(f.location), f.account) for f in files), _OPTS)
+    return scan_blobs(((f.location, _read_local(f.location, _OPTS.max_file_bytes), f.account) for f in files), _OPTS)
 
 
-def _read_local(path: str) -> bytes | str:
-    """A file's bytes, or why it could not be read."""
+def _read_local(path: str, max_bytes: int) -> bytes | str:
+    """A file's bytes, or why it was not read: it cannot be, or it is plain text over `max_bytes` (its size is
+    checked before it is read; a gzip file is inflated with the limit enforced)."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size > max_bytes and fh.read(len(GZIP_MAGIC)) != GZIP_MAGIC:
+                return f"larger than {max_bytes} bytes"
+            fh.seek(0)
+            return fh.read()
     except OSError as exc:
         return f"cannot read ({exc.strerror or exc})"
 
 
 def _scan_fetched(items: list[tuple[LogFile, bytes | None, str | None]]) -> list[FileResult]:
     return scan_blobs(((f.location, blob if error is None else error, f.account) for f, blob, error in items), _OPTS)
+
+
+def _day_hashes(count: Callable[[T], list[FileResult]], job: tuple[T, list[str]]) -> dict[str, np.ndarray]:
+    """The second pass's work on one task: its eventID hashes of the days asked for."""
+    item, days = job
+    return late.task_day_hashes(count(item), days)
 
 
 # ---- driver --------------------------------------------------------------------------------------------------
@@ -178,44 +221,68 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
                fetch_threads: int = 16, source: str = "") -> VolumeResult:
     """Count the events of `files` (sorted by delivery date). `reader` fetches remote bytes (S3); None = local.
 
-    Digest and non-log files are counted and skipped; files whose path date is outside the window are pruned
-    without being read.
+    Digest and non-log files are counted and skipped, paths that could not be listed are skips; files whose path
+    date is outside the window are pruned without being read.
     """
     files = list(files)
     acc = Accumulator(margin_days)
+    for f in files:
+        if f.problem:
+            acc.skip(f.location, f.problem)
     since = date.fromisoformat(opts.since) if opts.since else None
     until = date.fromisoformat(opts.until) if opts.until else None
     digests = sum(1 for f in files if f.kind == "CloudTrail-Digest")
-    others = [f for f in files if not f.is_log and f.kind != "CloudTrail-Digest"]
+    others = [f for f in files if not f.is_log and f.kind != "CloudTrail-Digest" and not f.problem]
     logs = [f for f in files if f.is_log]
     wanted = [f for f in logs if in_window(f, since, until, margin_days)]
     processes = processes or default_processes()
     tasks = [wanted[i:i + FILES_PER_TASK] for i in range(0, len(wanted), FILES_PER_TASK)]
-    items = tasks if reader is None else _fetched_tasks(tasks, reader, fetch_threads)
     count = _scan_paths if reader is None else _scan_fetched
+    items = partial(_task_items, reader, fetch_threads)
     if processes > 1 and len(tasks) >= 2 * processes:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         try:
             with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker, initargs=(opts,)) as pool:
-                _consume(acc, tasks, _in_order(pool, count, items, IN_FLIGHT_PER_PROCESS * processes))
+                _both_passes(acc, tasks, count, items, partial(_pooled, pool, IN_FLIGHT_PER_PROCESS * processes))
         except BrokenProcessPool as exc:
             raise WorkerDied(f"a scan worker process died ({exc}); nothing was counted. Was it killed for memory? "
                              f"Try fewer processes (--processes, ${PROCESSES_ENV}).") from exc
     else:
         _init_worker(opts)
-        _consume(acc, tasks, map(count, items))
+        _both_passes(acc, tasks, count, items, map)
     return VolumeResult.from_accumulator(
-        acc, source=source, files_listed=len(files), files_pruned=len(logs) - len(wanted),
+        acc, source=source, files_listed=sum(1 for f in files if not f.problem), files_pruned=len(logs) - len(wanted),
         digest_files=digests, other_files=[f.location for f in others], since=opts.since, until=opts.until,
         role_arns=sorted(opts.matcher.cspm_arns))
 
 
+def _both_passes(acc: Accumulator, tasks: list[list[LogFile]], count: Callable, items: Callable,
+                 run: Callable[[Callable, Iterable], Iterator]) -> None:
+    """The scan, then the check of its late events, each task's work done by `run` (map, or the pool's ordered
+    map) on `items(tasks)` (the tasks, or their files fetched)."""
+    _consume(acc, tasks, run(count, items(tasks)))
+    acc.settle_late(lambda jobs: run(partial(_day_hashes, count),
+                                     zip(items([tasks[t] for t, _ in jobs]), (days for _, days in jobs), strict=True)))
+
+
+def _task_items(reader: Reader | None, threads: int, tasks: list[list[LogFile]]) -> Iterable:
+    """What a task's worker is given: its files (local), or its files fetched (`reader`)."""
+    return tasks if reader is None else _fetched_tasks(tasks, reader, threads)
+
+
+def _pooled(pool: ProcessPoolExecutor, in_flight: int, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    return _in_order(pool, fn, items, in_flight)
+
+
 def _consume(acc: Accumulator, tasks: list[list[LogFile]], results: Iterator[list[FileResult]]) -> None:
-    with gc_paused():
-        for files, task_results in zip(tasks, results, strict=True):
-            acc.advance(files[0].delivered)  # the task's earliest: forgets no day a file of it may still repeat
+    """Merge each task's results in order, counting the files read on a progress bar."""
+    total = sum(len(task) for task in tasks)
+    with gc_paused(), progress.bar("CloudTrail logs", total=total, unit=" file") as bar:
+        for index, (files, task_results) in enumerate(zip(tasks, results, strict=True)):
+            acc.start_task(index, files[0].delivered)
             for res in task_results:
                 acc.add(res)
+            bar.update(len(files))
 
 
 def _in_order(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterable[T], in_flight: int) -> Iterator[R]:
