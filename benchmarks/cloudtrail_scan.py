@@ -1,8 +1,10 @@
-"""Benchmark of the local CloudTrail scan (issue 4): events/s of `mdcnb cloudtrail volume` against a plain
+"""Benchmark of the local CloudTrail scan (issues 4 and 19): events/s of `mdcnb cloudtrail volume` against a plain
 `json.load` loop (one core), a decompression-only pass with the same number of processes (the physical bound),
 and DuckDB running the Athena counting SQL over the same files; peak memory at N and 4N events (or
 --memory-events M), and with --late-files F also at M events plus F files of copies delivered 3 days late (the
-second pass of the de-duplication re-reads the tasks that held their days).
+second pass of the de-duplication re-reads the tasks that held their days). The scan and the bound are measured on
+two trees of the same N events: pure ASCII, and the realistic mix of real trails (the same files, but 1 file in 100
+has a record with a non-ASCII S3 object key and user agent, 1 in 50 one with an escaped policy document).
 
     python benchmarks/cloudtrail_scan.py                 # N = 1,000,000 events (and 4N for memory)
     python benchmarks/cloudtrail_scan.py --events 200000 --no-4n --repeats 1
@@ -38,6 +40,11 @@ from pathlib import Path
 
 EVENTS_PER_FILE = 1000
 FILES_PER_DAY = 36  # 36,000 events a day: more events means more days (memory must stay flat as days pile up)
+NON_ASCII_EVERY, POLICY_EVERY = 100, 50  # the realistic mix: which files carry such a record
+POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "ReadReports", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+     "Resource": ["arn:aws:s3:::reports-bucket", "arn:aws:s3:::reports-bucket/*"],
+     "Condition": {"StringLike": {"s3:prefix": ["rapports/*", "home/${aws:username}/*"]}}}]}
 ACCOUNTS = ("111122223333", "444455556666", "777788889999", "123456789012")
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
@@ -66,12 +73,32 @@ def _pool() -> list[dict]:
     return _POOL
 
 
-def _write_file(args: tuple[str, int, int]) -> int:
+def _real_world_text(index: int, records: list[dict]) -> None:
+    """In the mix, the file's first record that is no CSPM read (so the CSPM counts stay those of the ASCII tree)
+    gets what real trails carry: a GetObject of a non-ASCII key by a client whose user agent names it in its own
+    script, or an IAM call with its policy document as an escaped JSON string (CloudTrail writes it so)."""
+    if index % NON_ASCII_EVERY and index % POLICY_EVERY != POLICY_EVERY // 2:
+        return
+    i = next(i for i, r in enumerate(records) if r["userIdentity"]["type"] == "IAMUser")
+    rec = records[i]
+    if index % NON_ASCII_EVERY == 0:
+        key = "rapports/équipe-données/2026/Übersicht_資料 №7.csv"
+        records[i] = dict(rec, eventSource="s3.amazonaws.com", eventName="GetObject", userAgent="[Outil-Sécurité/2.1]",
+                          requestParameters={"bucketName": "reports-bucket", "key": key},
+                          resources=[{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::reports-bucket/{key}"}])
+    else:
+        records[i] = dict(rec, eventSource="iam.amazonaws.com", eventName="PutRolePolicy",
+                          requestParameters={"roleName": "ReportsReader", "policyName": "read-reports",
+                                             "policyDocument": json.dumps(POLICY, indent=4)})
+
+
+def _write_file(args: tuple[str, int, int, bool]) -> int:
     """One log file of `n` events, seeded by the file index. Like CloudTrail's, each file holds the events of about
-    five minutes (reference/aws-cloudtrail.md: files every ~5 minutes); the day's 36 files are 40 minutes apart."""
+    five minutes (reference/aws-cloudtrail.md: files every ~5 minutes); the day's 36 files are 40 minutes apart.
+    `mix`: the realistic mix (`_real_world_text`)."""
     from mdcnb.sample.cloudtrail_synth import log_key, pack
 
-    root, index, n = args
+    root, index, n, mix = args
     rng = random.Random(index)
     pool = _pool()
     account, region = ACCOUNTS[index % len(ACCOUNTS)], REGIONS[(index // len(ACCOUNTS)) % len(REGIONS)]
@@ -84,6 +111,8 @@ def _write_file(args: tuple[str, int, int]) -> int:
         rec["eventTime"] = (window + timedelta(seconds=rng.randrange(300))).strftime("%Y-%m-%dT%H:%M:%SZ")
         rec["recipientAccountId"], rec["awsRegion"] = account, region  # a file holds one account and region
         records.append(rec)
+    if mix:
+        _real_world_text(index, records)
     path = Path(root) / log_key(account, region, window + timedelta(minutes=10), f"B{index:015d}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pack(records, compresslevel=6))
@@ -110,11 +139,11 @@ def generate_late(root: Path, base: Path, files: int) -> None:
     marker.write_text(str(files))
 
 
-def generate(root: Path, events: int, processes: int) -> None:
+def generate(root: Path, events: int, processes: int, mix: bool = False) -> None:
     marker = root / ".complete-v2"  # v2: each file holds five minutes of events
     if marker.exists():
         return
-    files = [(str(root), i, min(EVENTS_PER_FILE, events - i * EVENTS_PER_FILE))
+    files = [(str(root), i, min(EVENTS_PER_FILE, events - i * EVENTS_PER_FILE), mix)
              for i in range((events + EVENTS_PER_FILE - 1) // EVENTS_PER_FILE)]
     t = time.perf_counter()
     with Pool(processes) as pool:
@@ -211,23 +240,31 @@ def main() -> int:
         return 0
     p = args.processes
     base = Path(args.dir)
-    n_dir = base / f"n{args.events}"
-    generate(n_dir, args.events, p)
+    trees = {"ASCII": base / f"n{args.events}", "mix": base / f"n{args.events}-mix"}
+    for kind, root in trees.items():
+        generate(root, args.events, p, mix=kind == "mix")
+    n_dir = trees["ASCII"]
     size = sum(f.stat().st_size for f in n_dir.rglob("*.json.gz"))
     timed = ("decompress", "gzip_decompress", "mdcnb")
-    repeated = [(m, run(m, n_dir, p)) for _ in range(args.repeats) for m in timed]
-    results = {m: median_run([r for name, r in repeated if name == m]) for m in timed}
+    repeated = [(kind, m, run(m, root, p)) for _ in range(args.repeats) for kind, root in trees.items() for m in timed]
+    runs = {(kind, m): [r for k, name, r in repeated if (k, name) == (kind, m)] for kind in trees for m in timed}
+    results = {m: median_run(runs["ASCII", m]) for m in timed}
     results.update({m: run(m, n_dir, p) for m in ("json_loop", "duckdb")})
     n = results["decompress"]["events"]
     raw = results["mdcnb"]
     print(f"\nCloudTrail scan, {n:,} events in {len(list(n_dir.rglob('*.json.gz'))):,} gzip files "
           f"({size / 1e6:,.0f} MB gzip), {p} processes; both decompression-only passes and mdcnb: median of "
-          f"{args.repeats} interleaved rounds\n")
-    runs = {m: [r["seconds"] for name, r in repeated if name == m] for m in timed}
-    for m in timed:
-        print(f"{m} runs (s): " + ", ".join(f"{t:.2f}" for t in runs[m]))
-    rounds = sorted(min(d, g) / t for d, g, t in zip(*(runs[m] for m in timed), strict=True))
-    print("mdcnb / faster decompression-only pass, round by round (sorted): " + ", ".join(f"{x:.2f}" for x in rounds))
+          f"{args.repeats} interleaved rounds, on the ASCII tree and the realistic mix\n")
+    ratios = {}
+    for kind in trees:
+        seconds = {m: [r["seconds"] for r in runs[kind, m]] for m in timed}
+        for m in timed:
+            print(f"{kind}: {m} runs (s): " + ", ".join(f"{t:.2f}" for t in seconds[m]))
+        rounds = sorted(min(d, g) / t for d, g, t in zip(*(seconds[m] for m in timed), strict=True))
+        print(f"{kind}: mdcnb / faster decompression-only pass, round by round (sorted): "
+              + ", ".join(f"{x:.2f}" for x in rounds))
+        medians = {m: median_run(runs[kind, m])["seconds"] for m in timed}
+        ratios[kind] = min(medians["decompress"], medians["gzip_decompress"]) / medians["mdcnb"]
     print()
     print("| method | processes | seconds | events/s | x decompression-only (faster pass) | "
           "peak RSS MB (parent / workers) |")
@@ -241,12 +278,16 @@ def main() -> int:
         rate = n / r["seconds"]
         print(f"| {label} | {procs} | {r['seconds']:.2f} | {rate:,.0f} | {rate / bound:.2f} | "
               f"{r['peak_rss_mb']} / {r['worker_peak_rss_mb']} |")
+    mix = median_run(runs["mix", "mdcnb"])
+    print(f"| mdcnb cloudtrail volume, realistic mix | {p} | {mix['seconds']:.2f} | {n / mix['seconds']:,.0f} | "
+          f"{ratios['mix']:.2f} (of the mix's own bound) | {mix['peak_rss_mb']} / {mix['worker_peak_rss_mb']} |")
     mdcnb_rate, loop_rate = n / raw["seconds"], n / results["json_loop"]["seconds"]
-    print(f"\nmdcnb / decompression-only (the faster pass) = {mdcnb_rate / bound:.2f} (target >= 0.5); "
-          f"mdcnb / json.load loop = {mdcnb_rate / loop_rate:.1f} (target >= 4)")
-    counts = [results[m]["cspm_read_events"] for m in ("mdcnb", "json_loop", "duckdb")]
-    print(f"CSPM read events: mdcnb {counts[0]:,}, json loop {counts[1]:,}, DuckDB {counts[2]:,} "
-          f"({'agree' if len(set(counts)) == 1 else 'DISAGREE'})")
+    print(f"\nmdcnb / decompression-only (the faster pass): ASCII {ratios['ASCII']:.2f} (target >= 0.7), "
+          f"realistic mix {ratios['mix']:.2f} (target >= 0.6); mdcnb / json.load loop = {mdcnb_rate / loop_rate:.1f} "
+          f"(target >= 4)")
+    counts = [results[m]["cspm_read_events"] for m in ("mdcnb", "json_loop", "duckdb")] + [mix["cspm_read_events"]]
+    print(f"CSPM read events: mdcnb {counts[0]:,}, json loop {counts[1]:,}, DuckDB {counts[2]:,}, mdcnb on the mix "
+          f"{counts[3]:,} ({'agree' if len(set(counts)) == 1 else 'DISAGREE'})")
     if not args.no_4n:
         m = args.memory_events or 4 * args.events
         big = base / f"n{m}"

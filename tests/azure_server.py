@@ -42,11 +42,13 @@ import orjson
 ARG_PATH = "/providers/microsoft.resourcegraph/resources"
 TABLE_FILES = {  # Resource Graph table -> dataset files whose rows it holds
     "resourcecontainers": ("subscriptions",),
-    "securityresources": ("assessments", "pricings", "securescores", "securescorecontrols",
+    "securityresources": ("assessments", "governanceassignments", "pricings", "securescores", "securescorecontrols",
                           "regulatorycompliancestandards", "regulatorycompliancecontrols",
                           "regulatorycomplianceassessments"),
     "resources": ("securityconnectors", "resources"),
+    "policyresources": ("policyexemptions",),
 }
+MG_PREFIX = "/providers/microsoft.management/managementgroups/"
 REST_FILES = ("assessmentmetadata",)
 QUERY = re.compile(r"^\s*(\w+)\s*\|\s*where\s+type\s+(?:=~\s*'([^']*)'|in~\s*\(([^)]*)\))\s*$", re.S)
 
@@ -88,6 +90,7 @@ class _Row:
     offset: int
     length: int
     type: str
+    group: str = ""  # a row at management-group scope (no subscription): the group's name, lower case
 
 
 class Tenant:
@@ -117,7 +120,8 @@ class Tenant:
             for line in fh:
                 if line.strip():
                     row = orjson.loads(line)
-                    index[_subscription_of(row)].append(_Row(name, offset, len(line), str(row.get("type", "")).lower()))
+                    index[_subscription_of(row)].append(_Row(name, offset, len(line), str(row.get("type", "")).lower(),
+                                                             _group_of(row)))
                 offset += len(line)
         return index
 
@@ -284,9 +288,17 @@ class AzureTestService:
             scope = self.tenant.subscriptions()[:self.subscription_limit]
         rows = [r for name in TABLE_FILES[table] for sub in scope for r in self.tenant.rows[name].get(sub, [])
                 if r.type in types]
+        if not subs:  # rows at management-group scope: only a tenant or management-group query sees them
+            rows += [r for name in TABLE_FILES[table] for r in self.tenant.rows[name].get("", [])
+                     if r.type in types and r.group and (not groups or self._below(r.group, groups))]
         with self._lock:
             self._results[key] = rows
         return rows
+
+    def _below(self, group: str, groups: list[str]) -> bool:
+        """`group` is one of `groups` or under one (all its subscriptions are under it)."""
+        inside = set().union(*(self.tenant.groups.get(g, set()) for g in groups))
+        return group in groups or (bool(self.tenant.groups.get(group)) and self.tenant.groups[group] <= inside)
 
     def _scope_size(self, groups: list[str]) -> int:
         if groups:
@@ -393,6 +405,11 @@ def _parse_query(text: str) -> tuple[str, set[str]]:
 def _result_key(table: str, types: set[str], subs: list[str], groups: list[str]) -> str:
     text = json.dumps([table, sorted(types), subs, sorted(groups)])
     return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _group_of(row: dict[str, Any]) -> str:
+    text = str(row.get("id", "")).lower()
+    return text[len(MG_PREFIX):].split("/", 1)[0] if text.startswith(MG_PREFIX) else ""
 
 
 def _subscription_of(row: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ def build(dataset: Path, subscriptions: int = 6, vms_per_subscription: int = 4) 
     records: dict[str, list[dict[str, Any]]] = {name: [] for name in (
         "subscriptions", "securityconnectors", "pricings", "assessments", "assessmentmetadata", "securescores",
         "securescorecontrols", "regulatorycompliancestandards", "regulatorycompliancecontrols",
-        "regulatorycomplianceassessments", "resources")}
+        "regulatorycomplianceassessments", "resources", "governanceassignments", "policyexemptions")}
     for n, sub in enumerate(subs):
         group, group_name = GROUPS[n % 2]
         records["subscriptions"].append(_arg(
@@ -49,10 +49,23 @@ def build(dataset: Path, subscriptions: int = 6, vms_per_subscription: int = 4) 
                 "extended": {"instanceView": {"powerState": {"code": "PowerState/running"}}}}))
             for k, key in enumerate(KEYS):
                 state = STATES[(v + k + n) % 3]
+                assessment = f"{vm}/providers/Microsoft.Security/assessments/{key}"
                 records["assessments"].append(_arg(
-                    f"{vm}/providers/Microsoft.Security/assessments/{key}", key, "microsoft.security/assessments",
+                    assessment, key, "microsoft.security/assessments",
                     sub, {"resourceDetails": {"Source": "Azure", "Id": vm}, "displayName": f"Recommendation {k}",
                           "status": {"code": state}}))
+                if state == "Unhealthy":
+                    records["governanceassignments"].append(_arg(
+                        f"{assessment}/governanceAssignments/{n:04d}{v:04d}-0000-4000-8000-{k:012d}",
+                        f"{n:04d}{v:04d}-0000-4000-8000-{k:012d}",
+                        "microsoft.security/assessments/governanceassignments", sub,
+                        {"owner": f"Owner{v}@Contoso.com", "remediationDueDate": f"2026-1{k}-15T00:00:00Z",
+                         "isGracePeriod": v % 2 == 0}))
+        records["policyexemptions"].append(_arg(
+            f"/subscriptions/{sub}/providers/Microsoft.Authorization/policyExemptions/waiver-{n}", f"waiver-{n}",
+            "microsoft.authorization/policyexemptions", sub,
+            {"policyAssignmentId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/policyAssignments/asc",
+             "exemptionCategory": ("Waiver", "Mitigated")[n % 2], "expiresOn": f"2027-0{1 + n % 9}-01T00:00:00Z"}))
         records["resources"].append(_arg(
             f"/subscriptions/{sub}/resourceGroups/rg-{n}/providers/Microsoft.KeyVault/vaults/kv-{n}", f"kv-{n}",
             "microsoft.keyvault/vaults", sub, {}))
@@ -103,6 +116,14 @@ def build(dataset: Path, subscriptions: int = 6, vms_per_subscription: int = 4) 
             "properties": {"displayName": f"Recommendation {k}", "severity": ("Low", "Medium", "High")[k],
                            "categories": ["Compute"], "threats": ["dataExfiltration"], "assessmentType": "BuiltIn",
                            "userImpact": "Low", "implementationEffort": "Low", "preview": False}})
+    for group, _ in GROUPS:  # exemptions at management-group scope: no subscription, only at group or tenant scope
+        exemption = _arg(f"/providers/Microsoft.Management/managementGroups/{group}/providers/"
+                         f"Microsoft.Authorization/policyExemptions/mg-waiver", "mg-waiver",
+                         "microsoft.authorization/policyexemptions", "",
+                         {"policyAssignmentId": f"/providers/Microsoft.Management/managementGroups/{group}/providers/"
+                                                "Microsoft.Authorization/policyAssignments/asc",
+                          "exemptionCategory": "Waiver"})
+        records["policyexemptions"].append({**exemption, "location": ""})
     counts = {name: write_records(dataset, name, rows) for name, rows in records.items()}
     write_manifest(dataset, source="test", scope={"kind": "tenant"}, counts=counts)
     return counts

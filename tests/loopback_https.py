@@ -30,7 +30,8 @@ class Server:
     requests: list[Request] = field(default_factory=list)
 
 
-# handler(request) -> (status, headers, json body or None)
+# handler(request) -> (status, headers, body): a JSON value (None: no body), `bytes` sent as they are, or an iterator
+# of `bytes` sent with chunked transfer encoding (a body of any length; the client may hang up before its end)
 Handler = Callable[[Request], tuple[int, dict[str, str], Any]]
 
 
@@ -50,13 +51,26 @@ def https_server(handler: Handler, tmp_path: Path) -> Iterator[Server]:
                               json.loads(raw) if raw else None)
             seen.append(request)
             status, headers, body = handler(request)
-            payload = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
             for key, value in {"Content-Type": "application/json", **headers}.items():
                 self.send_header(key, value)
+            if isinstance(body, Iterator):
+                self._send_chunked(body)
+                return
+            payload = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _send_chunked(self, chunks: Iterator[bytes]) -> None:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for chunk in chunks:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                self.close_connection = True  # the client stopped reading
 
         do_GET = do_POST = _serve
 

@@ -26,7 +26,8 @@ SECRET = "client-secret-value-8d1e77"
 CLIENT = "11111111-2222-3333-4444-555555555555"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 FAST = RetrySettings(backoff_factor=0.01, backoff_max=0.05, read_timeout=1.0, connection_timeout=2.0)
-SECURITY_TYPES = ("assessments", "pricings", "securescores", "securescorecontrols", "regulatorycompliancestandards",
+SECURITY_TYPES = ("assessments", "governanceassignments", "pricings", "securescores", "securescorecontrols",
+                  "regulatorycompliancestandards",
                   "regulatorycompliancecontrols", "regulatorycomplianceassessments")
 
 
@@ -127,6 +128,25 @@ def test_the_committed_sample_survives_a_live_pull(sample_servers, tls_files, tm
         assert rows(tmp_path / "out", record_type) == rows(SAMPLE_DATASET, record_type), record_type
 
 
+def test_governance_figures_of_a_live_pull_are_those_of_the_sample(sample_servers, tls_files, tmp_path, capsys):
+    """Governance assignments (securityresources, batched) and exemptions (policyresources at tenant scope, the
+    management-group one included) pulled over HTTPS give the figures the sample on disk gives."""
+    arm, aad = sample_servers
+    manifest = run_pull(arm, aad, tls_files[1], tmp_path / "out")
+    assert manifest["complete"] is True and manifest["pull_log"] == []
+    served = {t: len(rows(SAMPLE_DATASET, t)) for t in ("governanceassignments", "policyexemptions")}
+    assert {t: manifest["counts"][t] for t in served} == served and all(served.values())
+    exemption_queries = [json.loads(r.body) for r in arm.service.requests if b"policyresources" in r.body]
+    assert exemption_queries and not any("subscriptions" in q for q in exemption_queries)
+    for command in ("governance", "exemptions", "risk"):
+        figures = []
+        for dataset in (tmp_path / "out", SAMPLE_DATASET):  # a pull's own time is now: both judged at the sample's
+            as_of = ["--as-of", read_manifest(SAMPLE_DATASET)["as_of"]] if command != "risk" else []
+            assert cli([command, "--dataset", str(dataset), "--json", *as_of]) == 0
+            figures.append(json.loads(capsys.readouterr().out))
+        assert figures[0] == figures[1], command
+
+
 def test_report_straight_from_the_tenant(sample_servers, tls_files, tmp_path, monkeypatch, capsys):
     """`mdcnb report --source azure`: pull (one subscription forbidden), keep the dataset, run the secure score
     page on it, and show the pull log on the index page."""
@@ -163,7 +183,7 @@ def test_request_count_equals_the_pages_needed(servers, tls_files, tenant, tmp_p
     security = sum(n[t] for t in SECURITY_TYPES)
     resources = n["resources"] + n["securityconnectors"] - classic
     subs = n["subscriptions"]
-    expected_arg = sum(max(1, math.ceil(k / PAGE)) for k in (subs, security, resources))
+    expected_arg = sum(max(1, math.ceil(k / PAGE)) for k in (subs, security, resources, n["policyexemptions"]))
     expected_arm = max(1, math.ceil(n["assessmentmetadata"] / PAGE)) + subs  # metadata pages + classic per sub
     arg = [r for r in arm.service.requests if r.method == "POST"]
     get = [r for r in arm.service.requests if r.method == "GET"]
@@ -272,6 +292,8 @@ def test_management_group_scope(servers, tls_files, tenant, tmp_path):
     assert {sub_of(line) for line in rows(tmp_path / "out", "subscriptions")} == dev
     assert rows(tmp_path / "out", "assessments") == [
         line for line in rows(tenant, "assessments") if sub_of(line) in dev]
+    assert rows(tmp_path / "out", "policyexemptions") == [  # those of its subscriptions and its own
+        line for line in rows(tenant, "policyexemptions") if sub_of(line) in dev or "managementGroups/mg-dev/" in line]
     assert manifest["scope"]["kind"] == "management_group" and manifest["complete"] is True
 
 
@@ -292,6 +314,9 @@ def test_explicit_subscriptions_and_an_unknown_one(servers, tls_files, tenant, t
     unknown = "99999999-0000-4000-8000-000000000000"
     manifest = run_pull(arm, aad, tls_files[1], tmp_path / "out", subscriptions=[*wanted, unknown.upper()])
     assert {sub_of(line) for line in rows(tmp_path / "out", "pricings")} == set(wanted)
+    # exemptions are read at tenant scope: those of the two subscriptions and of the groups above them (one each)
+    assert rows(tmp_path / "out", "policyexemptions") == [
+        line for line in rows(tenant, "policyexemptions") if sub_of(line) in wanted or "managementGroups" in line]
     (entry,) = manifest["pull_log"]
     assert (entry["kind"], entry["subscriptions"], entry["missing_rows"]) == ("not_visible", [unknown], None)
 

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from mdcnb.cli import support as cli_support
 from mdcnb.tables import history
 
@@ -41,3 +43,48 @@ def test_help_runs_and_lists_the_discovered_commands() -> None:
 def test_history_default_in_help_names_the_variable_history_reads() -> None:
     assert cli_support.HISTORY_DEFAULT.startswith(f"${history.HISTORY_ENV} ")
     assert history.HISTORY_FILE in cli_support.HISTORY_DEFAULT
+
+
+RUN_PROBE = """
+import contextlib, io, json, sys
+from mdcnb.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exc:  # --help
+        code = exc.code
+print(json.dumps([code, out.getvalue(), sorted({name.split(".")[0] for name in sys.modules})]))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["prices", "show"]], ids=["help", "prices-show"])
+def test_light_commands_run_without_pandas_or_plotly(argv: list[str]) -> None:
+    """Commands that only print what they read start without pandas (about 1.5 s of imports) or plotly."""
+    proc = subprocess.run([sys.executable, "-c", RUN_PROBE, *argv], capture_output=True, text=True, check=True,
+                          timeout=120)
+    code, out, loaded = json.loads(proc.stdout)
+    assert code == 0 and out.strip()
+    assert not {"pandas", "plotly"} & set(loaded), f"{argv} imported {sorted({'pandas', 'plotly'} & set(loaded))}"
+
+
+def test_prices_show_prints_each_row_with_derived_monthly_prices(tmp_path) -> None:
+    """The plain-row table (no pandas) shows every row; a recurring row priced by the hour gets its monthly price
+    (hours x hourly), a missing price shows as "-"."""
+    table = {"name": "prices-2026-01-01-USD", "date": "2026-01-01", "currency": "usd", "source": "hand-made",
+             "hours_per_month": 730, "rows": [
+                 {"plan": "VirtualMachines", "sub_plan": "P2", "kind": "recurring", "billing_unit": "server",
+                  "hourly_price": 0.02, "confidence": "S"},
+                 {"plan": "SIEM", "sub_plan": "sentinel-basic", "kind": "usage", "billing_unit": "GB",
+                  "usage_price": None, "usage_unit": "GB", "confidence": "U"}]}
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(table))
+    proc = subprocess.run([sys.executable, "-m", "mdcnb", "prices", "show", "--prices", str(path)],
+                          capture_output=True, text=True, check=True, timeout=120)
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["price table prices-2026-01-01-USD (2026-01-01, USD)", "source: hand-made"]
+    assert lines[2].split() == ["plan", "sub_plan", "billing_unit", "hourly_price", "monthly_price", "usage_price",
+                                "usage_unit", "confidence", "source_date"]
+    assert [line.split() for line in lines[3:]] == [
+        ["VirtualMachines", "P2", "server", "0.02", "14.6", "-", "-", "S", "-"],
+        ["SIEM", "sentinel-basic", "GB", "-", "-", "-", "GB", "U", "-"]]

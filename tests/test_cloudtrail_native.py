@@ -1,12 +1,16 @@
 """The native CloudTrail reader (`_jsonscan.c`) is exact: wherever it reads a file, msgspec's reader gives the same
-values record by record, and wherever it cannot read a file exactly it declines (returns None) -- above all, it
-never accepts a text that is not JSON. Expected values come from the json module or are written by hand."""
+values record by record (the records it hands to msgspec included), and wherever it cannot read a file exactly it
+declines (returns None) -- above all, it never accepts a text that is not JSON. Expected values come from the json
+module or are written by hand. The tests call each reader explicitly, so they hold whatever MDCNB_NATIVE says."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,8 +47,15 @@ def per_record(cols: Columns | str) -> str | tuple[list[tuple], bool, dict]:
 
 def both_readers(data: bytes) -> tuple[Any, Any]:
     """(the native reader's result in the comparable form, or None where it declines; msgspec's)."""
-    native = None if _jsonscan.Scanner().scan(data) is None else per_record(read_log(data))
+    native = None if _jsonscan.Scanner().scan(data) is None else per_record(read_log(data, native=True))
     return native, per_record(read_log(data, native=False))
+
+
+def odd_records(data: bytes) -> int:
+    """How many records of `data` the native reader hands to msgspec (it reads the file)."""
+    scanned = _jsonscan.Scanner().scan(data)
+    assert scanned is not None
+    return len(scanned[-1]) // 24  # (row, offset, length) as int64
 
 
 def expected_rows(records: list[dict], sizes: list[int]) -> list[tuple]:
@@ -76,9 +87,11 @@ def compact(doc: Any) -> bytes:
 
 
 def assert_exact(data: bytes, records: list[dict], sizes: list[int]) -> None:
-    """The native reader reads `data`, msgspec agrees record by record, and both equal the json module's values."""
+    """The native reader reads `data` (every record itself), msgspec agrees record by record, and both equal the
+    json module's values."""
     native, general = both_readers(data)
-    assert native is not None, "the native reader declined a compact ASCII file"
+    assert native is not None, "the native reader declined a compact file"
+    assert odd_records(data) == 0
     assert native == general
     rows, strict, issues = native
     assert strict and issues == {}
@@ -145,8 +158,48 @@ def test_synthetic_records_read_natively_and_agree() -> None:
         assert_exact(data, chunk, [len(orjson.dumps(r)) for r in chunk])
 
 
+POLICY_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole", "Condition": {"StringLike": {
+                                                        "aws:userid": "<AROA*> & 'x'"}}}]}
+
+
+def with_real_world_text(records: list[dict]) -> list[dict]:
+    """The records with what real trails carry here and there: UTF-8 user agents and object keys, policy documents
+    as escaped JSON strings, and (not seen in real trails, but the reader must decode them) non-ASCII text in the
+    fields the counts read."""
+    for i, rec in enumerate(records):
+        if i % 3 == 0:
+            rec["userAgent"] = "Boto3/1.35 md/Botocore#1.35 ua/2.0 os/linux équipe/工具 🚀"
+        if i % 5 == 0:
+            rec["requestParameters"] = {"bucketName": "b", "key": "rapports/été/資料 🚀.csv"}
+        if i % 11 == 0:
+            rec["requestParameters"] = {"roleName": "r", "assumeRolePolicyDocument": json.dumps(POLICY_DOC, indent=2)}
+        if i % 7 == 0:
+            rec["userIdentity"]["principalId"] = "AROAEXAMPLE:Zoë 🚀"
+            rec["eventName"] = rec["eventName"] + "\u00e9/\n"  # a newline is escaped however it is written
+    return records
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "escaped"])
+def test_records_with_non_ascii_text_read_natively_and_agree(ensure_ascii: bool) -> None:
+    """Written as UTF-8 (as CloudTrail does) or with every non-ASCII character escaped (surrogate pairs for the
+    emoji), the native reader reads every record itself and gives the json module's values."""
+    b = Builder(random.Random(12), tenant_id="5f0c6b0e-2b7a-4d67-9f4c-0c1f5a3b9d21")
+    acct = TrailAccount("123456789012", ("us-east-1",), scan_interval_hours=6,
+                        cspm_role_arn="arn:aws:iam::123456789012:role/CspmMonitorAws", user_events_per_day=300)
+    records = with_real_world_text(list(account_events(b, acct, datetime(2026, 11, 1, tzinfo=UTC), 1))[:1500])
+
+    def dumps(doc: Any) -> bytes:
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=ensure_ascii).encode()
+
+    data = dumps({"Records": records})
+    assert data.isascii() == ensure_ascii and b"/\\n" in data and b'\\"Version\\"' in data
+    assert_exact(data, records, [len(dumps(r)) for r in records])
+
+
 # ---- 2. targeted variants: the native reader declines, never misreads -------------------------------------------
-READS, DECLINES, SKIPPED, NOT_JSON = "reads", "declines", "skipped", "not JSON"
+# READS: every record natively; ODD: the file natively, some records by msgspec; DECLINES: msgspec reads the file.
+READS, ODD, DECLINES, SKIPPED, NOT_JSON = "reads", "odd record", "declines", "skipped", "not JSON"
 
 
 def good_records() -> list[dict]:
@@ -193,6 +246,53 @@ def skipped_value(value: bytes) -> bytes:
     return swapped(b'"plain"', value)
 
 
+ODD_RECORD = b'{"eventTime":"2026-11-02T10:00:00Z","userIdentity":{},"note":"\xff"}'  # no readOnly: general path
+
+USER_AGENT = '"userAgent":"aws-cli/2.15 md/prompt#off \u00e9quipe/\u5de5\u5177 \U0001f680"'
+POLICY = json.dumps(json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                "Resource": "arn:aws:s3:::b/*", "Condition": {"StringLike": {"s3:prefix": "<a&b>"}}}]},
+                               indent=2).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+# Bytes as real trails carry them: UTF-8 user agents and object keys, escaped policy documents and session names.
+REAL_WORLD_VARIANTS: list[tuple[str, bytes, str]] = [
+    ("utf8-user-agent", swapped(b'"note":"plain"', b'"note":"plain",' + USER_AGENT.encode()), READS),
+    ("utf8-object-key-in-requestParameters", swapped(b'"durationSeconds":3600', '"durationSeconds":3600,'
+                                                     '"key":"rapports/\u00e9t\u00e9/\u8cc7\u6599.csv"'.encode()),
+     READS),
+    ("escaped-policy-document", swapped(b'"durationSeconds":3600', b'"durationSeconds":3600,"policy":'
+                                        + POLICY.encode()), READS),
+    ("escaped-equals-in-session-name", swapped(b'"roleSessionName":"MicrosoftDefenderForClouds_',
+                                               b'"roleSessionName":"a\\u003db\\u0040c_'), READS),
+    ("escaped-slash-in-issuer-arn", swapped(b'role/CspmMonitorAws"', b'role\\/CspmMonitorAws"'), READS),
+    ("escaped-pair-in-extracted-field", swapped(b'"ListBuckets"', b'"List\\ud83d\\ude80"'), READS),
+    ("utf8-4-bytes-in-extracted-field", swapped(b'"ListBuckets"', '"List\U0001f680"'.encode()), READS),
+    ("escaped-key-in-identity", swapped(b'"arn":"arn:aws:iam::111122223333:user', b'"\\u0061rn":"arn:aws:iam::1:user'),
+     READS),
+    ("non-ascii-key", swapped(b'"note"', '"n\u00f6te"'.encode()), READS),
+    ("non-ascii-eventTime-after-the-hour", swapped(b'"2026-11-02T10:00:00Z"', '"2026-11-02T10:00:00\u00c5"'.encode()),
+     READS),
+    ("non-ascii-eventTime-in-the-hour", swapped(b'"2026-11-02T10:00:00Z"', '"2026-11-02T1\u00e9:00:00Z"'.encode()),
+     ODD),
+    ("escaped-eventID", swapped(b'"eventID":"', b'"eventID":"\\u0030'), ODD),
+    ("non-ascii-eventID", swapped(b'"eventID":"', '"eventID":"\u00e9'.encode()), ODD),
+    ("invalid-utf8-in-extracted-field", swapped(b'"ListBuckets"', b'"List\x89Buckets"'), ODD),
+    *((f"invalid-utf8-{name}", skipped_value(b'"a' + seq + b'b"'), ODD) for name, seq in (
+        ("overlong-nul", b"\xc0\x80"), ("overlong-slash", b"\xe0\x80\xaf"), ("encoded-surrogate", b"\xed\xa0\x80"),
+        ("past-u10ffff", b"\xf4\x90\x80\x80"), ("lone-continuation", b"\x80"), ("cut-sequence", b"\xe2\x82"),
+        ("f5", b"\xf5\x80\x80\x80"))),
+    *((f"valid-utf8-{name}", skipped_value(b'"a' + seq + b'b"'), READS) for name, seq in (
+        ("u0080", b"\xc2\x80"), ("u07ff", b"\xdf\xbf"), ("u0800", b"\xe0\xa0\x80"), ("ud7ff", b"\xed\x9f\xbf"),
+        ("ue000", b"\xee\x80\x80"), ("u10000", b"\xf0\x90\x80\x80"), ("u10ffff", b"\xf4\x8f\xbf\xbf"))),
+    ("invalid-utf8-and-no-readOnly", swapped(b'},{"eventVersion":"1.08"',
+                                             b'},' + ODD_RECORD + b',{"eventVersion":"1.08"'), ODD),
+    ("high-surrogate-then-other-escape", skipped_value(b'"\\ud83d\\u0041"'), NOT_JSON),
+    ("high-surrogate-at-the-end", skipped_value(b'"x\\ud83d"'), NOT_JSON),
+    ("two-high-surrogates", skipped_value(b'"\\ud83d\\ud83d\\ude00"'), NOT_JSON),
+    ("lone-surrogate-in-extracted-field", swapped(b'"ListBuckets"', b'"List\\udc00"'), NOT_JSON),
+    ("escape-cut-short-in-extracted-field", swapped(b'"ListBuckets"', b'"List\\u00"'), NOT_JSON),
+    ("odd-record-not-json", swapped(b'"readOnly":true', b'"readOnly":tru'), NOT_JSON),
+    ("odd-record-with-whitespace", swapped(b'"readOnly":true', b'"readOnly": 1'), DECLINES),
+]
+
 VARIANTS: list[tuple[str, bytes, str]] = [
     ("good", GOOD, READS),
     ("space-after-colon", swapped(b'":"', b'": "'), DECLINES),
@@ -202,9 +302,9 @@ VARIANTS: list[tuple[str, bytes, str]] = [
     ("whitespace-around-the-text", b" \r\n\t" + GOOD + b"\n\n", READS),
     ("form-feed-at-the-end", GOOD + b"\x0c", NOT_JSON),
     ("byte-order-mark", b"\xef\xbb\xbf" + GOOD, NOT_JSON),
-    ("non-ascii-in-skipped-string", skipped_value('"caf\u00e9"'.encode()), DECLINES),
-    ("non-ascii-in-extracted-field", swapped(b'"ListBuckets"', '"ListB\u00fcckets"'.encode()), DECLINES),
-    ("invalid-utf8-in-skipped-string", skipped_value(b'"\xff"'), DECLINES),
+    ("non-ascii-in-skipped-string", skipped_value('"caf\u00e9"'.encode()), READS),
+    ("non-ascii-in-extracted-field", swapped(b'"ListBuckets"', '"ListB\u00fcckets"'.encode()), READS),
+    ("invalid-utf8-in-skipped-string", skipped_value(b'"\xff"'), ODD),
     ("del-in-extracted-field", swapped(b'"ListBuckets"', b'"List\x7fBuckets"'), READS),
     ("escaped-quote-in-skipped-string", skipped_value(b'"a\\"b"'), READS),
     ("escaped-backslash-in-skipped-string", skipped_value(b'"a\\\\b"'), READS),
@@ -214,52 +314,52 @@ VARIANTS: list[tuple[str, bytes, str]] = [
     ("bad-escape-in-skipped-string", skipped_value(b'"\\x41"'), NOT_JSON),
     ("short-unicode-escape", skipped_value(b'"\\u00e"'), NOT_JSON),
     ("escaped-key-in-skipped-object", swapped(b'"tags":{"k"', b'"tags":{"\\u006b"'), READS),
-    ("escape-in-eventName", swapped(b'"ListBuckets"', b'"List\\u0042uckets"'), DECLINES),
-    ("escape-in-eventTime", swapped(b'"2026-11-02T10', b'"2026\\u002d11-02T10'), DECLINES),
+    ("escape-in-eventName", swapped(b'"ListBuckets"', b'"List\\u0042uckets"'), READS),
+    ("escape-in-eventTime", swapped(b'"2026-11-02T10', b'"2026\\u002d11-02T10'), READS),
     ("escape-in-identity-arn", swapped(b'"arn:aws:iam::111122223333:user', b'"arn:aws:iam::111122223333:user\\/x'),
-     DECLINES),
-    ("escape-in-known-key", swapped(b'"eventName"', b'"event\\u004eame"'), DECLINES),
-    ("escape-in-unknown-record-key", swapped(b'"note"', b'"no\\u0074e"'), DECLINES),
+     READS),
+    ("escape-in-known-key", swapped(b'"eventName"', b'"event\\u004eame"'), READS),
+    ("escape-in-unknown-record-key", swapped(b'"note"', b'"no\\u0074e"'), READS),
     ("escape-in-Records-key", swapped(b'"Records"', b'"Rec\\u006frds"'), DECLINES),
     ("lone-high-surrogate", skipped_value(b'"\\ud800"'), NOT_JSON),
     ("lone-low-surrogate", skipped_value(b'"\\udc00x"'), NOT_JSON),
-    ("surrogate-pair", skipped_value(b'"\\ud83d\\ude00"'), DECLINES),
-    ("eventTime-12-chars", edited(update(0, eventTime="2026-11-02T1")), DECLINES),
+    ("surrogate-pair", skipped_value(b'"\\ud83d\\ude00"'), READS),
+    ("eventTime-12-chars", edited(update(0, eventTime="2026-11-02T1")), ODD),
     ("eventTime-13-chars", edited(update(0, eventTime="2026-11-02T10")), READS),
-    ("eventTime-null", edited(update(0, eventTime=None)), DECLINES),
-    ("eventTime-missing", edited(drop(0, "eventTime")), DECLINES),
-    ("eventTime-number", edited(update(0, eventTime=20261102)), DECLINES),
-    ("readOnly-missing", edited(drop(1, "readOnly")), DECLINES),
-    ("readOnly-null", edited(update(1, readOnly=None)), DECLINES),
-    ("readOnly-string", edited(update(1, readOnly="true")), DECLINES),
+    ("eventTime-null", edited(update(0, eventTime=None)), ODD),
+    ("eventTime-missing", edited(drop(0, "eventTime")), ODD),
+    ("eventTime-number", edited(update(0, eventTime=20261102)), ODD),
+    ("readOnly-missing", edited(drop(1, "readOnly")), ODD),
+    ("readOnly-null", edited(update(1, readOnly=None)), ODD),
+    ("readOnly-string", edited(update(1, readOnly="true")), ODD),
     ("readOnly-false", edited(update(1, readOnly=False)), READS),
-    ("userIdentity-missing", edited(drop(1, "userIdentity")), DECLINES),
-    ("userIdentity-null", edited(update(1, userIdentity=None)), DECLINES),
-    ("userIdentity-list", edited(update(1, userIdentity=[])), DECLINES),
+    ("userIdentity-missing", edited(drop(1, "userIdentity")), ODD),
+    ("userIdentity-null", edited(update(1, userIdentity=None)), ODD),
+    ("userIdentity-list", edited(update(1, userIdentity=[])), ODD),
     ("userIdentity-empty", edited(update(1, userIdentity={})), READS),
-    ("sessionContext-null", edited(in_identity(0, sessionContext=None)), DECLINES),
-    ("sessionIssuer-null", edited(in_identity(0, sessionContext={"sessionIssuer": None})), DECLINES),
+    ("sessionContext-null", edited(in_identity(0, sessionContext=None)), ODD),
+    ("sessionIssuer-null", edited(in_identity(0, sessionContext={"sessionIssuer": None})), ODD),
     ("sessionContext-empty", edited(in_identity(0, sessionContext={})), READS),
-    ("identity-arn-null", edited(in_identity(1, arn=None)), DECLINES),
+    ("identity-arn-null", edited(in_identity(1, arn=None)), ODD),
     ("identity-accountId-null", edited(in_identity(1, accountId=None)), READS),
-    ("identity-accountId-number", edited(in_identity(1, accountId=111122223333)), DECLINES),
+    ("identity-accountId-number", edited(in_identity(1, accountId=111122223333)), ODD),
     ("requestParameters-null", edited(update(2, requestParameters=None)), READS),
     ("requestParameters-empty", edited(update(2, requestParameters={})), READS),
-    ("requestParameters-list", edited(update(2, requestParameters=[])), DECLINES),
-    ("roleArn-number", edited(update(2, requestParameters={"roleArn": 1})), DECLINES),
+    ("requestParameters-list", edited(update(2, requestParameters=[])), ODD),
+    ("roleArn-number", edited(update(2, requestParameters={"roleArn": 1})), ODD),
     ("eventVersion-null", edited(update(0, eventVersion=None)), READS),
-    ("eventVersion-number", edited(update(0, eventVersion=1.08)), DECLINES),
+    ("eventVersion-number", edited(update(0, eventVersion=1.08)), ODD),
     ("eventID-null", edited(update(0, eventID=None)), READS),
     ("eventID-missing", edited(drop(0, "eventID")), READS),
-    ("eventID-number", edited(update(0, eventID=7)), DECLINES),
+    ("eventID-number", edited(update(0, eventID=7)), ODD),
     ("eventIDs-none-a-uuid", edited(lambda rs: [r.update(eventID=f"id-{i}") for i, r in enumerate(rs)]), READS),
     ("duplicate-eventName", swapped(b'"eventName":"ListBuckets"', b'"eventName":"ListBuckets","eventName":"X"'),
-     DECLINES),
-    ("duplicate-readOnly", swapped(b'"readOnly":true', b'"readOnly":true,"readOnly":false'), DECLINES),
+     ODD),
+    ("duplicate-readOnly", swapped(b'"readOnly":true', b'"readOnly":true,"readOnly":false'), ODD),
     ("duplicate-identity-arn", swapped(b'"arn":"arn:aws:iam::111122223333:user/alice"',
-                                       b'"arn":"x","arn":"arn:aws:iam::111122223333:user/alice"'), DECLINES),
+                                       b'"arn":"x","arn":"arn:aws:iam::111122223333:user/alice"'), ODD),
     ("duplicate-unknown-key", swapped(b'"note":"plain"', b'"note":"plain","note":[]'), READS),
-    ("record-not-an-object", swapped(b'{"Records":[', b'{"Records":[1,'), DECLINES),
+    ("record-not-an-object", swapped(b'{"Records":[', b'{"Records":[1,'), ODD),
     ("extra-key-after-Records", GOOD[:-1] + b',"x":1}', DECLINES),
     ("extra-key-before-Records", swapped(b'{"Records"', b'{"x":1,"Records"'), DECLINES),
     ("Records-twice", swapped(b'{"Records":[', b'{"Records":[],"Records":['), DECLINES),
@@ -290,11 +390,12 @@ VARIANTS: list[tuple[str, bytes, str]] = [
     ("known-keys-at-other-levels", edited(lambda rs: (in_identity(1, eventName="X", readOnly=False)(rs),
                                                       update(1, requestParameters={"userIdentity": None})(rs))), READS),
     ("empty-extracted-texts", edited(update(1, eventName="", awsRegion="", recipientAccountId="")), READS),
-    ("duplicate-roleArn", swapped(b'"roleArn":', b'"roleArn":"x","roleArn":'), DECLINES),
+    ("duplicate-roleArn", swapped(b'"roleArn":', b'"roleArn":"x","roleArn":'), ODD),
     ("many-distinct-texts", edited(lambda rs: rs.extend(dict(user_call(10 + i, WHEN), eventName=f"Op{i}")
                                                          for i in range(5000))), READS),
     ("nesting-64-deep", nested(64), READS),
     ("nesting-100-deep", nested(100), DECLINES),
+    *REAL_WORLD_VARIANTS,
 ]
 
 
@@ -304,8 +405,10 @@ def test_variant(text: bytes, expected: str) -> None:
     if type(general) is str and general.startswith("not JSON"):
         assert native is None  # never accepts what is not JSON, whatever the table says
     if expected == READS:
-        assert native is not None and native == general
+        assert native is not None and native == general and odd_records(text) == 0
         assert len(native[0]) == len(records_of(json.loads(text)))
+    elif expected == ODD:
+        assert native is not None and native == general and odd_records(text) == 1
     else:
         assert native is None
     if expected == DECLINES:
@@ -368,7 +471,10 @@ def test_random_mutations_are_read_exactly_or_declined() -> None:
     rng = random.Random(20261128)
     small = edited(lambda rs: rs[1].update(requestParameters={"a": [1.5, -0, "x\\y"], "b": None}))
     read_natively = not_json = 0
-    for text in mutations(small, rng, 16000) + mutations(compact(good_records()), rng, 4000):
+    real_world = json.dumps({"Records": with_real_world_text(good_records() * 2)}, separators=(",", ":"),
+                            ensure_ascii=False).encode()
+    for text in (mutations(small, rng, 16000) + mutations(compact(good_records()), rng, 4000)
+                 + mutations(real_world, rng, 8000)):
         native = _jsonscan.Scanner().scan(text)
         general = per_record(read_log(text, native=False))
         if native is not None:
@@ -438,16 +544,18 @@ def test_duplicates_across_files_dropped_in_any_layout(tmp_path: Path) -> None:
     assert [(s["events_total"], s["duplicates_dropped"]) for s in counts.values()] == [(distinct, 1)] * 2
 
 
-ODD_RECORD = b'{"eventTime":"2026-11-02T10:00:00Z","userIdentity":{},"note":"\xff"}'  # no readOnly: general path
 
 
 @pytest.mark.parametrize("text", [swapped(b'"ListBuckets"', b'"List\x89Buckets"'),
                                   b'{"Records":[' + ODD_RECORD + b"]}"], ids=["extracted-field", "odd-record"])
-def test_bytes_that_are_not_utf8_give_a_skip_or_an_issue(tmp_path: Path, text: bytes) -> None:
-    assert _jsonscan.Scanner().scan(text) is None
+def test_a_record_that_is_not_utf8_is_counted_as_an_issue(tmp_path: Path, text: bytes) -> None:
+    """The native reader hands the record to msgspec, which cannot read it as text: the file's other records are
+    counted, that one is an issue."""
+    assert odd_records(text) == 1
     (tmp_path / "a.json").write_bytes(text)
     s = volume(tmp_path, processes=1).summary()
-    assert s["files_skipped"] or s["record_issues"]
+    assert s["files_skipped"] == [] and s["record_issues"] == {"record is not UTF-8 text (skipped)": 1}
+    assert s["events_total"] == len(records_of(json.loads(text.decode(errors="replace")))) - 1
 
 
 def test_deeply_nested_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
@@ -467,6 +575,24 @@ def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> No
     shared = set(a.codes.ravel().tolist()) & set(b.codes.ravel().tolist())
     assert {a.texts[c] for c in shared} >= {"s3.amazonaws.com", CSPM, "2026-11-02T10"}  # the same text, one code
     assert len(scanner.texts) == len(set(scanner.texts))  # each text once
+
+
+NATIVE_PROBE = """
+from mdcnb.normalize.cloudtrail import _jsonscan
+from mdcnb.normalize.cloudtrail.parse import read_log
+scanner = _jsonscan.Scanner()
+print(read_log(open(0, "rb").read(), scanner=scanner).texts is scanner.texts)
+"""
+
+
+@pytest.mark.parametrize(("setting", "native"), [(None, True), ("1", True), ("0", False)])
+def test_mdcnb_native_0_turns_the_native_reader_off(setting: str | None, native: bool) -> None:
+    """`make test` runs the scan tests again with MDCNB_NATIVE=0: then msgspec reads every file (its texts are its
+    own, not the scanner's)."""
+    env = {k: v for k, v in os.environ.items() if k != "MDCNB_NATIVE"} | ({} if setting is None
+                                                                         else {"MDCNB_NATIVE": setting})
+    out = subprocess.run([sys.executable, "-c", NATIVE_PROBE], input=GOOD, capture_output=True, env=env, check=True)
+    assert out.stdout.decode().strip() == str(native)
 
 
 def test_id_set_marks_exactly_the_hashes_seen_before() -> None:

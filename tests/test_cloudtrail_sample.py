@@ -66,3 +66,32 @@ def test_sample_trail_configuration() -> None:
     assert bool(t.loc["org-trail", "records_management_reads"]) and bool(t.loc["org-trail", "organization_trail"])
     assert not t.loc["security-writes", "records_management_reads"]
     assert t.loc["org-trail", "cloudwatch_log_group"].startswith("arn:aws:logs:")
+
+
+def test_large_tenant_logs_hold_cspm_reads_in_every_week(tmp_path) -> None:
+    """The large tenant has one snapshot week by default; its logs (three weeks before it) still hold CSPM reads
+    of every connected account in each of their weeks (they once started at the snapshot, so held none)."""
+    from datetime import datetime, timedelta
+
+    from mdcnb.sample import build_context
+    from mdcnb.sample import cloudtrail as sample_cloudtrail
+
+    ctx = build_context(seed=0, scale="large", out=tmp_path, weeks=None, plain=False)
+    assert ctx.weeks == 1
+    sample_cloudtrail.write(ctx)
+    roles = {c.cspm_role_arn for c in ctx.native_connectors("AWS") if c.active(ctx.latest_week)}
+    end = ctx.as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=sample_cloudtrail.DAYS)
+    reads: Counter = Counter()
+    seen = set()  # one event is delivered twice: counted once
+    for path in (tmp_path / "cloudtrail").rglob("*_CloudTrail_*.json.gz"):
+        for rec in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
+            issuer = ((rec["userIdentity"].get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+            if issuer in roles and rec["readOnly"] and rec["eventID"] not in seen:
+                seen.add(rec["eventID"])
+                when = datetime.fromisoformat(rec["eventTime"].replace("Z", "+00:00"))
+                reads[issuer, (when - start).days // 7] += 1
+    assert len(roles) >= 5
+    assert {key for key, n in reads.items() if n} == {(role, week) for role in roles for week in range(3)}
+    s = volume(tmp_path / "cloudtrail", role_arns=sorted(roles), processes=1).summary()
+    assert s["cspm_read_events"] == sum(reads.values())

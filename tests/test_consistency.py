@@ -212,6 +212,15 @@ def test_command_line_json_agrees_with_the_measures(run: Run):
         assert _same(id, shown, run.reference(id, Filters())), id
     assert volume["cspm_read_events"] == run.reference("cloudtrail.cspm_read_events", Filters())
     assert volume["assume_role_events"] == run.reference("cloudtrail.cspm_sign_ins", Filters())
+    scoped = [*_options("--environment", f.environments), *_options("--subscription", f.subscriptions)]
+    governance_filters = Filters(environments=f.environments, subscriptions=f.subscriptions)
+    shown = {**{f"governance.{k}": v for k, v in _cli("governance", "--dataset", dataset, "--json", *scoped).items()
+                if k != "owners"},
+             **{f"exemptions.{k}": v for k, v in _cli("exemptions", "--dataset", dataset, "--json", *scoped).items()},
+             **{f"risk.{k.lower()}": v for k, v in _cli("risk", "--dataset", dataset, "--json", *scoped)[
+                 "unhealthy_by_risk"].items()}}
+    for id, value in shown.items():
+        assert _same(id, value, run.reference(id, governance_filters)), id
 
 
 @pytest.fixture
@@ -227,7 +236,8 @@ def test_widget_panels_show_the_registry_values(run: Run, shell):
               widgets.compliance_explorer(run.snap, subscriptions=f.subscriptions),
               widgets.coverage_explorer(run.snap, environments=f.environments, subscriptions=f.subscriptions,
                                         accounts=f.accounts),
-              widgets.cloudtrail_explorer(run.snap, accounts=f.accounts)]
+              widgets.cloudtrail_explorer(run.snap, accounts=f.accounts),
+              widgets.governance_explorer(run.snap, subscriptions=f.subscriptions)]
     for panel in panels:
         shown = panel.views[0].result
         assert len(shown), panel

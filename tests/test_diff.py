@@ -32,6 +32,8 @@ def test_hand_counted_changes(diff):
         "subscriptions_removed": 0,
         "connectors_added": 1,      # c1
         "connectors_removed": 1,    # c0
+        "new_overdue": 0,           # no governance assignment in either week
+        "lapsed_exemptions": 0,     # no exemption in either week
     }
     assert set(diff.counts()) == set(CHANGE_LABELS)
 

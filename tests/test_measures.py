@@ -46,7 +46,8 @@ def test_every_measure_is_defined_once_with_label_unit_format_and_known_filters(
     assert len(measures) >= 30
     for m in measures.values():
         assert m.label and m.fmt and set(m.filters) <= set(registry.FILTERS), m.id
-        assert m.id.split(".")[0] in {"score", "compliance", "coverage", "readiness", "cloudtrail", "cost", "history"}
+        assert m.id.split(".")[0] in {"score", "compliance", "coverage", "readiness", "cloudtrail", "cost", "history",
+                                          "governance", "exemptions", "risk"}
     labels = [m.label for m in measures.values()]
     assert len(labels) == len(set(labels)), "two measures share a label"
 

@@ -38,6 +38,7 @@ RECORD_TYPE_OF = {
     "recordings/New-AzSecurityConnector-3": "securityconnectors", "recordings/New-AzSecurityConnector-5":
     "securityconnectors", "recordings/New-AzSecurityConnector-7": "securityconnectors",
     "resourcegraph/": "resources", "recordings/ResourceGraphQueryTests.SkipTokenQuery": "resources",
+    "governance/": "governanceassignments", "policy/": "policyexemptions",
 }
 # Files that hold no record a normaliser reads: control definitions (folded into the controls by $expand),
 # connector PUT errors and DELETE bodies, an ARG error, ARG summarize/facet rows without ids.
@@ -373,7 +374,7 @@ def test_missing_dataset_files_give_empty_tables_with_contract_columns(tmp_path)
     assert tables.manifest == {"source": "test"} and tables.dataset == tmp_path
     for name, frame in tables.items():
         assert frame.empty and list(frame.columns) == schema.TABLES[name].names
-    assert len(RECORD_TYPES) == 11
+    assert len(RECORD_TYPES) == 13
 
 
 def test_missing_dataset_directory_is_a_clear_error(tmp_path):

@@ -162,7 +162,9 @@ def test_score_cli_without_scores(tmp_path, capsys):
     assert "No secure score" in capsys.readouterr().out
     assert main(["score", "--dataset", str(dataset), "--environment", "GCP", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document == {"overall": {"current": 0.0, "max": 0.0, "percentage": None}, "scopes": []}
+    assert document["overall"] == {"current": 0.0, "max": 0.0, "percentage": None} and document["scopes"] == []
+    measures = document["measures"]  # no GCP scope: no score, no scope, no assessment of one
+    assert measures["score.overall"] is None and measures["score.scopes"] == 0 and measures["score.unhealthy"] == 0
 
 
 def test_score_cli_missing_dataset(tmp_path, capsys):

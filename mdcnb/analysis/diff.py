@@ -9,7 +9,9 @@
 - the overall secure score and each control across all scopes (MDC's aggregation, `mdcnb.analysis.score`), and
   the score of each scope (MDC's stored percentage), as before / after / delta in points;
 - regulatory compliance controls whose state changed (or that appeared or disappeared);
-- Defender plans switched on or off on a scope present in both snapshots; subscriptions and connectors added/removed.
+- Defender plans switched on or off on a scope present in both snapshots; subscriptions and connectors added/removed;
+- governance assignments newly overdue and policy exemptions that lapsed (expired) between the two as-of times
+  (`mdcnb.analysis.governance`; empty when a snapshot states no as-of time).
 
 Every change list is a DataFrame sorted deterministically; `counts()` gives the headline numbers and `as_dict()`
 the JSON that `mdcnb diff --json` prints.
@@ -22,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from mdcnb.analysis import score
+from mdcnb.analysis import governance, score
 from mdcnb.tables import Tables
 
 SEVERITY_ORDER = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3}
@@ -43,6 +45,8 @@ CHANGE_LABELS: dict[str, str] = {
     "subscriptions_removed": "Subscriptions removed",
     "connectors_added": "Connectors added",
     "connectors_removed": "Connectors removed",
+    "new_overdue": "Governance assignments newly overdue",
+    "lapsed_exemptions": "Exemptions that lapsed",
 }
 
 # Columns of the change lists, in reading order (what and where first, the long ids last).
@@ -69,6 +73,8 @@ class SnapshotDiff:
     subscriptions_removed: pd.DataFrame
     connectors_added: pd.DataFrame
     connectors_removed: pd.DataFrame
+    new_overdue: pd.DataFrame
+    lapsed_exemptions: pd.DataFrame
     overall: dict[str, float | None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -119,8 +125,41 @@ def diff_tables(before: Tables, after: Tables) -> SnapshotDiff:
         plans_on=plans_on, plans_off=plans_off,
         subscriptions_added=subs_added, subscriptions_removed=subs_removed,
         connectors_added=conn_added, connectors_removed=conn_removed,
+        new_overdue=new_overdue(before, after), lapsed_exemptions=lapsed_exemptions(before, after),
         overall={"before": b, "after": a, "delta": None if a is None or b is None else round(a - b, 2)},
     )
+
+
+def _as_of(tables: Tables) -> pd.Timestamp | None:
+    stated = tables.manifest.get("as_of")
+    return pd.Timestamp(stated) if stated else None
+
+
+def new_overdue(before: Tables, after: Tables) -> pd.DataFrame:
+    """Assignments overdue in `after` that were not overdue (or not there) in `before`, most overdue first."""
+    then, now = _as_of(before), _as_of(after)
+    if now is None:
+        return governance.assignments(after, pd.Timestamp(0, tz="UTC")).iloc[0:0]
+    late = governance.assignments(after, now)
+    late = late[late["overdue"]]
+    if then is not None:
+        earlier = governance.assignments(before, then)
+        late = late[~late["assessment_id"].isin(earlier.loc[earlier["overdue"], "assessment_id"])]
+    return late.reset_index(drop=True)
+
+
+def lapsed_exemptions(before: Tables, after: Tables) -> pd.DataFrame:
+    """Exemptions expired at `after`'s as-of time that had not expired at `before`'s (or were not there)."""
+    columns = ["name", "category", "scope_type", "expires_on", "scope_id", "exemption_id"]
+    then, now = _as_of(before), _as_of(after)
+    if now is None:
+        return after.exemptions[columns].iloc[0:0]
+    expired = governance.exemptions(after, now)
+    expired = expired[expired["expired"]]
+    if then is not None:
+        earlier = governance.exemptions(before, then)
+        expired = expired[~expired["exemption_id"].isin(earlier.loc[earlier["expired"], "exemption_id"])]
+    return expired[columns].reset_index(drop=True)
 
 
 def overall_score(tables: Tables) -> float | None:

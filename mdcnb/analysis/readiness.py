@@ -255,6 +255,11 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A policy document's object, or {} for anything else (a policy is JSON written by people: any shape occurs)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _trust_document(role: dict[str, Any]) -> dict[str, Any]:
     doc = role.get("AssumeRolePolicyDocument")
     if isinstance(doc, str):
@@ -277,7 +282,7 @@ def trust_problem(document: dict[str, Any], provider_arn: str, audience: str) ->
         if "sts:assumerolewithwebidentity" not in actions or provider_arn not in _as_list(principal.get("Federated")):
             continue
         federates = True
-        for operator, conditions in (statement.get("Condition") or {}).items():
+        for operator, conditions in _object(statement.get("Condition")).items():
             if not str(operator).startswith("StringEquals") or not isinstance(conditions, dict):
                 continue
             for key, value in conditions.items():
@@ -649,7 +654,7 @@ def secure_transport_denied(policy: dict[str, Any], bucket: str) -> bool:
         principal = statement.get("Principal")
         everyone = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
         all_actions = bool({str(a).lower() for a in _as_list(statement.get("Action"))} & {"s3:*", "*"})
-        condition = (statement.get("Condition") or {}).get("Bool") or {}
+        condition = _object(_object(statement.get("Condition")).get("Bool"))
         secure = [str(x).lower() for k, v in condition.items() if k.lower() == "aws:securetransport"
                   for x in _as_list(v)]
         if not (everyone and all_actions and secure == ["false"]):
@@ -680,7 +685,9 @@ def check_bucket_tls(acc: Account) -> tuple[str, str]:
         try:
             policy = json.loads(response.get("Policy") or "{}")
         except json.JSONDecodeError:
-            unknown.append(f"{name}: policy is not JSON")
+            policy = None
+        if not isinstance(policy, dict):
+            unknown.append(f"{name}: policy is not a JSON object")
             continue
         if not secure_transport_denied(policy, name):
             insecure.append(f"{name} (policy does not deny aws:SecureTransport=false on the bucket and its objects)")

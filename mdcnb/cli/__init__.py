@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from mdcnb import __version__
 from mdcnb.cli import commands
 from mdcnb.core import progress
+from mdcnb.sources.dataset import DatasetError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with progress.quiet(args.quiet):
             return int(args.func(args) or 0)
+    except DatasetError as exc:  # a damaged dataset found wherever a command reads it: one line, status 2
+        print(f"mdcnb: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mdcnb.sources.dataset import default_dataset
+from mdcnb.sources.dataset import DatasetError, default_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,7 +51,7 @@ def load_dataset(args: argparse.Namespace) -> Tables | None:
     path = args.dataset if args.dataset is not None else default_dataset()
     try:
         tables = load_tables(path)
-    except (FileNotFoundError, NotADirectoryError) as exc:
+    except (FileNotFoundError, NotADirectoryError, DatasetError) as exc:
         print(f"mdcnb: {exc}", file=sys.stderr)
         return None
     report_skips(tables)
@@ -91,3 +92,29 @@ def print_json(document: Any) -> None:
 def print_frame(frame: pd.DataFrame) -> None:
     """A readable fixed-width table on stdout."""
     print(frame.to_string(index=False, na_rep="-") if not frame.empty else "(nothing)")
+
+
+def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """`print_frame` for plain rows (no pandas): right-aligned columns, "-" for a missing value or NaN, the numbers
+    of a column with as many decimals as its most precise needs (six significant digits, six decimals at most)."""
+    if not rows:
+        print("(nothing)")
+        return
+    table = [list(columns)] + [_cells([row.get(c) for row in rows]) for c in columns]
+    table[1:] = list(zip(*table[1:], strict=True))  # rows of cells
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        print(" ".join(text.rjust(width) for text, width in zip(line, widths, strict=True)))
+
+
+def _cells(values: list[Any]) -> list[str]:
+    """One column's values as text (see `print_rows`)."""
+    numbers = [v for v in values if isinstance(v, float) and not math.isnan(v)]
+    decimals = min(6, max((len(f"{v:.6g}".partition(".")[2]) for v in numbers), default=0))
+
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return f"{value:.{decimals}f}" if isinstance(value, float) else str(value)
+
+    return [cell(v) for v in values]

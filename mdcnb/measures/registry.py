@@ -176,4 +176,13 @@ def _unit(unit: str) -> str:
 
 def _load_definitions() -> None:
     """Import the feature modules that define measures (once; they register themselves)."""
-    from mdcnb.measures import cloudtrail, compliance, cost, coverage, history, readiness, score  # noqa: F401
+    from mdcnb.measures import (  # noqa: F401
+        cloudtrail,
+        compliance,
+        cost,
+        coverage,
+        governance,
+        history,
+        readiness,
+        score,
+    )

@@ -1,7 +1,8 @@
 """Normalisation: raw records (ARM list items, Resource Graph rows) -> rows of the contracts in `mdcnb.core.schema`.
 
 One function per record type lives in `inventory` (subscriptions, connectors, pricings, resources) and
-`posture` (assessments, secure scores, compliance). `normalise_dataset(dir)` streams every record file of a
+`posture` (assessments, secure scores, compliance),
+`governance` (governance assignments, policy exemptions). `normalise_dataset(dir)` streams every record file of a
 dataset through them (`apply` does it for any (location, record) pairs): a record that cannot be read, or
 repeats an id already read, becomes a row of the `skips` table with its file, line and reason; it is never
 dropped silently and never stops the others.
@@ -17,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.normalize import inventory, posture
+from mdcnb.normalize import governance, inventory, posture
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
 from mdcnb.sources.dataset import Skip, existing_record_path, iter_records, record_path
@@ -34,6 +35,8 @@ NORMALISERS: dict[str, Normaliser] = {
     "regulatorycompliancestandards": posture.compliance_standard,
     "regulatorycompliancecontrols": posture.compliance_control,
     "regulatorycomplianceassessments": posture.compliance_assessment,
+    "governanceassignments": governance.governance_assignment,
+    "policyexemptions": governance.policy_exemption,
 }
 
 
@@ -70,7 +73,11 @@ def apply(record_type: str, source: str, records: Iterable[tuple[int | str, dict
     """
     seen: dict[str, int | str] = {}
     for location, record in records:
-        record = fold(record)
+        try:
+            record = fold(record)
+        except RecordError as exc:
+            out.skips.append(Skip(source, _where(location), record_type, str(exc)))
+            continue
         record_id = lower(record.get("id"))
         if record_id:
             record[LOWER_ID] = record_id  # one string object for the id, shared by `seen` and the row

@@ -8,6 +8,7 @@ Azure returns the same record with different key casing depending on the API (Re
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,17 +26,39 @@ _VERBATIM = frozenset({"tags", "additionalextensionproperties", "offerings", "me
 _CONTAINERS = (dict, list)
 
 
-def fold(value: Any) -> Any:
+# How deep a record may nest. Azure's records nest about ten levels; a deeper one is damage or an attack, and
+# walking it would exhaust Python's recursion limit (about 1,000 frames).
+MAX_DEPTH = 64
+
+
+def fold(value: Any, depth: int = 0) -> Any:
     """A JSON value with every object key lower-cased (recursively, except verbatim data objects).
 
     Azure spells the same key differently per API (`resourceDetails.Source` in Resource Graph, `source` in REST);
-    folding once per record makes every later lookup an exact, fast dictionary get.
+    folding once per record makes every later lookup an exact, fast dictionary get. A value nested deeper than
+    `MAX_DEPTH` levels (verbatim objects included) is a RecordError.
     """
+    if depth >= MAX_DEPTH:
+        raise RecordError(f"nested deeper than {MAX_DEPTH} levels")
     if type(value) is dict:
-        return {low: item if low in _VERBATIM or type(item) not in _CONTAINERS else fold(item)
+        return {low: item if type(item) not in _CONTAINERS else _checked_depth(item, depth + 1) if low in _VERBATIM
+                else fold(item, depth + 1)
                 for key, item in value.items() for low in (key.lower() if type(key) is str else key,)}
     if type(value) is list:
-        return [fold(item) if type(item) in _CONTAINERS else item for item in value]
+        return [fold(item, depth + 1) if type(item) in _CONTAINERS else item for item in value]
+    return value
+
+
+def _checked_depth(value: Any, depth: int) -> Any:
+    """`value` unchanged (a verbatim object), or a RecordError when it nests beyond `MAX_DEPTH` (walked without
+    recursion)."""
+    stack = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if level >= MAX_DEPTH:
+            raise RecordError(f"nested deeper than {MAX_DEPTH} levels")
+        children = item.values() if type(item) is dict else item
+        stack.extend((child, level + 1) for child in children if type(child) in _CONTAINERS)
     return value
 
 
@@ -98,27 +121,44 @@ def to_bool(value: Any) -> bool | None:
 
 
 def to_number(value: Any) -> float | None:
-    """A number from an int, a float or a numeric string; None for anything else."""
-    if isinstance(value, bool) or value is None:
+    """A finite number from an int, a float or a numeric string; None when absent (null or "").
+
+    Anything else is a RecordError: text that is no number, a boolean, and NaN or infinity (spelled `"NaN"`,
+    `"Infinity"`, `"1e999"`), which would otherwise flow into sums and averages and move them silently.
+    """
+    if value is None or value == "":
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, bool):
+        raise RecordError(f"expected a number, got {value!r}")
     try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
+        number = float(value if isinstance(value, (int, float)) else str(value).strip())
+    except (ValueError, OverflowError):
+        raise RecordError(f"expected a number, got {_short(value)}") from None
+    if not math.isfinite(number):
+        raise RecordError(f"expected a finite number, got {_short(value)}")
+    return number
 
 
 def to_int(value: Any) -> int | None:
-    """An integer count or weight (`5`, `5.0`, `"5"`); None when absent; a RecordError when fractional."""
-    number = to_number(value)
-    if number is None:
-        if value not in (None, ""):
-            raise RecordError(f"expected a number, got {value!r}")
-        return None
-    if not number.is_integer():
-        raise RecordError(f"expected a whole number, got {value!r}")
+    """A count or weight (`5`, `5.0`, `"5"`): a whole number from 0 to 2**63 - 1 (what the tables' Int64 holds);
+    None when absent; anything else (fractional, negative, out of range, no number) is a RecordError."""
+    if type(value) is int:
+        number: float | int = value
+    else:
+        number = to_number(value)
+        if number is None:
+            return None
+        if not number.is_integer():
+            raise RecordError(f"expected a whole number, got {_short(value)}")
+    if not 0 <= number < 2**63:
+        raise RecordError(f"expected a count from 0 to 2**63 - 1, got {_short(value)}")
     return int(number)
+
+
+def _short(value: Any) -> str:
+    """A value for a message, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _DURATION = re.compile(

@@ -33,6 +33,7 @@ from mdcnb.normalize.common import (
     to_bool,
     to_int,
 )
+from mdcnb.sources.dataset import Skip
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -284,12 +285,21 @@ def resource(record: dict[str, Any]) -> Rows:
 ARC_TYPE = "microsoft.hybridcompute/machines"
 
 
-def arc_machines(resource_records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """The `arc_machines` table from raw ARG `resources` records (other resource types are ignored)."""
+def arc_machines(resource_records: Iterable[tuple[int, dict[str, Any]]], source: str = "",
+                 skips: list[Skip] | None = None) -> pd.DataFrame:
+    """The `arc_machines` table from (line, raw ARG `resources` record) pairs (other resource types are ignored).
+
+    A machine record that cannot be read (nested too deep) is appended to `skips` with `source` and its line.
+    """
     rows = []
-    for raw in resource_records:
-        record = fold(raw)
-        if lower(field(record, "type")) != ARC_TYPE:
+    for line, raw in resource_records:
+        if lower(field(raw, "type")) != ARC_TYPE:
+            continue
+        try:
+            record = fold(raw)
+        except RecordError as exc:
+            if skips is not None:
+                skips.append(Skip(source, f"line {line}", "resources", str(exc)))
             continue
         resource_id = lower(field(record, "id"))
         tags = field(record, "tags")

@@ -114,8 +114,7 @@ def _assessment_row(record: dict[str, Any], assessment_id: str, key: str, props:
         "environment": source,
         "resource_id": resource_id,
         "resource_name": share(text(details.get("resourcename")) or last_segment(native_id or resource_id)),
-        "resource_type": share(text(details.get("resourcetype")) or
-                                text(field(props, "additionalData", "ResourceType")) or arm_type(resource_id)),
+        "resource_type": share(_resource_type(details, props, resource_id)),
         "native_resource_id": share(native_id),
         "connector_id": share(_connector_of(details.get("id"))),
         "hierarchy_id": share(text(details.get("hierarchyid"))),
@@ -127,7 +126,31 @@ def _assessment_row(record: dict[str, Any], assessment_id: str, key: str, props:
         "first_evaluation": share(text(status_obj.get("firstevaluationdate"))),
         "status_change": share(text(status_obj.get("statuschangedate"))),
         "portal_link": share(text(first_field(props, ("links", "azurePortal"), ("links", "azurePortalUri")))),
+        **_risk_columns(props.get("risk")),
     }
+
+
+def _resource_type(details: dict[str, Any], props: dict[str, Any], resource_id: str) -> str | None:
+    """The assessed resource's full type: `resourceDetails.ResourceType` under its `ResourceProvider` namespace
+    (`Microsoft.Compute` + `virtualMachines` -> `Microsoft.Compute/virtualMachines`, `ec2` + `instance` ->
+    `ec2/instance`), else `additionalData.ResourceType`, else the ARM type of the resource id."""
+    reported = text(details.get("resourcetype"))
+    provider = text(details.get("resourceprovider"))
+    if reported and provider and "/" not in reported:
+        return f"{provider}/{reported}"
+    return reported or text(field(props, "additionalData", "ResourceType")) or arm_type(resource_id)
+
+
+_NO_RISK: dict[str, Any] = {"risk_level": None, "risk_factors": []}
+
+
+def _risk_columns(risk: Any) -> dict[str, Any]:
+    """`properties.risk` (assessments API 2025-05-04, Resource Graph): level and risk factors; none without it."""
+    if not isinstance(risk, dict):
+        return _NO_RISK
+    level = canonical(risk.get("level"), SEVERITIES)
+    return {"risk_level": level if level in SEVERITIES else None,
+            "risk_factors": string_list(risk.get("riskfactors"))}
 
 
 def _assessed_resource_id(assessment_id: str, details: Any, source: str | None) -> str:

@@ -18,8 +18,9 @@ from mdcnb.measures.history import WEEK_ON_WEEK
 from mdcnb.report import NOTEBOOKS_DIR
 
 START, END = "<!-- measures: start (python -m mdcnb.report.catalogue) -->", "<!-- measures: end -->"
-PANELS = ("score", "compliance", "history", "coverage", "cloudtrail")   # widgets modules with HEADLINES
-COMMANDS = {"score": "score", "compliance": "compliance", "cloudtrail": "cloudtrail volume", "cost": "cost"}
+PANELS = ("score", "compliance", "history", "coverage", "cloudtrail", "governance")  # widgets modules with HEADLINES
+COMMANDS = {"score": "score", "compliance": "compliance", "cloudtrail": "cloudtrail volume", "cost": "cost",
+            "governance": "governance", "exemptions": "exemptions", "risk": "risk"}
 _USE = re.compile(r"""page\.(measure|value)\(\s*["']([a-z_]+\.[a-z_0-9]+)["']""")
 
 

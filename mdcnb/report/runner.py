@@ -40,7 +40,7 @@ from mdcnb.core.weeks import iso_week
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
 from mdcnb.report.export import export_html
-from mdcnb.sources.dataset import default_dataset, read_manifest
+from mdcnb.sources.dataset import check_dataset, default_dataset
 from mdcnb.tables.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
 from mdcnb.tables.history import dataset_as_of
 from mdcnb.tables.mask import Masker
@@ -273,7 +273,7 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
     masker = Masker.for_dataset(dataset) if options.mask_ids else None
     if masker is not None:
         log = masked_log(log, masker)
-    manifest = read_manifest(dataset)
+    manifest = check_dataset(dataset)
     week_dir = Path(options.out).resolve() / iso_week(dataset_as_of(manifest))
     week_dir.mkdir(parents=True, exist_ok=True)
     snapshot_dir = week_dir / SNAPSHOT_DIR

@@ -50,7 +50,10 @@ def trail_accounts(ctx: SampleContext, start: datetime) -> list[tuple[TrailAccou
         spec = TrailAccount(account_id, tuple(regions), (c.scan_interval_hours or 12) if c else 24,
                             c.cspm_role_arn if c else None, others, ORG_ID if account_id in org_accounts else None,
                             USER_EVENTS_PER_REGION_DAY)
-        first = min(max(start, ctx.week_time(c.first_week)), start + timedelta(days=DAYS)) if c else start
+        # a connector there from the first snapshot (first_week 0) was there before the logs begin, whatever the
+        # number of weeks (with one, week 0 is `as_of`, the end of the logs: the reads must not start there)
+        added = ctx.week_time(c.first_week) if c and c.first_week else start
+        first = min(max(start, added), start + timedelta(days=DAYS))
         out.append((spec, first))
     return out
 

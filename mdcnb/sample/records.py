@@ -243,8 +243,9 @@ def _arg_metadata(rec: Recommendation) -> dict[str, Any]:
 
 def assessment_record(ctx: SampleContext, shape: str, sub_id: str, resource_group: str, resource_id: str,
                       details: dict[str, Any], rec: Recommendation, st: Status, first: datetime,
-                      changed: datetime) -> dict[str, Any]:
-    """An assessment: `details` are the resourceDetails keys in PascalCase; REST shape camel-cases them."""
+                      changed: datetime, risk: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An assessment: `details` are the resourceDetails keys in PascalCase; REST shape camel-cases them. `risk` is
+    `properties.risk` (assessments API 2025-05-04 / Resource Graph), given under Defender CSPM."""
     if shape == "rest":
         details = {k[0].lower() + k[1:]: v for k, v in details.items()}
     status: dict[str, Any] = {"code": st.code}
@@ -255,6 +256,8 @@ def assessment_record(ctx: SampleContext, shape: str, sub_id: str, resource_grou
     status["firstEvaluationDate"] = iso(first)
     status["statusChangeDate"] = iso(changed)
     props: dict[str, Any] = {"resourceDetails": details, "displayName": rec.title, "status": status}
+    if risk is not None:
+        props["risk"] = risk
     if shape == "rest":
         props["links"] = {"azurePortalUri": "https://" + PORTAL + rec.key}
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from mdcnb.sample import records
+from mdcnb.sample import governance, records
 from mdcnb.sample.catalog import Standard, controls, recommendations, recommendations_for, standards
 from mdcnb.sample.context import CloudResource, Connector, SampleContext, Subscription, iso
 from mdcnb.sample.estate import (
@@ -32,6 +32,7 @@ def write_snapshot(ctx: SampleContext, week: int) -> dict[str, int]:
     Returns record counts."""
     out = ctx.week_dir(week)
     moment = ctx.week_time(week)
+    the_plan = governance.plan(ctx)
     with DatasetWriter(out, compress=not (ctx.plain and week == ctx.latest_week)) as writer:
         for sub in ctx.subscriptions:
             writer.write("subscriptions", records.subscription_record(ctx, sub))
@@ -41,7 +42,8 @@ def write_snapshot(ctx: SampleContext, week: int) -> dict[str, int]:
         for rec in recommendations():
             writer.write("assessmentmetadata", records.metadata_record(rec))
         for sub in ctx.subscriptions:
-            _write_subscription(ctx, writer, sub, week, moment)
+            _write_subscription(ctx, writer, sub, week, moment, the_plan)
+        governance.write_records(ctx, the_plan, writer, week)
     write_manifest(out, source="sample", created=moment, counts=dict(sorted(writer.counts.items())),
                    scope={"tenant_id": ctx.tenant_id, "subscriptions": len(ctx.subscriptions)},
                    extra={"seed": ctx.seed, "scale": ctx.scale, "as_of": iso(moment),
@@ -60,7 +62,7 @@ def _keys_by_control(standard: Standard) -> dict[str, list[str]]:
 
 
 def _write_subscription(ctx: SampleContext, writer: DatasetWriter, sub: Subscription, week: int,
-                        moment: datetime) -> None:
+                        moment: datetime, the_plan: governance.Plan) -> None:
     resources = azure_resources(ctx, sub)
     alive = [r for r in resources if r.alive(week)]
     settings = plan_settings(ctx, sub)
@@ -78,15 +80,16 @@ def _write_subscription(ctx: SampleContext, writer: DatasetWriter, sub: Subscrip
     scored: list[Scored] = []
 
     def emit(shape: str, rg: str, resource_id: str, details: dict[str, Any], rec, key: str, first: datetime,
-             plan_on: bool, scored_into: list[Scored], sub_id: str = sub.subscription_id) -> None:
-        st = status(ctx, rec, key, week, plan_on)
+             plan_on: bool, scored_into: list[Scored], sub_id: str = sub.subscription_id,
+             cspm: bool = settings["CloudPosture"].standard_at(moment)) -> None:
+        st = governance.exempted(ctx, the_plan, resource_id, rec, status(ctx, rec, key, week, plan_on), moment)
         changed = first
         if st.changed_week is not None:
             changed = max(first, ctx.week_time(st.changed_week) - timedelta(hours=31, minutes=17))
         elif rec.plan and plan_on and settings[rec.plan].enabled and settings[rec.plan].enabled > first:
             changed = settings[rec.plan].enabled
         writer.write("assessments", records.assessment_record(ctx, shape, sub_id, rg, resource_id, details, rec, st,
-                                                              first, changed))
+                                                              first, changed, governance.risk(ctx, rec, key, st, cspm)))
         scored_into.append(Scored(rec.key, rec.control, resource_id, st.code, rec.preview))
 
     sub_created = ctx.week_time(0) - timedelta(days=400)
@@ -118,7 +121,7 @@ def _write_subscription(ctx: SampleContext, writer: DatasetWriter, sub: Subscrip
             for rec in recommendations_for(resource.kind):
                 emit(connector.shape, connector.resource_group, entity,
                      records.multicloud_details(connector, resource, entity), rec, entity, first, True,
-                     connector_scored)
+                     connector_scored, cspm=governance.defender_cspm(connector))
         _write_scores(ctx, writer, connector.shape, connector.arm_id, sub.subscription_id, connector.resource_group,
                       connector.environment, connector_scored)
         if connector.environment == "AWS":
@@ -151,7 +154,7 @@ def _classic_findings(ctx: SampleContext, connector: Connector, week: int, emit,
         entity = entity_id(native, ec2)  # same status key as the native finding: true duplicates
         for rec in recommendations_for("ec2"):
             emit("arg", arc_id.split("/")[4], arc_id, records.classic_details(arc_id, ec2), rec, entity,
-                 _first_seen(ctx, native, ec2), True, scored)
+                 _first_seen(ctx, native, ec2), True, scored, cspm=governance.defender_cspm(native))
 
 
 def _first_seen(ctx: SampleContext, connector: Connector, resource: CloudResource) -> datetime:

@@ -21,7 +21,7 @@ import pandas as pd
 from mdcnb.analysis import readiness as aws_audit
 from mdcnb.normalize.inventory import arc_machines
 from mdcnb.sources.aws_dataset import AccountInventory, read_inventories
-from mdcnb.sources.dataset import Skip, iter_records
+from mdcnb.sources.dataset import Skip, existing_record_path, iter_records
 from mdcnb.tables import Tables, load_tables
 from mdcnb.tables.history import dataset_as_of
 
@@ -57,9 +57,9 @@ def audit_tables(tables: Tables, *, inventories: dict[str, AccountInventory] | N
     collected = [i.collected_at for i in inventories.values() if i.collected_at]
     when = as_of or (max(collected) if collected else dataset_as_of(tables.manifest).to_pydatetime())
     resource_skips: list[Skip] = []  # resources streamed: only the Arc machines among them are kept
-    resources = (record for _, record in iter_records(tables.dataset, "resources", resource_skips)) \
-        if tables.dataset is not None else ()
-    arc = arc_machines(resources)
+    resources = iter_records(tables.dataset, "resources", resource_skips) if tables.dataset is not None else ()
+    source = existing_record_path(tables.dataset, "resources") if tables.dataset is not None else None
+    arc = arc_machines(resources, str(source or ""), resource_skips)
     results = aws_audit.audit(tables.connectors, tables.offerings, arc, inventories, as_of=when, accounts=accounts)
     return AuditResult(results, when, skips + resource_skips)
 

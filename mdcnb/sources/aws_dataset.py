@@ -12,7 +12,8 @@ e.g. `aws/111122223333/iam_ListRoles.json`, `aws/111122223333/ec2_DescribeInstan
 Times are ISO-8601 strings. The same files come from the live collector (`mdcnb.sources.aws_inventory`) and from
 the sample generator (`mdcnb.sample.aws_inventory`), so the audit has one code path for both.
 
-Reading never crashes: an unreadable file becomes a `Skip` and the operation counts as not collected.
+Reading never crashes: an unreadable file becomes a `Skip` and the operation counts as not collected; a call whose
+response has not the shape the audit reads (`inventory_shapes.json`) becomes a `Skip` and a failed call.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from mdcnb.sources.dataset import Skip
 
@@ -107,15 +111,56 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+MAX_FILE_BYTES = 512 << 20
+SHAPES_FILE = Path(__file__).with_name("inventory_shapes.json")
+
+
+@cache
+def shapes() -> dict[str, Any]:
+    """The shape each recorded response must have for the audit to read it (`inventory_shapes.json`)."""
+    return json.loads(SHAPES_FILE.read_text(encoding="utf-8"))
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file's value, bounded: a size checked before reading and orjson's nesting limit (1,024 levels, where
+    the standard library would exhaust the recursion limit). OSError or ValueError saying why not."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{size:,} bytes, more than the {MAX_FILE_BYTES >> 20} MiB an inventory file may hold")
+    return orjson.loads(path.read_bytes())
+
+
+def shape_problem(value: Any, shape: Any, where: str = "response") -> str | None:
+    """Where `value` departs from `shape` (see `inventory_shapes.json`), or None when it fits. Walks the shape, so
+    its depth, not the data's, bounds the recursion."""
+    if value is None or shape == "any":
+        return None
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{where}: expected an object, got {type(value).__name__}"
+        return next((problem for key, sub in shape.items()
+                     if (problem := shape_problem(value.get(key), sub, f"{where}.{key}"))), None)
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{where}: expected a list, got {type(value).__name__}"
+        return next((problem for index, item in enumerate(value)
+                     if (problem := shape_problem(item, shape[0], f"{where}[{index}]"))), None)
+    return None if isinstance(value, str) else f"{where}: expected a string, got {type(value).__name__}"
+
+
 def _read_calls(path: Path, skips: list[Skip]) -> list[Call] | None:
+    """The calls of one `<service>_<Operation>.json`. A call whose response has not the shape the audit reads is
+    kept as a failed call (so checks say they could not check, never judge on part of the data) and skipped."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        skips.append(Skip(str(path), "file", "aws_inventory", f"not JSON: {exc}"))
+        data = _read_json(path)
+    except (OSError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
+        skips.append(Skip(str(path), "file", "aws_inventory", f"not read, every call in it lost: {exc}"))
         return None
     if not isinstance(data, list):
-        skips.append(Skip(str(path), "file", "aws_inventory", "expected a JSON list of calls"))
+        skips.append(Skip(str(path), "file", "aws_inventory",
+                          f"expected a JSON list of calls, got {type(data).__name__}: every call in it lost"))
         return None
+    shape = shapes().get(path.stem, "any")
     calls = []
     for index, item in enumerate(data):
         ok = isinstance(item, dict) and (isinstance(item.get("response"), dict) or isinstance(item.get("error"), dict))
@@ -123,7 +168,13 @@ def _read_calls(path: Path, skips: list[Skip]) -> list[Call] | None:
             skips.append(Skip(str(path), f"item {index}", "aws_inventory", "a call needs a response or an error"))
             continue
         params = item.get("params") if isinstance(item.get("params"), dict) else {}
-        calls.append(Call(item.get("region"), params, item.get("response"), item.get("error")))
+        region = item.get("region") if isinstance(item.get("region"), str) else None
+        problem = shape_problem(item.get("response"), shape) if item.get("error") is None else None
+        if problem:
+            skips.append(Skip(str(path), f"item {index}", "aws_inventory", f"unexpected shape, call unused: {problem}"))
+            calls.append(Call(region, params, error={"code": "UnexpectedShape", "message": f"{path.name}: {problem}"}))
+            continue
+        calls.append(Call(region, params, item.get("response"), item.get("error")))
     return calls
 
 
@@ -134,11 +185,11 @@ def read_inventory(folder: Path, skips: list[Skip]) -> AccountInventory:
     meta_path = folder / COLLECTION
     if meta_path.exists():
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = _read_json(meta_path)
             inventory.collected_at = _parse_time(meta.get("collected_at"))
             inventory.source = str(meta.get("source") or "")
             inventory.regions = [str(r) for r in meta.get("regions") or []]
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
             skips.append(Skip(str(meta_path), "file", "aws_inventory", f"unreadable collection metadata: {exc}"))
     for path in sorted(folder.glob("*_*.json")):
         calls = _read_calls(path, skips)
@@ -165,4 +216,3 @@ def read_inventories(dataset: Path) -> tuple[dict[str, AccountInventory], list[S
 def responses(calls: Iterable[Call]) -> list[dict[str, Any]]:
     """The successful responses among `calls`."""
     return [c.response for c in calls if c.error is None and c.response is not None]
-

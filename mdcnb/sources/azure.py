@@ -9,6 +9,9 @@ How nothing gets lost:
 - subscriptions are listed first (`resourcecontainers`, with their management-group chain); the security and
   inventory tables are then queried in batches of at most `batch_size` subscriptions, every page of 1000 rows
   chained by `$skipToken`, batches running on `workers` threads paced by the Resource Graph quota headers;
+- policy exemptions (`policyresources`) are queried once at the management-group or tenant scope, the only scopes
+  at which Resource Graph returns exemptions made at a management group; a pull of given subscriptions keeps those
+  of the subscriptions and of the management groups above them;
 - each query's rows are reconciled with its `totalRecords` and, per record type, with a `type` facet of the
   first page; `resultTruncated`, a page that still fails after the retries, a subscription answering 403
   (isolated by splitting the batch) and an ARM list that fails are all pull-log entries saying what is missing,
@@ -23,7 +26,7 @@ import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +43,7 @@ from mdcnb.sources.azure_queries import (
     ARM_LISTS,
     BATCHED_QUERIES,
     CLASSIC_CONNECTORS,
+    EXEMPTIONS,
     SUBSCRIPTIONS,
     ArgQuery,
     ArmList,
@@ -123,6 +127,8 @@ class _Pull:
         self.pages = 0
         self.rows: Counter[str] = Counter()
         self.tenant: str | None = None  # the tenant the listed subscriptions belong to (the series' identity)
+        self.groups: set[str] = set()  # management groups above the pulled subscriptions (lower case)
+        self.pulled: set[str] = set()
         self.lock = threading.Lock()
         self.bar = progress.bar("azure pull", total=0, unit=" rows", wanted=options.progress)
 
@@ -138,7 +144,11 @@ class _Pull:
             with ThreadPoolExecutor(max_workers=self.options.workers) as pool:
                 futures = [pool.submit(self._guarded, self._arg_job, q, batch, None, (1 + n,))
                            for n, (q, batch) in enumerate(jobs)]
-                base = 1 + len(jobs)
+                if ids:  # like the batched queries: nothing to ask when no subscription is in scope
+                    futures.append(pool.submit(self._guarded, self._arg_job, EXEMPTIONS, None,
+                                               [management_group] if management_group else None, (1 + len(jobs),),
+                                               self._in_scope if subscriptions else None))
+                base = 2 + len(jobs)
                 for a in lists:
                     for sub in (ids if a.per_subscription else [None]):
                         futures.append(pool.submit(self._guarded, self._list_job, a, sub, (base,)))
@@ -166,6 +176,8 @@ class _Pull:
                 rows += [orjson.loads(line) for line in fh if line.strip()]
         self.tenant = records_tenant(rows)
         ids = list(dict.fromkeys(i for i in map(_subscription_of, rows) if i))
+        for row in rows:
+            self.groups.update(_ancestors(row))
         if self.client.stats.subscription_limit_hit:
             self._note(LogEntry("truncated", "subscriptions of the tenant or management group",
                                 "Resource Graph answers tenant and management-group queries for the first 10,000 "
@@ -179,12 +191,15 @@ class _Pull:
                                 None, list(RECORD_TYPES), unseen))
         if requested:
             ids = [s for s in requested if s in set(ids)]
+        self.pulled = set(ids)
         return ids
 
     # -- Resource Graph -----------------------------------------------------------------------------------------
     def _arg_job(self, query: ArgQuery, subs: list[str] | None, groups: list[str] | None,
-                 key: tuple[int, ...]) -> None:
-        """All pages of one query over one batch; a 403 on a batch splits it to find the forbidden subscriptions."""
+                 key: tuple[int, ...], keep: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """All pages of one query over one batch; a 403 on a batch splits it to find the forbidden subscriptions.
+
+        Rows `keep` refuses are counted (the reconciliation holds) but not written."""
         body: dict[str, Any] = {"query": query.kql, "options": {"$top": self.options.page_size,
                                                                 "resultFormat": "objectArray"},
                                 "facets": [{"expression": "type", "options": {"$top": 1000}}]}
@@ -224,8 +239,9 @@ class _Pull:
                     if record_type is None:
                         unknown_types += 1
                         continue
-                    writer.write(record_type, row)
                     got[record_type] += 1
+                    if keep is None or keep(row):
+                        writer.write(record_type, row)
                 self._progress(len(data), len(data) if announced is None else announced)
                 truncated = truncated or str(page.get("resultTruncated", "false")).lower() == "true"
                 token = page.get("$skipToken")
@@ -236,6 +252,14 @@ class _Pull:
         finally:
             writer.close()
         self._reconcile(query, scope, subs, total, expected, got, truncated, unknown_types)
+
+    def _in_scope(self, row: dict[str, Any]) -> bool:
+        """An exemption of a pulled subscription, or of a management group above one."""
+        sub = _subscription_of(row)
+        if sub:
+            return sub in self.pulled
+        parts = str(row.get("id", "")).lower().split("/")
+        return len(parts) > 4 and parts[2] == "microsoft.management" and parts[4] in self.groups
 
     def _page(self, body: dict[str, Any]) -> dict[str, Any]:
         """One page; a body cut short (not complete JSON) is asked for again a bounded number of times."""
@@ -431,6 +455,12 @@ def _subscription_of(row: dict[str, Any]) -> str:
         parts = str(row.get("id", "")).split("/")
         sub = parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
     return str(sub).lower()
+
+
+def _ancestors(row: dict[str, Any]) -> list[str]:
+    """Management-group names (lower case) of a `resourcecontainers` subscription row's ancestor chain."""
+    chain = (row.get("properties") or {}).get("managementGroupAncestorsChain") or []
+    return [str(g.get("name", "")).lower() for g in chain if isinstance(g, dict) and g.get("name")]
 
 
 def _type_facet(page: dict[str, Any]) -> dict[str, int] | None:

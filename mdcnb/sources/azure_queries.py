@@ -32,6 +32,7 @@ SUBSCRIPTIONS = ArgQuery("resourcecontainers", {"microsoft.resources/subscriptio
 
 SECURITY = ArgQuery("securityresources", {
     "microsoft.security/assessments": "assessments",
+    "microsoft.security/assessments/governanceassignments": "governanceassignments",
     "microsoft.security/pricings": "pricings",
     "microsoft.security/securescores": "securescores",
     "microsoft.security/securescores/securescorecontrols": "securescorecontrols",
@@ -62,6 +63,10 @@ RESOURCES = ArgQuery("resources", {
 })
 
 BATCHED_QUERIES: tuple[ArgQuery, ...] = (SECURITY, RESOURCES)
+
+# Policy exemptions exist at management-group scope too, and Resource Graph returns those only to a query at
+# management-group or tenant scope, never to one batched by subscription: this query is asked once, at that scope.
+EXEMPTIONS = ArgQuery("policyresources", {"microsoft.authorization/policyexemptions": "policyexemptions"})
 
 
 @dataclass(frozen=True)

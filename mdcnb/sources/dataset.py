@@ -15,6 +15,8 @@ A dataset directory is written by `mdcnb sample` and `mdcnb pull` and read by ev
     regulatorycompliancecontrols.jsonl
     regulatorycomplianceassessments.jsonl
     resources.jsonl                     ARG `resources` inventory rows (billing units, Arc machines)
+    governanceassignments.jsonl         governance assignments (owner, due date) of assessments
+    policyexemptions.jsonl              Azure Policy exemptions (waivers, mitigations), any scope
     cloudtrail/AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<stamp>_<id>.json.gz
     history/<ISO week>/                 earlier weekly snapshots, each a dataset of its own (sample tenant)
 
@@ -28,6 +30,7 @@ import gzip
 import json
 import os
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +55,8 @@ RECORD_TYPES: tuple[str, ...] = (
     "regulatorycompliancecontrols",
     "regulatorycomplianceassessments",
     "resources",
+    "governanceassignments",
+    "policyexemptions",
 )
 MANIFEST = "manifest.json"
 CLOUDTRAIL_DIR = "cloudtrail"
@@ -62,6 +67,13 @@ SAMPLE_DATASET = data_dir("sample")
 def default_dataset() -> Path:
     """The embedded sample tenant (overridable with MDCNB_DATASET)."""
     return Path(os.environ.get("MDCNB_DATASET", SAMPLE_DATASET))
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be read as it stands; the message is one line naming the file and the problem.
+
+    The command line prints it and exits with status 2.
+    """
 
 
 @dataclass
@@ -100,35 +112,93 @@ def record_path(dataset: Path, record_type: str) -> Path:
 
 
 def existing_record_path(dataset: Path, record_type: str) -> Path | None:
-    """The file holding a record type: `<type>.jsonl`, else `<type>.jsonl.gz`, else None."""
+    """The file holding a record type: `<type>.jsonl` or `<type>.jsonl.gz`, None when neither name exists.
+
+    A name that exists but is no readable file (a directory, a broken symbolic link) is returned all the same, so
+    that reading it becomes a skip instead of passing for an absent file. Both names present is a `DatasetError`:
+    either could hold the newer records, and reading one would silently drop the other.
+    """
     path = record_path(dataset, record_type)
     gz = path.with_name(path.name + ".gz")
-    return path if path.exists() else gz if gz.exists() else None
+    present = [p for p in (path, gz) if os.path.lexists(p)]
+    if len(present) == 2:
+        raise DatasetError(f"{path} and {gz.name} both exist: keep the one that holds the current records")
+    return present[0] if present else None
+
+
+def check_dataset(dataset: Path) -> dict[str, Any]:
+    """The manifest of a dataset that can be read as it stands, checked before any work starts.
+
+    A `DatasetError` when the directory is missing, its manifest is damaged or a record type is stored twice
+    (`read_manifest`, `existing_record_path`).
+    """
+    if not Path(dataset).is_dir():
+        raise DatasetError(f"{dataset}: no such dataset directory")
+    for record_type in RECORD_TYPES:
+        existing_record_path(dataset, record_type)
+    return read_manifest(dataset)
 
 
 def iter_records(dataset: Path, record_type: str, skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Records of one type as (line number, record), read lazily so big files need not fit in memory.
 
-    Plain or gzipped. A missing file yields nothing; a line that is not a JSON object, or a file that ends
-    early (truncated gzip), is appended to `skips` and passed over.
+    Plain or gzipped. A missing file yields nothing. A line that is not a JSON object is a skip of that line; a file
+    that cannot be opened (a directory, a broken link) or ends early (truncated or corrupt gzip) is a skip saying
+    which records were lost, with the count the manifest expected when it gives one.
     """
     path = existing_record_path(dataset, record_type)
     if path is None:
         return
-    with _open(path) as fh:
-        for lineno, line in _lines(fh, path, record_type, skips):
-            if not line.strip():
-                continue
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                skips.append(Skip(str(path), f"line {lineno}", record_type, f"not JSON: {exc}"))
-                continue
-            if not isinstance(record, dict):
-                skips.append(Skip(str(path), f"line {lineno}", record_type,
-                                  f"expected a JSON object, got {type(record).__name__}"))
-                continue
-            yield lineno, record
+    problem = _not_a_file(path)
+    if problem:
+        skips.append(Skip(str(path), "file", record_type, f"{problem}: {_lost(dataset, record_type, 0)}"))
+        return
+    read, failed = 0, []
+    try:
+        with _open(path) as fh:
+            for lineno, line in _lines(fh, failed):
+                if not line.strip():
+                    continue
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    skips.append(Skip(str(path), f"line {lineno}", record_type, f"not JSON: {exc}"))
+                    continue
+                if not isinstance(record, dict):
+                    skips.append(Skip(str(path), f"line {lineno}", record_type,
+                                      f"expected a JSON object, got {type(record).__name__}"))
+                    continue
+                read += 1
+                yield lineno, record
+    except OSError as exc:  # cannot be opened (permissions)
+        failed.append(("file", exc))
+    for where, exc in failed:
+        skips.append(Skip(str(path), where, record_type,
+                          f"file unreadable ({exc}): {_lost(dataset, record_type, read)}"))
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a record file (None when it is a regular file, or a link to one)."""
+    if path.is_symlink() and not path.exists():
+        return f"broken symbolic link (to {os.readlink(path)})"
+    if path.is_dir():
+        return "a directory, not a record file"
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
+def _lost(dataset: Path, record_type: str, read: int) -> str:
+    """What a file that could not be read to its end lost: every record after the `read` ones, counted when the
+    manifest says how many the file holds."""
+    try:
+        counts = read_manifest(dataset).get("counts") or {}
+    except DatasetError:
+        counts = {}
+    expected = counts.get(record_type)
+    if expected is None:
+        return f"{read} record(s) read, the rest lost (the manifest does not count them)"
+    return f"{read} of {expected} record(s) read, {max(expected - read, 0)} lost"
 
 
 def read_records(dataset: Path, record_type: str) -> RawRecords:
@@ -142,26 +212,27 @@ def read_records(dataset: Path, record_type: str) -> RawRecords:
 
 
 def read_record_text(dataset: Path, record_type: str) -> str:
-    """The raw text of one record file, plain or gzipped: "" when missing, what it holds when truncated."""
+    """The raw text of one record file, plain or gzipped: "" when missing or no file, what it holds when truncated."""
     path = existing_record_path(dataset, record_type)
-    if path is None:
+    if path is None or _not_a_file(path):
         return ""
     with _open(path) as fh:
-        return b"".join(line for _, line in _lines(fh, path, record_type, [])).decode("utf-8", errors="replace")
+        return b"".join(line for _, line in _lines(fh, [])).decode("utf-8", errors="replace")
 
 
 def _open(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
-def _lines(fh: IO[bytes], path: Path, record_type: str, skips: list[Skip]) -> Iterator[tuple[int, bytes]]:
-    """Numbered lines of a file; a file that ends early (truncated gzip) becomes a skip, not a crash."""
+def _lines(fh: IO[bytes], failed: list[tuple[str, Exception]]) -> Iterator[tuple[int, bytes]]:
+    """Numbered lines of a file. A file that ends early or whose compressed stream is corrupt ends the lines and is
+    appended to `failed` (where, error), not raised."""
     lineno = 0
     try:
         for lineno, line in enumerate(fh, start=1):
             yield lineno, line
-    except (OSError, EOFError) as exc:
-        skips.append(Skip(str(path), f"after line {lineno}", record_type, f"file unreadable: {exc}"))
+    except (OSError, EOFError, zlib.error) as exc:
+        failed.append((f"after line {lineno}", exc))
 
 
 def write_records(dataset: Path, record_type: str, records: Iterable[dict[str, Any]],
@@ -222,14 +293,79 @@ class DatasetWriter:
             stale.unlink(missing_ok=True)
 
 
+MAX_MANIFEST_BYTES = 64 << 20
+# Manifest keys a reader relies on, with the JSON type each must have when present (null counts as absent).
+_MANIFEST_TYPES: dict[str, type] = {"source": str, "scope": dict, "counts": dict, "pull_log": list, "requests": dict,
+                                    "incomplete": list, "complete": bool, "week": str}
+_MANIFEST_TIMES = ("created", "as_of", "asOf")
+
+
 def read_manifest(dataset: Path) -> dict[str, Any]:
+    """The dataset's `manifest.json` ({} when there is none), checked before anyone relies on it.
+
+    A manifest that is no file, too big, not UTF-8, not a JSON object, holds NaN/Infinity, or gives a key a wrong type
+    (times that are no ISO-8601 string, `counts` that are no object of record counts, ...) is a `DatasetError`
+    naming the file and the problem: its scope and time decide which history series and week a snapshot belongs
+    to, so a guess would file numbers under the wrong tenant or week.
+    """
     path = Path(dataset) / MANIFEST
-    if not path.exists():
+    if not os.path.lexists(path):
         return {}
+    problem = _not_a_file(path)
+    if problem is None and path.stat().st_size > MAX_MANIFEST_BYTES:
+        problem = f"larger than {MAX_MANIFEST_BYTES >> 20} MiB"
+    if problem:
+        raise DatasetError(f"{path}: {problem}")
+    raw = path.read_bytes()
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        return {"error": f"{path}: not JSON ({exc})"}
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=_not_finite)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise DatasetError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{path}: expected a JSON object, got {_json_kind(manifest)}")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise DatasetError(f"{path}: {problem}")
+    return manifest
+
+
+def _not_finite(token: str) -> Any:
+    raise ValueError(f"{token} is not a number JSON allows")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with a manifest's known keys, or None."""
+    for key, expected in _MANIFEST_TYPES.items():
+        value = manifest.get(key)
+        if value is not None and type(value) is not expected:
+            return f"{key} must be {_json_kind(expected())}, got {_json_kind(value)}"
+    for key in _MANIFEST_TIMES:
+        value = manifest.get(key)
+        if value is not None and not _iso_time(value):
+            return f"{key} must be an ISO-8601 time, got {_json_kind(value)} {str(value)[:40]!r}"
+    for record_type, count in (manifest.get("counts") or {}).items():
+        if type(count) is not int or count < 0:
+            return f"counts.{record_type} must be a record count, got {_json_kind(count)} {str(count)[:40]!r}"
+    if any(type(entry) is not dict for entry in manifest.get("pull_log") or []):
+        return "pull_log must be a list of objects"
+    return None
+
+
+def _iso_time(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def write_manifest(dataset: Path, *, source: str, scope: dict[str, Any], created: datetime | None = None,

@@ -5,7 +5,8 @@ A price table is a JSON file in `data/prices/` named `prices-<date>-<currency>.j
 monthly price of recurring units or the usage price of metered ones, and each row's own source, source date and
 confidence (P primary, S secondary, U uncertain). `mdcnb prices refresh` writes new tables from the Azure Retail
 Prices API; a user file of negotiated prices overrides rows (`apply_overrides`). Every cost figure names the table it
-used through `PriceTable.label`.
+used through `PriceTable.label`. pandas is imported only where a table becomes a DataFrame: `price_rows` reads and
+checks a table as plain rows (all `mdcnb prices show` needs).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from mdcnb.core.package_data import data_dir
 
@@ -52,8 +56,7 @@ class PriceTable:
     @property
     def label(self) -> str:
         """The name every figure prints: table, date, currency and any override file."""
-        text = f"price table {self.name} ({self.date}, {self.currency})"
-        return text + (f" with prices overridden by {', '.join(self.overrides)}" if self.overrides else "")
+        return table_label(self.name, self.date, self.currency, self.overrides)
 
     def info(self) -> dict[str, Any]:
         """`{"name", "source", "date", "currency", "overrides"}` for JSON output and report headlines."""
@@ -70,7 +73,7 @@ class PriceTable:
 
     def monthly_price(self, plan: str, sub_plan: str | None) -> float | None:
         row = self.recurring(plan, sub_plan)
-        if row is None or pd.isna(row["monthly_price"]):
+        if row is None or math.isnan(row["monthly_price"]):
             return None
         return float(row["monthly_price"])
 
@@ -85,41 +88,68 @@ class PriceTable:
         return replace(self, rows=rows, overrides=tuple(dict.fromkeys((*self.overrides, note))))
 
 
-def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame([{c: row.get(c) for c in ROW_COLUMNS} for row in rows], columns=list(ROW_COLUMNS))
-    for col in (*PRICE_COLUMNS, "usage_block"):
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    for col in ("plan", "sub_plan", "kind"):
-        frame[col] = frame[col].fillna("").astype(str)
-    return frame
+def table_label(name: str, date: str, currency: str, overrides: tuple[str, ...] = ()) -> str:
+    text = f"price table {name} ({date}, {str(currency).upper()})"
+    return text + (f" with prices overridden by {', '.join(overrides)}" if overrides else "")
 
 
-def price_table_from_dict(data: dict[str, Any], path: Path | None = None) -> PriceTable:
-    """Build a `PriceTable` from its JSON form, checking what the model relies on."""
+def _number(value: Any) -> float:
+    """A price cell as a float; NaN for a missing or non-numeric one."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else math.nan
+    except ValueError:
+        return math.nan
+
+
+def price_rows(data: dict[str, Any], path: Path | None = None) -> list[dict[str, Any]]:
+    """A table's rows from its JSON form, checked as the model relies on: every ROW_COLUMNS cell, prices as floats
+    (NaN when missing), plan/sub-plan/kind as text, a recurring row's monthly price from its hourly one if missing."""
     missing = [k for k in ("name", "date", "currency", "source", "rows") if k not in data]
     if missing:
         raise PriceTableError(f"{path or 'price table'}: missing {', '.join(missing)}")
-    rows = _rows_frame(list(data["rows"]))
-    bad_kind = sorted(set(rows["kind"]) - {"recurring", "usage"})
+    hours = float(data.get("hours_per_month", HOURS_PER_MONTH))
+    rows = []
+    for given in data["rows"]:
+        row = {c: given.get(c) for c in ROW_COLUMNS}
+        row.update({c: _number(row[c]) for c in (*PRICE_COLUMNS, "usage_block")})
+        row.update({c: "" if row[c] is None else str(row[c]) for c in ("plan", "sub_plan", "kind")})
+        if row["kind"] == "recurring" and math.isnan(row["monthly_price"]) and not math.isnan(row["hourly_price"]):
+            row["monthly_price"] = row["hourly_price"] * hours
+        rows.append(row)
+    if any(math.isinf(row[c]) or row[c] < 0 for row in rows for c in PRICE_COLUMNS):
+        raise PriceTableError(f"{path or data['name']}: a price is negative or not a finite number")
+    bad_kind = sorted({row["kind"] for row in rows} - {"recurring", "usage"})
     if bad_kind:
         raise PriceTableError(f"{path or data['name']}: unknown row kind {bad_kind} (recurring or usage)")
-    hours = float(data.get("hours_per_month", HOURS_PER_MONTH))
-    recurring = rows["kind"] == "recurring"
-    fill = recurring & rows["monthly_price"].isna() & rows["hourly_price"].notna()
-    rows.loc[fill, "monthly_price"] = rows.loc[fill, "hourly_price"] * hours
+    return rows
+
+
+def price_table_from_dict(data: dict[str, Any], path: Path | None = None) -> PriceTable:
+    """Build a `PriceTable` from its JSON form, checking what the model relies on (`price_rows`)."""
+    import pandas as pd
+
+    rows = pd.DataFrame(price_rows(data, path), columns=list(ROW_COLUMNS))
+    rows = rows.astype({c: "float64" for c in (*PRICE_COLUMNS, "usage_block")})
     siem_bytes = (data.get("siem_bytes_per_event") or {}).get("value", 1320.0)
     return PriceTable(name=str(data["name"]), date=str(data["date"]), currency=str(data["currency"]).upper(),
                       source=str(data["source"]), rows=rows, region=str(data.get("region", "Global")),
-                      hours_per_month=hours, siem_bytes_per_event=float(siem_bytes), path=path)
+                      hours_per_month=float(data.get("hours_per_month", HOURS_PER_MONTH)),
+                      siem_bytes_per_event=float(siem_bytes), path=path)
+
+
+def read_price_data(path: Path) -> dict[str, Any]:
+    """A price table file's JSON form."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PriceTableError(f"{path}: cannot read price table ({exc})") from exc
 
 
 def load_price_table(path: Path) -> PriceTable:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PriceTableError(f"{path}: cannot read price table ({exc})") from exc
-    return price_table_from_dict(data, path)
+    return price_table_from_dict(read_price_data(path), Path(path))
 
 
 def price_table_paths(directory: Path = PRICES_DIR, currency: str | None = None) -> list[Path]:
@@ -128,12 +158,16 @@ def price_table_paths(directory: Path = PRICES_DIR, currency: str | None = None)
     return sorted(Path(directory).glob(pattern))
 
 
-def latest_price_table(directory: Path = PRICES_DIR, currency: str = "USD") -> PriceTable:
+def latest_price_path(directory: Path = PRICES_DIR, currency: str = "USD") -> Path:
     paths = price_table_paths(directory, currency)
     if not paths:
         raise PriceTableError(f"no {currency} price table in {directory}; "
                               f"run `mdcnb prices refresh --currency {currency}`")
-    return load_price_table(paths[-1])
+    return paths[-1]
+
+
+def latest_price_table(directory: Path = PRICES_DIR, currency: str = "USD") -> PriceTable:
+    return load_price_table(latest_price_path(directory, currency))
 
 
 def price_table_to_dict(table: PriceTable) -> dict[str, Any]:
@@ -145,10 +179,26 @@ def price_table_to_dict(table: PriceTable) -> dict[str, Any]:
 
 
 def write_price_table(table: PriceTable, directory: Path = PRICES_DIR) -> Path:
-    """Write `prices-<date>-<currency>.json` (a refresh on the same day replaces that day's table)."""
+    """Write `prices-<date>-<currency>.json` (a refresh on the same day replaces that day's table).
+
+    Atomically: a temporary file beside it, renamed over it once complete, so a failed write (a full disk) leaves the
+    table that was there untouched. A price that is no finite number is a PriceTableError (JSON has none).
+    """
     path = Path(directory) / f"prices-{table.date}-{table.currency}.json"
+    try:
+        text = json.dumps(price_table_to_dict(table), indent=1, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise PriceTableError(f"{table.name}: a price is not a finite number; nothing written") from exc
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(price_table_to_dict(table), indent=1) + "\n", encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; price tables are shared data
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -243,7 +293,7 @@ def siem_price(siem: str = DEFAULT_SIEM, table: PriceTable | None = None, *, pri
         return SiemPrice(float(price_per_gb or 0.0), float(price_per_million_events or 0.0), table.currency,
                          "given by the user", None, "custom", size, "user")
     rows = table.rows[(table.rows["plan"] == "SIEM") & (table.rows["sub_plan"] == siem)]
-    if rows.empty or pd.isna(rows.iloc[0]["usage_price"]):
+    if rows.empty or math.isnan(rows.iloc[0]["usage_price"]):
         raise PriceTableError(f"{table.name} has no SIEM price {siem!r}; known: {', '.join(siem_options(table))}")
     row = rows.iloc[0]
     price = float(row["usage_price"])

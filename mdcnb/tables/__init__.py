@@ -67,6 +67,7 @@ def load_tables(dataset: str | Path | None = None, names: Collection[str] | None
 def _normalised_tables(path: Path) -> Tables:
     frames = normalise_dataset(path).frames()
     _fill_connector_environments(frames)
+    _fill_governed_assessments(frames)
     return Tables(**frames, manifest=read_manifest(path), dataset=path)
 
 
@@ -77,3 +78,18 @@ def _fill_connector_environments(frames: dict[str, pd.DataFrame]) -> None:
     if missing.any():
         by_id = connectors.drop_duplicates("connector_id").set_index("connector_id")["environment"]
         scores.loc[missing, "environment"] = scores.loc[missing, "scope_id"].map(by_id)
+
+
+GOVERNED_COLUMNS = ["status", "risk_level", "severity", "display_name", "resource_name", "environment"]
+
+
+def _fill_governed_assessments(frames: dict[str, pd.DataFrame]) -> None:
+    """Governance assignments carry the status, risk, severity and names of the assessment they govern (ids are
+    lower-cased by the normalisers, so the join is case-insensitive)."""
+    assigned = frames["governance_assignments"]
+    if assigned.empty:
+        return
+    by_id = frames["assessments"].drop_duplicates("assessment_id").set_index("assessment_id")
+    for column in GOVERNED_COLUMNS:
+        assigned[column] = assigned["assessment_id"].map(by_id[column]).astype("string")
+

@@ -113,7 +113,8 @@ def dataset_week(dataset: Path) -> str:
 
 
 # Tables the trends read from every stored week (the full tables are loaded only for the two weeks compared).
-TREND_TABLES = ("subscriptions", "connectors", "plans", "secure_scores", "compliance_standards")
+TREND_TABLES = ("subscriptions", "connectors", "plans", "secure_scores", "compliance_standards",
+                "governance_assignments", "exemptions")
 
 
 @dataclass

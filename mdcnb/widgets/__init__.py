@@ -10,7 +10,9 @@ module of its feature, and its headline numbers come from the measure registry.
 from mdcnb.widgets.cloudtrail import cloudtrail_explorer
 from mdcnb.widgets.compliance import compliance_explorer
 from mdcnb.widgets.coverage import coverage_explorer
+from mdcnb.widgets.governance import governance_explorer
 from mdcnb.widgets.history import summary_explorer
 from mdcnb.widgets.score import score_explorer
 
-__all__ = ["cloudtrail_explorer", "compliance_explorer", "coverage_explorer", "score_explorer", "summary_explorer"]
+__all__ = ["cloudtrail_explorer", "compliance_explorer", "coverage_explorer", "governance_explorer", "score_explorer",
+           "summary_explorer"]

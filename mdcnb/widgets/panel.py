@@ -1,10 +1,10 @@
 """The generic filter panel every page's explorer is built from: controls, views that redraw in place, notices.
 
 A `FilterPanel` shows the controls it is given choices for (environment, scope, severity, standard, account,
-region, dates; an empty selection means all) and re-renders each `view` whenever a control changes. Each view keeps
-the last thing it rendered (`View.result`), so callbacks are testable without a browser. A view whose selection
-leaves nothing to draw (a figure without data points, a table without rows) shows a short text naming the selection
-instead (`View.notice`; wording in `texts.json`).
+region, owner, risk level, dates; an empty selection means all) and re-renders each `view` whenever a control
+changes. Each view keeps the last thing it rendered (`View.result`), so callbacks are testable without a browser.
+A view whose selection leaves nothing to draw (a figure without data points, a table without rows) shows a short
+text naming the selection instead (`View.notice`; wording in `texts.json`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from mdcnb.tables import Tables
 ALL = "(none selected = all)"
 # The multiple-choice controls in the order the panel shows them: (Filters field, label, whether ids are masked).
 CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
-           ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False))
+           ("standards", "Standard", False), ("accounts", "Account", True), ("regions", "Region", False),
+           ("owners", "Owner", False), ("risks", "Risk level", False))
 # The panels' human text (empty-selection notices), as data beside this module.
 TEXTS: dict[str, Any] = read_json(__package__, "texts.json")
 # Trace fields that hold a figure's data points (`value`: an indicator's single number).
@@ -48,6 +49,8 @@ class Filters:
     standards: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    risks: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
 
@@ -113,14 +116,16 @@ class FilterPanel:
 
     def __init__(self, *, environments: Sequence[str] = (), scopes: Sequence[tuple[str, str]] = (),
                  severities: Sequence[str] = (), standards: Sequence[str] = (),
-                 accounts: Sequence[str | tuple[str, str]] = (), regions: Sequence[str] = (), dates: bool = False,
+                 accounts: Sequence[str | tuple[str, str]] = (), regions: Sequence[str] = (),
+                 owners: Sequence[str] = (), risks: Sequence[str] = (), dates: bool = False,
                  defaults: Filters = Filters(), mask: Callable[[Any], Any] | None = None) -> None:
         """`mask` (a notebook's `page.mask`) replaces ids in what the panel shows: option labels and every view's
         output; filters and `View.result` keep the real ids."""
         self.mask = mask or (lambda obj: obj)
         self.controls: dict[str, w.ValueWidget] = {}
         choices = {"environments": environments, "scopes": scopes, "severities": severities,
-                   "standards": standards, "accounts": accounts, "regions": regions}
+                   "standards": standards, "accounts": accounts, "regions": regions, "owners": owners,
+                   "risks": risks}
         for name, description, masked in CHOICES:
             if choices[name]:
                 self.controls[name] = _multi(description, choices[name], getattr(defaults, name),

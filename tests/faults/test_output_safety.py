@@ -18,6 +18,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -327,9 +328,12 @@ def test_report_stderr_and_files_are_masked(tmp_path, monkeypatch, capsys):
     every file the report writes."""
     monkeypatch.setenv("MDCNB_MASK_KEY", MASK_KEY)
     dataset = sample_copy(tmp_path)
-    (tmp_path / "no-notebooks").mkdir()
+    one = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('the kernel ran')")])
+    one.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "one-notebook").mkdir()
+    nbformat.write(one, tmp_path / "one-notebook" / "10_one.ipynb")
     code = cli(["report", "--dataset", str(dataset), "--mask-ids", "--out", str(tmp_path / "reports"),
-                "--notebooks-dir", str(tmp_path / "no-notebooks"), "--history", str(tmp_path / "h.duckdb")])
+                "--notebooks-dir", str(tmp_path / "one-notebook"), "--history", str(tmp_path / "h.duckdb")])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "history:" in err and "tenant-" in err and TENANT not in err

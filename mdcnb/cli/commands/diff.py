@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 EXIT_SCORE_DROP = 2
 SHOWN_PER_LIST = 10
 CELL_WIDTH = 48
-TEXT_HIDDEN = ("resource_id", "assessment_key", "scope_id", "connector_id", "description")
+TEXT_HIDDEN = ("resource_id", "assessment_key", "scope_id", "connector_id", "description", "assessment_id",
+               "exemption_id")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             to_snap = store.find(series, args.to_week)
             from_snap = store.find(series, args.from_week) if args.from_week else _previous(store, series, to_snap)
             names = ["subscriptions", "connectors", "plans", "assessments", "secure_scores", "score_controls",
-                     "compliance_controls", "resources"]
+                     "compliance_controls", "resources", "governance_assignments", "exemptions"]
             before, after = store.load(from_snap, names), store.load(to_snap, names)
     except history.HistoryError as exc:
         print(f"mdcnb diff: {exc}", file=sys.stderr)

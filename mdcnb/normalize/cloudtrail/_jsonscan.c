@@ -1,17 +1,20 @@
 /* Native reader of a CloudTrail log file's text: the fields the counts need, column-wise, in one pass.
 
    `Scanner().scan(text)` walks `{"Records":[...]}` or a bare array as CloudTrail writes it (compact JSON,
-   ASCII) and returns, per record, a code for each text field (mdcnb.cloudtrail.parse.FIELDS: codes index one list
+   UTF-8) and returns, per record, a code for each text field (mdcnb.cloudtrail.parse.FIELDS: codes index one list
    of distinct texts, 0 is None and 1 is ""; a `Scanner` keeps that list across the files it reads, so the files of
    one task share their codes), its size as delivered, its eventID (hashed when it has the 36 characters of a UUID,
    else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general path, so both paths share
    one hash. `IdSet` holds such hashes for de-duplication, within a task and across tasks.
 
-   It is a fast path, not a second reader: it accepts only what it can read exactly as the strict msgspec reader
-   (mdcnb.cloudtrail.parse.read_log) would, and returns None for everything else -- whitespace between tokens,
-   a byte outside ASCII, an escape in a field it reads, a missing or differently typed field, a duplicate key,
-   nesting deeper than MAX_DEPTH, or anything that is not valid JSON (RFC 8259) -- so the caller reads that file
-   with the general path instead. Skipped values are validated in full, never trusted. */
+   It is a fast path, not a second reader: it reads only what it can read exactly as the strict msgspec reader
+   (mdcnb.cloudtrail.parse.read_log) would. UTF-8 text is validated wherever it is (and kept as is), escapes
+   (surrogate pairs too) are checked wherever they are and decoded only in the keys and fields it reads. A record
+   it cannot read (a missing or differently typed field, a duplicate known key, a byte string that is not UTF-8,
+   an escape in the eventID or the hour of eventTime) but that is valid JSON is validated again and handed back as
+   a span of the text for the general path to read (`odd`); a text that is not valid JSON (RFC 8259), has
+   whitespace between tokens or nests deeper than MAX_DEPTH gives None, and the caller reads the whole file with
+   the general path. Skipped values are validated in full, never trusted. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -90,6 +93,7 @@ static int vec_extend(Vec *v, const void *items, size_t n) {
 typedef struct { int64_t off; int32_t len; uint64_t hash; } Token;
 typedef struct { int64_t off; int32_t len, code; } Last; /* a text in the file being read (len -1: none) */
 typedef struct { int64_t id_off, id_hash; int32_t id_len; uint8_t read_only; int32_t codes[NFIELDS]; } Row;
+typedef struct { int64_t row, off, len; } Odd; /* a record left to the general path: its row and its text */
 
 /* The distinct texts read so far: their bytes, an open-addressing table over them and their Python strings. */
 typedef struct {
@@ -106,6 +110,9 @@ typedef struct {
     Scanner *table;
     Vec rows;        /* Row per record */
     Vec sizes;       /* int64 per record */
+    Vec odd;         /* Odd per record the general path reads */
+    Vec scratch;     /* bytes: the decoded text of an escaped key or field */
+    int lenient;     /* while re-validating an odd record: bytes from 0x80 up are not checked to be UTF-8 */
     Last last[NFIELDS]; /* each field's previous text in this file */
 } Scan;
 
@@ -172,31 +179,72 @@ static int hexval(unsigned char c) {
     return -1;
 }
 
-/* A string at s->p (opening quote): its content's [start, end) and whether it holds an escape. */
-ALWAYS_INLINE int read_string(Scan *s, const unsigned char **start, size_t *len, int *escaped) {
+/* The length of the UTF-8 sequence at p (its first byte >= 0x80), or 0 when it is not one Python accepts (no
+   overlong forms, no surrogates, nothing past U+10FFFF). */
+static int utf8_sequence(const unsigned char *p, const unsigned char *end) {
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    int n;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else return 0;
+    if (end - p < n || p[1] < lo || p[1] > hi) return 0;
+    for (int i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+    return n;
+}
+
+/* The value of the four hex digits at p, or -1. */
+static int hex4(const unsigned char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+enum { ESCAPED = 1, NON_ASCII = 2 }; /* what read_string found in a string */
+
+/* A string at s->p (opening quote): its content's [start, end) as written and what it holds (ESCAPED,
+   NON_ASCII). Escapes are checked as JSON requires (a high surrogate only with a low one after it). */
+ALWAYS_INLINE int read_string(Scan *s, const unsigned char **start, size_t *len, int *flags) {
     const unsigned char *p = s->p + 1, *end = s->end;
-    *escaped = 0;
+    *flags = 0;
     *start = p;
     for (;;) {
         p = string_stop(p, end);
         if (p >= end) return BAIL;
         if (*p == '"') break;
-        if (*p != '\\') return BAIL; /* control character or non-ASCII byte */
-        *escaped = 1;
+        if (*p >= 0x80) {
+            int n = s->lenient ? 1 : utf8_sequence(p, end);
+            if (!n) return BAIL;
+            *flags |= NON_ASCII;
+            p += n;
+            continue;
+        }
+        if (*p != '\\') return BAIL; /* control character */
+        *flags |= ESCAPED;
         if (p + 1 >= end) return BAIL;
         switch (p[1]) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
             p += 2;
             break;
         case 'u': {
-            if (end - p < 6) return BAIL;
-            int v = 0;
-            for (int i = 2; i < 6; i++) {
-                int h = hexval(p[i]);
-                if (h < 0) return BAIL;
-                v = v * 16 + h;
+            int v = end - p >= 6 ? hex4(p + 2) : -1;
+            if (v < 0 || (v >= 0xDC00 && v <= 0xDFFF)) return BAIL;
+            if (v >= 0xD800 && v <= 0xDBFF) {
+                int low = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+                if (low < 0xDC00 || low > 0xDFFF) return BAIL;
+                p += 6;
             }
-            if (v >= 0xD800 && v <= 0xDFFF) return BAIL; /* surrogates: leave to the general path */
             p += 6;
             break;
         }
@@ -206,6 +254,60 @@ ALWAYS_INLINE int read_string(Scan *s, const unsigned char **start, size_t *len,
     }
     *len = (size_t)(p - *start);
     s->p = p + 1;
+    return OK;
+}
+
+/* The UTF-8 text of a checked escaped string p[0:n], written to out (at most n bytes); its length. */
+static size_t unescape(const unsigned char *p, size_t n, unsigned char *out) {
+    const unsigned char *end = p + n;
+    unsigned char *o = out;
+    while (p < end) {
+        if (*p != '\\') {
+            *o++ = *p++;
+            continue;
+        }
+        unsigned char c = p[1];
+        p += 2;
+        switch (c) {
+        case 'b': *o++ = '\b'; continue;
+        case 'f': *o++ = '\f'; continue;
+        case 'n': *o++ = '\n'; continue;
+        case 'r': *o++ = '\r'; continue;
+        case 't': *o++ = '\t'; continue;
+        case 'u': break;
+        default: *o++ = c; continue; /* " \ / */
+        }
+        uint32_t v = (uint32_t)hex4(p);
+        p += 4;
+        if (v >= 0xD800 && v <= 0xDBFF) { /* read_string checked the low surrogate is there */
+            v = 0x10000 + ((v - 0xD800) << 10) + ((uint32_t)hex4(p + 2) - 0xDC00);
+            p += 6;
+        }
+        if (v < 0x80) *o++ = (unsigned char)v;
+        else if (v < 0x800) {
+            *o++ = (unsigned char)(0xC0 | v >> 6);
+            *o++ = (unsigned char)(0x80 | (v & 0x3F));
+        } else if (v < 0x10000) {
+            *o++ = (unsigned char)(0xE0 | v >> 12);
+            *o++ = (unsigned char)(0x80 | (v >> 6 & 0x3F));
+            *o++ = (unsigned char)(0x80 | (v & 0x3F));
+        } else {
+            *o++ = (unsigned char)(0xF0 | v >> 18);
+            *o++ = (unsigned char)(0x80 | (v >> 12 & 0x3F));
+            *o++ = (unsigned char)(0x80 | (v >> 6 & 0x3F));
+            *o++ = (unsigned char)(0x80 | (v & 0x3F));
+        }
+    }
+    return (size_t)(o - out);
+}
+
+/* The text of a string read_string read: itself, or when escaped its decoded form in s->scratch. */
+static int decoded(Scan *s, const unsigned char **start, size_t *len, int flags) {
+    if (!(flags & ESCAPED)) return OK;
+    s->scratch.n = 0;
+    if (vec_reserve(&s->scratch, *len)) return NO_MEMORY;
+    *len = unescape(*start, *len, (unsigned char *)s->scratch.data);
+    *start = (const unsigned char *)s->scratch.data;
     return OK;
 }
 
@@ -258,12 +360,12 @@ static int skip_value(Scan *s, int depth);
 static int skip_container(Scan *s, int depth, unsigned char close) {
     const unsigned char *start;
     size_t len;
-    int escaped;
+    int flags;
     if (depth > MAX_DEPTH) return BAIL;
     if (next_is(s, close)) return OK;
     for (;;) {
         if (close == '}') {
-            if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &escaped) || expect(s, ':'))
+            if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &flags) || expect(s, ':'))
                 return BAIL;
         }
         if (skip_value(s, depth + 1)) return BAIL;
@@ -275,10 +377,10 @@ static int skip_container(Scan *s, int depth, unsigned char close) {
 static int skip_value(Scan *s, int depth) {
     const unsigned char *start;
     size_t len;
-    int escaped;
+    int flags;
     if (s->p >= s->end) return BAIL;
     switch (*s->p) {
-    case '"': return read_string(s, &start, &len, &escaped);
+    case '"': return read_string(s, &start, &len, &flags);
     case '{': s->p++; return skip_container(s, depth, '}');
     case '[': s->p++; return skip_container(s, depth, ']');
     case 't': return literal(s, "true", 4);
@@ -318,7 +420,7 @@ static int grow_slots(Scanner *table) {
     return OK;
 }
 
-/* The code of the (ASCII) text p[0:n] in `table`; a text not seen before is added. */
+/* The code of the (UTF-8) text p[0:n] in `table`; a text not seen before is added. */
 static int intern(Scanner *table, const unsigned char *p, size_t n, int32_t *code) {
     if (n == 0) {
         *code = TOKEN_EMPTY;
@@ -335,7 +437,7 @@ static int intern(Scanner *table, const unsigned char *p, size_t n, int32_t *cod
             return OK;
         }
     }
-    PyObject *string = PyUnicode_DecodeASCII((const char *)p, (Py_ssize_t)n, NULL);
+    PyObject *string = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, NULL);
     if (!string) return PY_ERROR;
     int appended = PyList_Append(table->texts, string);
     Py_DECREF(string);
@@ -352,8 +454,10 @@ static int intern(Scanner *table, const unsigned char *p, size_t n, int32_t *cod
 }
 
 /* The code of a field's text: the previous record's when the text is the same (records of one file mostly share
-   their hour, account, region and version), else `intern`'s. */
-static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int32_t *code) {
+   their hour, account, region and version), else `intern`'s. A decoded text (`flags` ESCAPED: not in the file)
+   is interned. */
+static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int flags, int32_t *code) {
+    if (flags & ESCAPED) return intern(s->table, p, n, code);
     Last *last = &s->last[field];
     if ((size_t)last->len == n && same_bytes(s->base + last->off, p, n)) {
         *code = last->code;
@@ -366,11 +470,17 @@ static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int3
     return rc;
 }
 
-/* A string value without escapes (the only kind the fast path reads): [start, start + len). */
-static int plain_string(Scan *s, const unsigned char **start, size_t *len) {
-    int escaped;
-    if (s->p >= s->end || *s->p != '"' || read_string(s, start, len, &escaped) || escaped) return BAIL;
-    return OK;
+/* A string value's text, decoded when escaped (`flags`): [start, start + len). */
+static int string_value(Scan *s, const unsigned char **start, size_t *len, int *flags) {
+    if (s->p >= s->end || *s->p != '"' || read_string(s, start, len, flags)) return BAIL;
+    return decoded(s, start, len, *flags);
+}
+
+/* Whether p[0:n] is all ASCII. */
+static int is_ascii(const unsigned char *p, size_t n) {
+    while (n--)
+        if (*p++ >= 0x80) return 0;
+    return 1;
 }
 
 static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *row, int depth);
@@ -378,6 +488,7 @@ static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *ro
 static int read_member(Scan *s, const Key *key, Row *row, int depth) {
     const unsigned char *start;
     size_t len;
+    int flags;
     switch (key->kind) {
     case K_NULLABLE:
         if (s->p < s->end && *s->p == 'n') {
@@ -386,14 +497,14 @@ static int read_member(Scan *s, const Key *key, Row *row, int depth) {
         }
         /* fall through */
     case K_TEXT:
-        if (plain_string(s, &start, &len)) return BAIL;
-        return field_code(s, key->slot, start, len, &row->codes[key->slot]);
-    case K_HOUR:
-        if (plain_string(s, &start, &len) || len < HOUR_CHARS) return BAIL;
-        return field_code(s, key->slot, start, HOUR_CHARS, &row->codes[key->slot]);
-    case K_ID:
+        if (string_value(s, &start, &len, &flags)) return BAIL;
+        return field_code(s, key->slot, start, len, flags, &row->codes[key->slot]);
+    case K_HOUR: /* the strict reader takes 13 characters: the native one reads them only where they are bytes */
+        if (string_value(s, &start, &len, &flags) || len < HOUR_CHARS || !is_ascii(start, HOUR_CHARS)) return BAIL;
+        return field_code(s, key->slot, start, HOUR_CHARS, flags, &row->codes[key->slot]);
+    case K_ID: /* as written, ASCII and unescaped: the caller hashes an id of another shape from the text */
         if (s->p < s->end && *s->p == 'n') return literal(s, "null", 4);
-        if (plain_string(s, &start, &len)) return BAIL;
+        if (string_value(s, &start, &len, &flags) || flags) return BAIL;
         row->id_off = start - s->base;
         row->id_len = (int32_t)len;
         if (len == UUID_CHARS) row->id_hash = uuid_hash(start);
@@ -420,13 +531,14 @@ static int read_member(Scan *s, const Key *key, Row *row, int depth) {
 static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *row, int depth) {
     const unsigned char *start;
     size_t len;
-    int escaped, rc;
+    int flags, rc;
     unsigned seen = 0;
     if (depth > MAX_DEPTH || expect(s, '{')) return BAIL;
     if (next_is(s, '}')) return (seen & required) == required ? OK : BAIL;
     for (;;) {
-        if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &escaped) || expect(s, ':'))
+        if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &flags) || expect(s, ':'))
             return BAIL;
+        if ((rc = decoded(s, &start, &len, flags))) return rc; /* an escaped key may spell a known one */
         const Key *key = NULL;
         unsigned bit = 0;
         for (unsigned same_len = len < MAX_KEY_CHARS ? keys->by_len[len] : 0; same_len; same_len &= same_len - 1) {
@@ -437,7 +549,6 @@ static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *ro
                 break;
             }
         }
-        if (escaped) return BAIL; /* an escaped key could spell a known one */
         if (key) {
             if (seen & bit) return BAIL;
             seen |= bit;
@@ -452,22 +563,45 @@ static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *ro
     }
 }
 
+static void clear_row(Row *row) {
+    row->id_off = row->id_hash = 0;
+    row->id_len = -1;
+    row->read_only = 0;
+    for (int f = 0; f < NFIELDS; f++) row->codes[f] = TOKEN_NONE;
+    row->codes[F_ISSUER] = row->codes[F_IDENTITY_ARN] = row->codes[F_PRINCIPAL] = TOKEN_EMPTY;
+    row->codes[F_ROLE_ARN] = row->codes[F_SESSION] = TOKEN_EMPTY;
+}
+
+/* A record the reader could not read from `start`: validated again as any JSON value (bytes from 0x80 up
+   unchecked, as msgspec passes over them) and noted for the general path; BAIL when it is not valid JSON. */
+static int odd_record(Scan *s, const unsigned char *start) {
+    s->p = start;
+    s->lenient = 1;
+    int rc = skip_value(s, 1);
+    s->lenient = 0;
+    if (rc) return rc;
+    Odd *odd = vec_push(&s->odd);
+    if (!odd) return NO_MEMORY;
+    odd->row = (int64_t)s->rows.n - 1;
+    odd->off = start - s->base;
+    odd->len = s->p - start;
+    return OK;
+}
+
 static int read_records(Scan *s) {
     if (next_is(s, ']')) return OK;
     for (;;) {
         const unsigned char *start = s->p;
         Row *row = vec_push(&s->rows);
-        int64_t *size = vec_push(&s->sizes);
-        if (!row || !size) return NO_MEMORY;
-        row->id_off = row->id_hash = 0;
-        row->id_len = -1;
-        row->read_only = 0;
-        for (int f = 0; f < NFIELDS; f++) row->codes[f] = TOKEN_NONE;
-        row->codes[F_ISSUER] = row->codes[F_IDENTITY_ARN] = row->codes[F_PRINCIPAL] = TOKEN_EMPTY;
-        row->codes[F_ROLE_ARN] = row->codes[F_SESSION] = TOKEN_EMPTY;
+        if (!row || vec_reserve(&s->sizes, 1)) return NO_MEMORY;
+        clear_row(row);
         int rc = read_object(s, &RECORD, RECORD_REQUIRED, row, 1);
+        if (rc == BAIL) {
+            clear_row(row);
+            rc = odd_record(s, start);
+        }
         if (rc) return rc;
-        *size = s->p - start;
+        ((int64_t *)s->sizes.data)[s->sizes.n++] = s->p - start;
         if (next_is(s, ',')) continue;
         return expect(s, ']');
     }
@@ -489,7 +623,8 @@ static int read_text(Scan *s) {
 
 static PyObject *bytes_of(const Vec *v) { return PyBytes_FromStringAndSize(v->data ? v->data : "", v->n * v->item); }
 
-/* (texts, codes, sizes, eventID hashes, offsets and lengths, readOnly): the scanner's list and six byte strings. */
+/* (texts, codes, sizes, eventID hashes, offsets and lengths, readOnly, odd records): the scanner's list and seven
+   byte strings. */
 static PyObject *results(const Scan *s) {
     size_t n = s->rows.n;
     PyObject *codes = PyBytes_FromStringAndSize(NULL, n * NFIELDS * sizeof(int32_t));
@@ -497,9 +632,9 @@ static PyObject *results(const Scan *s) {
     PyObject *id_off = PyBytes_FromStringAndSize(NULL, n * sizeof(int64_t));
     PyObject *id_len = PyBytes_FromStringAndSize(NULL, n * sizeof(int32_t));
     PyObject *read_only = PyBytes_FromStringAndSize(NULL, n);
-    PyObject *sizes = bytes_of(&s->sizes);
+    PyObject *sizes = bytes_of(&s->sizes), *odd = bytes_of(&s->odd);
     PyObject *out = NULL;
-    if (codes && id_hash && id_off && id_len && read_only && sizes) {
+    if (codes && id_hash && id_off && id_len && read_only && sizes && odd) {
         const Row *rows = (const Row *)s->rows.data;
         int32_t *c = (int32_t *)PyBytes_AS_STRING(codes);
         int64_t *ih = (int64_t *)PyBytes_AS_STRING(id_hash);
@@ -513,7 +648,7 @@ static PyObject *results(const Scan *s) {
             il[i] = rows[i].id_len;
             ro[i] = (char)rows[i].read_only;
         }
-        out = PyTuple_Pack(7, s->table->texts, codes, sizes, id_hash, id_off, id_len, read_only);
+        out = PyTuple_Pack(8, s->table->texts, codes, sizes, id_hash, id_off, id_len, read_only, odd);
     }
     Py_XDECREF(codes);
     Py_XDECREF(id_hash);
@@ -521,6 +656,7 @@ static PyObject *results(const Scan *s) {
     Py_XDECREF(id_len);
     Py_XDECREF(read_only);
     Py_XDECREF(sizes);
+    Py_XDECREF(odd);
     return out;
 }
 
@@ -533,6 +669,8 @@ static PyObject *scanner_scan(Scanner *self, PyObject *arg) {
     s.table = self;
     s.rows.item = sizeof(Row);
     s.sizes.item = sizeof(int64_t);
+    s.odd.item = sizeof(Odd);
+    s.scratch.item = 1;
     for (int f = 0; f < NFIELDS; f++) s.last[f].len = -1;
     PyObject *out;
     int rc = (view.len > INT32_MAX) ? BAIL : read_text(&s);
@@ -546,6 +684,8 @@ static PyObject *scanner_scan(Scanner *self, PyObject *arg) {
         out = results(&s);
     PyMem_Free(s.rows.data);
     PyMem_Free(s.sizes.data);
+    PyMem_Free(s.odd.data);
+    PyMem_Free(s.scratch.data);
     PyBuffer_Release(&view);
     return out;
 }
@@ -570,10 +710,45 @@ static void scanner_dealloc(Scanner *self) {
 
 static PyObject *scanner_texts(Scanner *self, void *Py_UNUSED(closure)) { return Py_NewRef(self->texts); }
 
+/* codes(texts): the code of each text (None or str) in the scanner's list, texts new to it added. */
+static PyObject *scanner_codes(Scanner *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "codes() takes a sequence of texts");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
+        int32_t code = TOKEN_NONE;
+        int rc = OK;
+        if (text != Py_None) {
+            Py_ssize_t len;
+            const char *utf8 = PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &len) : NULL;
+            if (!utf8) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "codes() takes None or str");
+                rc = PY_ERROR;
+            } else {
+                rc = intern(self, (const unsigned char *)utf8, (size_t)len, &code);
+            }
+        }
+        PyObject *value = rc ? NULL : PyLong_FromLong(code);
+        if (!value) {
+            if (rc == NO_MEMORY) PyErr_NoMemory();
+            Py_CLEAR(out);
+        } else {
+            PyList_SET_ITEM(out, i, value);
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
 static PyMethodDef SCANNER_METHODS[] = {
     {"scan", (PyCFunction)scanner_scan, METH_O,
-     "scan(text) -> (texts, codes, sizes, id_hashes, id_offsets, id_lengths, read_only) or None when the text "
-     "needs the general reader. `texts` is the scanner's list, shared by every file it reads."},
+     "scan(text) -> (texts, codes, sizes, id_hashes, id_offsets, id_lengths, read_only, odd) or None when the "
+     "text needs the general reader. `texts` is the scanner's list, shared by every file it reads; `odd` holds "
+     "(row, offset, length) as int64 for each record the general reader must read."},
+    {"codes", (PyCFunction)scanner_codes, METH_O,
+     "codes(texts) -> the code of each text (None or str), texts new to the scanner added to its list."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef SCANNER_GETSET[] = {

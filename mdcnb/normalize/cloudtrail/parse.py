@@ -5,13 +5,15 @@ file's decompression (benchmarks/cloudtrail_scan.py). Three steps:
 
 1. `inflate`: gzip (detected by magic bytes) or plain, bounded by a size limit.
 2. `read_log`: the text becomes `Columns`, the records column-wise, each text field as codes into the file's few
-   distinct texts. A file as CloudTrail writes it (compact JSON, ASCII) is read by the native reader
-   (`_jsonscan.c`) in one pass without a Python object per record; anything else it declines, and msgspec reads
-   it: it cuts the text into one raw JSON text per record and decodes from each only the fields the counts need
-   (`Record`). A record's size is its text as delivered, compact: CloudTrail writes compact JSON, so that is the
-   raw length; a file in another form, or with a record the strict decoder rejects (a missing or odd field),
-   takes the general path (`read_raw_records`), which compacts each record and reads the odd ones best-effort,
-   counting what it could not read. Both readers give the same Columns for a file both can read (tested).
+   distinct texts. A file as CloudTrail writes it (compact JSON) is read by the native reader (`_jsonscan.c`) in
+   one pass without a Python object per record; a record in it that the native reader cannot read is handed to
+   msgspec alone (`_with_odd_records`); a file it declines (not compact, not JSON) msgspec reads whole
+   (MDCNB_NATIVE=0 sends every file there): it cuts the text into one raw JSON text per record and decodes from
+   each only the fields the counts need (`Record`). A record's size is its text as delivered, compact:
+   CloudTrail writes compact JSON, so that is the raw length; a file in another form, or with a record the
+   strict decoder rejects (a missing or odd field), takes the general path (`read_raw_records`), which compacts
+   each record and reads the odd ones best-effort, counting what it could not read. Both readers give the same
+   Columns for a file both can read (tested).
 3. `aggregate`: NumPy on the codes (no per-record Python) counts by a fine key (hour, account, region,
    eventSource, eventName, actor and role), rolled up into day keys (day, account, region, eventSource,
    eventName, actor, role ARN) with events, read-only events, bytes and read-only bytes, and hour keys (hour,
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,6 +64,7 @@ FIELDS = ("hour", "eventVersion", "recipientAccountId", "awsRegion", "eventSourc
 (HOUR, VERSION, ACCOUNT, REGION, SOURCE, NAME, ISSUER, IDENTITY_ARN, PRINCIPAL, IDENTITY_ACCOUNT, ROLE_ARN,
  ROLE_SESSION) = range(len(FIELDS))
 NONE, EMPTY = 0, 1  # the codes of None and "" in every Columns
+NATIVE = os.environ.get("MDCNB_NATIVE", "1") != "0"  # MDCNB_NATIVE=0: msgspec reads every file (tests, comparisons)
 
 
 # ---- what a record is read as: only the fields the counts need (the rest is skipped unparsed) ----------------
@@ -267,16 +271,36 @@ class ParsedRecords:
     issues: Counter = field(default_factory=Counter)
 
 
-def read_log(data: bytes, native: bool = True, scanner: _jsonscan.Scanner | None = None) -> Columns | str:
+def read_log(data: bytes, native: bool = NATIVE, scanner: _jsonscan.Scanner | None = None) -> Columns | str:
     """The records of one log file's text, or the reason it holds none: `{"Records": [...]}` or a bare array.
-    The native reader first (`native=False` skips it), msgspec for what it declines. Files read with one
-    `scanner` share its texts (and codes)."""
+    The native reader first (`native=False` skips it), msgspec for the records or the file it declines. Files
+    read with one `scanner` share its texts (and codes)."""
     if native:
-        scanned = (scanner or _jsonscan.Scanner()).scan(data)
+        scanner = scanner or _jsonscan.Scanner()
+        scanned = scanner.scan(data)
         if scanned is not None:
-            return _native_columns(data, *scanned)
+            *columns, odd = scanned
+            cols = _native_columns(data, *columns)
+            return _with_odd_records(data, cols, odd, scanner) if odd else cols
     parsed = _read_with_msgspec(data)
     return parsed if type(parsed) is str else columns_of(parsed)
+
+
+def _with_odd_records(data: bytes, cols: Columns, odd: bytes, scanner: _jsonscan.Scanner) -> Columns:
+    """`cols` with the records the native reader left to the general path (`odd`: row, offset, length) read by it,
+    in their rows, coded by `scanner`; a record it cannot read at all is dropped and counted, as it would be if
+    the general path read the whole file."""
+    rows, starts, lengths = np.frombuffer(odd, dtype=np.int64).reshape(-1, 3).T
+    parsed = _general_records([data[s:s + n] for s, n in zip(starts.tolist(), lengths.tolist(), strict=True)])
+    read = np.array([rec is not None for rec in parsed.records], dtype=bool)
+    general = columns_of(parsed)
+    out = replace(cols, strict=parsed.strict, issues=parsed.issues, **{
+        name: getattr(cols, name).copy() for name in ("codes", "sizes", "read_only", "has_id", "id_hashes")})
+    at = rows[read]
+    out.codes[at] = np.array(scanner.codes(general.texts), dtype=np.int32)[general.codes]
+    for name in ("sizes", "read_only", "has_id", "id_hashes"):
+        getattr(out, name)[at] = getattr(general, name)
+    return out if read.all() else out.rows(np.isin(np.arange(len(out)), rows[~read], invert=True))
 
 
 def _native_columns(data: bytes, texts: list[str | None], codes: bytes, sizes: bytes, id_hashes: bytes,
@@ -312,6 +336,12 @@ def _read_with_msgspec(data: bytes) -> ParsedRecords | str:
     raws = doc.Records if type(doc) is _RawLog else doc
     if not _is_compact(data, raws, _WRAPPER_BYTES[type(doc) is _RawLog]):
         return read_raw_records(raws)
+    return _general_records(raws)
+
+
+def _general_records(raws: Sequence[bytes | msgspec.Raw]) -> ParsedRecords:
+    """Compact records as the general path reads them: all by the strict decoder, sized as written, or (one of them
+    is odd) each on its own (`read_raw_records`)."""
     try:
         return ParsedRecords(list(map(_RECORD.decode, raws)), list(map(len, raws)))
     except (msgspec.ValidationError, UnicodeDecodeError):
@@ -337,13 +367,16 @@ def _shape_problem(doc: Any) -> str:
 
 
 def read_raw_records(raws: Iterable[bytes | msgspec.Raw], what: str = "record") -> ParsedRecords:
-    """The general path: each record's JSON text read on its own, sized compacted (strings as delivered)."""
+    """The general path: each record's JSON text read on its own, sized compacted (strings as delivered); None for
+    one that is not JSON."""
     out = ParsedRecords([], [], strict=False)
     for raw in raws:
         try:
             compact = msgspec.json.format(raw, indent=-1)
         except (msgspec.DecodeError, RecursionError):
             out.issues[f"{what} is not JSON (skipped)"] += 1
+            out.records.append(None)
+            out.sizes.append(0)
             continue
         out.sizes.append(len(compact))
         try:
