@@ -25,7 +25,7 @@ REPORT_ROOT = Path(__file__).resolve().parents[1] / "reports" / "browser-test"
 SCREENSHOTS = "screenshots"
 # Charts per page, counted by hand from the notebooks' `page.figure` cells.
 CHARTS = {"00_summary.html": 4, "10_secure_score.html": 6, "20_compliance.html": 2, "30_coverage.html": 6,
-          "40_cloudtrail.html": 7, "50_cost.html": 4}
+          "40_cloudtrail.html": 7, "50_cost.html": 4, "60_governance.html": 3}
 PAGE_MAX_BYTES = 1_500_000
 WEEK_MAX_BYTES = 10_000_000
 
