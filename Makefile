@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 UV := python3 -m uv
 
-.PHONY: venv report test lint golden bench sample clean
+.PHONY: venv report test lint golden bench sample screenshots clean
 
 $(STAMP): pyproject.toml requirements.lock setup.py mdcnb/normalize/cloudtrail/_jsonscan.c
 	python3 -m pip install --quiet --disable-pip-version-check uv || true
@@ -39,6 +39,10 @@ lint: $(STAMP)
 ## make golden: refresh the stored nbval copies of the notebooks after an intended change
 golden: $(STAMP)
 	$(PY) -m mdcnb.report.golden
+
+## make screenshots: the sample's report in headless Chromium at 1366x768, one PNG per page in docs/screenshots/
+screenshots: $(STAMP)
+	$(PY) -m mdcnb.report.browser --out docs/screenshots --report reports/screenshots
 
 ## make sample: regenerate the embedded sample tenant under data/sample
 sample: $(STAMP)

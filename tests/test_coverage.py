@@ -115,3 +115,18 @@ def test_readiness_over_time_bars_follow_the_weeks():
     fig = figures.readiness_over_time(weekly)
     fails = next(t for t in fig.data if t.name == "fail")
     assert list(fails.x) == ["2026-W47", "2026-W48"] and list(fails.y) == [3, 1]
+    assert "2026-W47 to 2026-W48" in fig.layout.title.text
+
+
+def test_plan_matrix_heatmap_colours_each_cell_by_state():
+    fig = figures.plan_matrix(coverage.plan_matrix(SETTINGS, {"/subscriptions/a": "prod"}))
+    heat = fig.data[0]
+    states = list(figures.PLAN_STATES)
+    assert list(heat.y) == ["prod", "vm1 (resource)", "x (connector)"]
+    cell = {(y, x): (states[heat.z[i][j]], heat.text[i][j], heat.customdata[i][j])
+            for i, y in enumerate(heat.y) for j, x in enumerate(heat.x)}
+    assert cell["prod", "VirtualMachines"] == ("trial", "trial", "Standard P2 (trial 12 d)")
+    assert cell["prod", "Dns"] == ("deprecated", "", "Free [deprecated]")
+    assert cell["prod", "StorageAccounts"] == ("Free", "", "Free")
+    assert cell["x (connector)", "VirtualMachines"] == ("Standard", "P1", "Standard P1")
+    assert cell["x (connector)", "StorageAccounts"] == ("no setting", "", "no setting")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from mdcnb import figures
+from mdcnb.figures import style
 
 
 def scope_table(n: int) -> pd.DataFrame:
@@ -61,22 +62,19 @@ def test_control_severity_stacks_in_severity_order():
     assert list(fig.layout.yaxis.categoryarray) == ["y", "x"] and fig.layout.barmode == "stack"
 
 
-def test_treemap_drills_from_control_to_resources_and_caps_long_lists():
-    rows = [("c1", "Control 1", "k1", "Rec 1", "High", f"/r/vm{i}", f"vm{i}") for i in range(4)]
-    rows += [("c1", "Control 1", "k2", "Rec 2", "Low", "/r/db", "<img src=x onerror=alert(1)>")]
-    resources = pd.DataFrame(rows, columns=["control_id", "control_name", "assessment_key", "recommendation",
-                                            "severity", "resource_id", "resource_name"])
-    tree = figures.drilldown_treemap(resources, per_recommendation=2).data[0]
-    nodes = dict(zip(tree.ids, zip(tree.labels, tree.parents, tree.values, strict=True), strict=True))
-    assert nodes["c1"] == ("Control 1", "", 5)
-    assert nodes["c1/k1"] == ("Rec 1", "c1", 4)
-    assert nodes["c1/k1/more"] == ("… 2 more", "c1/k1", 2)
-    assert nodes["c1/k2//r/db"] == ("&lt;img src=x onerror=alert(1)&gt;", "c1/k2", 1)  # plotly draws it as text
-    assert len(tree.ids) == 1 + 2 + 3 + 1  # control, recommendations, vm0 vm1 more, db
-    for node_id, (_, parent, value, *_) in nodes.items():  # branch values are the sums of their children
-        children = [v for (_, p, v) in nodes.values() if p == node_id]
-        assert not children or sum(children) == value, node_id
-        assert parent == "" or parent in nodes
+def test_recommendations_ranked_most_unhealthy_on_top_coloured_by_severity():
+    long = "Adaptive application controls for defining safe applications should be enabled on your machines"
+    recs = pd.DataFrame({"control_name": ["C1", "C1", "C2", "C2"], "assessment_key": ["k1", "k2", "k3", "k4"],
+                         "recommendation": [long, "<img src=x onerror=alert(1)>", "MFA", "healthy one"],
+                         "severity": ["High", "Low", "High", "Medium"], "unhealthy": [3, 9, 5, 0],
+                         "potential_increase": [1.0, 1.0, 2.0, 2.0]})
+    fig = figures.recommendations_ranked(recs, limit=2, label_chars=20)
+    # the two with most unhealthy resources (9, 5), the healthy one never; k1 (3) left out and counted in the title
+    shown = "&lt;img src=x onerror=…"  # plotly draws it as text
+    assert list(fig.layout.yaxis.categoryarray) == [shown, "MFA"]
+    assert {t.name: (list(t.y), list(t.x)) for t in fig.data} == {"High": (["MFA"], [5]), "Low": ([shown], [9])}
+    assert [t.marker.color for t in fig.data] == [style.SEVERITY_COLORS["High"], style.SEVERITY_COLORS["Low"]]
+    assert "(top 2 of 3)" in fig.layout.title.text
 
 
 def test_compliance_states_stack_per_standard_with_pass_rate():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -103,11 +104,31 @@ def test_note_escapes_values_but_keeps_the_template():
     assert html == "<p><b>2</b> resources named &lt;img src=x onerror=alert(1)&gt;</p>"
 
 
-def test_missing_values_show_as_blank_cells() -> None:
-    """Nullable columns (pandas prints their missing values as `<NA>`) show blank cells; floats keep 2 decimals."""
+def test_missing_values_show_as_a_dash() -> None:
+    """Nullable columns (pandas prints their missing values as `<NA>`) show `—`; floats keep 2 decimals."""
     from mdcnb.report.page import html_table
 
     df = pd.DataFrame({"name": pd.array(["a", None], dtype="string"), "n": pd.array([1, None], dtype="Int64"),
                        "share": pd.array([0.125, None], dtype="Float64")})
-    cells = [c.split("</td>")[0] for c in html_table(df, 10).split("<td>")[1:]]
-    assert cells == ["a", "1", "0.12", "", "", ""]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(df, 10))
+    assert cells == ["a", "1", "0.12", "—", "—", "—"]
+
+
+def test_empty_table_is_one_sentence_and_its_csv_keeps_the_header(tmp_path, dataset):
+    page = Page("10_x", report_dir=tmp_path / "r", dataset=dataset)
+    empty = frame().iloc[0:0]
+    (html,) = shown_html(lambda: page.table(empty, "none", title="Failing controls",
+                                            empty="No failing controls in this scope."))
+    assert html == '<p class="mdcnb-empty">No failing controls in this scope.</p>'
+    (default,) = shown_html(lambda: page.table(empty, "none", title="Failing controls"))
+    assert default == '<p class="mdcnb-empty">Failing controls: none.</p>'
+    assert (tmp_path / "r" / "csv" / "10_x" / "none.csv").read_text().strip() == "name,subscription_id,tags,score"
+
+
+def test_snippet_is_monospace_escaped_with_a_copy_button(dataset):
+    page = Page("10_x", dataset=dataset)
+    (html,) = shown_html(lambda: page.snippet("Splunk", f'index=x NOT "{XSS_NAME}"', "in props.conf"))
+    assert '<button type="button" class="mdcnb-copy">Copy</button>' in html
+    escaped = "index=x NOT &quot;&lt;img src=x onerror=alert(1)&gt;&quot;"
+    assert f'<pre class="mdcnb-code"><code>{escaped}</code></pre>' in html
+    assert XSS_NAME not in html and "<p>in props.conf</p>" in html

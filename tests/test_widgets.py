@@ -324,7 +324,8 @@ def test_cloudtrail_explorer_follows_dates_accounts_and_regions():
     cspm = next(t for t in daily.data if t.name == "CspmMonitorAws")
     assert dict(zip(cspm.x, cspm.y, strict=True)) == {"2026-11-02": 3 + 5}  # 1 Nov is before the range
     assert {t.name: list(t.y) for t in per_region.data} == {f"{A} / eu-west-1": [3], f"{B} / us-east-1": [5]}
-    assert {t.name for t in per_hour.data} == {f"{A} / eu-west-1", f"{B} / us-east-1"}
+    # one panel per account, zero-filled over the day: 24 hours, the reads at 06:00 (`_volume`'s hour)
+    assert {t.name: (len(t.y), sum(t.y)) for t in per_hour.data} == {A: (24, 3), B: (24, 5)}
     assert dict(zip(calls.data[0].y, calls.data[0].x, strict=True)) == {"s3 ListBuckets": 5, "iam ListRoles": 3}
     assert services.set_index("event_source")["read_only_events"].to_dict() == {
         "s3.amazonaws.com": 5, "iam.amazonaws.com": 3}
@@ -337,7 +338,7 @@ def test_cloudtrail_explorer_follows_dates_accounts_and_regions():
     assert len(panel.views[6].result.data[0].x) == 0  # the scanner ran in us-east-1 only
     panel.controls["regions"].value = ()
     panel.controls["accounts"].value = (B,)
-    assert [t.name for t in panel.views[3].result.data] == [f"{B} / us-east-1"]
+    assert [t.name for t in panel.views[3].result.data] == [B]  # one panel per account
     assert sum(panel.views[3].result.data[0].y) == 5
 
 

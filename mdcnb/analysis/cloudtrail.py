@@ -51,13 +51,27 @@ def cspm_daily(volume: pd.DataFrame) -> pd.DataFrame:
             .sum().sort_values(["date", "account_id", "region"], kind="stable").reset_index(drop=True))
 
 
-def cspm_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
-    """CSPM read events per hour and account x region (hour, series, account_id, region, read_only_events):
-    the scan rhythm is visible as bursts every scan interval."""
+def cspm_hourly(hourly: pd.DataFrame, accounts: int = 5) -> pd.DataFrame:
+    """CSPM read events per hour and account (hour, account_id, read_only_events), zero-filled: every hour of every
+    day in the data has a row per account, so an hour without a scan reads 0 and the scan rhythm shows as bursts.
+
+    The `accounts` accounts with the most CSPM reads keep their own series; the rest (two or more) are summed as
+    `other accounts (N)`. Ordered by account (most reads first), then hour."""
     cspm = hourly[hourly["actor"] == CSPM]
-    out = cspm.groupby(["hour", "account_id", "region"], as_index=False)["read_only_events"].sum()
-    out.insert(1, "series", out["account_id"].astype(str) + " / " + out["region"].astype(str))
-    return out.sort_values(["hour", "series"], kind="stable").reset_index(drop=True)
+    if cspm.empty:
+        return pd.DataFrame({"hour": pd.Series(dtype="datetime64[ns, UTC]"), "account_id": pd.Series(dtype=str),
+                             "read_only_events": pd.Series(dtype="int64")})
+    totals = cspm.groupby("account_id")["read_only_events"].sum().sort_values(ascending=False, kind="stable")
+    top = list(totals.index[:accounts] if len(totals) > accounts + 1 else totals.index)  # never "other" for one
+    rest = len(totals) - len(top)
+    series = cspm["account_id"].where(cspm["account_id"].isin(top), f"other accounts ({rest})")
+    counts = cspm.groupby([cspm["hour"], series.rename("account_id")])["read_only_events"].sum()
+    first, last = cspm["hour"].min().floor("D"), cspm["hour"].max().floor("D") + pd.Timedelta(hours=23)
+    names = top + ([f"other accounts ({rest})"] if rest else [])
+    grid = pd.MultiIndex.from_product([pd.date_range(first, last, freq="h"), names], names=["hour", "account_id"])
+    out = counts.reindex(grid, fill_value=0).astype("int64").reset_index()
+    out["_order"] = out["account_id"].map({name: i for i, name in enumerate(names)})
+    return out.sort_values(["_order", "hour"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
 def top_calls(volume: pd.DataFrame, actor: str = CSPM, limit: int = 20) -> pd.DataFrame:

@@ -28,16 +28,30 @@ def pass_rate_matrix(standard_table: pd.DataFrame, names: pd.Series, limit: int 
     return matrix.head(limit), f" (lowest {limit} of {len(matrix):,} scopes)"
 
 
-def failing_summary(failing: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+def failing_summary(failing: pd.DataFrame, names: pd.Series, standard_table: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
     """Failing controls (`compliance.failing_controls`) with scope names and the unhealthy resources counted,
-    the first few named (the full lists stay in the exported table)."""
+    the first few named (the full lists stay in the exported table).
+
+    With the scope x standard counts (`compliance.standards`), each row also says what fixing its control would
+    gain: the points its standard's pass rate in that scope rises by, 100 / (passed + failed) controls; the rows
+    are then ordered by that gain, largest first (then by standard, control and scope)."""
     out = failing.assign(scope=scope_label(failing["scope_id"], names),
                          unhealthy_resources=failing["resources"].map(len))
     out["resources_first"] = out["resources"].map(
         lambda ids: "; ".join(i.rsplit("/", 1)[-1] for i in ids[:RESOURCES_SHOWN])
         + (f"; … {len(ids) - RESOURCES_SHOWN} more" if len(ids) > RESOURCES_SHOWN else ""))
-    return out[["standard", "control", "control_description", "scope", "assessment_key", "description",
-                "failed_resources", "unhealthy_resources", "resources_first"]]
+    columns = ["standard", "control", "control_description", "scope", "assessment_key", "description",
+               "failed_resources", "unhealthy_resources", "resources_first"]
+    if standard_table is None:
+        return out[columns]
+    counted = standard_table[["scope_id", "standard", "passed_controls", "failed_controls"]]
+    out = out.merge(counted, on=["scope_id", "standard"], how="left")
+    assessed = out["passed_controls"] + out["failed_controls"]
+    out["gain_points"] = (100 / assessed.where(assessed > 0)).round(2)
+    out = out.sort_values(["gain_points", "standard", "control", "scope"], ascending=[False, True, True, True],
+                          kind="stable", na_position="last")
+    return out[["gain_points", *columns]].reset_index(drop=True)
 
 
 def states_view(standard_table: pd.DataFrame, names: pd.Series) -> pd.DataFrame:

@@ -88,9 +88,13 @@ def plan_coverage_trend(weeks: Weeks) -> pd.DataFrame:
 
 def cloudtrail_trend(daily_by_week: Mapping[str, pd.DataFrame], price: SiemPrice | None = None) -> pd.DataFrame:
     """Per week with CloudTrail data: days covered, all events, CSPM read events, bytes; with a SIEM price also the
-    monthly export cost and what filtering CSPM's reads would save (`mdcnb.analysis.cloudtrail_cost.siem_cost`)."""
+    monthly export cost and what filtering CSPM's reads would save (`mdcnb.analysis.cloudtrail_cost.siem_cost`).
+
+    A week's snapshot holds the daily volume of every log scanned that week, earlier days included; only the days
+    of the week itself count for it, so a bar is one week and weeks do not overlap."""
     rows = []
-    for week, daily in daily_by_week.items():
+    for week, snapshot in daily_by_week.items():
+        daily = snapshot[snapshot["date"].map(iso_week) == week] if len(snapshot) else snapshot
         if daily.empty:
             continue
         cspm = daily[daily["actor"] == CSPM]

@@ -76,8 +76,8 @@ def control_recommendations(tables: Tables, scope_table: pd.DataFrame, *,
                             severities: Iterable[str] = ()) -> pd.DataFrame:
     """One row per control and recommendation: resources unhealthy / healthy / not applicable in the scopes.
 
-    Ordered as `score.controls` ranks the controls (potential increase, carried as a column), then by unhealthy
-    resources.
+    Ordered by severity, then unhealthy resources (`by_severity`); each row carries its control's potential
+    increase.
     """
     pairs = _control_assessments(tables, scope_table)
     assessed = _scored_assessments(tables, severities, ["status", "display_name"])
@@ -93,9 +93,17 @@ def control_recommendations(tables: Tables, scope_table: pd.DataFrame, *,
         not_applicable=("not_applicable", "sum"), scopes=("scope_id", "nunique")).reset_index()
     ranking = controls(tables, scope_table)[["control_id", "potential_increase"]]
     out = out.merge(ranking, on="control_id", how="left")
-    out = out.sort_values(["potential_increase", "control_name", "unhealthy", "recommendation"],
-                          ascending=[False, True, False, True])
-    return out[RECOMMENDATION_COLUMNS].reset_index(drop=True)
+    return by_severity(out[RECOMMENDATION_COLUMNS])
+
+
+def by_severity(recommendations: pd.DataFrame) -> pd.DataFrame:
+    """Recommendations most severe first, then most unhealthy resources, then largest potential increase: what to
+    fix first reads from the top (a severity outside `SEVERITIES` comes last)."""
+    rank = recommendations["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES))
+    ordered = recommendations.assign(_rank=rank).sort_values(
+        ["_rank", "unhealthy", "potential_increase", "control_name", "recommendation"],
+        ascending=[True, False, False, True, True], kind="stable")
+    return ordered.drop(columns="_rank").reset_index(drop=True)
 
 
 def best_control(control_table: pd.DataFrame) -> str:

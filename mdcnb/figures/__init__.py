@@ -9,11 +9,11 @@ from mdcnb.figures.compliance import compliance_states, pass_rate_heatmap
 from mdcnb.figures.score import (
     control_severity,
     controls_ranked,
-    drilldown_treemap,
+    recommendations_ranked,
     score_by_environment,
     score_by_scope,
     score_gauge,
 )
 
-__all__ = ["compliance_states", "control_severity", "controls_ranked", "drilldown_treemap", "pass_rate_heatmap",
-           "score_by_environment", "score_by_scope", "score_gauge"]
+__all__ = ["compliance_states", "control_severity", "controls_ranked", "pass_rate_heatmap",
+           "recommendations_ranked", "score_by_environment", "score_by_scope", "score_gauge"]

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from mdcnb.analysis.cloudtrail import ACTOR_LABELS
-from mdcnb.figures.style import layout, plain, rows_height
-
-ACTOR_COLORS = {"cspm": "#d83b01", "cspm_assume_role": "#ff8c00", "mdc_other": "#8764b8", "other": "#a0aeb2"}
-
+from mdcnb.figures.style import ACTOR_COLORS, account_color, layout, plain, rows_height, window
 
 CHART_HEIGHT_PX = 380
+MULTIPLE_HEIGHT_PX = 110  # one account's panel in the hourly small multiples
+REGION_DASHES = ["solid", "dot", "dash", "longdash", "dashdot"]
 
 
 def daily_reads(daily: pd.DataFrame) -> go.Figure:
@@ -27,26 +27,39 @@ def daily_reads(daily: pd.DataFrame) -> go.Figure:
                         marker_color=ACTOR_COLORS[actor])
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="read-only events")
-    return layout(fig, "Read-only CloudTrail events per day, by who made them", height=CHART_HEIGHT_PX)
+    return layout(fig, f"Read-only CloudTrail events per day, by who made them, {window(daily['date'])}",
+                  height=CHART_HEIGHT_PX)
 
 
 def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
-    """CSPM read events per day, one line per account / region (`cspm_daily`)."""
+    """CSPM read events per day, one line per account / region (`cspm_daily`): the account's colour, one dash per
+    region."""
     fig = go.Figure()
+    regions = {r: REGION_DASHES[i % len(REGION_DASHES)] for i, r in enumerate(sorted(daily["region"].unique()))}
     for (account, region), part in daily.groupby(["account_id", "region"], sort=True):
         fig.add_scatter(x=part["date"], y=part["read_only_events"], mode="lines+markers",
-                        name=plain(f"{account} / {region}"))
+                        name=plain(f"{account} / {region}"), line={"color": account_color(account),
+                                                                   "dash": regions[region]})
     fig.update_yaxes(title="CspmMonitorAws read events", rangemode="tozero")
-    return layout(fig, "CspmMonitorAws read events per day, by account and region", height=420)
+    return layout(fig, f"CspmMonitorAws read events per day, by account and region, {window(daily['date'])}",
+                  height=420)
 
 
 def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
-    """CSPM read events per hour, one line per account / region (`cspm_hourly`): the scan bursts."""
-    fig = go.Figure()
-    for series, part in hourly.groupby("series", sort=True):
-        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=plain(series), line={"width": 1})
-    fig.update_yaxes(title="read events per hour", rangemode="tozero")
-    return layout(fig, "CspmMonitorAws read events per hour (bursts = scans)", height=420)
+    """CSPM read events per hour, one small panel per account (`cspm_hourly`, zero-filled): the scan bursts, each
+    account on its own scale so a small account's rhythm shows too."""
+    accounts = list(dict.fromkeys(hourly["account_id"]))
+    fig = make_subplots(rows=max(1, len(accounts)), cols=1, shared_xaxes=True, vertical_spacing=0.02)
+    for row, account in enumerate(accounts, start=1):
+        part = hourly[hourly["account_id"] == account]
+        label = plain(str(account))
+        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=label, row=row, col=1,
+                        line={"width": 1, "color": account_color(account)}, fill="tozeroy",
+                        hovertemplate="%{x|%Y-%m-%d %H:00} UTC: %{y:,} read events<extra>" + label + "</extra>")
+        fig.update_yaxes(title={"text": label, "font": {"size": 10}}, rangemode="tozero", nticks=3, row=row, col=1)
+    fig.update_layout(showlegend=False)
+    title = f"CspmMonitorAws read events per hour (UTC), by account, {window(hourly['hour'])}: bursts = scans"
+    return layout(fig, title, height=100 + MULTIPLE_HEIGHT_PX * max(1, len(accounts)))
 
 
 def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with the most read events") -> go.Figure:
@@ -93,4 +106,7 @@ def siem_cost(cost: dict) -> go.Figure:
                            marker_color=[ACTOR_COLORS["other"], "#107c10"],
                            text=[f"{v:,.2f} {cur}" for v in values], textposition="outside"))
     fig.update_yaxes(title=f"{cur} per month", rangemode="tozero")
-    return layout(fig, f"SIEM ingestion per month (saving {cost['monthly_saving']:,.2f} {cur})", height=360)
+    fig.update_traces(cliponaxis=False)
+    title = (f"SIEM ingestion per month (saving {cost['monthly_saving']:,.2f} {cur}), projected from "
+             f"{cost['window_days']} days of logs")
+    return layout(fig, title, height=360)

@@ -14,11 +14,11 @@ import plotly.graph_objects as go
 
 from mdcnb.figures import style
 
-CONFIGURED_COLOR = style.SCORE_COLOR
-ENABLE_ALL_COLOR = "#9ecae1"
+CONFIGURED_COLOR = "#5d4037"
+ENABLE_ALL_COLOR = "#bcaaa4"
 SAVING_COLOR = "#2e7d32"
-SIEM_COLOR = style.ENVIRONMENT_COLORS["AWS"]
-OTHER_COLOR = "#cfd8dc"
+SIEM_COLOR = style.ACTOR_COLORS["cspm"]  # CspmMonitorAws's reads: the colour they have on the CloudTrail page
+OTHER_COLOR = style.ACTOR_COLORS["other"]
 
 
 def _layout(fig: go.Figure, title: str, price_label: str, rows: int | None = None) -> go.Figure:
@@ -62,7 +62,8 @@ def scenario_totals(scenarios: pd.DataFrame, price_label: str, currency: str) ->
                                                else SAVING_COLOR)
               for i, total in enumerate(scenarios["monthly_total"])]
     fig = go.Figure(go.Bar(x=style.plain(scenarios["scenario"]), y=scenarios["monthly_total"], marker_color=colors,
-                           text=[f"{v:,.2f}" for v in scenarios["monthly_total"]], textposition="outside"))
+                           text=[f"{v:,.2f}" for v in scenarios["monthly_total"]], textposition="outside",
+                           cliponaxis=False))
     fig.update_layout(yaxis_title=f"{style.plain(currency)} per month", showlegend=False)
     return _layout(fig, "What-if: monthly total per scenario", price_label)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from mdcnb.figures.style import layout, plain
+from mdcnb.figures.style import layout, plain, window
 
 STATUS_COLORS = {"pass": "#2e7d32", "fail": "#c62828", "not applicable": "#e0e0e0", "could not check": "#f9a825"}
 
@@ -73,4 +73,50 @@ def readiness_over_time(weekly: pd.DataFrame) -> go.Figure:
         rows = weekly[weekly["status"] == status]
         fig.add_bar(x=rows["week"], y=rows["results"], name=status, marker_color=color)
     fig.update_layout(barmode="stack", yaxis_title="account x check results", xaxis_type="category")
-    return layout(fig, "Readiness checks over the weeks", height=360)
+    return layout(fig, f"Readiness checks by ISO week, {window(weekly['week'])}", height=360)
+
+
+PLAN_STATES = {"no setting": "#ffffff", "Free": "#eceff1", "deprecated": "#bdbdbd", "trial": "#a5d6a7",
+               "Standard": "#2e7d32"}
+
+
+def _plan_state(label: str) -> str:
+    """The colour key of a plan matrix cell (`coverage.plan_matrix` label such as `Standard P2 (trial 12 d)`)."""
+    if not label:
+        return "no setting"
+    if "[deprecated]" in label:
+        return "deprecated"
+    if label.startswith("Standard"):
+        return "trial" if "(trial" in label else "Standard"
+    return "Free"
+
+
+def _plan_short(label: str) -> str:
+    """What fits in a cell: the sub-plan when it is short (`P1`, `P2`), `trial`, else nothing (hover has it all)."""
+    if "(trial" in label:
+        return "trial"
+    words = label.replace("[deprecated]", "").split()
+    return words[1] if len(words) > 1 and len(words[1]) <= 3 else ""
+
+
+def plan_matrix(matrix: pd.DataFrame) -> go.Figure:
+    """Scopes x Defender plans coloured by state: on (Standard), trial, Free, deprecated, no setting; the sub-plan
+    in the cell and the full setting on hover (`coverage.plan_matrix`: columns level, scope, then one per plan)."""
+    plans = [c for c in matrix.columns if c not in ("level", "scope")]
+    labels = plain([s if level == "subscription" else f"{s} ({level})"
+                    for level, s in zip(matrix["level"], matrix["scope"], strict=True)])
+    cells = matrix[plans].fillna("").astype(str)
+    codes = {state: i for i, state in enumerate(PLAN_STATES)}
+    z = [[codes[_plan_state(v)] for v in row] for row in cells.to_numpy()]
+    n = len(PLAN_STATES)
+    scale = [[edge, color] for i, color in enumerate(PLAN_STATES.values()) for edge in (i / n, (i + 1) / n)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=plain(plans), y=labels, zmin=-0.5, zmax=n - 0.5, colorscale=scale, xgap=2, ygap=2,
+        text=[[_plan_short(v) for v in row] for row in cells.to_numpy()], texttemplate="%{text}",
+        customdata=[plain([v or "no setting" for v in row]) for row in cells.to_numpy()],
+        hovertemplate="%{y}<br>%{x}: %{customdata}<extra></extra>",
+        colorbar={"tickvals": list(range(n)), "ticktext": list(PLAN_STATES), "title": "plan"}))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickangle=-40, side="top")
+    return layout(fig, f"Defender plans per scope ({len(labels)} scopes x {len(plans)} plans)",
+                  height=200 + 24 * len(labels))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from mdcnb.figures.style import plain
+from mdcnb.figures.style import ACTOR_COLORS, plain, window
 
 LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
           "legend": {"orientation": "h", "y": -0.2}}
@@ -28,7 +28,8 @@ def _lines(frame: pd.DataFrame, series: str, value: str, title: str, y_title: st
     axis = {"title": y_title, "rangemode": "tozero"}
     if percent:
         axis.update(range=[0, 100], ticksuffix=" %")
-    fig.update_layout(title=title, xaxis={"title": "ISO week", "type": "category"}, yaxis=axis, **LAYOUT)
+    fig.update_layout(title=f"{title}, {window(frame['week'])}", xaxis={"title": "ISO week", "type": "category",
+                      "automargin": True}, yaxis={**axis, "automargin": True}, **LAYOUT)
     return fig
 
 
@@ -52,14 +53,17 @@ def coverage_trend(trend: pd.DataFrame) -> go.Figure:
 
 
 def cloudtrail_trend(trend: pd.DataFrame) -> go.Figure:
-    """CloudTrail events by week: CspmMonitorAws read events and all other events, stacked."""
+    """CloudTrail events by week (each week's own days only): CspmMonitorAws read events and all other events,
+    stacked, in the CloudTrail page's actor colours."""
     fig = go.Figure([
-        go.Bar(x=trend["week"], y=trend["cspm_read_events"], name="CspmMonitorAws read events"),
-        go.Bar(x=trend["week"], y=trend["events"] - trend["cspm_read_events"], name="other events"),
+        go.Bar(x=trend["week"], y=trend["cspm_read_events"], name="CspmMonitorAws read events",
+               marker_color=ACTOR_COLORS["cspm"]),
+        go.Bar(x=trend["week"], y=trend["events"] - trend["cspm_read_events"], name="other events",
+               marker_color=ACTOR_COLORS["other"]),
     ])
     if trend.empty:
         fig.add_annotation(text="No CloudTrail logs in the stored weeks yet", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.5)
-    fig.update_layout(title="CloudTrail events by week", barmode="stack",
+    fig.update_layout(title=f"CloudTrail events by ISO week, {window(trend['week'])}", barmode="stack",
                       xaxis={"title": "ISO week", "type": "category"}, yaxis={"title": "events"}, **LAYOUT)
     return fig

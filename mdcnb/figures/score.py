@@ -1,4 +1,4 @@
-"""Secure score charts: the overall gauge, environments, scopes, controls ranked, severities, drill-down."""
+"""Secure score charts: the overall gauge, environments, scopes, controls ranked, severities, recommendations."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from mdcnb.figures.style import (
     top,
 )
 
-CONTROL_COLOR = "#eceff1"
-
 
 def score_gauge(percentage: float, title: str = "Secure score") -> go.Figure:
     """MDC's overall percentage (0-100) as a gauge."""
@@ -33,7 +31,7 @@ def score_by_environment(environments: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=plain(environments["environment"]), y=environments["percentage"],
         marker_color=[ENVIRONMENT_COLORS.get(e, ENVIRONMENT_COLORS["Unknown"]) for e in environments["environment"]],
-        text=[f"{format_score(p)} %" for p in environments["percentage"]], textposition="outside",
+        text=[f"{format_score(p)} %" for p in environments["percentage"]], textposition="outside", cliponaxis=False,
         customdata=environments[["current", "max", "scopes"]].to_numpy(),
         hovertemplate="%{x}: %{y:.2f} %<br>%{customdata[0]} of %{customdata[1]} points"
                       "<br>%{customdata[2]} scopes<extra></extra>"))
@@ -65,7 +63,7 @@ def controls_ranked(controls: pd.DataFrame, limit: int = 20) -> go.Figure:
     shown, suffix = top(controls, limit, "potential_increase")
     fig = go.Figure(go.Bar(
         y=plain(shown["control_name"]), x=shown["potential_increase"], orientation="h", marker_color=SCORE_COLOR,
-        text=[f"+{v:.2f} %" for v in shown["potential_increase"]], textposition="outside",
+        text=[f"+{v:.2f} %" for v in shown["potential_increase"]], textposition="outside", cliponaxis=False,
         customdata=shown[["current", "max", "unhealthy"]].to_numpy(),
         hovertemplate="%{y}<br>+%{x:.2f} % if fixed<br>%{customdata[0]} of %{customdata[1]} points"
                       "<br>%{customdata[2]} unhealthy resources<extra></extra>"))
@@ -91,31 +89,39 @@ def control_severity(severities: pd.DataFrame, order: list[str] | None = None) -
     return layout(fig, "Unhealthy resources behind each control, by severity", height=rows_height(len(controls)))
 
 
-def drilldown_treemap(resources: pd.DataFrame, per_recommendation: int = 15) -> go.Figure:
-    """Control -> recommendation -> unhealthy resource (click to drill in); long lists end in '… N more'."""
-    ids, labels, parents, values, colors = [], [], [], [], []
+def recommendations_ranked(recommendations: pd.DataFrame, limit: int = 25, label_chars: int = 60) -> go.Figure:
+    """The recommendations with the most unhealthy resources, one bar each, coloured by severity, the control in
+    the hover (a table of `score_detail.control_recommendations`); the bar to fix first is on top."""
+    rows = recommendations[recommendations["unhealthy"] > 0].drop_duplicates("assessment_key")
+    shown, suffix = top(rows, limit, "unhealthy")
+    labels = plain(_unique(_cut(str(r), label_chars) for r in shown["recommendation"]))
+    fig = go.Figure()
+    for severity, color in SEVERITY_COLORS.items():
+        mask = (shown["severity"] == severity).to_numpy()
+        if mask.any():
+            part = shown[mask]
+            fig.add_bar(y=[label for label, m in zip(labels, mask, strict=True) if m], x=part["unhealthy"],
+                        orientation="h", name=severity, marker_color=color, text=part["unhealthy"],
+                        textposition="outside", cliponaxis=False,
+                        customdata=list(zip(plain(part["recommendation"]), plain(part["control_name"]),
+                                            part["potential_increase"], strict=True)),
+                        hovertemplate="%{customdata[0]}<br>control: %{customdata[1]} (+%{customdata[2]:.2f} "
+                                      "points if fixed)<br>%{x} unhealthy resources<extra></extra>")
+    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
+    fig.update_xaxes(title="unhealthy resources")
+    return layout(fig, f"Recommendations with the most unhealthy resources, by severity{suffix}",
+                  height=rows_height(len(shown)))
 
-    def node(node_id: str, label: str, parent: str, value: int, color: str) -> None:
-        ids.append(node_id)
-        labels.append(plain(label))
-        parents.append(parent)
-        values.append(value)
-        colors.append(color)
 
-    for (control_id, control), by_control in resources.groupby(["control_id", "control_name"], sort=True):
-        node(control_id, control, "", len(by_control), CONTROL_COLOR)
-        for (key, recommendation, severity), by_rec in by_control.groupby(
-                ["assessment_key", "recommendation", "severity"], sort=True, dropna=False):
-            rec_id = f"{control_id}/{key}"
-            color = SEVERITY_COLORS.get(severity, CONTROL_COLOR)
-            node(rec_id, recommendation, control_id, len(by_rec), color)
-            names = by_rec.sort_values("resource_id")
-            for _, row in names.head(per_recommendation).iterrows():
-                node(f"{rec_id}/{row['resource_id']}", str(row["resource_name"]), rec_id, 1, color)
-            if len(names) > per_recommendation:
-                rest = len(names) - per_recommendation
-                node(f"{rec_id}/more", f"… {rest:,} more", rec_id, rest, color)
-    fig = go.Figure(go.Treemap(ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
-                               marker={"colors": colors}, maxdepth=2,
-                               hovertemplate="%{label}<br>%{value} unhealthy<extra></extra>"))
-    return layout(fig, "Drill-down: control → recommendation → unhealthy resource (click a box)", height=560)
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars - 1].rstrip() + "…"
+
+
+def _unique(labels) -> list[str]:
+    """Axis labels made unique (two recommendations cut to the same text would share one bar)."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out

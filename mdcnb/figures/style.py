@@ -1,9 +1,16 @@
-"""Shared look of the report's charts: colours, layout defaults, capping long category lists, and cloud text made
-literal (`plain`)."""
+"""Shared look of the report's charts: one colour per meaning, layout defaults, capping long category lists, and
+cloud text made literal (`plain`).
+
+A colour means one thing across the whole report: severities, compliance states, environments and CloudTrail
+actors have fixed palettes, and an account (or subscription) gets the same colour on every chart from a hash of
+its id (`account_color`), week after week.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import html
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -12,20 +19,45 @@ import plotly.graph_objects as go
 SEVERITY_COLORS = {"Critical": "#7b1fa2", "High": "#c62828", "Medium": "#ef6c00", "Low": "#f9a825"}
 STATE_COLORS = {"Passed": "#2e7d32", "Failed": "#c62828", "Skipped": "#9e9e9e", "Unsupported": "#cfd8dc"}
 ENVIRONMENT_COLORS = {"Azure": "#0078d4", "AWS": "#ff9900", "GCP": "#34a853", "Unknown": "#9e9e9e"}
-SCORE_COLOR = "#0078d4"
+ACTOR_COLORS = {"cspm": "#d83b01", "cspm_assume_role": "#ff8c00", "mdc_other": "#8764b8", "other": "#a0aeb2"}
+SCORE_COLOR = "#37474f"
 PASS_RATE_SCALE = [[0.0, "#c62828"], [0.5, "#f9a825"], [1.0, "#2e7d32"]]
+# Accounts: a qualitative palette (Tableau 10 without its red and orange, which mean severity and CSPM here).
+ACCOUNT_PALETTE = ["#4e79a7", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#bab0ac",
+                   "#1b5e20", "#283593", "#00838f", "#6d4c41"]
+OTHER_ACCOUNTS_COLOR = "#9e9e9e"
 BAR_HEIGHT_PX = 22
 T = TypeVar("T")
 MIN_HEIGHT_PX = 260
 
 
+def account_color(account: str) -> str:
+    """The colour of an account or subscription id on every chart: picked by a hash of the id, so it does not
+    depend on which other accounts a chart shows. Series that are not one account (`other accounts (3)`) are grey."""
+    if str(account).startswith("other"):
+        return OTHER_ACCOUNTS_COLOR
+    digest = hashlib.sha256(str(account).encode("utf-8")).digest()
+    return ACCOUNT_PALETTE[int.from_bytes(digest[:4], "big") % len(ACCOUNT_PALETTE)]
+
+
 def layout(fig: go.Figure, title: str, *, height: int | None = None) -> go.Figure:
-    """Title, white background, compact margins; `height` for charts whose size follows their rows."""
+    """Title, white background, compact margins that grow to fit tick labels (no clipped label); `height` for
+    charts whose size follows their rows."""
     fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, template="plotly_white",
-                      margin={"l": 10, "r": 10, "t": 60, "b": 40}, legend={"traceorder": "normal"})
+                      margin={"l": 10, "r": 30, "t": 60, "b": 40}, legend={"traceorder": "normal"})
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     if height:
         fig.update_layout(height=max(MIN_HEIGHT_PX, height))
     return fig
+
+
+def window(values: Iterable) -> str:
+    """`2026-11-06 to 2026-11-26`: the first and last of the dates (or ISO weeks) a chart covers, for its title."""
+    texts = sorted(str(v)[:10] for v in values if pd.notna(v))
+    if not texts:
+        return "no data"
+    return texts[0] if texts[0] == texts[-1] else f"{texts[0]} to {texts[-1]}"
 
 
 def rows_height(rows: int) -> int:

@@ -30,6 +30,7 @@ from IPython.display import HTML, display
 
 from mdcnb.measures import registry
 from mdcnb.measures.registry import Filters
+from mdcnb.report.table_html import html_table
 from mdcnb.snapshot import Options, Snapshot, load, skipped
 from mdcnb.sources.dataset import default_dataset
 from mdcnb.tables.mask import Masker
@@ -81,23 +82,6 @@ def csv_text(df: pd.DataFrame) -> str:
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text(df), encoding="utf-8")
-
-
-def html_table(df: pd.DataFrame, max_rows: int) -> str:
-    """An escaped HTML table of the first `max_rows` rows (floats to two decimals, missing values blank)."""
-    shown = csv_ready(df.head(max_rows)).apply(_blank_missing)
-    return shown.to_html(index=False, escape=True, border=0, na_rep="", classes="mdcnb-table",
-                         float_format=lambda v: f"{v:,.2f}")
-
-
-def _blank_missing(column: pd.Series) -> pd.Series:
-    """pandas' `na_rep` skips nullable columns (they print `<NA>`): floats become float64 (NaN, formatted like the
-    rest), any other nullable column object with missing values as empty text."""
-    if pd.api.types.is_float_dtype(column.dtype):
-        return column.astype("float64")
-    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
-        return column.astype(object).where(column.notna(), "")
-    return column
 
 
 class Page:
@@ -158,16 +142,21 @@ class Page:
 
     # -- results out -----------------------------------------------------------------------------------------
     def table(self, df: pd.DataFrame, name: str, *, title: str | None = None, max_rows: int | None = None,
-              columns: list[str] | None = None, data: pd.DataFrame | None = None) -> None:
+              columns: list[str] | None = None, data: pd.DataFrame | None = None, empty: str | None = None) -> None:
         """Show the first rows of `df` (escaped; only `columns` if given) and export all of it, or the fuller
-        `data` behind it, as `csv/<notebook>/<name>.csv`."""
+        `data` behind it, as `csv/<notebook>/<name>.csv`. A table without rows shows one sentence instead: `empty`
+        ("No failing controls in this scope."), else "<title>: none."."""
         data = self.mask(df if data is None else data)
         df = self.mask(df[columns] if columns else df)
+        link = self._export(data, name)
+        if df.empty:
+            sentence = empty or (f"{title}: none." if title else "No rows.")
+            display(HTML(f'<p class="mdcnb-empty">{html.escape(sentence)}</p>'))
+            return
         limit = max_rows or self.max_rows
         parts = [f"<h4>{html.escape(title)}</h4>"] if title else []
         parts.append(html_table(df, limit))
         count = f"showing {limit:,} of {len(df):,} rows" if len(df) > limit else ""
-        link = self._export(data, name)
         footer = " · ".join(p for p in (count, link) if p)
         if footer:
             parts.append(f'<p class="mdcnb-caption">{footer}</p>')
@@ -199,6 +188,14 @@ class Page:
         """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values."""
         escaped = {k: html.escape(str(self.mask(v) if isinstance(v, str) else v)) for k, v in values.items()}
         display(HTML(f"<p>{template.format(**escaped)}</p>"))
+
+    def snippet(self, title: str, text: str, where: str = "") -> None:
+        """Show text to paste elsewhere (a SIEM filter, a query) in monospace with a Copy button (the report page
+        template's script copies it; it works offline), and a sentence saying where it goes."""
+        title, text, where = (html.escape(str(self.mask(v))) for v in (title, text, where))
+        display(HTML(f'<div class="mdcnb-snippet"><p><b>{title}</b> <button type="button" class="mdcnb-copy">Copy'
+                     f'</button></p><pre class="mdcnb-code"><code>{text}</code></pre>'
+                     + (f"<p>{where}</p>" if where else "") + "</div>"))
 
     def _export(self, df: pd.DataFrame, name: str) -> str:
         """Write the CSV when a report is being built; return the escaped link to it ('' otherwise)."""
