@@ -45,16 +45,27 @@ def score_change(snap: Snapshot, f: Filters) -> float:
     return round(round(value("score.overall", snap, f), 2) - round(value("score.overall", before, f), 2), 2)
 
 
-def _changes(snap: Snapshot) -> dict[str, int]:
+def _diff(snap: Snapshot) -> diff.SnapshotDiff | None:
     history = snap.history
-    if history is None:
-        return {}
-    return diff.diff_tables(history.baseline, snap.tables).counts()
+    return None if history is None else diff.diff_tables(history.baseline, snap.tables)
+
+
+def _changes(snap: Snapshot) -> dict[str, int]:
+    changes = _diff(snap)
+    return {} if changes is None else changes.counts()
 
 
 @define("history.newly_unhealthy", "Recommendations newly unhealthy", "count", "{:,}")
 def newly_unhealthy(snap: Snapshot, f: Filters) -> int:
     return _changes(snap).get("newly_unhealthy", 0)
+
+
+@define("history.newly_unhealthy_high", "High and Critical recommendations newly unhealthy", "count", "{:,}")
+def newly_unhealthy_high(snap: Snapshot, f: Filters) -> int:
+    changes = _diff(snap)
+    if changes is None:
+        return 0
+    return int(changes.changed("newly_unhealthy")["severity"].isin(["High", "Critical"]).sum())
 
 
 @define("history.resolved", "Recommendations resolved", "count", "{:,}")

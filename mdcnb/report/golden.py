@@ -8,12 +8,15 @@ changes no number changes no file. Review `git diff tests/golden` before committ
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from mdcnb.report.runner import NOTEBOOKS_DIR, execute, local_kernel, select_notebooks
+from mdcnb.tables.history import HISTORY_ENV
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "tests" / "golden"
 _VOLATILE_METADATA = ("papermill", "execution", "widgets")
@@ -36,9 +39,11 @@ def strip_volatile(path: Path) -> None:
 
 def refresh(names: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
             golden_dir: Path = GOLDEN_DIR) -> list[str]:
-    """Execute the notebooks into `golden_dir`; return the failures (empty when all ran)."""
+    """Execute the notebooks into `golden_dir`; return the failures (empty when all ran). The kernels read a new,
+    empty history store, as pytest's do (tests/conftest.py): the summary shows the weeks the sample ships."""
     failures = []
-    with local_kernel() as kernel_path:
+    with local_kernel() as kernel_path, tempfile.TemporaryDirectory(prefix="mdcnb-golden-") as empty:
+        os.environ[HISTORY_ENV] = str(Path(empty) / "history.duckdb")
         for source in select_notebooks(notebooks_dir, names or []):
             target = golden_dir / source.name
             result = execute(source, target, {}, kernel_path)

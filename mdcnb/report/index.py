@@ -18,10 +18,12 @@ import jinja2
 import pandas as pd
 
 from mdcnb import __version__
+from mdcnb.core.package_data import read_json
 from mdcnb.report import page as page_files
 from mdcnb.report.export import TEMPLATES
 from mdcnb.tables.mask import Masker
 
+ACTIONS: list[dict[str, str]] = read_json(__package__, "actions.json")["actions"]
 SKIP_COLUMNS = ["notebook", "source", "location", "record_type", "reason"]
 MAX_SKIPS_SHOWN = 200
 _TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
@@ -78,6 +80,35 @@ def _pages(week_dir: Path, results: Sequence[Any]) -> list[dict[str, Any]]:
     return pages
 
 
+def actions(pages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """What to do this week (`actions.json`): each action whose measure a page recorded with a figure calling for
+    work (not zero, not none), with that figure and a link to the page."""
+    recorded = {}
+    for page in pages:
+        for h in page["headlines"]:
+            recorded.setdefault(h["measure"], (h, page))
+    found = []
+    for action in ACTIONS:
+        headline, page = recorded.get(action["measure"], (None, None))
+        if headline is None or headline["value"] in (None, 0, 0.0, "none"):
+            continue
+        found.append({"text": action["text"].format(figure=headline["text"]), "href": page["href"],
+                      "page": page["title"]})
+    return found
+
+
+def scope_text(manifest: dict[str, Any]) -> str:
+    """The scope a reader can take in: tenant, management group, subscriptions and connectors counted."""
+    scope = manifest.get("scope") if isinstance(manifest.get("scope"), dict) else {}
+    counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
+    parts = [f"tenant {scope['tenant_id']}" if scope.get("tenant_id") else "",
+             f"management group {scope['management_group']}" if scope.get("management_group") else "",
+             f"{counts['subscriptions']:,} subscriptions" if isinstance(counts.get("subscriptions"), int) else "",
+             f"{counts['securityconnectors']:,} AWS/GCP connectors"
+             if isinstance(counts.get("securityconnectors"), int) else ""]
+    return " · ".join(p for p in parts if p) or "scope not recorded"
+
+
 def write_index(week_dir: Path, *, dataset: Path, manifest: dict[str, Any], results: Sequence[Any],
                 masker: Masker | None = None) -> Path:
     """Write index.html, skips.csv and report.json into `week_dir`; return the index path."""
@@ -91,6 +122,8 @@ def write_index(week_dir: Path, *, dataset: Path, manifest: dict[str, Any], resu
         "dataset": str(dataset),
         "manifest": {k: manifest.get(k) for k in ("source", "as_of", "created", "tool_version")},
         "scope": json.dumps(manifest.get("scope", {}), sort_keys=True),
+        "scope_text": scope_text(manifest),
+        "actions": actions(pages),
         "counts": manifest.get("counts", {}),
         "pages": pages,
         "pull_log": pull_log,
