@@ -170,9 +170,10 @@ class Page:
         if link:
             display(HTML(f'<p class="mdcnb-caption">{link}</p>'))
 
-    def measure(self, id: str, *, filters: Filters | None = None, qualifier: str | None = None) -> Any:
+    def measure(self, id: str, *, filters: Filters | None = None, qualifier: str | None = None) -> None:
         """Show measure `id` as a headline under the page's filters (or `filters`) and record it for index.html;
-        return its value. `qualifier` names what the filters single out (a standard)."""
+        `qualifier` names what the filters single out (a standard). Returns nothing, so that a cell ending in it
+        shows the headline only (`value` gives the number)."""
         snap = self.snapshot()
         filters = filters or self.filters
         value = registry.value(id, snap, filters)
@@ -182,7 +183,6 @@ class Page:
                   "text": text, "filters": filters.only(registry.measure(id).filters).as_dict()}
         display(HTML(f'<p class="mdcnb-headline"><b>{html.escape(label)}:</b> {html.escape(text)}</p>'),
                 metadata={HEADLINE_KEY: record})
-        return value
 
     def note(self, template: str, **values: Any) -> None:
         """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values."""
