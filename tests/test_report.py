@@ -115,7 +115,7 @@ def test_report_layout_in_the_iso_week_of_the_dataset(plain):
                  "report.json", "skips.csv"):
         assert (week / name).is_file(), name
     # the snapshot of stage 1 is gone, and no other side file was left
-    assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["csv", "notebooks"]
+    assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks"]
 
 
 def test_csv_holds_the_full_data_behind_the_chart(plain):
@@ -127,7 +127,10 @@ def test_csv_holds_the_full_data_behind_the_chart(plain):
 def test_pages_are_offline_and_escape_cloud_names(plain):
     page = (plain[3] / "10_good.html").read_text()
     assert external_loads(page) == []
-    assert page.count("Plotly.newPlot") == 1 and page.count("window.Plotly = Plotly") == 1  # plotly.js once
+    # one chart, and plotly.js loaded from the week folder's assets by relative path, not inlined
+    assert page.count("Plotly.newPlot") == 1 and "window.Plotly = Plotly" not in page
+    (script,) = re.findall(r'<script src="(assets/plotly-[^"]+\.min\.js)"', page)
+    assert (plain[3] / script).is_file()
     assert ESCAPED_XSS in page and XSS_NAME not in page and SCRIPT_NAME not in page
     assert "page = Page(" not in page  # code hidden
     assert 'href="csv/10_good/scores.csv"' in page

@@ -60,4 +60,4 @@ def test_cloudtrail_is_scanned_once_and_stage_two_touches_neither_logs_nor_store
     with HistoryStore(store, read_only=True) as opened:
         assert [s.week for s in opened.snapshots()][-1] == "2026-W48"
     assert not (result.week_dir / runner.SNAPSHOT_DIR).exists()
-    assert sorted(p.name for p in result.week_dir.iterdir() if p.is_dir()) == ["csv", "notebooks"]
+    assert sorted(p.name for p in result.week_dir.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks"]
