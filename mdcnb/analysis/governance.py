@@ -32,16 +32,9 @@ ASSIGNMENT_COLUMNS = ["owner", "due_date", "grace_period", "overdue", "days_over
 
 def scoped_assessments(tables: Tables, *, environments: Iterable[str] = (),
                        subscriptions: Iterable[str] = ()) -> pd.DataFrame:
-    """The assessments that pass the scope filters of `mdcnb score` (environment, subscription)."""
-    frame = tables.assessments
-    keep = pd.Series(True, index=frame.index)
-    environments = {e.casefold() for e in environments}
-    if environments:
-        keep &= frame["environment"].fillna("").str.casefold().isin(environments)
-    subscriptions = {s.lower() for s in subscriptions}
-    if subscriptions:
-        keep &= frame["subscription_id"].isin(subscriptions)
-    return frame[keep.fillna(False).astype(bool)]
+    """The assessments that pass the scope filters of `mdcnb score` (environment, subscription): the same test
+    `score.filter_scopes` applies to scopes."""
+    return score.filter_scopes(tables.assessments, environments=environments, subscriptions=subscriptions)
 
 
 def risk_label(assessments: pd.DataFrame) -> pd.Series:

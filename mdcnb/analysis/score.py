@@ -118,7 +118,7 @@ def filter_scopes(frame: pd.DataFrame, *, environments: Iterable[str] = (), subs
     accounts = {str(a) for a in accounts}
     if accounts:
         keep &= (frame["scope_type"] != "connector") | frame["account"].isin(accounts)
-    return frame[keep.fillna(False)]
+    return frame[keep.fillna(False).astype(bool)]
 
 
 def overall(scope_table: pd.DataFrame) -> dict[str, float]:
