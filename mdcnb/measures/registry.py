@@ -118,7 +118,8 @@ def measures() -> dict[str, Measure]:
 
 
 def numbers(feature: str) -> list[str]:
-    """The ids of a feature's measures that are one number or text (not tables), in definition order."""
+    """The ids of a feature's measures that are one number or text (not tables), in definition order (the order
+    of their module: a feature's measures are defined in one module)."""
     return [m.id for m in measures().values() if m.feature == feature and not m.table]
 
 

@@ -48,7 +48,7 @@ def table() -> str:
     """The Markdown table: one row per measure."""
     pages, panels = notebook_uses(), panel_uses()
     rows = ["| measure | label | unit | filters honoured | defined in | shown on |", "|---|---|---|---|---|---|"]
-    for m in registry.measures().values():
+    for m in sorted(registry.measures().values(), key=lambda m: m.id):  # whatever order they were imported in
         module = inspect.getmodule(m.compute).__name__.replace("mdcnb.", "")
         shown = [*pages.get(m.id, []), *panels.get(m.id, [])]
         if m.feature in COMMANDS and not m.table:
