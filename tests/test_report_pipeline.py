@@ -61,3 +61,16 @@ def test_cloudtrail_is_scanned_once_and_stage_two_touches_neither_logs_nor_store
         assert [s.week for s in opened.snapshots()][-1] == "2026-W48"
     assert not (result.week_dir / runner.SNAPSHOT_DIR).exists()
     assert sorted(p.name for p in result.week_dir.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks"]
+
+
+def test_a_notebook_building_its_own_snapshot_scans_once_too(tmp_path, monkeypatch):
+    """Interactively (no report) the week's own CloudTrail volume in the history comes from the snapshot's scan."""
+    from mdcnb import snapshot
+
+    scans: list[int] = []
+    real_scan = cloudtrail.scan_files
+    monkeypatch.setattr(cloudtrail, "scan_files", lambda *a, **k: scans.append(1) or real_scan(*a, **k))
+    snap = snapshot.build(SAMPLE_DATASET, history=tmp_path / "no-store.duckdb")
+    assert len(scans) == 1
+    own_week = snap.history.cloudtrail[snap.history.week]
+    assert own_week["read_only_events"].sum() == snap.cloudtrail.volume["read_only_events"].sum() > 0

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mdcnb.measures.registry import plain
 from mdcnb.sources.dataset import DatasetError, default_dataset
 
 if TYPE_CHECKING:
@@ -75,14 +76,7 @@ def measures_json(snapshot: Any, ids: Iterable[str], **filters: Any) -> dict[str
     from mdcnb.measures import registry
 
     selected = registry.Filters.of(**filters)
-    return {id: registry.plain(registry.value(id, snapshot, selected)) for id in ids}
-
-
-def json_value(value: Any) -> Any:
-    """A JSON-safe value (`mdcnb.measures.registry.plain`: NaN, NA and infinities -> null)."""
-    from mdcnb.measures.registry import plain
-
-    return plain(value)
+    return {id: plain(registry.value(id, snapshot, selected)) for id in ids}
 
 
 def print_json(document: Any) -> None:

@@ -6,7 +6,7 @@ Prices, the SIEM row and the tag exclusion come from the snapshot's `Options`, s
 from __future__ import annotations
 
 from mdcnb.measures.registry import Filters, define
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
 from mdcnb.snapshot.cost import CostView, cost_view
 
 FILTERS = ("environments", "subscriptions", "accounts")
@@ -15,10 +15,11 @@ FILTERS = ("environments", "subscriptions", "accounts")
 def view(snap: Snapshot, f: Filters) -> CostView:
     """The cost page's view of the scopes the filters keep, at the snapshot's prices and options."""
     o = snap.options
-    return cost_view(snap.tables, snap.prices, environments=f.environments, subscriptions=f.subscriptions,
-                     accounts=f.accounts, exclude_tag=o.exclude_tag, exclude_value=o.exclude_value, siem=o.siem,
-                     price_per_gb=o.price_per_gb, price_per_million_events=o.price_per_million_events,
-                     cloudtrail=snap.cloudtrail, inventories=snap.inventories)
+    return computed_once(snap, "cost.view", f, lambda: cost_view(
+        snap.tables, snap.prices, environments=f.environments, subscriptions=f.subscriptions, accounts=f.accounts,
+        exclude_tag=o.exclude_tag, exclude_value=o.exclude_value, siem=o.siem, price_per_gb=o.price_per_gb,
+        price_per_million_events=o.price_per_million_events, cloudtrail=snap.cloudtrail,
+        inventories=snap.inventories))
 
 
 @define("cost.plans_monthly", "Defender plans per month, as configured", "money/month", "{:,.2f}", filters=FILTERS,

@@ -129,6 +129,16 @@ def value(id: str, snapshot: Snapshot, filters: Filters | None = None) -> Any:
     return m.compute(snapshot, (filters or Filters()).only(m.filters))
 
 
+def shown(id: str, snapshot: Snapshot, filters: Filters | None = None) -> dict[str, Any]:
+    """The measure as a headline reads on every surface: id, label (with its scope note), JSON-safe value, text,
+    and the filters it was computed under."""
+    filters = filters or Filters()
+    v = value(id, snapshot, filters)
+    return {"measure": id, "label": labelled(id, filters), "value": plain(v),
+            "text": text(id, v, currency=snapshot.prices.currency),
+            "filters": filters.only(measure(id).filters).as_dict()}
+
+
 def labelled(id: str, filters: Filters | None = None) -> str:
     """The measure's label; when the page filters on something the measure ignores, the label says what it
     covers instead ("all environments", "whole window")."""

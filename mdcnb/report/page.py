@@ -174,15 +174,11 @@ class Page:
         """Show measure `id` as a headline under the page's filters (or `filters`) and record it for index.html;
         `qualifier` names what the filters single out (a standard). Returns nothing, so that a cell ending in it
         shows the headline only (`value` gives the number)."""
-        snap = self.snapshot()
-        filters = filters or self.filters
-        value = registry.value(id, snap, filters)
-        label = registry.labelled(id, filters) + (f": {self.mask(qualifier)}" if qualifier else "")
-        text = self.mask(registry.text(id, value, currency=snap.prices.currency))
-        record = {"notebook": self.notebook, "measure": id, "label": label, "value": registry.plain(value),
-                  "text": text, "filters": filters.only(registry.measure(id).filters).as_dict()}
-        display(HTML(f'<p class="mdcnb-headline"><b>{html.escape(label)}:</b> {html.escape(text)}</p>'),
-                metadata={HEADLINE_KEY: record})
+        record = {"notebook": self.notebook, **registry.shown(id, self.snapshot(), filters or self.filters)}
+        record["label"] += f": {self.mask(qualifier)}" if qualifier else ""
+        record["text"] = self.mask(record["text"])
+        display(HTML(f'<p class="mdcnb-headline"><b>{html.escape(record["label"])}:</b> '
+                     f'{html.escape(record["text"])}</p>'), metadata={HEADLINE_KEY: record})
 
     def note(self, template: str, **values: Any) -> None:
         """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -28,6 +28,7 @@ from mdcnb.tables.cloudtrail.result import VolumeResult, cloudtrail_daily
 from mdcnb.tables.cloudtrail.trails import trails_from_dataset
 from mdcnb.tables.history_weeks import WeeklyHistory, cloudtrail_daily_of, record_run, weekly_history
 
+T = TypeVar("T")
 SNAPSHOT_FILE = "snapshot.pickle"
 _FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables
 # the other parts, stored whole
@@ -62,10 +63,21 @@ class Snapshot:
     inventories: dict[str, AccountInventory] = field(default_factory=dict)
     trails: pd.DataFrame = field(default_factory=schema.CLOUDTRAIL_TRAILS.frame)
     history: WeeklyHistory | None = None
+    memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)  # `computed_once`; not written
 
     @property
     def dataset(self) -> Path | None:
         return self.tables.dataset
+
+
+def computed_once(snap: Snapshot, name: str, filters: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` once per snapshot data (its tables and scan) and filters: what several measures read (the cost
+    page's view) is not built again for each of them. A snapshot seen at another week has other tables, so it never
+    gets this week's value."""
+    key = (name, id(snap.tables), id(snap.cloudtrail), filters)
+    if key not in snap.memo:
+        snap.memo[key] = (snap.tables, snap.cloudtrail, compute())  # the data kept alive: its id is not reused
+    return snap.memo[key][2]
 
 
 def build(dataset: str | Path | None = None, *, history: str | Path | None = None, logs: str | Path | None = None,
@@ -81,11 +93,12 @@ def build(dataset: str | Path | None = None, *, history: str | Path | None = Non
     audit.skips[:0] = inventory_skips
     options = options or Options()
     table = load_prices(options.prices, options.currency, options.overrides)
-    snap = Snapshot(tables=tables, cloudtrail=scan(path, logs=logs, since=since, until=until), audit=audit,
-                    prices=table, siem_price=_siem_price(options, table),
+    volume = scan(path, logs=logs, since=since, until=until)
+    own_daily = cloudtrail_daily(volume.volume) if logs is None else None  # the week's own logs were scanned
+    snap = Snapshot(tables=tables, cloudtrail=volume, audit=audit, prices=table, siem_price=_siem_price(options, table),
                     options=options, inventories=inventories, trails=trails_from_dataset(path),
-                    history=weekly_history(path, history, since=since, until=until, tables=tables, tenant=tenant)
-                    if with_history else None)
+                    history=weekly_history(path, history, since=since, until=until, tables=tables,
+                                           daily=own_daily, tenant=tenant) if with_history else None)
     _audit_unstored_weeks(snap)
     return snap
 
@@ -111,7 +124,8 @@ def record(snap: Snapshot, store: str | Path | None = None, *, since: str | None
     CloudTrail volume and readiness audit, then read the estate's weeks back into `snap.history`: the explicit
     history step of `mdcnb report` and `mdcnb pull` (never a side effect of reading)."""
     record_run(snap.dataset, store, tables=snap.tables, extras=functools.partial(week_extras, snap), log=log)
-    snap.history = weekly_history(snap.dataset, store, since=since, until=until, tables=snap.tables)
+    snap.history = weekly_history(snap.dataset, store, since=since, until=until, tables=snap.tables,
+                                  daily=cloudtrail_daily(snap.cloudtrail.volume))
     _audit_unstored_weeks(snap)
 
 

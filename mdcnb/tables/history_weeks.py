@@ -151,14 +151,15 @@ class WeeklyHistory:
 
 
 def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since: str | None = None,
-                   until: str | None = None, tables: Tables | None = None,
+                   until: str | None = None, tables: Tables | None = None, daily: pd.DataFrame | None = None,
                    tenant: str | None = None) -> WeeklyHistory:
     """The estate's weeks: those stored for its series, then those the dataset ships (`history/<week>/`) and the
     dataset's own week where the store lacks them. Reading never writes: `record_run` stores a week.
 
     Weeks run from `since` (an ISO date, its week included) to the dataset's own week, or `until` if earlier.
-    `tables` are the dataset's own, already loaded. `tenant` reads another tenant's series of the store (its
-    latest recorded one) instead of the dataset's own.
+    `tables` and `daily` (its daily CloudTrail volume) are the dataset's own, already loaded and scanned: a
+    week read from the dataset itself is not normalised or scanned again. `tenant` reads another tenant's series of
+    the store (its latest recorded one) instead of the dataset's own.
     """
     from mdcnb.tables import load_tables
 
@@ -170,7 +171,7 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
     own_key = dataset_key(dataset)
     series = str(own_key)
     weeks: dict[str, Tables] = {}
-    cloudtrail: dict[str, pd.DataFrame] = {}
+    volumes: dict[str, pd.DataFrame] = {}
     audits: dict[str, pd.DataFrame | None] = {}
     folders: dict[str, Path] = {}
     full: dict[str, Callable[[], Tables]] = {}
@@ -182,7 +183,7 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
             for snap in store.snapshots(series):
                 if first <= snap.week <= last:
                     weeks[snap.week] = store.load(snap, TREND_TABLES)
-                    cloudtrail[snap.week] = store.load_table(snap, "cloudtrail_daily")
+                    volumes[snap.week] = store.load_table(snap, "cloudtrail_daily")
                     audits[snap.week] = store.load_table(snap, "aws_audit")
                     full[snap.week] = functools.partial(_stored_tables, path, snap.snapshot_id)
                     if snap.complete is False:
@@ -192,10 +193,12 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
     own = {dataset_week(folder): folder for folder in [*embedded_weeks(dataset), dataset]}
     for week, folder in own.items() if series == str(own_key) else ():  # another tenant's series: stored weeks only
         if first <= week <= last and week not in weeks:
-            weeks[week] = load_tables(folder, names=TREND_TABLES)
-            cloudtrail[week] = cloudtrail_daily_of(folder)
+            own_tables = tables if tables is not None and folder == dataset else None
+            weeks[week] = own_tables.only(TREND_TABLES) if own_tables else load_tables(folder, names=TREND_TABLES)
+            own_daily = daily if own_tables is not None else None
+            volumes[week] = own_daily if own_daily is not None else cloudtrail_daily_of(folder)
             audits[week], folders[week] = None, folder
-            full[week] = functools.partial(load_tables, folder)
+            full[week] = (lambda t=own_tables: t) if own_tables else functools.partial(load_tables, folder)
             if not pull_complete(read_manifest(folder)):
                 incomplete.add(week)
     if not weeks:
@@ -205,7 +208,7 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
     own_latest = tables is not None and series == str(own_key) and latest_week == dataset_week(dataset)
     latest = tables if own_latest else full[latest_week]()
     previous = full[order[-2]]() if len(order) > 1 else None
-    return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: cloudtrail[w] for w in order},
+    return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: volumes[w] for w in order},
                          {w: audits[w] for w in order}, folders, latest, previous, sorted(incomplete))
 
 

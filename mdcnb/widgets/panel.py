@@ -227,9 +227,5 @@ def account_options(*frames: tuple[pd.DataFrame, str, str]) -> list[tuple[str, s
 
 def measures_of(snapshot: Snapshot, ids: Sequence[str], filters: registry.Filters) -> pd.DataFrame:
     """The panel's headline numbers for a selection: each measure's label, value and text, from the registry."""
-    rows = []
-    for id in ids:
-        value = registry.value(id, snapshot, filters)
-        rows.append({"measure": id, "label": registry.labelled(id, filters), "value": registry.plain(value),
-                     "text": registry.text(id, value, currency=snapshot.prices.currency)})
+    rows = [registry.shown(id, snapshot, filters) for id in ids]
     return pd.DataFrame(rows, columns=["measure", "label", "value", "text"])

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from mdcnb.cli.support import add_dataset_argument, json_value, load_dataset, print_json
+from mdcnb.cli.support import add_dataset_argument, load_dataset, plain, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,7 +86,7 @@ def _masker(args: argparse.Namespace, dataset, inventories):
 
 
 def _as_json(result, problems: list[str]) -> dict:
-    rows = [{k: json_value(v) for k, v in row.items()} for row in result.results.to_dict("records")]
+    rows = [{k: plain(v) for k, v in row.items()} for row in result.results.to_dict("records")]
     counts = result.results["status"].value_counts().to_dict()
     return {"as_of": result.as_of.isoformat(), "summary": {k: int(v) for k, v in counts.items()},
             "accounts": sorted(result.results["account_id"].dropna().unique().tolist()),

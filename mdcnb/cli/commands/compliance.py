@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mdcnb.cli.support import add_dataset_command, json_value, load_dataset, measures_json, print_frame, print_json
+from mdcnb.cli.support import add_dataset_command, load_dataset, measures_json, plain, print_frame, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
         print_json({"measures": measures_json(of_tables(tables), numbers("compliance"), subscriptions=args.subscription,
                                               standards=args.standard),
                     "standards": [
-            {"scope": r.scope_id, "standard": r.standard, "passed_controls": json_value(r.passed_controls),
-             "failed_controls": json_value(r.failed_controls), "skipped_controls": json_value(r.skipped_controls),
-             "unsupported_controls": json_value(r.unsupported_controls), "pass_rate": json_value(r.pass_rate)}
+            {"scope": r.scope_id, "standard": r.standard, "passed_controls": plain(r.passed_controls),
+             "failed_controls": plain(r.failed_controls), "skipped_controls": plain(r.skipped_controls),
+             "unsupported_controls": plain(r.unsupported_controls), "pass_rate": plain(r.pass_rate)}
             for r in table.itertuples(index=False)]})
         return 0
     print("Per standard, all subscriptions:")

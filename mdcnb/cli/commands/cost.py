@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mdcnb.cli.support import add_dataset_argument, json_value, load_dataset, measures_json, print_frame, print_json
+from mdcnb.cli.support import add_dataset_argument, load_dataset, measures_json, plain, print_frame, print_json
 
 if TYPE_CHECKING:
     from mdcnb.tables import Tables
@@ -103,4 +103,4 @@ def _actual(tables: Tables) -> dict:
     from mdcnb.snapshot import cost as cost_page
 
     spend, note = cost_page.actual_spend(tables, True)
-    return {"note": note, "scopes": [{k: json_value(v) for k, v in row.items()} for row in spend.to_dict("records")]}
+    return {"note": note, "scopes": [{k: plain(v) for k, v in row.items()} for row in spend.to_dict("records")]}

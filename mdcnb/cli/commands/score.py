@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mdcnb.cli.support import add_dataset_command, json_value, load_dataset, measures_json, print_frame, print_json
+from mdcnb.cli.support import add_dataset_command, load_dataset, measures_json, plain, print_frame, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,10 +28,10 @@ def run(args: argparse.Namespace) -> int:
         print_json({
             "measures": measures_json(of_tables(tables), numbers("score"), environments=args.environment,
                                       subscriptions=args.subscription),
-            "overall": {k: json_value(v) for k, v in overall.items()},
-            "scopes": [{"id": r.scope_id, "name": json_value(r.name), "environment": json_value(r.environment),
-                        "current": json_value(r.current), "max": json_value(r.max),
-                        "percentage": json_value(r.percentage), "weight": json_value(r.weight)}
+            "overall": {k: plain(v) for k, v in overall.items()},
+            "scopes": [{"id": r.scope_id, "name": plain(r.name), "environment": plain(r.environment),
+                        "current": plain(r.current), "max": plain(r.max),
+                        "percentage": plain(r.percentage), "weight": plain(r.weight)}
                        for r in scope_table.itertuples(index=False)],
         })
         return 0
