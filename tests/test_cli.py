@@ -58,14 +58,22 @@ print(json.dumps([code, out.getvalue(), sorted({name.split(".")[0] for name in s
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["prices", "show"]], ids=["help", "prices-show"])
-def test_light_commands_run_without_pandas_or_plotly(argv: list[str]) -> None:
-    """Commands that only print what they read start without pandas (about 1.5 s of imports) or plotly."""
+# What a command that only prints what it read, or what nothing read, must not import (pandas alone is 1.5 s).
+NOT_AT_START = {"pandas", "plotly", "pyarrow", "duckdb", "ipywidgets"}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["prices", "show"], ["cloudtrail", "volume", "--logs", "{empty}"],
+                                  ["cloudtrail", "volume", "--logs", "{empty}", "--json"]],
+                         ids=["help", "prices-show", "cloudtrail-empty", "cloudtrail-empty-json"])
+def test_light_commands_run_without_pandas_or_plotly(argv: list[str], tmp_path) -> None:
+    """Commands that only print what they read (or that an empty folder holds nothing) start without pandas,
+    plotly, pyarrow, DuckDB or ipywidgets: what the interpreter holds when the command has run."""
+    argv = [arg.replace("{empty}", str(tmp_path)) for arg in argv]
     proc = subprocess.run([sys.executable, "-c", RUN_PROBE, *argv], capture_output=True, text=True, check=True,
                           timeout=120)
     code, out, loaded = json.loads(proc.stdout)
     assert code == 0 and out.strip()
-    assert not {"pandas", "plotly"} & set(loaded), f"{argv} imported {sorted({'pandas', 'plotly'} & set(loaded))}"
+    assert not NOT_AT_START & set(loaded), f"{argv} imported {sorted(NOT_AT_START & set(loaded))}"
 
 
 def test_prices_show_prints_each_row_with_derived_monthly_prices(tmp_path) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from mdcnb.normalize.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE
 from mdcnb.sources.prices import SiemPrice
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GB = 1_000_000_000
 MONTH_DAYS = 30
@@ -24,14 +24,24 @@ MONTH_DAYS = 30
 
 def window_days(volume: pd.DataFrame, since: str | None = None, until: str | None = None) -> int:
     """Days the counts cover: the requested window, else first to last event day present (at least 1)."""
+    if (since and until) or volume.empty:
+        return span_days(since, until)
+    import pandas as pd  # here, not at the top: `cost` of no events (an empty log folder) needs no pandas
+
+    days = pd.to_datetime(volume["date"])
+    return span_days(since, until, days.min().date(), days.max().date())
+
+
+def span_days(since: str | None, until: str | None, first: date | None = None, last: date | None = None) -> int:
+    """Days from `since` (else the first event day) to `until` (else the last): the requested window when both
+    ends are given, else at least 1 (1 without events)."""
     if since and until:
         return (date.fromisoformat(until) - date.fromisoformat(since)).days + 1
-    if volume.empty:
+    if first is None or last is None:
         return 1
-    days = pd.to_datetime(volume["date"])
-    first = date.fromisoformat(since) if since else days.min().date()
-    last = date.fromisoformat(until) if until else days.max().date()
-    return max(1, (last - first).days + 1)
+    start = date.fromisoformat(since) if since else first
+    end = date.fromisoformat(until) if until else last
+    return max(1, (end - start).days + 1)
 
 
 def _cost(events: int, nbytes: int, price: SiemPrice) -> float:
@@ -41,12 +51,19 @@ def _cost(events: int, nbytes: int, price: SiemPrice) -> float:
 def siem_cost(volume: pd.DataFrame, price: SiemPrice, since: str | None = None,
               until: str | None = None) -> dict[str, Any]:
     """Window and monthly cost of all events and of the events a CSPM filter drops (its reads + assume-role)."""
-    days = window_days(volume, since, until)
+    from mdcnb.normalize.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE
+
     cspm = volume[volume["actor"] == CSPM]
     assume = volume[volume["actor"] == CSPM_ASSUME_ROLE]
     drop_events = int(cspm["read_only_events"].sum() + assume["events"].sum())
     drop_bytes = int(cspm["read_only_bytes"].sum() + assume["bytes"].sum())
-    all_events, all_bytes = int(volume["events"].sum()), int(volume["bytes"].sum())
+    return cost(int(volume["events"].sum()), int(volume["bytes"].sum()), drop_events, drop_bytes, price,
+                window_days(volume, since, until))
+
+
+def cost(all_events: int, all_bytes: int, drop_events: int, drop_bytes: int, price: SiemPrice,
+         days: int) -> dict[str, Any]:
+    """`siem_cost` from the counts: all events and bytes, those the filter drops, over `days` days."""
     scale = MONTH_DAYS / days
     total = _cost(all_events, all_bytes, price)
     saving = _cost(drop_events, drop_bytes, price)

@@ -18,7 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,11 +132,16 @@ def price_table_from_dict(data: dict[str, Any], path: Path | None = None) -> Pri
 
     rows = pd.DataFrame(price_rows(data, path), columns=list(ROW_COLUMNS))
     rows = rows.astype({c: "float64" for c in (*PRICE_COLUMNS, "usage_block")})
+    return PriceTable(rows=rows, path=path, **_header(data))
+
+
+def _header(data: dict[str, Any]) -> dict[str, Any]:
+    """A table's fields other than its rows, from its JSON form (checked by `price_rows` first)."""
     siem_bytes = (data.get("siem_bytes_per_event") or {}).get("value", 1320.0)
-    return PriceTable(name=str(data["name"]), date=str(data["date"]), currency=str(data["currency"]).upper(),
-                      source=str(data["source"]), rows=rows, region=str(data.get("region", "Global")),
-                      hours_per_month=float(data.get("hours_per_month", HOURS_PER_MONTH)),
-                      siem_bytes_per_event=float(siem_bytes), path=path)
+    return {"name": str(data["name"]), "date": str(data["date"]), "currency": str(data["currency"]).upper(),
+            "source": str(data["source"]), "region": str(data.get("region", "Global")),
+            "hours_per_month": float(data.get("hours_per_month", HOURS_PER_MONTH)),
+            "siem_bytes_per_event": float(siem_bytes)}
 
 
 def read_price_data(path: Path) -> dict[str, Any]:
@@ -278,6 +283,31 @@ def siem_options(table: PriceTable) -> list[str]:
     return sorted(table.rows.loc[table.rows["plan"] == "SIEM", "sub_plan"])
 
 
+class _Plain(NamedTuple):
+    """What `siem_price` reads of a price table: its header, and its rows as dicts."""
+
+    name: str
+    label: str
+    date: str
+    currency: str
+    siem_bytes_per_event: float
+    rows: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, table: PriceTable | None) -> _Plain:
+        """`table`, or else the latest USD table read without pandas (so that `mdcnb cloudtrail volume` on an
+        empty folder starts without it)."""
+        if table is not None:
+            return cls(table.name, table.label, table.date, table.currency, table.siem_bytes_per_event,
+                       table.rows.to_dict("records"))
+        path = latest_price_path()
+        data = read_price_data(path)
+        rows = price_rows(data, path)
+        head = _header(data)
+        return cls(head["name"], table_label(head["name"], head["date"], head["currency"]), head["date"],
+                   head["currency"], head["siem_bytes_per_event"], rows)
+
+
 def siem_price(siem: str = DEFAULT_SIEM, table: PriceTable | None = None, *, price_per_gb: float | None = None,
                price_per_million_events: float | None = None, bytes_per_event: float | None = None) -> SiemPrice:
     """The ingestion price of one SIEM from the dated table (default: the latest USD table), or the caller's price.
@@ -287,19 +317,21 @@ def siem_price(siem: str = DEFAULT_SIEM, table: PriceTable | None = None, *, pri
     replace the table price (the source then says so); `bytes_per_event` replaces the table's average billed size
     of a CloudTrail event, used when only event counts are known.
     """
-    table = table or latest_price_table()
-    size = float(bytes_per_event if bytes_per_event is not None else table.siem_bytes_per_event)
+    plain = _Plain.of(table)
+    size = float(bytes_per_event if bytes_per_event is not None else plain.siem_bytes_per_event)
     if price_per_gb is not None or price_per_million_events is not None:
-        return SiemPrice(float(price_per_gb or 0.0), float(price_per_million_events or 0.0), table.currency,
+        return SiemPrice(float(price_per_gb or 0.0), float(price_per_million_events or 0.0), plain.currency,
                          "given by the user", None, "custom", size, "user")
-    rows = table.rows[(table.rows["plan"] == "SIEM") & (table.rows["sub_plan"] == siem)]
-    if rows.empty or math.isnan(rows.iloc[0]["usage_price"]):
-        raise PriceTableError(f"{table.name} has no SIEM price {siem!r}; known: {', '.join(siem_options(table))}")
-    row = rows.iloc[0]
+    siems = [row for row in plain.rows if row["plan"] == "SIEM"]
+    rows = [row for row in siems if row["sub_plan"] == siem]
+    if not rows or math.isnan(rows[0]["usage_price"]):
+        known = ", ".join(sorted(row["sub_plan"] for row in siems))
+        raise PriceTableError(f"{plain.name} has no SIEM price {siem!r}; known: {known}")
+    row = rows[0]
     price = float(row["usage_price"])
     if str(row["usage_unit"]).lower().endswith("events"):
         per_gb, per_million = 0.0, price / float(row["usage_block"]) * 1e6
     else:
         per_gb, per_million = price, 0.0
-    return SiemPrice(per_gb, per_million, table.currency, f"{table.label}: {row['source']}", table.date, siem, size,
+    return SiemPrice(per_gb, per_million, plain.currency, f"{plain.label}: {row['source']}", plain.date, siem, size,
                      str(row["confidence"]))

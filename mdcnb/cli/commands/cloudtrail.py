@@ -61,14 +61,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ct.set_defaults(func=lambda args: ct.print_help() or 2)
 
 
-def _price(args: argparse.Namespace) -> Any:
+def price(args: argparse.Namespace) -> Any:
+    """The SIEM price `args` choose: a row of the dated price table, or the user's own."""
     from dataclasses import replace
 
     from mdcnb.sources.prices import siem_price
 
-    price = siem_price(args.siem, price_per_gb=args.price_per_gb,
-                       price_per_million_events=args.price_per_million_events)
-    return replace(price, source=args.price_source) if args.price_source else price
+    chosen = siem_price(args.siem, price_per_gb=args.price_per_gb,
+                        price_per_million_events=args.price_per_million_events)
+    return replace(chosen, source=args.price_source) if args.price_source else chosen
 
 
 def _volume(args: argparse.Namespace):
@@ -112,17 +113,37 @@ def _csv(value: str | None) -> list[str]:
 
 
 def run_volume(args: argparse.Namespace) -> int:
+    from mdcnb.cli import empty_scan
+    from mdcnb.sources.prices import PriceTableError
+
+    try:
+        summary = empty_scan.document(args) if empty_scan.applies(args) else _scanned(args)
+    except (ValueError, FileNotFoundError, PriceTableError) as exc:  # WorkerDied is a RuntimeError: see _scanned
+        print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_volume(summary)
+    if summary["files_skipped"]:
+        print(f"{len(summary['files_skipped'])} file(s) skipped (see files_skipped)", file=sys.stderr)
+    return 0
+
+
+def _scanned(args: argparse.Namespace) -> dict[str, Any]:
+    """Scan what `args` name and give the `--json` document (a died worker becomes a ValueError: exit 2)."""
     from mdcnb.tables.cloudtrail.scan import WorkerDied
 
     try:
         res = _volume(args)
-    except (ValueError, FileNotFoundError, WorkerDied) as exc:
-        print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
-        return 2
-    return _report(args, res)
+    except WorkerDied as exc:
+        raise ValueError(str(exc)) from exc
+    return document(args, res)
 
 
-def _report(args: argparse.Namespace, res: Any) -> int:
+def document(args: argparse.Namespace, res: Any) -> dict[str, Any]:
+    """The `--json` document of a scan: its summary, the registry's measures, the roles found, the paste-able
+    filters and the SIEM cost; the volume table written to `--csv` when asked."""
     from dataclasses import replace
 
     from mdcnb.analysis.cloudtrail import cspm_role_arns
@@ -131,32 +152,21 @@ def _report(args: argparse.Namespace, res: Any) -> int:
     from mdcnb.cli.support import measures_json
     from mdcnb.measures.registry import numbers
     from mdcnb.snapshot import of_tables
-    from mdcnb.sources.prices import PriceTableError
     from mdcnb.tables import Tables
 
     summary = res.summary()
-    try:
-        price = _price(args)
-        snap = replace(of_tables(Tables(), res), siem_price=price)
-    except PriceTableError as exc:
-        print(f"mdcnb cloudtrail volume: {exc}", file=sys.stderr)
-        return 2
+    siem = price(args)
+    snap = replace(of_tables(Tables(), res), siem_price=siem)
     summary["measures"] = measures_json(snap, numbers("cloudtrail"), since=args.since, until=args.until)
     found = cspm_role_arns(res.volume)
     summary["cspm_role_arns_found"] = found
     summary["filters"] = filters(found)
-    summary["siem_cost"] = siem_cost(res.volume, price, res.since, res.until)
+    summary["siem_cost"] = siem_cost(res.volume, siem, res.since, res.until)
     if args.csv:
         from mdcnb.report.page import write_csv
 
         write_csv(res.volume, Path(args.csv))
-    if args.json:
-        print(json.dumps(summary, indent=2, default=str))
-    else:
-        _print_volume(summary)
-    if summary["files_skipped"]:
-        print(f"{len(summary['files_skipped'])} file(s) skipped (see files_skipped)", file=sys.stderr)
-    return 0
+    return summary
 
 
 def _print_volume(s: dict[str, Any]) -> None:

@@ -27,6 +27,13 @@ DEFAULT_MARGIN_DAYS = 1
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file begins: its bytes, not its name, say it is one
 
 
+def iso_day(value: str | None) -> str | None:
+    """Validate an ISO date (or datetime) and keep its day (a bad one raises ValueError)."""
+    if not value:
+        return None
+    return date.fromisoformat(str(value)[:10]).isoformat()
+
+
 class ReadError(Exception):
     """A file that could not be fetched (S3 AccessDenied, vanished key, I/O error): becomes a counted skip."""
 

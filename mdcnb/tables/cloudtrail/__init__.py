@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mdcnb.normalize.cloudtrail.identity import RoleMatcher, roles_from_offerings
 from mdcnb.normalize.cloudtrail.parse import ScanOptions
-from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS, list_local
+from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS, iso_day, list_local
 from mdcnb.tables.cloudtrail.result import VolumeResult
 from mdcnb.tables.cloudtrail.scan import scan_files
 
@@ -45,7 +45,7 @@ def volume(logs: str | Path, *, since: str | None = None, until: str | None = No
            endpoint_url: str | None = None, processes: int | None = None,
            margin_days: int = DEFAULT_MARGIN_DAYS) -> VolumeResult:
     """Count CloudTrail events in a folder, a file or an `s3://bucket/prefix`."""
-    opts = ScanOptions(matcher_for(role_arns, dataset), since=_day(since), until=_day(until))
+    opts = ScanOptions(matcher_for(role_arns, dataset), since=iso_day(since), until=iso_day(until))
     d_since = date.fromisoformat(opts.since) if opts.since else None
     d_until = date.fromisoformat(opts.until) if opts.until else None
     logs_s = str(logs)
@@ -63,13 +63,6 @@ def volume(logs: str | Path, *, since: str | None = None, until: str | None = No
     return scan_files(list_local(path), opts, processes=processes, margin_days=margin_days, source=str(path))
 
 
-def _day(value: str | None) -> str | None:
-    """Validate an ISO date (or datetime) and keep its day."""
-    if not value:
-        return None
-    return date.fromisoformat(str(value)[:10]).isoformat()
-
-
 def dataset_volume(dataset: str | Path | None = None, *, since: str | None = None, until: str | None = None,
                    processes: int | None = None) -> VolumeResult:
     """Count the CloudTrail logs a dataset carries (`<dataset>/cloudtrail/`) with its connectors' role ARNs.
@@ -79,7 +72,7 @@ def dataset_volume(dataset: str | Path | None = None, *, since: str | None = Non
     path = Path(dataset) if dataset is not None else default_dataset()
     root = cloudtrail_root(path)
     if not root.is_dir():
-        opts = ScanOptions(matcher_for((), path), since=_day(since), until=_day(until))
+        opts = ScanOptions(matcher_for((), path), since=iso_day(since), until=iso_day(until))
         res = scan_files([], opts, source=str(root))
         res.notes.append(f"no CloudTrail logs in {root}")
         return res
