@@ -288,6 +288,7 @@ def main() -> int:
     counts = [results[m]["cspm_read_events"] for m in ("mdcnb", "json_loop", "duckdb")] + [mix["cspm_read_events"]]
     print(f"CSPM read events: mdcnb {counts[0]:,}, json loop {counts[1]:,}, DuckDB {counts[2]:,}, mdcnb on the mix "
           f"{counts[3]:,} ({'agree' if len(set(counts)) == 1 else 'DISAGREE'})")
+    _record(ratios, mdcnb_rate / loop_rate, n, p, args.repeats, agree=len(set(counts)) == 1)
     if not args.no_4n:
         m = args.memory_events or 4 * args.events
         big = base / f"n{m}"
@@ -308,6 +309,22 @@ def main() -> int:
                   f"{rl['tasks_reread_for_late_events']:,}; counts equal the run without them: "
                   f"{'yes' if same else 'NO'}")
     return 0
+
+
+def _record(ratios: dict[str, float], vs_loop: float, events: int, processes: int, repeats: int, agree: bool) -> None:
+    """The README's rows (benchmarks/_results.py): both ratios to the bound, and the one to the json.load loop."""
+    from _results import write
+
+    where = f"{events:,} events, {processes} processes, median of {repeats} interleaved rounds"
+    counted = "" if agree else "; the CSPM counts DISAGREE"
+    write(__file__, [
+        {"id": "cloudtrail.mix_vs_bound", "value": round(ratios["mix"], 2), "unit": "x",
+         "text": f"{ratios['mix']:.2f}× ({where}{counted})"},
+        {"id": "cloudtrail.ascii_vs_bound", "value": round(ratios["ASCII"], 2), "unit": "x",
+         "text": f"{ratios['ASCII']:.2f}× ({where}{counted})"},
+        {"id": "cloudtrail.vs_json_loop", "measure": "CloudTrail scan vs a plain `json.load` loop (one core)",
+         "target": "≥ 4×", "value": round(vs_loop, 1), "unit": "x", "text": f"{vs_loop:.1f}× ({where})"},
+    ])
 
 
 if __name__ == "__main__":
