@@ -96,3 +96,12 @@ def test_prices_show_prints_each_row_with_derived_monthly_prices(tmp_path) -> No
     assert [line.split() for line in lines[3:]] == [
         ["VirtualMachines", "P2", "server", "0.02", "14.6", "-", "-", "S", "-"],
         ["SIEM", "sentinel-basic", "GB", "-", "-", "-", "GB", "U", "-"]]
+
+
+def test_version_is_read_when_asked_and_printed_on_stdout() -> None:
+    """`mdcnb.__version__` is read lazily (importlib.metadata is a third of a light start): still the installed one."""
+    from importlib.metadata import version
+
+    proc = subprocess.run([sys.executable, "-m", "mdcnb", "--version"], capture_output=True, text=True, check=True,
+                          timeout=120)
+    assert proc.stdout == f"mdcnb {version('mdcnb')}\n"

@@ -15,7 +15,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from mdcnb import __version__
+import mdcnb
 from mdcnb.cli import commands
 from mdcnb.core import progress
 from mdcnb.sources.dataset import DatasetError
@@ -23,7 +23,7 @@ from mdcnb.sources.dataset import DatasetError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mdcnb", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"mdcnb {__version__}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--quiet", action="store_true", help="no progress bars (they are drawn on a terminal only)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -31,6 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(subparsers)
     _add_quiet(subparsers)
     return parser
+
+
+class _Version(argparse.Action):
+    """`--version`: print it and exit; read only when asked (`mdcnb.__version__` costs a light command's start)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"mdcnb {mdcnb.__version__}")
+        parser.exit()
 
 
 def _add_quiet(subparsers: argparse._SubParsersAction) -> None:

@@ -40,7 +40,7 @@ from typing import IO, Any
 
 import orjson
 
-from mdcnb import __version__
+import mdcnb
 from mdcnb.core.package_data import data_dir
 
 RECORD_TYPES: tuple[str, ...] = (
@@ -377,7 +377,7 @@ def write_manifest(dataset: Path, *, source: str, scope: dict[str, Any], created
         "source": source,
         "scope": scope,
         "tool": "mdcnb",
-        "tool_version": __version__,
+        "tool_version": mdcnb.__version__,
         "counts": counts or {},
         "pull_log": pull_log or [],
         **(extra or {}),
