@@ -87,6 +87,7 @@ def test_folder_with_any_file_or_other_inputs_is_scanned(tmp_path) -> None:
     assert empty_scan.applies(_args(tmp_path, []))
     for options in (["--role-arn", CSPM], ["--dataset", str(tmp_path)], ["--csv", str(tmp_path / "v.csv")]):
         assert not empty_scan.applies(_args(tmp_path, options))
+    assert not empty_scan.applies(_args(tmp_path / "missing", []))  # the scan says it does not exist
     (tmp_path / "README.txt").write_text("not a log")
     assert not empty_scan.applies(_args(tmp_path, []))
     code, out, _ = _run("cloudtrail", "volume", "--logs", str(tmp_path), "--json", "--processes", "1")

@@ -1,8 +1,8 @@
-"""`mdcnb cloudtrail volume --logs FOLDER` on a folder with no file in it, answered without pandas.
+"""`mdcnb cloudtrail volume --logs FOLDER` on an empty folder, answered without pandas.
 
 Nothing is read, so every count is zero; what the answer holds besides the window, the source and the SIEM price
 does not depend on the arguments. That part is the real command's document for an empty folder, recorded in
-`cloudtrail_empty.json` by `python -m mdcnb.cli.empty_scan` (tests/test_cli.py checks the recording is what the
+`cloudtrail_empty.json` by `python -m mdcnb.cli.empty_scan` (tests/test_cloudtrail_empty.py checks it is what the
 command computes today, and that both paths print the same). The command starts in about a tenth of the time: it
 imports neither the scan, the tables, the registry nor pandas.
 """
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from mdcnb.analysis.cloudtrail_cost import cost, span_days
-from mdcnb.sources.cloudtrail.layout import iso_day, list_local
+from mdcnb.sources.cloudtrail.layout import iso_day
 
 RECORDED = Path(__file__).with_name("cloudtrail_empty.json")
 # The fields of the document that depend on the arguments: computed on each run, null in the recording.
@@ -25,14 +26,17 @@ PER_RUN = ("source", "since", "until", "siem_cost")
 
 
 def applies(args: argparse.Namespace) -> bool:
-    """A local `--logs` folder with no file at all, and no option that reads anything else (`--dataset` loads its
+    """A local `--logs` folder with nothing in it, and no option that reads anything else (`--dataset` loads its
     connectors' roles, `--role-arn` names roles) or writes a table (`--csv`)."""
     if not args.logs or args.logs.startswith("s3://") or args.lookup_events or args.athena:
         return False
     if args.dataset or args.role_arn or args.csv:
         return False
-    path = Path(args.logs)
-    return path.is_dir() and not list_local(path)
+    try:  # one entry is enough to tell: the scan lists a big tree once, not twice
+        with os.scandir(args.logs) as entries:
+            return next(entries, None) is None
+    except OSError:  # not a folder, or unreadable: the scan says what it is
+        return False
 
 
 def document(args: argparse.Namespace) -> dict[str, Any]:
