@@ -38,7 +38,7 @@ def machine() -> dict[str, Any]:
 
 
 def commit(root: Path) -> str:
-    """The commit the figures were measured at (`+changes` when the tree differed from it)."""
+    """The commit checked out when the figures are written (`+changes` when mdcnb/ differed from it)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True).stdout.strip()
 
