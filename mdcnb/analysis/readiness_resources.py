@@ -170,8 +170,8 @@ def check_new_instances(acc: Account) -> tuple[str, str]:
 def _is_sql_server(inst: Instance, images: dict[str, dict[str, Any]]) -> bool:
     if inst.platform_details and "sql server" in inst.platform_details.lower():
         return True
-    image = images.get(inst.image_id or "", {})
-    text = f"{image.get('Name', '')} {image.get('Description', '')} {image.get('PlatformDetails', '')}".lower()
+    image = images.get(inst.image_id or "", {})  # an `aws_images` row
+    text = " ".join(str(image.get(k) or "") for k in ("name", "description", "platform_details")).lower()
     return "sql_" in text or "sql server" in text
 
 
