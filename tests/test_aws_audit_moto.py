@@ -383,3 +383,18 @@ def test_inventory_round_trips_through_the_dataset_layout(world, collected, tmp_
     direct = aws_audit.audit(connectors, offerings, arc, aws_inventory(inventories), as_of=as_of)
     reread = aws_audit.audit(connectors, offerings, arc, aws_inventory(read), as_of=as_of)
     assert direct.equals(reread)
+
+
+def test_the_live_collection_normalises_into_the_inventory_tables(world, collected):
+    """boto3's own responses (datetimes, pages merged) become rows: every instance built, with its launch time, and
+    every instance SSM was told is online."""
+    inventories, _, _ = collected
+    tables = aws_inventory(inventories)
+    assert sorted(tables.accounts) == sorted(inventories)
+    instances = tables.aws_instances
+    for account, built in world.instances.items():
+        assert set(instances.loc[instances["account_id"] == account, "instance_id"]) == set(built.values())
+    assert instances["launched_at"].notna().all() and set(instances["region"]) <= set(REGIONS)
+    ssm = tables.aws_ssm_instances
+    assert set(ssm.loc[ssm["ping_status"] == "Online", "instance_id"]) == {
+        i for ids in world.ssm_online.values() for i in ids}
