@@ -76,7 +76,7 @@ def workload() -> AccountInventory:
         {"InstanceId": "i-1c", "State": {"Name": "running"}, "ImageId": "ami-sql",
          "IamInstanceProfile": {"Arn": f"arn:aws:iam::{WORK}:instance-profile/app"}}]}]}))
     inv.add("ec2_DescribeInstances", Call(None, {}, {"Reservations": [{"Instances": [  # a call without a region
-        {"InstanceId": "i-1d", "State": {"Name": "running"}, "Placement": {"AvailabilityZone": "eu-central-1b"}}]}]}))
+        {"InstanceId": "i-1d", "Placement": {"AvailabilityZone": "eu-central-1b"}}]}]}))  # and no state
     inv.add("ec2_DescribeImages", Call("us-east-1", {"ImageIds": ["ami-sql"]}, {"Images": [
         {"ImageId": "ami-sql", "Name": "Windows_Server-2022-English-Full-SQL_2022_Standard",
          "Description": "SQL Server 2022", "PlatformDetails": "Windows with SQL Server Standard"}]}))
@@ -85,7 +85,8 @@ def workload() -> AccountInventory:
     inv.add("eks_ListClusters", Call("us-east-1", {}, {"clusters": ["prod", "dev"]}))
     inv.add("eks_ListClusters", Call("eu-west-1", {}, {"clusters": []}))
     inv.add("rds_DescribeDBInstances", Call("us-east-1", {}, {"DBInstances": [
-        {"DBInstanceIdentifier": "erp", "Engine": "custom-sqlserver-se"}]}))
+        {"DBInstanceIdentifier": "erp", "DBInstanceArn": f"arn:aws:rds:us-east-1:{WORK}:db:erp",
+         "Engine": "custom-sqlserver-se", "DBInstanceStatus": "stopped"}]}))
     inv.add("iam_ListInstanceProfiles", Call(None, {}, {"InstanceProfiles": [
         {"Arn": f"arn:aws:iam::{WORK}:instance-profile/app", "Roles": [{"RoleName": "app-role"},
                                                                         {"RoleName": "other-role"}]}]}))
@@ -209,7 +210,7 @@ def test_regional_rows(tables):
     instances = tables.aws_instances.set_index("instance_id")
     assert list(instances.index) == ["i-0a", "i-0b", "i-1c", "i-1d"]
     assert instances["region"].tolist() == ["eu-west-1", "eu-west-1", "us-east-1", "eu-central-1"]  # i-1d: its zone
-    assert instances["state"].tolist() == ["running", "stopped", "running", "running"]
+    assert instances["state"].fillna("-").tolist() == ["running", "stopped", "running", "-"]
     assert instances.loc["i-0a", "launched_at"] == pd.Timestamp("2026-10-01T08:00:00Z")
     assert pd.isna(instances.loc["i-0b", "launched_at"]) and pd.isna(instances.loc["i-0b", "profile_arn"])
     assert instances.loc["i-1c", "profile_arn"] == f"arn:aws:iam::{WORK}:instance-profile/app"
@@ -221,7 +222,9 @@ def test_regional_rows(tables):
     eks = tables.aws_eks_clusters
     assert list(zip(eks["region"], eks["name"], strict=True)) == [("us-east-1", "prod"), ("us-east-1", "dev")]
     db = tables.aws_db_instances
-    assert db[["region", "db_instance_id", "engine"]].values.tolist() == [["us-east-1", "erp", "custom-sqlserver-se"]]
+    assert db[["region", "db_instance_id", "engine", "status"]].values.tolist() == [
+        ["us-east-1", "erp", "custom-sqlserver-se", "stopped"]]
+    assert db["arn"].tolist() == [f"arn:aws:rds:us-east-1:{WORK}:db:erp"]
 
 
 def test_by_account_splits_every_table(tables):

@@ -121,7 +121,7 @@ def require_all_regions(failed: list[str], what: str) -> None:
 class Instance:
     instance_id: str
     region: str
-    state: str
+    state: str | None
     launched: datetime | None
     profile_arn: str | None
     image_id: str | None

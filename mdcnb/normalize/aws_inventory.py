@@ -113,7 +113,7 @@ def _instances(response: dict[str, Any], call: Call, _reads: Reads) -> Iterator[
             yield "aws_instances", {
                 "region": call.region or zone[:-1],
                 "instance_id": str(item.get("InstanceId")),
-                "state": str(_object(item.get("State")).get("Name", "")).lower(),
+                "state": state.lower() if isinstance(state := _object(item.get("State")).get("Name"), str) else None,
                 "launched_at": item.get("LaunchTime"),
                 "profile_arn": _object(item.get("IamInstanceProfile")).get("Arn"),
                 "image_id": item.get("ImageId"),
@@ -143,7 +143,8 @@ def _eks_clusters(response: dict[str, Any], call: Call, _reads: Reads) -> Iterat
 def _db_instances(response: dict[str, Any], call: Call, _reads: Reads) -> Iterator[Row]:
     for db in _objects(response.get("DBInstances")):
         yield "aws_db_instances", {"region": call.region, "db_instance_id": db.get("DBInstanceIdentifier"),
-                                   "engine": db.get("Engine")}
+                                   "arn": db.get("DBInstanceArn"), "engine": db.get("Engine"),
+                                   "status": db.get("DBInstanceStatus")}
 
 
 OPERATIONS: dict[str, Callable[[dict[str, Any], Call, Reads], Iterator[Row]]] = {

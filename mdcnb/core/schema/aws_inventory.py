@@ -100,7 +100,7 @@ AWS_INSTANCES = table(
     ("account_id", STRING, "AWS account id"),
     ("region", STRING, "region of the call (else the instance's availability zone without its letter)"),
     ("instance_id", STRING, "InstanceId"),
-    ("state", STRING, "State.Name, lower case (pending, running, stopping, stopped, ...)"),
+    ("state", STRING, "State.Name, lower case (pending, running, stopping, stopped, ...); null when not given"),
     ("launched_at", TIME, "LaunchTime"),
     ("profile_arn", STRING, "IamInstanceProfile.Arn"),
     ("image_id", STRING, "ImageId"),
@@ -141,5 +141,7 @@ AWS_DB_INSTANCES = table(
     ("account_id", STRING, "AWS account id"),
     ("region", STRING, "region of the call"),
     ("db_instance_id", STRING, "DBInstanceIdentifier"),
+    ("arn", STRING, "DBInstanceArn"),
     ("engine", STRING, "Engine, e.g. postgres, custom-sqlserver-se"),
+    ("status", STRING, "DBInstanceStatus, e.g. available, stopped"),
 )
