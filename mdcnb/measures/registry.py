@@ -139,12 +139,13 @@ def shown(id: str, snapshot: Snapshot, filters: Filters | None = None) -> dict[s
             "filters": filters.only(measure(id).filters).as_dict()}
 
 
-def labelled(id: str, filters: Filters | None = None) -> str:
-    """The measure's label; when the page filters on something the measure ignores, the label says what it
-    covers instead ("all environments", "whole window")."""
+def labelled(id: str, filters: Filters | None = None, label: str | None = None) -> str:
+    """The measure's label (or `label`, the title of a view of its data); when the page filters on something the
+    measure ignores, the label says what it covers instead ("all environments", "whole window")."""
     ignored = sorted((filters or Filters()).active() - measure(id).filters, key=FILTERS.index)
     notes = list(dict.fromkeys(IGNORED_NOTE[name] for name in ignored))
-    return f"{measure(id).label} ({', '.join(notes)})" if notes else measure(id).label
+    label = measure(id).label if label is None else label
+    return f"{label} ({', '.join(notes)})" if notes else label
 
 
 def text(id: str, value: Any, currency: str = "USD") -> str:

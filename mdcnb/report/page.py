@@ -142,10 +142,14 @@ class Page:
 
     # -- results out -----------------------------------------------------------------------------------------
     def table(self, df: pd.DataFrame, name: str, *, title: str | None = None, max_rows: int | None = None,
-              columns: list[str] | None = None, data: pd.DataFrame | None = None, empty: str | None = None) -> None:
+              columns: list[str] | None = None, data: pd.DataFrame | None = None, empty: str | None = None,
+              measure: str | None = None) -> None:
         """Show the first rows of `df` (escaped; only `columns` if given) and export all of it, or the fuller
         `data` behind it, as `csv/<notebook>/<name>.csv`. A table without rows shows one sentence instead: `empty`
-        ("No failing controls in this scope."), else "<title>: none."."""
+        ("No failing controls in this scope."), else "<title>: none.". `measure`: the measure whose data the table
+        shows; the title then says what it covers when the page filters on something the measure ignores."""
+        if measure and title:
+            title = registry.labelled(measure, self.filters, title)
         data = self.mask(df if data is None else data)
         df = self.mask(df[columns] if columns else df)
         link = self._export(data, name)
