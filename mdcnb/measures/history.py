@@ -15,7 +15,7 @@ import pandas as pd
 
 from mdcnb.analysis import diff
 from mdcnb.analysis.history import OVERALL
-from mdcnb.measures.registry import Filters, define, labelled, measure, rounded, value
+from mdcnb.measures.registry import Filters, change_text, define, labelled, measure, rounded, text, value
 from mdcnb.measures.score import SCOPE_FILTERS
 from mdcnb.snapshot import Snapshot
 from mdcnb.tables import Tables
@@ -108,7 +108,14 @@ def week_diff(snap: Snapshot) -> diff.SnapshotDiff | None:
     return None if history is None else diff.diff_tables(history.baseline, snap.tables)
 
 
-@define("history.changes", "Changes since last week", "count", "{:,}", table=True)
+SCORE = ("%", "{:.2f}")
+POINTS = ("points", "{:.2f}")
+POINT_CHANGE = ("points", "{:+.2f}")
+
+
+@define("history.changes", "Changes since last week", "count", "{:,}", table=True, columns={
+    "before": SCORE, "after": SCORE, "delta": POINT_CHANGE, "max": POINTS, "current_before": POINTS,
+    "current_after": POINTS})
 def changes(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: how many of each kind of change between the previous stored week and this one (the whole
     estate: the lists of `diff.SnapshotDiff.changed` a page shows under it take no filter either)."""
@@ -156,3 +163,17 @@ def week_on_week(snap: Snapshot, filters: Filters | None = None) -> pd.DataFrame
                      "previous": then, "change": change,
                      "better": None if not change else (change > 0) == rise_is_good})
     return pd.DataFrame(rows, columns=["measure", "metric", "unit", "value", "previous", "change", "better"])
+
+
+def week_on_week_text(table: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
+    """The `week_on_week` table as the page shows it: each value in its measure's unit and format, the change
+    signed (`+0.66 pts`, `+22`), and whether it is for the better."""
+    def written(column: str, change: bool = False) -> list[str]:
+        write = change_text if change else text
+        pairs = zip(table["measure"], table[column], strict=True)
+        return ["—" if v is None or v != v else write(id, v, currency) for id, v in pairs]
+
+    verdict = {True: "better", False: "worse"}
+    return pd.DataFrame({"measure": table["metric"], "this week": written("value"), "last week": written("previous"),
+                         "change": written("change", change=True),
+                         "verdict": [verdict.get(b, "—") for b in table["better"]]})

@@ -79,6 +79,14 @@ def csv_text(df: pd.DataFrame) -> str:
     return out.to_csv(index=False, lineterminator="\r\n")
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def inline_code(escaped: str) -> str:
+    """Escaped text with its Markdown code spans (`mdcnb prices refresh`) as `<code>` elements."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", escaped)
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text(df), encoding="utf-8")
@@ -159,7 +167,7 @@ class Page:
             return
         limit = max_rows or self.max_rows
         parts = [f"<h4>{html.escape(title)}</h4>"] if title else []
-        parts.append(html_table(df, limit))
+        parts.append(html_table(df, limit, measure))
         count = f"showing {limit:,} of {len(df):,} rows" if len(df) > limit else ""
         footer = " · ".join(p for p in (count, link) if p)
         if footer:
@@ -185,8 +193,10 @@ class Page:
                      f'{html.escape(record["text"])}</p>'), metadata={HEADLINE_KEY: record})
 
     def note(self, template: str, **values: Any) -> None:
-        """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values."""
-        escaped = {k: html.escape(str(self.mask(v) if isinstance(v, str) else v)) for k, v in values.items()}
+        """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values; a value's
+        `code` spans (a command to run, in text shared with the terminal) show as code, not as backticks."""
+        escaped = {k: inline_code(html.escape(str(self.mask(v) if isinstance(v, str) else v)))
+                   for k, v in values.items()}
         display(HTML(f"<p>{template.format(**escaped)}</p>"))
 
     def snippet(self, title: str, text: str, where: str = "") -> None:
