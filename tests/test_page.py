@@ -119,7 +119,7 @@ def test_table_numbers_follow_the_formatting_convention() -> None:
     floats without decimals, dates in ISO; a table of a measure takes that measure's column units."""
     from mdcnb.report.page import html_table
 
-    df = pd.DataFrame({"read_bytes": [4_213_748, 950], "cspm_share_of_reads": [0.607095926, 0.0],
+    df = pd.DataFrame({"read_bytes": [4_213_748, 950], "cspm_share_of_read_bytes": [0.607095926, 0.0],
                        "gain_points": [12.5, 3.0], "hours": [4.0, 24.0], "ratio_free": [2.345, 1.0],
                        "due_date": pd.to_datetime(["2026-11-06 06:00", "2026-12-15 00:00"], utc=True)})
     cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(df, 10))

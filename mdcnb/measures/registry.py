@@ -90,10 +90,11 @@ class Measure:
 
 
 REGISTRY: dict[str, Measure] = {}
-# How a table column reads wherever a page shows it, by a word in its name (a measure's own `columns` come first):
-# byte counts in KB/MB/GB, shares and pass rates (fractions) in %, potential gains in signed points.
+# How a table column reads wherever a page shows it, by the first word found in its name (a measure's own `columns`
+# come first): shares and pass rates (fractions) in % (`cspm_share_of_read_bytes` is a share), byte counts in
+# KB/MB/GB, potential gains in signed points.
 COLUMN_WORDS: tuple[tuple[str, Format], ...] = (
-    ("bytes", ("bytes", "")), ("share", ("ratio", "{:.1f}")), ("pass_rate", ("ratio", "{:.1f}")),
+    ("share", ("ratio", "{:.1f}")), ("pass_rate", ("ratio", "{:.1f}")), ("bytes", ("bytes", "")),
     ("gain_points", ("points", "{:+.2f}")), ("potential_increase", ("points", "{:+.2f}")))
 Compute = Callable[["Snapshot", Filters], Any]
 
