@@ -104,6 +104,13 @@ def test_note_escapes_values_but_keeps_the_template():
     assert html == "<p><b>2</b> resources named &lt;img src=x onerror=alert(1)&gt;</p>"
 
 
+def test_note_writes_numbers_dates_and_code_the_report_way():
+    (html,) = shown_html(lambda: Page("x").note("{files} files, window {first}; {hint}", files=12500,
+                                                first=pd.Timestamp("2026-11-06 06:00", tz="UTC"),
+                                                hint="run `mdcnb prices refresh` <now>"))
+    assert html == "<p>12,500 files, window 2026-11-06; run <code>mdcnb prices refresh</code> &lt;now&gt;</p>"
+
+
 def test_missing_values_show_as_a_dash() -> None:
     """Nullable columns (pandas prints their missing values as `<NA>`) show `—`; floats keep 2 decimals."""
     from mdcnb.report.page import html_table

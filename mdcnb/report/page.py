@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import html
 import json
+import numbers
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,14 @@ _CODE_SPAN = re.compile(r"`([^`]+)`")
 def inline_code(escaped: str) -> str:
     """Escaped text with its Markdown code spans (`mdcnb prices refresh`) as `<code>` elements."""
     return _CODE_SPAN.sub(r"<code>\1</code>", escaped)
+
+
+def note_text(value: Any) -> str:
+    """A number or date in a sentence as the registry writes it (`1,250` files, `2026-11-06`); anything else as
+    `str` gives it."""
+    if isinstance(value, (numbers.Integral, date)) and not isinstance(value, bool):
+        return registry.formatted(value, "count")
+    return str(value)
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -195,7 +205,7 @@ class Page:
     def note(self, template: str, **values: Any) -> None:
         """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values; a value's
         `code` spans (a command to run, in text shared with the terminal) show as code, not as backticks."""
-        escaped = {k: inline_code(html.escape(str(self.mask(v) if isinstance(v, str) else v)))
+        escaped = {k: inline_code(html.escape(self.mask(v) if isinstance(v, str) else note_text(v)))
                    for k, v in values.items()}
         display(HTML(f"<p>{template.format(**escaped)}</p>"))
 
