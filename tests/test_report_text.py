@@ -20,13 +20,12 @@ LEAKS = ("`", "**", "](")
 HEADING = re.compile(r"^\s*#+\s", re.MULTILINE)
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 CHART_TEXT_KEYS = {"text", "name", "title"}
+HIDDEN = {"head", "script", "style", "template", "pre"}
+BLOCKS = {"p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "br", "table"}
 
 
 class VisibleText(HTMLParser):
     """The text a browser shows of a page: no head, scripts, styles, templates or `<pre>` blocks."""
-
-    HIDDEN = {"head", "script", "style", "template", "pre"}
-    BLOCKS = {"p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "br", "table"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,13 +33,13 @@ class VisibleText(HTMLParser):
         self.parts: list[str] = []
 
     def handle_starttag(self, tag, attrs):
-        self.hidden += tag in self.HIDDEN
-        if tag in self.BLOCKS:
+        self.hidden += tag in HIDDEN
+        if tag in BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag):
-        self.hidden -= tag in self.HIDDEN
-        if tag in self.BLOCKS:
+        self.hidden -= tag in HIDDEN
+        if tag in BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data):

@@ -16,8 +16,8 @@ from mdcnb.analysis import history as trends
 from mdcnb.analysis.cloudtrail_cost import SiemPrice
 from mdcnb.core import schema
 from mdcnb.figures import history as history_figures
-from mdcnb.measures.history import cloudtrail_weeks, score_trend, trend
-from mdcnb.measures.registry import Filters
+from mdcnb.measures.history import cloudtrail_weeks, pass_rate_trend, score_trend, trend
+from mdcnb.measures.registry import Filters, scope_note
 from mdcnb.snapshot import Snapshot
 from mdcnb.tables import Tables
 from mdcnb.tables.cloudtrail.result import VolumeResult, cloudtrail_daily
@@ -65,6 +65,26 @@ def test_score_trend_honours_the_page_filters():
     assert {t.name for t in fig.data} == {"Overall", "s2"}
     nothing = score_trend(snap, Filters(environments=("GCP",)))
     assert nothing["scope_id"].tolist() == ["overall", "overall"] and nothing["percentage"].isna().all()
+
+
+def test_pass_rate_lines_are_the_registry_table_of_each_week():
+    snap = _snapshot()
+    rates = pass_rate_trend(snap).set_index(["standard", "week"])
+    # MCSB: (3+1) passed of (3+1)+(1+1) judged = 66.67 %; then (4+1) of (4+1)+(0+1) = 83.33 %
+    assert rates.loc[("MCSB", "2026-W47"), "pass_rate"] == 66.67
+    assert rates.loc[("MCSB", "2026-W48"), "pass_rate"] == 83.33
+    assert rates.loc[("MCSB", "2026-W48"), "passed_controls"] == 5
+    assert pd.isna(rates.loc[("PCI", "2026-W48"), "pass_rate"])  # nothing passed or failed: no rate
+    only_s2 = pass_rate_trend(snap, Filters(subscriptions=("s2",))).set_index(["standard", "week"])
+    assert only_s2["pass_rate"].dropna().to_dict() == {("MCSB", "2026-W47"): 50.0, ("MCSB", "2026-W48"): 50.0}
+    assert pass_rate_trend(dataclasses.replace(snap, history=None)).empty
+
+
+def test_a_chart_that_ignores_a_page_filter_says_so_in_its_title():
+    aws = Filters(environments=("AWS",), subscriptions=("s2",))
+    assert scope_note(aws, "compliance.by_standard") == " (all environments)"  # it honours subscriptions
+    assert scope_note(aws) == " (all environments, all subscriptions)"
+    assert scope_note(Filters(), "compliance.by_standard") == scope_note(aws, "score.overall") == ""
 
 
 def test_cloudtrail_bars_are_the_registry_measures_of_each_week():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from diff_snapshots import AFTER, BEFORE, S1
 
 from mdcnb.analysis import history as trends
@@ -22,15 +20,6 @@ def test_score_trend_overall_and_per_scope():
     assert len(trend) == 2 + 2 + 3  # one overall row per week, then two scopes, then three
 
 
-def test_compliance_trend_pass_rate_per_standard():
-    trend = trends.compliance_trend(WEEKS).set_index(["standard", "week"])
-    # MCSB: (3+1) passed of (3+1)+(1+1) judged = 66.67 %; then (4+1) of (4+1)+(0+1) = 83.33 %
-    assert trend.loc[("MCSB", "2026-W47"), "pass_rate"] == 66.67
-    assert trend.loc[("MCSB", "2026-W48"), "pass_rate"] == 83.33
-    assert trend.loc[("MCSB", "2026-W48"), "passed_controls"] == 5
-    assert math.isnan(trend.loc[("PCI", "2026-W48"), "pass_rate"])  # nothing passed or failed: no rate
-
-
 def test_plan_coverage_trend():
     trend = trends.plan_coverage_trend(WEEKS).set_index(["plan", "week"])
     expected = {("VirtualMachines", "2026-W47"): (0, 1, 0.0), ("VirtualMachines", "2026-W48"): (1, 1, 100.0),
@@ -42,7 +31,7 @@ def test_plan_coverage_trend():
 
 
 def test_no_weeks_gives_empty_trends():
-    assert trends.score_trend({}).empty and trends.compliance_trend({}).empty
+    assert trends.score_trend({}).empty and trends.plan_coverage_trend({}).empty
 
 
 def _volume_row(day, region, source, name, actor, events, read_only, nbytes, read_only_bytes):

@@ -2,8 +2,8 @@
 
 Every function takes `weeks`: an ordered mapping ISO week -> `Tables` (oldest first, as
 `mdcnb.tables.history_weeks.weekly_history` gives it) and gives a long DataFrame with one row per week and series,
-ready to plot: secure score per scope and overall, pass rate per standard, Defender plan coverage. The headline
-numbers, their week-over-week change and the summary's CloudTrail bars are measures (`mdcnb.measures.history`).
+ready to plot: secure score per scope and overall, Defender plan coverage. The headline numbers, their
+week-over-week change, the summary's pass rate lines and CloudTrail bars are measures (`mdcnb.measures.history`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import date
 
 import pandas as pd
 
-from mdcnb.analysis import compliance, score
+from mdcnb.analysis import score
 from mdcnb.core.weeks import iso_week
 from mdcnb.tables import Tables
 
@@ -58,17 +58,6 @@ def score_movers(trend: pd.DataFrame, count: int = 8) -> pd.DataFrame:
     moved = (ordered.last() - ordered.first()).abs().rename("moved").reset_index()
     chosen = moved.sort_values(["moved", "scope_id"], ascending=[False, True]).head(count)["scope_id"]
     return trend[(trend["scope_id"] == OVERALL) | trend["scope_id"].isin(chosen)].reset_index(drop=True)
-
-
-def compliance_trend(weeks: Weeks) -> pd.DataFrame:
-    """Per standard and week, over all scopes: controls passed, failed, and the pass rate in % (`compliance.rollup`).
-
-    The pass rate is null for a week in which a standard has no passed or failed control.
-    """
-    frames = [compliance.rollup(compliance.standards(tables)).assign(week=week) for week, tables in weeks.items()]
-    out = _concat(frames, ["week", "standard", "scopes", "passed_controls", "failed_controls", "pass_rate"])
-    out["pass_rate"] = (pd.to_numeric(out["pass_rate"]) * 100).round(2)
-    return out
 
 
 def plan_coverage_trend(weeks: Weeks) -> pd.DataFrame:

@@ -63,6 +63,15 @@ def score_trend(snap: Snapshot, filters: Filters | None = None) -> pd.DataFrame:
     return both.sort_values("week", kind="stable").reset_index(drop=True)[SCORE_TREND]
 
 
+def pass_rate_trend(snap: Snapshot, filters: Filters | None = None) -> pd.DataFrame:
+    """The summary's pass rate lines: `compliance.by_standard` on each stored week, the pass rate in % (0-100)."""
+    table = table_trend("compliance.by_standard", snap, filters)
+    columns = ["week", "standard", "scopes", "passed_controls", "failed_controls", "pass_rate"]
+    if table.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return table[columns].assign(pass_rate=(pd.to_numeric(table["pass_rate"]) * 100).round(2))
+
+
 # The summary's CloudTrail bars: column -> measure.
 CLOUDTRAIL_WEEKS = {"events": "cloudtrail.events", "cspm_read_events": "cloudtrail.cspm_read_events",
                     "bytes": "cloudtrail.bytes", "monthly_cost": "cloudtrail.siem_monthly_cost",

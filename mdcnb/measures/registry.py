@@ -154,10 +154,16 @@ def shown(id: str, snapshot: Snapshot, filters: Filters | None = None) -> dict[s
 def labelled(id: str, filters: Filters | None = None, label: str | None = None) -> str:
     """The measure's label (or `label`, the title of a view of its data); when the page filters on something the
     measure ignores, the label says what it covers instead ("all environments", "whole window")."""
-    ignored = sorted((filters or Filters()).active() - measure(id).filters, key=FILTERS.index)
+    return (measure(id).label if label is None else label) + scope_note(filters, id)
+
+
+def scope_note(filters: Filters | None, id: str | None = None) -> str:
+    """` (all environments)`: what a figure covers when `filters` select something it ignores (what measure `id`
+    does not honour; every active filter without `id`); empty when it honours them all."""
+    honoured = measure(id).filters if id else frozenset()
+    ignored = sorted((filters or Filters()).active() - honoured, key=FILTERS.index)
     notes = list(dict.fromkeys(IGNORED_NOTE[name] for name in ignored))
-    label = measure(id).label if label is None else label
-    return f"{label} ({', '.join(notes)})" if notes else label
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def text(id: str, value: Any, currency: str = "USD") -> str:

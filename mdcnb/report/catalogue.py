@@ -21,7 +21,7 @@ START, END = "<!-- measures: start (python -m mdcnb.report.catalogue) -->", "<!-
 PANELS = ("score", "compliance", "history", "coverage", "cloudtrail", "governance")  # widgets modules with HEADLINES
 COMMANDS = {"score": "score", "compliance": "compliance", "cloudtrail": "cloudtrail volume", "cost": "cost",
             "governance": "governance", "exemptions": "exemptions", "risk": "risk"}
-SUMMARY_TRENDS = ("score.overall", "score.by_scope", *CLOUDTRAIL_WEEKS.values())  # measures.history.score_trend, ...
+SUMMARY_TRENDS = ("score.overall", "score.by_scope", "compliance.by_standard", *CLOUDTRAIL_WEEKS.values())
 _USE = re.compile(r"""page\.(measure|value)\(\s*["']([a-z_]+\.[a-z_0-9]+)["']""")
 
 
