@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from mdcnb.analysis.score import SCORE_PLOTLY_FORMAT, format_score
+from mdcnb.analysis.score import SCORE_PLOTLY_FORMAT
 from mdcnb.analysis.score_detail import scope_label
 from mdcnb.figures.style import (
     ENVIRONMENT_COLORS,
@@ -16,6 +16,7 @@ from mdcnb.figures.style import (
     rows_height,
     top,
 )
+from mdcnb.measures import registry
 from mdcnb.measures.registry import column_format, formatted
 
 GAIN = column_format("potential_increase")  # `+17.57 pts`, as the tables and the headline write it
@@ -34,7 +35,7 @@ def score_by_environment(environments: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=plain(environments["environment"]), y=environments["percentage"],
         marker_color=[ENVIRONMENT_COLORS.get(e, ENVIRONMENT_COLORS["Unknown"]) for e in environments["environment"]],
-        text=[f"{format_score(p)} %" for p in environments["percentage"]], textposition="outside", cliponaxis=False,
+        text=[registry.text("score.overall", p) for p in environments["percentage"]], textposition="outside", cliponaxis=False,
         customdata=environments[["current", "max", "scopes"]].to_numpy(),
         hovertemplate="%{x}: %{y:.2f} %<br>%{customdata[0]} of %{customdata[1]} points"
                       "<br>%{customdata[2]} scopes<extra></extra>"))
