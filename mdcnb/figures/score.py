@@ -35,7 +35,8 @@ def score_by_environment(environments: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=plain(environments["environment"]), y=environments["percentage"],
         marker_color=[ENVIRONMENT_COLORS.get(e, ENVIRONMENT_COLORS["Unknown"]) for e in environments["environment"]],
-        text=[registry.text("score.overall", p) for p in environments["percentage"]], textposition="outside", cliponaxis=False,
+        text=[registry.text("score.overall", p) for p in environments["percentage"]], textposition="outside",
+        cliponaxis=False,
         customdata=environments[["current", "max", "scopes"]].to_numpy(),
         hovertemplate="%{x}: %{y:.2f} %<br>%{customdata[0]} of %{customdata[1]} points"
                       "<br>%{customdata[2]} scopes<extra></extra>"))
