@@ -135,6 +135,9 @@ def test_table_numbers_follow_the_formatting_convention() -> None:
     scopes = pd.DataFrame({"name": ["web"], "before": [30.89], "after": [24.22], "delta": [-6.67]})
     cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(scopes, 10, "history.changes"))
     assert cells == ["web", "30.89 %", "24.22 %", "-6.67 pts"]
+    costs = pd.DataFrame({"display": ["Defender CSPM"], "as configured": [275.94], "delta": [465.01]})
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(costs, 10, "cost.plans_monthly", "EUR"))
+    assert cells == ["Defender CSPM", "EUR 275.94", "EUR +465.01"]
 
 
 def test_empty_table_is_one_sentence_and_its_csv_keeps_the_header(tmp_path, dataset):

@@ -140,6 +140,11 @@ class Page:
         """Measure `id` under the page's filters (or `filters`), not shown: the data of a chart or table."""
         return registry.value(id, self.snapshot(), filters or self.filters)
 
+    def currency(self) -> str:
+        """The currency of the snapshot's price table (USD before a snapshot is read or without prices)."""
+        prices = self._snapshot.prices if self._snapshot is not None else None
+        return prices.currency if prices is not None else "USD"
+
     def skips(self, skipped: pd.DataFrame) -> None:
         """Record records or files that could not be read (columns of `schema.SKIPS`) for index.html."""
         if not len(skipped):
@@ -177,7 +182,7 @@ class Page:
             return
         limit = max_rows or self.max_rows
         parts = [f"<h4>{html.escape(title)}</h4>"] if title else []
-        parts.append(html_table(df, limit, measure))
+        parts.append(html_table(df, limit, measure, self.currency()))
         count = f"showing {limit:,} of {len(df):,} rows" if len(df) > limit else ""
         footer = " · ".join(p for p in (count, link) if p)
         if footer:

@@ -60,9 +60,9 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def cell_text(value: Any, spec: Format | None = None) -> str:
-    """How a value reads in a table cell: in its column's unit (`spec`), else with thousands separators, floats to
-    two decimals, dates ISO; `—` when missing."""
+def cell_text(value: Any, spec: Format | None = None, currency: str = "USD") -> str:
+    """How a value reads in a table cell: in its column's unit (`spec`; money in `currency`), else with thousands
+    separators, floats to two decimals, dates ISO; `—` when missing."""
     if is_missing(value):
         return MISSING
     if isinstance(value, (list, tuple)):
@@ -72,7 +72,7 @@ def cell_text(value: Any, spec: Format | None = None) -> str:
     if isinstance(value, date):  # datetime and pandas Timestamp too
         return formatted(value, "date")
     if spec is not None and isinstance(value, numbers.Real):
-        return formatted(value, *spec)
+        return formatted(value, *spec, currency)
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}"
     if isinstance(value, numbers.Real):
@@ -108,9 +108,9 @@ def column_spec(column: pd.Series, measure: str | None = None) -> Format | None:
     return spec
 
 
-def html_table(df: pd.DataFrame, max_rows: int, measure: str | None = None) -> str:
+def html_table(df: pd.DataFrame, max_rows: int, measure: str | None = None, currency: str = "USD") -> str:
     """An escaped HTML table of the first `max_rows` rows of `df`, ids behind their names, numbers in the units
-    of `measure` (the measure the table shows) or of their column names."""
+    of `measure` (the measure the table shows) or of their column names, money in `currency`."""
     pairs = id_names(df.columns)
     named_by = {name: id_column for id_column, name in pairs.items()}
     shown = [c for c in df.columns if c not in pairs]
@@ -129,7 +129,7 @@ def html_table(df: pd.DataFrame, max_rows: int, measure: str | None = None) -> s
                 value = short_id(hover) if is_missing(value) else value
             elif column.endswith(("_id", "_key")) and isinstance(value, str):
                 value, hover = short_id(value), value
-            cells.append(_cell(cell_text(value, specs.get(column)), hover, column in numeric))
+            cells.append(_cell(cell_text(value, specs.get(column), currency), hover, column in numeric))
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (f'<table class="mdcnb-table"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
