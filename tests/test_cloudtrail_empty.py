@@ -80,7 +80,8 @@ def test_empty_folder_text_answer_is_the_scans(tmp_path) -> None:
 def test_recording_is_what_the_command_computes_today() -> None:
     """`python -m mdcnb.cli.empty_scan` rewrites the recording when a measure or the summary changes."""
     recorded = json.loads(empty_scan.RECORDED.read_text(encoding="utf-8"))
-    assert recorded == json.loads(json.dumps(empty_scan.computed(), default=str))
+    assert recorded == json.loads(json.dumps(empty_scan.computed(), default=str)), \
+        "the empty-folder answer changed: run .venv/bin/python -m mdcnb.cli.empty_scan"
 
 
 def test_folder_with_any_file_or_other_inputs_is_scanned(tmp_path) -> None:

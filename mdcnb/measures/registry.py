@@ -15,8 +15,6 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 if TYPE_CHECKING:
     from mdcnb.snapshot import Snapshot
 
@@ -185,9 +183,9 @@ def formatted(value: Any, unit: str, fmt: str = "{:,}", currency: str = "USD") -
     decimals; `%` (a value 0-100) and `ratio` (a fraction 0-1) in % with `fmt` (default one decimal); points as
     `pts` (`+3.20 pts` when `fmt` has a sign); bytes in KB/MB/GB (10^3 steps, as the SIEM price per GB counts);
     money with currency and period (`USD 1,240.00 / month`); dates in ISO; `n/a` when missing."""
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+    if value is None or _missing(value) or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if isinstance(value, (pd.Timestamp, datetime, date)):
+    if isinstance(value, (datetime, date)):  # a pandas Timestamp is a datetime
         return value.strftime("%Y-%m-%d")
     if unit == "bytes":
         return byte_text(value)
@@ -235,9 +233,15 @@ def plain(value: Any) -> Any:
         value = value.item()
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
-    if type(value).__name__ in ("NAType", "NaTType"):
+    if _missing(value):
         return None
     return value
+
+
+def _missing(value: Any) -> bool:
+    """pandas' NA or NaT, told by type name: the registry imports no pandas (`mdcnb --help` loads it, through
+    `cli.support`, and must start without it)."""
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _load_definitions() -> None:
