@@ -10,7 +10,9 @@ dropped silently and never stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,25 @@ def normalise_dataset(dataset: Path, *, columnar: bool = True) -> Normalised:
     the reference that path is tested against.
     """
     out = Normalised()
+    with _no_cycle_collection():
+        _normalise_files(dataset, out, columnar)
+    return out
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off while normalising: records are trees freed by reference counting, and each of
+    the collector's passes would walk the millions of values the rows already hold, for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _normalise_files(dataset: Path, out: Normalised, columnar: bool) -> None:
     for record_type, normaliser in _pipeline({}):
         source = str(existing_record_path(dataset, record_type) or record_path(dataset, record_type))
         if isinstance(normaliser, posture.AssessmentNormaliser):
@@ -134,7 +155,6 @@ def normalise_dataset(dataset: Path, *, columnar: bool = True) -> Normalised:
                 columnar=columnar)
             continue
         apply(record_type, source, iter_records(dataset, record_type, out.skips), normaliser, out)
-    return out
 
 
 def _per_row(record_type: str, source: str, normaliser: Normaliser, skips: list[Skip]) -> assessment_columns.PerRow:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,7 @@ _PASCAL = ("Source", "Id", "ConnectorId", "NativeResourceId", "NativeCloudUnique
            "GcpResourceId", "AzureResourceId", "ResourceName", "ResourceType", "ResourceProvider", "HierarchyId",
            "Region")
 _CAMEL = tuple(k[:1].lower() + k[1:] for k in _PASCAL)
-_DETAILS = tuple(k.lower() for k in _PASCAL)
-_SPELLINGS = ((frozenset(_PASCAL), _PASCAL), (frozenset(_CAMEL), _CAMEL))
+_SPELLINGS = (frozenset(_PASCAL), frozenset(_CAMEL))
 _META = ("severity", "categories", "threats", "user_impact", "implementation_effort", "preview", "assessment_type",
          "policy_definition_id", "remediation")
 _EMPTY: list[str] = []
@@ -59,11 +58,8 @@ class _NotPlain(Exception):
     """A chunk the columnar path does not read; the per-row path reads it."""
 
 
-class _Item(NamedTuple):
-    line: int
-    record: dict[str, Any]
-    text: bytes
-    skips_before: tuple[Skip, ...]  # the reader's skips (unreadable lines) between the previous record and this one
+# (line, record, its text, the reader's skips (unreadable lines) between the previous record and this one)
+_Item = tuple[int, dict[str, Any], bytes, tuple[Skip, ...]]
 
 
 def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Skip], per_row: PerRow,
@@ -81,7 +77,7 @@ def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips
                 raise _NotPlain
             columns = _columns(chunk, normaliser, seen)
             for item in chunk:
-                skips.extend(item.skips_before)
+                skips.extend(item[3])
         except _NotPlain:
             columns = {name: _objects(values) for name, values in per_row(_interleaved(chunk, skips), seen).items()}
         pieces.append(columns)
@@ -92,7 +88,7 @@ def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips
 def _chunks(records: Iterator[tuple[int, dict[str, Any], bytes]], reader: list[Skip]) -> Iterator[list[_Item]]:
     chunk: list[_Item] = []
     for line, record, raw in records:
-        chunk.append(_Item(line, record, raw, tuple(reader)))
+        chunk.append((line, record, raw, tuple(reader) if reader else ()))
         reader.clear()
         if len(chunk) == CHUNK:
             yield chunk
@@ -102,9 +98,9 @@ def _chunks(records: Iterator[tuple[int, dict[str, Any], bytes]], reader: list[S
 
 
 def _interleaved(chunk: list[_Item], skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for item in chunk:
-        skips.extend(item.skips_before)
-        yield item.line, item.record
+    for line, record, _, before in chunk:
+        skips.extend(before)
+        yield line, record
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
@@ -115,75 +111,110 @@ def _objects(values: Sequence[Any]) -> np.ndarray:
 
 def _columns(chunk: list[_Item], normaliser: AssessmentNormaliser, seen: dict[str, int | str]) -> dict[str, Any]:
     """The contract's columns of a plain chunk (object arrays), its ids entered into `seen`; `_NotPlain` otherwise."""
-    details = [_plain_details(item.record, item.text) for item in chunk]
-    props = [item.record["properties"] for item in chunk]
-    status = [p["status"] for p in props]
+    props = [_plain_properties(record, raw) for _, record, raw, _ in chunk]
     share = normaliser.share
     try:
-        assessment_id = _Codes([item.record.get("id") for item in chunk]).spread(lower)
+        ids = [item[1].get("id") for item in chunk]
+        if not all(type(i) is str for i in ids):
+            raise _NotPlain
+        assessment_id = _objects([i.strip().lower() or None for i in ids])  # `lower`, once per row (ids are unique)
         if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(chunk) \
                 or not seen.keys().isdisjoint(assessment_id):
             raise _NotPlain  # a missing or repeated id: the per-row path says which
-        key = _filled(_Codes([item.record.get("name") for item in chunk]).spread(lower, share), assessment_id,
+        key = _filled(_Codes([item[1].get("name") for item in chunk]).spread(lower, share), assessment_id,
                       lambda aid: share(lower(last_segment(aid))))
         meta = _metadata(key, props, normaliser)
         columns = {
             "assessment_id": assessment_id,
             "assessment_key": key,
-            "subscription_id": _filled(_Codes([r.record.get("subscriptionId") for r in chunk]).spread(lower, share),
+            "subscription_id": _filled(_Codes([item[1].get("subscriptionId") for item in chunk]).spread(lower, share),
                                        assessment_id, lambda aid: share(subscription_of(aid))),
-            **_resource(details, props, assessment_id, share),
+            **_resource(props, assessment_id, share),
             "display_name": _or(_Codes([p.get("displayName") for p in props]).spread(text, share),
                                 meta.pop("metadata_display_name")),
-            "status": _Codes([s.get("code") for s in status]).spread(status_code),
-            "cause": _Codes([s.get("cause") for s in status]).spread(text, share),
-            "status_description": _Codes([s.get("description") for s in status]).spread(text, share),
-            "first_evaluation": _Codes([s.get("firstEvaluationDate") for s in status]).spread(text, share),
-            "status_change": _Codes([s.get("statusChangeDate") for s in status]).spread(text, share),
+            **_status(props, share),
             "portal_link": _portal_links(props, share),
             **_risks(props),
             **meta,
         }
     except (RecordError, TypeError, ValueError, AttributeError):
         raise _NotPlain from None  # a record the per-row path skips, with its reason
-    seen.update(zip(assessment_id.tolist(), (item.line for item in chunk), strict=True))
+    seen.update(zip(assessment_id.tolist(), (item[0] for item in chunk), strict=True))
     return columns
 
 
-def _plain_details(record: dict[str, Any], raw: bytes) -> tuple[Any, ...]:
-    """The `resourceDetails` values of a plain record in the order of `_DETAILS`; `_NotPlain` for any other record."""
+def _plain_properties(record: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    """The `properties` of a plain record; `_NotPlain` for a record whose nesting `fold` may refuse or with a key
+    that is not read as spelled."""
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH or not record.keys() <= _TOP:
-        raise _NotPlain  # nesting `fold` may refuse, or a key that is not read as spelled
-    props = record.get("properties")
-    if type(props) is not dict or not props.keys() <= _PROPS or type(props.get("status")) is not dict:
         raise _NotPlain
-    for name, keys in _NESTED.items():
-        value = props.get(name)
-        if value is not None and (type(value) is not dict or not value.keys() <= keys):
-            raise _NotPlain
-    details = props.get("resourceDetails")
-    if details is None:
-        return (None,) * len(_DETAILS)
-    if type(details) is dict:
-        for keys, spelling in _SPELLINGS:
-            if details.keys() <= keys:
-                return tuple(map(details.get, spelling))
-    raise _NotPlain
+    props = record.get("properties")
+    if type(props) is not dict or not props.keys() <= _PROPS:
+        raise _NotPlain
+    return props
+
+
+def _items(value: Any) -> tuple[tuple[str, Any], ...]:
+    """A nested object as a hashable value (codes are taken over it); none for null or empty."""
+    if type(value) is dict:
+        return tuple(value.items())
+    if value:
+        raise _NotPlain
+    return ()
+
+
+def _plain(items: tuple[tuple[str, Any], ...], *spellings: frozenset[str]) -> dict[str, Any]:
+    """A distinct nested object whose keys are all of one spelling and whose values are text or null."""
+    value = dict(items)
+    if not any(value.keys() <= keys for keys in spellings) \
+            or not all(v is None or type(v) is str for v in value.values()):
+        raise _NotPlain
+    return value
+
+
+def _nested(props: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The object `name` of each record's properties (empty when null); `_NotPlain` unless each is an object with
+    keys as spelled."""
+    values = [p.get(name) or _NO_OBJECT for p in props]
+    keys = _NESTED[name]
+    if not all(type(v) is dict and v.keys() <= keys for v in values):
+        raise _NotPlain
+    return values
+
+
+_NO_OBJECT: dict[str, Any] = {}
+
+
+def _status(props: list[dict[str, Any]], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
+    status = _nested(props, "status")
+    return {"status": _Codes([s.get("code") for s in status]).spread(status_code),
+            "cause": _Codes([s.get("cause") for s in status]).spread(text, share),
+            "status_description": _Codes([s.get("description") for s in status]).spread(text, share),
+            "first_evaluation": _Codes([s.get("firstEvaluationDate") for s in status]).spread(text, share),
+            "status_change": _Codes([s.get("statusChangeDate") for s in status]).spread(text, share)}
+
+
+def _portal_links(props: list[dict[str, Any]], share: Callable[[Any], Any]) -> np.ndarray:
+    links = _nested(props, "links")
+    return _spread(lambda portal, uri: _shared(portal_link({"azurePortal": portal, "azurePortalUri": uri}), share),
+                   _Codes([link.get("azurePortal") for link in links]),
+                   _Codes([link.get("azurePortalUri") for link in links]))
 
 
 class _Codes:
-    """One text field of a chunk as codes into its distinct values (-1: null); `_NotPlain` if a value is not text."""
+    """One field of a chunk as codes into its distinct values (-1: null); `_NotPlain` if a value is not of `kind`
+    (text, or `tuple` for a nested object from `_items`)."""
 
-    def __init__(self, values: Sequence[Any]) -> None:
+    def __init__(self, values: Sequence[Any], kind: type = str) -> None:
         try:
             self.codes, uniques = pd.factorize(_objects(values))
         except TypeError:  # an object or a list where text belongs
             raise _NotPlain from None
-        self.uniques: list[str] = uniques.tolist()
-        if any(type(u) is not str for u in self.uniques):
+        self.uniques: list[Any] = uniques.tolist()
+        if any(type(u) is not kind for u in self.uniques):
             raise _NotPlain
 
-    def value(self, row: int) -> str | None:
+    def value(self, row: int) -> Any:
         code = self.codes[row]
         return self.uniques[code] if code >= 0 else None
 
@@ -208,10 +239,16 @@ def _combined(columns: Sequence[_Codes], rows: int) -> tuple[np.ndarray, np.ndar
 
 def _spread(fn: Callable[..., Any], *columns: _Codes) -> np.ndarray:
     """`fn` of each row's values, called once per distinct combination of them (an object array)."""
-    rows = len(columns[0].codes)
-    key, first = _combined(columns, rows)
-    results = [fn(*(column.value(row) for column in columns)) for row in first.tolist()]
-    return _objects(results)[key] if rows else _objects([])
+    key, first = _combined(columns, len(columns[0].codes))
+    return _objects([fn(*(column.value(row) for column in columns)) for row in first.tolist()])[key]
+
+
+def _fields(fn: Callable[[Any], dict[str, Any]], names: Sequence[str], column: _Codes,
+            share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
+    """The columns `names` of `fn`'s dict, called once per distinct value of `column`."""
+    key, first = _combined([column], len(column.codes))
+    results = [fn(column.value(row)) for row in first.tolist()]
+    return {name: _objects([_shared(r[name], share) for r in results])[key] for name in names}
 
 
 def _filled(values: np.ndarray, assessment_id: np.ndarray, fallback: Callable[[str], Any]) -> np.ndarray:
@@ -236,34 +273,32 @@ def _metadata(key: np.ndarray, props: list[dict[str, Any]], normaliser: Assessme
     return {name: _objects([m[name] for m in metas])[code] for name in ("metadata_display_name", *_META)}
 
 
-def _resource(details: list[tuple[Any, ...]], props: list[dict[str, Any]], assessment_id: np.ndarray,
+_RESOURCE_COLUMNS = ("environment", "resource_id", "resource_name", "resource_type", "native_resource_id",
+                     "connector_id", "hierarchy_id", "region")
+
+
+def _resource(props: list[dict[str, Any]], assessment_id: np.ndarray,
               share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
-    """`resource_columns` once per distinct `resourceDetails`; per record where it needs the assessment id (no id
-    given) or `additionalData` (which may name the resource type)."""
-    fields = [_Codes(values) for values in zip(*details, strict=True)] if details else []
+    """`resource_columns` once per distinct `resourceDetails`; per record where it needs the assessment id (no
+    resource id given) or `additionalData` (which may name the resource type)."""
+    details = _Codes([_items(p.get("resourceDetails")) for p in props], tuple)
 
-    def distinct(*values: Any) -> dict[str, Any] | None:
+    def distinct(items: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+        folded = {name.lower(): value for name, value in _plain(items, *_SPELLINGS).items()}
         try:
-            return resource_columns("", dict(zip(_DETAILS, values, strict=True)), {})
+            return resource_columns("", folded, {})
         except RecordError:
-            return None  # no resource id without the assessment's own id
+            return dict.fromkeys(_RESOURCE_COLUMNS)  # no resource id without the assessment's own id: per row
 
-    results = _spread(distinct, *fields) if fields else _objects([])
-    for row in np.flatnonzero(pd.isna(results) | np.fromiter(("additionalData" in p for p in props), bool,
-                                                             len(props))).tolist():
+    columns = _fields(distinct, _RESOURCE_COLUMNS, details, share)
+    lonely = pd.isna(columns["resource_id"]) | np.fromiter(("additionalData" in p for p in props), bool, len(props))
+    for row in np.flatnonzero(lonely).tolist():
         extra = props[row].get("additionalData")
-        results[row] = resource_columns(assessment_id[row], dict(zip(_DETAILS, details[row], strict=True)),
-                                        {"additionaldata": fold(extra)} if extra is not None else {})
-    names = ("environment", "resource_id", "resource_name", "resource_type", "native_resource_id", "connector_id",
-             "hierarchy_id", "region")
-    return {name: _objects([_shared(r[name], share) for r in results]) for name in names}
-
-
-def _portal_links(props: list[dict[str, Any]], share: Callable[[Any], Any]) -> np.ndarray:
-    links = [p.get("links") or {} for p in props]
-    return _spread(lambda portal, uri: _shared(portal_link({"azurePortal": portal, "azurePortalUri": uri}), share),
-                   _Codes([link.get("azurePortal") for link in links]),
-                   _Codes([link.get("azurePortalUri") for link in links]))
+        folded = {name.lower(): value for name, value in dict(details.value(row)).items()}
+        own = resource_columns(assessment_id[row], folded, {"additionaldata": fold(extra)})
+        for name in _RESOURCE_COLUMNS:
+            columns[name][row] = _shared(own[name], share)
+    return columns
 
 
 def _risks(props: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -274,6 +309,8 @@ def _risks(props: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     for row, p in enumerate(props):
         risk = p.get("risk")
         if risk is not None:
+            if type(risk) is not dict or not risk.keys() <= _NESTED["risk"]:
+                raise _NotPlain
             columns = risk_columns({"level": risk.get("level"), "riskfactors": risk.get("riskFactors")})
             level[row] = columns["risk_level"]
             factors[row] = lists.setdefault(tuple(columns["risk_factors"]), columns["risk_factors"])
