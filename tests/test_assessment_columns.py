@@ -78,7 +78,7 @@ def _assessment(n: int, key: str = "k1", **props) -> dict:
     resource = f"{RG}/providers/Microsoft.Compute/virtualMachines/VM{n}"
     return {"id": f"{resource}/providers/Microsoft.Security/assessments/{key}", "name": key, "subscriptionId": SUB,
             "properties": {"resourceDetails": {"Source": "Azure", "Id": resource}, "displayName": f"title {key}",
-                           "status": {"code": "unhealthy", "statusChangeDate": "2026-11-0%dT00:00:00Z" % (n % 9 + 1)},
+                           "status": {"code": "unhealthy", "statusChangeDate": f"2026-11-0{n % 9 + 1}T00:00:00Z"},
                            **props}}
 
 
@@ -141,6 +141,7 @@ def test_odd_records_mixed_into_plain_chunks(tmp_path, monkeypatch, columnar_chu
 
 
 @pytest.mark.skipif(not os.environ.get("MDCNB_LARGE_DATASET"), reason="set MDCNB_LARGE_DATASET to a large tenant")
+@pytest.mark.timeout(3600)  # two loads of a million assessments, one of them record by record
 def test_large_tenant_tables_are_the_per_row_tables(columnar_chunks):
     dataset = Path(os.environ["MDCNB_LARGE_DATASET"])
     columnar, per_row = _both(dataset)
