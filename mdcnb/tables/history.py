@@ -251,7 +251,7 @@ class HistoryStore:
         frames = {**(dict(tables.items()) if isinstance(tables, Tables) else dict(tables)), **(extra or {})}
         unknown = sorted(set(frames) - set(SNAPSHOT_TABLES))
         if unknown:
-            raise HistoryError(f"no table contract for {unknown}; add it to mdcnb/core/schema.py first")
+            raise HistoryError(f"no table contract for {unknown}; declare it in mdcnb/core/schema/ first")
         as_of = pd.Timestamp(as_of)
         as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
         scope = dict(scope or {})
