@@ -64,7 +64,7 @@ def _restored(column: pd.Series, dtype_name: str, categories: dict[str, Any] | N
         return pd.Series(pd.Categorical.from_codes(column.to_numpy().astype("int64"), dtype=kind))
     dtype = pd.api.types.pandas_dtype(dtype_name)
     if isinstance(dtype, pd.DatetimeTZDtype):
-        return pd.to_datetime(column).dt.tz_localize("UTC").dt.tz_convert(dtype.tz).astype(dtype)
+        return pd.to_datetime(column).dt.tz_localize("UTC").astype(dtype)  # astype converts to the zone
     if pd.api.types.is_object_dtype(dtype):
         return pd.Series(_parsed(column), dtype=object)
     if isinstance(dtype, pd.StringDtype):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,11 +49,13 @@ _SCAN_FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables; 
 
 
 def write(snap: Snapshot, folder: str | Path) -> Path:
-    """Write the snapshot to `folder` (replacing what is there, owner-only, whole or not at all: it is written
-    beside and renamed into place); the path of its manifest."""
+    """Write the snapshot to `folder` (replacing what is there, owner-only, whole or not at all: it is written to
+    `.<folder>.partial` beside it and renamed into place; a partial folder a killed writer left is replaced);
+    the path of its manifest."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    building = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(mode=0o700, parents=True)
     try:
         parts = _Writer(FrameWriter(building))
         body = parts.snapshot(snap)
