@@ -166,8 +166,8 @@ class FrameReader:
             cursor = self._con.execute(f"SELECT * FROM read_parquet(?){'' if whole else ' LIMIT 0'}", [str(path)])
             found = [d[0] for d in cursor.description]
             if found != names:
-                raise SnapshotError(f"snapshot {self.folder}: {entry['file']} holds the columns {', '.join(found)}, "
-                                    "not the ones manifest.json lists")
+                raise SnapshotError(f"snapshot {self.folder}: {entry['file']} holds other columns than manifest.json "
+                                    f"lists ({', '.join(found[:3])}, ... instead of {', '.join(names[:3])}, ...)")
             raw = dict(cursor.df().items()) if whole else {
                 n: self._con.execute(f'SELECT "{n.replace(chr(34), chr(34) * 2)}" FROM read_parquet(?)',
                                      [str(path)]).df()[n] for n in names}
