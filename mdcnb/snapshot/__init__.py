@@ -4,7 +4,7 @@
 the history store (never writing to it). Stage 1 of `mdcnb report` builds it and `write`s it as files under the week
 folder (`<week>/snapshot/`: Parquet tables and a JSON manifest, see `snapshot.stored`); the notebooks (stage 2) `read`
 that folder and touch neither the dataset, the logs nor the store.
-Interactively, a notebook without a snapshot file builds its own (`load`).
+Interactively, a notebook without a snapshot folder builds its own (`load`).
 """
 
 from __future__ import annotations

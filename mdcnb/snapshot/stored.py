@@ -14,7 +14,7 @@
 
 A table that appears twice (the history's latest week is the week's own tables) is written once and read back as
 one object. Plain JSON and Parquet: nothing in the folder runs code when it is read, any Parquet reader opens the
-tables (`duckdb -c "FROM 'reports/2026-W48/snapshot/tables/assessments.parquet'"`), and `read` checks every file
+tables (`duckdb.sql("FROM 'reports/2026-W48/snapshot/tables/assessments.parquet'")`), and `read` checks every file
 against the manifest and names, in one line, what is missing, truncated or foreign (`SnapshotError`).
 """
 
