@@ -91,6 +91,11 @@ def test_the_sample_snapshot_reads_back_exactly_from_parquet_and_json(recorded, 
     assert {t: manifest["frames"][own[t]]["rows"] for t in own} == {t: len(f) for t, f in recorded.tables.items()}
     assert manifest["frames"][own["assessments"]]["rows"] == 1407  # the sample's assessments (its manifest counts)
     assert not list(folder.parent.glob(".*"))  # the partial folder it was written in is gone
+    # a table equal to one written before shares its file: this week's audit, as read back from the store
+    stored_audit = recorded.history.audits["2026-W48"]
+    assert stored_audit is not recorded.audit.results
+    assert_frame_equal(stored_audit, recorded.audit.results)
+    assert manifest["frames"]["history/audits/2026-W48"]["file"] == manifest["frames"]["audit/results"]["file"]
 
 
 def test_every_dtype_and_index_reads_back_exactly(tmp_path):

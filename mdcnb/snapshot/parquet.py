@@ -98,13 +98,15 @@ def _plain_index(frame: pd.DataFrame) -> bool:
 
 @dataclass
 class FrameWriter:
-    """Writes frames under `folder` (empty frames need no file: their entry says it all); a frame object written
-    before is not written again, its first name is returned."""
+    """Writes frames under `folder`. An empty frame needs no file (its entry says it all); a frame object written
+    before is not written again (its first name is returned); a frame whose file would be the same as one written
+    before (a week that did not change) shares that file."""
 
     folder: Path
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     _names: dict[int, tuple[str, pd.DataFrame]] = field(default_factory=dict)
-    _con: duckdb.DuckDBPyConnection = field(default_factory=lambda: duckdb.connect(config={"threads": 1}))
+    _files: dict[str, str] = field(default_factory=dict)  # SHA-256 -> the file written with it
+    _con: duckdb.DuckDBPyConnection = field(default_factory=duckdb.connect)
 
     def frame(self, name: str, frame: pd.DataFrame) -> str:
         """Write `frame` as `<name>.parquet`; the name to find it by in the manifest."""
@@ -121,15 +123,26 @@ class FrameWriter:
         if whole is not frame:
             entry["index_name"] = frame.index.name
         if len(frame):
-            path = self.folder / f"{name}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            stored = pd.DataFrame({c: _stored(whole[c]).reset_index(drop=True) for c in whole.columns})
-            self._con.from_df(stored).write_parquet(str(path), compression="zstd")
-            os.chmod(path, 0o600)
-            entry.update(file=f"{name}.parquet", bytes=path.stat().st_size, sha256=_digest(path))
+            entry.update(self._file(f"{name}.parquet", whole))
         self.entries[name] = entry
         self._names[id(frame)] = (name, frame)  # the frame kept alive: its id is not reused
         return name
+
+    def _file(self, relative: str, whole: pd.DataFrame) -> dict[str, Any]:
+        """Write the frame's Parquet file (unless the same file exists already); its entry's file, size and digest."""
+        written = self.folder / ".frame.parquet"
+        stored = pd.DataFrame({c: _stored(whole[c]).reset_index(drop=True) for c in whole.columns})
+        self._con.from_df(stored).write_parquet(str(written), compression="zstd")
+        digest, size = _digest(written), written.stat().st_size
+        if digest in self._files:
+            written.unlink()
+        else:
+            path = self.folder / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(written, 0o600)
+            os.replace(written, path)
+            self._files[digest] = relative
+        return {"file": self._files[digest], "bytes": size, "sha256": digest}
 
 
 @dataclass
