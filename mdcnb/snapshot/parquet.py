@@ -3,9 +3,10 @@
 DuckDB writes and reads the files (pyarrow is not installed: with it pandas would change the storage of every
 string column). Parquet has no pandas dtypes, so each frame's entry in the manifest keeps its columns, their dtypes
 (categories and their order included), its index when it is not 0..n-1, its row count, and the file's size and
-SHA-256. A column is stored as DuckDB's natural type for its dtype, except: UTC-aware times as naive UTC times
+SHA-256. A column is stored as DuckDB's natural type for its dtype, except: zone-aware times as naive UTC times
 (the zone is in the dtype), categoricals as their codes, and object columns (lists, dicts) as JSON text, one cell
-each. Reading checks every file against its entry and says in one line what is wrong (`SnapshotError`).
+each. Equal files are written once and shared. Reading checks every file against its entry and says in one line
+what is wrong (`SnapshotError`).
 """
 
 from __future__ import annotations

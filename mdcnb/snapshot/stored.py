@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from mdcnb import __version__
+from mdcnb.core import schema
 from mdcnb.snapshot import Options, Snapshot
 from mdcnb.snapshot.parquet import FrameReader, FrameWriter, SnapshotError, checked_file, json_text, write_file
 from mdcnb.snapshot.readiness import AuditResult
@@ -184,9 +185,24 @@ class _Reader:
     def table_set(self, name: str) -> Tables:
         if name not in self._read:
             entry = self.table_sets[name]
+            self._check_contracts(name, entry["frames"])
             self._read[name] = Tables(**{t: self.frames.frame(f) for t, f in entry["frames"].items()},
                                       manifest=entry["manifest"], dataset=_path(entry["dataset"]))
         return self._read[name]
+
+    def _check_contracts(self, name: str, frames: dict[str, str]) -> None:
+        """The tables of a set are this mdcnb's contracts, column for column (a snapshot written by a version with
+        other contracts would give the analysis tables it does not expect, or silently empty ones)."""
+        folder = self.frames.folder
+        missing = [t for t in schema.TABLES if t not in frames]
+        if missing:
+            raise SnapshotError(f"snapshot {folder}: {name} lacks the tables {', '.join(missing)} (written by another "
+                                "mdcnb version): run the report again")
+        for table, frame in frames.items():
+            expected = [c.name for c in schema.TABLES[table].columns] if table in schema.TABLES else None
+            if list(self.frames.entries[frame]["columns"]) != expected:
+                raise SnapshotError(f"snapshot {folder}: {frame} is not this mdcnb's {table} table (other columns: "
+                                    "written by another mdcnb version): run the report again")
 
     def snapshot(self, part: dict[str, Any]) -> Snapshot:
         frame, scan, audit, prices = self.frames.frame, part["cloudtrail"], part["audit"], part["prices"]

@@ -103,6 +103,14 @@ def _manifest_incomplete(folder: Path) -> None:
     _edit_manifest(folder, lambda m: m["snapshot"].pop("audit"))
 
 
+def _older_contract(folder: Path) -> None:  # as a version whose plans table had one column less wrote it
+    _edit_manifest(folder, lambda m: _entry(m, "tables/plans.parquet")["columns"].popitem())
+
+
+def _table_unknown(folder: Path) -> None:  # as a version without the exemptions table wrote it
+    _edit_manifest(folder, lambda m: m["tables"]["tables"]["frames"].pop("exemptions"))
+
+
 def _no_manifest(folder: Path) -> None:
     (folder / MANIFEST).unlink()
 
@@ -125,6 +133,9 @@ CASES = {
     "manifest foreign": (_manifest_foreign, "manifest.json is not the manifest of an mdcnb snapshot"),
     "manifest newer": (_manifest_newer, "is in format version 99; mdcnb "),
     "manifest incomplete": (_manifest_incomplete, "manifest.json does not describe a snapshot (KeyError: 'audit')"),
+    "older contract": (_older_contract, "tables/plans is not this mdcnb's plans table (other columns: written by "
+                                        "another mdcnb version): run the report again"),
+    "table unknown": (_table_unknown, "tables lacks the tables exemptions (written by another mdcnb version)"),
     "no manifest": (_no_manifest, "no manifest.json in it (not a snapshot, or unfinished)"),
     "inventories truncated": (_inventories_truncated, "inventories.json has 100 bytes, "),
 }
