@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -173,8 +174,9 @@ def test_a_report_notebook_on_a_damaged_snapshot_fails_in_one_line(copy, tmp_pat
     source = tmp_path / "notebooks" / "10_read.ipynb"
     source.parent.mkdir()
     nbformat.write(notebook, source)
-    with runner.local_kernel() as kernel_path:
-        result = runner.execute(source, tmp_path / "out" / "10_read.ipynb", {}, kernel_path)
+    with runner.local_kernel() as kernel_path, ProcessPoolExecutor(max_workers=1) as worker:  # as the runner does:
+        # the kernel's client lives in a worker, not in this process that later tests fork
+        result = worker.submit(runner.execute, source, tmp_path / "out" / "10_read.ipynb", {}, kernel_path).result()
     assert not result.ok
     assert result.failure() == (f"notebook 10_read.ipynb failed in cell 1 (from mdcnb.report.page import Page): "
                                 f"SnapshotError: snapshot {copy}: {ASSESSMENTS} is missing")
