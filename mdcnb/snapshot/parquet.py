@@ -129,6 +129,10 @@ class FrameWriter:
         self._names[id(frame)] = (name, frame)  # the frame kept alive: its id is not reused
         return name
 
+    def close(self) -> None:
+        """Close DuckDB now (a connection left to the garbage collector may be collected in a forked child)."""
+        self._con.close()
+
     def _file(self, relative: str, whole: pd.DataFrame) -> dict[str, Any]:
         """Write the frame's Parquet file (unless the same file exists already); its entry's file, size and digest."""
         written = self.folder / ".frame.parquet"
@@ -161,6 +165,10 @@ class FrameReader:
                 raise SnapshotError(f"snapshot {self.folder}: manifest.json names no frame {name!r}")
             self._frames[name] = self._read(name, self.entries[name])
         return self._frames[name]
+
+    def close(self) -> None:
+        """Close DuckDB now (as `FrameWriter.close`)."""
+        self._con.close()
 
     def _read(self, name: str, entry: dict[str, Any]) -> pd.DataFrame:
         columns, categories = entry["columns"], entry.get("categories", {})

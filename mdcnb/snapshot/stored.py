@@ -57,8 +57,8 @@ def write(snap: Snapshot, folder: str | Path) -> Path:
     building = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(mode=0o700, parents=True)
+    parts = _Writer(FrameWriter(building))
     try:
-        parts = _Writer(FrameWriter(building))
         body = parts.snapshot(snap)
         manifest = {"format": FORMAT, "version": VERSION, "written_by": f"mdcnb {__version__}", "snapshot": body,
                     "tables": parts.tables, "frames": parts.frames.entries}
@@ -66,6 +66,7 @@ def write(snap: Snapshot, folder: str | Path) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(building, folder)
     finally:
+        parts.frames.close()
         shutil.rmtree(building, ignore_errors=True)
     return folder / MANIFEST
 
@@ -75,13 +76,16 @@ def read(folder: str | Path) -> Snapshot:
     naming the file) when one is missing, truncated, damaged or not the one written, or the folder is no snapshot."""
     folder = Path(folder)
     manifest = _manifest(folder)
+    frames = FrameReader(folder, manifest.get("frames"))
     try:
-        return _Reader(FrameReader(folder, manifest["frames"]), manifest["tables"]).snapshot(manifest["snapshot"])
+        return _Reader(frames, manifest["tables"]).snapshot(manifest["snapshot"])
     except SnapshotError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SnapshotError(f"snapshot {folder}: manifest.json does not describe a snapshot "
                             f"({type(exc).__name__}: {exc})") from None
+    finally:
+        frames.close()
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
