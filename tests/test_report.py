@@ -114,7 +114,16 @@ def test_report_layout_in_the_iso_week_of_the_dataset(plain):
                  "notebooks/20_broken.ipynb", "csv/10_good/scores.csv", "csv/10_good/score_table.csv",
                  "report.json", "skips.csv"):
         assert (week / name).is_file(), name
-    # the snapshot of stage 1 is gone, and no other side file was left
+    # the snapshot of stage 1 stays as files beside the pages, and no other side file was left
+    assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks", "snapshot"]
+    assert sorted(p.name for p in week.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_masked_report_keeps_no_snapshot(masked):
+    """The snapshot holds the ids unmasked: a masked report removes it once its pages are written."""
+    code, _, err, week = masked
+    assert code == 0, err
+    assert (week / "10_good.html").is_file()
     assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks"]
 
 
@@ -255,6 +264,7 @@ def test_stage_one_runs_in_a_process_that_ends_and_records_the_week(tmp_path, mo
                       log=lambda text, **_: said.append(text))
     assert int(recorders.read_text()) != os.getpid()
     assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said
-    assert not (tmp_path / "out" / "2026-W48" / runner.SNAPSHOT_DIR).exists()
+    kept = snapshot.read(tmp_path / "out" / "2026-W48" / runner.SNAPSHOT_DIR)  # what stage 1 left, read back
+    assert kept.history.week == "2026-W48" and kept.dataset == SAMPLE_DATASET
     with history.HistoryStore(tmp_path / "h.duckdb", read_only=True) as store:
         assert [s.week for s in store.snapshots()][-1] == "2026-W48"

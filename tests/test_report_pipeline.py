@@ -1,5 +1,5 @@
 """`mdcnb report` runs one way: stage 1 reads the dataset, scans CloudTrail once and writes the history store;
-stage 2 (the notebooks) reads only the snapshot stage 1 left, and nothing of it remains afterwards."""
+stage 2 (the notebooks) reads only the snapshot stage 1 left as files in the week folder, where it stays."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from mdcnb import snapshot
 from mdcnb.report import NOTEBOOKS_DIR, runner
 from mdcnb.report.index import recorded
 from mdcnb.sources.dataset import SAMPLE_DATASET
@@ -59,14 +60,15 @@ def test_cloudtrail_is_scanned_once_and_stage_two_touches_neither_logs_nor_store
     assert headlines["cloudtrail.cspm_read_events"] == expected > 0
     with HistoryStore(store, read_only=True) as opened:
         assert [s.week for s in opened.snapshots()][-1] == "2026-W48"
-    assert not (result.week_dir / runner.SNAPSHOT_DIR).exists()
-    assert sorted(p.name for p in result.week_dir.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks"]
+    assert sorted(p.name for p in result.week_dir.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks",
+                                                                             runner.SNAPSHOT_DIR]
+    # the page's figure is the kept snapshot's, read back from its files
+    kept = snapshot.read(result.week_dir / runner.SNAPSHOT_DIR)
+    assert kept.cloudtrail.summary()["cspm_read_events"] == expected
 
 
 def test_a_notebook_building_its_own_snapshot_scans_once_too(tmp_path, monkeypatch):
     """Interactively (no report) the week's own CloudTrail volume in the history comes from the snapshot's scan."""
-    from mdcnb import snapshot
-
     scans: list[int] = []
     real_scan = cloudtrail.scan_files
     monkeypatch.setattr(cloudtrail, "scan_files", lambda *a, **k: scans.append(1) or real_scan(*a, **k))

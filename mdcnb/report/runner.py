@@ -7,13 +7,17 @@
         csv/<notebook>/<table>.csv      every table shown and the data behind every chart (.csv.zip over 1 MB)
         skips.csv                       every record that could not be read, once
         report.json                     the same summary for scripts
+        snapshot/                       the week's snapshot the pages were computed from: Parquet tables and
+                                        manifest.json (`mdcnb.snapshot.stored`; not kept with --mask-ids)
 
 The report runs one way. Stage 1 (a process of its own, that then ends: normalising a million assessments leaves a
 process's memory fragmented) builds the week's snapshot once (`mdcnb.snapshot`: tables, one CloudTrail scan, the
 readiness audit), stores the week in the history store (the only write to it) and reads the stored weeks back, then
-leaves the snapshot in `.snapshot/` under the week folder. Stage 2 executes the notebooks in worker processes (two
-by default: the machine's cores), each with a kernel of this interpreter; they read the snapshot and nothing else.
-index.html is built from the executed notebooks' recorded headlines; `.snapshot/` is removed at the end.
+writes the snapshot as files in `snapshot/` under the week folder. Stage 2 executes the notebooks in worker
+processes (two by default: the machine's cores), each with a kernel of this interpreter; they read the snapshot and
+nothing else. index.html is built from the executed notebooks' recorded headlines. `snapshot/` stays, so that every
+number of the week can be traced to the tables it came from, unless the ids are masked: the snapshot holds them
+unmasked, so a masked report removes it.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from mdcnb.tables.mask import Masker
 
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 1800
-SNAPSHOT_DIR = ".snapshot"
+SNAPSHOT_DIR = "snapshot"
 
 
 @dataclass
@@ -283,6 +287,7 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
                   "snapshot": str(snapshot_dir)}
     for source in sources:
         _clear_outputs(week_dir, source.stem)
+    shutil.rmtree(snapshot_dir, ignore_errors=True)  # an earlier run's: never left beside this run's pages
     results: list[NotebookResult] = []
     try:
         failed = _stage_one(dataset, snapshot_dir, options, log)
@@ -292,7 +297,8 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
         else:
             results = _stage_two(sources, week_dir, parameters, dataset, options, log)
     finally:
-        shutil.rmtree(snapshot_dir, ignore_errors=True)
+        if options.mask_ids:  # the snapshot holds the ids unmasked
+            shutil.rmtree(snapshot_dir, ignore_errors=True)
     index = write_index(week_dir, dataset=dataset, manifest=manifest, results=results, masker=masker)
     return ReportResult(week_dir, index, results)
 

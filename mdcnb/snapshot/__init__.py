@@ -1,14 +1,14 @@
 """The week's snapshot: everything the pages and the commands read, loaded once.
 
 `build(dataset, ...)` loads the dataset's tables, scans its CloudTrail logs once, audits its AWS accounts and reads
-the history store (never writing to it). Stage 1 of `mdcnb report` builds it and `write`s it to one file under the
-week folder; the notebooks (stage 2) `read` that file and touch neither the dataset, the logs nor the store.
-Interactively, a notebook without a snapshot file builds its own (`load`).
+the history store (never writing to it). Stage 1 of `mdcnb report` builds it and `write`s it as files under the week
+folder (`<week>/snapshot/`: Parquet tables and a JSON manifest, see `snapshot.stored`); the notebooks (stage 2) `read`
+that folder and touch neither the dataset, the logs nor the store.
+Interactively, a notebook without a snapshot folder builds its own (`load`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -23,16 +23,12 @@ from mdcnb.snapshot.readiness import AuditResult, audit_dataset, audit_tables
 from mdcnb.sources.aws_dataset import AccountInventory, read_inventories
 from mdcnb.sources.dataset import Skip, cloudtrail_root, default_dataset
 from mdcnb.sources.prices import DEFAULT_SIEM, PriceTable, SiemPrice, siem_price
-from mdcnb.tables import Tables, cache, load_tables
+from mdcnb.tables import Tables, load_tables
 from mdcnb.tables.cloudtrail.result import VolumeResult, cloudtrail_daily
 from mdcnb.tables.cloudtrail.trails import trails_from_dataset
 from mdcnb.tables.history_weeks import WeeklyHistory, cloudtrail_daily_of, record_run, weekly_history
 
 T = TypeVar("T")
-SNAPSHOT_FILE = "snapshot.pickle"
-_FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables
-# the other parts, stored whole
-_OBJECTS = ("audit", "prices", "siem_price", "options", "inventories", "trails", "history")
 
 
 @dataclass(frozen=True)
@@ -160,27 +156,19 @@ def scan(dataset: Path, *, logs: str | Path | None = None, since: str | None = N
     return cloudtrail.dataset_volume(dataset, since=since, until=until)
 
 
-def write(snapshot: Snapshot, folder: Path) -> Path:
-    """Leave the snapshot in `folder/snapshot.pickle` (owner-only, written atomically) for the notebooks."""
-    frames: dict[str, Any] = {f"tables/{name}": frame for name, frame in snapshot.tables.items()}
-    frames.update({f"cloudtrail/{name}": getattr(snapshot.cloudtrail, name) for name in _FRAMES})
-    for name in _OBJECTS:
-        frames[name] = getattr(snapshot, name)
-    accounting = {f.name: getattr(snapshot.cloudtrail, f.name) for f in dataclasses.fields(VolumeResult)
-                  if f.name not in _FRAMES}
-    entry = Path(folder) / SNAPSHOT_FILE
-    cache.write_frames(entry, frames, {"manifest": snapshot.tables.manifest, "dataset": str(snapshot.dataset),
-                                       "cloudtrail": accounting})
-    return entry
+def write(snapshot: Snapshot, folder: str | Path) -> Path:
+    """Leave the snapshot in `folder` as Parquet tables and a JSON manifest for the notebooks (`snapshot.stored`);
+    the manifest's path."""
+    from mdcnb.snapshot import stored  # it builds on this module's classes
+
+    return stored.write(snapshot, folder)
 
 
 def read(folder: str | Path) -> Snapshot:
-    """The snapshot `write` left in `folder`."""
-    frames, meta = cache.read_frames(Path(folder) / SNAPSHOT_FILE)
-    tables = Tables(**{name.split("/", 1)[1]: frame for name, frame in frames.items() if name.startswith("tables/")},
-                    manifest=meta["manifest"], dataset=Path(meta["dataset"]))
-    cloudtrail = VolumeResult(**{name: frames[f"cloudtrail/{name}"] for name in _FRAMES}, **meta["cloudtrail"])
-    return Snapshot(tables=tables, cloudtrail=cloudtrail, **{name: frames[name] for name in _OBJECTS})
+    """The snapshot `write` left in `folder`, checked file by file (`stored.SnapshotError` names what is wrong)."""
+    from mdcnb.snapshot import stored
+
+    return stored.read(folder)
 
 
 def load(snapshot: str | Path | None = None, **build_args: Any) -> Snapshot:

@@ -1,0 +1,250 @@
+"""The snapshot as files: what stage 1 of `mdcnb report` leaves in `<week>/snapshot/` for the notebooks to read.
+
+    snapshot/
+        manifest.json                      format and version; every value that is not a table; one entry per table
+                                           (its file, rows, columns with their dtypes, size and SHA-256)
+        tables/<table>.parquet             the week's normalised tables (an empty table has no file)
+        cloudtrail/volume.parquet, cloudtrail/hourly.parquet     the week's one CloudTrail scan
+        audit/results.parquet              the AWS readiness audit
+        prices/rows.parquet                the price table
+        trails.parquet                     the CloudTrail trails
+        inventories.json                   the AWS inventory (the audit and the cost page read it)
+        history/weeks/<week>/<table>.parquet, history/previous/<table>.parquet, history/cloudtrail/<week>.parquet,
+        history/audits/<week>.parquet      the stored weeks, as read back from the history store
+
+A table that appears twice (the history's latest week is the week's own tables) is written once and read back as
+one object. Plain JSON and Parquet: nothing in the folder runs code when it is read, any Parquet reader opens the
+tables (`duckdb.sql("FROM 'reports/2026-W48/snapshot/tables/assessments.parquet'")`), and `read` checks every file
+against the manifest and names, in one line, what is missing, truncated or foreign (`SnapshotError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mdcnb import __version__
+from mdcnb.core import schema
+from mdcnb.snapshot import Options, Snapshot
+from mdcnb.snapshot.parquet import FrameReader, FrameWriter, SnapshotError, checked_file, json_text, write_file
+from mdcnb.snapshot.readiness import AuditResult
+from mdcnb.sources.aws_dataset import AccountInventory, Call
+from mdcnb.sources.dataset import Skip
+from mdcnb.sources.prices import PriceTable, SiemPrice
+from mdcnb.tables import Tables
+from mdcnb.tables.cloudtrail.result import VolumeResult
+from mdcnb.tables.history_weeks import WeeklyHistory
+
+FORMAT = "mdcnb-snapshot"
+VERSION = 1
+MANIFEST = "manifest.json"
+INVENTORIES = "inventories.json"
+_SCAN_FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables; the others are its accounting
+
+
+def write(snap: Snapshot, folder: str | Path) -> Path:
+    """Write the snapshot to `folder` (replacing what is there, owner-only, whole or not at all: it is written to
+    `.<folder>.partial` beside it and renamed into place; a partial folder a killed writer left is replaced);
+    the path of its manifest."""
+    folder = Path(folder)
+    building = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(mode=0o700, parents=True)
+    parts = _Writer(FrameWriter(building))
+    try:
+        body = parts.snapshot(snap)
+        manifest = {"format": FORMAT, "version": VERSION, "written_by": f"mdcnb {__version__}", "snapshot": body,
+                    "tables": parts.tables, "frames": parts.frames.entries}
+        write_file(building, MANIFEST, json_text(manifest, indent=True).encode())
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(building, folder)
+    finally:
+        parts.frames.close()
+        shutil.rmtree(building, ignore_errors=True)
+    return folder / MANIFEST
+
+
+def read(folder: str | Path) -> Snapshot:
+    """The snapshot `write` left in `folder`, every file checked against the manifest; `SnapshotError` (one line,
+    naming the file) when one is missing, truncated, damaged or not the one written, or the folder is no snapshot."""
+    folder = Path(folder)
+    manifest = _manifest(folder)
+    frames = FrameReader(folder, manifest.get("frames"))
+    try:
+        return _Reader(frames, manifest["tables"]).snapshot(manifest["snapshot"])
+    except SnapshotError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SnapshotError(f"snapshot {folder}: manifest.json does not describe a snapshot "
+                            f"({type(exc).__name__}: {exc})") from None
+    finally:
+        frames.close()
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        what = "no snapshot folder" if not folder.is_dir() else f"no {MANIFEST} in it (not a snapshot, or unfinished)"
+        raise SnapshotError(f"snapshot {folder}: {what}")
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise SnapshotError(f"snapshot {folder}: {MANIFEST} is not valid JSON ({exc}): truncated or damaged") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise SnapshotError(f"snapshot {folder}: {MANIFEST} is not the manifest of an mdcnb snapshot")
+    if manifest.get("version") != VERSION:
+        raise SnapshotError(f"snapshot {folder} is in format version {manifest.get('version')!r}; mdcnb "
+                            f"{__version__} reads version {VERSION}: run the report again")
+    return manifest
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _path(text: str | None) -> Path | None:
+    return None if text is None else Path(text)
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _scalars(obj: Any, *leave_out: str) -> dict[str, Any]:
+    """A dataclass's fields but `leave_out`, by name (values as they are: JSON takes them)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in leave_out}
+
+
+@dataclass
+class _Writer:
+    """Turns a Snapshot into the manifest's `snapshot` part, writing its tables as it goes."""
+
+    frames: FrameWriter
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _names: dict[int, tuple[str, Tables]] = field(default_factory=dict)
+
+    def table_set(self, name: str, tables: Tables) -> str:
+        """Write a `Tables` once (by identity); the name it is listed under in the manifest's `tables`."""
+        if id(tables) not in self._names:
+            self.tables[name] = {"frames": {t: self.frames.frame(f"{name}/{t}", frame) for t, frame in tables.items()},
+                                 "manifest": tables.manifest, "dataset": _text(tables.dataset)}
+            self._names[id(tables)] = (name, tables)
+        return self._names[id(tables)][0]
+
+    def snapshot(self, snap: Snapshot) -> dict[str, Any]:
+        frame, scan, audit, prices = self.frames.frame, snap.cloudtrail, snap.audit, snap.prices
+        return {
+            "tables": self.table_set("tables", snap.tables),
+            "cloudtrail": {**_scalars(scan, *_SCAN_FRAMES),
+                           **{name: frame(f"cloudtrail/{name}", getattr(scan, name)) for name in _SCAN_FRAMES}},
+            "audit": {"results": frame("audit/results", audit.results), "as_of": audit.as_of.isoformat(),
+                      "skips": [dataclasses.asdict(s) for s in audit.skips]},
+            "prices": {**_scalars(prices, "rows", "path"), "rows": frame("prices/rows", prices.rows),
+                       "path": _text(prices.path)},
+            "siem_price": dataclasses.asdict(snap.siem_price),
+            "options": dataclasses.asdict(snap.options),
+            "trails": frame("trails", snap.trails),
+            "inventories": self.inventories(snap.inventories),
+            "history": self.history(snap.history) if snap.history is not None else None,
+        }
+
+    def inventories(self, inventories: dict[str, AccountInventory]) -> dict[str, Any]:
+        accounts = {account: {**_scalars(inventory, "collected_at", "calls"),
+                              "collected_at": inventory.collected_at.isoformat() if inventory.collected_at else None,
+                              "calls": {key: [dataclasses.asdict(c) for c in calls]
+                                        for key, calls in inventory.calls.items()}}
+                    for account, inventory in inventories.items()}
+        return {**write_file(self.frames.folder, INVENTORIES, json_text(accounts).encode()), "accounts": len(accounts)}
+
+    def history(self, history: WeeklyHistory) -> dict[str, Any]:
+        frame = self.frames.frame
+        return {
+            "series": history.series, "store": str(history.store),
+            "weeks": {week: self.table_set(f"history/weeks/{week}", t) for week, t in history.weeks.items()},
+            "cloudtrail": {week: frame(f"history/cloudtrail/{week}", f) for week, f in history.cloudtrail.items()},
+            "audits": {week: None if f is None else frame(f"history/audits/{week}", f)
+                       for week, f in history.audits.items()},
+            "folders": {week: str(path) for week, path in history.folders.items()},
+            "latest": self.table_set("history/latest", history.latest),
+            "previous": None if history.previous is None else self.table_set("history/previous", history.previous),
+            "incomplete": list(history.incomplete),
+        }
+
+
+@dataclass
+class _Reader:
+    """Turns the manifest's `snapshot` part back into a Snapshot, reading each table and table set once."""
+
+    frames: FrameReader
+    table_sets: dict[str, dict[str, Any]]
+    _read: dict[str, Tables] = field(default_factory=dict)
+
+    def table_set(self, name: str) -> Tables:
+        if name not in self._read:
+            entry = self.table_sets[name]
+            self._check_contracts(name, entry["frames"])
+            self._read[name] = Tables(**{t: self.frames.frame(f) for t, f in entry["frames"].items()},
+                                      manifest=entry["manifest"], dataset=_path(entry["dataset"]))
+        return self._read[name]
+
+    def _check_contracts(self, name: str, frames: dict[str, str]) -> None:
+        """The tables of a set are this mdcnb's contracts, column for column (a snapshot written by a version with
+        other contracts would give the analysis tables it does not expect, or silently empty ones)."""
+        folder = self.frames.folder
+        missing = [t for t in schema.TABLES if t not in frames]
+        if missing:
+            raise SnapshotError(f"snapshot {folder}: {name} lacks the tables {', '.join(missing)} (written by another "
+                                "mdcnb version): run the report again")
+        for table, frame in frames.items():
+            expected = [c.name for c in schema.TABLES[table].columns] if table in schema.TABLES else None
+            if list(self.frames.entries[frame]["columns"]) != expected:
+                raise SnapshotError(f"snapshot {folder}: {frame} is not this mdcnb's {table} table (other columns: "
+                                    "written by another mdcnb version): run the report again")
+
+    def snapshot(self, part: dict[str, Any]) -> Snapshot:
+        frame, scan, audit, prices = self.frames.frame, part["cloudtrail"], part["audit"], part["prices"]
+        return Snapshot(
+            tables=self.table_set(part["tables"]),
+            cloudtrail=VolumeResult(**{k: frame(v) if k in _SCAN_FRAMES else v for k, v in scan.items()}),
+            audit=AuditResult(frame(audit["results"]), datetime.fromisoformat(audit["as_of"]),
+                              [Skip(**s) for s in audit["skips"]]),
+            prices=PriceTable(**{**prices, "rows": frame(prices["rows"]), "path": _path(prices["path"]),
+                                 "overrides": tuple(prices["overrides"])}),
+            siem_price=SiemPrice(**part["siem_price"]),
+            options=Options(**{**part["options"], "overrides": tuple(part["options"]["overrides"])}),
+            inventories=self.inventories(part["inventories"]),
+            trails=frame(part["trails"]),
+            history=self.history(part["history"]) if part["history"] is not None else None,
+        )
+
+    def inventories(self, entry: dict[str, Any]) -> dict[str, AccountInventory]:
+        path = checked_file(self.frames.folder, entry)
+        accounts = orjson.loads(path.read_bytes())
+        if len(accounts) != entry["accounts"]:
+            raise SnapshotError(f"snapshot {self.frames.folder}: {INVENTORIES} holds {len(accounts)} accounts, "
+                                f"manifest.json says {entry['accounts']}")
+        return {account: AccountInventory(**{**inv, "collected_at": _time(inv["collected_at"]),
+                                             "calls": {key: [Call(**c) for c in calls]
+                                                       for key, calls in inv["calls"].items()}})
+                for account, inv in accounts.items()}
+
+    def history(self, part: dict[str, Any]) -> WeeklyHistory:
+        frame = self.frames.frame
+        return WeeklyHistory(
+            series=part["series"], store=Path(part["store"]),
+            weeks={week: self.table_set(name) for week, name in part["weeks"].items()},
+            cloudtrail={week: frame(name) for week, name in part["cloudtrail"].items()},
+            audits={week: None if name is None else frame(name) for week, name in part["audits"].items()},
+            folders={week: Path(path) for week, path in part["folders"].items()},
+            latest=self.table_set(part["latest"]),
+            previous=None if part["previous"] is None else self.table_set(part["previous"]),
+            incomplete=list(part["incomplete"]),
+        )
+
