@@ -128,10 +128,25 @@ def not_followed(ignored: Iterable[str], filters: Filters) -> str:
 
 
 def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
-    """Make `widget` show `figure`, in one batch update: its traces and layout replace the widget's (plotly sends
-    the change as one message; the widget, and the view showing it, stay the same objects)."""
+    """Make `widget` show `figure` in place, in one batch update: each trace's and the layout's properties become
+    the figure's (a property the figure does not set is cleared). Traces are replaced only when their number or
+    kinds change. The layout's template is left alone when it is the same (the report's charts share one, and
+    setting it again copies all of it), so a redraw costs little more than the figure's data."""
+    if [t.type for t in widget.data] != [t.type for t in figure.data]:
+        widget.data = ()
+        widget.add_traces(figure.data)
     with widget.batch_update():
-        widget.update(data=figure.data, layout=figure.layout, overwrite=True)
+        for drawn, trace in zip(widget.data, figure.data, strict=True):
+            _replace(drawn, trace._props, keep=("uid",))
+        same = widget.layout._props.get("template") == figure.layout._props.get("template")
+        _replace(widget.layout, figure.layout._props, keep=("template",) if same else ())
+
+
+def _replace(obj: Any, props: Mapping[str, Any], keep: Sequence[str]) -> None:
+    """Set every top-level property of a plotly object to `props`' (those `props` lacks to None), but `keep`."""
+    for name in dict.fromkeys([*obj._props, *props]):
+        if name not in keep:
+            obj[name] = props.get(name)
 
 
 def _multi(description: str, options: Sequence[Any], value: Iterable[Any],
