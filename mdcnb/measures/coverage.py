@@ -7,15 +7,18 @@ import pandas as pd
 from mdcnb.analysis import coverage, diff
 from mdcnb.measures.cost import FILTERS, view
 from mdcnb.measures.registry import Filters, define
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
 
 
 @define("coverage.gaps", "Plans off where protected resources exist", "count", "{:,}", filters=FILTERS,
         table=True)
 def gaps(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    """Table measure: one row per scope and plan that is off while the plan's resources exist there."""
+    """Table measure: one row per scope and plan that is off while the plan's resources exist there (once per
+    snapshot and selection: the headline count and a panel's table read the same rows)."""
+    f = f.only(FILTERS)
     v = view(snap, f)
-    return coverage.plans_off_with_resources(v.settings, v.units, v.names)
+    return computed_once(snap, "coverage.gaps", f, lambda: coverage.plans_off_with_resources(v.settings, v.units,
+                                                                                           v.names))
 
 
 @define("coverage.plans_off_with_resources", "Plans off where resources exist (scope x plan)", "count", "{:,}",
