@@ -26,7 +26,8 @@ from pathlib import Path
 import orjson
 from azure.core.credentials import AccessToken
 
-from mdcnb.sources.azure import PullOptions, pull
+from mdcnb.sources.azure import pull
+from mdcnb.sources.azure_paging import PullOptions
 from mdcnb.sources.azure_queries import CLASSIC_CONNECTORS, RESOURCES, SECURITY, SUBSCRIPTIONS
 from mdcnb.sources.dataset import RECORD_TYPES, read_manifest
 from mdcnb.tables import load_tables

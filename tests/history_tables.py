@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.tables.history import SNAPSHOT_TABLES
+from mdcnb.tables.history_schema import SNAPSHOT_TABLES
 
 
 def _value(dtype: str, name: str, i: int, week: int) -> Any:

@@ -14,8 +14,9 @@ from azure.identity import ClientSecretCredential
 from azure_server import AzureTestService, serve
 from azure_tenant import TENANT, build
 
-from mdcnb.sources.azure import PullOptions, pull
+from mdcnb.sources.azure import pull
 from mdcnb.sources.azure_http import RetrySettings
+from mdcnb.sources.azure_paging import PullOptions
 from mdcnb.sources.dataset import MANIFEST
 
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.history-test-token"

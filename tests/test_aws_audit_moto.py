@@ -23,6 +23,7 @@ from mdcnb.analysis import readiness as aws_audit
 from mdcnb.core import schema
 from mdcnb.sources.aws_dataset import read_inventories, write_inventory
 from mdcnb.sources.aws_inventory import Collector
+from mdcnb.tables.aws_inventory import aws_inventory
 
 moto_server = pytest.importorskip("moto.server")
 
@@ -322,7 +323,7 @@ def test_every_account_and_check_has_the_status_it_was_built_for(world, collecte
     inventories, _, _ = collected
     connectors, offerings, arc = _tables(world)
     as_of = max(i.collected_at for i in inventories.values()) + timedelta(days=2)  # past Y's 24 h allowance
-    results = aws_audit.audit(connectors, offerings, arc, inventories, as_of=as_of)
+    results = aws_audit.audit(connectors, offerings, arc, aws_inventory(inventories), as_of=as_of)
     got = {(r.account_id, r.check_id): r.status for r in results.itertuples()}
     expected = {(world.ids[label], check): status for label, checks in EXPECTED.items()
                 for check, status in checks.items()}
@@ -338,7 +339,7 @@ def test_every_account_and_check_has_the_status_it_was_built_for(world, collecte
 def test_evidence_names_what_was_built_wrong(world, collected):
     inventories, _, _ = collected
     connectors, offerings, arc = _tables(world)
-    results = aws_audit.audit(connectors, offerings, arc, inventories)
+    results = aws_audit.audit(connectors, offerings, arc, aws_inventory(inventories))
     ev = {(r.account_id, r.check_id): r.evidence for r in results.itertuples()}
     a, ia = world.ids[A], world.instances[world.ids[A]]
     assert SERVERS_AUD in ev[a, "identity.oidc_provider"]
@@ -364,7 +365,8 @@ def test_member_without_connector_is_allowed_24_hours(world, collected):
     inventories, _, _ = collected
     connectors, offerings, arc = _tables(world)
     now = max(i.collected_at for i in inventories.values())
-    results = aws_audit.audit(connectors, offerings, arc, inventories, as_of=now, accounts=[world.ids[Y]])
+    results = aws_audit.audit(connectors, offerings, arc, aws_inventory(inventories), as_of=now,
+                              accounts=[world.ids[Y]])
     row = results[results["check_id"] == "org.member_connectors"].iloc[0]
     assert row["status"] == NA and "allowed: 24 h" in row["evidence"]
 
@@ -378,6 +380,21 @@ def test_inventory_round_trips_through_the_dataset_layout(world, collected, tmp_
     assert skips == []
     connectors, offerings, arc = _tables(world)
     as_of = datetime.now(UTC) + timedelta(days=2)
-    direct = aws_audit.audit(connectors, offerings, arc, inventories, as_of=as_of)
-    reread = aws_audit.audit(connectors, offerings, arc, read, as_of=as_of)
+    direct = aws_audit.audit(connectors, offerings, arc, aws_inventory(inventories), as_of=as_of)
+    reread = aws_audit.audit(connectors, offerings, arc, aws_inventory(read), as_of=as_of)
     assert direct.equals(reread)
+
+
+def test_the_live_collection_normalises_into_the_inventory_tables(world, collected):
+    """boto3's own responses (datetimes, pages merged) become rows: every instance built, with its launch time, and
+    every instance SSM was told is online."""
+    inventories, _, _ = collected
+    tables = aws_inventory(inventories)
+    assert sorted(tables.accounts) == sorted(inventories)
+    instances = tables.aws_instances
+    for account, built in world.instances.items():
+        assert set(instances.loc[instances["account_id"] == account, "instance_id"]) == set(built.values())
+    assert instances["launched_at"].notna().all() and set(instances["region"]) <= set(REGIONS)
+    ssm = tables.aws_ssm_instances
+    assert set(ssm.loc[ssm["ping_status"] == "Online", "instance_id"]) == {
+        i for ids in world.ssm_online.values() for i in ids}

@@ -14,8 +14,9 @@ from azure_server import AzureTestService, Fault, serve, tls
 from azure_tenant import build, subscription_ids
 
 from mdcnb.cli import main as cli
-from mdcnb.sources.azure import PullOptions, pull
+from mdcnb.sources.azure import pull
 from mdcnb.sources.azure_http import RetrySettings
+from mdcnb.sources.azure_paging import PullOptions
 from mdcnb.sources.dataset import RECORD_TYPES, SAMPLE_DATASET, read_manifest, read_records
 from mdcnb.tables import load_tables
 from mdcnb.tables.history import HistoryStore

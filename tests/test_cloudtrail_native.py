@@ -22,7 +22,9 @@ from cloudtrail_helpers import CSPM, assume_web, role_call, user_call
 from test_cloudtrail_scan import without_whitespace
 
 from mdcnb.normalize.cloudtrail import _jsonscan
-from mdcnb.normalize.cloudtrail.parse import FIELDS, Columns, inflate, read_log
+from mdcnb.normalize.cloudtrail.columns import FIELDS, Columns
+from mdcnb.normalize.cloudtrail.inflate import inflate
+from mdcnb.normalize.cloudtrail.parse import read_log
 from mdcnb.sample.cloudtrail_synth import Builder, TrailAccount, account_events, pack
 from mdcnb.sources.dataset import SAMPLE_DATASET
 from mdcnb.tables.cloudtrail import volume

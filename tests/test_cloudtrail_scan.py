@@ -30,8 +30,8 @@ from cloudtrail_helpers import (
 )
 from cloudtrail_helpers import write_log as write_log_any
 
+from mdcnb.normalize.cloudtrail.counts import ScanOptions
 from mdcnb.normalize.cloudtrail.identity import RoleMatcher
-from mdcnb.normalize.cloudtrail.parse import ScanOptions
 from mdcnb.sample.cloudtrail_synth import Builder, TrailAccount, write_account_logs
 from mdcnb.tables.cloudtrail import scan, volume
 from mdcnb.tables.cloudtrail.scan import scan_records
@@ -268,14 +268,15 @@ def test_compact_and_pretty_files_count_the_same(tmp_path: Path) -> None:
 
 
 def test_event_hashes_are_stable_across_processes_and_distinct() -> None:
-    from mdcnb.normalize.cloudtrail.parse import event_hashes
+    from mdcnb.normalize.cloudtrail.columns import event_hashes
 
     rng = random.Random(3)
     ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(5000)]
     ids += [f"00000000-0000-4000-8000-{n:012x}" for n in range(5000)]  # ids one bit apart
     others = ["not-a-uuid", "x" * 35 + "é"]  # not UUID-shaped: hashed one by one
     here = event_hashes(ids).tolist() + event_hashes(others).tolist()
-    code = ("import json, sys; from mdcnb.normalize.cloudtrail.parse import event_hashes; ids = json.load(sys.stdin); "
+    code = ("import json, sys; from mdcnb.normalize.cloudtrail.columns import event_hashes; "
+            "ids = json.load(sys.stdin); "
             "print(json.dumps(event_hashes(ids[:-2]).tolist() + event_hashes(ids[-2:]).tolist()))")
     there = subprocess.run([sys.executable, "-c", code], input=json.dumps(ids + others), capture_output=True,
                            text=True, check=True).stdout
@@ -284,7 +285,8 @@ def test_event_hashes_are_stable_across_processes_and_distinct() -> None:
 
 
 def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
-    from mdcnb.normalize.cloudtrail.parse import inflate, read_log
+    from mdcnb.normalize.cloudtrail.inflate import inflate
+    from mdcnb.normalize.cloudtrail.parse import read_log
 
     text = b'{"Records": [' + b" " * 5000 + b"]}"
     assert inflate(gzip.compress(text), max_bytes=1000) == (None, "larger than 1000 bytes decompressed")
@@ -295,7 +297,7 @@ def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
 def test_inflate_does_not_trust_the_gzip_trailer() -> None:
     """The stated size only sizes the buffer: a trailer that lies about it (up to 4 GiB) is a corrupt file, whether
     inflated in one call or, too big for that, step by step; a broken checksum or a cut stream gives its reason."""
-    from mdcnb.normalize.cloudtrail.parse import inflate
+    from mdcnb.normalize.cloudtrail.inflate import inflate
 
     text = b'{"Records": [' + b'{"eventID": "x"},' * 3000 + b'{}]}'
     packed = gzip.compress(text)
@@ -315,7 +317,7 @@ def test_inflate_reads_every_gzip_member(tmp_path: Path) -> None:
     """Concatenated gzip members are one gzip file: all of it is read (a JSON text split across members is whole
     again), files concatenated whole make a text that is not JSON (a counted skip, not the first file alone), zero
     padding is allowed, anything else after the stream is named."""
-    from mdcnb.normalize.cloudtrail.parse import inflate
+    from mdcnb.normalize.cloudtrail.inflate import inflate
 
     text = json.dumps({"Records": [user_call(i, "2026-11-02T00:00:00Z") for i in range(3)]}).encode()
     members = gzip.compress(text[:100]) + gzip.compress(text[100:1000]) + gzip.compress(text[1000:])

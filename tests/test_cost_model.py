@@ -117,6 +117,7 @@ def test_siem_cost_of_cspm_reads_per_account():
 
 def test_aws_inventory_replaces_the_assessed_resources_of_its_account():
     from mdcnb.sources.aws_dataset import AccountInventory, Call
+    from mdcnb.tables.aws_inventory import aws_inventory
 
     inventory = AccountInventory(ACCOUNT)
     instances = [{"InstanceId": f"i-{n}", "State": {"Name": state}}
@@ -126,7 +127,7 @@ def test_aws_inventory_replaces_the_assessed_resources_of_its_account():
     inventory.add("ec2_DescribeInstances", Call("ap-south-1", {}, error={"code": "AccessDenied", "message": "no"}))
     inventory.add("s3_ListBuckets", Call(None, {}, {"Buckets": [{"Name": "a"}, {"Name": "b"}]}))
     inventory.add("eks_ListClusters", Call("us-east-1", {}, {"clusters": ["prod"]}))
-    units = cost_units.billable_units(estate(), {ACCOUNT: inventory})
+    units = cost_units.billable_units(estate(), aws_inventory({ACCOUNT: inventory}))
     aws = units[units["scope_id"] == CONNECTOR]
     # 3 running instances (the stopped one counts 0) instead of the 2 assessed ones; 2 buckets; EKS vCores unknown
     assert aws.groupby("plan")["units"].sum(min_count=1).to_dict() == {

@@ -16,7 +16,7 @@ import pytest
 from history_tables import filled_frames
 
 from mdcnb.core import schema
-from mdcnb.tables import history, history_weeks
+from mdcnb.tables import history, history_schema, history_weeks
 from mdcnb.tables.history import HistoryError, HistoryStore
 
 TESTS = Path(__file__).resolve().parent
@@ -25,7 +25,7 @@ ROOT = TESTS.parent
 
 def _assert_same_tables(expected, store, snap) -> None:
     """Every table of the snapshot reads back equal to what was written: values, order, dtypes."""
-    for name in history.SNAPSHOT_TABLES:
+    for name in history_schema.SNAPSHOT_TABLES:
         pd.testing.assert_frame_equal(expected[name], store.load_table(snap, name), check_exact=True, obj=name)
 
 
@@ -39,7 +39,7 @@ def test_round_trip_is_exact_for_every_table_and_dtype(tmp_path):
     # a value with 100 ns precision (7 fractional digits, as Azure writes them) survives
     assert back.assessments["first_evaluation"].iloc[0] == pd.Timestamp("2026-11-10T10:11:12.1234560Z")
     assert back.assessments["first_evaluation"].iloc[1] == pd.Timestamp("2026-11-11T10:11:12.1234561Z")
-    assert snap.row_counts == {name: 9 for name in history.SNAPSHOT_TABLES}
+    assert snap.row_counts == {name: 9 for name in history_schema.SNAPSHOT_TABLES}
 
 
 def test_big_tables_read_column_by_column_round_trip_exactly(tmp_path, monkeypatch):
@@ -63,7 +63,7 @@ def test_read_back_strings_share_one_object_per_value(tmp_path):
 def test_empty_tables_round_trip(tmp_path):
     with HistoryStore(tmp_path / "h.duckdb") as store:
         snap = store.save({}, as_of="2026-11-23", source="test")
-        for name, table in history.SNAPSHOT_TABLES.items():
+        for name, table in history_schema.SNAPSHOT_TABLES.items():
             pd.testing.assert_frame_equal(table.frame(), store.load_table(snap, name), obj=name)
 
 
@@ -160,7 +160,7 @@ def test_writer_killed_mid_snapshot_leaves_earlier_snapshots_intact(tmp_path):
         assert [s.week for s in snaps] == ["2026-W47", "2026-W48"]  # no W49, not even half of it
         _assert_same_tables(week1, store, snaps[0])
         _assert_same_tables(week2, store, snaps[1])
-        for name in history.SNAPSHOT_TABLES:
+        for name in history_schema.SNAPSHOT_TABLES:
             orphans = store.con.execute(f"SELECT count(*) FROM snap_{name} WHERE snapshot_id NOT IN "
                                         "(SELECT snapshot_id FROM snapshots)").fetchone()[0]
             assert orphans == 0, name
@@ -225,7 +225,7 @@ def test_an_old_schema_store_is_read_by_the_new_code(tmp_path, read_only):
     assert scores["weight"].tolist() == [3, 0]
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
-        history.SCHEMA_VERSION)
+        history_schema.SCHEMA_VERSION)
     con.close()
 
 

@@ -49,6 +49,22 @@ def test_table_is_escaped_limited_and_exported(tmp_path, dataset):
     assert len(exported) == 5 and exported["name"][0] == XSS_NAME and exported["tags"][0] == "a; b"
 
 
+def test_large_table_csv_is_zipped_whole_and_replaces_the_plain_one(tmp_path, dataset, monkeypatch):
+    """A CSV over the limit is written as `<name>.csv.zip` holding every row (a 2,000-subscription week folder
+    stays small enough to send); a later, smaller table of the same name goes back to plain CSV."""
+    monkeypatch.setattr("mdcnb.report.page.CSV_ZIP_BYTES", 2_000)
+    page = Page("10_x", report_dir=tmp_path / "r", dataset=dataset)
+    big = frame(400)                      # 400 rows of about 60 bytes: well over 2,000 bytes
+    (html,) = shown_html(lambda: page.table(big, "things"))
+    folder = tmp_path / "r" / "csv" / "10_x"
+    assert 'href="csv/10_x/things.csv.zip"' in html and sorted(p.name for p in folder.iterdir()) == ["things.csv.zip"]
+    exported = pd.read_csv(folder / "things.csv.zip")
+    assert len(exported) == 400 and list(exported.columns) == ["name", "subscription_id", "tags", "score"]
+    assert exported["score"].sum() == sum(0.5 * i for i in range(400))
+    shown_html(lambda: page.table(frame(3), "things"))
+    assert sorted(p.name for p in folder.iterdir()) == ["things.csv"]
+
+
 def test_without_report_dir_nothing_is_written(tmp_path, dataset):
     page = Page("10_x", dataset=dataset)
     (html,) = shown_html(lambda: page.table(frame(), "things"))

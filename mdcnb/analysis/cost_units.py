@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mdcnb.core.package_data import read_json
-from mdcnb.sources.aws_dataset import responses
+from mdcnb.tables.aws_inventory import AwsInventory
 
 CATALOGUE: dict[str, Any] = read_json(__package__, "cost_catalogue.json")
 PLANS: dict[str, dict[str, Any]] = CATALOGUE["plans"]
@@ -175,29 +175,24 @@ def _multicloud_units(tables: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=UNIT_COLUMNS)
 
 
-def _inventory_resources(inventory: Any) -> list[tuple[str, str, str, str | None]]:
-    """(kind, resource id, name, state) of the billable AWS resources in one account's collected API responses."""
-    found = []
-    for page in responses(inventory.calls.get("ec2_DescribeInstances", [])):
-        for reservation in page.get("Reservations") or []:
-            for instance in reservation.get("Instances") or []:
-                state = (instance.get("State") or {}).get("Name")
-                found.append(("aws_ec2_instance", str(instance.get("InstanceId")), str(instance.get("InstanceId")),
-                              state))
-    for page in responses(inventory.calls.get("s3_ListBuckets", [])):
-        found += [("aws_s3_bucket", f"arn:aws:s3:::{b.get('Name')}", str(b.get("Name")), None)
-                  for b in page.get("Buckets") or []]
-    for page in responses(inventory.calls.get("rds_DescribeDBInstances", [])):
-        found += [("aws_rds_instance", str(db.get("DBInstanceArn") or db.get("DBInstanceIdentifier")),
-                   str(db.get("DBInstanceIdentifier")), db.get("DBInstanceStatus"))
-                  for db in page.get("DBInstances") or []]
-    for page in responses(inventory.calls.get("eks_ListClusters", [])):
-        found += [("aws_eks_cluster", str(name), str(name), None) for name in page.get("clusters") or []]
+def _cell(value: Any) -> Any:
+    return None if pd.isna(value) else value
+
+
+def _inventory_resources(inventory: AwsInventory) -> list[tuple[str, str, str, str | None]]:
+    """(kind, resource id, name, state) of the billable AWS resources in one account's inventory tables."""
+    found = [("aws_ec2_instance", i.instance_id, i.instance_id, _cell(i.state))
+             for i in inventory.aws_instances.itertuples(index=False)]
+    found += [("aws_s3_bucket", f"arn:aws:s3:::{_cell(b.name)}", str(_cell(b.name)), None)
+              for b in inventory.aws_buckets.itertuples(index=False)]
+    found += [("aws_rds_instance", str(_cell(db.arn) or _cell(db.db_instance_id)), str(_cell(db.db_instance_id)),
+               _cell(db.status)) for db in inventory.aws_db_instances.itertuples(index=False)]
+    found += [("aws_eks_cluster", str(name), str(name), None) for name in inventory.aws_eks_clusters["name"]]
     return found
 
 
-def _aws_inventory_units(tables: Any, inventories: dict[str, Any]) -> pd.DataFrame:
-    """AWS units from the AWS-side inventory of the dataset (`sources.aws_dataset`): instances, buckets, databases."""
+def _aws_inventory_units(tables: Any, inventories: dict[str, AwsInventory]) -> pd.DataFrame:
+    """AWS units from the AWS-side inventory tables of each account: instances, buckets, databases, clusters."""
     scopes = _connector_scopes(tables)
     rows = []
     for account, inventory in sorted(inventories.items()):
@@ -216,12 +211,12 @@ def _aws_inventory_units(tables: Any, inventories: dict[str, Any]) -> pd.DataFra
     return pd.DataFrame(rows, columns=UNIT_COLUMNS)
 
 
-def billable_units(tables: Any, aws_inventories: dict[str, Any] | None = None) -> pd.DataFrame:
+def billable_units(tables: Any, aws_inventory: AwsInventory | None = None) -> pd.DataFrame:
     """One row per (scope, resource, plan) with the units that plan bills, counted from the tables.
 
     Azure units come from the `resources` inventory (rules in `cost_catalogue.json`); Arm is one per subscription;
     AWS/GCP units from the multicloud assessments' resources, or, for AWS accounts whose inventory the dataset holds
-    (`aws_inventories`, from `sources.aws_dataset.read_inventories`), from that inventory, which also lists resources
+    (`aws_inventory`, the `aws_*` tables of `tables.aws_inventory`), from that inventory, which also lists resources
     without any recommendation. `units` is NaN where the data cannot count them
     (`note` says why) and 0 for resources that are present but not billed (deallocated VMs, Basic-tier databases).
     """
@@ -233,6 +228,7 @@ def billable_units(tables: Any, aws_inventories: dict[str, Any] | None = None) -
     per_scope = [_per_scope_units(_azure_rule_units(by_type, {**r, "count": "one"}), r["plan"], r["unit"])
                  for r in per_scope_rules]
     multicloud = _multicloud_units(tables)
+    aws_inventories = aws_inventory.by_account() if aws_inventory is not None else {}
     if aws_inventories:
         inventoried = _aws_inventory_units(tables, aws_inventories)
         multicloud = multicloud[~((multicloud["environment"] == "AWS")

@@ -1,12 +1,14 @@
 """AWS onboarding readiness: every prerequisite and pitfall of MDC's AWS connection guide, checked from the data.
 
-`audit(...)` takes the Azure side as tables (connectors, offerings, Azure Arc machines) and the AWS side as raw
-boto3 responses per account (`sources.aws_dataset.AccountInventory`) and returns one row per (account, check) in the
+`audit(...)` takes the Azure side as tables (connectors, offerings, Azure Arc machines) and the AWS side as the
+inventory tables of `tables.aws_inventory.AwsInventory` (contracts in `mdcnb.core.schema.aws_inventory`; a call that
+failed or was not collected is a row of `aws_calls`, or its absence) and returns one row per (account, check) in the
 `aws_audit` contract of `mdcnb.core.schema`: status `pass`, `fail`, `not applicable` or `could not check`, the evidence
 behind it, and the check's remediation (the checks: `readiness_identity`, `readiness_resources`; what they
 share: `readiness_base`). Titles, guide sections, remediation texts, role audiences and thresholds
 are data in `aws_audit_checks.json` beside this module. No I/O here: the live collection is
-`mdcnb.sources.aws_inventory`, the dataset reading `mdcnb.sources.aws_dataset`.
+`mdcnb.sources.aws_inventory`, the dataset reading `mdcnb.sources.aws_dataset`, the normalising into tables
+`mdcnb.normalize.aws_inventory`.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from mdcnb.analysis.readiness_resources import (
     secure_transport_denied,
 )
 from mdcnb.core import schema
-from mdcnb.sources.aws_dataset import AccountInventory
+from mdcnb.tables.aws_inventory import AwsInventory
 
 CHECKS: dict[str, Callable[[Account], tuple[str, str]]] = {
     "identity.oidc_provider": check_oidc_provider,
@@ -89,7 +91,7 @@ def arc_machines_of(arc_machines: pd.DataFrame, account_id: str) -> pd.DataFrame
     return arc_machines[mask.astype(bool)].reset_index(drop=True)
 
 
-def _account_ids(aws: pd.DataFrame, inventories: dict[str, AccountInventory]) -> list[str]:
+def _account_ids(aws: pd.DataFrame, inventories: dict[str, AwsInventory]) -> list[str]:
     ids = set(aws["hierarchy_id"].dropna()) | set(inventories)
     for org in aws[(aws["membership"] == "Organization").fillna(False)].itertuples(index=False):
         with contextlib.suppress(CouldNotCheck):
@@ -97,21 +99,21 @@ def _account_ids(aws: pd.DataFrame, inventories: dict[str, AccountInventory]) ->
     return sorted(str(i) for i in ids)
 
 
-def _as_of(inventories: dict[str, AccountInventory], as_of: datetime | None) -> datetime:
+def _as_of(inventory: AwsInventory, as_of: datetime | None) -> datetime:
     if as_of is not None:
         return as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-    times = [i.collected_at for i in inventories.values() if i.collected_at]
-    return max(times) if times else datetime.now(UTC)
+    return inventory.collected_at() or datetime.now(UTC)
 
 
 def build_accounts(connectors: pd.DataFrame, offerings: pd.DataFrame, arc_machines: pd.DataFrame,
-                   inventories: dict[str, AccountInventory], as_of: datetime | None = None) -> list[Account]:
+                   inventory: AwsInventory, as_of: datetime | None = None) -> list[Account]:
     """Join both sides per AWS account: connectors (native, classic, organisation), roles, inventory, Arc machines."""
+    inventories = inventory.by_account()
     aws = connectors[(connectors["environment"] == "AWS").fillna(False)]
     native = aws[(aws["kind"] == "native").fillna(False)]
     classic = aws[(aws["kind"] == "classic").fillna(False)]
     orgs = native[(native["membership"] == "Organization").fillna(False)]
-    when = _as_of(inventories, as_of)
+    when = _as_of(inventory, as_of)
     accounts = []
     for account_id in _account_ids(aws, inventories):
         own = native[native["hierarchy_id"] == account_id]
@@ -153,13 +155,13 @@ def run_check(check_id: str, account: Account) -> tuple[str, str]:
 
 
 def audit(connectors: pd.DataFrame, offerings: pd.DataFrame, arc_machines: pd.DataFrame,
-          inventories: dict[str, AccountInventory], as_of: datetime | None = None,
+          inventory: AwsInventory, as_of: datetime | None = None,
           accounts: Iterable[str] | None = None) -> pd.DataFrame:
     """Every check for every AWS account known to either side, as the `aws_audit` table."""
     wanted = {str(a) for a in accounts} if accounts else None
     definitions = rules()["checks"]
     rows = []
-    for account in build_accounts(connectors, offerings, arc_machines, inventories, as_of):
+    for account in build_accounts(connectors, offerings, arc_machines, inventory, as_of):
         if wanted is not None and account.account_id not in wanted:
             continue
         connector = account.native if account.native is not None else (account.classic[0] if account.classic else None)
@@ -185,7 +187,7 @@ def _account_name(account: Account) -> str | None:
             return str(row["account_name"])
     if account.org_inventory is not None:
         try:
-            return org_members(account.org_inventory).get(account.account_id, {}).get("Name")
+            return org_members(account.org_inventory).get(account.account_id, {}).get("name")
         except CouldNotCheck:
             return None
     return None

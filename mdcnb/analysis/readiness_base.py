@@ -1,5 +1,7 @@
 """What every AWS readiness check works with: the outcomes, the check definitions (`readiness_checks.json`),
-what the audit knows of one account (`Account`), and the helpers that read its inventory and roles."""
+what the audit knows of one account (`Account`), and the helpers that read its inventory tables
+(`tables.aws_inventory.AwsInventory`) and roles: a check reads a table only after `require_call` or
+`failed_regions` found the calls behind it, so missing or failed calls become `could not check`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb.core.package_data import read_json
-from mdcnb.sources.aws_dataset import AccountInventory, Call
+from mdcnb.tables.aws_inventory import AwsInventory
 
 PASS, FAIL, NOT_APPLICABLE, COULD_NOT_CHECK = "pass", "fail", "not applicable", "could not check"
 STATUSES = (PASS, FAIL, NOT_APPLICABLE, COULD_NOT_CHECK)
@@ -46,11 +48,11 @@ class Account:
     native: pd.Series | None
     classic: list[pd.Series]
     roles: pd.DataFrame  # offerings rows of the native connector that carry an AWS role ARN
-    inventory: AccountInventory | None
+    inventory: AwsInventory | None  # this account's inventory tables; None when it was not collected
     arc: pd.DataFrame  # Azure Arc machines tagged with this account
     as_of: datetime
     org_connector: pd.Series | None = None  # the management-account connector this account belongs to
-    org_inventory: AccountInventory | None = None
+    org_inventory: AwsInventory | None = None
     all_native_ids: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -67,35 +69,47 @@ def is_value(value: Any, expected: str) -> bool:
     return bool(pd.notna(value) and value == expected)
 
 
-# ------------------------------------------------------------------ reading recorded calls
+# ------------------------------------------------------------------ reading the inventory tables
 
-def calls_of(inv: AccountInventory | None, key: str) -> list[Call]:
+def _text(value: Any) -> str:
+    """A cell in a finding's text (a null cell reads None, as the raw response's missing value did)."""
+    return str(None if pd.isna(value) else value)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a table as dicts, null cells as None."""
+    return [{k: None if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)) else v for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
+def calls_of(inv: AwsInventory | None, operation: str) -> pd.DataFrame:
+    """The `aws_calls` rows of one operation; CouldNotCheck when the account or the operation was not collected."""
     if inv is None:
         raise CouldNotCheck("no AWS inventory for this account (collect it with `mdcnb aws audit --profile ...`)")
-    if key not in inv.calls:
-        raise CouldNotCheck(f"{key} was not collected")
-    return inv.calls[key]
+    calls = inv.aws_calls[inv.aws_calls["operation"] == operation]
+    if calls.empty:
+        raise CouldNotCheck(f"{operation} was not collected")
+    return calls
 
 
-def one_response(inv: AccountInventory | None, key: str, **params: Any) -> dict[str, Any]:
-    """The response of a global call (the one whose params include `params`), or CouldNotCheck with its error."""
-    for call in calls_of(inv, key):
-        if all(call.params.get(k) == v for k, v in params.items()):
-            if call.error is not None:
-                raise CouldNotCheck(f"{key}: {call.error.get('code')}: {call.error.get('message')}")
-            return call.response or {}
-    raise CouldNotCheck(f"{key} {params} was not collected")
+def require_call(inv: AwsInventory | None, operation: str, **params: str) -> AwsInventory:
+    """The account's tables once the global call of `operation` (asked about `params`' one value, if given)
+    succeeded; CouldNotCheck with its error, or when it was not collected."""
+    calls = calls_of(inv, operation)
+    if params:
+        calls = calls[calls["target"].eq(next(iter(params.values()))).fillna(False).astype(bool)]
+        if calls.empty:
+            raise CouldNotCheck(f"{operation} {params} was not collected")
+    first = calls.iloc[0]
+    if not first["ok"]:
+        raise CouldNotCheck(f"{operation}: {_text(first['error_code'])}: {_text(first['error_message'])}")
+    return inv
 
 
-def regional_responses(inv: AccountInventory | None, key: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
-    """(region, response) for every successful regional call, and `region: error` for the failed ones."""
-    ok, failed = [], []
-    for call in calls_of(inv, key):
-        if call.error is not None:
-            failed.append(f"{call.region}: {call.error.get('code')}")
-        else:
-            ok.append((call.region or "", call.response or {}))
-    return ok, failed
+def failed_regions(inv: AwsInventory | None, operation: str) -> list[str]:
+    """`region: error code` for every failed regional call of `operation` (its successful calls gave the rows)."""
+    calls = calls_of(inv, operation)
+    return [f"{_text(c.region)}: {_text(c.error_code)}" for c in calls[~calls["ok"].astype(bool)].itertuples()]
 
 
 def require_all_regions(failed: list[str], what: str) -> None:
@@ -107,7 +121,7 @@ def require_all_regions(failed: list[str], what: str) -> None:
 class Instance:
     instance_id: str
     region: str
-    state: str
+    state: str | None
     launched: datetime | None
     profile_arn: str | None
     image_id: str | None
@@ -126,25 +140,15 @@ def parse_time(value: Any) -> datetime | None:
     return None
 
 
-def instances_of(inv: AccountInventory | None) -> tuple[list[Instance], list[str]]:
-    pages, failed = regional_responses(inv, "ec2_DescribeInstances")
-    out = []
-    for region, page in pages:
-        for reservation in page.get("Reservations") or []:
-            for item in reservation.get("Instances") or []:
-                out.append(Instance(
-                    instance_id=str(item.get("InstanceId")),
-                    region=region or str((item.get("Placement") or {}).get("AvailabilityZone", ""))[:-1],
-                    state=str((item.get("State") or {}).get("Name", "")).lower(),
-                    launched=parse_time(item.get("LaunchTime")),
-                    profile_arn=(item.get("IamInstanceProfile") or {}).get("Arn"),
-                    image_id=item.get("ImageId"),
-                    platform_details=item.get("PlatformDetails"),
-                ))
-    return out, failed
+def instances_of(inv: AwsInventory | None) -> tuple[list[Instance], list[str]]:
+    failed = failed_regions(inv, "ec2_DescribeInstances")
+    return [Instance(instance_id=row["instance_id"], region=row["region"] or "", state=row["state"],
+                     launched=row["launched_at"], profile_arn=row["profile_arn"], image_id=row["image_id"],
+                     platform_details=row["platform_details"])
+            for row in records(inv.aws_instances)], failed
 
 
-def running_instances(inv: AccountInventory | None) -> list[Instance]:
+def running_instances(inv: AwsInventory | None) -> list[Instance]:
     instances, failed = instances_of(inv)
     require_all_regions(failed, "EC2 instances")
     return [i for i in instances if i.state == "running"]
@@ -196,9 +200,9 @@ def provider_arn(account_id: str) -> str:
 
 
 def aws_roles(acc: Account) -> dict[str, dict[str, Any]]:
-    """IAM roles of the account by lower-case name."""
-    roles = one_response(acc.inventory, "iam_ListRoles").get("Roles") or []
-    return {str(r.get("RoleName", "")).lower(): r for r in roles}
+    """IAM roles of the account (`aws_roles` rows) by lower-case name."""
+    roles = records(require_call(acc.inventory, "iam_ListRoles").aws_roles)
+    return {str(r["role_name"] or "").lower(): r for r in roles}
 
 def as_list(value: Any) -> list[Any]:
     if value is None:

@@ -3,8 +3,6 @@ kinds, organisation members, exclusions, StackSets trusted access."""
 
 from __future__ import annotations
 
-import json
-import urllib.parse
 from datetime import timedelta
 from typing import Any
 
@@ -21,26 +19,27 @@ from mdcnb.analysis.readiness_base import (
     aws_roles,
     azure_roles,
     listed_names,
-    one_response,
     parse_time,
     provider_arn,
+    records,
+    require_call,
     require_native,
     rules,
 )
-from mdcnb.sources.aws_dataset import AccountInventory
+from mdcnb.tables.aws_inventory import AwsInventory
 
 # ------------------------------------------------------------------ identity
 
 def check_oidc_provider(acc: Account) -> tuple[str, str]:
     require_native(acc)
     expected = provider_arn(acc.account_id)
-    listed = [p.get("Arn") for p in one_response(acc.inventory, "iam_ListOpenIDConnectProviders")
-              .get("OpenIDConnectProviderList") or []]
+    providers = records(require_call(acc.inventory, "iam_ListOpenIDConnectProviders").aws_oidc_providers)
+    listed = [p["arn"] for p in providers]
     if expected not in listed:
         found = listed_names(a for a in listed if a) or "none"
         return FAIL, f"no OIDC provider {rules()['oidc']['provider_path']} in the account (providers: {found})"
-    provider = one_response(acc.inventory, "iam_GetOpenIDConnectProvider", OpenIDConnectProviderArn=expected)
-    audiences = set(provider.get("ClientIDList") or [])
+    require_call(acc.inventory, "iam_GetOpenIDConnectProvider", OpenIDConnectProviderArn=expected)
+    audiences = set(next(p["audiences"] for p in providers if p["arn"] == expected))
     needed = {r["rule"]["audience"]: r["offering"] for r in azure_roles(acc) if r["rule"] and r["rule"]["audience"]}
     missing = sorted(a for a in needed if a not in audiences)
     if missing:
@@ -65,17 +64,6 @@ def check_roles_exist(acc: Account) -> tuple[str, str]:
         return FAIL, "missing roles: " + "; ".join(f"{r['name']} ({r['offering']}.{r['feature']})" for r in missing)
     return PASS, f"all {len({r['name'] for r in wanted})} role(s) exist: {listed_names(r['name'] for r in wanted)}"
 
-
-
-
-def _trust_document(role: dict[str, Any]) -> dict[str, Any]:
-    doc = role.get("AssumeRolePolicyDocument")
-    if isinstance(doc, str):
-        try:
-            doc = json.loads(urllib.parse.unquote(doc))
-        except json.JSONDecodeError:
-            return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 def trust_problem(document: dict[str, Any], provider_arn: str, audience: str) -> str | None:
@@ -115,7 +103,7 @@ def check_trust_policy(acc: Account) -> tuple[str, str]:
             absent.add(r["name"])
             continue
         checked.add(r["name"])
-        problem = trust_problem(_trust_document(role), provider, r["rule"]["audience"])
+        problem = trust_problem(role["trust_policy"] or {}, provider, r["rule"]["audience"])
         if problem:
             problems.append(f"{r['name']} {problem}")
     note = f" ({len(absent)} missing role(s) reported by identity.roles_exist)" if absent else ""
@@ -138,11 +126,11 @@ def check_role_names_agree(acc: Account) -> tuple[str, str]:
         raise
     custom = []
     for r in wanted:
-        exact = {role.get("RoleName") for role in aws.values()}
+        exact = {role["role_name"] for role in aws.values()}
         match = aws.get(str(r["name"]).lower())
         default = (r["rule"] or {}).get("default_role")
-        if match is not None and match.get("RoleName") != r["name"]:
-            problems.append(f"Azure names {r['name']}, IAM spells it {match.get('RoleName')}")
+        if match is not None and match["role_name"] != r["name"]:
+            problems.append(f"Azure names {r['name']}, IAM spells it {match['role_name']}")
         elif match is None and default and default in exact:
             problems.append(f"Azure names {r['name']} for {r['offering']}, the account has the default {default}")
         elif match is not None and default and r["name"] != default:
@@ -167,9 +155,10 @@ def check_classic_and_native(acc: Account) -> tuple[str, str]:
     return PASS, f"native connector {acc.native['name']} only"
 
 
-def org_members(inv: AccountInventory | None) -> dict[str, dict[str, Any]]:
-    accounts = one_response(inv, "organizations_ListAccounts").get("Accounts") or []
-    return {str(a.get("Id")): a for a in accounts if str(a.get("Status", "ACTIVE")).upper() == "ACTIVE"}
+def org_members(inv: AwsInventory | None) -> dict[str, dict[str, Any]]:
+    """The active accounts of the organisation its management account lists (`aws_org_accounts` rows) by id."""
+    accounts = records(require_call(inv, "organizations_ListAccounts").aws_org_accounts)
+    return {str(a["member_id"]): a for a in accounts if str(a["status"]).upper() == "ACTIVE"}
 
 
 def check_member_connectors(acc: Account) -> tuple[str, str]:
@@ -189,7 +178,7 @@ def check_member_connectors(acc: Account) -> tuple[str, str]:
         raise NotApplicable(f"excluded by the organisation connector {org['name']}")
     if acc.native is not None:
         return PASS, f"member connector {acc.native['name']}"
-    joined = parse_time(members[acc.account_id].get("JoinedTimestamp"))
+    joined = parse_time(members[acc.account_id]["joined_at"])
     started = max(t for t in (parse_time(org["created_at"]), joined) if t is not None) \
         if (joined or pd.notna(org["created_at"])) else None
     allowance = timedelta(hours=rules()["member_connector_allowance_hours"])
@@ -218,8 +207,8 @@ def check_stacksets_trusted_access(acc: Account) -> tuple[str, str]:
     if not acc.is_org_connector:
         raise NotApplicable("not a management-account connector")
     principal = rules()["stacksets_service_principal"]
-    access = one_response(acc.inventory, "organizations_ListAWSServiceAccessForOrganization")
-    enabled = [p.get("ServicePrincipal") for p in access.get("EnabledServicePrincipals") or []]
+    access = require_call(acc.inventory, "organizations_ListAWSServiceAccessForOrganization").aws_service_access
+    enabled = [p["service_principal"] for p in records(access)]
     if principal in enabled:
         return PASS, f"{principal} is enabled"
     return FAIL, f"{principal} is not among the {len(enabled)} enabled service principals"

@@ -3,7 +3,6 @@ clusters, resources outside the connector's regions, CloudFormation template buc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -20,11 +19,12 @@ from mdcnb.analysis.readiness_base import (
     NotApplicable,
     as_list,
     as_object,
+    failed_regions,
     instances_of,
-    one_response,
     parse_time,
-    regional_responses,
+    records,
     require_all_regions,
+    require_call,
     require_native,
     require_plan,
     rules,
@@ -43,13 +43,10 @@ def _servers_scope(acc: Account) -> list[Instance]:
 
 
 def _ssm_problems(acc: Account, instances: list[Instance]) -> dict[str, str]:
-    pages, failed = regional_responses(acc.inventory, "ssm_DescribeInstanceInformation")
+    failed = failed_regions(acc.inventory, "ssm_DescribeInstanceInformation")
     regions = {i.region for i in instances}
     require_all_regions([f for f in failed if f.split(":")[0] in regions], "SSM instance information")
-    online = {}
-    for _, page in pages:
-        for info in page.get("InstanceInformationList") or []:
-            online[str(info.get("InstanceId"))] = str(info.get("PingStatus", ""))
+    online = {info["instance_id"]: str(info["ping_status"]) for info in records(acc.inventory.aws_ssm_instances)}
     return {i.instance_id: f"SSM ping {online[i.instance_id]}" if i.instance_id in online else "not managed by SSM"
             for i in instances if online.get(i.instance_id) != "Online"}
 
@@ -74,8 +71,8 @@ def check_ssm_managed(acc: Account) -> tuple[str, str]:
 
 
 def _policy_problems(acc: Account, instances: list[Instance]) -> dict[str, str]:
-    listed = one_response(acc.inventory, "iam_ListInstanceProfiles").get("InstanceProfiles") or []
-    profiles = {p.get("Arn"): p for p in listed}
+    listed = records(require_call(acc.inventory, "iam_ListInstanceProfiles").aws_instance_profiles)
+    profiles = {p["profile_arn"]: p for p in listed}
     policy = rules()["ssm_policy_arn"]
     problems = {}
     for inst in instances:
@@ -86,11 +83,11 @@ def _policy_problems(acc: Account, instances: list[Instance]) -> dict[str, str]:
         if profile is None:
             problems[inst.instance_id] = f"instance profile {inst.profile_arn} not found"
             continue
-        roles = [r.get("RoleName") for r in profile.get("Roles") or []]
+        roles = list(profile["role_names"])
         attached = set()
         for role in roles:
-            policies = one_response(acc.inventory, "iam_ListAttachedRolePolicies", RoleName=role)
-            attached |= {p.get("PolicyArn") for p in policies.get("AttachedPolicies") or []}
+            policies = require_call(acc.inventory, "iam_ListAttachedRolePolicies", RoleName=role).aws_attached_policies
+            attached |= {p["policy_arn"] for p in records(policies[policies["role_name"] == role])}
         if policy not in attached:
             problems[inst.instance_id] = f"role {', '.join(roles) or '(none)'} lacks AmazonSSMManagedInstanceCore"
     return problems
@@ -173,8 +170,8 @@ def check_new_instances(acc: Account) -> tuple[str, str]:
 def _is_sql_server(inst: Instance, images: dict[str, dict[str, Any]]) -> bool:
     if inst.platform_details and "sql server" in inst.platform_details.lower():
         return True
-    image = images.get(inst.image_id or "", {})
-    text = f"{image.get('Name', '')} {image.get('Description', '')} {image.get('PlatformDetails', '')}".lower()
+    image = images.get(inst.image_id or "", {})  # an `aws_images` row
+    text = " ".join(str(image.get(k) or "") for k in ("name", "description", "platform_details")).lower()
     return "sql_" in text or "sql server" in text
 
 
@@ -182,13 +179,12 @@ def check_sql_servers(acc: Account) -> tuple[str, str]:
     require_native(acc)
     require_plan(acc, "DefenderForDatabasesAws")
     running = running_instances(acc.inventory)
-    image_pages, _ = regional_responses(acc.inventory, "ec2_DescribeImages")
-    images = {img.get("ImageId"): img for _, page in image_pages for img in page.get("Images") or []}
+    failed_regions(acc.inventory, "ec2_DescribeImages")  # not collected: could not check; a failed region: no image
+    images = {img["image_id"]: img for img in records(acc.inventory.aws_images)}
     sql = [i for i in running if _is_sql_server(i, images)]
-    rds_pages, failed = regional_responses(acc.inventory, "rds_DescribeDBInstances")
-    require_all_regions(failed, "RDS instances")
-    custom = [db.get("DBInstanceIdentifier") for _, page in rds_pages for db in page.get("DBInstances") or []
-              if str(db.get("Engine", "")).startswith("custom-sqlserver")]
+    require_all_regions(failed_regions(acc.inventory, "rds_DescribeDBInstances"), "RDS instances")
+    custom = [db["db_instance_id"] for db in records(acc.inventory.aws_db_instances)
+              if str(db["engine"] or "").startswith("custom-sqlserver")]
     if not sql and not custom:
         return FAIL, "the Databases plan is on but no EC2 instance runs SQL Server and no RDS Custom for SQL " \
             "Server exists"
@@ -211,12 +207,10 @@ def _connector_regions(acc: Account) -> set[str]:
 
 
 def _eks(acc: Account) -> dict[str, list[str]]:
-    pages, failed = regional_responses(acc.inventory, "eks_ListClusters")
-    require_all_regions(failed, "EKS clusters")
+    require_all_regions(failed_regions(acc.inventory, "eks_ListClusters"), "EKS clusters")
     out: dict[str, list[str]] = {}
-    for region, page in pages:
-        if page.get("clusters"):
-            out.setdefault(region, []).extend(page["clusters"])
+    for cluster in records(acc.inventory.aws_eks_clusters):
+        out.setdefault(cluster["region"] or "", []).append(cluster["name"])
     return out
 
 
@@ -245,9 +239,9 @@ def check_resources_outside(acc: Account) -> tuple[str, str]:
             counts[inst.region] = counts.get(inst.region, 0) + 1
     for region, names in _eks(acc).items():
         counts[region] = counts.get(region, 0) + len(names)
-    rds_pages, rds_failed = regional_responses(acc.inventory, "rds_DescribeDBInstances")
-    for region, page in rds_pages:
-        counts[region] = counts.get(region, 0) + len(page.get("DBInstances") or [])
+    rds_failed = failed_regions(acc.inventory, "rds_DescribeDBInstances")
+    for db in records(acc.inventory.aws_db_instances):
+        counts[db["region"] or ""] = counts.get(db["region"] or "", 0) + 1
     outside = {r: n for r, n in counts.items() if n and scanned and r.lower() not in scanned}
     if outside:
         return FAIL, "resources in regions the connector leaves out: " + \
@@ -283,25 +277,23 @@ def check_bucket_tls(acc: Account) -> tuple[str, str]:
     if acc.native is None and not acc.classic:
         raise NotApplicable("no connector for this account")
     prefix = rules()["template_bucket_prefix"]
-    buckets = [b.get("Name") for b in one_response(acc.inventory, "s3_ListBuckets").get("Buckets") or []
-               if str(b.get("Name", "")).startswith(prefix)]
+    listed = records(require_call(acc.inventory, "s3_ListBuckets").aws_buckets)
+    buckets = [b["name"] for b in listed if str(b["name"] or "").startswith(prefix)]
+    policies = {b["name"]: b["policy"] for b in listed}
     if not buckets:
         raise NotApplicable(f"no {prefix}* bucket (the template was not uploaded through the CloudFormation console)")
     insecure, unknown = [], []
     for name in buckets:
         try:
-            response = one_response(acc.inventory, "s3_GetBucketPolicy", Bucket=name)
+            require_call(acc.inventory, "s3_GetBucketPolicy", Bucket=name)
         except CouldNotCheck as exc:
             if "NoSuchBucketPolicy" in str(exc):
                 insecure.append(f"{name} (no bucket policy)")
             else:
                 unknown.append(f"{name}: {exc}")
             continue
-        try:
-            policy = json.loads(response.get("Policy") or "{}")
-        except json.JSONDecodeError:
-            policy = None
-        if not isinstance(policy, dict):
+        policy = policies[name]  # null: the policy text is not a JSON object
+        if policy is None:
             unknown.append(f"{name}: policy is not a JSON object")
             continue
         if not secure_transport_denied(policy, name):

@@ -75,7 +75,8 @@ def _pages(week_dir: Path, results: Sequence[Any]) -> list[dict[str, Any]]:
             "seconds": None if result is None else result.seconds,
             "headlines": recorded(week_dir / "notebooks" / f"{name}.ipynb")[0],
             "csv": sorted(p.relative_to(week_dir).as_posix()
-                          for p in (week_dir / page_files.CSV_DIR / name).glob("*.csv")),
+                          for pattern in ("*.csv", "*.csv.zip")
+                          for p in (week_dir / page_files.CSV_DIR / name).glob(pattern)),
         })
     return pages
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from mdcnb.sources.dataset import default_dataset
 from mdcnb.tables.mask import Masker
 
 CSV_DIR = "csv"
+CSV_ZIP_BYTES = 2**20   # a CSV larger than this is written zipped: a week folder stays small enough to send
 DEFAULT_MAX_ROWS = 25
 HEADLINE_KEY = "mdcnb_headline"                       # output metadata: one headline as shown
 SKIPS_MIME = "application/vnd.mdcnb.skips+json"       # output data: records that could not be read
@@ -43,6 +45,22 @@ SKIPS_MIME = "application/vnd.mdcnb.skips+json"       # output data: records tha
 
 def csv_path(report_dir: Path, notebook: str, name: str) -> Path:
     return Path(report_dir) / CSV_DIR / notebook / f"{name}.csv"
+
+
+def write_report_csv(df: pd.DataFrame, path: Path) -> Path:
+    """Write a report table's CSV at `path`, or, above `CSV_ZIP_BYTES`, as `path` + `.zip` holding that one CSV
+    (Windows and macOS open a zip natively; `pandas.read_csv` reads it as is). Returns the file written."""
+    text = csv_text(df).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    zipped = path.with_name(path.name + ".zip")
+    written, other = (path, zipped) if len(text) <= CSV_ZIP_BYTES else (zipped, path)
+    other.unlink(missing_ok=True)      # an earlier run of this week may have written the other form
+    if written is path:
+        path.write_bytes(text)
+    else:
+        with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(path.name, text)
+    return written
 
 
 def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
@@ -197,8 +215,7 @@ class Page:
         """Write the CSV when a report is being built; return the escaped link to it ('' otherwise)."""
         if not self.report_dir:
             return ""
-        path = csv_path(self.report_dir, self.notebook, name)
-        write_csv(df, path)
+        path = write_report_csv(df, csv_path(self.report_dir, self.notebook, name))
         href = html.escape(path.relative_to(self.report_dir).as_posix(), quote=True)
         return f'<a href="{href}">data: {html.escape(path.name)}</a>'
 

@@ -4,7 +4,7 @@
         index.html                      headline numbers, links, dataset, pull log, records that could not be read
         <notebook>.html                 one self-contained page per notebook (code hidden, charts offline)
         notebooks/<notebook>.ipynb      the executed notebooks (their outputs record the headlines and skips)
-        csv/<notebook>/<table>.csv      every table shown and the data behind every chart
+        csv/<notebook>/<table>.csv      every table shown and the data behind every chart (.csv.zip over 1 MB)
         skips.csv                       every record that could not be read, once
         report.json                     the same summary for scripts
 

@@ -29,6 +29,7 @@ from mdcnb.sources.prices import (
     siem_price,
 )
 from mdcnb.tables import Tables
+from mdcnb.tables.aws_inventory import aws_inventory
 from mdcnb.tables.cloudtrail.result import VolumeResult
 
 
@@ -81,7 +82,7 @@ def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str]
     logs, no SIEM side)."""
     if inventories is None:
         inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
-    units, settings = cost_units.select_scopes(cost_units.billable_units(tables, inventories),
+    units, settings = cost_units.select_scopes(cost_units.billable_units(tables, aws_inventory(inventories)),
                                                cost_units.plan_settings(tables), environments, subscriptions, accounts)
     tag, _, value = (exclude_tag or "").partition("=") if exclude_value is None else (exclude_tag, "", exclude_value)
     scenarios = cost.scenarios_from(units, settings, prices, tag or None, value or None)

@@ -1,5 +1,6 @@
 """Python API of the AWS onboarding readiness audit: the Azure side from a dataset's tables, the AWS side from the
-dataset's `aws/` inventory (see `mdcnb.sources.aws_dataset`) or collected live through boto3.
+dataset's `aws/` inventory (see `mdcnb.sources.aws_dataset`) or collected live through boto3, normalised into the
+`aws_*` tables (`mdcnb.tables.aws_inventory`) the checks read.
 
     from mdcnb.snapshot.readiness import audit_dataset
     result = audit_dataset("data/sample")      # AuditResult: .results (the aws_audit table), .skips, .as_of
@@ -23,6 +24,7 @@ from mdcnb.normalize.inventory import arc_machines
 from mdcnb.sources.aws_dataset import AccountInventory, read_inventories
 from mdcnb.sources.dataset import Skip, existing_record_path, iter_records
 from mdcnb.tables import Tables, load_tables
+from mdcnb.tables.aws_inventory import aws_inventory
 from mdcnb.tables.history import dataset_as_of
 
 
@@ -54,13 +56,13 @@ def audit_tables(tables: Tables, *, inventories: dict[str, AccountInventory] | N
     skips: list[Skip] = []
     if inventories is None:
         inventories, skips = read_inventories(tables.dataset) if tables.dataset is not None else ({}, [])
-    collected = [i.collected_at for i in inventories.values() if i.collected_at]
-    when = as_of or (max(collected) if collected else dataset_as_of(tables.manifest).to_pydatetime())
+    inventory = aws_inventory(inventories)
+    when = as_of or inventory.collected_at() or dataset_as_of(tables.manifest).to_pydatetime()
     resource_skips: list[Skip] = []  # resources streamed: only the Arc machines among them are kept
     resources = iter_records(tables.dataset, "resources", resource_skips) if tables.dataset is not None else ()
     source = existing_record_path(tables.dataset, "resources") if tables.dataset is not None else None
     arc = arc_machines(resources, str(source or ""), resource_skips)
-    results = aws_audit.audit(tables.connectors, tables.offerings, arc, inventories, as_of=when, accounts=accounts)
+    results = aws_audit.audit(tables.connectors, tables.offerings, arc, inventory, as_of=when, accounts=accounts)
     return AuditResult(results, when, skips + resource_skips)
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -211,8 +210,3 @@ def read_inventories(dataset: Path) -> tuple[dict[str, AccountInventory], list[S
             continue
         out[folder.name] = read_inventory(folder, skips)
     return out, skips
-
-
-def responses(calls: Iterable[Call]) -> list[dict[str, Any]]:
-    """The successful responses among `calls`."""
-    return [c.response for c in calls if c.error is None and c.response is not None]

@@ -4,13 +4,8 @@ MDC's own "over time" workbooks need continuous export to Log Analytics and show
 Each weekly report already pulls everything, so it keeps it here, and the week-over-week diff and the trends
 (`mdcnb.analysis.diff`, `mdcnb.analysis.history`) are computed from the stored snapshots.
 
-Layout of the store (schema version `SCHEMA_VERSION`, kept in the `meta` table):
-
-    meta(key, value)                      schema_version, created_by
-    snapshots(snapshot_id, series, week, as_of, recorded_at, source, scope, dataset, fingerprint,
-              tool_version, row_counts, cloud, tenant_id, scope_kind, scope_id, complete)
-                                          the catalogue: a snapshot exists only once its row is here
-    snap_<table>(snapshot_id, row_no, <the contract's columns>)   one per contract in `SNAPSHOT_TABLES`
+The store holds a catalogue of snapshots and one table per contract (its layout, version and migrations are
+`history_schema`).
 
 A *series* is one estate: (cloud, tenant id, scope kind, scope id), see `history_keys`. Tenants, the
 sample and a live tenant kept in the same store never replace each other. Within a series there is at most one
@@ -18,8 +13,8 @@ snapshot per ISO week: recording the same week again replaces it, except that an
 a complete one (it is refused; its dataset stays on disk). Each snapshot is written in ONE transaction whose last
 statement adds the catalogue row, so a writer killed mid-write leaves the earlier snapshots intact and no
 partial snapshot visible; `record_run` reads a snapshot back before it says it was stored. Opening an older
-store migrates it in place (`MIGRATIONS`); a contract that gained columns since the store was written gets them
-added (null in the older snapshots).
+store migrates it in place (`history_schema.MIGRATIONS`); a contract that gained columns since the store was
+written gets them added (null in the older snapshots).
 
 Column types: string -> VARCHAR, Int64 -> BIGINT, float64 -> DOUBLE, boolean -> BOOLEAN, UTC times ->
 TIMESTAMP_NS (nanoseconds: Azure writes 7 fractional digits), list[str] -> VARCHAR[], json -> VARCHAR (JSON text).
@@ -28,13 +23,12 @@ Reading a snapshot back gives frames equal to the ones written, dtypes included.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,29 +41,23 @@ from mdcnb import __version__
 from mdcnb.core import schema
 from mdcnb.core.weeks import iso_week
 from mdcnb.tables import Tables
-from mdcnb.tables.history_columns import SQL_TYPE, cast_sql, from_store, store_frame
-from mdcnb.tables.history_keys import SeriesKey, key_of, migrate_2_to_3
+from mdcnb.tables.history_columns import cast_sql, from_store, store_frame
+from mdcnb.tables.history_keys import SeriesKey, key_of
+from mdcnb.tables.history_schema import (
+    SCHEMA_VERSION,
+    SNAPSHOT_TABLES,
+    migrate,
+    missing_columns,
+    schema_version,
+    transaction,
+)
 
-SCHEMA_VERSION = 3
 HISTORY_ENV = "MDCNB_HISTORY"
 HISTORY_FILE = "history.duckdb"
 LOCK_WAIT_SECONDS = 30.0
 # Tables with more rows are read one column at a time: a million assessments read at once hold DuckDB's result,
 # its pandas copy and the converted table together (4 GB); column by column the converted table dominates.
 COLUMNWISE_ROWS = 100_000
-
-# What one snapshot holds: every table of `Tables` (`mdcnb.core.schema.TABLES`), plus the CloudTrail daily volume.
-# Besides the dataset's tables, each week keeps its daily CloudTrail volume and its AWS readiness audit.
-SNAPSHOT_TABLES: dict[str, schema.Table] = {**schema.TABLES, **{t.name: t for t in (schema.CLOUDTRAIL_DAILY,
-                                                                                     schema.AWS_AUDIT)}}
-
-# The catalogue as schema 2 made it; a new store is created so and brought to the current schema by `MIGRATIONS`.
-_CATALOGUE_V2_DDL = """
-CREATE TABLE IF NOT EXISTS snapshots (
-    snapshot_id BIGINT PRIMARY KEY, series VARCHAR NOT NULL, week VARCHAR NOT NULL, as_of TIMESTAMP_NS NOT NULL,
-    recorded_at TIMESTAMP_NS NOT NULL, source VARCHAR, scope VARCHAR, dataset VARCHAR, fingerprint VARCHAR,
-    tool_version VARCHAR, row_counts VARCHAR)
-"""
 
 
 class HistoryError(RuntimeError):
@@ -184,18 +172,18 @@ class HistoryStore:
 
     def _check_schema(self) -> None:
         """Refuse a newer store; migrate an older one (through a short writable connection when read-only)."""
-        version = self._schema_version()
+        version = schema_version(self.con)
         if version > SCHEMA_VERSION:
             raise HistoryError(f"{self.path} has history schema {version}; this mdcnb ({__version__}) reads up to "
                                f"{SCHEMA_VERSION}: upgrade mdcnb")
-        needs_change = version < SCHEMA_VERSION or self._missing_columns()
+        needs_change = version < SCHEMA_VERSION or missing_columns(self.con)
         if needs_change and self.read_only:
             self.close()
             with HistoryStore(self.path):
                 pass
             self._con = _connect(self.path, read_only=True)
         elif needs_change or version == 0:
-            self._migrate(version)
+            migrate(self.con, version)
 
     def close(self) -> None:
         if self._con is not None:
@@ -207,50 +195,6 @@ class HistoryStore:
         if self._con is None:
             raise HistoryError("history store is not open (use `with HistoryStore(path) as store:`)")
         return self._con
-
-    # schema -----------------------------------------------------------------------------------------------------
-    def _schema_version(self) -> int:
-        has_meta = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-                                    ).fetchone()[0]
-        if not has_meta:
-            return 0
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
-
-    def _stored_columns(self, name: str) -> list[str]:
-        rows = self.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                                "ORDER BY ordinal_position", [f"snap_{name}"]).fetchall()
-        return [r[0] for r in rows]
-
-    def _missing_columns(self) -> bool:
-        return any(set(t.names) - set(self._stored_columns(t.name)) for t in SNAPSHOT_TABLES.values())
-
-    def _migrate(self, version: int) -> None:
-        """Bring the store to `SCHEMA_VERSION` in one transaction (a killed migration leaves the old store)."""
-        con = self.con
-        with _transaction(con):
-            if version == 0:  # a new store starts as schema 2 and takes the migrations after it
-                con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-                con.execute(_CATALOGUE_V2_DDL)
-                version = 2
-            for step in range(version, SCHEMA_VERSION):
-                MIGRATIONS[step](con)
-            self._sync_contract_tables()
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('written_by', ?)",
-                        [str(SCHEMA_VERSION), f"mdcnb {__version__}"])
-
-    def _sync_contract_tables(self) -> None:
-        """Create a table per contract; add columns a contract gained since the store was written."""
-        for table in SNAPSHOT_TABLES.values():
-            stored = self._stored_columns(table.name)
-            if not stored:
-                cols = ", ".join(f'"{c.name}" {SQL_TYPE[c.dtype]}' for c in table.columns)
-                self.con.execute(f"CREATE TABLE snap_{table.name} (snapshot_id BIGINT NOT NULL, "
-                                 f"row_no BIGINT NOT NULL, {cols})")
-                continue
-            for col in table.columns:
-                if col.name not in stored:
-                    self.con.execute(f'ALTER TABLE snap_{table.name} ADD COLUMN "{col.name}" {SQL_TYPE[col.dtype]}')
 
     # catalogue --------------------------------------------------------------------------------------------------
     @_reported
@@ -307,7 +251,7 @@ class HistoryStore:
         frames = {**(dict(tables.items()) if isinstance(tables, Tables) else dict(tables)), **(extra or {})}
         unknown = sorted(set(frames) - set(SNAPSHOT_TABLES))
         if unknown:
-            raise HistoryError(f"no table contract for {unknown}; add it to mdcnb/core/schema.py first")
+            raise HistoryError(f"no table contract for {unknown}; declare it in mdcnb/core/schema/ first")
         as_of = pd.Timestamp(as_of)
         as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
         scope = dict(scope or {})
@@ -315,7 +259,7 @@ class HistoryStore:
         series = str(key)
         week = iso_week(as_of)
         con = self.con
-        with _transaction(con):
+        with transaction(con):
             stored = con.execute("SELECT snapshot_id, coalesce(complete, true) FROM snapshots WHERE series = ? "
                                  "AND week = ?", [series, week]).fetchall()
             if not complete and any(was_complete for _, was_complete in stored):
@@ -418,20 +362,6 @@ def _empty(name: str) -> pd.DataFrame:
     return _empty_frame(name).copy()
 
 
-@contextlib.contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN ... COMMIT, rolled back on any error. The error raised is the one that broke the transaction: a
-    failed COMMIT (a full disk) has already ended it, and the ROLLBACK's own complaint would hide the cause."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
-
-
 def _naive(stamp: pd.Timestamp) -> pd.Timestamp:
     return stamp.tz_convert("UTC").tz_localize(None)
 
@@ -447,38 +377,3 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             if not locked or time.monotonic() > deadline:
                 raise HistoryError(f"cannot open history store {path}: {exc}") from exc
             time.sleep(0.2)
-
-
-# --- migrations: MIGRATIONS[v] brings a store from schema v to v + 1 -------------------------------------------
-
-def _migrate_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema 1 keyed snapshots by week alone and kept row order implicit.
-
-    Schema 2 adds the series (a sample and a live tenant in one store no longer replace each other's weeks), the
-    data's `as_of` beside the time of recording, a content fingerprint, row counts, and an explicit `row_no`.
-    """
-    rows = con.execute("SELECT snapshot_id, source, scope FROM snapshots").fetchall()
-    con.execute("ALTER TABLE snapshots RENAME TO snapshots_v1")
-    con.execute(_CATALOGUE_V2_DDL)
-    con.execute("INSERT INTO snapshots SELECT snapshot_id, '', week, taken_at, taken_at, source, scope, dataset, "
-                "NULL, tool_version, '{}' FROM snapshots_v1")
-    for snapshot_id, source, scope in rows:
-        con.execute("UPDATE snapshots SET series = ? WHERE snapshot_id = ?",
-                    [str(key_of(source or "", json.loads(scope or "{}"))), snapshot_id])
-    con.execute("DROP TABLE snapshots_v1")
-    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                        "WHERE table_name LIKE 'snap\\_%' ESCAPE '\\'").fetchall()]
-    for name in tables:
-        con.execute(f"ALTER TABLE {name} ADD COLUMN row_no BIGINT")
-        con.execute(f"UPDATE {name} SET row_no = numbered.n FROM (SELECT rowid AS rid, row_number() OVER "
-                    f"(PARTITION BY snapshot_id ORDER BY rowid) - 1 AS n FROM {name}) AS numbered "
-                    f"WHERE {name}.rowid = numbered.rid")
-    counts = {}
-    for name in tables:
-        for snapshot_id, n in con.execute(f"SELECT snapshot_id, count(*) FROM {name} GROUP BY 1").fetchall():
-            counts.setdefault(snapshot_id, {})[name.removeprefix("snap_")] = n
-    for snapshot_id, per_table in counts.items():
-        con.execute("UPDATE snapshots SET row_counts = ? WHERE snapshot_id = ?", [json.dumps(per_table), snapshot_id])
-
-
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_1_to_2, 2: migrate_2_to_3}

@@ -35,6 +35,7 @@ Extras = Callable[[Path], Mapping[str, pd.DataFrame]]  # a week's folder -> the 
 
 # --- recording datasets ----------------------------------------------------------------------------------------
 
+
 def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None = None,
                    extras: Extras | None = None, key: SeriesKey | None = None) -> Snapshot:
     """Store the snapshot of one dataset directory, unless the store already holds this exact data for its week.

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from mdcnb.normalize.cloudtrail.counts import ScanOptions
 from mdcnb.normalize.cloudtrail.identity import RoleMatcher
-from mdcnb.normalize.cloudtrail.parse import ScanOptions
 from mdcnb.sample.cloudtrail_synth import Builder, TrailAccount, log_key, write_account_logs
 from mdcnb.sources.cloudtrail.layout import ReadError, list_local
 from mdcnb.sources.cloudtrail.s3 import list_logs, s3_reader

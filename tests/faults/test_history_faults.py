@@ -13,7 +13,8 @@ from azure_server import AzureTestService, serve, tls
 from azure_tenant import build
 from history_tenants import CLIENT, FAST, SECRET, TOKEN
 
-from mdcnb.sources.azure import PullOptions, _same_origin, pull
+from mdcnb.sources.azure import pull
+from mdcnb.sources.azure_paging import PullOptions, _same_origin
 from mdcnb.sources.dataset import SAMPLE_DATASET, read_manifest
 from mdcnb.tables import history_weeks
 from mdcnb.tables.history import HistoryStore

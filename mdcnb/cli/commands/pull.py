@@ -42,7 +42,8 @@ def pull_azure(args: argparse.Namespace, out: Path, workers: int = 4, *, mask_id
     """Run the Azure pull for parsed `add_azure_options` arguments (plus `subscriptions`); returns the dataset.
     azure-identity's and azure-core's log lines lose their tokens, and with `mask_ids` their ids (`core.scrub`)."""
     from mdcnb.core.scrub import scrub_library_logs
-    from mdcnb.sources.azure import PullOptions, pull
+    from mdcnb.sources.azure import pull
+    from mdcnb.sources.azure_paging import PullOptions
 
     scrub_library_logs(pull_masker(args) if mask_ids else None)
     options = PullOptions(workers=max(1, workers), classic_connectors=not args.no_classic_connectors)

@@ -1,14 +1,14 @@
 /* Native reader of a CloudTrail log file's text: the fields the counts need, column-wise, in one pass.
 
    `Scanner().scan(text)` walks `{"Records":[...]}` or a bare array as CloudTrail writes it (compact JSON,
-   UTF-8) and returns, per record, a code for each text field (mdcnb.cloudtrail.parse.FIELDS: codes index one list
+   UTF-8) and returns, per record, a code for each text field (FIELDS in columns.py: codes index one list
    of distinct texts, 0 is None and 1 is ""; a `Scanner` keeps that list across the files it reads, so the files of
    one task share their codes), its size as delivered, its eventID (hashed when it has the 36 characters of a UUID,
    else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general path, so both paths share
    one hash. `IdSet` holds such hashes for de-duplication, within a task and across tasks.
 
    It is a fast path, not a second reader: it reads only what it can read exactly as the strict msgspec reader
-   (mdcnb.cloudtrail.parse.read_log) would. UTF-8 text is validated wherever it is (and kept as is), escapes
+   (fallback.py) would. UTF-8 text is validated wherever it is (and kept as is), escapes
    (surrogate pairs too) are checked wherever they are and decoded only in the keys and fields it reads. A record
    it cannot read (a missing or differently typed field, a duplicate known key, a byte string that is not UTF-8,
    an escape in the eventID or the hour of eventTime) but that is valid JSON is validated again and handed back as
@@ -24,7 +24,7 @@
 #include <emmintrin.h>
 #endif
 
-/* Text fields, in the order of mdcnb.cloudtrail.parse.FIELDS. */
+/* Text fields, in the order of mdcnb.normalize.cloudtrail.columns.FIELDS. */
 enum { F_HOUR, F_VERSION, F_ACCOUNT, F_REGION, F_SOURCE, F_NAME, F_ISSUER, F_IDENTITY_ARN, F_PRINCIPAL,
        F_IDENTITY_ACCOUNT, F_ROLE_ARN, F_SESSION, NFIELDS };
 enum { TOKEN_NONE, TOKEN_EMPTY, FIRST_TOKEN };

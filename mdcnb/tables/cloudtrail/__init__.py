@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
+from mdcnb.normalize.cloudtrail.counts import ScanOptions
 from mdcnb.normalize.cloudtrail.identity import RoleMatcher, roles_from_offerings
-from mdcnb.normalize.cloudtrail.parse import ScanOptions
 from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS, list_local
 from mdcnb.tables.cloudtrail.result import VolumeResult
 from mdcnb.tables.cloudtrail.scan import scan_files

@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from mdcnb.normalize.cloudtrail.counts import DAY_COUNTERS, HOUR_COUNTERS
 from mdcnb.normalize.cloudtrail.identity import CSPM_ROLE_NAME, DEFAULT_ROLE_NAMES, SESSION_PREFIX, RoleMatcher
-from mdcnb.normalize.cloudtrail.parse import DAY_COUNTERS, HOUR_COUNTERS
 from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS
 from mdcnb.tables.cloudtrail.result import Counted, VolumeResult, tables_from_totals
 

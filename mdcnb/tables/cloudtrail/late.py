@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mdcnb.normalize.cloudtrail._jsonscan import IdSet
-from mdcnb.normalize.cloudtrail.parse import FileResult
+from mdcnb.normalize.cloudtrail.counts import FileResult
 
 # One late event: its eventID hash, its rows in the day and hour totals, its size and whether it is read-only.
 LATE = np.dtype([("hash", "<i8"), ("day_row", "<i8"), ("hour_row", "<i8"), ("nbytes", "<i8"), ("read_only", "?")])

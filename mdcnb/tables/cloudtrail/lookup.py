@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mdcnb.normalize.cloudtrail.counts import ScanOptions
 from mdcnb.normalize.cloudtrail.identity import RoleMatcher
-from mdcnb.normalize.cloudtrail.parse import ScanOptions, aggregate_texts
+from mdcnb.normalize.cloudtrail.parse import aggregate_texts
 from mdcnb.tables.cloudtrail.result import VolumeResult
 from mdcnb.tables.cloudtrail.scan import Accumulator
 
