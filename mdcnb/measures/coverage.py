@@ -8,6 +8,7 @@ from mdcnb.analysis import cost_units, coverage, diff
 from mdcnb.measures.cost import FILTERS
 from mdcnb.measures.registry import Filters, define
 from mdcnb.snapshot import Snapshot, computed_once
+from mdcnb.snapshot.cost import estate_units
 
 
 @define("coverage.gaps", "Plans off where protected resources exist", "count", "{:,}", filters=FILTERS,
@@ -20,8 +21,7 @@ def gaps(snap: Snapshot, f: Filters) -> pd.DataFrame:
 
     def compute() -> pd.DataFrame:
         units, settings, names = computed_once(snap, "coverage.estate", Filters(), lambda: (
-            cost_units.billable_units(snap.tables, snap.inventories), cost_units.plan_settings(snap.tables),
-            cost_units.scope_names(snap.tables)))
+            *estate_units(snap.tables, snap.inventories), cost_units.scope_names(snap.tables)))
         units, settings = cost_units.select_scopes(units, settings, f.environments, f.subscriptions, f.accounts)
         return coverage.plans_off_with_resources(settings, units, names)
     return computed_once(snap, "coverage.gaps", f, compute)
