@@ -1,7 +1,8 @@
 """Shared pytest set-up.
 
 The golden notebooks in tests/golden are collected by nbval in every `pytest` run (not only with `--nbval`), compared
-strictly with tests/golden/nbval_sanitize.cfg, in a kernel of this interpreter.
+strictly with tests/golden/nbval_sanitize.cfg, in a kernel of this interpreter. `sample_report` is one weekly report
+of the sample tenant shared by every test of the session that reads a finished report.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+REPORT_ROOT = Path(__file__).resolve().parents[1] / "reports" / "browser-test"
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -30,3 +34,13 @@ def pytest_configure(config):
     """Keep every test, and every notebook kernel it starts, off the user's own history store."""
     if "MDCNB_HISTORY" not in os.environ:
         os.environ["MDCNB_HISTORY"] = os.path.join(tempfile.mkdtemp(prefix="mdcnb-history-"), "history.duckdb")
+
+
+@pytest.fixture(scope="session")
+def sample_report():
+    """`mdcnb report` of the sample tenant into reports/browser-test/<week>/, run once per session."""
+    from mdcnb.report.runner import ReportOptions, run_report
+
+    result = run_report(ReportOptions(out=REPORT_ROOT), log=lambda *a, **k: None)
+    assert result.ok, [n.failure() for n in result.notebooks if not n.ok]
+    return result

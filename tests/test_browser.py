@@ -17,11 +17,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from mdcnb.report.browser import CHROMIUM, visit_report
-from mdcnb.report.runner import ReportOptions, run_report
 
 pytestmark = pytest.mark.browser
 
-REPORT_ROOT = Path(__file__).resolve().parents[1] / "reports" / "browser-test"
 SCREENSHOTS = "screenshots"
 # Charts per page, counted by hand from the notebooks' `page.figure` cells.
 CHARTS = {"00_summary.html": 4, "10_secure_score.html": 6, "20_compliance.html": 2, "30_coverage.html": 6,
@@ -40,11 +38,9 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="module")
-def report():
-    _require_chromium()
-    result = run_report(ReportOptions(out=REPORT_ROOT), log=lambda *a, **k: None)
-    assert result.ok, [n.failure() for n in result.notebooks if not n.ok]
-    return result
+def report(request):
+    _require_chromium()  # before the report is built: without Chromium nothing here runs
+    return request.getfixturevalue("sample_report")
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def test_cost_chart_shows_before_and_after() -> None:
     cost = {"price": {"currency": "USD"}, "monthly_cost": 12.5, "monthly_cost_after_filter": 4.0,
             "monthly_saving": 8.5, "window_days": 21}
     f = fig.siem_cost(cost)
-    assert list(f.data[0].y) == [12.5, 4.0] and "8.50 USD" in f.layout.title.text
+    assert list(f.data[0].y) == [12.5, 4.0] and "saving USD 8.50 / month" in f.layout.title.text
     assert "from 21 days of logs" in f.layout.title.text
 
 

@@ -50,7 +50,7 @@ def test_controls_ranked_by_potential_increase():
     controls = pd.DataFrame({"control_name": ["a", "b", "c"], "potential_increase": [1.5, 17.57, 0.0],
                              "current": [1, 2, 3], "max": [4, 10, 3], "unhealthy": [3, 17, 0]})
     bar = figures.controls_ranked(controls, limit=2).data[0]
-    assert list(bar.y) == ["b", "a"] and list(bar.text) == ["+17.57 %", "+1.50 %"]
+    assert list(bar.y) == ["b", "a"] and list(bar.text) == ["+17.57 pts", "+1.50 pts"]
 
 
 def test_control_severity_stacks_in_severity_order():
@@ -82,12 +82,12 @@ def test_compliance_states_stack_per_standard_with_pass_rate():
                            "skipped_controls": [2, 0], "unsupported_controls": [5, 7], "pass_rate": [0.25, math.nan]})
     fig = figures.compliance_states(rollup)
     assert [t.name for t in fig.data] == ["Passed", "Failed", "Skipped", "Unsupported"]
-    assert list(fig.data[0].y) == ["PCI (25%)", "Empty (n/a)"] and list(fig.data[3].x) == [5, 7]
+    assert list(fig.data[0].y) == ["PCI (25.0 %)", "Empty (n/a)"] and list(fig.data[3].x) == [5, 7]
 
 
 def test_heatmap_in_percent_with_blanks():
     matrix = pd.DataFrame({"ISO": [math.nan, 1.0], "PCI": [0.0, 0.5]}, index=["B", "A"])
     heat = figures.pass_rate_heatmap(matrix, " (lowest 2 of 9 scopes)")
-    assert [list(r) for r in heat.data[0].text] == [["", "0 %"], ["100 %", "50 %"]]
+    assert [list(r) for r in heat.data[0].text] == [["", "0.0 %"], ["100.0 %", "50.0 %"]]
     assert heat.data[0].z[1][1] == pytest.approx(50.0)
     assert heat.layout.title.text.endswith("(lowest 2 of 9 scopes)")

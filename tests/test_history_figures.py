@@ -28,13 +28,16 @@ def test_score_movers_keeps_overall_and_the_biggest_moves():
 
 
 def test_pass_rate_coverage_and_cloudtrail_figures():
-    rates = trends.compliance_trend(WEEKS)
-    fig = history_figures.pass_rate_trend(rates)
+    import pandas as pd
+
+    rates = pd.DataFrame({"week": ["2026-W47", "2026-W48", "2026-W48"], "standard": ["MCSB", "MCSB", "PCI"],
+                          "pass_rate": [66.67, 83.33, None]})
+    fig = history_figures.pass_rate_trend(rates, " (all environments)")
     assert sorted(t.name for t in fig.data) == ["MCSB", "PCI"]
+    assert fig.layout.title.text.startswith("Compliance pass rate by week (passed / (passed + failed)) (all env")
     coverage = trends.plan_coverage_trend(WEEKS)
     fig = history_figures.coverage_trend(coverage)
     assert sum(len(t.x) for t in fig.data) == len(coverage)
-    import pandas as pd
 
     volume = pd.DataFrame({"week": ["2026-W47", "2026-W48"], "events": [30, 21], "cspm_read_events": [20, 19]})
     fig = history_figures.cloudtrail_trend(volume)

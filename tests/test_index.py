@@ -12,11 +12,11 @@ def _page(name: str, *headlines: tuple[str, object, str]) -> dict:
 
 def test_actions_follow_the_recorded_figures_in_their_order_with_links():
     pages = [_page("40_cloudtrail", ("cloudtrail.siem_monthly_saving", 12.5, "USD 12.50 / month")),
-             _page("10_secure_score", ("score.top_control", "Enable MFA (+17.57 %)", "Enable MFA (+17.57 %)")),
+             _page("10_secure_score", ("score.top_control", "Enable MFA (+17.57 pts)", "Enable MFA (+17.57 pts)")),
              _page("30_coverage", ("coverage.plans_off_with_resources", 0, "0"), ("readiness.failures", 3, "3"))]
     found = actions(pages)
     assert [a["href"] for a in found] == ["10_secure_score.html", "30_coverage.html", "40_cloudtrail.html"]
-    assert found[0]["text"] == "Fix the control that raises the secure score most: Enable MFA (+17.57 %)."
+    assert found[0]["text"] == "Fix the control that raises the secure score most: Enable MFA (+17.57 pts)."
     assert found[1]["text"] == "Fix the 3 failing AWS onboarding checks."  # no gap in coverage: no action for it
     assert found[2]["text"] == "Filter CspmMonitorAws reads out of the SIEM to save USD 12.50 / month."
 

@@ -63,7 +63,7 @@ def test_a_label_says_which_page_filter_the_measure_does_not_honour():
 def test_values_are_written_one_way():
     assert registry.text("score.overall", 38.594) == "38.59 %"
     assert registry.text("score.unhealthy", 538) == "538"
-    assert registry.text("history.score_change", -0.85) == "-0.85 points"
+    assert registry.text("history.score_change", -0.85) == "-0.85 pts"
     assert registry.text("cost.plans_monthly", 2445.434, currency="EUR") == "EUR 2,445.43 / month"
     assert registry.text("score.overall", float("nan")) == "n/a"
     assert registry.plain(float("inf")) is None

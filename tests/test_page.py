@@ -120,14 +120,40 @@ def test_note_escapes_values_but_keeps_the_template():
     assert html == "<p><b>2</b> resources named &lt;img src=x onerror=alert(1)&gt;</p>"
 
 
+def test_note_writes_numbers_dates_and_code_the_report_way():
+    (html,) = shown_html(lambda: Page("x").note("{files} files, window {first}; {hint}", files=12500,
+                                                first=pd.Timestamp("2026-11-06 06:00", tz="UTC"),
+                                                hint="run `mdcnb prices refresh` <now>"))
+    assert html == "<p>12,500 files, window 2026-11-06; run <code>mdcnb prices refresh</code> &lt;now&gt;</p>"
+
+
 def test_missing_values_show_as_a_dash() -> None:
     """Nullable columns (pandas prints their missing values as `<NA>`) show `—`; floats keep 2 decimals."""
     from mdcnb.report.page import html_table
 
     df = pd.DataFrame({"name": pd.array(["a", None], dtype="string"), "n": pd.array([1, None], dtype="Int64"),
-                       "share": pd.array([0.125, None], dtype="Float64")})
+                       "score": pd.array([0.125, None], dtype="Float64")})
     cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(df, 10))
     assert cells == ["a", "1", "0.12", "—", "—", "—"]
+
+
+def test_table_numbers_follow_the_formatting_convention() -> None:
+    """Bytes in KB/MB/GB, shares (fractions) in % with one decimal, potential gains in signed points, whole-number
+    floats without decimals, dates in ISO; a table of a measure takes that measure's column units."""
+    from mdcnb.report.page import html_table
+
+    df = pd.DataFrame({"read_bytes": [4_213_748, 950], "cspm_share_of_read_bytes": [0.607095926, 0.0],
+                       "gain_points": [12.5, 3.0], "hours": [4.0, 24.0], "ratio_free": [2.345, 1.0],
+                       "due_date": pd.to_datetime(["2026-11-06 06:00", "2026-12-15 00:00"], utc=True)})
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(df, 10))
+    assert cells == ["4.2 MB", "60.7 %", "+12.50 pts", "4", "2.35", "2026-11-06",
+                     "950 bytes", "0.0 %", "+3.00 pts", "24", "1.00", "2026-12-15"]
+    scopes = pd.DataFrame({"name": ["web"], "before": [30.89], "after": [24.22], "delta": [-6.67]})
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(scopes, 10, "history.changes"))
+    assert cells == ["web", "30.89 %", "24.22 %", "-6.67 pts"]
+    costs = pd.DataFrame({"display": ["Defender CSPM"], "as configured": [275.94], "delta": [465.01]})
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html_table(costs, 10, "cost.plans_monthly", "EUR"))
+    assert cells == ["Defender CSPM", "EUR 275.94", "EUR +465.01"]
 
 
 def test_empty_table_is_one_sentence_and_its_csv_keeps_the_header(tmp_path, dataset):

@@ -47,8 +47,8 @@ def test_severity_by_control_and_best_control():
     recs = score_detail.control_recommendations(tables, scopes)
     assert score_detail.severity_by_control(recs).values.tolist() == [
         ["Enable MFA", "High", 2], ["Enable MFA", "Medium", 1], ["Encrypt data", "Low", 2]]
-    assert score_detail.best_control(score.controls(tables, scopes)) == "Enable MFA (+20.00 %)"
-    assert score_detail.best_control(pd.DataFrame({"control_name": ["x"], "potential_increase": [0.0]})) == "none"
+    assert score_detail.best_control(score.controls(tables, scopes)) == ("Enable MFA", 20.0)
+    assert score_detail.best_control(pd.DataFrame({"control_name": ["x"], "potential_increase": [0.0]})) is None
 
 
 def test_unhealthy_resources_one_row_per_control_recommendation_resource():

@@ -52,7 +52,7 @@ def test_long_text_is_cut_with_the_full_text_on_hover_and_escaped():
 
 def test_numbers_read_with_separators_and_only_the_first_rows_show():
     df = pd.DataFrame({"events": [14978, 2, 3], "share": [0.63469, 1.0, None]})
-    assert cells(html_table(df, 2)) == [(None, "14,978"), (None, "0.63"), (None, "2"), (None, "1.00")]
+    assert cells(html_table(df, 2)) == [(None, "14,978"), (None, "63.5 %"), (None, "2"), (None, "100.0 %")]
 
 
 def test_a_path_may_wrap_at_its_slashes():

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
-import pandas as pd
 from diff_snapshots import AFTER, BEFORE, S1
 
 from mdcnb.analysis import history as trends
-from mdcnb.analysis.cloudtrail_cost import SiemPrice
 from mdcnb.core import schema
 from mdcnb.tables.cloudtrail.result import cloudtrail_daily
 
@@ -24,15 +20,6 @@ def test_score_trend_overall_and_per_scope():
     assert len(trend) == 2 + 2 + 3  # one overall row per week, then two scopes, then three
 
 
-def test_compliance_trend_pass_rate_per_standard():
-    trend = trends.compliance_trend(WEEKS).set_index(["standard", "week"])
-    # MCSB: (3+1) passed of (3+1)+(1+1) judged = 66.67 %; then (4+1) of (4+1)+(0+1) = 83.33 %
-    assert trend.loc[("MCSB", "2026-W47"), "pass_rate"] == 66.67
-    assert trend.loc[("MCSB", "2026-W48"), "pass_rate"] == 83.33
-    assert trend.loc[("MCSB", "2026-W48"), "passed_controls"] == 5
-    assert math.isnan(trend.loc[("PCI", "2026-W48"), "pass_rate"])  # nothing passed or failed: no rate
-
-
 def test_plan_coverage_trend():
     trend = trends.plan_coverage_trend(WEEKS).set_index(["plan", "week"])
     expected = {("VirtualMachines", "2026-W47"): (0, 1, 0.0), ("VirtualMachines", "2026-W48"): (1, 1, 100.0),
@@ -44,7 +31,7 @@ def test_plan_coverage_trend():
 
 
 def test_no_weeks_gives_empty_trends():
-    assert trends.score_trend({}).empty and trends.compliance_trend({}).empty
+    assert trends.score_trend({}).empty and trends.plan_coverage_trend({}).empty
 
 
 def _volume_row(day, region, source, name, actor, events, read_only, nbytes, read_only_bytes):
@@ -69,24 +56,3 @@ def test_cloudtrail_daily_sums_over_event_names():
                     ["2026-11-20", "us-east-1", "other", 2, 0, 3 * 10**8],
                     ["2026-11-21", "eu-west-1", "cspm", 4, 4, 4 * 10**8]]
     assert cloudtrail_daily(schema.CLOUDTRAIL_VOLUME.frame()).empty
-
-
-def test_cloudtrail_trend_volume_and_siem_cost():
-    daily = {"2026-W46": schema.CLOUDTRAIL_DAILY.frame(), "2026-W47": cloudtrail_daily(VOLUME)}
-    trend = trends.cloudtrail_trend(daily, SiemPrice(per_gb=2.0, source="test price"))
-    assert trend["week"].tolist() == ["2026-W47"]  # a week without CloudTrail data has no point
-    row = trend.iloc[0]
-    assert (row["days"], row["events"], row["cspm_read_events"], row["bytes"]) == (2, 21, 19, 22 * 10**8)
-    # 2.2 GB x 2 USD over 2 days -> 30-day month: 4.4 x 15 = 66; CSPM reads 1.9 GB x 2 x 15 = 57
-    assert (row["monthly_cost"], row["monthly_saving"]) == (66.0, 57.0)
-    assert "monthly_cost" not in trends.cloudtrail_trend(daily).columns  # no price, no cost
-
-
-def test_cloudtrail_trend_counts_only_the_days_of_each_week():
-    """A snapshot taken in W48 holds the logs of 2026-11-20 and -21 (W47, Friday and Saturday) and nothing of W48:
-    its W48 bar is empty, and the W47 snapshot's bar keeps its two days."""
-    daily = cloudtrail_daily(VOLUME)
-    assert trends.cloudtrail_trend({"2026-W48": daily}).empty
-    late = daily.assign(date="2026-11-23")  # the same counts moved to Monday of W48
-    trend = trends.cloudtrail_trend({"2026-W47": daily, "2026-W48": pd.concat([daily, late])})
-    assert trend[["week", "days", "events"]].values.tolist() == [["2026-W47", 2, 21], ["2026-W48", 1, 21]]

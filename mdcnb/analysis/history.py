@@ -2,8 +2,8 @@
 
 Every function takes `weeks`: an ordered mapping ISO week -> `Tables` (oldest first, as
 `mdcnb.tables.history_weeks.weekly_history` gives it) and gives a long DataFrame with one row per week and series,
-ready to plot: secure score per scope and overall, pass rate per standard, Defender plan coverage, CloudTrail volume
-and cost. The headline numbers and their week-over-week change are measures (`mdcnb.measures.history`).
+ready to plot: secure score per scope and overall, Defender plan coverage. The headline numbers, their
+week-over-week change, the summary's pass rate lines and CloudTrail bars are measures (`mdcnb.measures.history`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from datetime import date
 
 import pandas as pd
 
-from mdcnb.analysis import compliance, score
-from mdcnb.analysis.cloudtrail_cost import SiemPrice, siem_cost
+from mdcnb.analysis import score
 from mdcnb.core.weeks import iso_week
-from mdcnb.normalize.cloudtrail.identity import CSPM
 from mdcnb.tables import Tables
 
 Weeks = Mapping[str, Tables]
@@ -62,17 +60,6 @@ def score_movers(trend: pd.DataFrame, count: int = 8) -> pd.DataFrame:
     return trend[(trend["scope_id"] == OVERALL) | trend["scope_id"].isin(chosen)].reset_index(drop=True)
 
 
-def compliance_trend(weeks: Weeks) -> pd.DataFrame:
-    """Per standard and week, over all scopes: controls passed, failed, and the pass rate in % (`compliance.rollup`).
-
-    The pass rate is null for a week in which a standard has no passed or failed control.
-    """
-    frames = [compliance.rollup(compliance.standards(tables)).assign(week=week) for week, tables in weeks.items()]
-    out = _concat(frames, ["week", "standard", "scopes", "passed_controls", "failed_controls", "pass_rate"])
-    out["pass_rate"] = (pd.to_numeric(out["pass_rate"]) * 100).round(2)
-    return out
-
-
 def plan_coverage_trend(weeks: Weeks) -> pd.DataFrame:
     """Per Defender plan and week: subscriptions with the plan on, subscriptions with the plan listed, coverage %."""
     frames = []
@@ -84,30 +71,6 @@ def plan_coverage_trend(weeks: Weeks) -> pd.DataFrame:
     out = _concat(frames, ["week", "plan", "enabled", "scopes"])
     out["coverage"] = (out["enabled"] / out["scopes"].where(out["scopes"] > 0) * 100).round(2).astype("float64")
     return out
-
-
-def cloudtrail_trend(daily_by_week: Mapping[str, pd.DataFrame], price: SiemPrice | None = None) -> pd.DataFrame:
-    """Per week with CloudTrail data: days covered, all events, CSPM read events, bytes; with a SIEM price also the
-    monthly export cost and what filtering CSPM's reads would save (`mdcnb.analysis.cloudtrail_cost.siem_cost`).
-
-    A week's snapshot holds the daily volume of every log scanned that week, earlier days included; only the days
-    of the week itself count for it, so a bar is one week and weeks do not overlap."""
-    rows = []
-    for week, snapshot in daily_by_week.items():
-        daily = snapshot[snapshot["date"].map(iso_week) == week] if len(snapshot) else snapshot
-        if daily.empty:
-            continue
-        cspm = daily[daily["actor"] == CSPM]
-        row = {"week": week, "days": int(daily["date"].nunique()), "events": int(daily["events"].sum()),
-               "cspm_read_events": int(cspm["read_only_events"].sum()), "bytes": int(daily["bytes"].sum())}
-        if price is not None:
-            cost = siem_cost(daily, price)
-            row.update(monthly_cost=cost["monthly_cost"], monthly_saving=cost["monthly_saving"],
-                       currency=price.currency)
-        rows.append(row)
-    columns = ["week", "days", "events", "cspm_read_events", "bytes"]
-    columns += ["monthly_cost", "monthly_saving", "currency"] if price is not None else []
-    return pd.DataFrame(rows, columns=columns)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

@@ -24,14 +24,9 @@ from mdcnb.tables import Tables
 SCOPE_COLUMNS = ["scope_id", "scope_type", "name", "environment", "subscription_id", "account", "current", "max",
                  "percentage", "weight"]
 _STATUS_RANK = {"notapplicable": 0, "healthy": 1, "unhealthy": 2}
-# How a secure score percentage is written on every page, chart and headline: two decimals, as MDC rounds it.
-SCORE_FORMAT = "{:.2f}"
+# How plotly writes a secure score percentage (the gauge): two decimals, as MDC rounds it and as the measure
+# `score.overall` formats it everywhere else.
 SCORE_PLOTLY_FORMAT = ".2f"
-
-
-def format_score(percentage: float) -> str:
-    """`38.59` for a secure score percentage (0-100), the same on every page."""
-    return SCORE_FORMAT.format(percentage)
 
 
 def control_current(max_score: float, healthy: int, unhealthy: int, decimals: int = 2) -> float:

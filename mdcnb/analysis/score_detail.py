@@ -138,13 +138,14 @@ def by_severity(recommendations: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop(columns="_rank").reset_index(drop=True)
 
 
-def best_control(control_table: pd.DataFrame) -> str:
-    """'Enable MFA (+17.57 %)': the control whose fix raises the score most, or 'none' when none would."""
+def best_control(control_table: pd.DataFrame) -> tuple[str, float] | None:
+    """(`Enable MFA`, 17.57): the control whose fix raises the score most and its potential increase in points,
+    or None when no fix would."""
     ranked = control_table[control_table["potential_increase"] > 0]
     if ranked.empty:
-        return "none"
+        return None
     first = ranked.iloc[0]
-    return f"{first['control_name']} (+{first['potential_increase']:.2f} %)"
+    return str(first["control_name"]), float(first["potential_increase"])
 
 
 def severity_by_control(recommendations: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from mdcnb.analysis.cloudtrail import ACTOR_LABELS
 from mdcnb.figures.style import ACTOR_COLORS, account_color, layout, plain, rows_height, window
+from mdcnb.measures.registry import formatted
 
 CHART_HEIGHT_PX = 380
 MULTIPLE_HEIGHT_PX = 110  # one account's panel in the hourly small multiples
@@ -104,9 +105,10 @@ def siem_cost(cost: dict) -> go.Figure:
     values = [cost["monthly_cost"], cost["monthly_cost_after_filter"]]
     fig = go.Figure(go.Bar(x=["all events", "after dropping CSPM reads"], y=values,
                            marker_color=[ACTOR_COLORS["other"], "#107c10"],
-                           text=[f"{v:,.2f} {cur}" for v in values], textposition="outside"))
+                           text=[formatted(v, "money", "{:,.2f}", cur) for v in values], textposition="outside"))
     fig.update_yaxes(title=f"{cur} per month", rangemode="tozero")
     fig.update_traces(cliponaxis=False)
-    title = (f"SIEM ingestion per month (saving {cost['monthly_saving']:,.2f} {cur}), projected from "
+    saving = formatted(cost["monthly_saving"], "money/month", "{:,.2f}", cur)
+    title = (f"SIEM ingestion per month (saving {saving}), projected from "
              f"{cost['window_days']} days of logs")
     return layout(fig, title, height=360)

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mdcnb.figures.style import PASS_RATE_SCALE, STATE_COLORS, layout, plain, rows_height
+from mdcnb.measures.registry import formatted
 
 STATE_COLUMNS = {"Passed": "passed_controls", "Failed": "failed_controls", "Skipped": "skipped_controls",
                  "Unsupported": "unsupported_controls"}
@@ -13,7 +14,7 @@ STATE_COLUMNS = {"Passed": "passed_controls", "Failed": "failed_controls", "Skip
 
 def compliance_states(rollup: pd.DataFrame) -> go.Figure:
     """Controls per standard by state, stacked (a table of `compliance.rollup`), pass rate in the label."""
-    labels = [f"{s} ({r:.0%})" if pd.notna(r) else f"{s} (n/a)"
+    labels = [f"{s} ({formatted(r, 'ratio')})"
               for s, r in zip(plain(rollup["standard"]), rollup["pass_rate"], strict=True)]
     fig = go.Figure()
     for state, column in STATE_COLUMNS.items():
@@ -29,7 +30,7 @@ def compliance_states(rollup: pd.DataFrame) -> go.Figure:
 def pass_rate_heatmap(matrix: pd.DataFrame, title_suffix: str = "") -> go.Figure:
     """Pass rate per scope (rows) and standard (columns), 0..1; blank where nothing was assessed."""
     percent = matrix.astype(float) * 100
-    text = [["" if pd.isna(v) else f"{v:.0f} %" for v in row] for row in percent.to_numpy()]
+    text = [["" if pd.isna(v) else formatted(v, "%", "{:.1f}") for v in row] for row in percent.to_numpy()]
     fig = go.Figure(go.Heatmap(z=percent.to_numpy(), x=plain(list(matrix.columns)), y=plain(list(matrix.index)),
                                zmin=0, zmax=100,
                                colorscale=PASS_RATE_SCALE, text=text, texttemplate="%{text}",

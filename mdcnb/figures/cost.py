@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mdcnb.figures import style
+from mdcnb.measures.registry import formatted
 
 CONFIGURED_COLOR = "#5d4037"
 ENABLE_ALL_COLOR = "#bcaaa4"
@@ -62,7 +63,8 @@ def scenario_totals(scenarios: pd.DataFrame, price_label: str, currency: str) ->
                                                else SAVING_COLOR)
               for i, total in enumerate(scenarios["monthly_total"])]
     fig = go.Figure(go.Bar(x=style.plain(scenarios["scenario"]), y=scenarios["monthly_total"], marker_color=colors,
-                           text=[f"{v:,.2f}" for v in scenarios["monthly_total"]], textposition="outside",
+                           text=[formatted(v, "money", "{:,.2f}", style.plain(currency))
+                                 for v in scenarios["monthly_total"]], textposition="outside",
                            cliponaxis=False))
     fig.update_layout(yaxis_title=f"{style.plain(currency)} per month", showlegend=False)
     return _layout(fig, "What-if: monthly total per scenario", price_label)

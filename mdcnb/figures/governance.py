@@ -37,7 +37,7 @@ def score_held_up(held: pd.DataFrame) -> go.Figure:
     labels = held["name"] + " (" + held["days_left"].astype("string").fillna("no expiry") + " days)"
     fig = go.Figure(go.Bar(x=held["held_up"], y=labels, orientation="h", marker_color=SCORE_COLOR,
                            customdata=held[["score_without", "assessments"]].to_numpy(),
-                           hovertemplate="%{y}: %{x:.2f} points<br>score without it %{customdata[0]:.2f} %"
+                           hovertemplate="%{y}: %{x:.2f} pts<br>score without it %{customdata[0]:.2f} %"
                                          "<br>%{customdata[1]} exempted assessment(s)<extra></extra>"))
     fig.update_xaxes(title="secure score points held up", rangemode="tozero")
     fig.update_yaxes(autorange="reversed")

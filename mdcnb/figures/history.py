@@ -18,7 +18,8 @@ LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"l": 60, "r": 20
 
 def _lines(frame: pd.DataFrame, series: str, value: str, title: str, y_title: str, bold: str | None = None,
            percent: bool = True, label: str | None = None) -> go.Figure:
-    """One line per `series` value, named by its `label` column (default: the series value itself)."""
+    """One line per `series` value, named by its `label` column (default: the series value itself); `title` ends
+    with what the chart covers when the page filters on something it ignores (`registry.scope_note`)."""
     fig = go.Figure()
     for key, rows in frame.groupby(series, sort=False, dropna=False):
         name = str(rows[label].iloc[0]) if label else str(key)
@@ -33,26 +34,26 @@ def _lines(frame: pd.DataFrame, series: str, value: str, title: str, y_title: st
     return fig
 
 
-def score_trend(trend: pd.DataFrame) -> go.Figure:
+def score_trend(trend: pd.DataFrame, note: str = "") -> go.Figure:
     """Secure score by week: the overall score in bold, and the scopes given (label: `name`)."""
     named = trend.assign(label=trend["name"].fillna(trend["scope_id"]))
-    return _lines(named, "scope_id", "percentage", "Secure score by week", "secure score", bold="Overall",
+    return _lines(named, "scope_id", "percentage", f"Secure score by week{note}", "secure score", bold="Overall",
                   label="label")
 
 
-def pass_rate_trend(trend: pd.DataFrame) -> go.Figure:
+def pass_rate_trend(trend: pd.DataFrame, note: str = "") -> go.Figure:
     """Regulatory compliance pass rate by week, one line per standard."""
-    return _lines(trend, "standard", "pass_rate", "Compliance pass rate by week (passed / (passed + failed))",
+    return _lines(trend, "standard", "pass_rate", f"Compliance pass rate by week (passed / (passed + failed)){note}",
                   "pass rate")
 
 
-def coverage_trend(trend: pd.DataFrame) -> go.Figure:
+def coverage_trend(trend: pd.DataFrame, note: str = "") -> go.Figure:
     """Defender plan coverage by week: share of subscriptions with the plan on, one line per plan."""
-    return _lines(trend, "plan", "coverage", "Defender plan coverage by week (subscriptions with the plan on)",
+    return _lines(trend, "plan", "coverage", f"Defender plan coverage by week (subscriptions with the plan on){note}",
                   "coverage")
 
 
-def cloudtrail_trend(trend: pd.DataFrame) -> go.Figure:
+def cloudtrail_trend(trend: pd.DataFrame, note: str = "") -> go.Figure:
     """CloudTrail events by week (each week's own days only): CspmMonitorAws read events and all other events,
     stacked, in the CloudTrail page's actor colours."""
     fig = go.Figure([
@@ -64,6 +65,6 @@ def cloudtrail_trend(trend: pd.DataFrame) -> go.Figure:
     if trend.empty:
         fig.add_annotation(text="No CloudTrail logs in the stored weeks yet", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.5)
-    fig.update_layout(title=f"CloudTrail events by ISO week, {window(trend['week'])}", barmode="stack",
+    fig.update_layout(title=f"CloudTrail events by ISO week{note}, {window(trend['week'])}", barmode="stack",
                       xaxis={"title": "ISO week", "type": "category"}, yaxis={"title": "events"}, **LAYOUT)
     return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from mdcnb.analysis.score import SCORE_PLOTLY_FORMAT, format_score
+from mdcnb.analysis.score import SCORE_PLOTLY_FORMAT
 from mdcnb.analysis.score_detail import scope_label
 from mdcnb.figures.style import (
     ENVIRONMENT_COLORS,
@@ -16,6 +16,10 @@ from mdcnb.figures.style import (
     rows_height,
     top,
 )
+from mdcnb.measures import registry
+from mdcnb.measures.registry import column_format, formatted
+
+GAIN = column_format("potential_increase")  # `+17.57 pts`, as the tables and the headline write it
 
 
 def score_gauge(percentage: float, title: str = "Secure score") -> go.Figure:
@@ -31,7 +35,8 @@ def score_by_environment(environments: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=plain(environments["environment"]), y=environments["percentage"],
         marker_color=[ENVIRONMENT_COLORS.get(e, ENVIRONMENT_COLORS["Unknown"]) for e in environments["environment"]],
-        text=[f"{format_score(p)} %" for p in environments["percentage"]], textposition="outside", cliponaxis=False,
+        text=[registry.text("score.overall", p) for p in environments["percentage"]], textposition="outside",
+        cliponaxis=False,
         customdata=environments[["current", "max", "scopes"]].to_numpy(),
         hovertemplate="%{x}: %{y:.2f} %<br>%{customdata[0]} of %{customdata[1]} points"
                       "<br>%{customdata[2]} scopes<extra></extra>"))
@@ -63,9 +68,9 @@ def controls_ranked(controls: pd.DataFrame, limit: int = 20) -> go.Figure:
     shown, suffix = top(controls, limit, "potential_increase")
     fig = go.Figure(go.Bar(
         y=plain(shown["control_name"]), x=shown["potential_increase"], orientation="h", marker_color=SCORE_COLOR,
-        text=[f"+{v:.2f} %" for v in shown["potential_increase"]], textposition="outside", cliponaxis=False,
+        text=[formatted(v, *GAIN) for v in shown["potential_increase"]], textposition="outside", cliponaxis=False,
         customdata=shown[["current", "max", "unhealthy"]].to_numpy(),
-        hovertemplate="%{y}<br>+%{x:.2f} % if fixed<br>%{customdata[0]} of %{customdata[1]} points"
+        hovertemplate="%{y}<br>+%{x:.2f} pts if fixed<br>%{customdata[0]} of %{customdata[1]} points"
                       "<br>%{customdata[2]} unhealthy resources<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="potential increase of the secure score (percentage points)")
@@ -106,7 +111,7 @@ def recommendations_ranked(recommendations: pd.DataFrame, limit: int = 25, label
                         customdata=list(zip(plain(part["recommendation"]), plain(part["control_name"]),
                                             part["potential_increase"], strict=True)),
                         hovertemplate="%{customdata[0]}<br>control: %{customdata[1]} (+%{customdata[2]:.2f} "
-                                      "points if fixed)<br>%{x} unhealthy resources<extra></extra>")
+                                      "pts if fixed)<br>%{x} unhealthy resources<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
     fig.update_xaxes(title="unhealthy resources")
     return layout(fig, f"Recommendations with the most unhealthy resources, by severity{suffix}",

@@ -29,6 +29,16 @@ def _sum(snap: Snapshot, f: Filters, actor: str, column: str = "read_only_events
     return int(frame.loc[frame["actor"] == actor, column].sum())
 
 
+@define("cloudtrail.events", "CloudTrail events (every actor)", "events", "{:,}", filters=FILTERS)
+def events(snap: Snapshot, f: Filters) -> int:
+    return int(volume(snap, f)["events"].sum())
+
+
+@define("cloudtrail.bytes", "CloudTrail bytes (every actor)", "bytes", "{:,}", filters=FILTERS)
+def all_bytes(snap: Snapshot, f: Filters) -> int:
+    return int(volume(snap, f)["bytes"].sum())
+
+
 @define("cloudtrail.cspm_read_events", "CspmMonitorAws read events", "events", "{:,}", filters=FILTERS)
 def cspm_read_events(snap: Snapshot, f: Filters) -> int:
     return _sum(snap, f, CSPM)
@@ -63,6 +73,12 @@ def siem(snap: Snapshot, f: Filters) -> dict:
     """Record measure: the SIEM export cost of the window's events at the snapshot's SIEM price, with and without
     the filter (`analysis.cloudtrail_cost.siem_cost`)."""
     return siem_cost(volume(snap, f), snap.siem_price, snap.cloudtrail.since, snap.cloudtrail.until)
+
+
+@define("cloudtrail.siem_monthly_cost", "SIEM export cost per month of every event", "money/month", "{:,.2f}",
+        filters=FILTERS, decimals=2)
+def siem_monthly_cost(snap: Snapshot, f: Filters) -> float:
+    return float(siem(snap, f)["monthly_cost"])
 
 
 @define("cloudtrail.siem_monthly_saving", "SIEM saving per month with the CSPM filter", "money/month", "{:,.2f}",

@@ -10,6 +10,10 @@ from mdcnb.snapshot import Snapshot, computed_once
 from mdcnb.snapshot.cost import CostView, cost_view
 
 FILTERS = ("environments", "subscriptions", "accounts")
+MONEY, MONEY_CHANGE = ("money", "{:,.2f}"), ("money", "{:+,.2f}")
+# The cost tables (per plan, per scope): monthly money in the price table's currency.
+COST_COLUMNS = {"as configured": MONEY, "as_configured": MONEY, "enable all": MONEY, "enable_all": MONEY,
+                "delta": MONEY_CHANGE}
 
 
 def view(snap: Snapshot, f: Filters) -> CostView:
@@ -23,7 +27,7 @@ def view(snap: Snapshot, f: Filters) -> CostView:
 
 
 @define("cost.plans_monthly", "Defender plans per month, as configured", "money/month", "{:,.2f}", filters=FILTERS,
-        decimals=2)
+        decimals=2, columns=COST_COLUMNS)
 def plans_monthly(snap: Snapshot, f: Filters) -> float:
     return float(view(snap, f).scenarios.configured.monthly_total)
 

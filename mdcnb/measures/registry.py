@@ -12,11 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 if TYPE_CHECKING:
     from mdcnb.snapshot import Snapshot
 
+Format = tuple[str, str]  # (unit, format) of a table column, as `formatted` takes them
 FILTERS = ("environments", "subscriptions", "accounts", "severities", "standards", "since", "until")
 IGNORED_NOTE = {"environments": "all environments", "subscriptions": "all subscriptions",
                 "accounts": "all accounts", "severities": "all severities", "standards": "all standards",
@@ -78,6 +82,7 @@ class Measure:
     filters: frozenset[str] = field(default_factory=frozenset)
     decimals: int | None = None   # rounding the value is compared at across surfaces (None: exact)
     table: bool = False           # the value is a table (a chart's or a table's data), not one number
+    columns: dict[str, Format] = field(default_factory=dict)  # how the columns of its table read (`column_format`)
 
     @property
     def feature(self) -> str:
@@ -85,11 +90,18 @@ class Measure:
 
 
 REGISTRY: dict[str, Measure] = {}
+# How a table column reads wherever a page shows it, by the first word found in its name (a measure's own `columns`
+# come first): shares and pass rates (fractions) in % (`cspm_share_of_read_bytes` is a share), byte counts in
+# KB/MB/GB, potential gains in signed points.
+COLUMN_WORDS: tuple[tuple[str, Format], ...] = (
+    ("share", ("ratio", "{:.1f}")), ("pass_rate", ("ratio", "{:.1f}")), ("bytes", ("bytes", "")),
+    ("gain_points", ("points", "{:+.2f}")), ("potential_increase", ("points", "{:+.2f}")))
 Compute = Callable[["Snapshot", Filters], Any]
 
 
 def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] = (),
-           decimals: int | None = None, table: bool = False) -> Callable[[Compute], Compute]:
+           decimals: int | None = None, table: bool = False,
+           columns: dict[str, Format] | None = None) -> Callable[[Compute], Compute]:
     """Decorator: register the function below as measure `id`."""
     unknown = set(filters) - set(FILTERS)
     if unknown:
@@ -98,7 +110,7 @@ def define(id: str, label: str, unit: str, fmt: str, *, filters: Iterable[str] =
     def register(compute: Compute) -> Compute:
         if id in REGISTRY:
             raise ValueError(f"measure {id} is defined twice")
-        REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), decimals, table)
+        REGISTRY[id] = Measure(id, label, unit, fmt, compute, frozenset(filters), decimals, table, dict(columns or {}))
         return compute
 
     return register
@@ -139,25 +151,72 @@ def shown(id: str, snapshot: Snapshot, filters: Filters | None = None) -> dict[s
             "filters": filters.only(measure(id).filters).as_dict()}
 
 
-def labelled(id: str, filters: Filters | None = None) -> str:
-    """The measure's label; when the page filters on something the measure ignores, the label says what it
-    covers instead ("all environments", "whole window")."""
-    ignored = sorted((filters or Filters()).active() - measure(id).filters, key=FILTERS.index)
+def labelled(id: str, filters: Filters | None = None, label: str | None = None) -> str:
+    """The measure's label (or `label`, the title of a view of its data); when the page filters on something the
+    measure ignores, the label says what it covers instead ("all environments", "whole window")."""
+    return (measure(id).label if label is None else label) + scope_note(filters, id)
+
+
+def scope_note(filters: Filters | None, id: str | None = None) -> str:
+    """` (all environments)`: what a figure covers when `filters` select something it ignores (what measure `id`
+    does not honour; every active filter without `id`); empty when it honours them all."""
+    honoured = measure(id).filters if id else frozenset()
+    ignored = sorted((filters or Filters()).active() - honoured, key=FILTERS.index)
     notes = list(dict.fromkeys(IGNORED_NOTE[name] for name in ignored))
-    return f"{measure(id).label} ({', '.join(notes)})" if notes else measure(id).label
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def text(id: str, value: Any, currency: str = "USD") -> str:
-    """The value as every surface writes it: the measure's format and unit (money as `USD 1,240.00 / month`);
-    `n/a` for a missing number."""
+    """The value as every surface writes it: the measure's unit and format through `formatted`; text as is."""
     m = measure(id)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    return value if isinstance(value, str) else formatted(value, m.unit, m.fmt, currency)
+
+
+def change_text(id: str, change: Any, currency: str = "USD") -> str:
+    """A week-on-week change of measure `id`, signed: a score or a rate in points (`+3.20 pts`), a count `+22`."""
+    m = measure(id)
+    if m.unit in ("%", "points"):
+        return formatted(change, "points", f"{{:+.{m.decimals if m.decimals is not None else 2}f}}")
+    return formatted(change, m.unit, m.fmt.replace("{:", "{:+", 1), currency)
+
+
+def formatted(value: Any, unit: str, fmt: str = "{:,}", currency: str = "USD") -> str:
+    """How mdcnb writes a number of `unit` on every surface (the one formatting helper): counts and events without
+    decimals; `%` (a value 0-100) and `ratio` (a fraction 0-1) in % with `fmt` (default one decimal); points as
+    `pts` (`+3.20 pts` when `fmt` has a sign); bytes in KB/MB/GB (10^3 steps, as the SIEM price per GB counts);
+    money with currency and period (`USD 1,240.00 / month`); dates in ISO; `n/a` when missing."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if isinstance(value, str):
-        return value
-    if m.unit in ("money", "money/month"):
-        return f"{currency} {m.fmt.format(value)}" + (" / month" if m.unit == "money/month" else "")
-    return f"{m.fmt.format(value)} {_unit(m.unit)}".strip()
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.strftime("%Y-%m-%d")
+    if unit == "bytes":
+        return byte_text(value)
+    if unit == "ratio":
+        return f"{(fmt if fmt != '{:,}' else '{:.1f}').format(100 * float(value))} %"
+    if unit in ("count", "events") and float(value).is_integer():
+        value = int(value)
+    number = fmt.format(value)
+    if unit in ("money", "money/month"):
+        return f"{currency} {number}" + (" / month" if unit == "money/month" else "")
+    return f"{number} {UNIT_TEXT.get(unit, unit)}".strip()
+
+
+UNIT_TEXT = {"count": "", "events": "", "points": "pts", "": ""}
+_BYTE_STEPS = (("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
+
+
+def byte_text(value: float) -> str:
+    """`4.2 MB`: a byte count in the largest decimal unit it reaches (one decimal), `950 bytes` under 1 KB."""
+    for name, size in _BYTE_STEPS:
+        if abs(value) >= size:
+            return f"{value / size:,.1f} {name}"
+    return f"{int(value):,} bytes"
+
+
+def column_format(name: str, measure_id: str | None = None) -> Format | None:
+    """How table column `name` reads: the measure's own `columns`, else the first of `COLUMN_WORDS` in the name."""
+    own = measure(measure_id).columns if measure_id else {}
+    return own.get(name) or next((spec for word, spec in COLUMN_WORDS if word in name), None)
 
 
 def rounded(id: str, value: Any) -> Any:
@@ -179,10 +238,6 @@ def plain(value: Any) -> Any:
     if type(value).__name__ in ("NAType", "NaTType"):
         return None
     return value
-
-
-def _unit(unit: str) -> str:
-    return "" if unit in ("count", "events") else unit
 
 
 def _load_definitions() -> None:

@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 from mdcnb.measures import registry
-from mdcnb.measures.history import WEEK_ON_WEEK
+from mdcnb.measures.history import CLOUDTRAIL_WEEKS, WEEK_ON_WEEK
 from mdcnb.report import NOTEBOOKS_DIR
 
 START, END = "<!-- measures: start (python -m mdcnb.report.catalogue) -->", "<!-- measures: end -->"
 PANELS = ("score", "compliance", "history", "coverage", "cloudtrail", "governance")  # widgets modules with HEADLINES
 COMMANDS = {"score": "score", "compliance": "compliance", "cloudtrail": "cloudtrail volume", "cost": "cost",
             "governance": "governance", "exemptions": "exemptions", "risk": "risk"}
+SUMMARY_TRENDS = ("score.overall", "score.by_scope", "compliance.by_standard", *CLOUDTRAIL_WEEKS.values())
 _USE = re.compile(r"""page\.(measure|value)\(\s*["']([a-z_]+\.[a-z_0-9]+)["']""")
 
 
@@ -55,7 +56,7 @@ def table() -> str:
             shown.append(f"`mdcnb {COMMANDS[m.feature]} --json`")
         if m.id in WEEK_ON_WEEK:
             shown.append("00_summary (this week and last week)")
-        if m.id in ("score.overall", "cloudtrail.cspm_read_events"):
+        if m.id in SUMMARY_TRENDS:
             shown.append("00_summary trend")
         filters = ", ".join(sorted(m.filters)) or "none"
         rows.append(f"| `{m.id}` | {m.label} | {m.unit or 'text'} | {filters} | `{module}` | "

@@ -19,6 +19,7 @@ import pandas as pd
 
 from mdcnb import __version__
 from mdcnb.core.package_data import read_json
+from mdcnb.measures.registry import formatted
 from mdcnb.report import page as page_files
 from mdcnb.report.export import TEMPLATES
 from mdcnb.tables.mask import Masker
@@ -104,8 +105,9 @@ def scope_text(manifest: dict[str, Any]) -> str:
     counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
     parts = [f"tenant {scope['tenant_id']}" if scope.get("tenant_id") else "",
              f"management group {scope['management_group']}" if scope.get("management_group") else "",
-             f"{counts['subscriptions']:,} subscriptions" if isinstance(counts.get("subscriptions"), int) else "",
-             f"{counts['securityconnectors']:,} AWS/GCP connectors"
+             f"{formatted(counts['subscriptions'], 'count')} subscriptions"
+             if isinstance(counts.get("subscriptions"), int) else "",
+             f"{formatted(counts['securityconnectors'], 'count')} AWS/GCP connectors"
              if isinstance(counts.get("securityconnectors"), int) else ""]
     return " · ".join(p for p in parts if p) or "scope not recorded"
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import html
 import json
+import numbers
 import re
 import zipfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,22 @@ def csv_text(df: pd.DataFrame) -> str:
     return out.to_csv(index=False, lineterminator="\r\n")
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def inline_code(escaped: str) -> str:
+    """Escaped text with its Markdown code spans (`mdcnb prices refresh`) as `<code>` elements."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", escaped)
+
+
+def note_text(value: Any) -> str:
+    """A number or date in a sentence as the registry writes it (`1,250` files, `2026-11-06`); anything else as
+    `str` gives it."""
+    if isinstance(value, (numbers.Integral, date)) and not isinstance(value, bool):
+        return registry.formatted(value, "count")
+    return str(value)
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text(df), encoding="utf-8")
@@ -140,6 +158,11 @@ class Page:
         """Measure `id` under the page's filters (or `filters`), not shown: the data of a chart or table."""
         return registry.value(id, self.snapshot(), filters or self.filters)
 
+    def currency(self) -> str:
+        """The currency of the snapshot's price table (USD before a snapshot is read or without prices)."""
+        prices = self._snapshot.prices if self._snapshot is not None else None
+        return prices.currency if prices is not None else "USD"
+
     def skips(self, skipped: pd.DataFrame) -> None:
         """Record records or files that could not be read (columns of `schema.SKIPS`) for index.html."""
         if not len(skipped):
@@ -160,10 +183,14 @@ class Page:
 
     # -- results out -----------------------------------------------------------------------------------------
     def table(self, df: pd.DataFrame, name: str, *, title: str | None = None, max_rows: int | None = None,
-              columns: list[str] | None = None, data: pd.DataFrame | None = None, empty: str | None = None) -> None:
+              columns: list[str] | None = None, data: pd.DataFrame | None = None, empty: str | None = None,
+              measure: str | None = None) -> None:
         """Show the first rows of `df` (escaped; only `columns` if given) and export all of it, or the fuller
         `data` behind it, as `csv/<notebook>/<name>.csv`. A table without rows shows one sentence instead: `empty`
-        ("No failing controls in this scope."), else "<title>: none."."""
+        ("No failing controls in this scope."), else "<title>: none.". `measure`: the measure whose data the table
+        shows; the title then says what it covers when the page filters on something the measure ignores."""
+        if measure and title:
+            title = registry.labelled(measure, self.filters, title)
         data = self.mask(df if data is None else data)
         df = self.mask(df[columns] if columns else df)
         link = self._export(data, name)
@@ -173,7 +200,7 @@ class Page:
             return
         limit = max_rows or self.max_rows
         parts = [f"<h4>{html.escape(title)}</h4>"] if title else []
-        parts.append(html_table(df, limit))
+        parts.append(html_table(df, limit, measure, self.currency()))
         count = f"showing {limit:,} of {len(df):,} rows" if len(df) > limit else ""
         footer = " · ".join(p for p in (count, link) if p)
         if footer:
@@ -199,8 +226,10 @@ class Page:
                      f'{html.escape(record["text"])}</p>'), metadata={HEADLINE_KEY: record})
 
     def note(self, template: str, **values: Any) -> None:
-        """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values."""
-        escaped = {k: html.escape(str(self.mask(v) if isinstance(v, str) else v)) for k, v in values.items()}
+        """Show a sentence of HTML `template` with `{name}` placeholders filled by escaped, masked values; a value's
+        `code` spans (a command to run, in text shared with the terminal) show as code, not as backticks."""
+        escaped = {k: inline_code(html.escape(self.mask(v) if isinstance(v, str) else note_text(v)))
+                   for k, v in values.items()}
         display(HTML(f"<p>{template.format(**escaped)}</p>"))
 
     def snippet(self, title: str, text: str, where: str = "") -> None:
