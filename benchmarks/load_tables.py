@@ -3,8 +3,11 @@
 Generates `mdcnb sample --scale large` (2,000 subscriptions, >= 1M assessments) into a temporary directory
 unless `--dataset DIR` names one, then, in a child process measured alone: `load_tables` wall time (normalising,
 and again from the table cache, see `mdcnb.tables.cache`), rows per second through normalisation, peak RSS, and
-the time of each analysis function on the loaded tables.
-Usage: .venv/bin/python benchmarks/load_tables.py [--scale large|N] [--dataset DIR]
+the time of each analysis function on the loaded tables. `--runs N` repeats the cold load in N children and prints
+the median. The bound: orjson decompressing and parsing the same record files, in 2 processes (each reads every
+file and parses every other line), wall time and CPU time, and the cold load's ratio to each (this machine is
+shared, so the CPU ratio is the steadier one).
+Usage: .venv/bin/python benchmarks/load_tables.py [--scale large|N] [--dataset DIR] [--runs N]
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 CHILD = """
 import json, resource, sys, time
 from mdcnb.analysis import compliance, score
 from mdcnb.tables import load_tables
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 tables = load_tables(sys.argv[1])
-figures = {"load_s": time.perf_counter() - started,
+figures = {"load_s": time.perf_counter() - started, "load_cpu_s": time.process_time() - cpu,
            "rows": {name: len(frame) for name, frame in tables.items()},
            "load_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 started = time.perf_counter()
@@ -46,30 +50,67 @@ print(json.dumps(figures))
 """
 
 
+BOUND = """
+import gzip, sys, time, orjson
+from mdcnb.sources.dataset import RECORD_TYPES, existing_record_path
+part, parts = int(sys.argv[2]), int(sys.argv[3])
+cpu = time.process_time()
+for record_type in RECORD_TYPES:
+    path = existing_record_path(sys.argv[1], record_type)
+    if path is None:
+        continue
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as fh:
+        for number, line in enumerate(fh):
+            if number % parts == part and line.strip():
+                orjson.loads(line)
+print(time.process_time() - cpu)
+"""
+PROCESSES = 2
+
+
+def orjson_bound(dataset: Path) -> tuple[float, float]:
+    """(wall, CPU seconds) of orjson decompressing and parsing the dataset's record files in `PROCESSES` processes."""
+    started = time.perf_counter()
+    children = [subprocess.Popen([sys.executable, "-c", BOUND, str(dataset), str(k), str(PROCESSES)],
+                                 stdout=subprocess.PIPE, text=True) for k in range(PROCESSES)]
+    cpu = sum(float(child.communicate()[0]) for child in children)
+    return time.perf_counter() - started, cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="large")
     parser.add_argument("--dataset", type=Path, help="an existing dataset (nothing is generated or deleted)")
+    parser.add_argument("--runs", type=int, default=1, help="cold loads to take the median of")
     args = parser.parse_args()
     dataset = args.dataset
     if dataset is None:
         dataset = Path(tempfile.mkdtemp(prefix="mdcnb-load-")) / "ds"
         subprocess.run([sys.executable, "-m", "mdcnb", "sample", "--out", str(dataset), "--scale", args.scale,
                         "--plain"], check=True, stdout=subprocess.DEVNULL)
-    cache = tempfile.mkdtemp(prefix="mdcnb-cache-")
-    env = {**os.environ, "MDCNB_CACHE_DIR": cache, "MDCNB_TABLE_CACHE": "on"}
-    result = subprocess.run([sys.executable, "-c", CHILD, str(dataset)], check=True, capture_output=True, text=True,
-                            env=env)
-    shutil.rmtree(cache)
-    figures = json.loads(result.stdout)
+    bound_s, bound_cpu_s = orjson_bound(dataset)
+    runs = []
+    for _ in range(args.runs):
+        cache = tempfile.mkdtemp(prefix="mdcnb-cache-")
+        env = {**os.environ, "MDCNB_CACHE_DIR": cache, "MDCNB_TABLE_CACHE": "on"}
+        result = subprocess.run([sys.executable, "-c", CHILD, str(dataset)], check=True, capture_output=True,
+                                text=True, env=env)
+        shutil.rmtree(cache)
+        runs.append(json.loads(result.stdout))
+    figures = sorted(runs, key=lambda f: f["load_s"])[len(runs) // 2]  # the median run
     records = sum(n for name, n in figures["rows"].items() if name not in ("offerings", "plan_extensions"))
     print(f"dataset={dataset} assessments={figures['rows']['assessments']} rows={records} "
           f"skips={figures['rows']['skips']}")
-    print(f"load_s={figures['load_s']:.1f} rows_per_s={records / figures['load_s']:.0f} "
-          f"load_peak_rss_mb={figures['load_peak_rss_mb']:.0f} (normalising and writing the cache entry) "
-          f"peak_rss_mb={figures['peak_rss_mb']:.0f} (then a cached load beside it, and the analysis)")
+    loads = ", ".join(f"{run['load_s']:.1f}" for run in runs)
+    print(f"load_s={figures['load_s']:.1f} (median of {len(runs)}: {loads}) load_cpu_s={figures['load_cpu_s']:.1f} "
+          f"rows_per_s={records / figures['load_s']:.0f} load_peak_rss_mb={figures['load_peak_rss_mb']:.0f} "
+          f"(normalising and writing the cache entry) peak_rss_mb={figures['peak_rss_mb']:.0f} (then a cached "
+          f"load beside it, and the analysis)")
+    print(f"orjson_bound_s={bound_s:.1f} orjson_bound_cpu_s={bound_cpu_s:.1f} ({PROCESSES} processes) "
+          f"load_vs_bound={figures['load_s'] / bound_s:.1f}x "
+          f"load_cpu_vs_bound_cpu={figures['load_cpu_s'] / bound_cpu_s:.1f}x")
     print(" ".join(f"{name}={value:.2f}" for name, value in figures.items() if name.endswith("_s") and
-                   name != "load_s"))
+                   name not in ("load_s", "load_cpu_s")))
     if args.dataset is None:
         shutil.rmtree(dataset.parent)
     return 0

@@ -10,7 +10,9 @@ dropped silently and never stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.normalize import governance, inventory, posture
+from mdcnb.normalize import assessment_columns, governance, inventory, posture
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
 from mdcnb.sources.dataset import Skip, existing_record_path, iter_records, record_path
@@ -46,6 +48,7 @@ class Normalised:
 
     columns: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
+    built: dict[str, pd.DataFrame] = field(default_factory=dict)  # tables read column by column, whole
 
     def add(self, produced: Rows) -> None:
         for table, rows in produced.items():
@@ -58,20 +61,21 @@ class Normalised:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """One DataFrame per contract (empty ones included), `skips` last. Consumes the accumulated columns."""
-        frames = {name: table.from_columns(self.columns.pop(name, {})) for name, table in schema.TABLES.items()
-                  if name != "skips"}
+        frames = {name: self.built.pop(name) if name in self.built else table.from_columns(self.columns.pop(name, {}))
+                  for name, table in schema.TABLES.items() if name != "skips"}
         frames["skips"] = schema.SKIPS.frame(s.as_row() for s in self.skips)
         return frames
 
 
 def apply(record_type: str, source: str, records: Iterable[tuple[int | str, dict[str, Any]]],
-          normaliser: Normaliser, out: Normalised) -> None:
+          normaliser: Normaliser, out: Normalised, seen: dict[str, int | str] | None = None) -> None:
     """Normalise (location, record) pairs into `out`: key case folded first, the lower-cased id under `LOWER_ID`.
 
-    Unreadable records and records repeating an id already read become skips; neither stops the others.
-    A location is a line number or a description.
+    Unreadable records and records repeating an id already read (in `seen`, id -> location, when given: the ids of
+    earlier parts of the same file) become skips; neither stops the others. A location is a line number or a
+    description.
     """
-    seen: dict[str, int | str] = {}
+    seen = {} if seen is None else seen
     for location, record in records:
         try:
             record = fold(record)
@@ -114,13 +118,49 @@ def _metadata_collector(index: dict[str, dict[str, Any]]) -> Normaliser:
 def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser]]:
     """Record types in reading order (metadata before the assessments that join it) with their normalisers."""
     return [*NORMALISERS.items(), ("assessmentmetadata", _metadata_collector(metadata)),
-            ("assessments", posture.assessment_normaliser(metadata))]
+            ("assessments", posture.AssessmentNormaliser(metadata))]
 
 
-def normalise_dataset(dataset: Path) -> Normalised:
-    """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records)."""
+def normalise_dataset(dataset: Path, *, columnar: bool = True) -> Normalised:
+    """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records).
+
+    Assessments are read column by column (`assessment_columns`); `columnar=False` reads them record by record,
+    the reference that path is tested against.
+    """
     out = Normalised()
-    for record_type, normaliser in _pipeline({}):
-        source = existing_record_path(dataset, record_type) or record_path(dataset, record_type)
-        apply(record_type, str(source), iter_records(dataset, record_type, out.skips), normaliser, out)
+    with _no_cycle_collection():
+        _normalise_files(dataset, out, columnar)
     return out
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off while normalising: records are trees freed by reference counting, and each of
+    the collector's passes would walk the millions of values the rows already hold, for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _normalise_files(dataset: Path, out: Normalised, columnar: bool) -> None:
+    for record_type, normaliser in _pipeline({}):
+        source = str(existing_record_path(dataset, record_type) or record_path(dataset, record_type))
+        if isinstance(normaliser, posture.AssessmentNormaliser):
+            out.built[record_type] = assessment_columns.normalise_assessments(
+                dataset, normaliser, out.skips, _per_row(record_type, source, normaliser, out.skips),
+                columnar=columnar)
+            continue
+        apply(record_type, source, iter_records(dataset, record_type, out.skips), normaliser, out)
+
+
+def _per_row(record_type: str, source: str, normaliser: Normaliser, skips: list[Skip]) -> assessment_columns.PerRow:
+    """The per-row path for the parts of a file the columnar reader leaves to it: `apply`, its rows as columns."""
+    def normalise(records: Iterable[tuple[int, dict[str, Any]]], seen: dict[str, int | str]) -> dict[str, list[Any]]:
+        part = Normalised(skips=skips)
+        apply(record_type, source, records, normaliser, part, seen)
+        return part.columns.get(record_type) or {name: [] for name in schema.TABLES[record_type].names}
+    return normalise

@@ -52,32 +52,39 @@ def metadata_entry(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return key, props
 
 
-def assessment_normaliser(metadata: Mapping[str, dict[str, Any]]) -> Callable[[dict[str, Any]], Rows]:
+class AssessmentNormaliser:
     """A normaliser for `assessments` items / ARG rows, joining the metadata of each assessment key.
 
     Metadata comes from the record itself (`$expand=metadata`, continuous export) or else from `metadata`
-    (assessment key -> metadata properties). Its columns are computed once per key: one recommendation has one
-    metadata, and a big tenant has a million assessments of a hundred recommendations.
+    (assessment key -> metadata properties). Its columns are computed once per key, from the first record of that
+    key that reaches them: one recommendation has one metadata, and a big tenant has a million assessments of a
+    hundred recommendations. The columnar reader (`mdcnb.normalize.assessment_columns`) shares this lookup, so
+    both paths join the same metadata.
     """
-    by_key: dict[str, dict[str, Any]] = {}
-    strings: dict[str, str] = {}
 
-    def share(value: str | None) -> str | None:
+    def __init__(self, metadata: Mapping[str, dict[str, Any]]) -> None:
+        self._metadata = metadata
+        self._by_key: dict[str | None, dict[str, Any]] = {}
+        self._strings: dict[str, str] = {}
+
+    def share(self, value: str | None) -> str | None:
         """One object per distinct value (ids, types, dates repeat across many assessments): saves memory."""
-        return strings.setdefault(value, value) if value else None
+        return self._strings.setdefault(value, value) if value else None
 
-    def normalise(record: dict[str, Any]) -> Rows:
+    def metadata_columns(self, key: str | None, inline: Any) -> dict[str, Any]:
+        """The metadata columns of an assessment key; `inline` (the record's own metadata) decides for a new key."""
+        columns = self._by_key.get(key)
+        if columns is None:
+            meta = fold(inline) if isinstance(inline, dict) else self._metadata.get(key, {})
+            columns = self._by_key[key] = _metadata_columns(meta)
+        return columns
+
+    def __call__(self, record: dict[str, Any]) -> Rows:
         assessment_id = record.get(LOWER_ID) or require(lower(record.get("id")), "id")
-        key = share(lower(record.get("name")) or lower(last_segment(assessment_id)))
+        key = self.share(lower(record.get("name")) or lower(last_segment(assessment_id)))
         props = record.get("properties") or {}
-        meta_columns = by_key.get(key)
-        if meta_columns is None:
-            inline = props.get("metadata")
-            meta = fold(inline) if isinstance(inline, dict) else metadata.get(key, {})
-            meta_columns = by_key[key] = _metadata_columns(meta)
-        return {"assessments": [_assessment_row(record, assessment_id, key, props, meta_columns, share)]}
-
-    return normalise
+        meta_columns = self.metadata_columns(key, props.get("metadata"))
+        return {"assessments": [_assessment_row(record, assessment_id, key, props, meta_columns, self.share)]}
 
 
 def _metadata_columns(meta: dict[str, Any]) -> dict[str, Any]:
@@ -98,35 +105,54 @@ def _metadata_columns(meta: dict[str, Any]) -> dict[str, Any]:
 def _assessment_row(record: dict[str, Any], assessment_id: str, key: str, props: dict[str, Any],
                     meta_columns: dict[str, Any], share: Callable[[str | None], str | None]) -> dict[str, Any]:
     status_obj = props.get("status") or {}
-    status = canonical(require(status_obj.get("code"), "properties.status.code"), STATUSES)
-    if status not in STATUSES:
-        raise RecordError(f"unknown status.code {status!r}")
-    details = props.get("resourcedetails") or {}
-    source = environment(details.get("source"))
-    resource_id = share(_assessed_resource_id(assessment_id, details, source))
-    native_id = text(first_field(details, "NativeResourceId", "nativeCloudUniqueIdentifier", "AwsResourceId",
-                                 "GcpResourceId"))
+    status = status_code(status_obj.get("code"))
+    resource = resource_columns(assessment_id, props.get("resourcedetails") or {}, props)
     return {
         **meta_columns,
         "assessment_id": assessment_id,
         "assessment_key": key,
         "subscription_id": share(lower(record.get("subscriptionid")) or subscription_of(assessment_id)),
-        "environment": source,
-        "resource_id": resource_id,
-        "resource_name": share(text(details.get("resourcename")) or last_segment(native_id or resource_id)),
-        "resource_type": share(_resource_type(details, props, resource_id)),
-        "native_resource_id": share(native_id),
-        "connector_id": share(_connector_of(details.get("id"))),
-        "hierarchy_id": share(text(details.get("hierarchyid"))),
-        "region": share(text(details.get("region"))),
+        **{name: share(value) for name, value in resource.items()},
         "display_name": share(text(props.get("displayname"))) or meta_columns["metadata_display_name"],
         "status": status,
         "cause": share(text(status_obj.get("cause"))),
         "status_description": share(text(status_obj.get("description"))),
         "first_evaluation": share(text(status_obj.get("firstevaluationdate"))),
         "status_change": share(text(status_obj.get("statuschangedate"))),
-        "portal_link": share(text(first_field(props, ("links", "azurePortal"), ("links", "azurePortalUri")))),
-        **_risk_columns(props.get("risk")),
+        "portal_link": share(portal_link(props.get("links"))),
+        **risk_columns(props.get("risk")),
+    }
+
+
+def status_code(code: Any) -> str:
+    """`properties.status.code` canonical (`Healthy`, `Unhealthy`, `NotApplicable`); a RecordError otherwise."""
+    status = canonical(require(code, "properties.status.code"), STATUSES)
+    if status not in STATUSES:
+        raise RecordError(f"unknown status.code {status!r}")
+    return status
+
+
+def portal_link(links: Any) -> str | None:
+    """`properties.links`: `azurePortal`, else `azurePortalUri`."""
+    return text(first_field(links, "azurePortal", "azurePortalUri"))
+
+
+def resource_columns(assessment_id: str, details: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    """The assessed resource's columns from a (folded) `resourceDetails`; `props` is read only for
+    `additionalData.ResourceType`. A RecordError when no resource id can be chosen."""
+    source = environment(details.get("source"))
+    resource_id = _assessed_resource_id(assessment_id, details, source)
+    native_id = text(first_field(details, "NativeResourceId", "nativeCloudUniqueIdentifier", "AwsResourceId",
+                                 "GcpResourceId"))
+    return {
+        "environment": source,
+        "resource_id": resource_id,
+        "resource_name": text(details.get("resourcename")) or last_segment(native_id or resource_id),
+        "resource_type": _resource_type(details, props, resource_id),
+        "native_resource_id": native_id,
+        "connector_id": _connector_of(details.get("id")),
+        "hierarchy_id": text(details.get("hierarchyid")),
+        "region": text(details.get("region")),
     }
 
 
@@ -144,7 +170,7 @@ def _resource_type(details: dict[str, Any], props: dict[str, Any], resource_id: 
 _NO_RISK: dict[str, Any] = {"risk_level": None, "risk_factors": []}
 
 
-def _risk_columns(risk: Any) -> dict[str, Any]:
+def risk_columns(risk: Any) -> dict[str, Any]:
     """`properties.risk` (assessments API 2025-05-04, Resource Graph): level and risk factors; none without it."""
     if not isinstance(risk, dict):
         return _NO_RISK

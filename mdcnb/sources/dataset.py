@@ -146,6 +146,13 @@ def iter_records(dataset: Path, record_type: str, skips: list[Skip]) -> Iterator
     that cannot be opened (a directory, a broken link) or ends early (truncated or corrupt gzip) is a skip saying
     which records were lost, with the count the manifest expected when it gives one.
     """
+    for lineno, record, _ in iter_raw_records(dataset, record_type, skips):
+        yield lineno, record
+
+
+def iter_raw_records(dataset: Path, record_type: str,
+                     skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any], bytes]]:
+    """`iter_records` with each record's line as read (bytes), for a reader that checks the raw text."""
     path = existing_record_path(dataset, record_type)
     if path is None:
         return
@@ -169,7 +176,7 @@ def iter_records(dataset: Path, record_type: str, skips: list[Skip]) -> Iterator
                                       f"expected a JSON object, got {type(record).__name__}"))
                     continue
                 read += 1
-                yield lineno, record
+                yield lineno, record, line
     except OSError as exc:  # cannot be opened (permissions)
         failed.append(("file", exc))
     for where, exc in failed:
