@@ -25,21 +25,30 @@ from mdcnb.tables.history_weeks import WeeklyHistory
 from mdcnb.tables.mask import AWS_ACCOUNT, KEY_ENV
 from mdcnb.widgets.panel import FilterPanel, Filters, View, is_empty
 
-PLOTLY = "application/vnd.plotly.v1+json"
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def _says(view: View, text: str) -> None:
     """The view shows `text` in place of its result, and no (empty) figure or table."""
     shown = view.output.outputs[0]["data"]
-    assert view.notice == text and PLOTLY not in shown
+    assert view.notice == text and WIDGET not in shown
     assert shown["text/html"] == f"<p><em>{html.escape(text)}</em></p>"
 
 
+def _traces(figure: go.Figure | go.FigureWidget) -> list[dict]:
+    """A figure's traces as plotly JSON, without the ids a FigureWidget gives them."""
+    return [{k: v for k, v in json.loads(t.to_json()).items() if k != "uid"} for t in figure.data]
+
+
 def _draws(view: View) -> None:
-    """The view shows its result: a figure as plotly's bundle, a table as a table."""
+    """The view shows its result: a figure in its FigureWidget (holding the figure's traces), a table as a table."""
     shown = view.output.outputs[0]["data"]
     assert view.notice is None
-    assert PLOTLY in shown if isinstance(view.result, go.Figure) else "<table" in shown["text/html"]
+    if isinstance(view.result, go.Figure):
+        assert shown[WIDGET]["model_id"] == view.figure.model_id
+        assert _traces(view.figure) == _traces(view.result)
+    else:
+        assert "<table" in shown["text/html"]
 
 
 def _snapshot(tables: Tables, weeks: dict[str, Tables] | None = None,
@@ -127,9 +136,10 @@ def test_score_explorer_follows_the_environment_filter():
     assert set(table["control_name"]) == {"Enable MFA"}
     panel.controls["environments"].value = ("AWS",)
     assert list(panel.views[1].result.data[0].y) == ["Encrypt data"]
-    # the redrawn figure is inside the view's output (a figure displaying itself would land beside the panel)
-    drawn = panel.views[1].output.outputs[0]["data"]["application/vnd.plotly.v1+json"]
-    assert list(drawn["data"][0]["y"]) == ["Encrypt data"]
+    # the redrawn figure is the widget inside the view's output (a figure displaying itself would land beside the
+    # panel)
+    _draws(panel.views[1])
+    assert list(panel.views[1].figure.data[0].y) == ["Encrypt data"]
     panel.controls["severities"].value = ("High",)
     assert panel.views[3].result.empty  # the AWS control has only a Low recommendation
     _says(panel.views[3], "No recommendations in environment AWS of severity High.")
@@ -353,7 +363,7 @@ def test_cloudtrail_explorer_masks_what_it_shows_and_filters_on_real_ids(monkeyp
     assert labels == [page.masker.pseudonym(A), page.masker.pseudonym(B)] and panel.filters.accounts == (A,)
     per_region = panel.views[2]
     assert {t.name for t in per_region.result.data} == {f"{A} / us-east-1", f"{A} / eu-west-1"}  # real ids inside
-    shown = json.dumps(per_region.output.outputs[0]["data"]["application/vnd.plotly.v1+json"])
+    shown = json.dumps(json.loads(per_region.figure.to_json()))  # what the view's FigureWidget draws
     assert A not in shown and f"{page.masker.pseudonym(A)} / eu-west-1" in shown
 
 

@@ -69,12 +69,25 @@ def control_counts(tables: Tables, *, subscriptions: Iterable[str] = (),
     return out
 
 
-def failing_controls(tables: Tables, *, subscriptions: Iterable[str] = (),
-                     standards: Iterable[str] = ()) -> pd.DataFrame:
+def unhealthy_resources(tables: Tables) -> pd.DataFrame:
+    """Per subscription and assessment key, the unhealthy resource ids (sorted, each once) in column `resources`:
+    what `failing_controls` attaches to each failed assessment. It does not depend on the selection, so a caller
+    that asks for failing controls several times makes it once and passes it."""
+    assessed = tables.assessments
+    unhealthy = assessed.loc[assessed["status"].fillna("").str.casefold() == "unhealthy",
+                             ["subscription_id", "assessment_key", "resource_id"]].drop_duplicates()
+    unhealthy = unhealthy.sort_values(["subscription_id", "assessment_key", "resource_id"], kind="stable")
+    return unhealthy.groupby(["subscription_id", "assessment_key"])["resource_id"].agg(list).rename(
+        "resources").reset_index()
+
+
+def failing_controls(tables: Tables, *, subscriptions: Iterable[str] = (), standards: Iterable[str] = (),
+                     resources: pd.DataFrame | None = None) -> pd.DataFrame:
     """Failed controls with their failed assessments and the unhealthy resources behind each.
 
     Joins compliance assessments to assessments by assessment key and subscription; one row per failed
     (scope, standard, control, assessment), `resources` listing the unhealthy resource ids (sorted).
+    `resources` is `unhealthy_resources(tables)` when the caller has it already.
     """
     controls = _select(tables.compliance_controls, subscriptions, standards)
     failed_controls = controls[controls["state"].fillna("").str.casefold() == "failed"]
@@ -84,9 +97,7 @@ def failing_controls(tables: Tables, *, subscriptions: Iterable[str] = (),
         columns={"description": "control_description"}).merge(
         failed[["scope_id", "standard", "control", "assessment_key", "description", "failed_resources"]],
         on=["scope_id", "standard", "control"], how="left")
-    unhealthy = tables.assessments[tables.assessments["status"].fillna("").str.casefold() == "unhealthy"]
-    resources = unhealthy.groupby(["subscription_id", "assessment_key"])["resource_id"].agg(
-        lambda ids: sorted(set(ids))).rename("resources").reset_index()
+    resources = unhealthy_resources(tables) if resources is None else resources
     rows = rows.merge(resources, on=["subscription_id", "assessment_key"], how="left")
     rows["resources"] = [r if isinstance(r, list) else [] for r in rows["resources"]]
     return rows.sort_values(["standard", "control", "scope_id", "assessment_key"]).reset_index(drop=True)

@@ -176,6 +176,16 @@ def assessment_scope(assessments: pd.DataFrame) -> pd.Series:
     return assessments["connector_id"].fillna("/subscriptions/" + assessments["subscription_id"])
 
 
+def assessment_counts(tables: Tables) -> pd.DataFrame:
+    """Assessments counted per scope (`assessment_scope`), severity and status (column `assessments`): a count of
+    assessments under any selection of scopes and severities sums these rows instead of reading every one again."""
+    assessed = tables.assessments
+    frame = pd.DataFrame({"scope_id": assessment_scope(assessed), "severity": assessed["severity"],
+                          "status": assessed["status"]})
+    return frame.groupby(["scope_id", "severity", "status"], dropna=False, sort=False).size().rename(
+        "assessments").reset_index()
+
+
 def recompute_controls(tables: Tables) -> pd.DataFrame:
     """Control counts and scores recomputed from the assessments, beside MDC's stored numbers.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from mdcnb.analysis.score import aggregate_percentage, assessment_scope, controls
@@ -51,9 +52,12 @@ def by_environment(scope_table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["environment", "scopes", "current", "max", "percentage"])
 
 
-def _control_assessments(tables: Tables, scope_table: pd.DataFrame) -> pd.DataFrame:
-    """(scope, control, assessment key) for the scopes in `scope_table`, from the secure score controls."""
-    in_scope = tables.score_controls[tables.score_controls["scope_id"].isin(scope_table["scope_id"])]
+def _control_assessments(tables: Tables, scope_table: pd.DataFrame | None) -> pd.DataFrame:
+    """(scope, control, assessment key) for the scopes in `scope_table` (None: every scope), from the secure score
+    controls."""
+    in_scope = tables.score_controls
+    if scope_table is not None:
+        in_scope = in_scope[in_scope["scope_id"].isin(scope_table["scope_id"])]
     pairs = in_scope[["scope_id", "control_id", "control_name", "assessment_keys"]].explode("assessment_keys")
     return pairs.dropna(subset=["assessment_keys"]).rename(columns={"assessment_keys": "assessment_key"})
 
@@ -72,27 +76,55 @@ def _scored_assessments(tables: Tables, severities: Iterable[str], columns: Iter
     return assessed.assign(scope_id=assessment_scope(assessed))
 
 
-def control_recommendations(tables: Tables, scope_table: pd.DataFrame, *,
-                            severities: Iterable[str] = ()) -> pd.DataFrame:
+def recommendation_rows(tables: Tables) -> pd.DataFrame:
+    """`control_recommendations`' join of every scope's controls to the scored assessments, counted once.
+
+    One row per (control pair, severity, recommendation name) with the resources unhealthy / healthy / not
+    applicable, in the order the join meets them (`position`); `group` codes (control, assessment key) as an
+    integer and `severity_key` is the casefolded severity the filter compares. A panel computes this once: a
+    change of scopes or severities then masks and sums these rows instead of joining a million assessments again.
+    """
+    pairs = _control_assessments(tables, None).reset_index(drop=True)
+    assessed = _scored_assessments(tables, (), ["status", "display_name"])
+    joined = pairs.rename_axis("pair").reset_index().merge(assessed, on=["scope_id", "assessment_key"], how="inner")
+    status = joined["status"].fillna("").str.casefold()
+    joined = joined.assign(position=np.arange(len(joined)), unhealthy=(status == "unhealthy").astype(int),
+                           healthy=(status == "healthy").astype(int),
+                           not_applicable=(status == "notapplicable").astype(int))
+    rows = joined.groupby(["pair", "severity", "display_name"], sort=False, dropna=False, observed=True).agg(
+        scope_id=("scope_id", "first"), control_id=("control_id", "first"), control_name=("control_name", "first"),
+        assessment_key=("assessment_key", "first"), unhealthy=("unhealthy", "sum"), healthy=("healthy", "sum"),
+        not_applicable=("not_applicable", "sum"), position=("position", "min")).reset_index()
+    rows = rows.sort_values("position", kind="stable").reset_index(drop=True)
+    group = pd.MultiIndex.from_frame(rows[["control_id", "assessment_key"]].astype(object)).factorize()[0]
+    return rows.assign(group=group, severity_key=rows["severity"].fillna("").str.casefold(),
+                       scope_id=rows["scope_id"].astype("category"))
+
+
+def control_recommendations(tables: Tables, scope_table: pd.DataFrame, *, severities: Iterable[str] = (),
+                            rows: pd.DataFrame | None = None, ranking: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per control and recommendation: resources unhealthy / healthy / not applicable in the scopes.
 
     Ordered by severity, then unhealthy resources (`by_severity`); each row carries its control's potential
-    increase.
+    increase. `rows` (`recommendation_rows(tables)`) and `ranking` (`score.controls(tables, scope_table)`) are
+    what a caller that already has them passes, so they are not computed again.
     """
-    pairs = _control_assessments(tables, scope_table)
-    assessed = _scored_assessments(tables, severities, ["status", "display_name"])
-    joined = pairs.merge(assessed, on=["scope_id", "assessment_key"], how="inner")
-    if joined.empty:
+    rows = recommendation_rows(tables) if rows is None else rows
+    keep = rows["scope_id"].isin(scope_table["scope_id"]).to_numpy()
+    wanted = {s.casefold() for s in severities}
+    if wanted:
+        keep = keep & rows["severity_key"].isin(wanted).to_numpy()
+    picked = rows[keep]
+    if picked.empty:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
-    status = joined["status"].fillna("").str.casefold()
-    joined = joined.assign(unhealthy=(status == "unhealthy").astype(int), healthy=(status == "healthy").astype(int),
-                           not_applicable=(status == "notapplicable").astype(int))
-    out = joined.groupby(["control_id", "assessment_key"], sort=False).agg(
+    out = picked.groupby("group", sort=False).agg(
+        control_id=("control_id", "first"), assessment_key=("assessment_key", "first"),
         control_name=("control_name", "first"), recommendation=("display_name", "first"),
         severity=("severity", "first"), unhealthy=("unhealthy", "sum"), healthy=("healthy", "sum"),
-        not_applicable=("not_applicable", "sum"), scopes=("scope_id", "nunique")).reset_index()
-    ranking = controls(tables, scope_table)[["control_id", "potential_increase"]]
-    out = out.merge(ranking, on="control_id", how="left")
+        not_applicable=("not_applicable", "sum"), scopes=("scope_id", "nunique")).reset_index(drop=True)
+    out["assessment_key"] = out["assessment_key"].astype("str")  # the text dtype a grouping key of text gets
+    ranking = controls(tables, scope_table) if ranking is None else ranking
+    out = out.merge(ranking[["control_id", "potential_increase"]], on="control_id", how="left")
     return by_severity(out[RECOMMENDATION_COLUMNS])
 
 

@@ -6,13 +6,31 @@ import pandas as pd
 
 from mdcnb.analysis import compliance
 from mdcnb.measures.registry import Filters, define
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
 
 FILTERS = ("subscriptions", "standards")
 
 
+def standards(snap: Snapshot, f: Filters) -> pd.DataFrame:
+    """One row per standard and scope the filters keep (`compliance.standards`), once per snapshot and selection."""
+    f = f.only(FILTERS)
+    return computed_once(snap, "compliance.standards", f, lambda: compliance.standards(
+        snap.tables, subscriptions=f.subscriptions, standards=f.standards))
+
+
 def _per_standard(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    return compliance.rollup(compliance.standards(snap.tables, subscriptions=f.subscriptions, standards=f.standards))
+    f = f.only(FILTERS)
+    return computed_once(snap, "compliance.per_standard", f, lambda: compliance.rollup(standards(snap, f)))
+
+
+def failing(snap: Snapshot, f: Filters) -> pd.DataFrame:
+    """The failing controls of the selection (`compliance.failing_controls`), once per snapshot and selection; the
+    unhealthy resources behind them are grouped once per snapshot."""
+    f = f.only(FILTERS)
+    resources = computed_once(snap, "compliance.unhealthy_resources", Filters(),
+                              lambda: compliance.unhealthy_resources(snap.tables))
+    return computed_once(snap, "compliance.failing", f, lambda: compliance.failing_controls(
+        snap.tables, subscriptions=f.subscriptions, standards=f.standards, resources=resources))
 
 
 @define("compliance.by_standard", "Compliance per standard", "%", "{:.1%}", filters=FILTERS,
@@ -42,4 +60,4 @@ def pass_rate(snap: Snapshot, f: Filters) -> float:
 
 @define("compliance.failed_assessments", "Failed control assessments", "count", "{:,}", filters=FILTERS)
 def failed_assessments(snap: Snapshot, f: Filters) -> int:
-    return len(compliance.failing_controls(snap.tables, subscriptions=f.subscriptions, standards=f.standards))
+    return len(failing(snap, f))

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mdcnb.analysis import coverage, diff
-from mdcnb.measures.cost import FILTERS, view
+from mdcnb.analysis import cost_units, coverage, diff
+from mdcnb.measures.cost import FILTERS
 from mdcnb.measures.registry import Filters, define
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
+from mdcnb.snapshot.cost import estate_units
 
 
 @define("coverage.gaps", "Plans off where protected resources exist", "count", "{:,}", filters=FILTERS,
         table=True)
 def gaps(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    """Table measure: one row per scope and plan that is off while the plan's resources exist there."""
-    v = view(snap, f)
-    return coverage.plans_off_with_resources(v.settings, v.units, v.names)
+    """Table measure: one row per scope and plan that is off while the plan's resources exist there: the cost
+    page's units and settings of the selection (`cost_units.select_scopes` of the estate's, which are counted once
+    per snapshot; the prices play no part), once per selection."""
+    f = f.only(FILTERS)
+
+    def compute() -> pd.DataFrame:
+        units, settings, names = computed_once(snap, "coverage.estate", Filters(), lambda: (
+            *estate_units(snap.tables, snap.inventories), cost_units.scope_names(snap.tables)))
+        units, settings = cost_units.select_scopes(units, settings, f.environments, f.subscriptions, f.accounts)
+        return coverage.plans_off_with_resources(settings, units, names)
+    return computed_once(snap, "coverage.gaps", f, compute)
 
 
 @define("coverage.plans_off_with_resources", "Plans off where resources exist (scope x plan)", "count", "{:,}",

@@ -6,14 +6,17 @@ import pandas as pd
 
 from mdcnb.analysis import score, score_detail
 from mdcnb.measures.registry import Filters, column_format, define, formatted
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
 
 SCOPE_FILTERS = ("environments", "subscriptions", "accounts")
 
 
 def scopes(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    """The secure score scopes the filters keep (subscriptions and connectors), with their scores."""
-    return score.scopes(snap.tables, environments=f.environments, subscriptions=f.subscriptions, accounts=f.accounts)
+    """The secure score scopes the filters keep (subscriptions and connectors), with their scores: computed once
+    per snapshot and selection, however many of its measures (or a panel's views) read them."""
+    f = f.only(SCOPE_FILTERS)
+    return computed_once(snap, "score.scopes", f, lambda: score.scopes(
+        snap.tables, environments=f.environments, subscriptions=f.subscriptions, accounts=f.accounts))
 
 
 @define("score.overall", "Secure score", "%", "{:.2f}", filters=SCOPE_FILTERS, decimals=2)
@@ -42,7 +45,8 @@ def by_scope(snap: Snapshot, f: Filters) -> pd.DataFrame:
         decimals=2, table=True)
 def controls(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: controls ranked by the secure score points fixing them would add (`potential_increase`)."""
-    return score.controls(snap.tables, scopes(snap, f))
+    f = f.only(SCOPE_FILTERS)
+    return computed_once(snap, "score.controls", f, lambda: score.controls(snap.tables, scopes(snap, f)))
 
 
 @define("score.top_control", "Largest potential increase", "", "{}", filters=SCOPE_FILTERS)
@@ -52,24 +56,26 @@ def top_control(snap: Snapshot, f: Filters) -> str:
     return "none" if best is None else f"{best[0]} ({formatted(best[1], *column_format('potential_increase'))})"
 
 
-def _assessments(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    frame = snap.tables.assessments
-    kept = scopes(snap, f)
+def _assessments(snap: Snapshot, f: Filters, status: str) -> int:
+    """Assessments of `status` in the scopes and severities selected, summed from the snapshot's counts per scope,
+    severity and status (made once)."""
+    counts = computed_once(snap, "score.assessment_counts", Filters(), lambda: score.assessment_counts(snap.tables))
+    keep = counts["status"].eq(status).fillna(False)
     if f.environments or f.subscriptions or f.accounts:
-        frame = frame[score.assessment_scope(frame).isin(set(kept["scope_id"]))]
+        keep &= counts["scope_id"].isin(set(scopes(snap, f)["scope_id"]))
     if f.severities:
-        frame = frame[frame["severity"].isin(list(f.severities))]
-    return frame
+        keep &= counts["severity"].isin(list(f.severities))
+    return int(counts.loc[keep.astype(bool), "assessments"].sum())
 
 
 @define("score.unhealthy", "Unhealthy assessments", "count", "{:,}", filters=(*SCOPE_FILTERS, "severities"))
 def unhealthy(snap: Snapshot, f: Filters) -> int:
-    return int(_assessments(snap, f)["status"].eq("Unhealthy").sum())
+    return _assessments(snap, f, "Unhealthy")
 
 
 @define("score.healthy", "Healthy assessments", "count", "{:,}", filters=(*SCOPE_FILTERS, "severities"))
 def healthy(snap: Snapshot, f: Filters) -> int:
-    return int(_assessments(snap, f)["status"].eq("Healthy").sum())
+    return _assessments(snap, f, "Healthy")
 
 
 @define("score.recount_agreement", "Controls that agree with a recount of the assessments", "", "{}")

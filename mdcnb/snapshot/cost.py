@@ -70,6 +70,12 @@ class CostView:
             ["as_configured", "enable_all"], ascending=False, ignore_index=True)
 
 
+def estate_units(tables: Tables, inventories: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The whole estate's billable units (from the tables and the AWS inventories) and plan settings, before any
+    scope is selected (`cost_units.select_scopes`)."""
+    return cost_units.billable_units(tables, aws_inventory(inventories)), cost_units.plan_settings(tables)
+
+
 def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str] = (),
               subscriptions: Sequence[str] = (), accounts: Sequence[str] = (), exclude_tag: str | None = None,
               exclude_value: str | None = None, siem: str = DEFAULT_SIEM, price_per_gb: float | None = None,
@@ -82,8 +88,8 @@ def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str]
     logs, no SIEM side)."""
     if inventories is None:
         inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
-    units, settings = cost_units.select_scopes(cost_units.billable_units(tables, aws_inventory(inventories)),
-                                               cost_units.plan_settings(tables), environments, subscriptions, accounts)
+    units, settings = cost_units.select_scopes(*estate_units(tables, inventories), environments, subscriptions,
+                                               accounts)
     tag, _, value = (exclude_tag or "").partition("=") if exclude_value is None else (exclude_tag, "", exclude_value)
     scenarios = cost.scenarios_from(units, settings, prices, tag or None, value or None)
     price = siem_price(siem, prices, price_per_gb=price_per_gb, price_per_million_events=price_per_million_events)

@@ -26,17 +26,22 @@ def cloudtrail_explorer(snapshot: Snapshot, *, since: str | None = None, until: 
     panel = FilterPanel(accounts=present(volume["account_id"]), regions=present(volume["region"]), dates=True,
                         defaults=Filters(accounts=tuple(accounts), since=day(since), until=day(until)), mask=mask)
 
-    def pick(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
-        return cloudtrail.filter_volume(frame, f.accounts, since=iso(f.since), until=iso(f.until), regions=f.regions)
+    def pick(name: str, frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
+        """The rows of `frame` (`volume` or `hourly`) the selection keeps, filtered once per change."""
+        return panel.once(name, lambda f: cloudtrail.filter_volume(frame, f.accounts, since=iso(f.since),
+                                                                  until=iso(f.until), regions=f.regions))
 
-    panel.view(lambda f: measures_of(snapshot, HEADLINES, f.measures()), "headlines")
-    panel.view(lambda f: cloudtrail_figures.daily_reads(cloudtrail.daily_by_actor(pick(volume, f))),
-               "cloudtrail_events")
-    panel.view(lambda f: cloudtrail_figures.cspm_by_account_region(cloudtrail.cspm_daily(pick(volume, f))),
+    def picked(f: Filters) -> pd.DataFrame:
+        return pick("volume", volume, f)
+
+    panel.view(lambda f: measures_of(snapshot, HEADLINES, f.measures()), "headlines", caption="Headline numbers",
+               ignores=("regions",))
+    panel.view(lambda f: cloudtrail_figures.daily_reads(cloudtrail.daily_by_actor(picked(f))), "cloudtrail_events")
+    panel.view(lambda f: cloudtrail_figures.cspm_by_account_region(cloudtrail.cspm_daily(picked(f))), "cspm_reads")
+    panel.view(lambda f: cloudtrail_figures.cspm_hourly(cloudtrail.cspm_hourly(pick("hourly", hourly, f))),
                "cspm_reads")
-    panel.view(lambda f: cloudtrail_figures.cspm_hourly(cloudtrail.cspm_hourly(pick(hourly, f))), "cspm_reads")
-    panel.view(lambda f: cloudtrail_figures.top_calls(cloudtrail.top_calls(pick(volume, f), limit=top_calls)),
+    panel.view(lambda f: cloudtrail_figures.top_calls(cloudtrail.top_calls(picked(f), limit=top_calls)),
                "cspm_calls")
-    panel.view(lambda f: cloudtrail.top_services(pick(volume, f)), "cspm_services")
-    panel.view(lambda f: cloudtrail_figures.other_roles(cloudtrail.other_mdc_roles(pick(volume, f))), "other_roles")
+    panel.view(lambda f: cloudtrail.top_services(picked(f)), "cspm_services", caption="CspmMonitorAws reads by service")
+    panel.view(lambda f: cloudtrail_figures.other_roles(cloudtrail.other_mdc_roles(picked(f))), "other_roles")
     return panel

@@ -31,8 +31,9 @@ def _picked(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
 
 def governance_explorer(snapshot: Snapshot, *, subscriptions: Sequence[str] = (),
                         mask: Callable[[Any], Any] | None = None) -> FilterPanel:
-    """Governance panel: the headlines follow the scopes; the tables follow owner, risk level and scope (risk
-    `None`: assessments without a risk level; an owner selection leaves no unowned work)."""
+    """Governance panel: the headlines and the exemptions follow the scopes (their titles say they cover every owner
+    and risk level while one is picked); the other tables follow owner, risk level and scope (risk `None`:
+    assessments without a risk level; an owner selection leaves no unowned work)."""
     tables = snapshot.tables
     when = as_of(snapshot)
     owned = governance.assignments(tables, when)
@@ -40,9 +41,14 @@ def governance_explorer(snapshot: Snapshot, *, subscriptions: Sequence[str] = ()
     panel = FilterPanel(scopes=scope_options(tables), owners=present(owned["owner"]),
                         risks=[*governance.RISK_LEVELS, governance.NO_RISK],
                         defaults=Filters(scopes=tuple(subscriptions)), mask=mask)
-    panel.view(lambda f: measures_of(snapshot, HEADLINES, f.measures()), "headlines")
-    panel.view(lambda f: governance.owners(_picked(owned, f)), "assignments")
-    panel.view(lambda f: _picked(owned, f).query("overdue").head(50), "assignments")
-    panel.view(lambda f: _picked(unowned, f).head(50), "unassigned")
-    panel.view(lambda f: governance.exemptions(tables, when, subscriptions=f.scopes), "exemptions")
+    def assigned(f: Filters) -> pd.DataFrame:
+        return panel.once("assigned", lambda f: _picked(owned, f))
+
+    panel.view(lambda f: measures_of(snapshot, HEADLINES, f.measures()), "headlines", caption="Headline numbers",
+               ignores=("owners", "risks"))
+    panel.view(lambda f: governance.owners(assigned(f)), "assignments", caption="Assignments per owner")
+    panel.view(lambda f: assigned(f).query("overdue").head(50), "assignments", caption="Overdue assignments")
+    panel.view(lambda f: _picked(unowned, f).head(50), "unassigned", caption="Unhealthy work without an owner")
+    panel.view(lambda f: governance.exemptions(tables, when, subscriptions=f.scopes), "exemptions",
+               caption="Exemptions", ignores=("owners", "risks"))
     return panel

@@ -9,9 +9,9 @@ import pandas as pd
 
 from mdcnb import figures
 from mdcnb.analysis import history as trends
-from mdcnb.analysis import score
 from mdcnb.core.weeks import iso_week
 from mdcnb.figures import history as history_figures
+from mdcnb.measures import registry
 from mdcnb.measures.history import trend
 from mdcnb.snapshot import Snapshot
 from mdcnb.widgets.panel import FilterPanel, Filters, day, measures_of, present, scope_options
@@ -32,8 +32,8 @@ def weekly_scores(snapshot: Snapshot, f: Filters) -> pd.DataFrame:
 def summary_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), subscriptions: Sequence[str] = (),
                      since: str | None = None, until: str | None = None, movers: int = 8,
                      mask: Callable[[Any], Any] | None = None) -> FilterPanel:
-    """Summary panel: every view follows environment, scope and the week range; the scope choices are this
-    week's."""
+    """Summary panel: every view follows environment and scope, and all but this week's score per scope (whose title
+    says so) the week range; the scope choices are this week's."""
     weeks = snapshot.history.weeks
     latest = snapshot.tables
     panel = FilterPanel(environments=present(latest.secure_scores["environment"]), scopes=scope_options(latest),
@@ -45,9 +45,9 @@ def summary_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), su
                                   subscriptions=f.scopes)
 
     panel.view(lambda f: measures_of(snapshot, HEADLINES, f.measures()), "headlines")
-    panel.view(lambda f: weekly_scores(snapshot, f), "weekly_scores")
-    panel.view(lambda f: figures.score_by_scope(score.scopes(latest, environments=f.environments,
-                                                             subscriptions=f.scopes)), "scope_scores")
+    panel.view(lambda f: weekly_scores(snapshot, f), "weekly_scores", caption="Secure score week by week")
+    panel.view(lambda f: figures.score_by_scope(registry.value("score.by_scope", snapshot, f.measures())),
+               "scope_scores", ignores=("since", "until"))
     panel.view(lambda f: history_figures.score_trend(trends.score_movers(scope_trend(f), count=movers)),
                "weekly_scores")
     return panel

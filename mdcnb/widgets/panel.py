@@ -5,15 +5,20 @@ region, owner, risk level, dates; an empty selection means all) and re-renders e
 changes. Each view keeps the last thing it rendered (`View.result`), so callbacks are testable without a browser.
 A view whose selection leaves nothing to draw (a figure without data points, a table without rows) shows a short
 text naming the selection instead (`View.notice`; wording in `texts.json`).
+
+One change computes each thing once: what several views need is asked for through `FilterPanel.once`, which keeps
+it for the current selection only. A figure view draws into one plotly `FigureWidget`, made at its first draw and
+updated in place (one batch update per change). A view that does not follow some control says so in its title
+while that control selects something (`View.ignores`, "(all severities)").
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import ipywidgets as w
 import pandas as pd
@@ -28,6 +33,7 @@ from mdcnb.measures import registry
 from mdcnb.snapshot import Snapshot
 from mdcnb.tables import Tables
 
+T = TypeVar("T")
 ALL = "(none selected = all)"
 # The multiple-choice controls in the order the panel shows them: (Filters field, label, whether ids are masked).
 CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("severities", "Severity", False),
@@ -37,6 +43,9 @@ CHOICES = (("environments", "Environment", False), ("scopes", "Scope", True), ("
 TEXTS: dict[str, Any] = read_json(__package__, "texts.json")
 # Trace fields that hold a figure's data points (`value`: an indicator's single number).
 _POINT_FIELDS = ("x", "y", "z", "values", "labels", "value")
+# The panel's controls as the measure registry's filters (the others have no registry filter).
+REGISTRY_FILTER = {"environments": "environments", "scopes": "subscriptions", "accounts": "accounts",
+                   "severities": "severities", "standards": "standards", "since": "since", "until": "until"}
 
 
 @dataclass(frozen=True)
@@ -64,14 +73,23 @@ class Filters:
 @dataclass
 class View:
     """One output area of a panel: how to render it from the filters, and what it rendered last. `subject` (a key
-    of `subjects` in `texts.json`) names what the view shows, for the notice of an empty selection."""
+    of `subjects` in `texts.json`) names what the view shows, for the notice of an empty selection; `caption`
+    titles a view that is not a figure (a figure has its own title); `ignores` names the controls (Filters fields)
+    the view does not follow, which its title then names while they select something. `title` is the title as
+    last shown; `figure` the FigureWidget a figure view draws into."""
 
     render: Callable[[Filters], Any]
     subject: str | None = None
+    caption: str | Callable[[Filters], str] | None = None
+    ignores: tuple[str, ...] = ()
     output: w.Output = field(default_factory=w.Output)
+    heading: w.HTML = field(default_factory=w.HTML)
+    figure: go.FigureWidget | None = None
     result: Any = None
     error: str | None = None
     notice: str | None = None
+    title: str | None = None
+    showing: Any = None  # what `output` shows now: a figure widget, or the notice/table/text last displayed
 
 
 def is_empty(result: Any) -> bool:
@@ -98,6 +116,37 @@ def display_data(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         bundle = obj._repr_mimebundle_() or pio.renderers["plotly_mimetype"].to_mimebundle(obj.to_dict())
         return bundle, {}
     return InteractiveShell.instance().display_formatter.format(obj)
+
+
+def not_followed(ignored: Iterable[str], filters: Filters) -> str:
+    """" (all severities, all regions)": what a view covers instead of the selection of the controls it ignores
+    (the measure registry's wording for its filters), or "" when none of them selects anything."""
+    notes = [registry.IGNORED_NOTE[REGISTRY_FILTER[name]] if name in REGISTRY_FILTER else TEXTS["ignored"][name]
+             for name in ignored if getattr(filters, name)]
+    notes = list(dict.fromkeys(notes))
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
+    """Make `widget` show `figure` in place, in one batch update: each trace's and the layout's properties become
+    the figure's (a property the figure does not set is cleared). Traces are replaced only when their number or
+    kinds change. The layout's template is left alone when it is the same (the report's charts share one, and
+    setting it again copies all of it), so a redraw costs little more than the figure's data."""
+    if [t.type for t in widget.data] != [t.type for t in figure.data]:
+        widget.data = ()
+        widget.add_traces(figure.data)
+    with widget.batch_update():
+        for drawn, trace in zip(widget.data, figure.data, strict=True):
+            _replace(drawn, trace._props, keep=("uid",))
+        same = widget.layout._props.get("template") == figure.layout._props.get("template")
+        _replace(widget.layout, figure.layout._props, keep=("template",) if same else ())
+
+
+def _replace(obj: Any, props: Mapping[str, Any], keep: Sequence[str]) -> None:
+    """Set every top-level property of a plotly object to `props`' (those `props` lacks to None), but `keep`."""
+    for name in dict.fromkeys([*obj._props, *props]):
+        if name not in keep:
+            obj[name] = props.get(name)
 
 
 def _multi(description: str, options: Sequence[Any], value: Iterable[Any],
@@ -134,6 +183,7 @@ class FilterPanel:
             self.controls["since"] = w.DatePicker(description="Since", value=defaults.since)
             self.controls["until"] = w.DatePicker(description="Until", value=defaults.until)
         self.views: list[View] = []
+        self._computed: tuple[Filters | None, dict[str, Any]] = (None, {})
         for control in self.controls.values():
             control.observe(lambda _change: self.refresh(), names="value")
 
@@ -141,10 +191,27 @@ class FilterPanel:
     def filters(self) -> Filters:
         return replace(Filters(), **{name: control.value for name, control in self.controls.items()})
 
-    def view(self, render: Callable[[Filters], Any], subject: str | None = None) -> View:
+    def once(self, name: str, compute: Callable[[Filters], T]) -> T:
+        """`compute(filters)` for the current selection, computed at most once however many views ask for it (and
+        forgotten at the next change)."""
+        filters = self.filters
+        if self._computed[0] != filters:
+            self._computed = (filters, {})
+        kept = self._computed[1]
+        if name not in kept:
+            kept[name] = compute(filters)
+        return kept[name]
+
+    def view(self, render: Callable[[Filters], Any], subject: str | None = None, *,
+             caption: str | Callable[[Filters], str] | None = None, ignores: Iterable[str] = ()) -> View:
         """Add an output area showing `render(filters)` (a figure, a DataFrame or anything displayable); `subject`
-        names what it shows when the selection matches nothing (a key of `subjects` in `texts.json`)."""
-        view = View(render, subject)
+        names what it shows when the selection matches nothing (a key of `subjects` in `texts.json`); `caption`
+        titles it when it is not a figure (text, or a function of the filters such as a measure's `labelled`);
+        `ignores` lists the controls it does not follow."""
+        unknown = set(ignores) - {f.name for f in fields(Filters)}
+        if unknown:
+            raise ValueError(f"no control named {sorted(unknown)}")
+        view = View(render, subject, caption, tuple(ignores))
         self.views.append(view)
         self._render(view)
         return view
@@ -154,21 +221,43 @@ class FilterPanel:
             self._render(view)
 
     def _render(self, view: View) -> None:
-        """Replace the view's output. The widget's `outputs` are set directly rather than captured with
-        `with output:`, which headless kernels (papermill, nbval) need not support."""
+        """Redraw the view: a figure into its FigureWidget, anything else as the output's one display. The widget's
+        `outputs` are set directly rather than captured with `with output:`, which headless kernels (papermill,
+        nbval) need not support."""
+        filters = self.filters
         try:
-            view.result, view.error = view.render(self.filters), None
+            view.result, view.error = view.render(filters), None
         except Exception as exc:  # a filter that leaves nothing to show must not break the panel
             view.result, view.error = None, f"{type(exc).__name__}: {exc}"
         view.notice = self.notice(view.subject) if view.error is None and is_empty(view.result) else None
+        note = not_followed(view.ignores, filters)
+        caption = view.caption(filters) if callable(view.caption) else view.caption
+        view.title = f"{caption}{note}" if caption else None
         if view.error is not None:
             shown = self.mask(f"Nothing to show for this selection ({view.error})")
         elif view.notice is not None:
             shown = HTML(f"<p><em>{html.escape(view.notice)}</em></p>")
+        elif isinstance(view.result, go.Figure):
+            shown = self._figure(view, note)
         else:
             shown = self.mask(view.result)
-        data, metadata = display_data(shown)
-        view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+        view.heading.value = f"<b>{html.escape(self.mask(view.title))}</b>" if view.title else ""
+        if not (shown is view.figure and view.showing is view.figure):  # a figure already shown redraws itself
+            data, metadata = display_data(shown)
+            view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+        view.showing = shown
+
+    def _figure(self, view: View, note: str) -> go.FigureWidget:
+        """The view's FigureWidget showing its (masked) figure, the title naming the controls it does not follow."""
+        figure = self.mask(view.result)
+        if note:
+            figure.update_layout(title_text=f"{figure.layout.title.text or ''}{note}")
+        view.title = figure.layout.title.text
+        if view.figure is None:
+            view.figure = go.FigureWidget(figure)
+        else:
+            redraw(view.figure, figure)
+        return view.figure
 
     def notice(self, subject: str | None) -> str:
         """What a view shows when the selection matches nothing, e.g. "No CloudTrail events for account 1234 from
@@ -190,7 +279,7 @@ class FilterPanel:
     def widget(self) -> w.VBox:
         hint = w.HTML(f"<small>{ALL}</small>")
         controls = w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap"))
-        return w.VBox([controls, hint, *(v.output for v in self.views)])
+        return w.VBox([controls, hint, *(part for v in self.views for part in (v.heading, v.output))])
 
     def show(self) -> None:
         display(self.widget)
