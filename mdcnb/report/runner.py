@@ -166,7 +166,7 @@ def execute(source: Path, output: Path, parameters: dict[str, Any], kernel_path:
             papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
                                        language="python", progress_bar=False, log_output=False,
                                        execution_timeout=CELL_TIMEOUT_S, cwd=str(source.parent),
-                                       config=kernel_transport(sockets))
+                                       config=kernel_transport(sockets), store_widget_state=False)
     except PapermillExecutionError as exc:
         first_line = next((line for line in exc.source.splitlines() if line.strip()), "")
         result = NotebookResult(source.stem, ok=False, seconds=0.0, error=f"{exc.ename}: {exc.evalue}",
