@@ -124,7 +124,6 @@ def write_index(week_dir: Path, *, dataset: Path, manifest: dict[str, Any], resu
         "week": week_dir.name,
         "dataset": str(dataset),
         "manifest": {k: manifest.get(k) for k in ("source", "as_of", "created", "tool_version")},
-        "scope": json.dumps(manifest.get("scope", {}), sort_keys=True),
         "scope_text": scope_text(manifest),
         "actions": actions(pages),
         "counts": manifest.get("counts", {}),
