@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mdcnb.sources.dataset import write_records
+from mdcnb.sources.dataset_write import write_records
 
 EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "azure-examples"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mdcnb.sources.dataset import write_manifest, write_records
+from mdcnb.sources.dataset_write import write_manifest, write_records
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 GROUPS = (("mg-prod", "Production"), ("mg-dev", "Development"))

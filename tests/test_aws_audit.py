@@ -16,7 +16,8 @@ from mdcnb import cli
 from mdcnb.analysis import readiness as aws_audit
 from mdcnb.core import schema
 from mdcnb.sources.aws_dataset import AccountInventory, Call, read_inventories, write_inventory
-from mdcnb.sources.dataset import read_records, write_manifest, write_records
+from mdcnb.sources.dataset import read_records
+from mdcnb.sources.dataset_write import write_manifest, write_records
 
 SUB = "11111111-2222-3333-4444-555555555555"
 MGMT, MEMBER, NEW, CLASSIC = "111111111111", "222222222222", "333333333333", "444444444444"

@@ -347,7 +347,7 @@ def test_session_name_alone_never_makes_cspm(tmp_path: Path) -> None:
 
 def test_dataset_connectors_give_the_role_arns(tmp_path: Path) -> None:
     """A connector with a custom CSPM role name: only its cloudRoleArn is CSPM; the default name is not assumed."""
-    from mdcnb.sources.dataset import write_records
+    from mdcnb.sources.dataset_write import write_records
 
     custom = f"arn:aws:iam::{ACCT}:role/mdc-cspm-reader"
     scanner_role = f"arn:aws:iam::{ACCT}:role/custom-scanner"

@@ -9,7 +9,7 @@ from test_retail_prices import paged
 
 from mdcnb.cli import main
 from mdcnb.normalize.inventory import vm_size_vcpus
-from mdcnb.sources.dataset import write_manifest, write_records
+from mdcnb.sources.dataset_write import write_manifest, write_records
 
 SUB = "cccccccc-0000-0000-0000-000000000003"
 # list prices of the committed table, per hour (shared reference section 1.1) x 730 h

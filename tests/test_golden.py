@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 
 from mdcnb.report.golden import GOLDEN_DIR, strip_volatile
-from mdcnb.sources.dataset import SAMPLE_DATASET, read_records, write_records
+from mdcnb.sources.dataset import SAMPLE_DATASET, read_records
+from mdcnb.sources.dataset_write import write_records
 
 REPO = Path(__file__).resolve().parents[1]
 

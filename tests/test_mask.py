@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 import pytest
 from report_notebooks import ACCOUNT, ASSESSMENT_KEY, SUBSCRIPTION, TENANT, write_dataset
 
-from mdcnb.sources.dataset import read_records, write_records
+from mdcnb.sources.dataset import read_records
+from mdcnb.sources.dataset_write import write_records
 from mdcnb.tables.mask import KEY_ENV, Masker, mask_key
 
 KEY = b"test-key"

@@ -16,7 +16,8 @@ import pytest
 
 from mdcnb.cli import main
 from mdcnb.sample import build_context, generate
-from mdcnb.sources.dataset import SAMPLE_DATASET, read_manifest, read_records, write_records
+from mdcnb.sources.dataset import SAMPLE_DATASET, read_manifest, read_records
+from mdcnb.sources.dataset_write import write_records
 
 RANK = {"unhealthy": 2, "healthy": 1, "notapplicable": 0}
 AWS_STANDARD = "AWS-Foundational-Security-Best-Practices"

@@ -22,7 +22,7 @@ from mdcnb.sample.estate import (
     vm_overrides,
 )
 from mdcnb.sample.scores import Scored, compliance, control_scores, scope_score
-from mdcnb.sources.dataset import DatasetWriter, write_manifest
+from mdcnb.sources.dataset_write import DatasetWriter, write_manifest
 
 ENVIRONMENT_OF_STANDARD_SCOPE = {"Subscription": "Azure", "MultiCloudAggregation": "AWS"}
 

@@ -42,7 +42,8 @@ from mdcnb.sources.azure_http import ArmClient
 from mdcnb.sources.azure_paging import LogEntry, PullJobs, PullOptions
 from mdcnb.sources.azure_parts import join_parts
 from mdcnb.sources.azure_queries import ARM_LISTS, BATCHED_QUERIES, CLASSIC_CONNECTORS, EXEMPTIONS, SUBSCRIPTIONS
-from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, records_tenant, write_manifest
+from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, records_tenant
+from mdcnb.sources.dataset_write import write_manifest
 
 SOURCE = "azure"
 PARTS_DIR = ".pull-parts"
