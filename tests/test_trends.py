@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from diff_snapshots import AFTER, BEFORE, S1
+from diff_snapshots import AFTER, BEFORE
 
 from mdcnb.analysis import history as trends
 from mdcnb.core import schema
 from mdcnb.tables.cloudtrail.result import cloudtrail_daily
 
 WEEKS = {"2026-W47": BEFORE, "2026-W48": AFTER}
-
-
-def test_score_trend_overall_and_per_scope():
-    trend = trends.score_trend(WEEKS)
-    overall = trend[trend["scope_id"] == trends.OVERALL].set_index("week")["percentage"]
-    assert overall.to_dict() == {"2026-W47": 55.0, "2026-W48": 65.0}  # (60+50)/2 and (70+45+80)/3, weights 1
-    s1 = trend[trend["scope_id"] == S1].set_index("week")["percentage"]
-    assert s1.to_dict() == {"2026-W47": 60.0, "2026-W48": 70.0}
-    assert len(trend) == 2 + 2 + 3  # one overall row per week, then two scopes, then three
 
 
 def test_plan_coverage_trend():
@@ -31,7 +22,7 @@ def test_plan_coverage_trend():
 
 
 def test_no_weeks_gives_empty_trends():
-    assert trends.score_trend({}).empty and trends.plan_coverage_trend({}).empty
+    assert trends.plan_coverage_trend({}).empty
 
 
 def _volume_row(day, region, source, name, actor, events, read_only, nbytes, read_only_bytes):

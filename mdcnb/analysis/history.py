@@ -2,54 +2,20 @@
 
 Every function takes `weeks`: an ordered mapping ISO week -> `Tables` (oldest first, as
 `mdcnb.tables.history_weeks.weekly_history` gives it) and gives a long DataFrame with one row per week and series,
-ready to plot: secure score per scope and overall, Defender plan coverage. The headline numbers, their
-week-over-week change, the summary's pass rate lines and CloudTrail bars are measures (`mdcnb.measures.history`).
+ready to plot: Defender plan coverage, and the scopes whose score moved most. The secure score lines, the headline
+numbers, their week-over-week change, the pass rate lines and CloudTrail bars are measures (`mdcnb.measures.history`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
+from collections.abc import Mapping
 
 import pandas as pd
 
-from mdcnb.analysis import score
-from mdcnb.core.weeks import iso_week
 from mdcnb.tables import Tables
 
 Weeks = Mapping[str, Tables]
 OVERALL = "overall"
-
-def weeks_between(weeks: Weeks, since: date | str | None = None, until: date | str | None = None) -> dict[str, Tables]:
-    """The weeks whose ISO week lies between those of `since` and `until` (dates; None leaves that end open)."""
-    first = iso_week(since) if since else ""
-    last = iso_week(until) if until else "~"
-    return {week: tables for week, tables in weeks.items() if first <= week <= last}
-
-
-def score_trend(weeks: Weeks, *, environments: Iterable[str] = (), subscriptions: Iterable[str] = ()) -> pd.DataFrame:
-    """Secure score per week: overall (MDC's aggregation over the scopes) and per scope (its stored percentage).
-
-    `environments` and `subscriptions` keep some scopes (`score.scopes` filters); the overall line then aggregates
-    those scopes only, and is null in a week where none of them has a score.
-    """
-    frames = []
-    for week, tables in weeks.items():
-        scopes = score.scopes(tables, environments=environments, subscriptions=subscriptions)
-        overall = score.overall(scopes)["percentage"] if len(scopes) else None
-        frames.append(pd.DataFrame({"week": [week], "scope_id": [OVERALL], "name": ["Overall"],
-                                    "scope_type": [OVERALL], "environment": ["All"], "percentage": [overall]}))
-        frames.append(scopes[["scope_id", "name", "scope_type", "environment", "percentage"]].assign(week=week))
-    return _concat(frames, ["week", "scope_id", "name", "scope_type", "environment", "percentage"])
-
-
-def overall_by_week(trend: pd.DataFrame) -> pd.DataFrame:
-    """The overall line of a `score_trend` table: week, percentage and the change since the week before."""
-    rows = trend[trend["scope_id"] == OVERALL].sort_values("week", kind="stable")
-    percentage = pd.to_numeric(rows["percentage"]).astype("float64")
-    return pd.DataFrame({"week": rows["week"].to_numpy(), "percentage": percentage.to_numpy(),
-                         "change": percentage.diff().round(2).to_numpy()})
-
 
 def score_movers(trend: pd.DataFrame, count: int = 8) -> pd.DataFrame:
     """The overall rows plus the `count` scopes whose score moved most between their first and last stored week."""
