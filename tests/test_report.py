@@ -97,7 +97,7 @@ def masked(workspace):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MDCNB_MASK_KEY", "report-test-key")
         code, out, err = run_report("--dataset", str(dataset), "--out", str(root / "masked"), "--mask-ids",
-                                    "--notebook", "10", "--notebooks-dir", str(root / "notebooks"))
+                                    "--keep-snapshot", "--notebook", "10", "--notebooks-dir", str(root / "notebooks"))
     return code, out, err, root / "masked" / WEEK
 
 
@@ -114,13 +114,14 @@ def test_report_layout_in_the_iso_week_of_the_dataset(plain):
                  "notebooks/20_broken.ipynb", "csv/10_good/scores.csv", "csv/10_good/score_table.csv",
                  "report.json", "skips.csv"):
         assert (week / name).is_file(), name
-    # the snapshot of stage 1 stays as files beside the pages, and no other side file was left
-    assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks", "snapshot"]
+    # the snapshot of stage 1 is removed once the pages are written (kept with --keep-snapshot), and no side file
+    assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks"]
     assert sorted(p.name for p in week.iterdir() if p.name.startswith(".")) == []
 
 
 def test_a_masked_report_keeps_no_snapshot(masked):
-    """The snapshot holds the ids unmasked: a masked report removes it once its pages are written."""
+    """The snapshot holds the ids unmasked: a masked report removes it once its pages are written, even when asked
+    to keep it."""
     code, _, err, week = masked
     assert code == 0, err
     assert (week / "10_good.html").is_file()
@@ -260,7 +261,7 @@ def test_stage_one_runs_in_a_process_that_ends_and_records_the_week(tmp_path, mo
     monkeypatch.setattr(snapshot, "record_run", record_run)
     said: list[str] = []
     runner.run_report(runner.ReportOptions(dataset=SAMPLE_DATASET, out=tmp_path / "out", history=tmp_path / "h.duckdb",
-                                           notebooks_dir=write_one_cell(tmp_path / "notebooks")),
+                                           notebooks_dir=write_one_cell(tmp_path / "notebooks"), keep_snapshot=True),
                       log=lambda text, **_: said.append(text))
     assert int(recorders.read_text()) != os.getpid()
     assert any(text.startswith("history: 2026-W48 of sample/") for text in said), said

@@ -46,8 +46,8 @@ def test_cloudtrail_is_scanned_once_and_stage_two_touches_neither_logs_nor_store
 
     monkeypatch.setattr(cloudtrail, "scan_files", counted_scan)
     monkeypatch.setattr(runner, "_stage_two", stage_two_without_logs_or_store)
-    result = runner.run_report(runner.ReportOptions(dataset=dataset, out=tmp_path / "out", history=store),
-                               log=lambda *a, **k: None)
+    result = runner.run_report(runner.ReportOptions(dataset=dataset, out=tmp_path / "out", history=store,
+                                                    keep_snapshot=True), log=lambda *a, **k: None)
 
     assert result.ok, [r.failure() for r in result.notebooks if not r.ok]
     assert [r.name for r in result.notebooks] == sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))

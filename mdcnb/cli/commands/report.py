@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="only this AWS account id; repeatable")
     parser.add_argument("--history", type=Path, metavar="PATH", help="history store the report adds this week's "
                         f"snapshot to (default: {HISTORY_DEFAULT})")
+    parser.add_argument("--keep-snapshot", action="store_true",
+                        help="keep the snapshot the pages were computed from in <week>/snapshot/ (Parquet tables and "
+                             "manifest.json; not with --mask-ids)")
     parser.add_argument("--notebook", dest="notebooks", action="append", default=[], metavar="NAME",
                         help="run only this notebook (file stem or prefix, e.g. 10_secure_score or 10); repeatable")
     parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR,
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     options = ReportOptions(dataset=args.dataset, out=args.out, mask_ids=args.mask_ids, since=args.since,
                             until=args.until, environments=args.environments, subscriptions=args.subscriptions,
                             accounts=args.accounts, notebooks=args.notebooks, notebooks_dir=args.notebooks_dir,
-                            workers=args.workers, history=args.history)
+                            workers=args.workers, history=args.history, keep_snapshot=args.keep_snapshot)
     try:
         result = run_report(options)
     except ValueError as exc:
