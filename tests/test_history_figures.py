@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from diff_snapshots import AFTER, BEFORE, S1, S2
+from test_summary_trends import _snapshot
 
 from mdcnb.analysis import history as trends
 from mdcnb.figures import history as history_figures
+from mdcnb.measures.history import score_trend
 
 WEEKS = {"2026-W47": BEFORE, "2026-W48": AFTER}
 
 
 def test_score_trend_draws_overall_bold_and_each_scope():
-    data = trends.score_trend(WEEKS)
+    data = score_trend(_snapshot())  # the two hand-built weeks as a snapshot's history
     fig = history_figures.score_trend(data)
     by_name = {t.name: t for t in fig.data}
     assert by_name["Overall"].line.width == 4 and list(by_name["Overall"].y) == [55.0, 65.0]
@@ -20,7 +22,7 @@ def test_score_trend_draws_overall_bold_and_each_scope():
 
 
 def test_score_movers_keeps_overall_and_the_biggest_moves():
-    data = trends.score_trend(WEEKS)
+    data = score_trend(_snapshot())  # the two hand-built weeks as a snapshot's history
     # s1 moved 60 -> 70 (10 points), s2 50 -> 45 (5), the connector has one week only (0)
     movers = trends.score_movers(data, count=1)
     assert set(movers["scope_id"]) == {trends.OVERALL, S1}
