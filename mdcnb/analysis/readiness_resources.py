@@ -19,6 +19,7 @@ from mdcnb.analysis.readiness_base import (
     NotApplicable,
     as_list,
     as_object,
+    calls_of,
     failed_regions,
     instances_of,
     parse_time,
@@ -179,7 +180,7 @@ def check_sql_servers(acc: Account) -> tuple[str, str]:
     require_native(acc)
     require_plan(acc, "DefenderForDatabasesAws")
     running = running_instances(acc.inventory)
-    failed_regions(acc.inventory, "ec2_DescribeImages")  # not collected: could not check; a failed region: no image
+    calls_of(acc.inventory, "ec2_DescribeImages")  # not collected: could not check; a failed region: no image
     images = {img["image_id"]: img for img in records(acc.inventory.aws_images)}
     sql = [i for i in running if _is_sql_server(i, images)]
     require_all_regions(failed_regions(acc.inventory, "rds_DescribeDBInstances"), "RDS instances")

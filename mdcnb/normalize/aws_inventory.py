@@ -33,24 +33,25 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _json_object(text: Any) -> dict[str, Any] | None:
+    """JSON text that holds an object, as that object; None for anything else."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _document(value: Any) -> dict[str, Any] | None:
     """A policy document as an object: given as one, or as (URL-encoded) JSON text; None for anything else."""
     if isinstance(value, str):
-        try:
-            value = json.loads(urllib.parse.unquote(value))
-        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
-            return None
+        return _json_object(urllib.parse.unquote(value))
     return value if isinstance(value, dict) else None
 
 
 def _bucket_policy(response: dict[str, Any]) -> dict[str, Any] | None:
     """GetBucketPolicy's Policy text as an object (an absent Policy reads as the empty policy)."""
-    text = response.get("Policy") or "{}"
-    try:
-        policy = json.loads(text) if isinstance(text, str) else None
-    except (ValueError, RecursionError):
-        return None
-    return policy if isinstance(policy, dict) else None
+    return _json_object(response.get("Policy") or "{}")
 
 
 def target(params: Mapping[str, Any]) -> str | None:

@@ -28,7 +28,7 @@ def to_store(column: pd.Series, dtype: str) -> pd.Series:
                          dtype="string", index=column.index)
     if dtype == schema.STRING:
         return column.astype("string")
-    return column.astype(schema._PANDAS_DTYPE[dtype])
+    return column.astype(schema.PANDAS_DTYPE[dtype])
 
 
 def _json_text(value: Any) -> str:
@@ -49,7 +49,7 @@ def from_store(column: pd.Series, dtype: str) -> pd.Series:
                                               for v in column]), dtype="object")
     if dtype == schema.STRING:
         return pd.Series(schema.shared_strings(column), dtype="string")
-    return column.astype(schema._PANDAS_DTYPE[dtype])
+    return column.astype(schema.PANDAS_DTYPE[dtype])
 
 
 def store_frame(table: schema.Table, frame: pd.DataFrame) -> pd.DataFrame:

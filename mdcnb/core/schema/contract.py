@@ -18,7 +18,7 @@ TIME = "datetime64[ns, UTC]"
 LIST = "list[str]"
 JSON = "json"  # a dict kept as-is (object dtype)
 
-_PANDAS_DTYPE = {STRING: "string", INT: "Int64", FLOAT: "float64", BOOL: "boolean", TIME: TIME,
+PANDAS_DTYPE = {STRING: "string", INT: "Int64", FLOAT: "float64", BOOL: "boolean", TIME: TIME,
                  LIST: "object", JSON: "object"}
 
 
@@ -106,7 +106,7 @@ def _series(values: list[Any], dtype: str) -> pd.Series:
         return pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").astype("Int64")
     if dtype == STRING:
         return pd.Series(shared_strings(values), dtype="string")
-    return pd.Series(values, dtype=_PANDAS_DTYPE[dtype])
+    return pd.Series(values, dtype=PANDAS_DTYPE[dtype])
 
 
 def table(name: str, doc: str, *columns: tuple[str, str, str]) -> Table:
