@@ -67,3 +67,23 @@ def test_values_are_written_one_way():
     assert registry.text("cost.plans_monthly", 2445.434, currency="EUR") == "EUR 2,445.43 / month"
     assert registry.text("score.overall", float("nan")) == "n/a"
     assert registry.plain(float("inf")) is None
+
+
+def test_computed_once_per_snapshot_and_filters_and_never_shared_with_a_copy():
+    """What several measures read is computed once per snapshot and filters; a copy of the snapshot at another
+    week (`dataclasses.replace`, as trends make them) starts with its own memo and never gets this week's value."""
+    import dataclasses
+
+    from mdcnb.snapshot import computed_once
+
+    snap, calls = _snapshot(AFTER, BEFORE), []
+
+    def compute(value):
+        return lambda: calls.append(value) or value
+
+    assert computed_once(snap, "x", Filters(), compute("after")) == "after"
+    assert computed_once(snap, "x", Filters(), compute("again")) == "after"
+    assert computed_once(snap, "x", Filters(environments=("AWS",)), compute("aws")) == "aws"
+    earlier = dataclasses.replace(snap, tables=BEFORE)
+    assert computed_once(earlier, "x", Filters(), compute("before")) == "before"
+    assert calls == ["after", "aws", "before"] and len(snap.memo) == 2

@@ -59,7 +59,8 @@ class Snapshot:
     inventories: dict[str, AccountInventory] = field(default_factory=dict)
     trails: pd.DataFrame = field(default_factory=schema.CLOUDTRAIL_TRAILS.frame)
     history: WeeklyHistory | None = None
-    memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)  # `computed_once`; not written
+    # `computed_once`; not written, and not copied by `dataclasses.replace` (a copy at another week has other data)
+    memo: dict[tuple, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def dataset(self) -> Path | None:
@@ -67,13 +68,13 @@ class Snapshot:
 
 
 def computed_once(snap: Snapshot, name: str, filters: Hashable, compute: Callable[[], T]) -> T:
-    """`compute()` once per snapshot data (its tables and scan) and filters: what several measures read (the cost
-    page's view) is not built again for each of them. A snapshot seen at another week has other tables, so it never
-    gets this week's value."""
-    key = (name, id(snap.tables), id(snap.cloudtrail), filters)
+    """`compute()` once per snapshot and filters: what several measures read (the cost page's view) is not built
+    again for each of them. Each snapshot has its own memo, so a copy seen at another week never gets this week's
+    value."""
+    key = (name, filters)
     if key not in snap.memo:
-        snap.memo[key] = (snap.tables, snap.cloudtrail, compute())  # the data kept alive: its id is not reused
-    return snap.memo[key][2]
+        snap.memo[key] = compute()
+    return snap.memo[key]
 
 
 def build(dataset: str | Path | None = None, *, history: str | Path | None = None, logs: str | Path | None = None,
