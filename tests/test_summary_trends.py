@@ -114,3 +114,21 @@ def test_cloudtrail_bars_honour_the_account_filter():
     snap = _snapshot({"2026-W47": pd.concat([cloudtrail_daily(VOLUME), other])})
     assert cloudtrail_weeks(snap)["events"].tolist() == [42]
     assert cloudtrail_weeks(snap, Filters(accounts=("222222222222",)))["events"].tolist() == [21]
+
+
+def test_each_week_is_seen_once_however_many_trends_read_it(monkeypatch):
+    """The weeks a trend reads are made once per snapshot (with their CloudTrail volume): the score lines, the
+    pass rates and the CloudTrail bars of one page compute each week's measures on the same week snapshot."""
+    from mdcnb.measures import history as measures_history
+
+    made = []
+    real_week = measures_history.week
+    monkeypatch.setattr(measures_history, "week", lambda snap, tables, daily=None: made.append(tables) or
+                        real_week(snap, tables, daily))
+    daily = cloudtrail_daily(VOLUME)
+    snap = _snapshot({"2026-W47": daily, "2026-W48": schema.CLOUDTRAIL_DAILY.frame()})
+    first = score_trend(snap)
+    pass_rate_trend(snap)
+    cloudtrail_weeks(snap)
+    assert score_trend(snap).equals(first)
+    assert len(made) == 2  # W47 and W48, once each

@@ -18,7 +18,7 @@ COST_COLUMNS = {"as configured": MONEY, "as_configured": MONEY, "enable all": MO
 
 def view(snap: Snapshot, f: Filters) -> CostView:
     """The cost page's view of the scopes the filters keep, at the snapshot's prices and options."""
-    o = snap.options
+    o, f = snap.options, f.only(FILTERS)
     return computed_once(snap, "cost.view", f, lambda: cost_view(
         snap.tables, snap.prices, environments=f.environments, subscriptions=f.subscriptions, accounts=f.accounts,
         exclude_tag=o.exclude_tag, exclude_value=o.exclude_value, siem=o.siem, price_per_gb=o.price_per_gb,

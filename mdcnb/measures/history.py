@@ -17,7 +17,7 @@ from mdcnb.analysis import diff
 from mdcnb.analysis.history import OVERALL
 from mdcnb.measures.registry import Filters, change_text, define, labelled, measure, rounded, text, value
 from mdcnb.measures.score import SCOPE_FILTERS
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
 from mdcnb.tables import Tables
 from mdcnb.tables.cloudtrail.result import VolumeResult
 
@@ -32,7 +32,8 @@ def weeks(snap: Snapshot) -> Iterator[tuple[str, Snapshot]]:
     """Each stored week of the estate, oldest first (the dataset's own week last), as a snapshot of its own."""
     history = snap.history
     for w, tables in (history.weeks if history is not None else {}).items():
-        yield w, week(snap, tables, history.cloudtrail.get(w))
+        # one copy per week for the snapshot's life, so what a trend computes on it is reused by the next trend
+        yield w, computed_once(snap, "history.week", w, lambda t=tables, w=w: week(snap, t, history.cloudtrail.get(w)))
 
 
 def trend(id: str, snap: Snapshot, filters: Filters | None = None) -> pd.DataFrame:
@@ -114,7 +115,9 @@ def score_change(snap: Snapshot, f: Filters) -> float:
 def week_diff(snap: Snapshot) -> diff.SnapshotDiff | None:
     """What changed between the previous stored week and this one (None without a history)."""
     history = snap.history
-    return None if history is None else diff.diff_tables(history.baseline, snap.tables)
+    if history is None:
+        return None
+    return computed_once(snap, "history.week_diff", None, lambda: diff.diff_tables(history.baseline, snap.tables))
 
 
 SCORE = ("%", "{:.2f}")
