@@ -171,6 +171,7 @@ def test_the_score_panel_names_severity_in_the_controls_title():
     panel.controls["severities"].value = ("High",)
     assert panel.views[1].title.endswith("(all severities)")
     assert panel.views[1].figure.layout.title.text == panel.views[1].title  # as the chart shows it
+    assert panel.views[1].heading.value == ""  # and only there: no heading repeats it above the chart
     panel.controls["severities"].value = ()
     assert "(all" not in panel.views[1].title
     _every_control_reaches_every_view(panel)
@@ -185,6 +186,7 @@ def test_every_coverage_control_reaches_every_view_or_says_not(sample):
     panel.controls["accounts"].value = (panel.controls["accounts"].options[0][1],)
     assert panel.views[3].title == "Defender plans per scope (all accounts)"  # the plan matrix: by scope only
     assert panel.views[6].title == "Onboarding pitfalls"
+    assert panel.views[6].heading.value == "<b>Onboarding pitfalls</b>"  # a table's caption is its heading
     panel.controls["accounts"].value = ()
     _every_control_reaches_every_view(panel)
 

@@ -241,7 +241,9 @@ class FilterPanel:
             shown = self._figure(view, note)
         else:
             shown = self.mask(view.result)
-        view.heading.value = f"<b>{html.escape(self.mask(view.title))}</b>" if view.title else ""
+        # a figure carries its title itself: a heading above it would say it twice
+        view.heading.value = f"<b>{html.escape(self.mask(view.title))}</b>" if view.title and shown is not view.figure \
+            else ""
         if not (shown is view.figure and view.showing is view.figure):  # a figure already shown redraws itself
             data, metadata = display_data(shown)
             view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
