@@ -7,6 +7,7 @@ every expected figure is counted by hand from those rows.
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 import pandas as pd
 from diff_snapshots import AFTER, BEFORE, C1, S1
@@ -16,7 +17,7 @@ from mdcnb.analysis import history as trends
 from mdcnb.analysis.cloudtrail_cost import SiemPrice
 from mdcnb.core import schema
 from mdcnb.figures import history as history_figures
-from mdcnb.measures.history import cloudtrail_weeks, pass_rate_trend, score_trend, trend
+from mdcnb.measures.history import cloudtrail_weeks, pass_rate_trend, score_trend, trend, trend_note
 from mdcnb.measures.registry import Filters, scope_note
 from mdcnb.snapshot import Snapshot
 from mdcnb.tables import Tables
@@ -85,6 +86,13 @@ def test_a_chart_that_ignores_a_page_filter_says_so_in_its_title():
     assert scope_note(aws, "compliance.by_standard") == " (all environments)"  # it honours subscriptions
     assert scope_note(aws) == " (all environments, all subscriptions)"
     assert scope_note(Filters(), "compliance.by_standard") == scope_note(aws, "score.overall") == ""
+
+
+def test_a_trend_chart_follows_the_date_window_so_its_title_never_says_whole_window():
+    window = Filters(environments=("AWS",), since=date(2026, 11, 1), until=date(2026, 11, 28))
+    assert "whole window" in scope_note(window, "compliance.by_standard")  # a one-week figure ignores it
+    assert trend_note(window, "compliance.by_standard") == " (all environments)"  # the weeks shown are the window
+    assert trend_note(window.but(environments=()), "compliance.by_standard") == ""
 
 
 def test_cloudtrail_bars_are_the_registry_measures_of_each_week():

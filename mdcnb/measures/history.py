@@ -15,7 +15,7 @@ import pandas as pd
 
 from mdcnb.analysis import diff
 from mdcnb.analysis.history import OVERALL
-from mdcnb.measures.registry import Filters, change_text, define, labelled, measure, rounded, text, value
+from mdcnb.measures.registry import Filters, change_text, define, labelled, measure, rounded, scope_note, text, value
 from mdcnb.measures.score import SCOPE_FILTERS
 from mdcnb.snapshot import Snapshot, computed_once
 from mdcnb.tables import Tables
@@ -50,6 +50,12 @@ def table_trend(id: str, snap: Snapshot, filters: Filters | None = None) -> pd.D
 
 
 SCORE_TREND = ["week", "scope_id", "name", "scope_type", "environment", "percentage"]
+
+
+def trend_note(filters: Filters | None, id: str | None = None) -> str:
+    """`registry.scope_note` for a chart of the stored weeks: the page's date window picks those weeks, so the
+    chart never ignores it (" (whole window)" would be wrong there)."""
+    return scope_note((filters or Filters()).but(since=None, until=None), id)
 
 
 def score_trend(snap: Snapshot, filters: Filters | None = None) -> pd.DataFrame:
