@@ -124,7 +124,7 @@ def test_a_masked_report_keeps_no_snapshot(masked):
     to keep it."""
     code, _, err, week = masked
     assert code == 0, err
-    assert (week / "10_good.html").is_file()
+    assert (week / "10_good.html").is_file() and "--keep-snapshot ignored: a masked report keeps no snapshot" in err
     assert sorted(p.name for p in week.iterdir() if p.is_dir()) == ["assets", "csv", "notebooks"]
 
 

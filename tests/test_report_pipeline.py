@@ -1,5 +1,5 @@
 """`mdcnb report` runs one way: stage 1 reads the dataset, scans CloudTrail once and writes the history store;
-stage 2 (the notebooks) reads only the snapshot stage 1 left as files in the week folder, where it stays."""
+stage 2 (the notebooks) reads only the snapshot stage 1 left as files in the week folder (kept with keep_snapshot)."""
 
 from __future__ import annotations
 

@@ -75,9 +75,8 @@ def _pages(week_dir: Path, results: Sequence[Any]) -> list[dict[str, Any]]:
             "error": None if result is None or result.ok else result.failure(),
             "seconds": None if result is None else result.seconds,
             "headlines": recorded(week_dir / "notebooks" / f"{name}.ipynb")[0],
-            "csv": sorted(p.relative_to(week_dir).as_posix()
-                          for pattern in ("*.csv", "*.csv.zip")
-                          for p in (week_dir / page_files.CSV_DIR / name).glob(pattern)),
+            "csv": [p.relative_to(week_dir).as_posix()
+                    for p in page_files.csv_files(week_dir / page_files.CSV_DIR / name)],
         })
     return pages
 
@@ -118,7 +117,7 @@ def write_index(week_dir: Path, *, dataset: Path, manifest: dict[str, Any], resu
     mask = masker.text if masker else (lambda text: text)
     pages = _pages(week_dir, results)
     skips = collect_skips(week_dir)
-    (week_dir / "skips.csv").write_text(mask(page_files.csv_text(skips)), encoding="utf-8")
+    (week_dir / "skips.csv").write_bytes(mask(page_files.csv_text(skips)).encode("utf-8"))
     pull_log = [row for row in manifest.get("pull_log", []) if isinstance(row, dict)]
     context = {
         "week": week_dir.name,

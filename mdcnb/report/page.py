@@ -49,22 +49,6 @@ def csv_path(report_dir: Path, notebook: str, name: str) -> Path:
     return Path(report_dir) / CSV_DIR / notebook / f"{name}.csv"
 
 
-def write_report_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Write a report table's CSV at `path`, or, above `CSV_ZIP_BYTES`, as `path` + `.zip` holding that one CSV
-    (Windows and macOS open a zip natively; `pandas.read_csv` reads it as is). Returns the file written."""
-    text = csv_text(df).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    zipped = path.with_name(path.name + ".zip")
-    written, other = (path, zipped) if len(text) <= CSV_ZIP_BYTES else (zipped, path)
-    other.unlink(missing_ok=True)      # an earlier run of this week may have written the other form
-    if written is path:
-        path.write_bytes(text)
-    else:
-        with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(path.name, text)
-    return written
-
-
 def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
     """Lists become `a; b`, dicts JSON, so the CSV reads well in a spreadsheet."""
     out = df.copy()
@@ -115,9 +99,26 @@ def note_text(value: Any) -> str:
     return str(value)
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_csv(df: pd.DataFrame, path: Path, *, zip_over: int | None = None) -> Path:
+    """Write `csv_text(df)` at `path` as bytes (its CRLF rows kept as they are), or, when it is larger than
+    `zip_over` bytes, as `path` + `.zip` holding that one CSV (Windows and macOS open a zip natively;
+    `pandas.read_csv` reads it as is) and no plain copy. Returns the file written."""
+    text = csv_text(df).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(csv_text(df), encoding="utf-8")
+    zipped = path.with_name(path.name + ".zip")
+    written, other = (zipped, path) if zip_over is not None and len(text) > zip_over else (path, zipped)
+    other.unlink(missing_ok=True)      # an earlier run of this week may have written the other form
+    if written is path:
+        path.write_bytes(text)
+    else:
+        with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(path.name, text)
+    return written
+
+
+def csv_files(folder: Path) -> list[Path]:
+    """The CSVs `write_csv` left in `folder`, plain or zipped."""
+    return sorted(p for pattern in ("*.csv", "*.csv.zip") for p in Path(folder).glob(pattern))
 
 
 class Page:
@@ -159,9 +160,10 @@ class Page:
         return registry.value(id, self.snapshot(), filters or self.filters)
 
     def currency(self) -> str:
-        """The currency of the snapshot's price table (USD before a snapshot is read or without prices)."""
-        prices = self._snapshot.prices if self._snapshot is not None else None
-        return prices.currency if prices is not None else "USD"
+        """The currency of the snapshot's price table (before a snapshot is read: the page's options')."""
+        if self._snapshot is not None:
+            return self._snapshot.prices.currency
+        return (self._source["options"] or Options()).currency
 
     def skips(self, skipped: pd.DataFrame) -> None:
         """Record records or files that could not be read (columns of `schema.SKIPS`) for index.html."""
@@ -244,7 +246,7 @@ class Page:
         """Write the CSV when a report is being built; return the escaped link to it ('' otherwise)."""
         if not self.report_dir:
             return ""
-        path = write_report_csv(df, csv_path(self.report_dir, self.notebook, name))
+        path = write_csv(df, csv_path(self.report_dir, self.notebook, name), zip_over=CSV_ZIP_BYTES)
         href = html.escape(path.relative_to(self.report_dir).as_posix(), quote=True)
         return f'<a href="{href}">data: {html.escape(path.name)}</a>'
 

@@ -7,17 +7,17 @@
         csv/<notebook>/<table>.csv      every table shown and the data behind every chart (.csv.zip over 1 MB)
         skips.csv                       every record that could not be read, once
         report.json                     the same summary for scripts
-        snapshot/                       the week's snapshot the pages were computed from: Parquet tables and
-                                        manifest.json (`mdcnb.snapshot.stored`; not kept with --mask-ids)
+        snapshot/                       with --keep-snapshot: the week's snapshot the pages were computed from,
+                                        Parquet tables and manifest.json (`mdcnb.snapshot.stored`; never masked)
 
 The report runs one way. Stage 1 (a process of its own, that then ends: normalising a million assessments leaves a
 process's memory fragmented) builds the week's snapshot once (`mdcnb.snapshot`: tables, one CloudTrail scan, the
 readiness audit), stores the week in the history store (the only write to it) and reads the stored weeks back, then
 writes the snapshot as files in `snapshot/` under the week folder. Stage 2 executes the notebooks in worker
 processes (two by default: the machine's cores), each with a kernel of this interpreter; they read the snapshot and
-nothing else. index.html is built from the executed notebooks' recorded headlines. `snapshot/` stays, so that every
-number of the week can be traced to the tables it came from, unless the ids are masked: the snapshot holds them
-unmasked, so a masked report removes it.
+nothing else. index.html is built from the executed notebooks' recorded headlines. `snapshot/` is then removed;
+`keep_snapshot` keeps it, so that every number of the week can be traced to the tables it came from, except in a
+masked report: the snapshot holds the ids unmasked.
 """
 
 from __future__ import annotations
@@ -289,6 +289,9 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
     for source in sources:
         _clear_outputs(week_dir, source.stem)
     shutil.rmtree(snapshot_dir, ignore_errors=True)  # an earlier run's: never left beside this run's pages
+    if options.keep_snapshot and options.mask_ids:
+        log("mdcnb report: --keep-snapshot ignored: a masked report keeps no snapshot (it holds the ids unmasked)",
+            file=sys.stderr)
     results: list[NotebookResult] = []
     try:
         failed = _stage_one(dataset, snapshot_dir, options, log)

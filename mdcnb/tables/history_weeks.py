@@ -145,12 +145,6 @@ class WeeklyHistory:
         """What this week is compared with: the previous week, or this week itself on a first run (no changes)."""
         return self.previous if self.previous is not None else self.latest
 
-    def last_two(self) -> dict[str, Tables]:
-        """The previous and the latest week in full (for the headline numbers and their change)."""
-        pair = {self.week: self.latest}
-        return {self.previous_week: self.previous, **pair} if self.previous is not None else pair
-
-
 def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since: str | None = None,
                    until: str | None = None, tables: Tables | None = None, daily: pd.DataFrame | None = None,
                    tenant: str | None = None) -> WeeklyHistory:
