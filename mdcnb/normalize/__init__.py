@@ -10,9 +10,7 @@ dropped silently and never stops the others.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb.core import schema
+from mdcnb.core.gc import gc_paused
 from mdcnb.normalize import assessment_columns, governance, inventory, posture
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
@@ -128,22 +127,9 @@ def normalise_dataset(dataset: Path, *, columnar: bool = True) -> Normalised:
     the reference that path is tested against.
     """
     out = Normalised()
-    with _no_cycle_collection():
+    with gc_paused():
         _normalise_files(dataset, out, columnar)
     return out
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector off while normalising: records are trees freed by reference counting, and each of
-    the collector's passes would walk the millions of values the rows already hold, for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _normalise_files(dataset: Path, out: Normalised, columnar: bool) -> None:

@@ -20,16 +20,15 @@ be placed is counted under `issues` with its reason.
 """
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import orjson
 
+from mdcnb.core.gc import gc_paused
 from mdcnb.normalize.cloudtrail import _jsonscan  # built from _jsonscan.c by `pip install` (setup.py)
 from mdcnb.normalize.cloudtrail.columns import FIELDS, UUID_CHARS, Columns, concat, event_hashes, with_path_account
 from mdcnb.normalize.cloudtrail.counts import FileResult, ScanOptions, aggregate
@@ -91,19 +90,6 @@ def _native_columns(data: bytes, texts: list[str | None], codes: bytes, sizes: b
 
 
 # ---- entry points -----------------------------------------------------------------------------------------------
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: reading and merging counts create many objects (none in a cycle), and
-    the collector's passes over them, and over the growing totals, cost time for nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def read_blob(source: str, blob: bytes, opts: ScanOptions, path_account: str | None = None,
               scanner: _jsonscan.Scanner | None = None) -> tuple[Columns | None, FileResult | None]:
     """One file's bytes as Columns (the path's account for records without one), and the skip that says why when

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from mdcnb.core import schema
+from mdcnb.core.gc import gc_paused
 from mdcnb.normalize.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER, role_name
-from mdcnb.normalize.cloudtrail.parse import gc_paused
 
 if TYPE_CHECKING:
     from mdcnb.tables.cloudtrail.scan import Accumulator

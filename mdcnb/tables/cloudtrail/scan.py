@@ -25,9 +25,10 @@ from typing import TypeVar
 import numpy as np
 
 from mdcnb.core import progress
+from mdcnb.core.gc import gc_paused
 from mdcnb.normalize.cloudtrail._jsonscan import IdSet
 from mdcnb.normalize.cloudtrail.counts import DAY_COUNTERS, HOUR_COUNTERS, FileResult, ScanOptions
-from mdcnb.normalize.cloudtrail.parse import aggregate_dicts, gc_paused, scan_blobs
+from mdcnb.normalize.cloudtrail.parse import aggregate_dicts, scan_blobs
 from mdcnb.sources.cloudtrail.layout import DEFAULT_MARGIN_DAYS, GZIP_MAGIC, LogFile, ReadError, in_window
 from mdcnb.tables.cloudtrail import late
 from mdcnb.tables.cloudtrail.result import Counted, VolumeResult
