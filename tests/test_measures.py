@@ -87,3 +87,22 @@ def test_computed_once_per_snapshot_and_filters_and_never_shared_with_a_copy():
     earlier = dataclasses.replace(snap, tables=BEFORE)
     assert computed_once(earlier, "x", Filters(), compute("before")) == "before"
     assert calls == ["after", "aws", "before"] and len(snap.memo) == 2
+
+
+def test_the_estate_is_counted_once_for_every_cost_and_coverage_selection(monkeypatch):
+    """The billable units and plan settings of the whole estate are counted once per snapshot; each selection of
+    the cost page and of the coverage gaps narrows them (was: counted again for every cost selection)."""
+    from mdcnb.measures import cost as cost_measures
+    from mdcnb.snapshot import build
+
+    counted = []
+    real = cost_measures.estate_units
+    monkeypatch.setattr(cost_measures, "estate_units", lambda *a: counted.append(1) or real(*a))
+    snap = build(with_history=False)
+    for f in (Filters(), Filters(environments=("AWS",)), Filters(environments=("Azure",))):
+        registry.value("cost.plans_monthly", snap, f)
+        registry.value("coverage.plans_off_with_resources", snap, f)
+    assert len(counted) == 1
+    everything, aws, azure = (registry.value("cost.plans_monthly", snap, Filters(environments=e))
+                              for e in ((), ("AWS",), ("Azure",)))
+    assert aws + azure <= everything + 0.01 and aws > 0 and azure > 0  # the selections still differ

@@ -5,15 +5,22 @@ Prices, the SIEM row and the tag exclusion come from the snapshot's `Options`, s
 
 from __future__ import annotations
 
+import pandas as pd
+
 from mdcnb.measures.registry import Filters, define
 from mdcnb.snapshot import Snapshot, computed_once
-from mdcnb.snapshot.cost import CostView, cost_view
+from mdcnb.snapshot.cost import CostView, cost_view, estate_units
 
 FILTERS = ("environments", "subscriptions", "accounts")
 MONEY, MONEY_CHANGE = ("money", "{:,.2f}"), ("money", "{:+,.2f}")
 # The cost tables (per plan, per scope): monthly money in the price table's currency.
 COST_COLUMNS = {"as configured": MONEY, "as_configured": MONEY, "enable all": MONEY, "enable_all": MONEY,
                 "delta": MONEY_CHANGE}
+
+
+def estate(snap: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The whole estate's billable units and plan settings, counted once per snapshot for every selection."""
+    return computed_once(snap, "cost.estate", None, lambda: estate_units(snap.tables, snap.inventories))
 
 
 def view(snap: Snapshot, f: Filters) -> CostView:
@@ -23,7 +30,7 @@ def view(snap: Snapshot, f: Filters) -> CostView:
         snap.tables, snap.prices, environments=f.environments, subscriptions=f.subscriptions, accounts=f.accounts,
         exclude_tag=o.exclude_tag, exclude_value=o.exclude_value, siem=o.siem, price_per_gb=o.price_per_gb,
         price_per_million_events=o.price_per_million_events, cloudtrail=snap.cloudtrail,
-        inventories=snap.inventories))
+        estate=estate(snap)))
 
 
 @define("cost.plans_monthly", "Defender plans per month, as configured", "money/month", "{:,.2f}", filters=FILTERS,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from mdcnb.analysis import cost_units, coverage, diff
-from mdcnb.measures.cost import FILTERS
+from mdcnb.measures.cost import FILTERS, estate
 from mdcnb.measures.registry import Filters, define
 from mdcnb.snapshot import Snapshot, computed_once
-from mdcnb.snapshot.cost import estate_units
 
 
 @define("coverage.gaps", "Plans off where protected resources exist", "count", "{:,}", filters=FILTERS,
@@ -20,9 +19,8 @@ def gaps(snap: Snapshot, f: Filters) -> pd.DataFrame:
     f = f.only(FILTERS)
 
     def compute() -> pd.DataFrame:
-        units, settings, names = computed_once(snap, "coverage.estate", Filters(), lambda: (
-            *estate_units(snap.tables, snap.inventories), cost_units.scope_names(snap.tables)))
-        units, settings = cost_units.select_scopes(units, settings, f.environments, f.subscriptions, f.accounts)
+        units, settings = cost_units.select_scopes(*estate(snap), f.environments, f.subscriptions, f.accounts)
+        names = computed_once(snap, "coverage.names", None, lambda: cost_units.scope_names(snap.tables))
         return coverage.plans_off_with_resources(settings, units, names)
     return computed_once(snap, "coverage.gaps", f, compute)
 

@@ -80,16 +80,19 @@ def cost_view(tables: Tables, prices: PriceTable, *, environments: Sequence[str]
               subscriptions: Sequence[str] = (), accounts: Sequence[str] = (), exclude_tag: str | None = None,
               exclude_value: str | None = None, siem: str = DEFAULT_SIEM, price_per_gb: float | None = None,
               price_per_million_events: float | None = None, cloudtrail: VolumeResult | None = None,
-              inventories: dict[str, Any] | None = None) -> CostView:
+              inventories: dict[str, Any] | None = None,
+              estate: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> CostView:
     """Units, settings, scenarios and the SIEM side for the scopes the filters keep.
 
     The exclusion what-if leaves out resources tagged `exclude_tag` (with `exclude_value` when given; the command
     line passes both as one `tag=value`). `cloudtrail` is the snapshot's one scan of the dataset's logs (None: no
-    logs, no SIEM side)."""
-    if inventories is None:
-        inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
-    units, settings = cost_units.select_scopes(*estate_units(tables, inventories), environments, subscriptions,
-                                               accounts)
+    logs, no SIEM side). `estate`: `estate_units` already counted (a snapshot counts them once for every
+    selection)."""
+    if estate is None:
+        if inventories is None:
+            inventories = read_inventories(tables.dataset)[0] if tables.dataset else {}
+        estate = estate_units(tables, inventories)
+    units, settings = cost_units.select_scopes(*estate, environments, subscriptions, accounts)
     tag, _, value = (exclude_tag or "").partition("=") if exclude_value is None else (exclude_tag, "", exclude_value)
     scenarios = cost.scenarios_from(units, settings, prices, tag or None, value or None)
     price = siem_price(siem, prices, price_per_gb=price_per_gb, price_per_million_events=price_per_million_events)
