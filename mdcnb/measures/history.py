@@ -189,7 +189,7 @@ def week_on_week_text(table: pd.DataFrame, currency: str = "USD") -> pd.DataFram
     def written(column: str, change: bool = False) -> list[str]:
         write = change_text if change else text
         pairs = zip(table["measure"], table[column], strict=True)
-        return ["—" if v is None or v != v else write(id, v, currency) for id, v in pairs]
+        return ["—" if pd.isna(v) else write(id, v, currency) for id, v in pairs]
 
     verdict = {True: "better", False: "worse"}
     return pd.DataFrame({"measure": table["metric"], "this week": written("value"), "last week": written("previous"),
