@@ -21,6 +21,7 @@ from mdcnb import snapshot
 from mdcnb.snapshot.parquet import FrameReader, FrameWriter
 from mdcnb.snapshot.stored import MANIFEST
 from mdcnb.sources.dataset import SAMPLE_DATASET
+from mdcnb.tables.history import COLUMNWISE_ROWS
 
 
 @dataclasses.dataclass
@@ -134,3 +135,33 @@ def test_a_cell_json_would_change_is_refused_when_written(tmp_path):
     frame = pd.DataFrame({"when": [datetime(2026, 11, 27)]}, dtype=object)
     with pytest.raises(TypeError, match="cannot be written to a snapshot as JSON"):
         FrameWriter(Path(tmp_path)).frame("times", frame)
+
+
+def test_a_big_table_reads_back_exactly_column_by_column(tmp_path):
+    """A table over `COLUMNWISE_ROWS` rows is read one column at a time, a column stored as a dictionary as an ENUM
+    of its distinct values: the values, the missing cells, the dtypes and the sharing of equal strings and lists
+    come back as written, also from a folder whose name holds a quote (the ENUM's query names the file)."""
+    rows = COLUMNWISE_ROWS + 1_001
+    states = np.array(["Healthy", "Unhealthy", "NotApplicable", None], dtype=object)[np.arange(rows) % 4]
+    lists = [["a", "b"], [], ["c"]]
+    frame = pd.DataFrame({
+        "state": pd.array(states, dtype="string"),
+        "id": pd.array([f"/subscriptions/{i:08d}/x" for i in range(rows)], dtype="string"),
+        "region": pd.Series(np.array(["eu", "us", None], dtype=object)[np.arange(rows) % 3], dtype="str"),
+        "all_missing": pd.array([None] * rows, dtype="string"),
+        "tags": [lists[i % 3] for i in range(rows)],
+        "extra": [None if i % 2 else {"n": i % 5} for i in range(rows)],
+        "count": pd.array(np.arange(rows) % 7, dtype="Int64"),
+        "severity": pd.Categorical(np.array(["Low", "High"])[np.arange(rows) % 2], categories=["Low", "High"]),
+    })
+    folder = tmp_path / "it's"
+    folder.mkdir()
+    writer = FrameWriter(folder)
+    writer.frame("big", frame)
+    writer.close()
+
+    back = FrameReader(folder, json.loads(json.dumps(writer.entries))).frame("big")
+    assert_frame_equal(back, frame, check_exact=True)
+    assert back["state"].isna().sum() == rows // 4 and back["all_missing"].isna().all()
+    assert len({id(v) for v in back["state"].array if v is not pd.NA}) == 3  # one object per distinct string
+    assert back["tags"][0] is back["tags"][3] and back["extra"][0] is back["extra"][10]  # equal cells: one object

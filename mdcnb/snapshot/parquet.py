@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pandas as pd
 
-from mdcnb.core import schema
 from mdcnb.tables.history import COLUMNWISE_ROWS
 
 INDEX = "__index__"  # the column that holds a frame's index when it is not 0..n-1
+_PYTHON_STRINGS = pd.StringDtype("python")  # the tables' text dtype (`string`)
 
 
 class SnapshotError(ValueError):
@@ -54,8 +56,19 @@ def _stored(column: pd.Series) -> pd.Series:
     if isinstance(dtype, pd.DatetimeTZDtype):
         return column.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_object_dtype(dtype):
-        return pd.Series([None if v is None else json_text(v) for v in column], dtype="string", name=column.name)
+        return pd.Series(_json_cells(column), dtype="string", name=column.name)
     return column
+
+
+def _json_cells(column: pd.Series) -> list[str | None]:
+    """Each cell as JSON text; a cell object that repeats (the contracts share equal lists) is written once."""
+    texts: dict[int, str] = {}  # id -> text: the cells stay alive in `column`, so no id is reused meanwhile
+    out: list[str | None] = []
+    for value in column:
+        if value is not None and id(value) not in texts:
+            texts[id(value)] = json_text(value)
+        out.append(None if value is None else texts[id(value)])
+    return out
 
 
 def _restored(column: pd.Series, dtype_name: str, categories: dict[str, Any] | None) -> pd.Series:
@@ -66,22 +79,42 @@ def _restored(column: pd.Series, dtype_name: str, categories: dict[str, Any] | N
     dtype = pd.api.types.pandas_dtype(dtype_name)
     if isinstance(dtype, pd.DatetimeTZDtype):
         return pd.to_datetime(column).dt.tz_localize("UTC").astype(dtype)  # astype converts to the zone
-    if pd.api.types.is_object_dtype(dtype):
-        return pd.Series(_parsed(column), dtype=object)
+    if pd.api.types.is_object_dtype(dtype):  # JSON cells parsed, equal cells as one object (as the contracts share
+        codes, texts = _codes(column)          # their lists; cells are never mutated)
+        return pd.Series(_by_code(codes, [orjson.loads(t) for t in texts], None), dtype=object)
     if isinstance(dtype, pd.StringDtype):
-        return pd.Series(schema.shared_strings(column.to_numpy(dtype=object)), dtype=dtype)
+        return pd.Series(_strings(column, dtype))
     return column.astype(dtype)
 
 
-def _parsed(texts: pd.Series) -> list[Any]:
-    """JSON cells parsed, equal cells as one object (as the contracts share their lists; cells are never mutated)."""
-    parsed: dict[str, Any] = {}
-    out = []
-    for text in texts:
-        if isinstance(text, str) and text not in parsed:
-            parsed[text] = orjson.loads(text)
-        out.append(parsed[text] if isinstance(text, str) else None)
-    return out
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The text column as codes into its distinct values, -1 for a missing cell: DuckDB's own when it read the
+    column as an ENUM (a categorical), else factorised."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories, dtype=object)
+    return pd.factorize(column.to_numpy(dtype=object))
+
+
+def _strings(column: pd.Series, dtype: pd.StringDtype) -> pd.api.extensions.ExtensionArray:
+    """A text column with equal strings as one object, as `schema.shared_strings` gives them, except in a big
+    table's column that is not stored as a dictionary: its values are nearly all distinct (ids)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) or len(column) <= COLUMNWISE_ROWS:
+        codes, texts = _codes(column)
+        values = _by_code(codes, list(texts), dtype.na_value)
+    else:
+        values = column.to_numpy(dtype=object, na_value=dtype.na_value, copy=True)  # StringArray writes NAs in
+    if dtype == _PYTHON_STRINGS:
+        return pd.arrays.StringArray(values)  # checks the cells, not copying them (several times quicker)
+    return pd.array(values, dtype=dtype)
+
+
+def _by_code(codes: np.ndarray, values: list[Any], missing: Any) -> np.ndarray:
+    """`values[code]` for each code, `missing` for -1: every cell of one value is the same object."""
+    table = np.empty(len(values) + 1, dtype=object)
+    for i, value in enumerate(values):  # one by one: a list value must stay one cell
+        table[i] = value
+    table[-1] = missing
+    return table[codes]
 
 
 def _digest(path: Path) -> str:
@@ -157,6 +190,7 @@ class FrameReader:
     folder: Path
     entries: dict[str, dict[str, Any]]
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _encodings: dict[str, dict[str, bool]] = field(default_factory=dict)  # file -> column -> stored as a dictionary
     _con: duckdb.DuckDBPyConnection = field(default_factory=lambda: duckdb.connect(config={"threads": 1}))
 
     def frame(self, name: str) -> pd.DataFrame:
@@ -172,36 +206,55 @@ class FrameReader:
 
     def _read(self, name: str, entry: dict[str, Any]) -> pd.DataFrame:
         columns, categories = entry["columns"], entry.get("categories", {})
-        raw = self._raw(entry) if entry["rows"] else {c: pd.Series([], dtype=object) for c in columns}
-        frame = pd.DataFrame({c: _restored(raw.pop(c), dtype, categories.get(c)) for c, dtype in columns.items()},
+        raw = self._raw(entry) if entry["rows"] else ((c, pd.Series([], dtype=object)) for c in columns)
+        frame = pd.DataFrame({c: _restored(column, columns[c], categories.get(c)) for c, column in raw},
                              index=pd.RangeIndex(entry["rows"]))
         if "index_name" in entry:
             frame = frame.set_index(INDEX).rename_axis(entry["index_name"])
         return frame
 
-    def _raw(self, entry: dict[str, Any]) -> dict[str, pd.Series]:
-        """The file's columns as DuckDB reads them, after checking it is the file the manifest lists."""
-        path = self.file(entry)
+    def _raw(self, entry: dict[str, Any]) -> Iterator[tuple[str, pd.Series]]:
+        """The file's columns as DuckDB reads them, after checking it is the file the manifest lists. A big table is
+        read column by column, each restored before the next is read: DuckDB's result and the raw cells stay small."""
+        path = str(self.file(entry))
         names = list(entry["columns"])
-        whole = entry["rows"] <= COLUMNWISE_ROWS  # a big table is read column by column: DuckDB's result stays small
+        whole = entry["rows"] <= COLUMNWISE_ROWS
         try:
-            cursor = self._con.execute(f"SELECT * FROM read_parquet(?){'' if whole else ' LIMIT 0'}", [str(path)])
+            cursor = self._con.execute(f"SELECT * FROM read_parquet(?){'' if whole else ' LIMIT 0'}", [path])
             found = [d[0] for d in cursor.description]
             if found != names:
                 raise SnapshotError(f"snapshot {self.folder}: {entry['file']} holds other columns than manifest.json "
                                     f"lists ({', '.join(found[:3])}, ... instead of {', '.join(names[:3])}, ...)")
-            raw = dict(cursor.df().items()) if whole else {
-                n: self._con.execute(f'SELECT "{n.replace(chr(34), chr(34) * 2)}" FROM read_parquet(?)',
-                                     [str(path)]).df()[n] for n in names}
+            columns = cursor.df().items() if whole else ((n, self._column(path, n)) for n in names)
+            for name, column in columns:
+                if len(column) != entry["rows"]:
+                    raise SnapshotError(f"snapshot {self.folder}: {entry['file']} holds {len(column)} rows, "
+                                        f"manifest.json says {entry['rows']}")
+                yield name, column.reset_index(drop=True)
         except duckdb.Error as exc:
             reason = str(exc).splitlines()[0]
             raise SnapshotError(f"snapshot {self.folder}: {entry['file']} cannot be read as Parquet: {reason}") \
                 from None
-        got = len(next(iter(raw.values())))
-        if got != entry["rows"]:
-            raise SnapshotError(f"snapshot {self.folder}: {entry['file']} holds {got} rows, manifest.json says "
-                                f"{entry['rows']}")
-        return {n: s.reset_index(drop=True) for n, s in raw.items()}
+
+    def _column(self, path: str, name: str) -> pd.Series:
+        """One column of a big table. A column the file stores as a dictionary (a few hundred ids, names or states
+        over a million rows) is read as an ENUM of its distinct values, which DuckDB gives as a categorical: one
+        Python string per distinct value instead of one per row."""
+        column = '"' + name.replace('"', '""') + '"'
+        if not self._dictionary(path, name):
+            return self._con.execute(f"SELECT {column} FROM read_parquet(?)", [path]).df()[name]
+        source = "read_parquet('" + path.replace("'", "''") + "')"
+        self._con.execute(f"CREATE OR REPLACE TYPE mdcnb_values AS ENUM "
+                          f"(SELECT DISTINCT {column} FROM {source} WHERE {column} IS NOT NULL)")
+        return self._con.execute(f"SELECT {column}::mdcnb_values AS {column} FROM {source}").df()[name]
+
+    def _dictionary(self, path: str, name: str) -> bool:
+        """Whether every row group stores the text column `name` as a dictionary of distinct values."""
+        if path not in self._encodings:
+            self._encodings[path] = dict(self._con.execute(
+                "SELECT path_in_schema, bool_and(contains(encodings, 'DICTIONARY') AND type = 'BYTE_ARRAY') "
+                "FROM parquet_metadata(?) GROUP BY path_in_schema", [path]).fetchall())
+        return bool(self._encodings[path].get(name))
 
     def file(self, entry: dict[str, Any]) -> Path:
         """The file of an entry, inside the folder, present and with the size and digest it was written with."""
