@@ -23,6 +23,7 @@ masked report: the snapshot holds the ids unmasked.
 from __future__ import annotations
 
 import json
+import multiprocessing.util
 import os
 import shutil
 import sys
@@ -36,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from traitlets.config import Config
 
 from mdcnb import snapshot
 from mdcnb.core import progress
@@ -44,6 +44,7 @@ from mdcnb.core.weeks import iso_week
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
 from mdcnb.report.export import export_html
+from mdcnb.report.kernels import Kernel
 from mdcnb.sources.dataset import check_dataset, default_dataset
 from mdcnb.tables.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
 from mdcnb.tables.history import dataset_as_of
@@ -140,40 +141,39 @@ def local_kernel() -> Iterator[str]:
         yield os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
 
 
-def kernel_transport(directory: str) -> Config:
-    """The kernel talks over Unix sockets in `directory` (IPC): no network port is opened, so ipykernel has no
-    unencrypted TCP to warn about. Windows has no IPC transport and keeps TCP on the loopback interface.
-    The connection file is named here because an IPC kernel without one puts its sockets in the current folder."""
-    if os.name == "nt":
-        return Config()
-    return Config({"KernelManager": {"transport": "ipc", "connection_file": os.path.join(directory, "kernel.json")}})
+def kernel_dirs(kernel_path: str) -> list[str]:
+    """The kernelspec folders of a JUPYTER_PATH value (`local_kernel`'s first)."""
+    return [os.path.join(entry, "kernels") for entry in kernel_path.split(os.pathsep) if entry]
 
 
-def _use_kernel_path(kernel_path: str) -> None:
-    os.environ["JUPYTER_PATH"] = kernel_path
-
-
-def execute(source: Path, output: Path, parameters: dict[str, Any], kernel_path: str) -> NotebookResult:
-    """Run one notebook with papermill; a failure is returned with the failing cell, not raised."""
+def execute(source: Path, output: Path, parameters: dict[str, Any], kernel_path: str,
+            kernel: Kernel | None = None) -> NotebookResult:
+    """Run one notebook with papermill in `kernel` (kept for the next notebook), else in a kernel of its own; a
+    failure is returned with the failing cell, not raised."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    _use_kernel_path(kernel_path)
+    own = kernel is None
+    kernel = kernel or Kernel(KERNEL_NAME, kernel_dirs(kernel_path), source.parent)
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     result = NotebookResult(source.stem, ok=True, seconds=0.0)
     try:
-        with tempfile.TemporaryDirectory(prefix="mdcnb-k-") as sockets:
-            papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
-                                       language="python", progress_bar=False, log_output=False,
-                                       execution_timeout=CELL_TIMEOUT_S, cwd=str(source.parent),
-                                       config=kernel_transport(sockets), store_widget_state=False)
+        papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+                                   language="python", progress_bar=False, log_output=False,
+                                   execution_timeout=CELL_TIMEOUT_S, km=kernel.manager(),
+                                   store_widget_state=False)
     except PapermillExecutionError as exc:
         first_line = next((line for line in exc.source.splitlines() if line.strip()), "")
         result = NotebookResult(source.stem, ok=False, seconds=0.0, error=f"{exc.ename}: {exc.evalue}",
                                 cell=source_cell_number(output, exc.cell_index), cell_source=first_line[:120])
     except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: reported, not raised
         result = NotebookResult(source.stem, ok=False, seconds=0.0, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        if own:
+            kernel.close()
+        else:
+            kernel.notebook_done()
     result.seconds = round(time.monotonic() - started, 2)
     return result
 
@@ -212,10 +212,25 @@ def _stage_one(dataset: Path, folder: Path, options: ReportOptions, log) -> str 
     return None
 
 
+_WORKER_KERNEL: Kernel | None = None  # a stage-2 worker's kernel, kept for every notebook the worker runs
+
+
+def _start_worker(kernel_path: str, notebooks_dir: Path) -> None:
+    """Start the worker's kernel now (it imports mdcnb while the other workers start theirs), and shut it down
+    when the worker ends."""
+    global _WORKER_KERNEL
+    _WORKER_KERNEL = Kernel(KERNEL_NAME, kernel_dirs(kernel_path), notebooks_dir)
+    multiprocessing.util.Finalize(_WORKER_KERNEL, _WORKER_KERNEL.close, exitpriority=10)
+    try:
+        _WORKER_KERNEL.manager()
+    except Exception:  # tried again for the worker's first notebook, whose result then says why it failed
+        _WORKER_KERNEL.close()
+
+
 def _run_job(job: _Job) -> NotebookResult:
     name = job.source.stem
     executed = job.week_dir / "notebooks" / f"{name}.ipynb"
-    result = execute(job.source, executed, job.parameters, job.kernel_path)
+    result = execute(job.source, executed, job.parameters, job.kernel_path, _WORKER_KERNEL)
     if not executed.exists():
         return result
     masker = Masker.for_dataset(job.dataset) if job.mask_ids else None
@@ -316,7 +331,8 @@ def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], 
     with local_kernel() as kernel_path:
         workers = max(1, min(options.workers, len(sources)))
         jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in sources]
-        with ProcessPoolExecutor(max_workers=workers) as pool, \
+        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
+                                 initargs=(kernel_path, sources[0].parent)) as pool, \
                 progress.bar("notebooks", total=len(jobs), unit=" notebook") as bar:
             for result in pool.map(_run_job, jobs):
                 with bar.external_write_mode(file=sys.stderr):

@@ -46,6 +46,8 @@ FORMAT = "mdcnb-snapshot"
 VERSION = 1
 MANIFEST = "manifest.json"
 INVENTORIES = "inventories.json"
+SHARED_ENV = "MDCNB_SNAPSHOT_SHARED"  # "1": `read` gives a folder read before back as the same object
+_SHARED: dict[Path, tuple[bytes, Snapshot]] = {}
 _SCAN_FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables; the others are its accounting
 
 
@@ -73,9 +75,32 @@ def write(snap: Snapshot, folder: str | Path) -> Path:
 
 def read(folder: str | Path) -> Snapshot:
     """The snapshot `write` left in `folder`, every file checked against the manifest; `SnapshotError` (one line,
-    naming the file) when one is missing, truncated, damaged or not the one written, or the folder is no snapshot."""
+    naming the file) when one is missing, truncated, damaged or not the one written, or the folder is no snapshot.
+    With `SHARED_ENV` set (the report's kernels, which run several notebooks each), a folder read before whose
+    manifest and files are unchanged gives back the same Snapshot object."""
     folder = Path(folder)
-    manifest = _manifest(folder)
+    data = _manifest_bytes(folder)
+    manifest = _manifest(folder, data)
+    shared = os.environ.get(SHARED_ENV) == "1"
+    kept = _SHARED.get(folder.resolve()) if shared else None
+    if kept is not None and kept[0] == data:
+        _check_files(folder, manifest)
+        return kept[1]
+    snap = _read(folder, manifest)
+    if shared:
+        _SHARED.clear()  # one snapshot kept: the report's
+        _SHARED[folder.resolve()] = (data, snap)
+    return snap
+
+
+def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists is there with its size and SHA-256 (`checked_file`)."""
+    entries = [e for e in manifest["frames"].values() if "file" in e]
+    for entry in [*entries, manifest["snapshot"]["inventories"]]:
+        checked_file(folder, entry)
+
+
+def _read(folder: Path, manifest: dict[str, Any]) -> Snapshot:
     frames = FrameReader(folder, manifest.get("frames"))
     try:
         return _Reader(frames, manifest["tables"]).snapshot(manifest["snapshot"])
@@ -88,13 +113,17 @@ def read(folder: str | Path) -> Snapshot:
         frames.close()
 
 
-def _manifest(folder: Path) -> dict[str, Any]:
+def _manifest_bytes(folder: Path) -> bytes:
     path = folder / MANIFEST
     if not path.is_file():
         what = "no snapshot folder" if not folder.is_dir() else f"no {MANIFEST} in it (not a snapshot, or unfinished)"
         raise SnapshotError(f"snapshot {folder}: {what}")
+    return path.read_bytes()
+
+
+def _manifest(folder: Path, data: bytes) -> dict[str, Any]:
     try:
-        manifest = orjson.loads(path.read_bytes())
+        manifest = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise SnapshotError(f"snapshot {folder}: {MANIFEST} is not valid JSON ({exc}): truncated or damaged") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
