@@ -79,8 +79,21 @@ def csv_text(df: pd.DataFrame) -> str:
     out = csv_ready(df)
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
-            out[column] = out[column].map(formula_safe, na_action="ignore")
+            out[column] = _formula_safe_column(out[column])
     return out.to_csv(index=False, lineterminator="\r\n")
+
+
+def _formula_safe_column(column: pd.Series) -> pd.Series:
+    """`formula_safe` of every cell, judged once per distinct value (a 300,000-row table repeats a few thousand)."""
+    try:
+        distinct = column.dropna().unique()
+    except TypeError:  # an unhashable cell: every cell judged
+        return column.map(formula_safe, na_action="ignore")
+    changed = {value: formula_safe(value) for value in distinct if formula_safe(value) is not value}
+    if not changed:
+        return column
+    hit = column.isin(list(changed))
+    return column.where(~hit, column[hit].map(changed))
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
