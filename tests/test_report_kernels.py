@@ -1,0 +1,50 @@
+"""A report worker keeps one kernel for its notebooks (`mdcnb.report.kernels`): each notebook still runs as in a new
+kernel (nothing of the one before, execution count from 1), in the same process, with the snapshot shared."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mdcnb.report import runner
+from mdcnb.report.kernels import Kernel
+from mdcnb.snapshot.stored import SHARED_ENV
+
+FIRST = "import os\nleft_behind = 41\nprint(os.getpid())"
+SECOND = ("import os\nprint(os.getpid())\nprint('left_behind' in globals(), len(Out), os.environ.get("
+          f"{SHARED_ENV!r}))")
+
+
+def _notebook(folder: Path, name: str, code: str) -> Path:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / f"{name}.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def _run_both(folder: Path) -> list[tuple[int | None, list[str]]]:
+    """Both notebooks in one kept kernel, as a stage-2 worker runs them; each one's execution count and printed
+    lines. Runs in a worker process: the kernel's client never lives in the test process, which later tests fork."""
+    sources = [_notebook(folder, "first", FIRST), _notebook(folder, "second", SECOND)]
+    with runner.local_kernel() as kernel_path:
+        kernel = Kernel(runner.KERNEL_NAME, runner.kernel_dirs(kernel_path), folder)
+        try:
+            results = [runner.execute(s, folder / "out" / s.name, {}, kernel_path, kernel) for s in sources]
+        finally:
+            kernel.close()
+    assert all(r.ok for r in results), [r.failure() for r in results]
+    cells = [nbformat.read(folder / "out" / s.name, as_version=4).cells[-1] for s in sources]
+    return [(c.execution_count, "".join(o.get("text", "") for o in c.outputs).split()) for c in cells]
+
+
+@pytest.mark.slow
+def test_a_kept_kernel_runs_each_notebook_as_a_new_one(tmp_path):
+    with ProcessPoolExecutor(max_workers=1) as worker:
+        (first_count, first_lines), (second_count, second_lines) = worker.submit(_run_both, tmp_path).result()
+    assert first_count == second_count == 1  # papermill injects no cell without parameters
+    assert second_lines[0] == first_lines[0]  # the same kernel process ran both
+    assert second_lines[1:] == ["False", "0", "1"]  # nothing left from the first; snapshot reads shared
