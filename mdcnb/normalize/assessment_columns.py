@@ -26,7 +26,7 @@ import pandas as pd
 from msgspec import UNSET
 
 from mdcnb.core import schema
-from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, metadata_texts
+from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, raw_texts
 from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
 from mdcnb.sources.dataset import Skip, Span, iter_raw_records
@@ -252,7 +252,8 @@ def _metadata(key: np.ndarray, props: list[Properties], normaliser: AssessmentNo
     for a key met first (as in the per-row path: the first record of a key decides)."""
     keys = _Codes(key.tolist())
     code, first = _combined([keys], len(key))
-    texts, inline = metadata_texts([p.metadata for p in props])
+    texts, inline = raw_texts([p.metadata for p in props])
+    raw_texts([p.statusPerInitiative for p in props])  # not read, but checked as orjson and `fold` would
     metas = [normaliser.metadata_columns(keys.value(row), inline[texts[row]]) for row in first.tolist()]
     return {name: _objects([m[name] for m in metas])[code] for name in ("metadata_display_name", *_META)}
 
