@@ -312,7 +312,7 @@ def _frame(pieces: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     for column in schema.ASSESSMENTS.columns:
         values = np.concatenate([piece.pop(column.name) for piece in pieces]) if pieces else _objects([])
         data[column.name] = typed(values, column.dtype)
-    return pd.DataFrame(data, index=pd.RangeIndex(rows))
+    return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
 
 
 def typed(values: np.ndarray, dtype: str) -> pd.Series:
