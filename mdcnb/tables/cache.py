@@ -7,7 +7,8 @@ file by its path, size, modification and change times and inode, so an unchanged
 of the code that produces the tables; a dataset copied elsewhere finds the same entry, any change of content makes a
 new one. The entry holds one Parquet file per table with rows, written and read by DuckDB, and `entry.json` (rows
 per table, the dataset's manifest). Every text, list or JSON column is stored as integer codes into its distinct
-values, which a second file holds (`<table>.values.parquet`: column, code, value; lists and objects as JSON text): a
+values, which a second file holds (`<table>.values.parquet`: the column's number in the contract, code, value;
+lists and objects as JSON text): a
 million assessments repeat a few hundred ids, names and states, so an entry is small and a read makes one object per
 distinct value. A reader that needs a few tables (`load_tables(names=...)`) reads only their files. Only datasets
 whose record files hold more than `MIN_BYTES` are cached (small ones load faster than a cache lookup pays off), at
@@ -163,16 +164,24 @@ def _read_table(con: duckdb.DuckDBPyConnection, entry: Path, name: str, rows: in
     if not rows:
         return table.frame()
     raw = con.execute("SELECT * FROM read_parquet(?)", [str(entry / f"{name}.parquet")]).fetchnumpy()
-    values: dict[str, list[Any]] = {column.name: [] for column in table.columns if column.dtype in _CODED}
-    if (entry / f"{name}.values.parquet").exists():  # absent when every coded column is null
-        stored = con.execute("SELECT column_name, value FROM read_parquet(?) ORDER BY column_name, code",
-                             [str(entry / f"{name}.values.parquet")]).fetchall()
-        for column_name, value in stored:
-            values[column_name].append(value)
-    data = {column.name: _column(raw[column.name], column.dtype, values.get(column.name)) for column in table.columns}
+    values = _values(con, entry / f"{name}.values.parquet")
+    data = {column.name: _column(raw.pop(column.name), column.dtype,
+                                 values.get(number, []) if column.dtype in _CODED else None)
+            for number, column in enumerate(table.columns)}
     if any(len(column) != rows for column in data.values()):
         raise ValueError(f"table cache entry {entry}: {name} does not hold {rows} rows")
     return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
+
+
+def _values(con: duckdb.DuckDBPyConnection, path: Path) -> dict[int, list[Any]]:
+    """The distinct values of each coded column (by its number in the contract), in code order."""
+    if not path.exists():  # every coded column is null
+        return {}
+    stored = con.execute("SELECT number, value FROM read_parquet(?) ORDER BY number, code", [str(path)]).fetchnumpy()
+    numbers, values = np.ma.getdata(stored["number"]), stored["value"]
+    starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+    ends = [*starts[1:].tolist(), len(numbers)]
+    return {int(numbers[a]): values[a:b].tolist() for a, b in zip(starts.tolist(), ends, strict=True)}
 
 
 def _column(stored: np.ndarray, dtype: str, values: list[Any] | None) -> pd.Series:
@@ -181,11 +190,10 @@ def _column(stored: np.ndarray, dtype: str, values: list[Any] | None) -> pd.Seri
     if values is not None:
         if dtype != schema.STRING:  # JSON text, each distinct value read once
             values = [orjson.loads(v) for v in values]
+        if dtype == schema.STRING:  # each distinct string checked once, then taken
+            return pd.Series(pd.array(values, dtype="string").take(data, allow_fill=True))
         distinct = np.fromiter([*values, None], dtype=object, count=len(values) + 1)
-        cells = distinct[data]  # code -1: the None at the end
-        if dtype == schema.STRING:
-            return pd.Series(cells, dtype="string")
-        return pd.Series(cells, dtype="object")
+        return pd.Series(distinct[data], dtype="object")  # code -1: the None at the end
     if dtype == schema.TIME:
         return pd.Series(pd.DatetimeIndex(data.view("M8[ns]")).tz_localize("UTC"))
     if dtype == schema.INT:
@@ -231,20 +239,20 @@ def _write(entry: Path, tables: Tables) -> None:
 def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str, frame: pd.DataFrame) -> None:
     """`<name>.parquet` (codes for coded columns) and `<name>.values.parquet` (their distinct values)."""
     stored, values = {}, []
-    for column in schema.TABLES[name].columns:
+    for number, column in enumerate(schema.TABLES[name].columns):
         series = frame[column.name]
         if str(series.dtype) != schema.PANDAS_DTYPE[column.dtype]:
             raise TypeError(f"{name}.{column.name} is {series.dtype}, not {column.dtype}")
         if column.dtype in _CODED:
             codes, distinct = _codes(series, column.dtype)
             stored[column.name] = codes
-            values += [(column.name, code, value) for code, value in enumerate(distinct)]
+            values += [(number, code, value) for code, value in enumerate(distinct)]
         elif column.dtype == schema.TIME:
             stored[column.name] = series.array.asi8
         else:
             stored[column.name] = series
     for relative, data in ((f"{name}.parquet", pd.DataFrame(stored, copy=False)),
-                           (f"{name}.values.parquet", pd.DataFrame(values, columns=["column_name", "code", "value"]))):
+                           (f"{name}.values.parquet", pd.DataFrame(values, columns=["number", "code", "value"]))):
         if relative.endswith(".values.parquet") and not values:
             continue
         path = folder / relative
