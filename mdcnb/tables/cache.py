@@ -47,6 +47,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 # The code whose change changes the tables of an unchanged dataset.
 _CODE = ("core/schema", "sources/dataset.py", "tables/__init__.py", "tables/cache.py", "normalize")
 _CODED = (schema.STRING, schema.LIST, schema.JSON)  # stored as codes into distinct values
+_DTYPE = {dtype: schema.PANDAS_DTYPE[dtype] for dtype in _CODED}
 
 
 def cache_dir() -> Path:
@@ -190,10 +191,9 @@ def _column(stored: np.ndarray, dtype: str, values: list[Any] | None) -> pd.Seri
     if values is not None:
         if dtype != schema.STRING:  # JSON text, each distinct value read once
             values = [orjson.loads(v) for v in values]
-        if dtype == schema.STRING:  # each distinct string checked once, then taken
-            return pd.Series(pd.array(values, dtype="string").take(data, allow_fill=True))
-        distinct = np.fromiter([*values, None], dtype=object, count=len(values) + 1)
-        return pd.Series(distinct[data], dtype="object")  # code -1: the None at the end
+        missing = pd.NA if dtype == schema.STRING else None
+        cells = np.fromiter([*values, missing], dtype=object, count=len(values) + 1)[data]  # code -1: missing
+        return pd.Series(pd.arrays.StringArray(cells) if dtype == schema.STRING else cells, dtype=_DTYPE[dtype])
     if dtype == schema.TIME:
         return pd.Series(pd.DatetimeIndex(data.view("M8[ns]")).tz_localize("UTC"))
     if dtype == schema.INT:
