@@ -7,8 +7,8 @@ the time of each analysis function on the loaded tables. `--runs N` repeats the 
 the median. The bound: orjson decompressing and parsing the same record files, in 2 processes (each reads every
 file and parses every other line), wall time and CPU time, and the cold load's ratio to each (this machine is
 shared, so the CPU ratio is the steadier one). The load's CPU time and memory count its worker processes too
-(`mdcnb.normalize.pooled`): CPU summed, the largest worker's peak RSS beside the loading process's own. Records the ratios, the peak memory and the cached load for the
-README (benchmarks/_results.py).
+(`mdcnb.normalize.pooled`): CPU summed, the largest worker's peak RSS beside the loading process's own. Records the
+ratios, the peak memory and the cached load for the README (benchmarks/_results.py).
 Usage: .venv/bin/python benchmarks/load_tables.py [--scale large|N] [--dataset DIR] [--runs N]
 """
 
