@@ -368,7 +368,8 @@ static int skip_container(Scan *s, int depth, unsigned char close) {
             if (s->p >= s->end || *s->p != '"' || read_string(s, &start, &len, &flags) || expect(s, ':'))
                 return BAIL;
         }
-        if (skip_value(s, depth + 1)) return BAIL;
+        if (s->p < s->end && *s->p == '"' ? read_string(s, &start, &len, &flags) : skip_value(s, depth + 1))
+            return BAIL; /* a string (most values) read here, without a call */
         if (next_is(s, ',')) continue;
         return expect(s, close);
     }
@@ -566,7 +567,8 @@ static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *ro
             seen |= bit;
             rc = read_member(s, key, row, depth);
         } else {
-            rc = skip_value(s, depth + 1);
+            /* most unread values are strings: read here, without a call */
+            rc = s->p < s->end && *s->p == '"' ? read_string(s, &start, &len, &flags) : skip_value(s, depth + 1);
         }
         if (rc) return rc;
         if (next_is(s, ',')) continue;
