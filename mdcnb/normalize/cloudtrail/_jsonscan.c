@@ -484,7 +484,7 @@ static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int 
 }
 
 /* A string value's text, decoded when escaped (`flags`): [start, start + len). */
-static int string_value(Scan *s, const unsigned char **start, size_t *len, int *flags) {
+ALWAYS_INLINE int string_value(Scan *s, const unsigned char **start, size_t *len, int *flags) {
     if (s->p >= s->end || *s->p != '"' || read_string(s, start, len, flags)) return BAIL;
     return decoded(s, start, len, *flags);
 }
