@@ -5,7 +5,8 @@
    of distinct texts, 0 is None and 1 is ""; a `Scanner` keeps that list across the files it reads, so the files of
    one task share their codes), its size as delivered, its eventID (hashed when it has the 36 characters of a UUID,
    else where it is) and its readOnly flag. `uuid_hashes` hashes such ids for the general path, so both paths share
-   one hash. `IdSet` holds such hashes for de-duplication, within a task and across tasks.
+   one hash. `IdSet` holds such hashes for de-duplication, within a task and across tasks. `groups` numbers the
+   int64 keys the counts group records by (columns.group_rows).
 
    It is a fast path, not a second reader: it reads only what it can read exactly as the strict msgspec reader
    (fallback.py) would. UTF-8 text is validated wherever it is (and kept as is), escapes
