@@ -165,3 +165,41 @@ def test_a_big_table_reads_back_exactly_column_by_column(tmp_path):
     assert back["state"].isna().sum() == rows // 4 and back["all_missing"].isna().all()
     assert len({id(v) for v in back["state"].array if v is not pd.NA}) == 3  # one object per distinct string
     assert back["tags"][0] is back["tags"][3] and back["extra"][0] is back["extra"][10]  # equal cells: one object
+
+
+
+_PROGRESS_BAR = """
+from pathlib import Path
+import duckdb
+from mdcnb.snapshot.parquet import FrameReader, FrameWriter
+from mdcnb.tables.history import HistoryStore
+setting = "SELECT current_setting('enable_progress_bar')"
+folder = Path({folder!r})
+with HistoryStore(folder / "h.duckdb") as store:
+    cons = [FrameReader(folder, {{}})._con, FrameWriter(folder)._con, store.con]
+    print([duckdb.connect().execute(setting).fetchall()] + [c.execute(setting).fetchall() for c in cons])
+"""
+
+
+def test_no_duckdb_connection_of_mdcnb_shows_a_progress_bar_in_a_kernel(tmp_path):
+    """In a notebook kernel DuckDB turns its progress bar on, and a long query under load would put that widget into
+    an executed report notebook; mdcnb's connections turn it off (a plain connection, printed first, keeps it)."""
+    from jupyter_client.manager import KernelManager
+
+    from mdcnb.report.kernels import transport
+
+    printed: list[str] = []
+    manager = KernelManager(kernel_name="python3", config=transport(str(tmp_path)))
+    manager.start_kernel()
+    client = manager.client()
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=120)
+        code = _PROGRESS_BAR.format(folder=str(tmp_path))
+        reply = client.execute_interactive(code, timeout=120, output_hook=lambda m: printed.append(
+            m["content"].get("text", "")))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok"
+    assert "".join(printed).strip() == "[[(True,)], [(False,)], [(False,)], [(False,)]]"

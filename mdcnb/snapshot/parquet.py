@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from mdcnb.core import duck
 from mdcnb.tables.history import COLUMNWISE_ROWS
 
 INDEX = "__index__"  # the column that holds a frame's index when it is not 0..n-1
@@ -140,7 +141,7 @@ class FrameWriter:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     _names: dict[int, tuple[str, pd.DataFrame]] = field(default_factory=dict)
     _files: dict[str, str] = field(default_factory=dict)  # SHA-256 -> the file written with it
-    _con: duckdb.DuckDBPyConnection = field(default_factory=duckdb.connect)
+    _con: duckdb.DuckDBPyConnection = field(default_factory=duck.connect)
 
     def frame(self, name: str, frame: pd.DataFrame) -> str:
         """Write `frame` as `<name>.parquet`; the name to find it by in the manifest."""
@@ -191,7 +192,7 @@ class FrameReader:
     entries: dict[str, dict[str, Any]]
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     _encodings: dict[str, dict[str, bool]] = field(default_factory=dict)  # file -> column -> stored as a dictionary
-    _con: duckdb.DuckDBPyConnection = field(default_factory=lambda: duckdb.connect(config={"threads": 1}))
+    _con: duckdb.DuckDBPyConnection = field(default_factory=lambda: duck.connect(threads=1))
 
     def frame(self, name: str) -> pd.DataFrame:
         if name not in self._frames:

@@ -32,7 +32,7 @@ import orjson
 import pandas as pd
 
 from mdcnb import __version__
-from mdcnb.core import schema
+from mdcnb.core import duck, schema
 from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, existing_record_path
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def _read(entry: Path, dataset: Path, names: Collection[str] | None) -> Tables:
 
     index = orjson.loads((entry / ENTRY).read_bytes())
     rows = index["rows"]
-    con = duckdb.connect(config={"threads": 1})
+    con = duck.connect(threads=1)
     try:
         frames = {name: _read_table(con, entry, name, rows[name]) for name in (names or schema.TABLES)}
     finally:
@@ -221,7 +221,7 @@ def _write(entry: Path, tables: Tables) -> None:
     """Write an entry into a private folder beside it, then rename that folder to the entry."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".writing-"))
-    con = duckdb.connect(config={"threads": 1})
+    con = duck.connect(threads=1)
     try:
         rows = {}
         for name, frame in tables.items():

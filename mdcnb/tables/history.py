@@ -38,7 +38,7 @@ import duckdb
 import pandas as pd
 
 from mdcnb import __version__
-from mdcnb.core import schema
+from mdcnb.core import duck, schema
 from mdcnb.core.weeks import iso_week
 from mdcnb.tables import Tables
 from mdcnb.tables.history_columns import cast_sql, from_store, store_frame
@@ -371,7 +371,7 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duck.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:  # locked by another process: wait; not a store (truncated, other file): say so
             locked = isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
             if not locked or time.monotonic() > deadline:
