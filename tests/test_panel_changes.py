@@ -126,6 +126,23 @@ def test_a_change_redraws_the_same_figure_widget_in_one_batch():
     assert list(widget.data[0].x) == list(ranked.result.data[0].x)
 
 
+def test_a_figure_shown_again_after_a_notice_is_not_printed_as_text(monkeypatch):
+    """Back from a notice, the view shows its FigureWidget again: its widget view and title, without IPython's text
+    form of the widget (which printed every data point of the figure)."""
+    panel = FilterPanel(scopes=[("one", "s1"), ("two", "s2")])
+    bars = go.Figure(go.Bar(x=["a"], y=[1])).update_layout(title_text="Bars")
+    view = panel.view(lambda f: go.Figure() if f.scopes == ("s2",) else bars, "recommendations")
+    printed = Counter()
+    monkeypatch.setattr(go.FigureWidget, "__repr__", lambda self: printed.update(["repr"]) or "FigureWidget")
+    panel.controls["scopes"].value = ("s2",)
+    assert view.notice is not None
+    panel.controls["scopes"].value = ()
+    shown = view.output.outputs[0]["data"]
+    assert shown["application/vnd.jupyter.widget-view+json"]["model_id"] == view.figure.model_id
+    assert shown["text/plain"] == "FigureWidget: Bars"
+    assert printed["repr"] == 0
+
+
 # ---------------------------------------------------------------- every control reaches every view, or says not
 
 def _seen(view: View) -> str:
