@@ -28,7 +28,8 @@ from mdcnb.widgets.panel import FilterPanel, View
 
 # Every function a score or compliance change computes, by where it is looked up: (module, name, counted as).
 # (Counted as `analysis.<module>.<name>`, apart from the measures' ids.)
-ANALYSIS = [(score, "scopes", "score.scopes"), (score, "controls", "score.controls"),
+ANALYSIS = [(score, "scopes", "score.scopes"), (score, "filter_scopes", "score.filter_scopes"),
+            (score, "controls", "score.controls"),
             (score_detail, "controls", "score.controls"),
             (score_detail, "control_recommendations", "score_detail.control_recommendations"),
             (score_detail, "recommendation_rows", "score_detail.recommendation_rows"),
@@ -73,10 +74,11 @@ def test_a_score_change_computes_each_measure_and_analysis_once(sample, calls):
         calls.clear()
         panel.controls["scopes"].value = tuple(picked)
         assert max(calls.values()) == 1, (turn, {k: v for k, v in calls.items() if v > 1})
-        for name in ("analysis.score.scopes", "analysis.score.controls",
+        for name in ("analysis.score.filter_scopes", "analysis.score.controls",
                      "analysis.score_detail.control_recommendations", "score.overall", "score.scopes",
                      "score.controls", "score.unhealthy", "score.top_control"):
             assert calls[name] == 1, (turn, name)  # what the change must compute, computed
+        assert calls["analysis.score.scopes"] == 0  # every scope is scored once per snapshot: a change picks rows
         assert calls["analysis.score_detail.recommendation_rows"] == 0  # the join is made once, with the panel
     calls.clear()
     panel.controls["severities"].value = ("High",)  # the scopes stay: only what severity changes is computed
