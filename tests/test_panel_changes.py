@@ -20,7 +20,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from test_widgets import _snapshot, _two_weeks, _volume
 
 from mdcnb import widgets
-from mdcnb.analysis import compliance, score, score_detail
+from mdcnb.analysis import compliance, cost_units, coverage, score, score_detail
 from mdcnb.measures import registry
 from mdcnb.snapshot import Snapshot, build
 from mdcnb.sources.dataset import default_dataset
@@ -103,6 +103,22 @@ def test_a_compliance_change_computes_each_measure_and_analysis_once(sample, cal
             assert calls[counted] == 1, (turn, counted)
         grouped += calls["analysis.compliance.unhealthy_resources"]
     assert grouped == 1  # the unhealthy resources are grouped once per snapshot, whatever the changes
+
+
+def test_a_coverage_change_labels_no_plan_setting_again(sample, monkeypatch):
+    """The plan matrix's cells are labelled once, with the panel; a change selects and pivots them."""
+    panel = widgets.coverage_explorer(sample)
+    labelled: Counter = Counter()
+    label = coverage._plan_label
+    monkeypatch.setattr(coverage, "_plan_label", lambda row: labelled.update(["cell"]) or label(row))
+    scope = panel.controls["scopes"].options[0][1]
+    panel.controls["scopes"].value = (scope,)
+    shown = panel.views[3].result
+    assert labelled["cell"] == 0
+    settings = cost_units.plan_settings(sample.tables)
+    assert shown.equals(coverage.plan_matrix(settings[settings["subscription_id"] == scope],
+                                             cost_units.scope_names(sample.tables)))
+    assert len(shown) >= 1
 
 
 def _widget_messages(figure: go.FigureWidget) -> Counter:
