@@ -35,6 +35,7 @@ ANALYSIS = [(score, "scopes", "score.scopes"), (score, "filter_scopes", "score.f
             (score_detail, "recommendation_rows", "score_detail.recommendation_rows"),
             (compliance, "standards", "compliance.standards"), (compliance, "rollup", "compliance.rollup"),
             (compliance, "failing_controls", "compliance.failing_controls"),
+            (compliance, "select", "compliance.select"),
             (compliance, "unhealthy_resources", "compliance.unhealthy_resources")]
 
 
@@ -98,9 +99,10 @@ def test_a_compliance_change_computes_each_measure_and_analysis_once(sample, cal
         panel.controls[name].value = tuple(value)
         assert max(calls.values()) == 1, (turn, {k: v for k, v in calls.items() if v > 1})
         for counted in ("analysis.compliance.standards", "analysis.compliance.rollup",
-                        "analysis.compliance.failing_controls", "compliance.failed_assessments",
+                        "analysis.compliance.select", "compliance.failed_assessments",
                         "compliance.pass_rate", "compliance.by_standard"):
             assert calls[counted] == 1, (turn, counted)
+        assert calls["analysis.compliance.failing_controls"] == 0  # found for every scope once: a change picks rows
         grouped += calls["analysis.compliance.unhealthy_resources"]
     assert grouped == 1  # the unhealthy resources are grouped once per snapshot, whatever the changes
 
