@@ -1,8 +1,10 @@
-"""The table cache: a big dataset is normalised once; any change to its files makes a new entry."""
+"""The table cache: a big dataset is normalised once; any change to the content of its files makes a new entry, and
+an entry read back gives the tables exactly (every dtype of the contracts, nulls, shared lists)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -23,6 +25,10 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def _entries(cache):
+    return [p for p in cache.iterdir() if (p / table_cache.ENTRY).exists()] if cache.exists() else []
+
+
 def _dataset(root):
     return dataset_from(root, securescores=[secure_score(SCOPE, 3, 6, 1)], securescorecontrols=[
         score_control(SCOPE, "ctl", current=3, maximum=6, healthy=1, unhealthy=1)])
@@ -31,8 +37,9 @@ def _dataset(root):
 def test_second_load_comes_from_the_cache(tmp_path, cache, monkeypatch):
     dataset = _dataset(tmp_path / "ds")
     first = tables.load_tables(dataset)
-    assert len(list(cache.glob("*.pickle"))) == 1
-    assert oct(next(cache.glob("*.pickle")).stat().st_mode & 0o777) == "0o600"
+    assert len(_entries(cache)) == 1
+    files = list(_entries(cache)[0].iterdir())
+    assert files and all(oct(f.stat().st_mode & 0o777) == "0o600" for f in files)
 
     def fail(path):
         raise AssertionError("normalised again although cached")
@@ -60,26 +67,27 @@ def test_small_datasets_and_switched_off_cache_write_nothing(tmp_path, cache, mo
     monkeypatch.delenv("MDCNB_TABLE_CACHE")
     monkeypatch.setattr(table_cache, "MIN_BYTES", 10**12)
     tables.load_tables(dataset)
-    assert not cache.exists() or not list(cache.glob("*.pickle"))
+    assert not _entries(cache)
 
 
 def test_a_corrupt_entry_is_rebuilt(tmp_path, cache):
     dataset = _dataset(tmp_path / "ds")
     tables.load_tables(dataset)
-    entry = next(cache.glob("*.pickle"))
-    entry.write_bytes(b"not a pickle")
+    table = _entries(cache)[0] / "score_controls.parquet"
+    table.write_bytes(b"not parquet")
     assert len(tables.load_tables(dataset).score_controls) == 1
-    assert entry.read_bytes() != b"not a pickle"
+    assert table.read_bytes() != b"not parquet"
 
 
 def test_named_tables_are_read_alone_and_the_others_are_empty(tmp_path, cache, monkeypatch):
     dataset = _dataset(tmp_path / "ds")
     full = tables.load_tables(dataset)
-    read: list[object] = []
-    real_load = table_cache.pickle.load
-    monkeypatch.setattr(table_cache.pickle, "load", lambda fh: read.append(1) or real_load(fh))
+    read: list[str] = []
+    real_read = table_cache._read_table
+    monkeypatch.setattr(table_cache, "_read_table", lambda con, entry, name, rows: read.append(name) or
+                        real_read(con, entry, name, rows))
     some = tables.load_tables(dataset, names=["secure_scores"])
-    assert len(read) == 2  # the index, then that one table: the others are not read
+    assert read == ["secure_scores"]  # the others are not read
     pd.testing.assert_frame_equal(some.secure_scores, full.secure_scores)
     assert some.score_controls.empty and list(some.score_controls.columns) == list(full.score_controls.columns)
     assert some.manifest == full.manifest and some.dataset == dataset
@@ -92,3 +100,36 @@ def test_named_tables_without_a_cache_are_the_same(tmp_path, monkeypatch):
     dataset = _dataset(tmp_path / "ds")
     some = tables.load_tables(dataset, names=["score_controls"])
     assert len(some.score_controls) == 1 and some.secure_scores.empty
+
+
+def test_the_sample_read_back_from_the_cache_is_the_sample(tmp_path, cache, monkeypatch):
+    """Every dtype of the contracts, nulls and lists, through the Parquet files and back."""
+    fresh = tables.load_tables()
+    assert _entries(cache)
+    monkeypatch.setattr(tables, "normalise_dataset", None)  # a second load must read the entry
+    again = tables.load_tables()
+    for name, frame in fresh.items():
+        pd.testing.assert_frame_equal(again[name], frame, obj=name)
+    assert again.manifest == fresh.manifest and len(again.assessments) == 1407
+
+
+def test_changed_content_with_the_same_size_and_time_is_normalised_again(tmp_path, cache):
+    dataset = _dataset(tmp_path / "ds")
+    path = dataset / "securescores.jsonl"
+    assert tables.load_tables(dataset).secure_scores["current"].tolist() == [3.0]
+    stat = path.stat()
+    path.write_bytes(path.read_bytes().replace(b'"current":3', b'"current":4'))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    assert tables.load_tables(dataset).secure_scores["current"].tolist() == [4.0]
+
+
+def test_a_copy_of_the_dataset_finds_the_same_entry(tmp_path, cache, monkeypatch):
+    dataset = _dataset(tmp_path / "ds")
+    first = tables.load_tables(dataset)
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    monkeypatch.setattr(tables, "normalise_dataset", None)
+    second = tables.load_tables(copy)
+    pd.testing.assert_frame_equal(second.secure_scores, first.secure_scores)
+    assert second.dataset == copy and len(_entries(cache)) == 1

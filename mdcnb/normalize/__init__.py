@@ -120,21 +120,33 @@ def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser
             ("assessments", posture.AssessmentNormaliser(metadata))]
 
 
-def normalise_dataset(dataset: Path, *, columnar: bool = True) -> Normalised:
+def normalise_dataset(dataset: Path, *, columnar: bool = True, processes: int | None = None) -> Normalised:
     """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records).
 
     Assessments are read column by column (`assessment_columns`); `columnar=False` reads them record by record,
-    the reference that path is tested against.
+    the reference that path is tested against, in this process. A big dataset is read by `processes` worker
+    processes (`pooled`: None means `$MDCNB_LOAD_PROCESSES` or the cores), into the same tables.
     """
-    out = Normalised()
+    from mdcnb.normalize import pooled  # it builds on this module
+
     with gc_paused():
+        if columnar and (processes := pooled.processes_for(dataset, processes)) > 1:
+            out = pooled.normalise(dataset, processes)
+            if out is not None:
+                return out
+        out = Normalised()
         _normalise_files(dataset, out, columnar)
     return out
 
 
+def _source(dataset: Path, record_type: str) -> str:
+    """The file a record type's skips name."""
+    return str(existing_record_path(dataset, record_type) or record_path(dataset, record_type))
+
+
 def _normalise_files(dataset: Path, out: Normalised, columnar: bool) -> None:
     for record_type, normaliser in _pipeline({}):
-        source = str(existing_record_path(dataset, record_type) or record_path(dataset, record_type))
+        source = _source(dataset, record_type)
         if isinstance(normaliser, posture.AssessmentNormaliser):
             out.built[record_type] = assessment_columns.normalise_assessments(
                 dataset, normaliser, out.skips, _per_row(record_type, source, normaliser, out.skips),

@@ -7,10 +7,11 @@ records are read in chunks; each field of a chunk becomes integer codes into its
 joined metadata) is computed once per distinct value, or distinct combination of values, by the per-row path's own
 functions, and spread back to the rows by the codes. Equal strings end up as one object.
 
-Only a chunk whose every record has a plain shape takes this path: each key that is read spelled as the REST API or
-Resource Graph spells it, text where text is read, nesting shallow enough for `fold`, no id read before and no
-record the per-row path would skip. Any other chunk goes record by record through the per-row path (`PerRow`), so
-odd input gives the same rows and the same skips in the same order.
+Only a chunk whose every record has the plain shape of `assessment_shape` (read by msgspec into typed objects, no
+dict per JSON object) takes this path: each key that is read spelled as the REST API or Resource Graph spells it,
+text where text is read, nesting shallow enough for `fold`, no id read before and no record the per-row path would
+skip. Any other chunk goes record by record through the per-row path (`PerRow`, its lines read by orjson), so odd
+input gives the same rows and the same skips in the same order.
 """
 
 from __future__ import annotations
@@ -20,26 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
+from msgspec import UNSET
 
 from mdcnb.core import schema
-from mdcnb.normalize.common import MAX_DEPTH, RecordError, fold, last_segment, lower, subscription_of, text
+from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, raw_texts
+from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
-from mdcnb.sources.dataset import Skip, iter_raw_records
+from mdcnb.sources.dataset import Skip, Span, iter_raw_records
 
 CHUNK = 8192
 RECORD_TYPE = "assessments"
 
-# The keys a plain record may have, one spelling each: any other key or spelling sends its chunk to the per-row
-# path, whose `fold` reads every spelling. `resourceDetails` is spelled in PascalCase (Resource Graph) or camelCase
-# (REST); `_DETAILS` are the folded names `resource_columns` reads, in the order of both spellings.
-_TOP = frozenset({"id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
-                  "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
-_PROPS = frozenset({"resourceDetails", "displayName", "status", "links", "metadata", "statusPerInitiative", "risk",
-                    "additionalData"})
-_NESTED = {"status": frozenset({"code", "cause", "description", "firstEvaluationDate", "statusChangeDate"}),
-           "links": frozenset({"azurePortal", "azurePortalUri"}),
-           "risk": frozenset({"level", "riskFactors", "attackPathsReferences", "isContextualRisk"})}
+# The keys of `resourceDetails` a plain record may have: PascalCase (Resource Graph) or camelCase (REST), one
+# spelling per record; any other sends its chunk to the per-row path, whose `fold` reads every spelling.
+_RISK = frozenset({"level", "riskFactors", "attackPathsReferences", "isContextualRisk"})
 _PASCAL = ("Source", "Id", "ConnectorId", "NativeResourceId", "NativeCloudUniqueIdentifier", "AwsResourceId",
            "GcpResourceId", "AzureResourceId", "ResourceName", "ResourceType", "ResourceProvider", "HierarchyId",
            "Region")
@@ -58,8 +55,9 @@ class _NotPlain(Exception):
     """A chunk the columnar path does not read; the per-row path reads it."""
 
 
-# (line, record, its text, the reader's skips (unreadable lines) between the previous record and this one)
-_Item = tuple[int, dict[str, Any], bytes, tuple[Skip, ...]]
+# (line, record (a plain `Record`, else a dict), its text, the reader's skips (unreadable lines) between the previous
+# record and this one)
+_Item = tuple[int, Record | dict[str, Any], bytes, tuple[Skip, ...]]
 
 
 def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Skip], per_row: PerRow,
@@ -68,10 +66,19 @@ def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips
 
     `columnar=False` sends every chunk through `per_row` (the reference the columnar path is tested against).
     """
+    return _frame(read_pieces(dataset, normaliser, skips, per_row, columnar=columnar)[0])
+
+
+def read_pieces(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Skip], per_row: PerRow, *,
+                columnar: bool = True, span: Span | None = None) -> tuple[list[dict[str, np.ndarray]], int]:
+    """The columns of each chunk (object arrays) of the file, or of its `span`, and the number of records read."""
     seen: dict[str, int | str] = {}
     pieces: list[dict[str, np.ndarray]] = []
     reader: list[Skip] = []
-    for chunk in _chunks(iter_raw_records(dataset, RECORD_TYPE, reader), reader):
+    read = 0
+    for chunk in _chunks(iter_raw_records(dataset, RECORD_TYPE, reader, span, decoded if columnar else None),
+                         reader):
+        read += len(chunk)
         try:
             if not columnar:
                 raise _NotPlain
@@ -82,10 +89,10 @@ def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips
             columns = {name: _objects(values) for name, values in per_row(_interleaved(chunk, skips), seen).items()}
         pieces.append(columns)
     skips.extend(reader)  # after the last record: unreadable lines, a file that ends early
-    return _frame(pieces)
+    return pieces, read
 
 
-def _chunks(records: Iterator[tuple[int, dict[str, Any], bytes]], reader: list[Skip]) -> Iterator[list[_Item]]:
+def _chunks(records: Iterator[tuple[int, Any, bytes]], reader: list[Skip]) -> Iterator[list[_Item]]:
     chunk: list[_Item] = []
     for line, record, raw in records:
         chunk.append((line, record, raw, tuple(reader) if reader else ()))
@@ -98,9 +105,10 @@ def _chunks(records: Iterator[tuple[int, dict[str, Any], bytes]], reader: list[S
 
 
 def _interleaved(chunk: list[_Item], skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, record, _, before in chunk:
+    """The chunk's records as the per-row path reads them (dicts), the reader's skips before each."""
+    for line, record, raw, before in chunk:
         skips.extend(before)
-        yield line, record
+        yield line, record if type(record) is dict else orjson.loads(raw)
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
@@ -111,26 +119,27 @@ def _objects(values: Sequence[Any]) -> np.ndarray:
 
 def _columns(chunk: list[_Item], normaliser: AssessmentNormaliser, seen: dict[str, int | str]) -> dict[str, Any]:
     """The contract's columns of a plain chunk (object arrays), its ids entered into `seen`; `_NotPlain` otherwise."""
-    props = [_plain_properties(record, raw) for _, record, raw, _ in chunk]
+    records: list[Record] = [item[1] for item in chunk]  # type: ignore[misc]
+    if not all(type(record) is Record for record in records):
+        raise _NotPlain
+    props = [record.properties for record in records]
     share = normaliser.share
     try:
-        ids = [item[1].get("id") for item in chunk]
-        if not all(type(i) is str for i in ids):
-            raise _NotPlain
+        ids = [record.id for record in records]
         assessment_id = _objects([i.strip().lower() or None for i in ids])  # `lower`, once per row (ids are unique)
         if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(chunk) \
                 or not seen.keys().isdisjoint(assessment_id):
             raise _NotPlain  # a missing or repeated id: the per-row path says which
-        key = _filled(_Codes([item[1].get("name") for item in chunk]).spread(lower, share), assessment_id,
+        key = _filled(_Codes([record.name for record in records]).spread(lower, share), assessment_id,
                       lambda aid: share(lower(last_segment(aid))))
         meta = _metadata(key, props, normaliser)
         columns = {
             "assessment_id": assessment_id,
             "assessment_key": key,
-            "subscription_id": _filled(_Codes([item[1].get("subscriptionId") for item in chunk]).spread(lower, share),
+            "subscription_id": _filled(_Codes([record.subscriptionId for record in records]).spread(lower, share),
                                        assessment_id, lambda aid: share(subscription_of(aid))),
             **_resource(props, assessment_id, share),
-            "display_name": _or(_Codes([p.get("displayName") for p in props]).spread(text, share),
+            "display_name": _or(_Codes([p.displayName for p in props]).spread(text, share),
                                 meta.pop("metadata_display_name")),
             **_status(props, share),
             "portal_link": _portal_links(props, share),
@@ -143,24 +152,9 @@ def _columns(chunk: list[_Item], normaliser: AssessmentNormaliser, seen: dict[st
     return columns
 
 
-def _plain_properties(record: dict[str, Any], raw: bytes) -> dict[str, Any]:
-    """The `properties` of a plain record; `_NotPlain` for a record whose nesting `fold` may refuse or with a key
-    that is not read as spelled."""
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH or not record.keys() <= _TOP:
-        raise _NotPlain
-    props = record.get("properties")
-    if type(props) is not dict or not props.keys() <= _PROPS:
-        raise _NotPlain
-    return props
-
-
-def _items(value: Any) -> tuple[tuple[str, Any], ...]:
-    """A nested object as a hashable value (codes are taken over it); none for null or empty."""
-    if type(value) is dict:
-        return tuple(value.items())
-    if value:
-        raise _NotPlain
-    return ()
+def _items(value: dict[str, str | None] | None) -> tuple[tuple[str, str | None], ...]:
+    """`resourceDetails` as a hashable value (codes are taken over it); none for null."""
+    return tuple(value.items()) if value else ()
 
 
 def _plain(items: tuple[tuple[str, Any], ...], *spellings: frozenset[str]) -> dict[str, Any]:
@@ -172,33 +166,22 @@ def _plain(items: tuple[tuple[str, Any], ...], *spellings: frozenset[str]) -> di
     return value
 
 
-def _nested(props: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """The object `name` of each record's properties (empty when null); `_NotPlain` unless each is an object with
-    keys as spelled."""
-    values = [p.get(name) or _NO_OBJECT for p in props]
-    keys = _NESTED[name]
-    if not all(type(v) is dict and v.keys() <= keys for v in values):
-        raise _NotPlain
-    return values
+_NO_STATUS, _NO_LINKS = Status(), Links()
 
 
-_NO_OBJECT: dict[str, Any] = {}
+def _status(props: list[Properties], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
+    status = [p.status or _NO_STATUS for p in props]
+    return {"status": _Codes([s.code for s in status]).spread(status_code),
+            "cause": _Codes([s.cause for s in status]).spread(text, share),
+            "status_description": _Codes([s.description for s in status]).spread(text, share),
+            "first_evaluation": _Codes([s.firstEvaluationDate for s in status]).spread(text, share),
+            "status_change": _Codes([s.statusChangeDate for s in status]).spread(text, share)}
 
 
-def _status(props: list[dict[str, Any]], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
-    status = _nested(props, "status")
-    return {"status": _Codes([s.get("code") for s in status]).spread(status_code),
-            "cause": _Codes([s.get("cause") for s in status]).spread(text, share),
-            "status_description": _Codes([s.get("description") for s in status]).spread(text, share),
-            "first_evaluation": _Codes([s.get("firstEvaluationDate") for s in status]).spread(text, share),
-            "status_change": _Codes([s.get("statusChangeDate") for s in status]).spread(text, share)}
-
-
-def _portal_links(props: list[dict[str, Any]], share: Callable[[Any], Any]) -> np.ndarray:
-    links = _nested(props, "links")
+def _portal_links(props: list[Properties], share: Callable[[Any], Any]) -> np.ndarray:
+    links = [p.links or _NO_LINKS for p in props]
     return _spread(lambda portal, uri: _shared(portal_link({"azurePortal": portal, "azurePortalUri": uri}), share),
-                   _Codes([link.get("azurePortal") for link in links]),
-                   _Codes([link.get("azurePortalUri") for link in links]))
+                   _Codes([link.azurePortal for link in links]), _Codes([link.azurePortalUri for link in links]))
 
 
 class _Codes:
@@ -264,12 +247,14 @@ def _or(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return values
 
 
-def _metadata(key: np.ndarray, props: list[dict[str, Any]], normaliser: AssessmentNormaliser) -> dict[str, Any]:
+def _metadata(key: np.ndarray, props: list[Properties], normaliser: AssessmentNormaliser) -> dict[str, Any]:
     """The metadata columns (`metadata_display_name` among them) joined per key, the record's own metadata deciding
     for a key met first (as in the per-row path: the first record of a key decides)."""
     keys = _Codes(key.tolist())
     code, first = _combined([keys], len(key))
-    metas = [normaliser.metadata_columns(keys.value(row), props[row].get("metadata")) for row in first.tolist()]
+    texts, inline = raw_texts([p.metadata for p in props])
+    raw_texts([p.statusPerInitiative for p in props])  # not read, but checked as orjson and `fold` would
+    metas = [normaliser.metadata_columns(keys.value(row), inline[texts[row]]) for row in first.tolist()]
     return {name: _objects([m[name] for m in metas])[code] for name in ("metadata_display_name", *_META)}
 
 
@@ -277,11 +262,11 @@ _RESOURCE_COLUMNS = ("environment", "resource_id", "resource_name", "resource_ty
                      "connector_id", "hierarchy_id", "region")
 
 
-def _resource(props: list[dict[str, Any]], assessment_id: np.ndarray,
+def _resource(props: list[Properties], assessment_id: np.ndarray,
               share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     """`resource_columns` once per distinct `resourceDetails`; per record where it needs the assessment id (no
     resource id given) or `additionalData` (which may name the resource type)."""
-    details = _Codes([_items(p.get("resourceDetails")) for p in props], tuple)
+    details = _Codes([_items(p.resourceDetails) for p in props], tuple)
 
     def distinct(items: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
         folded = {name.lower(): value for name, value in _plain(items, *_SPELLINGS).items()}
@@ -291,9 +276,10 @@ def _resource(props: list[dict[str, Any]], assessment_id: np.ndarray,
             return dict.fromkeys(_RESOURCE_COLUMNS)  # no resource id without the assessment's own id: per row
 
     columns = _fields(distinct, _RESOURCE_COLUMNS, details, share)
-    lonely = pd.isna(columns["resource_id"]) | np.fromiter(("additionalData" in p for p in props), bool, len(props))
+    lonely = pd.isna(columns["resource_id"]) | np.fromiter((p.additionalData is not UNSET for p in props), bool,
+                                                           len(props))
     for row in np.flatnonzero(lonely).tolist():
-        extra = props[row].get("additionalData")
+        extra = props[row].additionalData
         folded = {name.lower(): value for name, value in dict(details.value(row)).items()}
         own = resource_columns(assessment_id[row], folded, {"additionaldata": fold(extra)})
         for name in _RESOURCE_COLUMNS:
@@ -301,15 +287,15 @@ def _resource(props: list[dict[str, Any]], assessment_id: np.ndarray,
     return columns
 
 
-def _risks(props: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+def _risks(props: list[Properties]) -> dict[str, np.ndarray]:
     """`risk_columns` of the records that carry a risk (a few); the others have none."""
     level = np.full(len(props), None, dtype=object)
     factors = _objects([_EMPTY] * len(props))
     lists: dict[tuple[str, ...], list[str]] = {}
     for row, p in enumerate(props):
-        risk = p.get("risk")
+        risk = p.risk
         if risk is not None:
-            if type(risk) is not dict or not risk.keys() <= _NESTED["risk"]:
+            if type(risk) is not dict or not risk.keys() <= _RISK:
                 raise _NotPlain
             columns = risk_columns({"level": risk.get("level"), "riskfactors": risk.get("riskFactors")})
             level[row] = columns["risk_level"]
@@ -325,11 +311,11 @@ def _frame(pieces: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     data = {}
     for column in schema.ASSESSMENTS.columns:
         values = np.concatenate([piece.pop(column.name) for piece in pieces]) if pieces else _objects([])
-        data[column.name] = _typed(values, column.dtype)
-    return pd.DataFrame(data, index=pd.RangeIndex(rows))
+        data[column.name] = typed(values, column.dtype)
+    return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
 
 
-def _typed(values: np.ndarray, dtype: str) -> pd.Series:
+def typed(values: np.ndarray, dtype: str) -> pd.Series:
     """A column as `schema.Table.from_columns` types it. Strings are already shared and lists already lists; times
     are converted once per distinct text."""
     if dtype == schema.STRING:

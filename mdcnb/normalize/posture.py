@@ -62,14 +62,20 @@ class AssessmentNormaliser:
     both paths join the same metadata.
     """
 
-    def __init__(self, metadata: Mapping[str, dict[str, Any]]) -> None:
+    def __init__(self, metadata: Mapping[str, dict[str, Any]],
+                 decided: Mapping[str | None, dict[str, Any]] | None = None) -> None:
         self._metadata = metadata
-        self._by_key: dict[str | None, dict[str, Any]] = {}
+        self._by_key: dict[str | None, dict[str, Any]] = dict(decided or {})  # as records before these decided
         self._strings: dict[str, str] = {}
 
     def share(self, value: str | None) -> str | None:
         """One object per distinct value (ids, types, dates repeat across many assessments): saves memory."""
         return self._strings.setdefault(value, value) if value else None
+
+    @property
+    def decided(self) -> dict[str | None, dict[str, Any]]:
+        """The metadata columns of each key met so far, as the first record of that key decided them."""
+        return self._by_key
 
     def metadata_columns(self, key: str | None, inline: Any) -> dict[str, Any]:
         """The metadata columns of an assessment key; `inline` (the record's own metadata) decides for a new key."""

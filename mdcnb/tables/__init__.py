@@ -89,7 +89,9 @@ def _fill_governed_assessments(frames: dict[str, pd.DataFrame]) -> None:
     assigned = frames["governance_assignments"]
     if assigned.empty:
         return
-    by_id = frames["assessments"].drop_duplicates("assessment_id").set_index("assessment_id")
+    assessments = frames["assessments"]
+    governed = assessments[assessments["assessment_id"].isin(assigned["assessment_id"])]  # not a copy of them all
+    by_id = governed.drop_duplicates("assessment_id").set_index("assessment_id")
     for column in GOVERNED_COLUMNS:
         assigned[column] = assigned["assessment_id"].map(by_id[column]).astype("string")
 

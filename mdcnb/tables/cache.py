@@ -1,13 +1,18 @@
 """A cache of normalised tables for big datasets, so the notebooks of one report (each loading the same
 dataset) normalise a million assessments once, not once per notebook.
 
-A cache entry is one file in the user's cache directory (`$MDCNB_CACHE_DIR`, else platformdirs'
-user cache dir), named by a key over the dataset's path, the size and modification time of each record file,
-and the source of the code that produces the tables; any change makes a new key. The file holds one pickle per
-table and an index of where each starts, so a reader that needs a few tables (`load_tables(names=...)`) reads only
-those and never holds a million assessments it does not use. Only datasets whose record
-files hold more than `MIN_BYTES` are cached (small ones load faster than a cache lookup pays off), at most
-`KEEP` entries are kept, and `MDCNB_TABLE_CACHE=off` turns caching off. The cache holds only what the dataset
+A cache entry is a folder in the user's cache directory (`$MDCNB_CACHE_DIR`, else platformdirs' user cache dir),
+named by a key over the content of the dataset's record files and manifest (the SHA-256 of each, remembered per
+file by its path, size, modification and change times and inode, so an unchanged file is hashed once) and the source
+of the code that produces the tables; a dataset copied elsewhere finds the same entry, any change of content makes a
+new one. The entry holds one Parquet file per table with rows, written and read by DuckDB, and `entry.json` (rows
+per table, the dataset's manifest). Every text, list or JSON column is stored as integer codes into its distinct
+values, which a second file holds (`<table>.values.parquet`: the column's number in the contract, code, value;
+lists and objects as JSON text): a
+million assessments repeat a few hundred ids, names and states, so an entry is small and a read makes one object per
+distinct value. A reader that needs a few tables (`load_tables(names=...)`) reads only their files. Only datasets
+whose record files hold more than `MIN_BYTES` are cached (small ones load faster than a cache lookup pays off), at
+most `KEEP` entries are kept, and `MDCNB_TABLE_CACHE=off` turns caching off. The cache holds only what the dataset
 holds (no credential), readable by its owner only.
 """
 
@@ -15,14 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import struct
+import shutil
 import tempfile
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import numpy as np
+import orjson
+import pandas as pd
+
 from mdcnb import __version__
+from mdcnb.core import schema
 from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, existing_record_path
 
 if TYPE_CHECKING:
@@ -30,11 +40,14 @@ if TYPE_CHECKING:
 
 MIN_BYTES = 32 * 1024 * 1024
 KEEP = 8
-_MAGIC = b"MDCNB-TABLES-1\n"
-_TRAILER = struct.Struct("<Q")  # the offset of the index, at the end of the file
+FORMAT = 2
+ENTRY = "entry.json"
+HASHES = "hashes.json"  # path -> [size, mtime_ns, ctime_ns, inode, sha256] of the files hashed before
 _PACKAGE = Path(__file__).resolve().parents[1]
 # The code whose change changes the tables of an unchanged dataset.
 _CODE = ("core/schema", "sources/dataset.py", "tables/__init__.py", "tables/cache.py", "normalize")
+_CODED = (schema.STRING, schema.LIST, schema.JSON)  # stored as codes into distinct values
+_DTYPE = {dtype: schema.PANDAS_DTYPE[dtype] for dtype in _CODED}
 
 
 def cache_dir() -> Path:
@@ -47,7 +60,7 @@ def cache_dir() -> Path:
 
 
 def _code_digest() -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(f"{__version__}:{FORMAT}".encode())
     for name in _CODE:
         path = _PACKAGE / name
         for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
@@ -58,18 +71,61 @@ def _code_digest() -> str:
 
 def cache_key(dataset: Path) -> str | None:
     """The cache key of a dataset, or None when it is too small to be worth caching."""
-    files = [p for p in (existing_record_path(dataset, t) for t in RECORD_TYPES) if p is not None]
+    files = [p for p in (existing_record_path(dataset, t) for t in RECORD_TYPES) if p is not None and p.is_file()]
     manifest = dataset / MANIFEST
-    if manifest.exists():
+    if manifest.is_file():
         files.append(manifest)
-    stats = [(p.name, p.stat()) for p in files]
-    if sum(s.st_size for _, s in stats) < MIN_BYTES:
+    if sum(p.stat().st_size for p in files) < MIN_BYTES:
         return None
     digest = hashlib.sha256(_code_digest().encode())
-    digest.update(str(dataset.resolve()).encode())
-    for name, stat in stats:
-        digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    hashes = _known_hashes()
+    for path in files:
+        digest.update(f"{path.name}:{_content_digest(path, hashes)}".encode())
+    _remember(hashes)
     return digest.hexdigest()[:32]
+
+
+def _known_hashes() -> dict[str, list[Any]]:
+    try:
+        known = orjson.loads((cache_dir() / HASHES).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _content_digest(path: Path, known: dict[str, list[Any]]) -> str:
+    """The SHA-256 of a file, hashed again only when its size, times or inode changed since it was last hashed."""
+    stat = path.stat()
+    where = str(path.resolve())
+    signature = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    entry = known.get(where)
+    if isinstance(entry, list) and entry[:4] == signature:
+        return str(entry[4])
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    known[where] = [*signature, digest.hexdigest()]
+    return digest.hexdigest()
+
+
+def _remember(hashes: dict[str, list[Any]]) -> None:
+    try:
+        _private_file(cache_dir() / HASHES, orjson.dumps(hashes))
+    except OSError:
+        return
+
+
+def _private_file(path: Path, data: bytes) -> None:
+    """Write `data` atomically to an owner-only file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def cached(dataset: Path, build: Callable[[], Tables], names: Collection[str] | None = None) -> Tables:
@@ -80,11 +136,10 @@ def cached(dataset: Path, build: Callable[[], Tables], names: Collection[str] | 
     key = cache_key(dataset)
     if key is None:
         return build().only(names)
-    entry = cache_dir() / f"{key}.pickle"
+    entry = cache_dir() / key
     try:
         return _read(entry, dataset, names)
-    except (OSError, EOFError, ValueError, struct.error, pickle.UnpicklingError, AttributeError, ImportError,
-            TypeError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, duckdb.Error):
         pass  # no entry yet, or a damaged one: rebuild it
     tables = build()
     _store(entry, tables)
@@ -94,50 +149,125 @@ def cached(dataset: Path, build: Callable[[], Tables], names: Collection[str] | 
 def _read(entry: Path, dataset: Path, names: Collection[str] | None) -> Tables:
     from mdcnb.tables import Tables
 
-    frames, meta = read_frames(entry, names)
-    return Tables(**frames, manifest=meta["manifest"], dataset=dataset)
+    index = orjson.loads((entry / ENTRY).read_bytes())
+    rows = index["rows"]
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        frames = {name: _read_table(con, entry, name, rows[name]) for name in (names or schema.TABLES)}
+    finally:
+        con.close()
+    return Tables(**frames, manifest=index["manifest"], dataset=dataset)
 
 
-def read_frames(entry: Path, names: Collection[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The frames of a file written by `write_frames` (only `names` when given) and its metadata."""
-    with entry.open("rb") as fh:
-        if fh.read(len(_MAGIC)) != _MAGIC:
-            raise ValueError(f"{entry} is not a table cache entry")
-        fh.seek(-_TRAILER.size, os.SEEK_END)
-        fh.seek(_TRAILER.unpack(fh.read(_TRAILER.size))[0])
-        index = pickle.load(fh)
-        frames = {}
-        for name in index["offsets"] if names is None else names:
-            fh.seek(index["offsets"][name])
-            frames[name] = pickle.load(fh)
-    return frames, {k: v for k, v in index.items() if k != "offsets"}
+def _read_table(con: duckdb.DuckDBPyConnection, entry: Path, name: str, rows: int) -> pd.DataFrame:
+    """One table of an entry, typed as its contract types it."""
+    table = schema.TABLES[name]
+    if not rows:
+        return table.frame()
+    raw = con.execute("SELECT * FROM read_parquet(?)", [str(entry / f"{name}.parquet")]).fetchnumpy()
+    values = _values(con, entry / f"{name}.values.parquet")
+    data = {column.name: _column(raw.pop(column.name), column.dtype,
+                                 values.get(number, []) if column.dtype in _CODED else None)
+            for number, column in enumerate(table.columns)}
+    if any(len(column) != rows for column in data.values()):
+        raise ValueError(f"table cache entry {entry}: {name} does not hold {rows} rows")
+    return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
+
+
+def _values(con: duckdb.DuckDBPyConnection, path: Path) -> dict[int, list[Any]]:
+    """The distinct values of each coded column (by its number in the contract), in code order."""
+    if not path.exists():  # every coded column is null
+        return {}
+    stored = con.execute("SELECT number, value FROM read_parquet(?) ORDER BY number, code", [str(path)]).fetchnumpy()
+    numbers, values = np.ma.getdata(stored["number"]), stored["value"]
+    starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+    ends = [*starts[1:].tolist(), len(numbers)]
+    return {int(numbers[a]): values[a:b].tolist() for a, b in zip(starts.tolist(), ends, strict=True)}
+
+
+def _column(stored: np.ndarray, dtype: str, values: list[Any] | None) -> pd.Series:
+    """A column as read from Parquet, back to its contract's dtype and values."""
+    data, null = np.ma.getdata(stored), np.ma.getmaskarray(stored)
+    if values is not None:
+        if dtype != schema.STRING:  # JSON text, each distinct value read once
+            values = [orjson.loads(v) for v in values]
+        missing = pd.NA if dtype == schema.STRING else None
+        cells = np.fromiter([*values, missing], dtype=object, count=len(values) + 1)[data]  # code -1: missing
+        return pd.Series(pd.arrays.StringArray(cells) if dtype == schema.STRING else cells, dtype=_DTYPE[dtype])
+    if dtype == schema.TIME:
+        return pd.Series(pd.DatetimeIndex(data.view("M8[ns]")).tz_localize("UTC"))
+    if dtype == schema.INT:
+        return pd.Series(pd.arrays.IntegerArray(data.astype(np.int64), null))
+    if dtype == schema.BOOL:
+        return pd.Series(pd.arrays.BooleanArray(data.astype(bool), null))
+    return pd.Series(np.where(null, np.nan, data).astype(np.float64))
 
 
 def _store(entry: Path, tables: Tables) -> None:
     """Write the entry, then drop the oldest entries beyond `KEEP`. Never fails a load."""
     try:
-        write_frames(entry, dict(tables.items()), {"manifest": tables.manifest})
-        entries = sorted(entry.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        _write(entry, tables)
+        entries = sorted((p for p in entry.parent.iterdir() if (p / ENTRY).exists()),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
-            old.unlink(missing_ok=True)
-    except OSError:
+            shutil.rmtree(old, ignore_errors=True)
+        for old in entry.parent.glob("*.pickle"):  # entries of the format before this one
+            old.unlink()
+    except (OSError, duckdb.Error, TypeError, ValueError):
         return
 
 
-def write_frames(entry: Path, frames: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
-    """Write named objects (DataFrames) and metadata atomically to one owner-only file, each readable alone."""
+def _write(entry: Path, tables: Tables) -> None:
+    """Write an entry into a private folder beside it, then rename that folder to the entry."""
     entry.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+    folder = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".writing-"))
+    con = duckdb.connect(config={"threads": 1})
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC)
-            offsets = {}
-            for name, frame in frames.items():
-                offsets[name] = fh.tell()
-                pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            index_at = fh.tell()
-            pickle.dump({**meta, "offsets": offsets}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.write(_TRAILER.pack(index_at))
-        os.replace(tmp, entry)
+        rows = {}
+        for name, frame in tables.items():
+            rows[name] = len(frame)
+            if len(frame):
+                _write_table(con, folder, name, frame)
+        _private_file(folder / ENTRY, orjson.dumps({"rows": rows, "manifest": tables.manifest}))
+        shutil.rmtree(entry, ignore_errors=True)  # a damaged entry
+        os.replace(folder, entry)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str, frame: pd.DataFrame) -> None:
+    """`<name>.parquet` (codes for coded columns) and `<name>.values.parquet` (their distinct values)."""
+    stored, values = {}, []
+    for number, column in enumerate(schema.TABLES[name].columns):
+        series = frame[column.name]
+        if str(series.dtype) != schema.PANDAS_DTYPE[column.dtype]:
+            raise TypeError(f"{name}.{column.name} is {series.dtype}, not {column.dtype}")
+        if column.dtype in _CODED:
+            codes, distinct = _codes(series, column.dtype)
+            stored[column.name] = codes
+            values += [(number, code, value) for code, value in enumerate(distinct)]
+        elif column.dtype == schema.TIME:
+            stored[column.name] = series.array.asi8
+        else:
+            stored[column.name] = series
+    for relative, data in ((f"{name}.parquet", pd.DataFrame(stored, copy=False)),
+                           (f"{name}.values.parquet", pd.DataFrame(values, columns=["number", "code", "value"]))):
+        if relative.endswith(".values.parquet") and not values:
+            continue
+        path = folder / relative
+        con.register("frame", data)
+        con.execute(f"COPY frame TO '{path}' (FORMAT PARQUET, COMPRESSION zstd)")
+        con.unregister("frame")
+        os.chmod(path, 0o600)
+
+
+def _codes(series: pd.Series, dtype: str) -> tuple[np.ndarray, list[str]]:
+    """A coded column: codes (-1: null) and its distinct values as text (lists and objects as JSON)."""
+    if dtype == schema.STRING:
+        codes, distinct = pd.factorize(series.array)
+        return codes.astype(np.int32), [str(v) for v in distinct]
+    cells = series.to_numpy(dtype=object)  # lists or dicts: shared objects, coded by identity
+    _, first, codes = np.unique(np.fromiter(map(id, cells), np.int64, len(cells)), return_index=True,
+                                return_inverse=True)
+    return codes.astype(np.int32), [orjson.dumps(cells[row]).decode() for row in first.tolist()]  # None: "null"

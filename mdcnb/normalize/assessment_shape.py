@@ -1,0 +1,99 @@
+"""The plain shape of an assessment record, read by msgspec into typed objects (`Record`) without building a dict per
+JSON object: the keys read are spelled as the REST API or Resource Graph spells them, text where text is read, the
+keys not read text or null as Resource Graph and REST give them; the inline metadata (read once per recommendation)
+and the per-initiative statuses (not read) are kept as their raw JSON text.
+
+`decoded(line)` is a `Record`, or None for a line of any other shape, which the record-by-record reader (orjson, then
+`fold`) reads instead. A record is read here only where orjson and `fold` would read it too. msgspec refuses what
+orjson refuses (malformed JSON, text that is not UTF-8, lone surrogates, numbers beyond a double written with an
+exponent) in every part it types; what it does not check is checked: the raw texts by orjson once per distinct text
+in a chunk (`raw_texts`, which also bounds their nesting), and a line that carries a risk or additional data (free
+JSON) for nesting beyond `fold`'s limit and for integers of 309 digits or more (beyond a double, which orjson
+refuses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+import orjson
+import pandas as pd
+
+from mdcnb.normalize.common import MAX_DEPTH, RecordError
+
+NULL = msgspec.Raw(b"null")
+
+
+class Status(msgspec.Struct, forbid_unknown_fields=True):
+    code: str | None = None
+    cause: str | None = None
+    description: str | None = None
+    firstEvaluationDate: str | None = None
+    statusChangeDate: str | None = None
+
+
+class Links(msgspec.Struct, forbid_unknown_fields=True):
+    azurePortal: str | None = None
+    azurePortalUri: str | None = None
+
+
+class Properties(msgspec.Struct, forbid_unknown_fields=True):
+    resourceDetails: dict[str, str | None] | None = None
+    displayName: str | None = None
+    status: Status | None = None
+    links: Links | None = None
+    metadata: msgspec.Raw = NULL  # read once per distinct text (`raw_texts`)
+    statusPerInitiative: msgspec.Raw = NULL  # not read (checked once per distinct text)
+    risk: Any = None
+    additionalData: Any = msgspec.UNSET  # its presence matters: it may name the resource type
+
+
+class Record(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    properties: Properties
+    name: str | None = None
+    subscriptionId: str | None = None
+    type: str | None = None  # the rest: not read
+    tenantId: str | None = None
+    kind: str | None = None
+    location: str | None = None
+    resourceGroup: str | None = None
+    managedBy: str | None = None
+    sku: None = None  # (null in Resource Graph's securityresources)
+    plan: None = None
+    tags: None = None
+    identity: None = None
+    zones: None = None
+    extendedLocation: None = None
+
+
+_DECODER = msgspec.json.Decoder(Record)
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_HUGE = b"0" * 309  # an integer of this many digits is beyond a double: orjson refuses it, msgspec reads it
+_FIELD_DEPTH = 2  # the raw texts' depth in a record (record -> properties -> field)
+
+
+def decoded(line: bytes) -> Record | None:
+    """The record of a line of the plain shape; None otherwise."""
+    try:
+        record = _DECODER.decode(line)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+    props = record.properties
+    free = props.risk is not None or props.additionalData is not msgspec.UNSET  # free JSON: checked as orjson would
+    if free and (line.count(b"{") + line.count(b"[") > MAX_DEPTH or _HUGE in line.translate(_DIGITS)):
+        return None  # `fold` refuses a record nested that deep; orjson a huge number: the per-row path says so
+    return record
+
+
+def raw_texts(raws: list[msgspec.Raw]) -> tuple[np.ndarray, list[Any]]:
+    """Raw JSON texts of the records (one field each) as codes into the distinct texts, and each text read by orjson
+    (None for null). An orjson.JSONDecodeError for a text orjson refuses, a `RecordError` for one nested deeper than
+    `fold` may read."""
+    codes, texts = pd.factorize(np.fromiter(map(bytes, raws), dtype=object, count=len(raws)))
+    for text in texts:
+        if text.count(b"{") + text.count(b"[") + _FIELD_DEPTH >= MAX_DEPTH:
+            raise RecordError(f"nested deeper than {MAX_DEPTH} levels")
+    return codes, [orjson.loads(text) for text in texts]

@@ -1,0 +1,206 @@
+"""A big dataset normalised by a pool of worker processes, into exactly the tables one process makes.
+
+Each record type but the assessments is one task, normalised record by record as `apply` does. The assessments file
+is cut into spans at line starts (`line_spans`), each read by `assessment_columns.read_pieces` in a task of its own
+and sent back as codes into its distinct values (small to send; equal strings become one object again here). A
+span reads as the file's lines would, except where an earlier span decides: the id of a record already read (a
+duplicate) and the metadata of a recommendation (the first record of a key decides). So the spans are joined only
+when no id is read twice across them, no later span skipped a record for a reason other than an unreadable line (it
+may have been a duplicate), the spans' first records of each key gave the same metadata, and every span was read to
+its end; otherwise this process reads the assessments again, as one. Unreadable lines of a later span are numbered
+on from the lines of the spans before it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdcnb.core import schema
+from mdcnb.normalize import (
+    NORMALISERS,
+    Normalised,
+    _metadata_collector,
+    _per_row,
+    _source,
+    apply,
+    assessment_columns,
+    posture,
+)
+from mdcnb.sources.dataset import (
+    RECORD_TYPES,
+    Skip,
+    Span,
+    existing_record_path,
+    iter_records,
+    line_spans,
+)
+
+PROCESSES_ENV = "MDCNB_LOAD_PROCESSES"
+MIN_BYTES = 64 << 20  # smaller datasets are read in one process: starting a pool costs more than it saves
+ASSESSMENTS = "assessments"
+METADATA = "assessmentmetadata"
+Coded = tuple[np.ndarray, np.ndarray]  # (codes, distinct values) of one column; code -1 is null
+
+
+def processes_for(dataset: Path, processes: int | None = None) -> int:
+    """How many processes normalise `dataset`: `processes`, else `$MDCNB_LOAD_PROCESSES`, else the cores this
+    process may use; one for a dataset under `MIN_BYTES` or where processes cannot be forked."""
+    if processes is None:
+        configured = os.environ.get(PROCESSES_ENV, "")
+        processes = int(configured) if configured.isdigit() and int(configured) > 0 else len(os.sched_getaffinity(0))
+    if processes < 2 or "fork" not in mp.get_all_start_methods():
+        return 1
+    files = [p for p in (existing_record_path(dataset, t) for t in RECORD_TYPES) if p is not None and p.is_file()]
+    return processes if sum(p.stat().st_size for p in files) >= MIN_BYTES else 1
+
+
+def normalise(dataset: Path, processes: int) -> Normalised | None:
+    """The dataset normalised by `processes` worker processes (forked); None when a worker died."""
+    out = Normalised()
+    metadata: dict[str, dict[str, Any]] = {}
+    metadata_skips: list[Skip] = []
+    apply(METADATA, _source(dataset, METADATA), iter_records(dataset, METADATA, metadata_skips),
+          _metadata_collector(metadata), Normalised(skips=metadata_skips))
+    path = existing_record_path(dataset, ASSESSMENTS)
+    plain = path is not None and path.suffix == ".jsonl" and path.is_file() and not path.is_symlink()
+    spans = line_spans(path, 2 * processes) if plain else []
+    others = sorted(NORMALISERS, key=lambda t: _size(dataset, t), reverse=True)  # the longest tasks first
+    try:
+        with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork")) as pool:
+            parts = [pool.submit(_assessment_span, dataset, metadata, span, {}) for span in spans]
+            tables = {record_type: pool.submit(_record_type, dataset, record_type) for record_type in others}
+            for record_type in NORMALISERS:  # skips in reading order, as one process appends them
+                frames, skips = tables.pop(record_type).result()
+                out.built.update(frames)
+                out.skips.extend(skips)
+            out.skips.extend(metadata_skips)
+            joined = _joined(_redecided(pool, dataset, metadata, spans, [p.result() for p in parts])) if parts else None
+    except BrokenProcessPool:
+        return None
+    if joined is None:
+        normaliser = posture.AssessmentNormaliser(metadata)
+        source = _source(dataset, ASSESSMENTS)
+        out.built[ASSESSMENTS] = assessment_columns.normalise_assessments(
+            dataset, normaliser, out.skips, _per_row(ASSESSMENTS, source, normaliser, out.skips))
+    else:
+        out.built[ASSESSMENTS], skips = joined
+        out.skips.extend(skips)
+    return out
+
+
+def _size(dataset: Path, record_type: str) -> int:
+    path = existing_record_path(dataset, record_type)
+    return path.stat().st_size if path is not None and path.is_file() else 0
+
+
+def _record_type(dataset: Path, record_type: str) -> tuple[dict[str, pd.DataFrame], list[Skip]]:
+    """A worker's task: one record type's tables and skips."""
+    out = Normalised()
+    apply(record_type, _source(dataset, record_type), iter_records(dataset, record_type, out.skips),
+          NORMALISERS[record_type], out)
+    return {name: schema.TABLES[name].from_columns(columns) for name, columns in out.columns.items()}, out.skips
+
+
+@dataclass
+class _Span:
+    """What a worker read from one span of the assessments file."""
+
+    columns: dict[str, Coded]
+    skips: list[Skip]
+    read: int  # records read (rows and skipped records)
+    lines: int
+    decided: dict[str | None, dict[str, Any]]  # key -> its metadata columns, as this span's first record decided
+
+
+def _redecided(pool: ProcessPoolExecutor, dataset: Path, metadata: dict[str, dict[str, Any]], spans: list[Span],
+               read: list[_Span]) -> list[_Span]:
+    """The spans, those read again where the metadata of a key was decided by a record of an earlier span (the
+    first record of a key decides, and each span was read as if it were the file's first)."""
+    earlier: dict[str | None, dict[str, Any]] = {}
+    again = {}
+    for number, span in enumerate(read):
+        if any(earlier.get(key, columns) != columns for key, columns in span.decided.items()):
+            again[number] = pool.submit(_assessment_span, dataset, metadata, spans[number], dict(earlier))
+        for key, columns in span.decided.items():
+            earlier.setdefault(key, columns)
+    for number, future in again.items():
+        read[number] = future.result()
+    return read
+
+
+def _assessment_span(dataset: Path, metadata: dict[str, dict[str, Any]], span: Span,
+                     decided: dict[str | None, dict[str, Any]]) -> _Span:
+    """A worker's task: the assessments of one span, coded; `decided` is the metadata earlier spans decided."""
+    normaliser = posture.AssessmentNormaliser(metadata, decided)
+    skips: list[Skip] = []
+    per_row = _per_row(ASSESSMENTS, _source(dataset, ASSESSMENTS), normaliser, skips)
+    pieces, read = assessment_columns.read_pieces(dataset, normaliser, skips, per_row, span=span)
+    columns = {}
+    for column in schema.ASSESSMENTS.columns:
+        values = np.concatenate([piece.pop(column.name) for piece in pieces]) if pieces else np.empty(0, object)
+        columns[column.name] = _coded(values, column.dtype)
+    return _Span(columns, skips, read, span.lines, normaliser.decided)
+
+
+def _coded(values: np.ndarray, dtype: str) -> Coded:
+    """A column as codes into its distinct values: by value, lists by identity (they are shared, and unhashable)."""
+    if dtype == schema.LIST:
+        _, first, codes = np.unique(np.fromiter(map(id, values), np.int64, len(values)), return_index=True,
+                                    return_inverse=True)
+        return _small(codes, len(first)), values[first]
+    codes, uniques = pd.factorize(values)
+    return _small(codes, len(uniques)), np.asarray(uniques, dtype=object)
+
+
+def _small(codes: np.ndarray, distinct: int) -> np.ndarray:
+    """Codes in the smallest integers that hold them (and -1): less to send and to hold until joined."""
+    return codes.astype(np.int8 if distinct < 2**7 else np.int16 if distinct < 2**15 else np.int32)
+
+
+def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip]] | None:
+    """The assessments table and skips of the spans, in file order; None when one process would read them otherwise
+    (see the module's docstring)."""
+    decided: dict[str | None, dict[str, Any]] = {}
+    skips: list[Skip] = []
+    lines = 0
+    for number, span in enumerate(spans):
+        if any(decided.setdefault(key, columns) != columns for key, columns in span.decided.items()):
+            return None
+        if any(not s.location.startswith("line ") for s in span.skips):
+            return None  # a file that ends early or cannot be read: its message counts the whole file's records
+        if number and span.read != len(span.columns["assessment_id"][0]):
+            return None
+        skips += [replace(s, location=f"line {int(s.location[5:]) + lines}") for s in span.skips]
+        lines += span.lines
+    data = {column.name: _merged([span.columns.pop(column.name) for span in spans], column.dtype)
+            for column in schema.ASSESSMENTS.columns}
+    if data["assessment_id"].duplicated().any():
+        return None
+    return pd.DataFrame(data, index=pd.RangeIndex(len(data["assessment_id"])), copy=False), skips
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _merged(coded: list[Coded], dtype: str) -> pd.Series:
+    """One column from the spans' codes, typed as the one-process reader types it (equal values as one object)."""
+    uniques = np.concatenate([values for _, values in coded] + [np.full(1, None, dtype=object)])
+    if dtype == schema.STRING:
+        uniques = _objects(schema.shared_strings(uniques))
+    elif dtype == schema.LIST:
+        uniques = _objects(schema.shared_lists(uniques))
+    offsets = np.cumsum([0] + [len(values) for _, values in coded])
+    null = len(uniques) - 1
+    codes = np.concatenate([np.where(c < 0, null, c.astype(np.int64) + offset)
+                            for (c, _), offset in zip(coded, offsets, strict=False)])
+    return assessment_columns.typed(uniques[codes], dtype)
