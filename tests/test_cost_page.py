@@ -1,10 +1,13 @@
 """The cost page's what-if panel (callbacks, no browser) and actual spend, on the hand-built estate."""
 
+from collections import Counter
+
 import pytest
 from cost_estate import estate, hand_prices
 
-from mdcnb.analysis import cost_units
+from mdcnb.analysis import cost, cost_units
 from mdcnb.snapshot.cost import cost_view
+from mdcnb.sources.prices import PriceTable
 from mdcnb.widgets.cost import AS_SCENARIO, CostExplorer
 
 
@@ -40,6 +43,27 @@ def test_switching_plans_and_scenarios(explorer):
     # Key Vault on everywhere: one vault at 0.25 on top of the P1 scenario
     explorer.plan_choices["KeyVaults"].value = True
     assert explorer.result.monthly_total == 121.0 - 20.0 + 0.25
+
+
+def test_a_what_if_change_computes_only_what_it_changes(explorer, monkeypatch):
+    """The units are prepared once, a scenario's settings are made the first time it is picked, and the table's
+    prices are read once: the panel's changes call none of them again (counted on the real functions)."""
+    calls: Counter = Counter()
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(cost, "enable_all", counting("enable_all", cost.enable_all))
+    monkeypatch.setattr(PriceTable, "monthly_price", counting("monthly_price", PriceTable.monthly_price))
+    totals = []
+    for scenario in ["enable all", "as configured", "enable all", "Servers P2 to P1", "enable all"]:
+        explorer.scenario.value = scenario
+        totals.append(explorer.result.monthly_total)
+    assert totals == [431.25, 121.0, 431.25, 101.0, 431.25]  # as worked out in test_switching_plans_and_scenarios
+    assert calls == Counter({"enable_all": 1})
 
 
 def test_actual_spend_beside_the_estimate(tmp_path):

@@ -20,7 +20,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from test_widgets import _snapshot, _two_weeks, _volume
 
 from mdcnb import widgets
-from mdcnb.analysis import compliance, score, score_detail
+from mdcnb.analysis import compliance, cost_units, coverage, score, score_detail
 from mdcnb.measures import registry
 from mdcnb.snapshot import Snapshot, build
 from mdcnb.sources.dataset import default_dataset
@@ -28,12 +28,14 @@ from mdcnb.widgets.panel import FilterPanel, View
 
 # Every function a score or compliance change computes, by where it is looked up: (module, name, counted as).
 # (Counted as `analysis.<module>.<name>`, apart from the measures' ids.)
-ANALYSIS = [(score, "scopes", "score.scopes"), (score, "controls", "score.controls"),
+ANALYSIS = [(score, "scopes", "score.scopes"), (score, "filter_scopes", "score.filter_scopes"),
+            (score, "controls", "score.controls"),
             (score_detail, "controls", "score.controls"),
             (score_detail, "control_recommendations", "score_detail.control_recommendations"),
             (score_detail, "recommendation_rows", "score_detail.recommendation_rows"),
             (compliance, "standards", "compliance.standards"), (compliance, "rollup", "compliance.rollup"),
             (compliance, "failing_controls", "compliance.failing_controls"),
+            (compliance, "select", "compliance.select"),
             (compliance, "unhealthy_resources", "compliance.unhealthy_resources")]
 
 
@@ -73,10 +75,11 @@ def test_a_score_change_computes_each_measure_and_analysis_once(sample, calls):
         calls.clear()
         panel.controls["scopes"].value = tuple(picked)
         assert max(calls.values()) == 1, (turn, {k: v for k, v in calls.items() if v > 1})
-        for name in ("analysis.score.scopes", "analysis.score.controls",
+        for name in ("analysis.score.filter_scopes", "analysis.score.controls",
                      "analysis.score_detail.control_recommendations", "score.overall", "score.scopes",
                      "score.controls", "score.unhealthy", "score.top_control"):
             assert calls[name] == 1, (turn, name)  # what the change must compute, computed
+        assert calls["analysis.score.scopes"] == 0  # every scope is scored once per snapshot: a change picks rows
         assert calls["analysis.score_detail.recommendation_rows"] == 0  # the join is made once, with the panel
     calls.clear()
     panel.controls["severities"].value = ("High",)  # the scopes stay: only what severity changes is computed
@@ -96,11 +99,28 @@ def test_a_compliance_change_computes_each_measure_and_analysis_once(sample, cal
         panel.controls[name].value = tuple(value)
         assert max(calls.values()) == 1, (turn, {k: v for k, v in calls.items() if v > 1})
         for counted in ("analysis.compliance.standards", "analysis.compliance.rollup",
-                        "analysis.compliance.failing_controls", "compliance.failed_assessments",
+                        "analysis.compliance.select", "compliance.failed_assessments",
                         "compliance.pass_rate", "compliance.by_standard"):
             assert calls[counted] == 1, (turn, counted)
+        assert calls["analysis.compliance.failing_controls"] == 0  # found for every scope once: a change picks rows
         grouped += calls["analysis.compliance.unhealthy_resources"]
     assert grouped == 1  # the unhealthy resources are grouped once per snapshot, whatever the changes
+
+
+def test_a_coverage_change_labels_no_plan_setting_again(sample, monkeypatch):
+    """The plan matrix's cells are labelled once, with the panel; a change selects and pivots them."""
+    panel = widgets.coverage_explorer(sample)
+    labelled: Counter = Counter()
+    label = coverage._plan_label
+    monkeypatch.setattr(coverage, "_plan_label", lambda row: labelled.update(["cell"]) or label(row))
+    scope = panel.controls["scopes"].options[0][1]
+    panel.controls["scopes"].value = (scope,)
+    shown = panel.views[3].result
+    assert labelled["cell"] == 0
+    settings = cost_units.plan_settings(sample.tables)
+    assert shown.equals(coverage.plan_matrix(settings[settings["subscription_id"] == scope],
+                                             cost_units.scope_names(sample.tables)))
+    assert len(shown) >= 1
 
 
 def _widget_messages(figure: go.FigureWidget) -> Counter:
@@ -124,6 +144,23 @@ def test_a_change_redraws_the_same_figure_widget_in_one_batch():
     assert list(widget.data[0].y) == ["Encrypt data"]  # whose data changed
     assert sent == Counter({"update": 1})  # in one batch: one message, no trace added or deleted
     assert list(widget.data[0].x) == list(ranked.result.data[0].x)
+
+
+def test_a_figure_shown_again_after_a_notice_is_not_printed_as_text(monkeypatch):
+    """Back from a notice, the view shows its FigureWidget again: its widget view and title, without IPython's text
+    form of the widget (which printed every data point of the figure)."""
+    panel = FilterPanel(scopes=[("one", "s1"), ("two", "s2")])
+    bars = go.Figure(go.Bar(x=["a"], y=[1])).update_layout(title_text="Bars")
+    view = panel.view(lambda f: go.Figure() if f.scopes == ("s2",) else bars, "recommendations")
+    printed = Counter()
+    monkeypatch.setattr(go.FigureWidget, "__repr__", lambda self: printed.update(["repr"]) or "FigureWidget")
+    panel.controls["scopes"].value = ("s2",)
+    assert view.notice is not None
+    panel.controls["scopes"].value = ()
+    shown = view.output.outputs[0]["data"]
+    assert shown["application/vnd.jupyter.widget-view+json"]["model_id"] == view.figure.model_id
+    assert shown["text/plain"] == "FigureWidget: Bars"
+    assert printed["repr"] == 0
 
 
 # ---------------------------------------------------------------- every control reaches every view, or says not

@@ -36,6 +36,12 @@ def _select(frame: pd.DataFrame, subscriptions: Iterable[str], standards: Iterab
     return frame[keep.fillna(False)]
 
 
+def select(frame: pd.DataFrame, *, subscriptions: Iterable[str] = (), standards: Iterable[str] = ()) -> pd.DataFrame:
+    """The rows of a compliance table (columns subscription_id, standard) of the subscriptions and standards given
+    (empty = all), numbered from 0: a selection of `failing_controls` of every scope is that of the selection."""
+    return _select(frame, subscriptions, standards).reset_index(drop=True)
+
+
 def standards(tables: Tables, *, subscriptions: Iterable[str] = (), standards: Iterable[str] = ()) -> pd.DataFrame:
     """One row per standard and scope, MDC's stored control counts and the pass rate (0..1)."""
     frame = _select(tables.compliance_standards, subscriptions, standards)

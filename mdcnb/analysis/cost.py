@@ -8,6 +8,7 @@ cannot count are left out of the totals and listed (`CostEstimate.uncounted`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,40 +67,140 @@ class CostEstimate:
 
 
 def _totals(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    enabled = lines[lines["enabled"]]
-    out = (enabled.groupby(keys, as_index=False, sort=True)
-           .agg(units=("billed_units", lambda s: s.sum(min_count=1)),
-                monthly_cost=("monthly_cost", "sum"), next_30_days_cost=("next_30_days_cost", "sum"),
-                uncounted=("monthly_cost", lambda s: int(s.isna().sum()))))
-    out["monthly_cost"] = out["monthly_cost"].round(2)
-    out["next_30_days_cost"] = out["next_30_days_cost"].round(2)
-    return out
+    """Units, monthly and next-30-days cost of the enabled lines per `keys`, and how many lines had no cost."""
+    enabled = lines.loc[lines["enabled"], [*keys, "billed_units", "monthly_cost", "next_30_days_cost"]]
+    groups = enabled.groupby(keys, sort=True)
+    out = groups["billed_units"].sum(min_count=1).rename("units").to_frame()
+    out["monthly_cost"] = groups["monthly_cost"].sum().round(2)
+    out["next_30_days_cost"] = groups["next_30_days_cost"].sum().round(2)
+    out["uncounted"] = groups["monthly_cost"].size() - groups["monthly_cost"].count()
+    return out.reset_index()
 
 
 def _as_dict(frame: pd.DataFrame, key: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in zip(frame[key], frame["monthly_cost"], strict=True)}
 
 
-def _effective_settings(units: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
-    """Attach to each units row the setting that applies: a resource-level override, else its scope's."""
-    cols = ["plan", "enabled", "sub_plan", "trial_days", "deprecated"]
-    resource = (settings[settings["level"] == "resource"][["scope_id", *cols]]
-                .rename(columns={"scope_id": "resource_id"}))
-    scope = settings[settings["level"] != "resource"][["scope_id", *cols]]
-    keyed = units.assign(resource_id=units["resource_id"].astype(str).str.lower())
-    merged = keyed.merge(resource.drop_duplicates(["resource_id", "plan"]), on=["resource_id", "plan"], how="left")
-    merged = merged.merge(scope.drop_duplicates(["scope_id", "plan"]), on=["scope_id", "plan"], how="left",
-                          suffixes=("_resource", "_scope"))
-    has_override = merged["enabled_resource"].notna()
-    for col in cols[1:]:
-        merged[col] = merged[f"{col}_resource"].where(has_override, merged[f"{col}_scope"])
-    merged["override"] = has_override
-    merged["enabled"] = merged["enabled"].fillna(False).astype(bool)
-    merged["sub_plan"] = merged["sub_plan"].fillna("").astype(str)
-    merged["trial_days"] = pd.to_numeric(merged["trial_days"], errors="coerce").fillna(0.0)
-    merged["deprecated"] = merged["deprecated"].fillna(False).astype(bool)
-    merged["resource_id"] = units["resource_id"].to_numpy()
-    return merged.drop(columns=[c for c in merged.columns if c.endswith(("_resource", "_scope"))])
+class Estimator:
+    """Estimates of one estate's units under any settings and prices (the what-if panel makes one per change, the
+    report three or four). What depends on the units alone is done once: ids and plans are coded as integers, so an
+    estimate finds the setting that applies to each of (at 2,000 subscriptions) 240,000 rows by position instead of
+    joining them on text keys."""
+
+    def __init__(self, units: pd.DataFrame) -> None:
+        self.units = units.reset_index(drop=True)
+        self.units["resource_id"] = self.units["resource_id"].to_numpy()  # as text, as the lines have always had it
+        self._plan_codes, self._plans = _codes(self.units["plan"])
+        resource_codes, self._resources = _codes(self.units["resource_id"].astype(str).str.lower())
+        scope_codes, self._scopes = _codes(self.units["scope_id"])
+        self._resource_keys, self._resource_rows = np.unique(self._key(resource_codes), return_inverse=True)
+        self._scope_keys, self._scope_rows = np.unique(self._key(scope_codes), return_inverse=True)
+        self._scope_codes = scope_codes
+        self._default_sub_plans = np.array([default_sub_plan(p) if isinstance(p, str) else "" for p in self._plans],
+                                           dtype=object)
+        self._containers = (self._plans == "Containers")[self._plan_codes]
+        self._aks_servers = self.units["aks_node"].to_numpy() & (self._plans == "VirtualMachines")[self._plan_codes]
+
+    def _key(self, id_codes: np.ndarray, plan_codes: np.ndarray | None = None) -> np.ndarray:
+        """One integer per (id, plan) pair."""
+        return id_codes.astype("int64") * len(self._plans) + (self._plan_codes if plan_codes is None else plan_codes)
+
+    def _setting_of_rows(self, settings: pd.DataFrame, ids: pd.Index, keys: np.ndarray, rows: np.ndarray
+                         ) -> np.ndarray:
+        """Per units row, the position in `settings` of the first setting of the row's (id, plan) (-1: none)."""
+        if not len(keys):
+            return np.full(len(rows), -1)
+        id_codes, plan_codes = ids.get_indexer(settings["scope_id"]), self._plans.get_indexer(settings["plan"])
+        wanted = self._key(id_codes, plan_codes)
+        at = np.searchsorted(keys, wanted).clip(max=len(keys) - 1)
+        found = np.flatnonzero((id_codes >= 0) & (plan_codes >= 0) & (keys[at] == wanted))
+        matched, first_seen = np.unique(at[found], return_index=True)
+        first = np.full(len(keys), -1)
+        first[matched] = found[first_seen]
+        return first[rows]
+
+    def effective_settings(self, settings: pd.DataFrame) -> pd.DataFrame:
+        """The units with the setting that applies to each row: a resource-level override, else its scope's (no
+        setting: off, no sub-plan, no trial, not deprecated)."""
+        by_resource = (settings["level"] == "resource").to_numpy()
+        resource, scope = settings[by_resource], settings[~by_resource]
+        at_resource = self._setting_of_rows(resource, self._resources, self._resource_keys, self._resource_rows)
+        at_scope = self._setting_of_rows(scope, self._scopes, self._scope_keys, self._scope_rows)
+        override = at_resource >= 0
+        lines = self.units.copy(deep=False)  # copy-on-write: the units stay as they are
+        for name, fill, clean in (("enabled", False, _flag), ("sub_plan", "", _text), ("trial_days", 0.0, _days),
+                                  ("deprecated", False, _flag)):
+            values = np.where(override, _take(clean(resource[name]), at_resource, fill),
+                              _take(clean(scope[name]), at_scope, fill))
+            lines[name] = pd.array(values, dtype="str") if name == "sub_plan" else values
+        lines["override"] = override
+        return lines
+
+    def estimate(self, settings: pd.DataFrame, prices: PriceTable, scenario: str = "as configured") -> CostEstimate:
+        """Monthly cost per units row (see `estimate`)."""
+        lines = self.effective_settings(settings)
+        sub_plans = lines["sub_plan"].to_numpy(dtype=object)
+        sub_plans = np.where(sub_plans != "", sub_plans, self._default_sub_plans[self._plan_codes])
+        lines["sub_plan"] = pd.array(sub_plans, dtype="str")
+        enabled = lines["enabled"].to_numpy()
+        containers_on = np.zeros(len(self._scopes) + 1, dtype=bool)
+        containers_on[self._scope_codes[self._containers & enabled]] = True
+        aks_excluded = self._aks_servers & containers_on[self._scope_codes]
+        lines["billed_units"] = lines["units"].where(~aks_excluded, 0.0)
+        lines.loc[aks_excluded, "note"] = "AKS node pool: billed under Defender for Containers"
+        lines["monthly_price"] = self._monthly_prices(sub_plans, prices)
+        no_price = lines["enabled"] & lines["monthly_price"].isna() & ~(lines["billed_units"] == 0)
+        lines.loc[no_price, "note"] = [
+            f"{prices.name} has no monthly price for {p} {sp}".rstrip() + " (usage-priced or unknown): not estimated"
+            for p, sp in zip(lines.loc[no_price, "plan"], lines.loc[no_price, "sub_plan"], strict=True)]
+        cost = lines["billed_units"] * lines["monthly_price"]
+        cost[lines["billed_units"] == 0] = 0.0
+        lines["monthly_cost"] = cost.where(lines["enabled"], 0.0)
+        trial_left = (1 - lines["trial_days"].clip(lower=0, upper=30) / 30)
+        lines["next_30_days_cost"] = lines["monthly_cost"] * trial_left
+        deprecated = lines["deprecated"] & lines["enabled"] & (lines["note"] == "")
+        lines.loc[deprecated, "note"] = "deprecated plan, still billed while enabled"
+        return CostEstimate(scenario, lines, prices)
+
+    def _monthly_prices(self, sub_plans: np.ndarray, prices: PriceTable) -> np.ndarray:
+        """Per units row, the monthly price of its plan and `sub_plans` (NaN where the table has none)."""
+        sub_codes, subs = pd.factorize(sub_plans)
+        monthly = _monthly_prices(prices)
+        table = np.array([[monthly.get((plan, sub), math.nan) for sub in subs] for plan in self._plans],
+                         dtype="float64").reshape(len(self._plans), len(subs))
+        return table[self._plan_codes, sub_codes]
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of `values` and the distinct values they index (a missing value is one of them)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, pd.Index(uniques, dtype=object)
+
+
+def _flag(column: pd.Series) -> np.ndarray:
+    return column.fillna(False).astype(bool).to_numpy()
+
+
+def _text(column: pd.Series) -> np.ndarray:
+    return column.fillna("").astype(str).to_numpy(dtype=object)
+
+
+def _days(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").fillna(0.0).to_numpy(dtype="float64")
+
+
+def _take(values: np.ndarray, at: np.ndarray, fill: Any) -> np.ndarray:
+    """`values` at positions `at`, `fill` where `at` is -1."""
+    return np.append(values, np.array([fill], dtype=values.dtype))[at]
+
+
+def _monthly_prices(prices: PriceTable) -> dict[tuple[str, str], float]:
+    """Each (plan, sub-plan)'s monthly price as `PriceTable.monthly_price` gives it (its first recurring row), read
+    in one pass; a plan without one, or priced by usage only, is missing."""
+    rows = prices.rows[prices.rows["kind"] == "recurring"].drop_duplicates(["plan", "sub_plan"])
+    return {(plan, sub_plan): float(price)
+            for plan, sub_plan, price in zip(rows["plan"], rows["sub_plan"], rows["monthly_price"], strict=True)
+            if not math.isnan(price)}
 
 
 def estimate(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable, scenario: str = "as configured"
@@ -108,30 +209,10 @@ def estimate(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable, sc
 
     Disabled plans cost 0. Enabled plans whose units are unknown, or that the table prices by usage only, get NaN
     and a note. AKS node pools (VM scale sets in `MC_*` resource groups) are not counted for Servers where
-    Containers is enabled on the same scope, as Microsoft's asset-discovery script does.
+    Containers is enabled on the same scope, as Microsoft's asset-discovery script does. Several estimates of the
+    same units share an `Estimator`.
     """
-    lines = _effective_settings(units, settings)
-    defaults = {plan: spec["default_sub_plan"] for plan, spec in PLANS.items()}
-    lines["sub_plan"] = lines["sub_plan"].where(lines["sub_plan"] != "", lines["plan"].map(defaults).fillna(""))
-    containers_on = set(lines.loc[(lines["plan"] == "Containers") & lines["enabled"], "scope_id"])
-    aks_excluded = lines["aks_node"] & (lines["plan"] == "VirtualMachines") & lines["scope_id"].isin(containers_on)
-    lines["billed_units"] = lines["units"].where(~aks_excluded, 0.0)
-    lines.loc[aks_excluded, "note"] = "AKS node pool: billed under Defender for Containers"
-    key = lines["plan"].astype(str) + "|" + lines["sub_plan"].astype(str)
-    price_of = {k: prices.monthly_price(*k.split("|", 1)) for k in key.unique()}
-    lines["monthly_price"] = pd.to_numeric(key.map(price_of), errors="coerce").astype("float64")
-    no_price = lines["enabled"] & lines["monthly_price"].isna() & ~(lines["billed_units"] == 0)
-    lines.loc[no_price, "note"] = [
-        f"{prices.name} has no monthly price for {p} {sp}".rstrip() + " (usage-priced or unknown): not estimated"
-        for p, sp in zip(lines.loc[no_price, "plan"], lines.loc[no_price, "sub_plan"], strict=True)]
-    cost = lines["billed_units"] * lines["monthly_price"]
-    cost[lines["billed_units"] == 0] = 0.0
-    lines["monthly_cost"] = cost.where(lines["enabled"], 0.0)
-    trial_left = (1 - lines["trial_days"].clip(lower=0, upper=30) / 30)
-    lines["next_30_days_cost"] = lines["monthly_cost"] * trial_left
-    deprecated = lines["deprecated"] & lines["enabled"] & (lines["note"] == "")
-    lines.loc[deprecated, "note"] = "deprecated plan, still billed while enabled"
-    return CostEstimate(scenario, lines, prices)
+    return Estimator(units).estimate(settings, prices, scenario)
 
 
 # --------------------------------------------------------------------------------------------- what-ifs
@@ -250,14 +331,14 @@ def scenarios(tables: Any, prices: PriceTable, exclude_tag: str | None = None, e
 
 def scenarios_from(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable, exclude_tag: str | None = None,
                    exclude_value: str | None = None) -> Scenarios:
-    tagged = None
+    tagged, estimator = None, Estimator(units)
     if exclude_tag:
         label = f"excluding tag {exclude_tag}" + (f"={exclude_value}" if exclude_value else "")
-        tagged = estimate(units, exclude_tagged(settings, units, exclude_tag, exclude_value), prices, label)
+        tagged = estimator.estimate(exclude_tagged(settings, units, exclude_tag, exclude_value), prices, label)
     return Scenarios(
-        configured=estimate(units, settings, prices),
-        enable_all=estimate(units, enable_all(settings, units), prices, "enable all"),
-        servers_p1=estimate(units, servers_p2_to_p1(settings), prices, "Servers P2 to P1"),
+        configured=estimator.estimate(settings, prices),
+        enable_all=estimator.estimate(enable_all(settings, units), prices, "enable all"),
+        servers_p1=estimator.estimate(servers_p2_to_p1(settings), prices, "Servers P2 to P1"),
         tag_excluded=tagged,
     )
 

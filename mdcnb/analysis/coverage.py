@@ -61,11 +61,22 @@ def plan_matrix(settings: pd.DataFrame, names: dict[str, str] | None = None) -> 
     `settings` is `cost_units.plan_settings(tables)`; `names` maps scope ids to display names
     (`cost_units.scope_names`).
     """
+    return pivot_plans(plan_labels(settings, names))
+
+
+def plan_labels(settings: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """`settings` with each row's cell of the plan matrix (`setting`) and the name of its row (`scope`): a panel
+    labels every setting once, then selects rows and pivots them (`pivot_plans`) at each change."""
     names = names or {}
-    frame = settings.assign(setting=settings.apply(_plan_label, axis=1) if len(settings) else pd.Series(dtype=str),
-                            scope=settings["scope_id"].map(lambda s: names.get(s, s.rsplit("/", 1)[-1])),
-                            level=settings["level"])
-    matrix = frame.pivot_table(index=["level", "scope"], columns="plan", values="setting", aggfunc="first")
+    return settings.assign(setting=settings.apply(_plan_label, axis=1) if len(settings) else pd.Series(dtype=str),
+                           scope=settings["scope_id"].map(lambda s: names.get(s, s.rsplit("/", 1)[-1])),
+                           level=settings["level"])
+
+
+def pivot_plans(labelled: pd.DataFrame) -> pd.DataFrame:
+    """The plan matrix of settings labelled by `plan_labels`: subscriptions first, then resources, then
+    connectors, each by name."""
+    matrix = labelled.pivot_table(index=["level", "scope"], columns="plan", values="setting", aggfunc="first")
     matrix = matrix.reset_index()
     rank = matrix["level"].map({"subscription": 0, "resource": 1, "connector": 2}).fillna(9)
     matrix = matrix.assign(_rank=rank).sort_values(["_rank", "scope"], kind="stable").drop(columns="_rank")

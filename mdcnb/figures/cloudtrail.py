@@ -57,7 +57,8 @@ def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
         fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=label, row=row, col=1,
                         line={"width": 1, "color": account_color(account)}, fill="tozeroy",
                         hovertemplate="%{x|%Y-%m-%d %H:00} UTC: %{y:,} read events<extra>" + label + "</extra>")
-        fig.update_yaxes(title={"text": label, "font": {"size": 10}}, rangemode="tozero", nticks=3, row=row, col=1)
+        # the row's own axis (`update_yaxes(row=...)` would search every axis for it: quadratic in accounts)
+        fig.get_subplot(row, 1).yaxis.update(title={"text": label, "font": {"size": 10}}, rangemode="tozero", nticks=3)
     fig.update_layout(showlegend=False)
     title = f"CspmMonitorAws read events per hour (UTC), by account, {window(hourly['hour'])}: bursts = scans"
     return layout(fig, title, height=100 + MULTIPLE_HEIGHT_PX * max(1, len(accounts)))

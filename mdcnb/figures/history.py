@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from mdcnb.figures.style import ACTOR_COLORS, plain, window
+from mdcnb.figures.style import ACTOR_COLORS, plain, white, window
 
-LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+LAYOUT = {"height": 420, "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
           "legend": {"orientation": "h", "y": -0.2}}
 
 
@@ -29,6 +29,7 @@ def _lines(frame: pd.DataFrame, series: str, value: str, title: str, y_title: st
     axis = {"title": y_title, "rangemode": "tozero"}
     if percent:
         axis.update(range=[0, 100], ticksuffix=" %")
+    white(fig)
     fig.update_layout(title=f"{title}, {window(frame['week'])}", xaxis={"title": "ISO week", "type": "category",
                       "automargin": True}, yaxis={**axis, "automargin": True}, **LAYOUT)
     return fig
@@ -65,6 +66,7 @@ def cloudtrail_trend(trend: pd.DataFrame, note: str = "") -> go.Figure:
     if trend.empty:
         fig.add_annotation(text="No CloudTrail logs in the stored weeks yet", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.5)
+    white(fig)
     fig.update_layout(title=f"CloudTrail events by ISO week{note}, {window(trend['week'])}", barmode="stack",
                       xaxis={"title": "ISO week", "type": "category"}, yaxis={"title": "events"}, **LAYOUT)
     return fig

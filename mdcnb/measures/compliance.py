@@ -24,13 +24,15 @@ def _per_standard(snap: Snapshot, f: Filters) -> pd.DataFrame:
 
 
 def failing(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    """The failing controls of the selection (`compliance.failing_controls`), once per snapshot and selection; the
-    unhealthy resources behind them are grouped once per snapshot."""
+    """The failing controls of the selection (`compliance.failing_controls`): those of every scope are found once
+    per snapshot, and a selection's rows picked from them once per selection."""
     f = f.only(FILTERS)
-    resources = computed_once(snap, "compliance.unhealthy_resources", Filters(),
-                              lambda: compliance.unhealthy_resources(snap.tables))
-    return computed_once(snap, "compliance.failing", f, lambda: compliance.failing_controls(
-        snap.tables, subscriptions=f.subscriptions, standards=f.standards, resources=resources))
+    every = computed_once(snap, "compliance.failing", Filters(), lambda: compliance.failing_controls(
+        snap.tables, resources=compliance.unhealthy_resources(snap.tables)))
+    if not f.active():
+        return every
+    return computed_once(snap, "compliance.failing", f, lambda: compliance.select(
+        every, subscriptions=f.subscriptions, standards=f.standards))
 
 
 @define("compliance.by_standard", "Compliance per standard", "%", "{:.1%}", filters=FILTERS,

@@ -12,11 +12,15 @@ SCOPE_FILTERS = ("environments", "subscriptions", "accounts")
 
 
 def scopes(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    """The secure score scopes the filters keep (subscriptions and connectors), with their scores: computed once
-    per snapshot and selection, however many of its measures (or a panel's views) read them."""
+    """The secure score scopes the filters keep (subscriptions and connectors), with their scores: every scope is
+    scored once per snapshot, and a selection's rows are picked from those once, however many of its measures (or
+    a panel's views) read them."""
     f = f.only(SCOPE_FILTERS)
-    return computed_once(snap, "score.scopes", f, lambda: score.scopes(
-        snap.tables, environments=f.environments, subscriptions=f.subscriptions, accounts=f.accounts))
+    every = computed_once(snap, "score.scopes", Filters(), lambda: score.scopes(snap.tables))
+    if not f.active():
+        return every
+    return computed_once(snap, "score.scopes", f, lambda: score.filter_scopes(
+        every, environments=f.environments, subscriptions=f.subscriptions, accounts=f.accounts).reset_index(drop=True))
 
 
 @define("score.overall", "Secure score", "%", "{:.2f}", filters=SCOPE_FILTERS, decimals=2)

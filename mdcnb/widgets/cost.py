@@ -22,10 +22,14 @@ PLAN_CHOICES = (("as in the scenario", AS_SCENARIO), ("on everywhere", True), ("
 
 
 class CostExplorer:
-    """Price fields per plan and sub-plan, an on/off choice per plan, a scenario, and the totals they give."""
+    """Price fields per plan and sub-plan, an on/off choice per plan, a scenario, and the totals they give. A change
+    computes what it changes: the units are prepared for estimates once (`cost.Estimator`), and each scenario's
+    settings are made the first time it is picked."""
 
     def __init__(self, units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable) -> None:
         self.units, self.settings, self.prices = units, settings, prices
+        self.estimator = cost.Estimator(units)
+        self._scenarios: dict[str, pd.DataFrame] = {}
         plans = sorted(set(units["plan"]))
         recurring = prices.rows[(prices.rows["kind"] == "recurring") & prices.rows["plan"].isin(plans)
                                 & prices.rows["monthly_price"].notna()]
@@ -40,6 +44,7 @@ class CostExplorer:
                                                      style={"description_width": "260px"},
                                                      layout=w.Layout(width="420px"))
             for r in recurring.itertuples(index=False)}
+        self._table_prices = {key: prices.monthly_price(*key) or 0.0 for key in self.price_fields}
         self.output = w.HTML()
         for control in [self.scenario, *self.plan_choices.values(), *self.price_fields.values()]:
             control.observe(lambda _change: self.recompute(), names="value")
@@ -50,24 +55,30 @@ class CostExplorer:
         """The price table with every price field the user changed."""
         table = self.prices
         for (plan, sub_plan), field in self.price_fields.items():
-            if abs(field.value - (table.monthly_price(plan, sub_plan) or 0.0)) > 1e-9:
+            if abs(field.value - self._table_prices[plan, sub_plan]) > 1e-9:
                 table = table.with_monthly_price(plan, sub_plan, field.value, "prices changed in the what-if panel")
         return table
 
+    def scenario_settings(self, scenario: str) -> pd.DataFrame:
+        """The plan settings of a scenario, made once per scenario."""
+        if scenario not in self._scenarios:
+            settings = self.settings
+            if scenario == "enable all":
+                settings = cost.enable_all(settings, self.units)
+            elif scenario == "Servers P2 to P1":
+                settings = cost.servers_p2_to_p1(settings)
+            self._scenarios[scenario] = settings
+        return self._scenarios[scenario]
+
     def current_settings(self) -> pd.DataFrame:
         """The scenario's plan settings with the on/off choices applied."""
-        scenario = self.scenario.value
-        settings = self.settings
-        if scenario == "enable all":
-            settings = cost.enable_all(settings, self.units)
-        elif scenario == "Servers P2 to P1":
-            settings = cost.servers_p2_to_p1(settings)
+        settings = self.scenario_settings(self.scenario.value)
         choices = {plan: box.value for plan, box in self.plan_choices.items() if box.value != AS_SCENARIO}
-        return cost_units.choose_plans(settings, self.units, choices)
+        return cost_units.choose_plans(settings, self.units, choices) if choices else settings
 
     def recompute(self) -> cost.CostEstimate:
         prices = self.current_prices()
-        self.result = cost.estimate(self.units, self.current_settings(), prices, self.scenario.value)
+        self.result = self.estimator.estimate(self.current_settings(), prices, self.scenario.value)
         by_plan = self.result.by_plan()
         by_plan = by_plan[by_plan["monthly_cost"] > 0][["display", "units", "monthly_cost"]]
         self.output.value = (

@@ -39,8 +39,10 @@ def coverage_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), s
             tables.connectors, environments=f.environments, subscriptions=f.scopes, accounts=f.accounts,
             account_column="hierarchy_id"))
 
-    def plan_settings(f: Filters) -> pd.DataFrame:
-        return coverage.select(settings, environments=f.environments, subscriptions=f.scopes)
+    labelled = coverage.plan_labels(settings, names)  # each setting's cell, labelled once
+
+    def plan_cells(f: Filters) -> pd.DataFrame:
+        return coverage.select(labelled, environments=f.environments, subscriptions=f.scopes)
 
     def audit(f: Filters) -> pd.DataFrame:
         return panel.once("audit", lambda f: coverage.audit_selection(audit_results, environments=f.environments,
@@ -50,7 +52,7 @@ def coverage_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), s
     panel.view(lambda f: coverage_figures.connectors_by_environment(coverage.connectors_by_environment(connectors(f))),
                "connectors")
     panel.view(lambda f: coverage.connectors_overview(connectors(f)), "connectors", caption="Connectors")
-    panel.view(lambda f: coverage.plan_matrix(plan_settings(f), names), "plans", caption="Defender plans per scope",
+    panel.view(lambda f: coverage.pivot_plans(plan_cells(f)), "plans", caption="Defender plans per scope",
                ignores=("accounts",))
     # plans off are subscription plans: an account (which narrows connectors only) leaves them as they are
     panel.view(lambda f: gaps(snapshot, f.measures())[["subscription", "plan_display", "resources", "resource_types"]],

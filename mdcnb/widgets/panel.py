@@ -14,6 +14,7 @@ while that control selects something (`View.ignores`, "(all severities)").
 
 from __future__ import annotations
 
+import copy
 import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -26,6 +27,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import HTML, display
+from plotly.basedatatypes import Undefined
 
 from mdcnb.analysis import score_detail
 from mdcnb.core.package_data import read_json
@@ -111,10 +113,13 @@ def display_data(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The mime bundle `display(obj)` shows, for a view's output. Plotly figures display themselves
     (`_ipython_display_`): formatting them the usual way prints them beside the panel, where no redraw reaches, and
     leaves the view empty. They give their bundle instead (plotly's own mimetype when the default renderer is an
-    external one, such as a browser tab)."""
+    external one, such as a browser tab). A FigureWidget gives its widget view without IPython's text form of it,
+    which prints every data point (a tenth of a second for an hourly chart)."""
     if isinstance(obj, go.Figure):
         bundle = obj._repr_mimebundle_() or pio.renderers["plotly_mimetype"].to_mimebundle(obj.to_dict())
         return bundle, {}
+    if isinstance(obj, go.FigureWidget):  # its view, and its title as text (IPython would print the whole figure)
+        return {**obj._repr_mimebundle_(), "text/plain": f"FigureWidget: {obj.layout.title.text or ''}"}, {}
     return InteractiveShell.instance().display_formatter.format(obj)
 
 
@@ -128,25 +133,27 @@ def not_followed(ignored: Iterable[str], filters: Filters) -> str:
 
 
 def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
-    """Make `widget` show `figure` in place, in one batch update: each trace's and the layout's properties become
-    the figure's (a property the figure does not set is cleared). Traces are replaced only when their number or
-    kinds change. The layout's template is left alone when it is the same (the report's charts share one, and
-    setting it again copies all of it), so a redraw costs little more than the figure's data."""
+    """Make `widget` show `figure` in place, in one plotly update (one message to the browser): each trace's and the
+    layout's properties become the figure's (a property the figure does not set is cleared). Traces are replaced only
+    when their number or kinds change. The figure's properties were validated when it was built, so they are handed
+    over as they are (`plotly_update`, the call a batch of edits ends in) instead of being validated again. The
+    layout's template is left alone when it is the same (the report's charts share one, and setting it again copies
+    all of it), so a redraw costs little more than the figure's data."""
     if [t.type for t in widget.data] != [t.type for t in figure.data]:
         widget.data = ()
         widget.add_traces(figure.data)
-    with widget.batch_update():
-        for drawn, trace in zip(widget.data, figure.data, strict=True):
-            _replace(drawn, trace._props, keep=("uid",))
-        same = widget.layout._props.get("template") == figure.layout._props.get("template")
-        _replace(widget.layout, figure.layout._props, keep=("template",) if same else ())
+    restyle: dict[str, list[Any]] = {}
+    for index, (drawn, trace) in enumerate(zip(widget.data, figure.data, strict=True)):
+        for name, value in _changes(drawn._props, trace._props, keep=("uid",)).items():
+            restyle.setdefault(name, [Undefined] * len(figure.data))[index] = value
+    same = widget.layout._props.get("template") == figure.layout._props.get("template")
+    relayout = _changes(widget.layout._props, figure.layout._props, keep=("template",) if same else ())
+    widget.plotly_update(restyle_data=restyle, relayout_data=relayout, trace_indexes=list(range(len(figure.data))))
 
 
-def _replace(obj: Any, props: Mapping[str, Any], keep: Sequence[str]) -> None:
-    """Set every top-level property of a plotly object to `props`' (those `props` lacks to None), but `keep`."""
-    for name in dict.fromkeys([*obj._props, *props]):
-        if name not in keep:
-            obj[name] = props.get(name)
+def _changes(shown: Mapping[str, Any], props: Mapping[str, Any], keep: Sequence[str]) -> dict[str, Any]:
+    """Every top-level property of `shown` and `props` but `keep`, as `props` has it (None: cleared), copied."""
+    return {name: copy.deepcopy(props.get(name)) for name in dict.fromkeys([*shown, *props]) if name not in keep}
 
 
 def _multi(description: str, options: Sequence[Any], value: Iterable[Any],
