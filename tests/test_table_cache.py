@@ -133,3 +133,10 @@ def test_a_copy_of_the_dataset_finds_the_same_entry(tmp_path, cache, monkeypatch
     second = tables.load_tables(copy)
     pd.testing.assert_frame_equal(second.secure_scores, first.secure_scores)
     assert second.dataset == copy and len(_entries(cache)) == 1
+
+
+def test_a_cache_folder_with_a_quote_in_its_name_is_written(tmp_path, cache, monkeypatch):
+    """A home folder such as /home/o'brien: the entry's paths are data, not SQL text."""
+    monkeypatch.setenv("MDCNB_CACHE_DIR", str(tmp_path / "o'brien cache"))
+    tables.load_tables(_dataset(tmp_path / "ds"))
+    assert len(_entries(tmp_path / "o'brien cache")) == 1

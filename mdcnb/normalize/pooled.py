@@ -154,8 +154,7 @@ def _assessment_span(dataset: Path, metadata: dict[str, dict[str, Any]], span: S
 def _coded(values: np.ndarray, dtype: str) -> Coded:
     """A column as codes into its distinct values: by value, lists by identity (they are shared, and unhashable)."""
     if dtype == schema.LIST:
-        _, first, codes = np.unique(np.fromiter(map(id, values), np.int64, len(values)), return_index=True,
-                                    return_inverse=True)
+        codes, first = schema.identity_codes(values)
         return _small(codes, len(first)), values[first]
     codes, uniques = pd.factorize(values)
     return _small(codes, len(uniques)), np.asarray(uniques, dtype=object)

@@ -251,15 +251,15 @@ def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str, frame:
             stored[column.name] = series.array.asi8
         else:
             stored[column.name] = series
-    for relative, data in ((f"{name}.parquet", pd.DataFrame(stored, copy=False)),
-                           (f"{name}.values.parquet", pd.DataFrame(values, columns=["number", "code", "value"]))):
-        if relative.endswith(".values.parquet") and not values:
-            continue
-        path = folder / relative
-        con.register("frame", data)
-        con.execute(f"COPY frame TO '{path}' (FORMAT PARQUET, COMPRESSION zstd)")
-        con.unregister("frame")
-        os.chmod(path, 0o600)
+    _write_parquet(con, folder / f"{name}.parquet", pd.DataFrame(stored, copy=False))
+    if values:
+        distinct = pd.DataFrame(values, columns=["number", "code", "value"])
+        _write_parquet(con, folder / f"{name}.values.parquet", distinct)
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, path: Path, data: pd.DataFrame) -> None:
+    con.from_df(data).write_parquet(str(path), compression="zstd")
+    os.chmod(path, 0o600)
 
 
 def _codes(series: pd.Series, dtype: str) -> tuple[np.ndarray, list[str]]:
@@ -268,6 +268,5 @@ def _codes(series: pd.Series, dtype: str) -> tuple[np.ndarray, list[str]]:
         codes, distinct = pd.factorize(series.array)
         return codes.astype(np.int32), [str(v) for v in distinct]
     cells = series.to_numpy(dtype=object)  # lists or dicts: shared objects, coded by identity
-    _, first, codes = np.unique(np.fromiter(map(id, cells), np.int64, len(cells)), return_index=True,
-                                return_inverse=True)
+    codes, first = schema.identity_codes(cells)
     return codes.astype(np.int32), [orjson.dumps(cells[row]).decode() for row in first.tolist()]  # None: "null"

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 STRING = "string"
@@ -77,6 +78,14 @@ def shared_strings(values: Iterable[Any]) -> list[Any]:
     process that loads them) several times smaller; the values and the dtype are unchanged."""
     seen: dict[str, str] = {}
     return [seen.setdefault(v, v) if isinstance(v, str) else v for v in values]
+
+
+def identity_codes(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of object cells by identity, and the row of each code's first cell: list and dict cells are shared
+    objects (`shared_lists`) and unhashable, so the same object is the same value."""
+    _, first, codes = np.unique(np.fromiter(map(id, cells), np.int64, len(cells)), return_index=True,
+                                return_inverse=True)
+    return codes, first
 
 
 def shared_lists(values: Iterable[Any]) -> list[list[str]]:
