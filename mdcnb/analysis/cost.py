@@ -165,7 +165,7 @@ class Estimator:
     def _monthly_prices(self, sub_plans: np.ndarray, prices: PriceTable) -> np.ndarray:
         """Per units row, the monthly price of its plan and `sub_plans` (NaN where the table has none)."""
         sub_codes, subs = pd.factorize(sub_plans)
-        monthly = _monthly_prices(prices)
+        monthly = prices.monthly_prices()
         table = np.array([[monthly.get((plan, sub), math.nan) for sub in subs] for plan in self._plans],
                          dtype="float64").reshape(len(self._plans), len(subs))
         return table[self._plan_codes, sub_codes]
@@ -192,15 +192,6 @@ def _days(column: pd.Series) -> np.ndarray:
 def _take(values: np.ndarray, at: np.ndarray, fill: Any) -> np.ndarray:
     """`values` at positions `at`, `fill` where `at` is -1."""
     return np.append(values, np.array([fill], dtype=values.dtype))[at]
-
-
-def _monthly_prices(prices: PriceTable) -> dict[tuple[str, str], float]:
-    """Each (plan, sub-plan)'s monthly price as `PriceTable.monthly_price` gives it (its first recurring row), read
-    in one pass; a plan without one, or priced by usage only, is missing."""
-    rows = prices.rows[prices.rows["kind"] == "recurring"].drop_duplicates(["plan", "sub_plan"])
-    return {(plan, sub_plan): float(price)
-            for plan, sub_plan, price in zip(rows["plan"], rows["sub_plan"], rows["monthly_price"], strict=True)
-            if not math.isnan(price)}
 
 
 def estimate(units: pd.DataFrame, settings: pd.DataFrame, prices: PriceTable, scenario: str = "as configured"

@@ -71,11 +71,16 @@ class PriceTable:
             return exact.iloc[0]
         return None
 
+    def monthly_prices(self) -> dict[tuple[str, str], float]:
+        """Each (plan, sub-plan)'s monthly price, from its first recurring row; a plan without one, or priced by
+        usage only, is missing. One pass, for callers that price many rows."""
+        rows = self.rows[self.rows["kind"] == "recurring"].drop_duplicates(["plan", "sub_plan"])
+        return {(plan, sub_plan): float(price)
+                for plan, sub_plan, price in zip(rows["plan"], rows["sub_plan"], rows["monthly_price"], strict=True)
+                if not math.isnan(price)}
+
     def monthly_price(self, plan: str, sub_plan: str | None) -> float | None:
-        row = self.recurring(plan, sub_plan)
-        if row is None or math.isnan(row["monthly_price"]):
-            return None
-        return float(row["monthly_price"])
+        return self.monthly_prices().get((plan, sub_plan or ""))
 
     def with_monthly_price(self, plan: str, sub_plan: str | None, monthly: float, note: str) -> PriceTable:
         """A copy with one recurring price changed (what-if prices from the notebook widget)."""
