@@ -155,14 +155,9 @@ def _coded(values: np.ndarray, dtype: str) -> Coded:
     """A column as codes into its distinct values: by value, lists by identity (they are shared, and unhashable)."""
     if dtype == schema.LIST:
         codes, first = schema.identity_codes(values)
-        return _small(codes, len(first)), values[first]
+        return schema.small_codes(codes, len(first)), values[first]
     codes, uniques = pd.factorize(values)
-    return _small(codes, len(uniques)), np.asarray(uniques, dtype=object)
-
-
-def _small(codes: np.ndarray, distinct: int) -> np.ndarray:
-    """Codes in the smallest integers that hold them (and -1): less to send and to hold until joined."""
-    return codes.astype(np.int8 if distinct < 2**7 else np.int16 if distinct < 2**15 else np.int32)
+    return schema.small_codes(codes, len(uniques)), np.asarray(uniques, dtype=object)
 
 
 def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip]] | None:

@@ -237,23 +237,28 @@ def _write(entry: Path, tables: Tables) -> None:
 
 
 def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str, frame: pd.DataFrame) -> None:
-    """`<name>.parquet` (codes for coded columns) and `<name>.values.parquet` (their distinct values)."""
-    stored, values = {}, []
+    """`<name>.parquet` (codes for coded columns) and `<name>.values.parquet` (their distinct values). The distinct
+    values are gathered as arrays, not a row per value: a million assessment ids would take a tuple each."""
+    stored: dict[str, Any] = {}
+    numbers, codes, values = [], [], []
     for number, column in enumerate(schema.TABLES[name].columns):
         series = frame[column.name]
         if str(series.dtype) != schema.PANDAS_DTYPE[column.dtype]:
             raise TypeError(f"{name}.{column.name} is {series.dtype}, not {column.dtype}")
         if column.dtype in _CODED:
-            codes, distinct = _codes(series, column.dtype)
-            stored[column.name] = codes
-            values += [(number, code, value) for code, value in enumerate(distinct)]
+            stored[column.name], distinct = _codes(series, column.dtype)
+            numbers.append(np.full(len(distinct), number, dtype=np.int16))
+            codes.append(np.arange(len(distinct), dtype=np.int32))
+            values.append(distinct)
         elif column.dtype == schema.TIME:
             stored[column.name] = series.array.asi8
         else:
             stored[column.name] = series
     _write_parquet(con, folder / f"{name}.parquet", pd.DataFrame(stored, copy=False))
+    del stored
     if values:
-        distinct = pd.DataFrame(values, columns=["number", "code", "value"])
+        distinct = pd.DataFrame({"number": np.concatenate(numbers), "code": np.concatenate(codes),
+                                 "value": np.concatenate(values)}, copy=False)
         _write_parquet(con, folder / f"{name}.values.parquet", distinct)
 
 
@@ -262,11 +267,14 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, path: Path, data: pd.DataFram
     os.chmod(path, 0o600)
 
 
-def _codes(series: pd.Series, dtype: str) -> tuple[np.ndarray, list[str]]:
-    """A coded column: codes (-1: null) and its distinct values as text (lists and objects as JSON)."""
+def _codes(series: pd.Series, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """A coded column: codes (-1: null) in the smallest integers that hold them, and its distinct values as text
+    (an object array; lists and objects as JSON)."""
     if dtype == schema.STRING:
         codes, distinct = pd.factorize(series.array)
-        return codes.astype(np.int32), [str(v) for v in distinct]
+        return schema.small_codes(codes, len(distinct)), distinct.to_numpy(dtype=object)
     cells = series.to_numpy(dtype=object)  # lists or dicts: shared objects, coded by identity
     codes, first = schema.identity_codes(cells)
-    return codes.astype(np.int32), [orjson.dumps(cells[row]).decode() for row in first.tolist()]  # None: "null"
+    texts = [orjson.dumps(cells[row]).decode() for row in first.tolist()]  # None: "null"
+    return schema.small_codes(codes, len(first)), np.fromiter(texts, dtype=object, count=len(texts))
+

@@ -50,6 +50,7 @@ from mdcnb.core.schema.contract import (
     identity_codes,
     shared_lists,
     shared_strings,
+    small_codes,
     table,
 )
 from mdcnb.core.schema.governance import EXEMPTIONS, GOVERNANCE_ASSIGNMENTS
@@ -159,5 +160,6 @@ __all__ = [
     "identity_codes",
     "shared_lists",
     "shared_strings",
+    "small_codes",
     "table",
 ]

@@ -88,6 +88,11 @@ def identity_codes(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, first
 
 
+def small_codes(codes: np.ndarray, distinct: int) -> np.ndarray:
+    """Codes into `distinct` values in the smallest integers that hold them and -1 (null): less to hold and send."""
+    return codes.astype(np.int8 if distinct < 2**7 else np.int16 if distinct < 2**15 else np.int32)
+
+
 def shared_lists(values: Iterable[Any]) -> list[list[str]]:
     """`list[str]` cells with equal lists as one list object (as `shared_strings`; cells are read, never mutated)."""
     seen: dict[tuple[str, ...], list[str]] = {}
