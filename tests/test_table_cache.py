@@ -140,3 +140,20 @@ def test_a_cache_folder_with_a_quote_in_its_name_is_written(tmp_path, cache, mon
     monkeypatch.setenv("MDCNB_CACHE_DIR", str(tmp_path / "o'brien cache"))
     tables.load_tables(_dataset(tmp_path / "ds"))
     assert len(_entries(tmp_path / "o'brien cache")) == 1
+
+
+def test_equal_texts_held_as_separate_objects_and_nulls_read_back_as_written(tmp_path):
+    """Cells are coded by identity: an unshared text is stored once per object, a null as a null, and the entry
+    reads back the same values (three rows, two of them equal texts in separate objects, one null)."""
+    frame = tables.schema.SUBSCRIPTIONS.from_columns({
+        "subscription_id": ["a", "b", "c"], "state": [None, None, "Enabled"],
+        "management_group_path": [["root"], ["root"], []]})
+    names = ["".join(["Sub", "scription A"]), "".join(["Subscription", " A"]), None]  # not shared, as from_columns would
+    frame["display_name"] = pd.Series(pd.array(names, dtype="string"))
+    assert frame["display_name"][0] is not frame["display_name"][1]
+    written = tables.Tables(subscriptions=frame)
+    table_cache._write(tmp_path / "entry", written)
+    read = table_cache._read(tmp_path / "entry", tmp_path, None)
+    pd.testing.assert_frame_equal(read.subscriptions, frame)
+    assert read.subscriptions["display_name"].tolist() == ["Subscription A", "Subscription A", pd.NA]
+    assert read.subscriptions["state"].isna().tolist() == [True, True, False]

@@ -269,12 +269,16 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, path: Path, data: pd.DataFram
 
 def _codes(series: pd.Series, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """A coded column: codes (-1: null) in the smallest integers that hold them, and its distinct values as text
-    (an object array; lists and objects as JSON)."""
-    if dtype == schema.STRING:
-        codes, distinct = pd.factorize(series.array)
-        return schema.small_codes(codes, len(distinct)), distinct.to_numpy(dtype=object)
-    cells = series.to_numpy(dtype=object)  # lists or dicts: shared objects, coded by identity
+    (an object array; lists and objects as JSON). Cells are coded by identity (`schema.identity_codes`): a text
+    that is not shared is stored once per object, which reads back as the same values."""
+    cells = series.to_numpy(dtype=object)
     codes, first = schema.identity_codes(cells)
+    if dtype == schema.STRING:
+        kept = np.flatnonzero(~pd.isna(cells[first]))  # without the code of pd.NA: it is stored as -1
+        if len(kept) < len(first):
+            renumbered = np.full(len(first), -1, dtype=np.int64)
+            renumbered[kept] = np.arange(len(kept))
+            codes, first = renumbered[codes], first[kept]
+        return schema.small_codes(codes, len(first)), cells[first]
     texts = [orjson.dumps(cells[row]).decode() for row in first.tolist()]  # None: "null"
     return schema.small_codes(codes, len(first)), np.fromiter(texts, dtype=object, count=len(texts))
-

@@ -81,10 +81,12 @@ def shared_strings(values: Iterable[Any]) -> list[Any]:
 
 
 def identity_codes(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of object cells by identity, and the row of each code's first cell: list and dict cells are shared
-    objects (`shared_lists`) and unhashable, so the same object is the same value."""
-    _, first, codes = np.unique(np.fromiter(map(id, cells), np.int64, len(cells)), return_index=True,
-                                return_inverse=True)
+    """Codes of object cells by identity (in order of first appearance), and the row of each code's first cell: list
+    and dict cells are shared objects (`shared_lists`) and unhashable, so the same object is the same value; equal
+    strings are one object too (`shared_strings`), and hashing identities is faster than hashing text."""
+    codes, distinct = pd.factorize(np.fromiter(map(id, cells), np.int64, len(cells)))
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(cells) - 1, -1, -1)  # the last write of each code is its first row
     return codes, first
 
 
