@@ -189,12 +189,13 @@ def _objects(values: list[Any]) -> np.ndarray:
 def _merged(coded: list[Coded], dtype: str) -> pd.Series:
     """One column from the spans' codes, typed as the one-process reader types it (equal values as one object)."""
     uniques = np.concatenate([values for _, values in coded] + [np.full(1, None, dtype=object)])
-    if dtype == schema.STRING:
-        uniques = _objects(schema.shared_strings(uniques))
-    elif dtype == schema.LIST:
-        uniques = _objects(schema.shared_lists(uniques))
     offsets = np.cumsum([0] + [len(values) for _, values in coded])
     null = len(uniques) - 1
     codes = np.concatenate([np.where(c < 0, null, c.astype(np.int64) + offset)
                             for (c, _), offset in zip(coded, offsets, strict=False)])
+    if dtype == schema.STRING:  # texts: equal ones as their first object (pandas keeps it), null last
+        merged, distinct = pd.factorize(uniques)
+        return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)[merged[codes]]))
+    if dtype == schema.LIST:
+        uniques = _objects(schema.shared_lists(uniques))
     return assessment_columns.typed(uniques[codes], dtype)
