@@ -148,7 +148,7 @@ def test_equal_texts_held_as_separate_objects_and_nulls_read_back_as_written(tmp
     frame = tables.schema.SUBSCRIPTIONS.from_columns({
         "subscription_id": ["a", "b", "c"], "state": [None, None, "Enabled"],
         "management_group_path": [["root"], ["root"], []]})
-    names = ["".join(["Sub", "scription A"]), "".join(["Subscription", " A"]), None]  # not shared, as from_columns would
+    names = ["".join(["Sub", "scription A"]), "".join(["Subscription", " A"]), None]  # two objects
     frame["display_name"] = pd.Series(pd.array(names, dtype="string"))
     assert frame["display_name"][0] is not frame["display_name"][1]
     written = tables.Tables(subscriptions=frame)
