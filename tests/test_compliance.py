@@ -91,3 +91,31 @@ def test_compliance_cli_table_and_tables_command(tmp_path, capsys):
     assert "PCI-DSS-4" in out and "ISO-27001" not in out and "0.7143" in out
     assert main(["tables"]) == 0
     assert "### `assessments`" in capsys.readouterr().out
+
+
+def test_unhealthy_resources_match_a_count_by_hand_on_a_built_table():
+    """The grouped lists (built on integer codes) against plain Python sets on a random table with repeats,
+    mixed-case statuses and missing cells."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    pick = lambda values, p_missing=0.0: [None if rng.random() < p_missing else values[i]  # noqa: E731
+                                          for i in rng.integers(0, len(values), n)]
+    frame = pd.DataFrame({
+        "subscription_id": pd.array(pick([f"sub-{i}" for i in range(40)], 0.01), dtype="string"),
+        "assessment_key": pd.array(pick([f"key-{i:03d}" for i in range(60)], 0.01), dtype="string"),
+        "resource_id": pd.array(pick([f"/r/{i}" for i in range(3_000)], 0.02), dtype="string"),
+        "status": pd.array(pick(["Unhealthy", "unhealthy", "Healthy", "NotApplicable"], 0.05), dtype="string")})
+    expected: dict[tuple[str, str], set] = {}
+    for sub, key, resource, status in frame.astype(object).itertuples(index=False):
+        if status is not pd.NA and status.lower() == "unhealthy" and sub is not pd.NA and key is not pd.NA:
+            expected.setdefault((sub, key), set()).add(resource)
+    got = compliance.unhealthy_resources(SimpleNamespace(assessments=frame))
+    assert list(zip(got["subscription_id"], got["assessment_key"], strict=True)) == sorted(expected)
+    for sub, key, resources in got.itertuples(index=False):
+        wanted = expected[(sub, key)]
+        assert resources == sorted(r for r in wanted if r is not pd.NA) + [pd.NA] * (pd.NA in wanted)

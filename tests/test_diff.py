@@ -81,3 +81,49 @@ def test_overall_score_delta_and_json(diff):
     assert payload["changes"]["compliance_changes"][1]["state_after"] is None
     assert payload["overall"]["delta"] == 10.0
     json.dumps(payload)  # plain JSON values only
+
+
+def test_assessment_changes_match_a_hand_count_on_a_built_pair_of_weeks():
+    """newly unhealthy / resolved / gone (a key lookup, ordered by severity, title, resource, then key) against
+    dictionaries over a random pair of weeks with ties in title and resource, and rows keyed without an id."""
+    import numpy as np
+
+    from mdcnb.analysis.diff import assessment_changes
+    from mdcnb.core import schema
+
+    rng = np.random.default_rng(5)
+    statuses = ["Healthy", "Unhealthy", "NotApplicable"]
+    severities = ["Low", "High", "Critical", "Medium", "Unknown"]
+
+    def week(ids):
+        rows = []
+        for i in ids:
+            resource = f"/r/{i % 7}"  # several keys on one resource and title: the key breaks the tie
+            rows.append({"assessment_id": None if i % 11 == 0 else f"/a/{i:04d}", "assessment_key": f"k{i}",
+                         "resource_id": resource, "display_name": f"Title {i % 3}",
+                         "severity": severities[i % 5], "status": statuses[rng.integers(0, 3)],
+                         "subscription_id": "s", "resource_name": resource, "resource_type": "vm",
+                         "environment": "Azure"})
+        return schema.ASSESSMENTS.frame(rows)
+
+    before, after = week(range(0, 400)), week(range(100, 500))
+    key = lambda r: r["assessment_id"] or f"{r['assessment_key']}|{r['resource_id']}"  # noqa: E731
+    was = {key(r): r for r in before.astype(object).to_dict("records")}
+    now = {key(r): r for r in after.astype(object).to_dict("records")}
+    rank = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3}
+    order = lambda k, rows: (rank.get(rows[k]["severity"], 4), rows[k]["display_name"], rows[k]["resource_id"])  # noqa: E731
+    newly = sorted((k for k, r in now.items() if r["status"] == "Unhealthy"
+                    and (k not in was or was[k]["status"] != "Unhealthy")), key=lambda k: (*order(k, now), k))
+    resolved = sorted((k for k, r in now.items() if r["status"] in ("Healthy", "NotApplicable")
+                       and k in was and was[k]["status"] == "Unhealthy"), key=lambda k: (*order(k, now), k))
+    gone = sorted((k for k, r in was.items() if r["status"] == "Unhealthy" and k not in now),
+                  key=lambda k: order(k, was))  # stable: ties in the week before's row order
+    got_newly, got_resolved, got_gone = assessment_changes(before, after)
+    keyed = lambda frame: [f"{k}|{r}" if k is not None else None for k, r in  # noqa: E731
+                           zip(frame["assessment_key"], frame["resource_id"], strict=True)]
+    by_pair = {f"{r['assessment_key']}|{r['resource_id']}": k for k, r in {**was, **now}.items()}
+    assert [by_pair[p] for p in keyed(got_newly)] == newly
+    assert [by_pair[p] for p in keyed(got_resolved)] == resolved
+    assert [by_pair[p] for p in keyed(got_gone)] == gone
+    assert list(got_newly["status_before"]) == [was[k]["status"] if k in was else "(new)" for k in newly]
+    assert len(newly) > 20 and len(resolved) > 5 and len(gone) > 5

@@ -182,3 +182,61 @@ def test_analysis_of_an_empty_dataset_gives_empty_tables_not_errors():
                   compliance.standards(empty), compliance.rollup(compliance.standards(empty)),
                   compliance.control_counts(empty), compliance.failing_controls(empty)):
         assert frame.empty and len(frame.columns) > 0
+
+
+def _hand_counts(controls: pd.DataFrame, assessments: pd.DataFrame, unhealthy: set[int]) -> dict:
+    """Per (scope, control): resources not applicable, healthy, unhealthy, by plain Python loops over the rows
+    (each resource at the worst status of the control's non-preview assessments of it; rows in `unhealthy` count
+    as Unhealthy)."""
+    rank = {"notapplicable": 0, "healthy": 1, "unhealthy": 2}
+    worst: dict[tuple, int] = {}
+    for scope, control, keys in controls[["scope_id", "control_id", "assessment_keys"]].itertuples(index=False):
+        for i, a in enumerate(assessments.itertuples(index=False)):
+            own = a.connector_id if isinstance(a.connector_id, str) else "/subscriptions/" + a.subscription_id
+            status = "unhealthy" if i in unhealthy else str(a.status).lower()
+            if a.preview or own != scope or a.assessment_key not in keys or status not in rank:
+                continue
+            key = (scope, control, a.resource_id)
+            worst[key] = max(worst.get(key, -1), rank[status])
+    counts: dict[tuple, list[int]] = {}
+    for (scope, control, _), r in worst.items():
+        counts.setdefault((scope, control), [0, 0, 0])[r] += 1
+    return counts
+
+
+def test_recount_on_codes_matches_a_count_by_hand_with_and_without_a_what_if():
+    """recompute_controls (joined once, recounted on integer codes) against loops over a random built table:
+    repeats, unknown statuses, previews, connectors, keys shared by controls; and with assessments forced
+    unhealthy (the exemption what-if) on the same joined rows."""
+    import numpy as np
+
+    from mdcnb.core import schema
+
+    rng = np.random.default_rng(11)
+    subs = [f"0000000{i}-0000-0000-0000-000000000000" for i in range(3)]
+    connector = f"/subscriptions/{subs[0]}/providers/microsoft.security/securityconnectors/aws1"
+    scopes = [f"/subscriptions/{s}" for s in subs] + [connector]
+    n = 600
+    assessments = schema.ASSESSMENTS.frame([{
+        "assessment_key": f"k{rng.integers(0, 6)}", "subscription_id": subs[rng.integers(0, 3)],
+        "connector_id": connector if rng.random() < 0.2 else None, "resource_id": f"/r/{rng.integers(0, 40)}",
+        "status": ["Healthy", "Unhealthy", "NotApplicable", "unhealthy", "Unknown"][rng.integers(0, 5)],
+        "preview": bool(rng.random() < 0.1), "severity": "High", "assessment_id": f"a{i}"} for i in range(n)])
+    controls = schema.SCORE_CONTROLS.frame([{
+        "score_name": "ascScore", "scope_id": scope, "control_id": f"ctl-{c}", "control_name": f"Control {c}",
+        "assessment_keys": [f"k{k}" for k in keys], "max": 3.0, "definition_max": 3.0, "current": 1.0,
+        "healthy": 1, "unhealthy": 1, "not_applicable": 0}
+        for scope in scopes for c, keys in enumerate([(0, 1), (1, 2, 3), (4,), (5, 0)])])
+    tables = Tables(assessments=assessments, score_controls=controls)
+    resources = score.control_resources(tables)
+    forced = set(rng.choice(n, 60, replace=False).tolist())
+    mask = np.zeros(n, dtype=bool)
+    mask[list(forced)] = True
+    for unhealthy, what_if in ((set(), None), (forced, mask)):
+        expected = _hand_counts(controls, assessments, unhealthy)
+        got = score.recompute_controls(tables, resources=resources, unhealthy=what_if)
+        assert len(got) == len(controls)
+        for row in got.itertuples(index=False):
+            assert [row.not_applicable, row.healthy, row.unhealthy] == \
+                expected.get((row.scope_id, row.control_id), [0, 0, 0])
+        assert got["healthy"].sum() + got["unhealthy"].sum() > 0  # the what-if and the baseline count something

@@ -78,13 +78,34 @@ def control_counts(tables: Tables, *, subscriptions: Iterable[str] = (),
 def unhealthy_resources(tables: Tables) -> pd.DataFrame:
     """Per subscription and assessment key, the unhealthy resource ids (sorted, each once) in column `resources`:
     what `failing_controls` attaches to each failed assessment. It does not depend on the selection, so a caller
-    that asks for failing controls several times makes it once and passes it."""
+    that asks for failing controls several times makes it once and passes it.
+
+    Sorted and grouped on integer codes (each column's codes in the order of its values, a missing resource id
+    last): the lists are slices of the sorted ids, not a Python call per group (67,000 groups at 2,000
+    subscriptions)."""
     assessed = tables.assessments
-    unhealthy = assessed.loc[assessed["status"].fillna("").str.casefold() == "unhealthy",
-                             ["subscription_id", "assessment_key", "resource_id"]].drop_duplicates()
-    unhealthy = unhealthy.sort_values(["subscription_id", "assessment_key", "resource_id"], kind="stable")
-    return unhealthy.groupby(["subscription_id", "assessment_key"])["resource_id"].agg(list).rename(
-        "resources").reset_index()
+    keys = ["subscription_id", "assessment_key"]
+    unhealthy = assessed.loc[assessed["status"].fillna("").str.casefold() == "unhealthy", [*keys, "resource_id"]]
+    unhealthy = unhealthy[unhealthy[keys].notna().all(axis=1)]  # a group needs both keys
+    codes = [_sorted_codes(unhealthy[c]) for c in [*keys, "resource_id"]]
+    order = np.lexsort(codes[::-1])
+    codes = [c[order] for c in codes]
+    new_key = np.r_[True, (codes[0][1:] != codes[0][:-1]) | (codes[1][1:] != codes[1][:-1])] if len(order) \
+        else np.array([], dtype=bool)
+    first = new_key | np.r_[True, codes[2][1:] != codes[2][:-1]][:len(order)]  # each resource once per group
+    rows = order[first]
+    starts = np.flatnonzero(new_key[first])
+    ids = unhealthy["resource_id"].to_numpy(dtype=object)[rows]
+    out = unhealthy[keys].iloc[rows[starts]].reset_index(drop=True)
+    out["resources"] = pd.Series([part.tolist() for part in np.split(ids, starts[1:])] if len(starts) else [],
+                                 dtype=object)
+    return out
+
+
+def _sorted_codes(column: pd.Series) -> np.ndarray:
+    """Integer codes ordered as the column's values sort, a missing value after every other."""
+    codes, distinct = pd.factorize(column, sort=True)
+    return np.where(codes < 0, len(distinct), codes)
 
 
 def failing_controls(tables: Tables, *, subscriptions: Iterable[str] = (), standards: Iterable[str] = (),

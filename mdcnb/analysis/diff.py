@@ -172,32 +172,41 @@ def _overall(scopes: pd.DataFrame) -> float | None:
 
 
 def assessment_changes(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(newly unhealthy, resolved, unhealthy gone), keyed by assessment id, most severe first."""
+    """(newly unhealthy, resolved, unhealthy gone), keyed by assessment id, most severe first (then by title,
+    resource and key; the assessments gone in the order of the week before).
+
+    Each side's keys are distinct, so this week's rows look their status of the week before up by key (a hash
+    lookup) instead of an outer join of 1.6 million rows a side; the key as the last sort column gives the order
+    such a join, which sorts its rows by key, gave."""
     b = _keyed_assessments(before)
     a = _keyed_assessments(after)
-    joined = a.merge(b[["key", "status"]], on="key", how="outer", suffixes=("", "_before"), indicator=True)
+    joined = a.assign(status_before=a["key"].map(pd.Series(b["status"].array, index=pd.Index(b["key"]))))
     now_unhealthy = joined["status"].eq("Unhealthy").fillna(False)
     was_unhealthy = joined["status_before"].eq("Unhealthy").fillna(False)
     newly = joined[now_unhealthy & ~was_unhealthy]
     resolved = joined[was_unhealthy & joined["status"].isin(["Healthy", "NotApplicable"]).fillna(False)]
-    gone_keys = joined.loc[was_unhealthy & joined["_merge"].eq("right_only"), "key"]
-    gone = b[b["key"].isin(gone_keys)]
+    gone = b[b["status"].eq("Unhealthy").fillna(False) & ~b["key"].isin(a["key"])]
     newly = newly.assign(status_before=newly["status_before"].fillna("(new)"))
     resolved = resolved.rename(columns={"status": "status_after"})
-    return (_by_severity(newly, ["status_before"]), _by_severity(resolved, ["status_after"]),
-            _by_severity(gone, []))
+    return (_by_severity(newly, ["status_before"], then=["key"]),
+            _by_severity(resolved, ["status_after"], then=["key"]), _by_severity(gone, []))
 
 
 def _keyed_assessments(frame: pd.DataFrame) -> pd.DataFrame:
-    """Assessments with a `key`: the assessment id, else recommendation key + resource id."""
-    fallback = frame["assessment_key"].astype("string") + "|" + frame["resource_id"].astype("string")
-    key = frame["assessment_id"].astype("string").fillna(fallback)
+    """Assessments with a `key`: the assessment id, else recommendation key + resource id (built only for the rows
+    without an id)."""
+    key = frame["assessment_id"].astype("string")
+    missing = key.isna()
+    if missing.any():
+        key = key.fillna(frame.loc[missing, "assessment_key"].astype("string") + "|"
+                         + frame.loc[missing, "resource_id"].astype("string"))
     return frame[[*_ASSESSMENT_COLUMNS, "status"]].assign(key=key).drop_duplicates("key", keep="last")
 
 
-def _by_severity(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+def _by_severity(frame: pd.DataFrame, extra: list[str], then: list[str] | None = None) -> pd.DataFrame:
     rank = frame["severity"].map(SEVERITY_ORDER).fillna(len(SEVERITY_ORDER))
-    ordered = frame.assign(_rank=rank).sort_values(["_rank", "display_name", "resource_id"], kind="stable")
+    ordered = frame.assign(_rank=rank).sort_values(["_rank", "display_name", "resource_id", *(then or [])],
+                                                   kind="stable")
     return ordered[_ASSESSMENT_COLUMNS + extra].reset_index(drop=True)
 
 

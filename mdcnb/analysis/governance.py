@@ -15,7 +15,6 @@ Every function is pure: tables and the as-of time in, DataFrames or numbers out.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -178,8 +177,9 @@ def _per_distinct(column: pd.Series, test: Callable[[pd.Series], pd.Series]) -> 
     return test(pd.Series(distinct, dtype=object)).to_numpy(dtype=bool)[codes]
 
 
-def _recomputed_percentage(tables: Tables, scope_table: pd.DataFrame) -> float:
-    recomputed = score.recompute_scopes(tables).set_index("scope_id")
+def _recomputed_percentage(tables: Tables, scope_table: pd.DataFrame, resources: score.ControlResources,
+                           unhealthy: np.ndarray | None = None) -> float:
+    recomputed = score.recompute_scopes(tables, resources=resources, unhealthy=unhealthy).set_index("scope_id")
     table = scope_table.assign(current=scope_table["scope_id"].map(recomputed["current"]).fillna(0.0),
                                max=scope_table["scope_id"].map(recomputed["max"]).fillna(0.0))
     return score.overall(table)["percentage"]
@@ -190,19 +190,20 @@ def score_held_up(tables: Tables, exemption_frame: pd.DataFrame, *, environments
     """Per exemption: the assessments it exempts, and the secure score without it (those counted unhealthy).
 
     `score_without` = the score MDC reports minus the drop the recomputation shows, so the figure stands beside
-    the portal's own score; `held_up` is that drop in percentage points.
+    the portal's own score; `held_up` is that drop in percentage points. The controls' resources are joined once
+    (`score.control_resources`) and recounted per exemption.
     """
     scope_table = score.scopes(tables, environments=environments, subscriptions=subscriptions)
     now = score.overall(scope_table)["percentage"]
-    baseline = _recomputed_percentage(tables, scope_table)
+    resources = score.control_resources(tables) if len(exemption_frame) else None
+    baseline = _recomputed_percentage(tables, scope_table, resources) if resources is not None else now
     rows = []
     for _, exemption in exemption_frame.iterrows():
         ids = set(exempted_assessments(tables, exemption)["assessment_id"])
         drop = 0.0
         if ids:
-            assessed = tables.assessments  # only the status column is new: no copy of a million rows
-            changed = assessed.assign(status=assessed["status"].mask(assessed["assessment_id"].isin(ids), "Unhealthy"))
-            drop = round(baseline - _recomputed_percentage(replace(tables, assessments=changed), scope_table), 2)
+            exempt = tables.assessments["assessment_id"].isin(ids).to_numpy(dtype=bool)
+            drop = round(baseline - _recomputed_percentage(tables, scope_table, resources, exempt), 2)
         rows.append({"name": exemption["name"], "category": exemption["category"],
                      "expires_on": exemption["expires_on"], "days_left": exemption["days_left"],
                      "scope_type": exemption["scope_type"], "assessments": len(ids), "score_now": now,

@@ -14,6 +14,7 @@ numbers. Filters are arguments.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -186,32 +187,70 @@ def assessment_counts(tables: Tables) -> pd.DataFrame:
         "assessments").reset_index()
 
 
-def recompute_controls(tables: Tables) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ControlResources:
+    """Each resource every stored control counts, from the non-preview assessments, as integer codes: built once,
+    it is recounted under other statuses (`recompute_controls(..., unhealthy=...)`) without joining again."""
+
+    pairs: pd.DataFrame   # scope_id, control_id of each (scope, control) code
+    pair: np.ndarray      # per (scope, control, resource) group: its (scope, control) code
+    group: np.ndarray     # per joined row (control, assessment): its (scope, control, resource) group
+    rank: np.ndarray      # per joined row: the assessment's status rank (`_STATUS_RANK`; -1 another status)
+    row: np.ndarray       # per joined row: the assessment's position in `tables.assessments`
+
+
+def control_resources(tables: Tables) -> ControlResources:
+    """The joined rows of the stored controls' assessment keys and the non-preview assessments of their scope."""
+    stored = _ascscore_controls(tables)
+    keys = stored[["scope_id", "control_id", "assessment_keys"]].explode("assessment_keys").dropna()
+    keys = keys.rename(columns={"assessment_keys": "assessment_key"})
+    keys["pair"] = keys.groupby(["scope_id", "control_id"], sort=False).ngroup()
+    pairs = keys.drop_duplicates("pair").sort_values("pair")[["scope_id", "control_id"]].reset_index(drop=True)
+    assessed = tables.assessments
+    status = assessed["status"].str.lower().map(_STATUS_RANK).fillna(-1).to_numpy(dtype=np.int64)
+    resource = pd.factorize(assessed["resource_id"])[0]
+    assessed = pd.DataFrame({"scope_id": assessment_scope(assessed), "assessment_key": assessed["assessment_key"],
+                             "resource": resource, "rank": status, "row": np.arange(len(assessed))})[
+        ~assessed["preview"].fillna(False).astype(bool).to_numpy()]
+    joined = keys[["scope_id", "assessment_key", "pair"]].merge(assessed, on=["scope_id", "assessment_key"])
+    joined = joined[joined["resource"].to_numpy() >= 0]  # a resource counts by its id
+    code = joined["pair"].to_numpy(dtype=np.int64) * (int(resource.max(initial=0)) + 1) + joined["resource"].to_numpy()
+    group = np.unique(code, return_inverse=True)[1].reshape(-1)
+    pair = np.zeros(int(group.max(initial=-1)) + 1, dtype=np.int64)
+    pair[group] = joined["pair"].to_numpy()
+    return ControlResources(pairs, pair, group, joined["rank"].to_numpy(dtype=np.int64),
+                            joined["row"].to_numpy(dtype=np.int64))
+
+
+def _resource_counts(resources: ControlResources, unhealthy: np.ndarray | None) -> pd.DataFrame:
+    """Per (scope, control): resources not applicable, healthy and unhealthy, a resource counted at the worst status
+    of the control's assessments of it (those `unhealthy` marks, a mask of the assessments, counted unhealthy)."""
+    rank = resources.rank if unhealthy is None else np.where(unhealthy[resources.row], 2, resources.rank)
+    worst = np.full(len(resources.pair), -1, dtype=np.int64)
+    np.maximum.at(worst, resources.group, rank)
+    counted = worst >= 0
+    counts = np.bincount(resources.pair[counted] * 3 + worst[counted],
+                         minlength=3 * len(resources.pairs)).reshape(-1, 3)
+    return resources.pairs.assign(not_applicable=counts[:, 0], healthy=counts[:, 1], unhealthy=counts[:, 2])
+
+
+def recompute_controls(tables: Tables, *, resources: ControlResources | None = None,
+                       unhealthy: np.ndarray | None = None) -> pd.DataFrame:
     """Control counts and scores recomputed from the assessments, beside MDC's stored numbers.
 
     A resource counts once per control: unhealthy if any of the control's recommendations is unhealthy for it,
     healthy if none is and one is healthy, else not applicable. Preview recommendations are excluded. Column
-    `agrees` is true when the counts and the 2-dp current score equal what MDC stored.
+    `agrees` is true when the counts and the 2-dp current score equal what MDC stored. `resources`:
+    `control_resources(tables)` when the caller has it; `unhealthy`: a mask of `tables.assessments` to count
+    unhealthy whatever their status (what-if).
     """
     stored = _ascscore_controls(tables)
-    keys = stored[["scope_id", "control_id", "assessment_keys"]].explode("assessment_keys").dropna()
-    keys = keys.rename(columns={"assessment_keys": "assessment_key"})
-    assessed = tables.assessments[["preview", "connector_id", "subscription_id", "assessment_key", "resource_id",
-                                   "status"]]  # the columns used: a copy of every column would double the memory
-    assessed = assessed[~assessed["preview"].fillna(False).astype(bool)]
-    assessed = pd.DataFrame({"scope_id": assessment_scope(assessed), "assessment_key": assessed["assessment_key"],
-                             "resource_id": assessed["resource_id"],
-                             "rank": assessed["status"].str.lower().map(_STATUS_RANK)})
-    per_resource = keys.merge(assessed, on=["scope_id", "assessment_key"]).groupby(
-        ["scope_id", "control_id", "resource_id"], sort=False)["rank"].max().reset_index()
-    counts = per_resource.groupby(["scope_id", "control_id", "rank"]).size().unstack("rank", fill_value=0)
-    counts = counts.reindex(columns=[0, 1, 2], fill_value=0).rename(
-        columns={0: "not_applicable", 1: "healthy", 2: "unhealthy"})
+    counts = _resource_counts(control_resources(tables) if resources is None else resources, unhealthy)
     out = stored[["scope_id", "control_id", "control_name", "definition_max", "max", "current", "healthy",
                   "unhealthy", "not_applicable"]].rename(columns={
                       "max": "stored_max", "current": "stored_current", "healthy": "stored_healthy",
                       "unhealthy": "stored_unhealthy", "not_applicable": "stored_not_applicable"})
-    out = out.merge(counts.reset_index(), on=["scope_id", "control_id"], how="left")
+    out = out.merge(counts, on=["scope_id", "control_id"], how="left")
     for column in ("healthy", "unhealthy", "not_applicable"):
         out[column] = out[column].fillna(0).astype("Int64")
     counted = out["healthy"] + out["unhealthy"]
@@ -226,9 +265,12 @@ def recompute_controls(tables: Tables) -> pd.DataFrame:
     return out
 
 
-def recompute_scopes(tables: Tables) -> pd.DataFrame:
-    """Per scope: points summed from the recomputed controls beside the stored secure score."""
-    recomputed = recompute_controls(tables).groupby("scope_id").agg(current=("current", "sum"), max=("max", "sum"))
+def recompute_scopes(tables: Tables, *, resources: ControlResources | None = None,
+                     unhealthy: np.ndarray | None = None) -> pd.DataFrame:
+    """Per scope: points summed from the recomputed controls beside the stored secure score (`recompute_controls`'
+    `resources` and `unhealthy`)."""
+    recomputed = recompute_controls(tables, resources=resources, unhealthy=unhealthy).groupby("scope_id").agg(
+        current=("current", "sum"), max=("max", "sum"))
     recomputed["percentage"] = percent(recomputed["current"], recomputed["max"])
     stored = tables.secure_scores.set_index("scope_id")[["current", "max"]].add_prefix("stored_")
     out = stored.join(recomputed, how="outer").reset_index()

@@ -33,6 +33,7 @@ from IPython.display import HTML, display
 
 from mdcnb.measures import registry
 from mdcnb.measures.registry import Filters
+from mdcnb.report.csv_columns import columnwise_csv
 from mdcnb.report.table_html import html_table
 from mdcnb.snapshot import Options, Snapshot, load, skipped
 from mdcnb.sources.dataset import default_dataset
@@ -77,6 +78,9 @@ def csv_text(df: pd.DataFrame) -> str:
     neutralised (`formula_safe`; number columns stay numbers), rows ending in CRLF (RFC 4180) so that a carriage
     return inside a value is quoted rather than read as a row break (which would start a row with what follows)."""
     out = csv_ready(df)
+    columnwise = columnwise_csv(out, formula_safe)  # a big table: the same bytes, built column by column
+    if columnwise is not None:
+        return columnwise
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
             out[column] = _formula_safe_column(out[column])
