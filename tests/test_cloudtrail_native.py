@@ -579,6 +579,19 @@ def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> No
     assert len(scanner.texts) == len(set(scanner.texts))  # each text once
 
 
+def test_texts_alike_at_both_ends_keep_their_own_codes() -> None:
+    """The reader remembers each field's recent texts by their length and first and last eight bytes: texts alike
+    in all three (role ARNs of accounts that differ only in the middle digits, event names of one length) meet in
+    one place there, and each record still gets its own text, in any order they come in."""
+    roles = [f"arn:aws:iam::{account}:role/CspmMonitorAws" for account in ("111122223333", "111199993333",
+                                                                           "111122293333", "999922223333")]
+    names = ["DescribeVpcs", "DescribeTags", "DescribeKeys"]  # one length, one head, and two alike at the tail too
+    rng = random.Random(7)
+    records = [role_call(n, rng.choice(roles), WHEN, name=rng.choice(names)) for n in range(300)]
+    data = compact({"Records": records})
+    assert_exact(data, records, [len(compact(rec)) for rec in records])
+
+
 NATIVE_PROBE = """
 from mdcnb.normalize.cloudtrail import _jsonscan
 from mdcnb.normalize.cloudtrail.parse import read_log

@@ -165,17 +165,33 @@ static int64_t uuid_hash(const unsigned char *id) {
     return (int64_t)splitmix(h ^ word ^ 4u);
 }
 
-/* a[0:n] == b[0:n], eight bytes at a time (the texts compared are short: a call to memcmp costs more). */
-static inline int same_bytes(const unsigned char *a, const unsigned char *b, size_t n) {
+/* Up to eight bytes p[0:n] as one word (zero-extended), read with at most two loads: a byte-wise copy into a
+   word on the stack would stall the load that follows it (store forwarding). */
+ALWAYS_INLINE uint64_t tail_word(const unsigned char *p, size_t n) {
+    uint32_t lo = 0, hi = 0;
+    if (n >= 4) {
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4); /* overlaps lo when n < 8 */
+        return (uint64_t)lo | (uint64_t)hi << 32;
+    }
+    if (n) lo = (uint32_t)p[0] | (uint32_t)p[n / 2] << 8 | (uint32_t)p[n - 1] << 16;
+    return lo;
+}
+
+/* a[0:n] == b[0:n], eight bytes at a time, the last eight (overlapping) or a shorter text in one `tail_word` (the
+   texts compared are short: a call to memcmp, or a loop over the last bytes, costs more). */
+ALWAYS_INLINE int same_bytes(const unsigned char *a, const unsigned char *b, size_t n) {
     uint64_t x, y;
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
+    if (n < 8) return tail_word(a, n) == tail_word(b, n);
+    const unsigned char *a_last = a + n - 8, *b_last = b + n - 8;
+    for (; a < a_last; a += 8, b += 8) {
         memcpy(&x, a, 8);
         memcpy(&y, b, 8);
         if (x != y) return 0;
     }
-    while (n--)
-        if (*a++ != *b++) return 0;
-    return 1;
+    memcpy(&x, a_last, 8);
+    memcpy(&y, b_last, 8);
+    return x == y;
 }
 
 static int hexval(unsigned char c) {
@@ -395,19 +411,6 @@ static int skip_value(Scan *s, int depth) {
     case 'n': return literal(s, "null", 4);
     default: return skip_number(s);
     }
-}
-
-/* Up to eight bytes p[0:n] as one word (zero-extended), read with at most two loads: a byte-wise copy into a
-   word on the stack would stall the load that follows it (store forwarding). */
-ALWAYS_INLINE uint64_t tail_word(const unsigned char *p, size_t n) {
-    uint32_t lo = 0, hi = 0;
-    if (n >= 4) {
-        memcpy(&lo, p, 4);
-        memcpy(&hi, p + n - 4, 4); /* overlaps lo when n < 8 */
-        return (uint64_t)lo | (uint64_t)hi << 32;
-    }
-    if (n) lo = (uint32_t)p[0] | (uint32_t)p[n / 2] << 8 | (uint32_t)p[n - 1] << 16;
-    return lo;
 }
 
 /* A text's hash for the intern table: eight bytes at a time, multiplied and mixed (splitmix64's finaliser); the
