@@ -571,9 +571,10 @@ def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> No
     first = compact({"Records": [user_call(1, WHEN), role_call(2, CSPM, WHEN)]})
     second = compact({"Records": [user_call(3, WHEN, account="444455556666"), role_call(4, CSPM, WHEN)]})
     scanner = _jsonscan.Scanner()
-    a, b = read_log(first, scanner=scanner), read_log(second, scanner=scanner)
+    a, b = read_log(first, native=True, scanner=scanner), read_log(second, native=True, scanner=scanner)
     assert a.texts is b.texts is scanner.texts  # one list, grown by the second file
-    assert per_record(a) == per_record(read_log(first)) and per_record(b) == per_record(read_log(second))
+    assert per_record(a) == per_record(read_log(first, native=True))
+    assert per_record(b) == per_record(read_log(second, native=True))
     shared = set(a.codes.ravel().tolist()) & set(b.codes.ravel().tolist())
     assert {a.texts[c] for c in shared} >= {"s3.amazonaws.com", CSPM, "2026-11-02T10"}  # the same text, one code
     assert len(scanner.texts) == len(set(scanner.texts))  # each text once
