@@ -571,12 +571,26 @@ def test_a_scanner_shares_its_texts_across_files_and_reads_each_as_alone() -> No
     first = compact({"Records": [user_call(1, WHEN), role_call(2, CSPM, WHEN)]})
     second = compact({"Records": [user_call(3, WHEN, account="444455556666"), role_call(4, CSPM, WHEN)]})
     scanner = _jsonscan.Scanner()
-    a, b = read_log(first, scanner=scanner), read_log(second, scanner=scanner)
+    a, b = read_log(first, native=True, scanner=scanner), read_log(second, native=True, scanner=scanner)
     assert a.texts is b.texts is scanner.texts  # one list, grown by the second file
-    assert per_record(a) == per_record(read_log(first)) and per_record(b) == per_record(read_log(second))
+    assert per_record(a) == per_record(read_log(first, native=True))
+    assert per_record(b) == per_record(read_log(second, native=True))
     shared = set(a.codes.ravel().tolist()) & set(b.codes.ravel().tolist())
     assert {a.texts[c] for c in shared} >= {"s3.amazonaws.com", CSPM, "2026-11-02T10"}  # the same text, one code
     assert len(scanner.texts) == len(set(scanner.texts))  # each text once
+
+
+def test_texts_alike_at_both_ends_keep_their_own_codes() -> None:
+    """The reader remembers each field's recent texts by their length and first and last eight bytes: texts alike
+    in all three (role ARNs of accounts that differ only in the middle digits, event names of one length) meet in
+    one place there, and each record still gets its own text, in any order they come in."""
+    roles = [f"arn:aws:iam::{account}:role/CspmMonitorAws" for account in ("111122223333", "111199993333",
+                                                                           "111122293333", "999922223333")]
+    names = ["DescribeVpcs", "DescribeTags", "DescribeKeys"]  # one length, one head, and two alike at the tail too
+    rng = random.Random(7)
+    records = [role_call(n, rng.choice(roles), WHEN, name=rng.choice(names)) for n in range(300)]
+    data = compact({"Records": records})
+    assert_exact(data, records, [len(compact(rec)) for rec in records])
 
 
 NATIVE_PROBE = """

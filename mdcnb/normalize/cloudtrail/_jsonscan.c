@@ -91,6 +91,10 @@ static int vec_extend(Vec *v, const void *items, size_t n) {
     return OK;
 }
 
+/* Per field, the codes of its recent texts in a small direct-mapped table (`seen_slot`), so that the texts that
+   alternate from record to record (ARNs, event names) are found without hashing them in full for `intern`. */
+#define SEEN_SLOTS 64
+
 typedef struct { int64_t off; int32_t len; uint64_t hash; } Token;
 typedef struct { int64_t off; int32_t len, code; } Last; /* a text in the file being read (len -1: none) */
 typedef struct { int64_t id_off, id_hash; int32_t id_len; uint8_t read_only; int32_t codes[NFIELDS]; } Row;
@@ -115,6 +119,7 @@ typedef struct {
     Vec scratch;     /* bytes: the decoded text of an escaped key or field */
     int lenient;     /* while re-validating an odd record: bytes from 0x80 up are not checked to be UTF-8 */
     Last last[NFIELDS]; /* each field's previous text in this file */
+    int32_t seen[NFIELDS][SEEN_SLOTS]; /* each field's recent codes, by `seen_slot` of their text (0: none) */
 } Scan;
 
 /* bytes that end the fast loop inside a string: quote, backslash, control characters, non-ASCII */
@@ -160,17 +165,33 @@ static int64_t uuid_hash(const unsigned char *id) {
     return (int64_t)splitmix(h ^ word ^ 4u);
 }
 
-/* a[0:n] == b[0:n], eight bytes at a time (the texts compared are short: a call to memcmp costs more). */
-static inline int same_bytes(const unsigned char *a, const unsigned char *b, size_t n) {
+/* Up to eight bytes p[0:n] as one word (zero-extended), read with at most two loads: a byte-wise copy into a
+   word on the stack would stall the load that follows it (store forwarding). */
+ALWAYS_INLINE uint64_t tail_word(const unsigned char *p, size_t n) {
+    uint32_t lo = 0, hi = 0;
+    if (n >= 4) {
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4); /* overlaps lo when n < 8 */
+        return (uint64_t)lo | (uint64_t)hi << 32;
+    }
+    if (n) lo = (uint32_t)p[0] | (uint32_t)p[n / 2] << 8 | (uint32_t)p[n - 1] << 16;
+    return lo;
+}
+
+/* a[0:n] == b[0:n], eight bytes at a time, the last eight (overlapping) or a shorter text in one `tail_word` (the
+   texts compared are short: a call to memcmp, or a loop over the last bytes, costs more). */
+ALWAYS_INLINE int same_bytes(const unsigned char *a, const unsigned char *b, size_t n) {
     uint64_t x, y;
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
+    if (n < 8) return tail_word(a, n) == tail_word(b, n);
+    const unsigned char *a_last = a + n - 8, *b_last = b + n - 8;
+    for (; a < a_last; a += 8, b += 8) {
         memcpy(&x, a, 8);
         memcpy(&y, b, 8);
         if (x != y) return 0;
     }
-    while (n--)
-        if (*a++ != *b++) return 0;
-    return 1;
+    memcpy(&x, a_last, 8);
+    memcpy(&y, b_last, 8);
+    return x == y;
 }
 
 static int hexval(unsigned char c) {
@@ -392,19 +413,6 @@ static int skip_value(Scan *s, int depth) {
     }
 }
 
-/* Up to eight bytes p[0:n] as one word (zero-extended), read with at most two loads: a byte-wise copy into a
-   word on the stack would stall the load that follows it (store forwarding). */
-ALWAYS_INLINE uint64_t tail_word(const unsigned char *p, size_t n) {
-    uint32_t lo = 0, hi = 0;
-    if (n >= 4) {
-        memcpy(&lo, p, 4);
-        memcpy(&hi, p + n - 4, 4); /* overlaps lo when n < 8 */
-        return (uint64_t)lo | (uint64_t)hi << 32;
-    }
-    if (n) lo = (uint32_t)p[0] | (uint32_t)p[n / 2] << 8 | (uint32_t)p[n - 1] << 16;
-    return lo;
-}
-
 /* A text's hash for the intern table: eight bytes at a time, multiplied and mixed (splitmix64's finaliser); the
    last up to seven by `tail_word`. Only the table uses it: any function of the bytes would do. */
 static uint64_t text_hash(const unsigned char *p, size_t n) {
@@ -467,9 +475,22 @@ static int intern(Scanner *table, const unsigned char *p, size_t n, int32_t *cod
     return OK;
 }
 
+/* A text's slot in a field's table of recent codes: from its length and its first and last (up to) eight bytes,
+   read in at most four loads. Texts that differ only in the middle share a slot: they only miss it. */
+ALWAYS_INLINE size_t seen_slot(const unsigned char *p, size_t n) {
+    uint64_t x = tail_word(p, n) ^ n;
+    if (n >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, p, 8);
+        memcpy(&tail, p + n - 8, 8);
+        x = head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ n;
+    }
+    return (size_t)((x * 0xBF58476D1CE4E5B9ULL) >> 58) & (SEEN_SLOTS - 1);
+}
+
 /* The code of a field's text: the previous record's when the text is the same (records of one file mostly share
-   their hour, account, region and version), else `intern`'s. A decoded text (`flags` ESCAPED: not in the file)
-   is interned. */
+   their hour, account, region and version), else one of the field's recent texts' (`seen`), else `intern`'s. A
+   decoded text (`flags` ESCAPED: not in the file) is interned. */
 static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int flags, int32_t *code) {
     if (flags & ESCAPED) return intern(s->table, p, n, code);
     Last *last = &s->last[field];
@@ -477,7 +498,13 @@ static int field_code(Scan *s, int field, const unsigned char *p, size_t n, int 
         *code = last->code;
         return OK;
     }
-    int rc = intern(s->table, p, n, code);
+    int32_t *seen = &s->seen[field][seen_slot(p, n)];
+    const Token *t = *seen ? &((const Token *)s->table->tokens.data)[*seen - FIRST_TOKEN] : NULL;
+    int rc = OK;
+    if (t && (size_t)t->len == n && same_bytes((const unsigned char *)s->table->bytes.data + t->off, p, n))
+        *code = *seen;
+    else if (!(rc = intern(s->table, p, n, code)) && *code >= FIRST_TOKEN)
+        *seen = *code;
     last->off = p - s->base;
     last->len = (int32_t)n;
     last->code = *code;

@@ -47,11 +47,21 @@ def classify(cols: Columns, matcher: RoleMatcher) -> tuple[np.ndarray, list[Who]
     undecided = np.flatnonzero(who_idx < 0)
     if len(undecided):
         who_idx[undecided] = _decide(cols, undecided, (ISSUER, IDENTITY_ARN, PRINCIPAL), who, by_session)
-    web = np.flatnonzero(np.isin(codes[:, NAME], [i for i, t in enumerate(cols.texts) if t == ASSUME_ROLE_WEB])
-                         & (issuers == EMPTY) & (codes[:, ROLE_ARN] > EMPTY))
-    if len(web):
-        who_idx[web] = _decide(cols, web, (ROLE_ARN, ROLE_SESSION), who, by_asked_role)
+    web_code = _code_of(cols, ASSUME_ROLE_WEB)
+    if web_code is not None:
+        web = np.flatnonzero((codes[:, NAME] == web_code) & (issuers == EMPTY) & (codes[:, ROLE_ARN] > EMPTY))
+        if len(web):
+            who_idx[web] = _decide(cols, web, (ROLE_ARN, ROLE_SESSION), who, by_asked_role)
     return who_idx, list(who)
+
+
+def _code_of(cols: Columns, text: str) -> int | None:
+    """The code of `text` in `cols` (its texts are distinct: one code at most), None when no record has it. A
+    task's texts are thousands (the scanner's, of all its files): list.index finds one faster than a Python loop."""
+    try:
+        return cols.texts.index(text)
+    except ValueError:
+        return None
 
 
 def _decide(cols: Columns, rows: np.ndarray, fields: tuple[int, ...], who: dict[Who, int],
