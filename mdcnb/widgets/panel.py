@@ -72,6 +72,9 @@ class Filters:
                                 until=iso(self.until))
 
 
+EVERYTHING = Filters()
+
+
 @dataclass
 class View:
     """One output area of a panel: how to render it from the filters, and what it rendered last. `subject` (a key
@@ -92,6 +95,8 @@ class View:
     notice: str | None = None
     title: str | None = None
     showing: Any = None  # what `output` shows now: a figure widget, or the notice/table/text last displayed
+    followed: Filters | None = None  # the selection of the controls it follows that `result` was rendered for
+    figure_title: str | None = None  # the figure's own title, before the note of the controls it does not follow
 
 
 def is_empty(result: Any) -> bool:
@@ -232,10 +237,13 @@ class FilterPanel:
         `outputs` are set directly rather than captured with `with output:`, which headless kernels (papermill,
         nbval) need not support."""
         filters = self.filters
-        try:
-            view.result, view.error = view.render(filters), None
-        except Exception as exc:  # a filter that leaves nothing to show must not break the panel
-            view.result, view.error = None, f"{type(exc).__name__}: {exc}"
+        followed = replace(filters, **{name: getattr(EVERYTHING, name) for name in view.ignores})
+        fresh = view.followed is None or view.followed != followed
+        if fresh:  # else only controls it does not follow changed: what it shows stays, its title may change
+            try:
+                view.result, view.error, view.followed = view.render(filters), None, followed
+            except Exception as exc:  # a filter that leaves nothing to show must not break the panel
+                view.result, view.error, view.followed = None, f"{type(exc).__name__}: {exc}", None
         view.notice = self.notice(view.subject) if view.error is None and is_empty(view.result) else None
         note = not_followed(view.ignores, filters)
         caption = view.caption(filters) if callable(view.caption) else view.caption
@@ -245,27 +253,34 @@ class FilterPanel:
         elif view.notice is not None:
             shown = HTML(f"<p><em>{html.escape(view.notice)}</em></p>")
         elif isinstance(view.result, go.Figure):
-            shown = self._figure(view, note)
+            shown = self._figure(view, note, fresh)
         else:
-            shown = self.mask(view.result)
+            shown = self.mask(view.result) if fresh or view.showing is None else view.showing
         # a figure carries its title itself: a heading above it would say it twice
         view.heading.value = f"<b>{html.escape(self.mask(view.title))}</b>" if view.title and shown is not view.figure \
             else ""
-        if not (shown is view.figure and view.showing is view.figure):  # a figure already shown redraws itself
+        if shown is not view.showing:  # a figure already shown redraws itself; a table kept stays
             data, metadata = display_data(shown)
             view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         view.showing = shown
 
-    def _figure(self, view: View, note: str) -> go.FigureWidget:
-        """The view's FigureWidget showing its (masked) figure, the title naming the controls it does not follow."""
-        figure = self.mask(view.result)
-        if note:
-            figure.update_layout(title_text=f"{figure.layout.title.text or ''}{note}")
-        view.title = figure.layout.title.text
-        if view.figure is None:
-            view.figure = go.FigureWidget(figure)
+    def _figure(self, view: View, note: str, fresh: bool) -> go.FigureWidget:
+        """The view's FigureWidget showing its (masked) figure, the title naming the controls it does not follow.
+        A figure not `fresh` (the controls it follows kept their selection) stays as it is but for that note."""
+        if fresh or view.figure is None:
+            figure = self.mask(view.result)
+            view.figure_title = figure.layout.title.text
+            if note:
+                figure.update_layout(title_text=f"{view.figure_title or ''}{note}")
+            if view.figure is None:
+                view.figure = go.FigureWidget(figure)
+            else:
+                redraw(view.figure, figure)
         else:
-            redraw(view.figure, figure)
+            title = f"{view.figure_title or ''}{note}" if note else view.figure_title
+            if view.figure.layout.title.text != title:
+                view.figure.layout.title.text = title
+        view.title = view.figure.layout.title.text
         return view.figure
 
     def notice(self, subject: str | None) -> str:
