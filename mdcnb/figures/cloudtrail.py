@@ -5,6 +5,10 @@ Each builder takes a frame already aggregated by `mdcnb.analysis.cloudtrail` and
 
 from __future__ import annotations
 
+import copy
+import functools
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -48,20 +52,29 @@ def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
 
 def cspm_hourly(hourly: pd.DataFrame) -> go.Figure:
     """CSPM read events per hour, one small panel per account (`cspm_hourly`, zero-filled): the scan bursts, each
-    account on its own scale so a small account's rhythm shows too."""
+    account on its own scale so a small account's rhythm shows too. The figure is built whole, in one validation:
+    the grid's layout is `make_subplots`' for that many rows (made once per row count), each row's trace on its axes."""
     accounts = list(dict.fromkeys(hourly["account_id"]))
-    fig = make_subplots(rows=max(1, len(accounts)), cols=1, shared_xaxes=True, vertical_spacing=0.02)
-    for row, account in enumerate(accounts, start=1):
-        part = hourly[hourly["account_id"] == account]
-        label = plain(str(account))
-        fig.add_scatter(x=part["hour"], y=part["read_only_events"], mode="lines", name=label, row=row, col=1,
-                        line={"width": 1, "color": account_color(account)}, fill="tozeroy",
-                        hovertemplate="%{x|%Y-%m-%d %H:00} UTC: %{y:,} read events<extra>" + label + "</extra>")
-        # the row's own axis (`update_yaxes(row=...)` would search every axis for it: quadratic in accounts)
-        fig.get_subplot(row, 1).yaxis.update(title={"text": label, "font": {"size": 10}}, rangemode="tozero", nticks=3)
-    fig.update_layout(showlegend=False)
+    grid, traces = copy.deepcopy(_grid(max(1, len(accounts)))), []
+    for row, (account, part) in enumerate(hourly.groupby("account_id", sort=False), start=1):
+        label, axis = plain(str(account)), "" if row == 1 else str(row)
+        traces.append({"type": "scatter", "x": part["hour"], "y": part["read_only_events"], "mode": "lines",
+                       "name": label, "line": {"width": 1, "color": account_color(account)}, "fill": "tozeroy",
+                       "hovertemplate": "%{x|%Y-%m-%d %H:00} UTC: %{y:,} read events<extra>" + label + "</extra>",
+                       "xaxis": f"x{axis}", "yaxis": f"y{axis}"})
+        grid[f"yaxis{axis}"].update(title={"text": label, "font": {"size": 10}}, rangemode="tozero", nticks=3)
+    fig = go.Figure(data=traces, layout={**grid, "showlegend": False})
     title = f"CspmMonitorAws read events per hour (UTC), by account, {window(hourly['hour'])}: bursts = scans"
     return layout(fig, title, height=100 + MULTIPLE_HEIGHT_PX * max(1, len(accounts)))
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(rows: int) -> dict[str, Any]:
+    """The layout `make_subplots` gives `rows` rows of one column sharing their x axis (without its template, which
+    `style.layout` sets): its axes' domains, anchors and matches."""
+    grid = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.02).layout.to_plotly_json()
+    grid.pop("template", None)
+    return grid
 
 
 def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with the most read events") -> go.Figure:

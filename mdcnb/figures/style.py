@@ -12,6 +12,7 @@ import copy
 import functools
 import hashlib
 import html
+import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -45,15 +46,21 @@ def account_color(account: str) -> str:
 
 def layout(fig: go.Figure, title: str, *, height: int | None = None) -> go.Figure:
     """Title, white background, compact margins that grow to fit tick labels (no clipped label); `height` for
-    charts whose size follows their rows."""
+    charts whose size follows their rows. One update sets all but the title and template (every x and y axis of the
+    figure, as `update_xaxes` would find them: a grid has many), in the order they were always set."""
     fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
     white(fig)
-    fig.update_layout(margin={"l": 10, "r": 30, "t": 60, "b": 40}, legend={"traceorder": "normal"})
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
+    axes = [name for prefix in ("xaxis", "yaxis") for name in _axes(fig, prefix)]
+    rest: dict[str, Any] = {"margin": {"l": 10, "r": 30, "t": 60, "b": 40}, "legend": {"traceorder": "normal"},
+                            **{name: {"automargin": True} for name in axes}}
     if height:
-        fig.update_layout(height=max(MIN_HEIGHT_PX, height))
-    return fig
+        rest["height"] = max(MIN_HEIGHT_PX, height)
+    return fig.update_layout(rest)
+
+
+def _axes(fig: go.Figure, prefix: str) -> list[str]:
+    """The layout's axes named `prefix`, `prefix`2, ...: the ones `update_xaxes` and `update_yaxes` update."""
+    return [name for name in fig.layout if re.fullmatch(rf"{prefix}\d*", name) and fig.layout[name] is not None]
 
 
 def white(fig: go.Figure) -> go.Figure:
@@ -77,8 +84,13 @@ def _validated_template() -> dict[str, Any]:
 
 
 def window(values: Iterable) -> str:
-    """`2026-11-06 to 2026-11-26`: the first and last of the dates (or ISO weeks) a chart covers, for its title."""
-    texts = sorted(str(v)[:10] for v in values if pd.notna(v))
+    """`2026-11-06 to 2026-11-26`: the first and last of the dates (or ISO weeks) a chart covers, for its title.
+    A datetime column is read by its least and greatest values (an hourly series holds thousands)."""
+    if isinstance(values, (pd.Series, pd.Index)) and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        present = values.dropna()
+        texts = [str(present.min())[:10], str(present.max())[:10]] if len(present) else []
+    else:
+        texts = sorted({str(v)[:10] for v in values if pd.notna(v)})
     if not texts:
         return "no data"
     return texts[0] if texts[0] == texts[-1] else f"{texts[0]} to {texts[-1]}"
