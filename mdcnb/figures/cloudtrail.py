@@ -24,14 +24,10 @@ REGION_DASHES = ["solid", "dot", "dash", "longdash", "dashdot"]
 
 def daily_reads(daily: pd.DataFrame) -> go.Figure:
     """Stacked read events per day by actor (`daily_by_actor`)."""
-    fig = go.Figure()
-    for actor in ACTOR_LABELS:
-        part = daily[daily["actor"] == actor]
-        if len(part):
-            fig.add_bar(x=part["date"], y=part["read_only_events"], name=ACTOR_LABELS[actor],
-                        marker_color=ACTOR_COLORS[actor])
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(title="read-only events")
+    bars = [{"type": "bar", "x": part["date"], "y": part["read_only_events"], "name": ACTOR_LABELS[actor],
+             "marker": {"color": ACTOR_COLORS[actor]}}
+            for actor in ACTOR_LABELS if len(part := daily[daily["actor"] == actor])]
+    fig = go.Figure(data=bars, layout={"barmode": "stack", "yaxis": {"title": {"text": "read-only events"}}})
     return layout(fig, f"Read-only CloudTrail events per day, by who made them, {window(daily['date'])}",
                   height=CHART_HEIGHT_PX)
 
@@ -39,13 +35,13 @@ def daily_reads(daily: pd.DataFrame) -> go.Figure:
 def cspm_by_account_region(daily: pd.DataFrame) -> go.Figure:
     """CSPM read events per day, one line per account / region (`cspm_daily`): the account's colour, one dash per
     region."""
-    fig = go.Figure()
     regions = {r: REGION_DASHES[i % len(REGION_DASHES)] for i, r in enumerate(sorted(daily["region"].unique()))}
-    for (account, region), part in daily.groupby(["account_id", "region"], sort=True):
-        fig.add_scatter(x=part["date"], y=part["read_only_events"], mode="lines+markers",
-                        name=plain(f"{account} / {region}"), line={"color": account_color(account),
-                                                                   "dash": regions[region]})
-    fig.update_yaxes(title="CspmMonitorAws read events", rangemode="tozero")
+    lines = [{"type": "scatter", "x": part["date"], "y": part["read_only_events"], "mode": "lines+markers",
+              "name": plain(f"{account} / {region}"), "line": {"color": account_color(account),
+                                                               "dash": regions[region]}}
+             for (account, region), part in daily.groupby(["account_id", "region"], sort=True)]
+    fig = go.Figure(data=lines, layout={"yaxis": {"title": {"text": "CspmMonitorAws read events"},
+                                                  "rangemode": "tozero"}})
     return layout(fig, f"CspmMonitorAws read events per day, by account and region, {window(daily['date'])}",
                   height=420)
 
@@ -83,8 +79,8 @@ def top_calls(calls: pd.DataFrame, title: str = "CspmMonitorAws: API calls with 
     labels = plain(shown["event_source"].str.replace(".amazonaws.com", "", regex=False) + " " + shown["event_name"])
     fig = go.Figure(go.Bar(x=shown["read_only_events"], y=labels, orientation="h", marker_color=ACTOR_COLORS["cspm"],
                            customdata=shown[["share"]].to_numpy(),
-                           hovertemplate="%{y}: %{x:,} events (%{customdata[0]:.1%})<extra></extra>"))
-    fig.update_xaxes(title="read events")
+                           hovertemplate="%{y}: %{x:,} events (%{customdata[0]:.1%})<extra></extra>"),
+                    layout={"xaxis": {"title": {"text": "read events"}}})
     return layout(fig, title, height=rows_height(len(shown)))
 
 
@@ -104,12 +100,12 @@ def read_share(share: pd.DataFrame) -> go.Figure:
 def other_roles(roles: pd.DataFrame) -> go.Figure:
     """Events of the other MDC roles per role, read vs write (`other_mdc_roles`)."""
     per_role = roles.groupby("role_name", as_index=False)[["read_only_events", "write_events"]].sum()
-    fig = go.Figure()
-    roles = plain(per_role["role_name"])
-    fig.add_bar(x=roles, y=per_role["read_only_events"], name="read", marker_color="#8764b8")
-    fig.add_bar(x=roles, y=per_role["write_events"], name="write", marker_color="#3b2d5c")
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(title="events")
+    names = plain(per_role["role_name"])
+    fig = go.Figure(data=[{"type": "bar", "x": names, "y": per_role["read_only_events"], "name": "read",
+                           "marker": {"color": "#8764b8"}},
+                          {"type": "bar", "x": names, "y": per_role["write_events"], "name": "write",
+                           "marker": {"color": "#3b2d5c"}}],
+                    layout={"barmode": "stack", "yaxis": {"title": {"text": "events"}}})
     return layout(fig, "Other MDC roles (same session name, not CSPM)", height=CHART_HEIGHT_PX)
 
 

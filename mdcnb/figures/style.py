@@ -45,17 +45,18 @@ def account_color(account: str) -> str:
 
 
 def layout(fig: go.Figure, title: str, *, height: int | None = None) -> go.Figure:
-    """Title, white background, compact margins that grow to fit tick labels (no clipped label); `height` for
-    charts whose size follows their rows. One update sets all but the title and template (every x and y axis of the
-    figure, as `update_xaxes` would find them: a grid has many), in the order they were always set."""
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
-    white(fig)
+    """Title, white background, compact margins that grow to fit tick labels (no clipped label) on every x and y
+    axis (a grid has many); `height` for charts whose size follows their rows. These are constants plotly accepts as
+    they are, so they are merged into the layout unvalidated (`_unvalidated`): validating them again took most of
+    what a small chart costs to build."""
     axes = [name for prefix in ("xaxis", "yaxis") for name in _axes(fig, prefix)]
-    rest: dict[str, Any] = {"margin": {"l": 10, "r": 30, "t": 60, "b": 40}, "legend": {"traceorder": "normal"},
-                            **{name: {"automargin": True} for name in axes}}
+    settings: dict[str, Any] = {"title": {"text": title, "x": 0, "xanchor": "left"},
+                                "template": copy.deepcopy(_validated_template()),
+                                "margin": {"l": 10, "r": 30, "t": 60, "b": 40}, "legend": {"traceorder": "normal"},
+                                **{name: {"automargin": True} for name in axes}}
     if height:
-        rest["height"] = max(MIN_HEIGHT_PX, height)
-    return fig.update_layout(rest)
+        settings["height"] = max(MIN_HEIGHT_PX, height)
+    return _unvalidated(fig, settings)
 
 
 def _axes(fig: go.Figure, prefix: str) -> list[str]:
@@ -68,10 +69,19 @@ def white(fig: go.Figure) -> go.Figure:
     (about 50 ms, most of what a small chart costs); here it is validated once per process and each figure gets a
     copy of the result, set unvalidated the way plotly sets its own default template
     (`BaseFigure._initialize_layout_template`). The figure's other properties stay validated."""
+    return _unvalidated(fig, {"template": copy.deepcopy(_validated_template())})
+
+
+def _unvalidated(fig: go.Figure, settings: dict[str, Any]) -> go.Figure:
+    """Merge `settings` (layout properties already valid, as plotly would store them) into `fig`'s layout as
+    `update_layout` would (a mapping into what the property holds, the template replaced), without validation."""
     layout = fig.layout
     validate, layout._validate = layout._validate, False
     try:
-        layout["template"] = copy.deepcopy(_validated_template())
+        for name, value in settings.items():
+            held = layout._props.get(name) if layout._props else None
+            merge = isinstance(value, dict) and isinstance(held, dict) and name != "template"
+            layout[name] = {**held, **value} if merge else value
     finally:
         layout._validate = validate
     return fig
