@@ -139,16 +139,21 @@ def not_followed(ignored: Iterable[str], filters: Filters) -> str:
 
 def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
     """Make `widget` show `figure` in place, in one plotly update (one message to the browser): each trace's and the
-    layout's properties become the figure's (a property the figure does not set is cleared). Traces are replaced only
-    when their number or kinds change. The figure's properties were validated when it was built, so they are handed
-    over as they are (`plotly_update`, the call a batch of edits ends in) instead of being validated again. The
-    layout's template is left alone when it is the same (the report's charts share one, and setting it again copies
-    all of it), so a redraw costs little more than the figure's data."""
-    if [t.type for t in widget.data] != [t.type for t in figure.data]:
-        widget.data = ()
-        widget.add_traces(figure.data)
+    layout's properties become the figure's (a property the figure does not set is cleared). When the number of traces
+    changes, those beyond the figure's are removed and the figure's extra ones added (all of them replaced only when
+    a trace changes kind). The figure's properties were validated when it was built, so they are handed over as they
+    are (`plotly_update`, the call a batch of edits ends in) instead of being validated again. The layout's template
+    is left alone when it is the same (the report's charts share one, and setting it again copies all of it), so a
+    redraw costs little more than the figure's data."""
+    kept = min(len(widget.data), len(figure.data))
+    if [t.type for t in widget.data[:kept]] != [t.type for t in figure.data[:kept]]:
+        widget.data, kept = (), 0
+    if len(widget.data) > kept:
+        widget.data = widget.data[:kept]
+    if len(figure.data) > kept:
+        widget.add_traces(figure.data[kept:])  # added as the figure has them: only the kept ones are restyled
     restyle: dict[str, list[Any]] = {}
-    for index, (drawn, trace) in enumerate(zip(widget.data, figure.data, strict=True)):
+    for index, (drawn, trace) in enumerate(zip(widget.data[:kept], figure.data[:kept], strict=True)):
         for name, value in _changes(drawn._props, trace._props, keep=("uid",)).items():
             restyle.setdefault(name, [Undefined] * len(figure.data))[index] = value
     same = widget.layout._props.get("template") == figure.layout._props.get("template")
