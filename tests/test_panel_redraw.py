@@ -81,6 +81,8 @@ def test_cloudtrail_after_changes_shows_what_a_fresh_panel_shows(sample):
     _same_as_fresh(panel, lambda: widgets.cloudtrail_explorer(sample, accounts=accounts[2:]))
     panel.controls["accounts"].value = tuple(accounts[:2])
     _same_as_fresh(panel, lambda: widgets.cloudtrail_explorer(sample, accounts=accounts[:2]))
+    panel.controls["accounts"].value = ()  # everything again: what was rendered for it at first, shown anew
+    _same_as_fresh(panel, lambda: widgets.cloudtrail_explorer(sample))
 
 
 def test_summary_after_changes_shows_what_a_fresh_panel_shows(sample):

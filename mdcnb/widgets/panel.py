@@ -97,6 +97,7 @@ class View:
     showing: Any = None  # what `output` shows now: a figure widget, or the notice/table/text last displayed
     followed: Filters | None = None  # the selection of the controls it follows that `result` was rendered for
     figure_title: str | None = None  # the figure's own title, before the note of the controls it does not follow
+    everything: Any = None  # `render` of a selection of nothing (everything), kept: a panel is often cleared again
 
 
 def is_empty(result: Any) -> bool:
@@ -246,7 +247,7 @@ class FilterPanel:
         fresh = view.followed is None or view.followed != followed
         if fresh:  # else only controls it does not follow changed: what it shows stays, its title may change
             try:
-                view.result, view.error, view.followed = view.render(filters), None, followed
+                view.result, view.error, view.followed = self._rendered(view, filters), None, followed
             except Exception as exc:  # a filter that leaves nothing to show must not break the panel
                 view.result, view.error, view.followed = None, f"{type(exc).__name__}: {exc}", None
         view.notice = self.notice(view.subject) if view.error is None and is_empty(view.result) else None
@@ -268,6 +269,16 @@ class FilterPanel:
             data, metadata = display_data(shown)
             view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         view.showing = shown
+
+    @staticmethod
+    def _rendered(view: View, filters: Filters) -> Any:
+        """`view.render(filters)`; for a selection of nothing, rendered once and kept (nothing is then noted in the
+        title, so the kept figure is never written to)."""
+        if filters != EVERYTHING:
+            return view.render(filters)
+        if view.everything is None:
+            view.everything = view.render(filters)
+        return view.everything
 
     def _figure(self, view: View, note: str, fresh: bool) -> go.FigureWidget:
         """The view's FigureWidget showing its (masked) figure, the title naming the controls it does not follow.
