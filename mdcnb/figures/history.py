@@ -20,19 +20,18 @@ def _lines(frame: pd.DataFrame, series: str, value: str, title: str, y_title: st
            percent: bool = True, label: str | None = None) -> go.Figure:
     """One line per `series` value, named by its `label` column (default: the series value itself); `title` ends
     with what the chart covers when the page filters on something it ignores (`registry.scope_note`)."""
-    fig = go.Figure()
+    lines = []
     for key, rows in frame.groupby(series, sort=False, dropna=False):
         name = str(rows[label].iloc[0]) if label else str(key)
-        emphasis = name == bold
-        fig.add_trace(go.Scatter(x=rows["week"], y=rows[value], name=plain(name), mode="lines+markers",
-                                 line={"width": 4 if emphasis else 1.5}, connectgaps=False))
+        lines.append({"type": "scatter", "x": rows["week"], "y": rows[value], "name": plain(name),
+                      "mode": "lines+markers", "line": {"width": 4 if name == bold else 1.5}, "connectgaps": False})
     axis = {"title": y_title, "rangemode": "tozero"}
     if percent:
         axis.update(range=[0, 100], ticksuffix=" %")
-    white(fig)
-    fig.update_layout(title=f"{title}, {window(frame['week'])}", xaxis={"title": "ISO week", "type": "category",
-                      "automargin": True}, yaxis={**axis, "automargin": True}, **LAYOUT)
-    return fig
+    fig = go.Figure(data=lines, layout={"title": f"{title}, {window(frame['week'])}",
+                                        "xaxis": {"title": "ISO week", "type": "category", "automargin": True},
+                                        "yaxis": {**axis, "automargin": True}, **LAYOUT})
+    return white(fig)
 
 
 def score_trend(trend: pd.DataFrame, note: str = "") -> go.Figure:

@@ -12,6 +12,7 @@ import copy
 import functools
 import hashlib
 import html
+import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -44,16 +45,23 @@ def account_color(account: str) -> str:
 
 
 def layout(fig: go.Figure, title: str, *, height: int | None = None) -> go.Figure:
-    """Title, white background, compact margins that grow to fit tick labels (no clipped label); `height` for
-    charts whose size follows their rows."""
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
-    white(fig)
-    fig.update_layout(margin={"l": 10, "r": 30, "t": 60, "b": 40}, legend={"traceorder": "normal"})
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
+    """Title, white background, compact margins that grow to fit tick labels (no clipped label) on every x and y
+    axis (a grid has many); `height` for charts whose size follows their rows. These are constants plotly accepts as
+    they are, so they are merged into the layout unvalidated (`_unvalidated`): validating them again took most of
+    what a small chart costs to build."""
+    axes = [name for prefix in ("xaxis", "yaxis") for name in _axes(fig, prefix)]
+    settings: dict[str, Any] = {"title": {"text": title, "x": 0, "xanchor": "left"},
+                                "template": copy.deepcopy(_validated_template()),
+                                "margin": {"l": 10, "r": 30, "t": 60, "b": 40}, "legend": {"traceorder": "normal"},
+                                **{name: {"automargin": True} for name in axes}}
     if height:
-        fig.update_layout(height=max(MIN_HEIGHT_PX, height))
-    return fig
+        settings["height"] = max(MIN_HEIGHT_PX, height)
+    return _unvalidated(fig, settings)
+
+
+def _axes(fig: go.Figure, prefix: str) -> list[str]:
+    """The layout's axes named `prefix`, `prefix`2, ...: the ones `update_xaxes` and `update_yaxes` update."""
+    return [name for name in fig.layout if re.fullmatch(rf"{prefix}\d*", name) and fig.layout[name] is not None]
 
 
 def white(fig: go.Figure) -> go.Figure:
@@ -61,10 +69,19 @@ def white(fig: go.Figure) -> go.Figure:
     (about 50 ms, most of what a small chart costs); here it is validated once per process and each figure gets a
     copy of the result, set unvalidated the way plotly sets its own default template
     (`BaseFigure._initialize_layout_template`). The figure's other properties stay validated."""
+    return _unvalidated(fig, {"template": copy.deepcopy(_validated_template())})
+
+
+def _unvalidated(fig: go.Figure, settings: dict[str, Any]) -> go.Figure:
+    """Merge `settings` (layout properties already valid, as plotly would store them) into `fig`'s layout as
+    `update_layout` would (a mapping into what the property holds, the template replaced), without validation."""
     layout = fig.layout
     validate, layout._validate = layout._validate, False
     try:
-        layout["template"] = copy.deepcopy(_validated_template())
+        for name, value in settings.items():
+            held = layout._props.get(name) if layout._props else None
+            merge = isinstance(value, dict) and isinstance(held, dict) and name != "template"
+            layout[name] = {**held, **value} if merge else value
     finally:
         layout._validate = validate
     return fig
@@ -77,8 +94,13 @@ def _validated_template() -> dict[str, Any]:
 
 
 def window(values: Iterable) -> str:
-    """`2026-11-06 to 2026-11-26`: the first and last of the dates (or ISO weeks) a chart covers, for its title."""
-    texts = sorted(str(v)[:10] for v in values if pd.notna(v))
+    """`2026-11-06 to 2026-11-26`: the first and last of the dates (or ISO weeks) a chart covers, for its title.
+    A datetime column is read by its least and greatest values (an hourly series holds thousands)."""
+    if isinstance(values, (pd.Series, pd.Index)) and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        present = values.dropna()
+        texts = [str(present.min())[:10], str(present.max())[:10]] if len(present) else []
+    else:
+        texts = sorted({str(v)[:10] for v in values if pd.notna(v)})
     if not texts:
         return "no data"
     return texts[0] if texts[0] == texts[-1] else f"{texts[0]} to {texts[-1]}"

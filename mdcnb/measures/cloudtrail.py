@@ -12,7 +12,7 @@ from mdcnb.analysis import cloudtrail as ct
 from mdcnb.analysis.cloudtrail_cost import siem_cost
 from mdcnb.measures.registry import Filters, define
 from mdcnb.normalize.cloudtrail.identity import CSPM, CSPM_ASSUME_ROLE, MDC_OTHER
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
 
 FILTERS = ("accounts", "since", "until")
 
@@ -20,8 +20,11 @@ FILTERS = ("accounts", "since", "until")
 @define("cloudtrail.volume", "CloudTrail events per day, account, region, API and actor", "events", "{:,}",
         filters=FILTERS, table=True)
 def volume(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    """Table measure: the scan's per-day volume kept by the account and date filters."""
-    return ct.filter_volume(snap.cloudtrail.volume, f.accounts, since=f.since, until=f.until)
+    """Table measure: the scan's per-day volume kept by the account and date filters, picked once per snapshot and
+    selection however many of the measures below (a page's headlines) read it."""
+    f = f.only(FILTERS)
+    return computed_once(snap, "cloudtrail.volume", f, lambda: ct.filter_volume(
+        snap.cloudtrail.volume, f.accounts, since=f.since, until=f.until))
 
 
 def _sum(snap: Snapshot, f: Filters, actor: str, column: str = "read_only_events") -> int:

@@ -105,8 +105,12 @@ def cloudtrail_weeks(snap: Snapshot, filters: Filters | None = None) -> pd.DataF
 
 
 def _previous(snap: Snapshot) -> Snapshot | None:
+    """The stored week before this one as a snapshot of its own, one copy for the snapshot's life (what a measure
+    computes on it, such as its scopes' scores, is then reused by the next change of a page's filters)."""
     history = snap.history
-    return week(snap, history.previous) if history is not None and history.previous is not None else None
+    if history is None or history.previous is None:
+        return None
+    return computed_once(snap, "history.previous", None, lambda: week(snap, history.previous))
 
 
 @define("history.score_change", "Secure score change since last week", "points", "{:+.2f}", filters=SCOPE_FILTERS,

@@ -72,6 +72,9 @@ class Filters:
                                 until=iso(self.until))
 
 
+EVERYTHING = Filters()
+
+
 @dataclass
 class View:
     """One output area of a panel: how to render it from the filters, and what it rendered last. `subject` (a key
@@ -92,6 +95,9 @@ class View:
     notice: str | None = None
     title: str | None = None
     showing: Any = None  # what `output` shows now: a figure widget, or the notice/table/text last displayed
+    followed: Filters | None = None  # the selection of the controls it follows that `result` was rendered for
+    figure_title: str | None = None  # the figure's own title, before the note of the controls it does not follow
+    everything: Any = None  # `render` of a selection of nothing (everything), kept: a panel is often cleared again
 
 
 def is_empty(result: Any) -> bool:
@@ -134,16 +140,21 @@ def not_followed(ignored: Iterable[str], filters: Filters) -> str:
 
 def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
     """Make `widget` show `figure` in place, in one plotly update (one message to the browser): each trace's and the
-    layout's properties become the figure's (a property the figure does not set is cleared). Traces are replaced only
-    when their number or kinds change. The figure's properties were validated when it was built, so they are handed
-    over as they are (`plotly_update`, the call a batch of edits ends in) instead of being validated again. The
-    layout's template is left alone when it is the same (the report's charts share one, and setting it again copies
-    all of it), so a redraw costs little more than the figure's data."""
-    if [t.type for t in widget.data] != [t.type for t in figure.data]:
-        widget.data = ()
-        widget.add_traces(figure.data)
+    layout's properties become the figure's (a property the figure does not set is cleared). When the number of traces
+    changes, those beyond the figure's are removed and the figure's extra ones added (all of them replaced only when
+    a trace changes kind). The figure's properties were validated when it was built, so they are handed over as they
+    are (`plotly_update`, the call a batch of edits ends in) instead of being validated again. The layout's template
+    is left alone when it is the same (the report's charts share one, and setting it again copies all of it), so a
+    redraw costs little more than the figure's data."""
+    kept = min(len(widget.data), len(figure.data))
+    if [t.type for t in widget.data[:kept]] != [t.type for t in figure.data[:kept]]:
+        widget.data, kept = (), 0
+    if len(widget.data) > kept:
+        widget.data = widget.data[:kept]
+    if len(figure.data) > kept:
+        widget.add_traces(figure.data[kept:])  # added as the figure has them: only the kept ones are restyled
     restyle: dict[str, list[Any]] = {}
-    for index, (drawn, trace) in enumerate(zip(widget.data, figure.data, strict=True)):
+    for index, (drawn, trace) in enumerate(zip(widget.data[:kept], figure.data[:kept], strict=True)):
         for name, value in _changes(drawn._props, trace._props, keep=("uid",)).items():
             restyle.setdefault(name, [Undefined] * len(figure.data))[index] = value
     same = widget.layout._props.get("template") == figure.layout._props.get("template")
@@ -232,10 +243,13 @@ class FilterPanel:
         `outputs` are set directly rather than captured with `with output:`, which headless kernels (papermill,
         nbval) need not support."""
         filters = self.filters
-        try:
-            view.result, view.error = view.render(filters), None
-        except Exception as exc:  # a filter that leaves nothing to show must not break the panel
-            view.result, view.error = None, f"{type(exc).__name__}: {exc}"
+        followed = replace(filters, **{name: getattr(EVERYTHING, name) for name in view.ignores})
+        fresh = view.followed is None or view.followed != followed
+        if fresh:  # else only controls it does not follow changed: what it shows stays, its title may change
+            try:
+                view.result, view.error, view.followed = self._rendered(view, filters), None, followed
+            except Exception as exc:  # a filter that leaves nothing to show must not break the panel
+                view.result, view.error, view.followed = None, f"{type(exc).__name__}: {exc}", None
         view.notice = self.notice(view.subject) if view.error is None and is_empty(view.result) else None
         note = not_followed(view.ignores, filters)
         caption = view.caption(filters) if callable(view.caption) else view.caption
@@ -245,27 +259,44 @@ class FilterPanel:
         elif view.notice is not None:
             shown = HTML(f"<p><em>{html.escape(view.notice)}</em></p>")
         elif isinstance(view.result, go.Figure):
-            shown = self._figure(view, note)
+            shown = self._figure(view, note, fresh)
         else:
-            shown = self.mask(view.result)
+            shown = self.mask(view.result) if fresh or view.showing is None else view.showing
         # a figure carries its title itself: a heading above it would say it twice
         view.heading.value = f"<b>{html.escape(self.mask(view.title))}</b>" if view.title and shown is not view.figure \
             else ""
-        if not (shown is view.figure and view.showing is view.figure):  # a figure already shown redraws itself
+        if shown is not view.showing:  # a figure already shown redraws itself; a table kept stays
             data, metadata = display_data(shown)
             view.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         view.showing = shown
 
-    def _figure(self, view: View, note: str) -> go.FigureWidget:
-        """The view's FigureWidget showing its (masked) figure, the title naming the controls it does not follow."""
-        figure = self.mask(view.result)
-        if note:
-            figure.update_layout(title_text=f"{figure.layout.title.text or ''}{note}")
-        view.title = figure.layout.title.text
-        if view.figure is None:
-            view.figure = go.FigureWidget(figure)
+    @staticmethod
+    def _rendered(view: View, filters: Filters) -> Any:
+        """`view.render(filters)`; for a selection of nothing, rendered once and kept (nothing is then noted in the
+        title, so the kept figure is never written to)."""
+        if filters != EVERYTHING:
+            return view.render(filters)
+        if view.everything is None:
+            view.everything = view.render(filters)
+        return view.everything
+
+    def _figure(self, view: View, note: str, fresh: bool) -> go.FigureWidget:
+        """The view's FigureWidget showing its (masked) figure, the title naming the controls it does not follow.
+        A figure not `fresh` (the controls it follows kept their selection) stays as it is but for that note."""
+        if fresh or view.figure is None:
+            figure = self.mask(view.result)
+            view.figure_title = figure.layout.title.text
+            if note:
+                figure.update_layout(title_text=f"{view.figure_title or ''}{note}")
+            if view.figure is None:
+                view.figure = go.FigureWidget(figure)
+            else:
+                redraw(view.figure, figure)
         else:
-            redraw(view.figure, figure)
+            title = f"{view.figure_title or ''}{note}" if note else view.figure_title
+            if view.figure.layout.title.text != title:
+                view.figure.layout.title.text = title
+        view.title = view.figure.layout.title.text
         return view.figure
 
     def notice(self, subject: str | None) -> str:
