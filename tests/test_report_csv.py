@@ -15,13 +15,18 @@ AWKWARD = ["plain", "with, comma", 'a "quoted" word', "line\nbreak", "carriage\r
            "-", "1e5", "+.5e-3", "=", "x" * 300]
 
 
-def _reference(df: pd.DataFrame) -> str:
-    """What pandas writes, text cells neutralised one by one (the old path, computed here cell by cell)."""
+def _neutralised(df: pd.DataFrame) -> pd.DataFrame:
+    """`csv_ready` cells, text cells neutralised one by one (what `csv_text` hands the writers, cell by cell)."""
     out = csv_ready(df)
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
             out[column] = out[column].map(formula_safe, na_action="ignore")
-    return out.to_csv(index=False, lineterminator="\r\n")
+    return out
+
+
+def _reference(df: pd.DataFrame) -> str:
+    """What pandas writes of the neutralised cells (the old path)."""
+    return _neutralised(df).to_csv(index=False, lineterminator="\r\n")
 
 
 def _frame(seed: int) -> pd.DataFrame:
@@ -51,7 +56,7 @@ def _frame(seed: int) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_columnwise_csv_is_what_pandas_writes(seed):
     df = _frame(seed)
-    built = columnwise_csv(csv_ready(df), formula_safe)
+    built = columnwise_csv(_neutralised(df))
     assert built is not None  # the frame is one it covers: the comparison below is of the new path
     assert built == _reference(df)
     assert csv_text(df) == _reference(df)
@@ -60,7 +65,7 @@ def test_columnwise_csv_is_what_pandas_writes(seed):
 def test_a_row_of_empty_fields_and_odd_headers():
     df = pd.DataFrame({"a,b": [""] * ROWS, 'say "x"': pd.array([None] * ROWS, dtype="string"),
                        "n": [np.nan] * ROWS})
-    assert columnwise_csv(csv_ready(df), formula_safe) == _reference(df)
+    assert columnwise_csv(_neutralised(df)) == _reference(df)
     assert _reference(df).splitlines()[1] == ",,"
 
 
@@ -71,5 +76,5 @@ def test_frames_it_does_not_cover_are_left_to_pandas():
              "mixed cells": big.assign(m=[1 if i % 2 else "=x" for i in range(ROWS)]),
              "set cells": big.assign(s=[{1, 2}] * ROWS)}
     for name, df in cases.items():
-        assert columnwise_csv(csv_ready(df), formula_safe) is None, name
+        assert columnwise_csv(_neutralised(df)) is None, name
         assert csv_text(df) == _reference(df), name

@@ -1,20 +1,18 @@
 """A big table's CSV built column by column: the bytes pandas' `to_csv` writes, several times quicker.
 
 pandas hands every cell to Python's `csv` writer (about 7 s for the 340,000 rows and 117 MB of a large tenant's
-newly unhealthy recommendations). Here a text column's cells are made fields once per distinct value (neutralised
-as formulas by `neutral`, then quoted as the `csv` writer's QUOTE_MINIMAL quotes them: a field holding a comma, a
-double quote, CR or LF is enclosed in double quotes, its double quotes doubled), a column of any other dtype
-(numbers, booleans, times) is written by pandas alone, and the rows are joined. `columnwise_csv` answers None for a
-frame it does not cover (few rows, one column, categoricals, cells of mixed types), which the caller writes with
-pandas as before.
+newly unhealthy recommendations). Here a text column's cells are made fields once per distinct value (quoted as
+the `csv` writer's QUOTE_MINIMAL quotes them: a field holding a comma, a double quote, CR or LF is enclosed in double
+quotes, its double quotes doubled; the caller has already neutralised formulas, `page.csv_text`), a column of any
+other dtype (numbers, booleans, times) is written by pandas alone, and the rows are joined. `columnwise_csv`
+answers None for a frame it does not cover (few rows, one column, categoricals, cells of mixed types), which the
+caller writes with pandas as before.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +29,7 @@ def _field(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _text_fields(column: pd.Series, neutral: Callable[[Any], Any]) -> list[str] | None:
+def _text_fields(column: pd.Series) -> list[str] | None:
     """The fields of a text column (object or string dtype; a missing cell an empty field), each distinct value
     judged once; None when a cell is not text."""
     try:
@@ -40,7 +38,6 @@ def _text_fields(column: pd.Series, neutral: Callable[[Any], Any]) -> list[str] 
         return None
     fields = np.empty(len(distinct) + 1, dtype=object)
     for i, value in enumerate(distinct):
-        value = neutral(value)
         if not isinstance(value, str):
             return None
         fields[i] = _field(value)
@@ -56,9 +53,9 @@ def _pandas_fields(column: pd.Series) -> list[str] | None:
     return ["" if line == '""' else line for line in lines]  # one empty field alone is written quoted
 
 
-def columnwise_csv(frame: pd.DataFrame, neutral: Callable[[Any], Any]) -> str | None:
-    """`frame.to_csv(index=False, lineterminator=CRLF)` with `neutral` applied to every text cell, built column by
-    column; None when the frame is not one this covers (the caller then writes it with pandas)."""
+def columnwise_csv(frame: pd.DataFrame) -> str | None:
+    """`frame.to_csv(index=False, lineterminator=CRLF)` built column by column; None when the frame is not one this
+    covers (the caller then writes it with pandas)."""
     if len(frame) < MIN_ROWS or len(frame.columns) < 2 or isinstance(frame.columns, pd.MultiIndex):
         return None
     columns = []
@@ -67,7 +64,7 @@ def columnwise_csv(frame: pd.DataFrame, neutral: Callable[[Any], Any]) -> str | 
         if isinstance(dtype, pd.CategoricalDtype):
             return None
         text = pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype)
-        fields = _text_fields(column, neutral) if text else _pandas_fields(column)
+        fields = _text_fields(column) if text else _pandas_fields(column)
         if fields is None:
             return None
         columns.append(fields)

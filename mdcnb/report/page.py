@@ -78,13 +78,11 @@ def csv_text(df: pd.DataFrame) -> str:
     neutralised (`formula_safe`; number columns stay numbers), rows ending in CRLF (RFC 4180) so that a carriage
     return inside a value is quoted rather than read as a row break (which would start a row with what follows)."""
     out = csv_ready(df)
-    columnwise = columnwise_csv(out, formula_safe)  # a big table: the same bytes, built column by column
-    if columnwise is not None:
-        return columnwise
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
             out[column] = _formula_safe_column(out[column])
-    return out.to_csv(index=False, lineterminator="\r\n")
+    columnwise = columnwise_csv(out)  # a big table: the same bytes, built column by column
+    return columnwise if columnwise is not None else out.to_csv(index=False, lineterminator="\r\n")
 
 
 def _formula_safe_column(column: pd.Series) -> pd.Series:
