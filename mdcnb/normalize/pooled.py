@@ -33,6 +33,7 @@ from mdcnb.normalize import (
     _source,
     apply,
     assessment_columns,
+    normalise_type,
     posture,
 )
 from mdcnb.sources.dataset import (
@@ -105,9 +106,9 @@ def _size(dataset: Path, record_type: str) -> int:
 def _record_type(dataset: Path, record_type: str) -> tuple[dict[str, pd.DataFrame], list[Skip]]:
     """A worker's task: one record type's tables and skips."""
     out = Normalised()
-    apply(record_type, _source(dataset, record_type), iter_records(dataset, record_type, out.skips),
-          NORMALISERS[record_type], out)
-    return {name: schema.TABLES[name].from_columns(columns) for name, columns in out.columns.items()}, out.skips
+    normalise_type(dataset, record_type, NORMALISERS[record_type], out)
+    built = {name: schema.TABLES[name].from_columns(columns) for name, columns in out.columns.items()}
+    return built | out.built, out.skips
 
 
 @dataclass
