@@ -153,8 +153,9 @@ def _assessment_span(dataset: Path, metadata: dict[str, dict[str, Any]], span: S
 
 
 def _coded(values: np.ndarray, dtype: str) -> Coded:
-    """A column as codes into its distinct values: by value, lists by identity (they are shared, and unhashable)."""
-    if dtype == schema.LIST:
+    """A column as codes into its distinct values: texts and lists by identity (equal ones are mostly one object,
+    lists are unhashable; `_merged` joins equal texts by value, null among them), the others by value."""
+    if dtype in (schema.STRING, schema.LIST):
         codes, first = schema.identity_codes(values)
         return schema.small_codes(codes, len(first)), values[first]
     codes, uniques = pd.factorize(values)
