@@ -124,8 +124,9 @@ def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser
 def normalise_dataset(dataset: Path, *, columnar: bool = True, processes: int | None = None) -> Normalised:
     """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records).
 
-    Assessments are read column by column (`assessment_columns`); `columnar=False` reads them record by record,
-    the reference that path is tested against, in this process. A big dataset is read by `processes` worker
+    Assessments, compliance controls and compliance assessments are read column by column (`assessment_columns`,
+    `compliance_columns`); `columnar=False` reads them record by record, the reference those paths are tested
+    against, in this process. A big dataset is read by `processes` worker
     processes (`pooled`: None means `$MDCNB_LOAD_PROCESSES` or the cores), into the same tables.
     """
     from mdcnb.normalize import pooled  # it builds on this module
