@@ -91,7 +91,10 @@ def _formula_safe_column(column: pd.Series) -> pd.Series:
         distinct = column.dropna().unique()
     except TypeError:  # an unhashable cell: every cell judged
         return column.map(formula_safe, na_action="ignore")
-    changed = {value: formula_safe(value) for value in distinct if formula_safe(value) is not value}
+    candidates = pd.Series(distinct, dtype=object)
+    if pd.api.types.infer_dtype(candidates, skipna=False) == "string":  # only text starting as a formula does
+        candidates = candidates[candidates.str[:1].isin(_FORMULA_START).to_numpy(dtype=bool)]  # is judged below
+    changed = {value: formula_safe(value) for value in candidates if formula_safe(value) is not value}
     if not changed:
         return column
     hit = column.isin(list(changed))
