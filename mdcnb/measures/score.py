@@ -88,6 +88,15 @@ def recommendation_rows(snap: Snapshot) -> pd.DataFrame:
                          lambda: score_detail.recommendation_rows(snap.tables))
 
 
+def recommendations(snap: Snapshot, f: Filters) -> pd.DataFrame:
+    """`score_detail.control_recommendations` of the selection's scopes and severities, from the snapshot's
+    recommendation rows and the selection's control ranking (each made once): the page and its panel share them."""
+    f = f.only((*SCOPE_FILTERS, "severities"))
+    return computed_once(snap, "score.recommendations", f, lambda: score_detail.control_recommendations(
+        snap.tables, scopes(snap, f), severities=f.severities, rows=recommendation_rows(snap),
+        ranking=controls(snap, f)))
+
+
 def control_resources(snap: Snapshot) -> score.ControlResources:
     """`score.control_resources` of the snapshot, joined once for the recount and the exemptions' what-if."""
     return computed_once(snap, "score.control_resources", Filters(), lambda: score.control_resources(snap.tables))

@@ -27,15 +27,12 @@ def score_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), subs
     panel = FilterPanel(environments=present(tables.secure_scores["environment"]), scopes=scope_options(tables),
                         severities=severities, defaults=Filters(environments=tuple(environments),
                                                                 scopes=tuple(subscriptions), accounts=tuple(accounts)))
-    rows = score_measures.recommendation_rows(snapshot)
 
     def measure(id: str, f: Filters) -> pd.DataFrame:
         return panel.once(id, lambda f: registry.value(id, snapshot, f.measures()))
 
     def recommendations(f: Filters) -> pd.DataFrame:
-        return panel.once("recommendations", lambda f: score_detail.control_recommendations(
-            tables, measure("score.by_scope", f), severities=f.severities, rows=rows,
-            ranking=measure("score.controls", f)))
+        return panel.once("recommendations", lambda f: score_measures.recommendations(snapshot, f.measures()))
 
     panel.view(lambda f: measures_of(snapshot, HEADLINES, f.measures()), "headlines")
     panel.view(lambda f: figures.controls_ranked(measure("score.controls", f)), "score_controls",
