@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -173,23 +174,35 @@ class _Coded:
         return test(self.distinct).to_numpy(dtype=bool)[self.codes]
 
 
-@dataclass(frozen=True)
 class ExemptionColumns:
-    """The assessments' columns an exemption is matched on, coded once (`exemption_columns`) for all exemptions."""
+    """The assessments' columns an exemption is matched on, each coded the first time an exemption needs it and
+    kept for the next ones (`exempted`)."""
 
-    exempt: np.ndarray       # NotApplicable with cause Exempt
-    resource: _Coded
-    subscription: _Coded
-    definition: _Coded
-    assessment: np.ndarray   # the assessment id's code (-1 when missing)
+    def __init__(self, assessments: pd.DataFrame) -> None:
+        self.assessments = assessments
+
+    @cached_property
+    def exempt(self) -> np.ndarray:
+        """NotApplicable with cause Exempt."""
+        a = self.assessments
+        return (a["status"] == "NotApplicable").to_numpy(dtype=bool, na_value=False) & _Coded.of(a["cause"]).where(
+            lambda s: s.str.casefold() == EXEMPT_CAUSE)
+
+    @cached_property
+    def resource(self) -> _Coded:
+        return _Coded.of(self.assessments["resource_id"])
+
+    @cached_property
+    def subscription(self) -> _Coded:
+        return _Coded.of(self.assessments["subscription_id"])
+
+    @cached_property
+    def definition(self) -> _Coded:
+        return _Coded.of(self.assessments["policy_definition_id"])
 
 
 def exemption_columns(tables: Tables) -> ExemptionColumns:
-    a = tables.assessments
-    exempt = (a["status"] == "NotApplicable").to_numpy(dtype=bool, na_value=False)
-    exempt &= _Coded.of(a["cause"]).where(lambda s: s.str.casefold() == EXEMPT_CAUSE)
-    return ExemptionColumns(exempt, _Coded.of(a["resource_id"]), _Coded.of(a["subscription_id"]),
-                            _Coded.of(a["policy_definition_id"]), pd.factorize(a["assessment_id"])[0])
+    return ExemptionColumns(tables.assessments)
 
 
 def exempted(columns: ExemptionColumns, exemption: pd.Series) -> np.ndarray:
@@ -237,10 +250,10 @@ def score_held_up(tables: Tables, exemption_frame: pd.DataFrame, *, environments
     columns = exemption_columns(tables) if len(exemption_frame) else None
     rows = []
     for _, exemption in exemption_frame.iterrows():
-        ids = np.unique(columns.assessment[exempted(columns, exemption)])  # each assessment id once
+        ids = set(tables.assessments["assessment_id"][exempted(columns, exemption)])
         drop = 0.0
-        if len(ids):
-            exempt = np.isin(columns.assessment, ids)  # every row of those ids counted unhealthy
+        if ids:
+            exempt = tables.assessments["assessment_id"].isin(ids).to_numpy(dtype=bool)
             drop = round(baseline - _recomputed_percentage(tables, scope_table, resources, exempt), 2)
         rows.append({"name": exemption["name"], "category": exemption["category"],
                      "expires_on": exemption["expires_on"], "days_left": exemption["days_left"],
