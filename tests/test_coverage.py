@@ -130,3 +130,17 @@ def test_plan_matrix_heatmap_colours_each_cell_by_state():
     assert cell["prod", "StorageAccounts"] == ("Free", "", "Free")
     assert cell["x (connector)", "VirtualMachines"] == ("Standard", "P1", "Standard P1")
     assert cell["x (connector)", "StorageAccounts"] == ("no setting", "", "no setting")
+
+
+def test_plan_labels_made_once_per_distinct_setting_match_each_row_by_hand():
+    """Rows repeating a setting get the same label as rows labelled one by one; a missing trial is no trial."""
+    rows = [(True, "P2", 0.0, False, "Standard P2"), (False, "", 0.0, False, "Free"),
+            (True, "P1", 12.0, False, "Standard P1 (trial 12 d)"), (True, "", None, True, "Standard [deprecated]"),
+            (True, "P2", 0.0, False, "Standard P2"), (False, "", 0.0, False, "Free"),
+            (True, "P1", 12.0, False, "Standard P1 (trial 12 d)"), (True, "", None, True, "Standard [deprecated]")]
+    settings = pd.DataFrame([{"scope_id": f"/subscriptions/s{i}", "level": "subscription", "plan": "VirtualMachines",
+                              "enabled": e, "sub_plan": p, "trial_days": t, "deprecated": d}
+                             for i, (e, p, t, d, _) in enumerate(rows)], index=range(10, 10 + len(rows)))
+    labelled = coverage.plan_labels(settings)
+    assert labelled["setting"].tolist() == [label for *_, label in rows]
+    assert labelled.index.tolist() == list(range(10, 10 + len(rows)))

@@ -244,3 +244,34 @@ def test_governance_panel_follows_owner_risk_and_scope():
     late_high = [c for c in cases.ASSIGNMENTS if c.owner.casefold() == alice and c.high_risk and c.due_days < 0]
     assert len(panel.views[2].result) == len(late_high) == 2
     assert panel.views[3].result.empty and panel.views[3].notice  # an owner picked: no unowned work, said so
+
+
+def test_exempted_assessments_on_coded_columns_match_a_count_by_hand():
+    """Each exemption matched on the assessments' columns coded once: NotApplicable with cause Exempt (any case),
+    in its resource group (rg10 is not under rg1), resource, or subscriptions, and of its policy definitions."""
+    from types import SimpleNamespace
+
+    rg1 = "/subscriptions/sub1/resourcegroups/rg1"
+    rows = [("a0", "sub1", f"{rg1}/providers/x/vm1", "NotApplicable", "Exempt", "/p/policyDefinitions/defA"),
+            ("a1", "sub1", f"{rg1}/providers/x/vm2", "NotApplicable", "exempt", "/p/policyDefinitions/defB"),
+            ("a2", "sub1", "/subscriptions/sub1/resourcegroups/rg10/providers/x/vm3", "NotApplicable", "Exempt",
+             "/p/policyDefinitions/defA"),
+            ("a3", "sub2", "/subscriptions/sub2/resourcegroups/rg1/providers/x/vm4", "NotApplicable", "Exempt",
+             "/p/policyDefinitions/defA"),
+            ("a4", "sub1", f"{rg1}/providers/x/vm1", "Unhealthy", "Exempt", "/p/policyDefinitions/defA"),
+            ("a5", "sub1", f"{rg1}/providers/x/vm1", "NotApplicable", "OffByPolicy", "/p/policyDefinitions/defA"),
+            ("a6", "sub2", None, "NotApplicable", "Exempt", None)]
+    frame = pd.DataFrame(rows, columns=["assessment_id", "subscription_id", "resource_id", "status", "cause",
+                                        "policy_definition_id"]).astype("string")
+    tables = SimpleNamespace(assessments=frame)
+
+    def exempted(scope_type: str, scope_id: str = "", subscriptions: tuple = (), references: tuple = ()) -> set:
+        exemption = pd.Series({"scope_type": scope_type, "scope_id": scope_id, "subscriptions": list(subscriptions),
+                               "policy_definition_reference_ids": list(references)})
+        return set(governance.exempted_assessments(tables, exemption)["assessment_id"])
+
+    assert exempted("resourcegroup", rg1) == {"a0", "a1"}
+    assert exempted("resourcegroup", rg1, references=("defA",)) == {"a0"}
+    assert exempted("resource", f"{rg1}/providers/x/vm1") == {"a0"}
+    assert exempted("subscription", "/subscriptions/sub2", subscriptions=("sub2",)) == {"a3", "a6"}
+    assert exempted("managementgroup", "/mg", subscriptions=("sub1", "sub2"), references=("defB",)) == {"a1"}

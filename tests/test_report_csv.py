@@ -78,3 +78,15 @@ def test_frames_it_does_not_cover_are_left_to_pandas():
     for name, df in cases.items():
         assert columnwise_csv(_neutralised(df)) is None, name
         assert csv_text(df) == _reference(df), name
+
+
+def test_big_table_quotes_and_neutralises_each_distinct_value_as_written_by_hand():
+    """A table big enough for the column-wise writer: formulas get a leading quote (a plain number keeps its sign),
+    a comma, a double quote or a line break is quoted with doubled quotes, a missing cell is an empty field."""
+    cells = ["=SUM(A1)", "-3.5", "a,b", 'say "hi"', "x\r\ny", None, "plain", "+1e5", "@x", "-=x,y"]
+    fields = ["'=SUM(A1)", "-3.5", '"a,b"', '"say ""hi"""', '"x\r\ny"', "", "plain", "+1e5", "'@x", "\"'-=x,y\""]
+    rows = MIN_ROWS + 3
+    df = pd.DataFrame({"text": pd.array([cells[i % len(cells)] for i in range(rows)], dtype="string"),
+                       "n": range(rows)})
+    expected = "text,n\r\n" + "".join(f"{fields[i % len(fields)]},{i}\r\n" for i in range(rows))
+    assert csv_text(df) == expected

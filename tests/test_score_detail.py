@@ -6,6 +6,7 @@ import pandas as pd
 import score_tables as st
 
 from mdcnb.analysis import compliance_detail, score, score_detail
+from mdcnb.core import schema
 
 
 def all_scopes():
@@ -98,3 +99,32 @@ def test_states_view_names_scopes_and_drops_ids():
     assert "scope_id" not in out and "subscription_id" not in out
     assert out[["standard", "scope", "state", "pass_rate"]].values.tolist() == [
         ["PCI", "Prod", "Failed", 0.25], ["PCI", "/subscriptions/b", "Passed", 1.0]]  # no name: the id stays
+
+
+def test_recommendation_rows_counted_by_hand_on_codes():
+    """The join and grouping on integer codes against a count by hand: pairs in the order the controls list their
+    keys (s1/k1, s1/k2, s2/k1, c1/k3), each pair's assessments in table order; a recommendation renamed on one
+    resource and a missing severity are groups of their own; the preview k4 joins nothing."""
+    tables = st.tables()
+    extra = schema.ASSESSMENTS.frame([st._assessment("k1", st.S1, "r7", "Unhealthy", "High", title="Renamed k1"),
+                                      st._assessment("k1", st.S2, "r8", "Healthy", None)])
+    tables.assessments = pd.concat([tables.assessments, extra], ignore_index=True)
+    rows = score_detail.recommendation_rows(tables)
+    got = rows[["pair", "severity", "display_name", "unhealthy", "healthy", "not_applicable", "position", "group"]]
+    assert got.astype(object).where(got.notna(), None).values.tolist() == [
+        [0, "High", "Recommendation k1", 1, 1, 1, 0, 0],   # s1/k1: r1 U, r2 H, r3 N/A (positions 0-2)
+        [0, "High", "Renamed k1", 1, 0, 0, 3, 0],          # s1/k1: r7 (position 3)
+        [1, "Medium", "Recommendation k2", 1, 0, 0, 4, 1],  # s1/k2: r1
+        [2, "High", "Recommendation k1", 1, 0, 0, 5, 0],   # s2/k1: r4
+        [2, None, "Recommendation k1", 0, 1, 0, 6, 0],     # s2/k1: r8, no severity
+        [3, "Low", "Recommendation k3", 2, 0, 0, 7, 2]]    # c1/k3: r5, r6
+    assert rows["scope_id"].astype(str).tolist() == [f"/subscriptions/{st.S1}"] * 3 + [f"/subscriptions/{st.S2}"] * 2 \
+        + [st.C1]
+    assert rows["severity_key"].tolist() == ["high", "high", "medium", "high", "", "low"]
+
+
+def test_inner_join_pairs_left_rows_in_order_each_with_its_right_rows_in_order():
+    left, right = pd.Series([2, -1, 0, 2, 5]).to_numpy(), pd.Series([0, 2, 2, -1, 0]).to_numpy()
+    # left 0 (2) meets right 1 and 2; left 1 (missing) and left 4 (5) nothing; left 2 (0) right 0 and 4
+    pairs = score_detail._inner_join(left, right)
+    assert list(zip(*(p.tolist() for p in pairs), strict=True)) == [(0, 1), (0, 2), (2, 0), (2, 4), (3, 1), (3, 2)]

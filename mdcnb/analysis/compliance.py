@@ -6,6 +6,7 @@ assessments and resources behind them. States are compared case-insensitively. P
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -95,10 +96,10 @@ def unhealthy_resources(tables: Tables) -> pd.DataFrame:
     first = new_key | np.r_[True, codes[2][1:] != codes[2][:-1]][:len(order)]  # each resource once per group
     rows = order[first]
     starts = np.flatnonzero(new_key[first])
-    ids = unhealthy["resource_id"].to_numpy(dtype=object)[rows]
+    ids = unhealthy["resource_id"].to_numpy(dtype=object)[rows].tolist()
     out = unhealthy[keys].iloc[rows[starts]].reset_index(drop=True)
-    out["resources"] = pd.Series([part.tolist() for part in np.split(ids, starts[1:])] if len(starts) else [],
-                                 dtype=object)
+    bounds = [*starts.tolist(), len(ids)]
+    out["resources"] = pd.Series([ids[a:b] for a, b in pairwise(bounds)], dtype=object)
     return out
 
 

@@ -15,6 +15,8 @@ Every function is pure: tables and the as-of time in, DataFrames or numbers out.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -154,27 +156,74 @@ def exemption_counts(frame: pd.DataFrame) -> dict[str, int]:
             "expiring_30d": int(frame["expiring_30d"].sum())}
 
 
-def exempted_assessments(tables: Tables, exemption: pd.Series) -> pd.DataFrame:
-    """The assessments an exemption exempts: NotApplicable with cause Exempt, in its scope and its definitions."""
-    a = tables.assessments
-    exempt = (a["status"] == "NotApplicable").to_numpy(dtype=bool, na_value=False)
-    exempt &= _per_distinct(a["cause"], lambda s: s.str.casefold() == EXEMPT_CAUSE)
+@dataclass(frozen=True)
+class _Coded:
+    """A text column as integer codes and its distinct values (a missing cell as ""): a test of the column is made
+    once per distinct value, a million assessments repeating a few dozen causes and a hundred thousand resources."""
+
+    codes: np.ndarray
+    distinct: pd.Series
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Coded:
+        codes, distinct = pd.factorize(column.fillna(""))
+        return cls(codes, pd.Series(distinct, dtype=object))
+
+    def where(self, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+        """`test` of every cell."""
+        return test(self.distinct).to_numpy(dtype=bool)[self.codes]
+
+
+class ExemptionColumns:
+    """The assessments' columns an exemption is matched on, each coded the first time an exemption needs it and
+    kept for the next ones (`exempted`)."""
+
+    def __init__(self, assessments: pd.DataFrame) -> None:
+        self.assessments = assessments
+
+    @cached_property
+    def exempt(self) -> np.ndarray:
+        """NotApplicable with cause Exempt."""
+        a = self.assessments
+        return (a["status"] == "NotApplicable").to_numpy(dtype=bool, na_value=False) & _Coded.of(a["cause"]).where(
+            lambda s: s.str.casefold() == EXEMPT_CAUSE)
+
+    @cached_property
+    def resource(self) -> _Coded:
+        return _Coded.of(self.assessments["resource_id"])
+
+    @cached_property
+    def subscription(self) -> _Coded:
+        return _Coded.of(self.assessments["subscription_id"])
+
+    @cached_property
+    def definition(self) -> _Coded:
+        return _Coded.of(self.assessments["policy_definition_id"])
+
+
+def exemption_columns(tables: Tables) -> ExemptionColumns:
+    return ExemptionColumns(tables.assessments)
+
+
+def exempted(columns: ExemptionColumns, exemption: pd.Series) -> np.ndarray:
+    """A mask of the assessments an exemption exempts: NotApplicable with cause Exempt, in its scope and its
+    definitions."""
+    exempt = columns.exempt.copy()
     scope = str(exemption["scope_id"])
     if exemption["scope_type"] in ("resource", "resourcegroup"):
-        exempt &= _per_distinct(a["resource_id"], lambda s: (s == scope) | s.str.startswith(scope + "/"))
+        exempt &= columns.resource.where(lambda s: (s == scope) | s.str.startswith(scope + "/"))
     else:
-        exempt &= a["subscription_id"].isin(exemption["subscriptions"]).to_numpy(dtype=bool)
+        subscriptions = list(exemption["subscriptions"])
+        exempt &= columns.subscription.where(lambda s: s.isin(subscriptions) & (s != ""))
     references = set(exemption["policy_definition_reference_ids"])
     if references:
-        exempt &= _per_distinct(a["policy_definition_id"], lambda s: s.str.rsplit("/", n=1).str[-1].isin(references))
-    return a[exempt]
+        exempt &= columns.definition.where(lambda s: s.str.rsplit("/", n=1).str[-1].isin(references))
+    return exempt
 
 
-def _per_distinct(column: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
-    """`test` of every cell of a text column (a missing cell as ""), computed once per distinct value: a million
-    assessments repeat a few dozen causes and definitions and a hundred thousand resources."""
-    codes, distinct = pd.factorize(column.fillna(""))
-    return test(pd.Series(distinct, dtype=object)).to_numpy(dtype=bool)[codes]
+def exempted_assessments(tables: Tables, exemption: pd.Series) -> pd.DataFrame:
+    """The assessments an exemption exempts (`exempted`)."""
+    return tables.assessments[exempted(exemption_columns(tables), exemption)]
 
 
 def _recomputed_percentage(tables: Tables, scope_table: pd.DataFrame, resources: score.ControlResources,
@@ -186,20 +235,22 @@ def _recomputed_percentage(tables: Tables, scope_table: pd.DataFrame, resources:
 
 
 def score_held_up(tables: Tables, exemption_frame: pd.DataFrame, *, environments: Iterable[str] = (),
-                  subscriptions: Iterable[str] = ()) -> pd.DataFrame:
+                  subscriptions: Iterable[str] = (), resources: score.ControlResources | None = None) -> pd.DataFrame:
     """Per exemption: the assessments it exempts, and the secure score without it (those counted unhealthy).
 
     `score_without` = the score MDC reports minus the drop the recomputation shows, so the figure stands beside
     the portal's own score; `held_up` is that drop in percentage points. The controls' resources are joined once
-    (`score.control_resources`) and recounted per exemption.
+    (`score.control_resources`, or `resources` when the caller has them) and recounted per exemption.
     """
     scope_table = score.scopes(tables, environments=environments, subscriptions=subscriptions)
     now = score.overall(scope_table)["percentage"]
-    resources = score.control_resources(tables) if len(exemption_frame) else None
+    if resources is None and len(exemption_frame):
+        resources = score.control_resources(tables)
     baseline = _recomputed_percentage(tables, scope_table, resources) if resources is not None else now
+    columns = exemption_columns(tables) if len(exemption_frame) else None
     rows = []
     for _, exemption in exemption_frame.iterrows():
-        ids = set(exempted_assessments(tables, exemption)["assessment_id"])
+        ids = set(tables.assessments["assessment_id"][exempted(columns, exemption)])
         drop = 0.0
         if ids:
             exempt = tables.assessments["assessment_id"].isin(ids).to_numpy(dtype=bool)

@@ -80,25 +80,66 @@ def recommendation_rows(tables: Tables) -> pd.DataFrame:
     """`control_recommendations`' join of every scope's controls to the scored assessments, counted once.
 
     One row per (control pair, severity, recommendation name) with the resources unhealthy / healthy / not
-    applicable, in the order the join meets them (`position`); `group` codes (control, assessment key) as an
-    integer and `severity_key` is the casefolded severity the filter compares. A panel computes this once: a
-    change of scopes or severities then masks and sums these rows instead of joining a million assessments again.
+    applicable, in the order the join meets them (`position`: pairs in order, each pair's assessments in theirs);
+    `group` codes (control, assessment key) as an integer and `severity_key` is the casefolded severity the filter
+    compares. A panel computes this once: a change of scopes or severities then masks and sums these rows instead of
+    joining a million assessments again. Joined and grouped on integer codes (`_join_codes`), not on text.
     """
     pairs = _control_assessments(tables, None).reset_index(drop=True)
     assessed = _scored_assessments(tables, (), ["status", "display_name"])
-    joined = pairs.rename_axis("pair").reset_index().merge(assessed, on=["scope_id", "assessment_key"], how="inner")
-    status = joined["status"].fillna("").str.casefold()
-    joined = joined.assign(position=np.arange(len(joined)), unhealthy=(status == "unhealthy").astype(int),
-                           healthy=(status == "healthy").astype(int),
-                           not_applicable=(status == "notapplicable").astype(int))
-    rows = joined.groupby(["pair", "severity", "display_name"], sort=False, dropna=False, observed=True).agg(
-        scope_id=("scope_id", "first"), control_id=("control_id", "first"), control_name=("control_name", "first"),
-        assessment_key=("assessment_key", "first"), unhealthy=("unhealthy", "sum"), healthy=("healthy", "sum"),
-        not_applicable=("not_applicable", "sum"), position=("position", "min")).reset_index()
-    rows = rows.sort_values("position", kind="stable").reset_index(drop=True)
+    left, right = _join_codes(pairs, assessed, ["scope_id", "assessment_key"])
+    pair, row = _inner_join(left, right)
+    status = assessed["status"].fillna("").str.casefold().to_numpy(dtype=object)[row]
+    severity, severities = pd.factorize(assessed["severity"].to_numpy()[row])
+    name, names = pd.factorize(assessed["display_name"].to_numpy()[row])
+    key = (pair * (len(severities) + 1) + severity + 1) * (len(names) + 1) + name + 1  # NA (-1) a group of its own
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")          # the groups as the join first meets them
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[group.reshape(-1)]
+    first = first[order]
+    counts = {column: np.bincount(group, weights=status == text, minlength=len(order)).astype(np.int64)
+              for column, text in (("unhealthy", "unhealthy"), ("healthy", "healthy"),
+                                   ("not_applicable", "notapplicable"))}
+    taken = pairs.iloc[pair[first]].reset_index(drop=True)
+    rows = pd.DataFrame({
+        "pair": pair[first].astype(np.int64),
+        "severity": pd.array(assessed["severity"].to_numpy()[row][first], dtype=assessed["severity"].dtype),
+        "display_name": pd.array(assessed["display_name"].to_numpy()[row][first],
+                                 dtype=assessed["display_name"].dtype),
+        "scope_id": pd.array(taken["scope_id"].to_numpy(), dtype=assessed["scope_id"].dtype),
+        "control_id": taken["control_id"], "control_name": taken["control_name"],
+        "assessment_key": taken["assessment_key"].astype(object), **counts, "position": first.astype(np.int64)})
     group = pd.MultiIndex.from_frame(rows[["control_id", "assessment_key"]].astype(object)).factorize()[0]
     return rows.assign(group=group, severity_key=rows["severity"].fillna("").str.casefold(),
                        scope_id=rows["scope_id"].astype("category"))
+
+
+def _join_codes(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row of each frame for its values of `on`, equal where the values are (-1 where one is
+    missing or, on the left, absent on the right: such rows join nothing)."""
+    left_code = np.zeros(len(left), dtype=np.int64)
+    right_code = np.zeros(len(right), dtype=np.int64)
+    for column in on:
+        codes, distinct = pd.factorize(right[column])
+        looked_up = pd.Index(distinct).get_indexer(left[column])
+        left_code = np.where((left_code < 0) | (looked_up < 0), -1, left_code * len(distinct) + looked_up)
+        right_code = np.where((right_code < 0) | (codes < 0), -1, right_code * len(distinct) + codes)
+    return left_code, right_code
+
+
+def _inner_join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inner join of two code arrays (`_join_codes`) as (left row, right row) pairs, in the order pandas' inner
+    merge gives: left rows in order, each one's right rows in theirs."""
+    order = np.argsort(right, kind="stable")
+    ordered = right[order]
+    low = np.searchsorted(ordered, left, side="left")
+    high = np.searchsorted(ordered, left, side="right")
+    matches = np.where(left >= 0, high - low, 0)
+    left_rows = np.repeat(np.arange(len(left)), matches)
+    starts = np.repeat(low - (np.cumsum(matches) - matches), matches)
+    return left_rows, order[starts + np.arange(len(left_rows))]
 
 
 def control_recommendations(tables: Tables, scope_table: pd.DataFrame, *, severities: Iterable[str] = (),

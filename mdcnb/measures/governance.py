@@ -9,8 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from mdcnb.analysis import governance
+from mdcnb.measures import score as score_measures
 from mdcnb.measures.registry import Filters, define
-from mdcnb.snapshot import Snapshot
+from mdcnb.snapshot import Snapshot, computed_once
 from mdcnb.tables.history import dataset_as_of
 
 FILTERS = ("environments", "subscriptions")
@@ -21,11 +22,23 @@ def as_of(snap: Snapshot) -> pd.Timestamp:
 
 
 def _scoped(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    return governance.scoped_assessments(snap.tables, environments=f.environments, subscriptions=f.subscriptions)
+    """The assessments in scope, picked once per snapshot and selection (every governance measure reads them)."""
+    f = f.only(FILTERS)
+    return computed_once(snap, "governance.scoped", f, lambda: governance.scoped_assessments(
+        snap.tables, environments=f.environments, subscriptions=f.subscriptions))
 
 
 def _assigned(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    return governance.assignments(snap.tables, as_of(snap), _scoped(snap, f))
+    f = f.only(FILTERS)
+    return computed_once(snap, "governance.assigned", f,
+                         lambda: governance.assignments(snap.tables, as_of(snap), _scoped(snap, f)))
+
+
+def _unassigned(snap: Snapshot, f: Filters) -> pd.DataFrame:
+    """Unhealthy assessments without an owner, sorted once per snapshot and selection (a count and a table)."""
+    f = f.only(FILTERS)
+    return computed_once(snap, "governance.unassigned", f,
+                         lambda: governance.unassigned_unhealthy(snap.tables, _scoped(snap, f)))
 
 
 def _exemptions(snap: Snapshot, f: Filters) -> pd.DataFrame:
@@ -45,7 +58,7 @@ def overdue(snap: Snapshot, f: Filters) -> int:
 @define("governance.unassigned_unhealthy", "Unhealthy assessments without an owner", "count", "{:,}",
         filters=FILTERS)
 def unassigned_unhealthy(snap: Snapshot, f: Filters) -> int:
-    return len(governance.unassigned_unhealthy(snap.tables, _scoped(snap, f)))
+    return len(_unassigned(snap, f))
 
 
 @define("governance.owners", "Assigned and overdue per owner", "count", "{:,}", filters=FILTERS, table=True)
@@ -71,7 +84,7 @@ def high_risk_overdue(snap: Snapshot, f: Filters) -> pd.DataFrame:
 @define("governance.unassigned", "Unhealthy assessments without an owner, riskiest first", "count", "{:,}",
         filters=FILTERS, table=True)
 def unassigned(snap: Snapshot, f: Filters) -> pd.DataFrame:
-    return governance.unassigned_unhealthy(snap.tables, _scoped(snap, f))
+    return _unassigned(snap, f)
 
 
 @define("governance.overdue_trend", "Overdue assignments per owner by week", "count", "{:,}", table=True)
@@ -102,8 +115,10 @@ def exemption_list(snap: Snapshot, f: Filters) -> pd.DataFrame:
 def score_held_up(snap: Snapshot, f: Filters) -> pd.DataFrame:
     """Table measure: per expiring exemption the assessments it exempts, the score now and without it."""
     frame = _exemptions(snap, f)
-    return governance.score_held_up(snap.tables, frame[frame["expiring_30d"]], environments=f.environments,
-                                    subscriptions=f.subscriptions)
+    expiring = frame[frame["expiring_30d"]]
+    resources = score_measures.control_resources(snap) if len(expiring) else None
+    return governance.score_held_up(snap.tables, expiring, environments=f.environments,
+                                    subscriptions=f.subscriptions, resources=resources)
 
 
 @define("exemptions.trend", "Exemptions per week", "count", "{:,}", table=True)

@@ -82,8 +82,28 @@ def healthy(snap: Snapshot, f: Filters) -> int:
     return _assessments(snap, f, "Healthy")
 
 
+def recommendation_rows(snap: Snapshot) -> pd.DataFrame:
+    """`score_detail.recommendation_rows` of the snapshot, joined once for every panel and page that reads it."""
+    return computed_once(snap, "score.recommendation_rows", Filters(),
+                         lambda: score_detail.recommendation_rows(snap.tables))
+
+
+def recommendations(snap: Snapshot, f: Filters) -> pd.DataFrame:
+    """`score_detail.control_recommendations` of the selection's scopes and severities, from the snapshot's
+    recommendation rows and the selection's control ranking (each made once): the page and its panel share them."""
+    f = f.only((*SCOPE_FILTERS, "severities"))
+    return computed_once(snap, "score.recommendations", f, lambda: score_detail.control_recommendations(
+        snap.tables, scopes(snap, f), severities=f.severities, rows=recommendation_rows(snap),
+        ranking=controls(snap, f)))
+
+
+def control_resources(snap: Snapshot) -> score.ControlResources:
+    """`score.control_resources` of the snapshot, joined once for the recount and the exemptions' what-if."""
+    return computed_once(snap, "score.control_resources", Filters(), lambda: score.control_resources(snap.tables))
+
+
 @define("score.recount_agreement", "Controls that agree with a recount of the assessments", "", "{}")
 def recount_agreement(snap: Snapshot, f: Filters) -> str:
     """How many controls' stored healthy/unhealthy counts MDC's assessments reproduce (whole estate)."""
-    recount = score.recompute_controls(snap.tables)
+    recount = score.recompute_controls(snap.tables, resources=control_resources(snap))
     return f"{int(recount['agrees'].sum())} of {len(recount)}"

@@ -19,6 +19,7 @@ import pandas as pd
 
 MIN_ROWS = 5_000          # below this pandas is quick enough, and writes the table itself
 _QUOTE = frozenset(',"\r\n')
+_QUOTE_PATTERN = '[,"\r\n]'   # a field holding one of `_QUOTE` is quoted
 LINE_END = "\r\n"
 
 
@@ -36,12 +37,12 @@ def _text_fields(column: pd.Series) -> list[str] | None:
         codes, distinct = pd.factorize(column.to_numpy(dtype=object))
     except TypeError:  # an unhashable cell
         return None
-    fields = np.empty(len(distinct) + 1, dtype=object)
-    for i, value in enumerate(distinct):
-        if not isinstance(value, str):
-            return None
-        fields[i] = _field(value)
-    fields[-1] = ""
+    values = pd.Series(distinct, dtype=object)
+    if len(values) and pd.api.types.infer_dtype(values, skipna=False) != "string":
+        return None
+    fields = np.append(distinct.astype(object), "")
+    quoted = np.flatnonzero(values.str.contains(_QUOTE_PATTERN, regex=True).to_numpy(dtype=bool))
+    fields[quoted] = [_field(value) for value in distinct[quoted]]  # only these need the csv writer's quoting
     return fields[codes].tolist()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb.analysis import governance
+from mdcnb.measures import registry
 from mdcnb.measures.governance import as_of
 from mdcnb.snapshot import Snapshot
 from mdcnb.widgets.panel import FilterPanel, Filters, measures_of, present, scope_options
@@ -37,7 +38,7 @@ def governance_explorer(snapshot: Snapshot, *, subscriptions: Sequence[str] = ()
     tables = snapshot.tables
     when = as_of(snapshot)
     owned = governance.assignments(tables, when)
-    unowned = governance.unassigned_unhealthy(tables).rename(columns={"risk": "risk_level"})
+    unowned = registry.value("governance.unassigned", snapshot).rename(columns={"risk": "risk_level"})  # the page's
     panel = FilterPanel(scopes=scope_options(tables), owners=present(owned["owner"]),
                         risks=[*governance.RISK_LEVELS, governance.NO_RISK],
                         defaults=Filters(scopes=tuple(subscriptions)), mask=mask)

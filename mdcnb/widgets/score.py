@@ -9,6 +9,7 @@ import pandas as pd
 from mdcnb import figures
 from mdcnb.analysis import score_detail
 from mdcnb.measures import registry
+from mdcnb.measures import score as score_measures
 from mdcnb.snapshot import Snapshot
 from mdcnb.widgets.panel import FilterPanel, Filters, measures_of, present, scope_options
 
@@ -21,19 +22,17 @@ def score_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), subs
     severities and the unhealthy count, while the score and its controls count every severity, as MDC's do (their
     titles say so). The join of controls to assessments is made once; a change masks and sums its rows."""
     tables = snapshot.tables
-    severities = [s for s in score_detail.SEVERITIES if s in set(tables.assessments["severity"].dropna())]
+    present_severities = set(tables.assessments["severity"].dropna().unique())  # not a set of a million cells
+    severities = [s for s in score_detail.SEVERITIES if s in present_severities]
     panel = FilterPanel(environments=present(tables.secure_scores["environment"]), scopes=scope_options(tables),
                         severities=severities, defaults=Filters(environments=tuple(environments),
                                                                 scopes=tuple(subscriptions), accounts=tuple(accounts)))
-    rows = score_detail.recommendation_rows(tables)
 
     def measure(id: str, f: Filters) -> pd.DataFrame:
         return panel.once(id, lambda f: registry.value(id, snapshot, f.measures()))
 
     def recommendations(f: Filters) -> pd.DataFrame:
-        return panel.once("recommendations", lambda f: score_detail.control_recommendations(
-            tables, measure("score.by_scope", f), severities=f.severities, rows=rows,
-            ranking=measure("score.controls", f)))
+        return panel.once("recommendations", lambda f: score_measures.recommendations(snapshot, f.measures()))
 
     panel.view(lambda f: measures_of(snapshot, HEADLINES, f.measures()), "headlines")
     panel.view(lambda f: figures.controls_ranked(measure("score.controls", f)), "score_controls",
