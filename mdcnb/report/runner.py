@@ -14,8 +14,8 @@ The report runs one way. Stage 1 (a process of its own, that then ends: normalis
 process's memory fragmented) builds the week's snapshot once (`mdcnb.snapshot`: tables, one CloudTrail scan, the
 readiness audit), stores the week in the history store (the only write to it) and reads the stored weeks back, then
 writes the snapshot as files in `snapshot/` under the week folder. Stage 2 executes the notebooks in worker
-processes (two by default: the machine's cores), each with a kernel of this interpreter; they read the snapshot and
-nothing else. index.html is built from the executed notebooks' recorded headlines. `snapshot/` is then removed;
+processes (two by default: the machine's cores), each with a kernel of this interpreter, the longest notebooks first
+(`longest_first`); they read the snapshot and nothing else. index.html is built from the executed notebooks' recorded headlines. `snapshot/` is then removed;
 `keep_snapshot` keeps it, so that every number of the week can be traced to the tables it came from, except in a
 masked report: the snapshot holds the ids unmasked.
 """
