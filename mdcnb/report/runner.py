@@ -15,9 +15,9 @@ process's memory fragmented) builds the week's snapshot once (`mdcnb.snapshot`: 
 readiness audit), stores the week in the history store (the only write to it) and reads the stored weeks back, then
 writes the snapshot as files in `snapshot/` under the week folder. Stage 2 executes the notebooks in worker
 processes (two by default: the machine's cores), each with a kernel of this interpreter, the longest notebooks first
-(`longest_first`); they read the snapshot and nothing else. index.html is built from the executed notebooks' recorded headlines. `snapshot/` is then removed;
-`keep_snapshot` keeps it, so that every number of the week can be traced to the tables it came from, except in a
-masked report: the snapshot holds the ids unmasked.
+(`longest_first`); they read the snapshot and nothing else. index.html is built from the executed notebooks'
+recorded headlines. `snapshot/` is then removed; `keep_snapshot` keeps it, so that every number of the week can be
+traced to the tables it came from, except in a masked report: the snapshot holds the ids unmasked.
 """
 
 from __future__ import annotations
