@@ -26,10 +26,11 @@ def _notebook(folder: Path, name: str, code: str) -> Path:
     return path
 
 
-def _run_both(folder: Path) -> list[tuple[int | None, list[str]]]:
-    """Both notebooks in one kept kernel, as a stage-2 worker runs them; each one's execution count and printed
-    lines. Runs in a worker process: the kernel's client never lives in the test process, which later tests fork."""
-    sources = [_notebook(folder, "first", FIRST), _notebook(folder, "second", SECOND)]
+def _run_in_one_kernel(folder: Path, codes: dict[str, str]) -> list[tuple[int | None, list[str]]]:
+    """The notebooks (name: code of its one cell) in one kept kernel, as a stage-2 worker runs them; each one's
+    execution count and printed words. Runs in a worker process: the kernel's client never lives in the test
+    process, which later tests fork."""
+    sources = [_notebook(folder, name, code) for name, code in codes.items()]
     with runner.local_kernel() as kernel_path:
         kernel = Kernel(runner.KERNEL_NAME, runner.kernel_dirs(kernel_path), folder)
         try:
@@ -44,7 +45,29 @@ def _run_both(folder: Path) -> list[tuple[int | None, list[str]]]:
 @pytest.mark.slow
 def test_a_kept_kernel_runs_each_notebook_as_a_new_one(tmp_path):
     with ProcessPoolExecutor(max_workers=1) as worker:
-        (first_count, first_lines), (second_count, second_lines) = worker.submit(_run_both, tmp_path).result()
+        (first_count, first_lines), (second_count, second_lines) = worker.submit(
+            _run_in_one_kernel, tmp_path, {"first": FIRST, "second": SECOND}).result()
     assert first_count == second_count == 1  # papermill injects no cell without parameters
     assert second_lines[0] == first_lines[0]  # the same kernel process ran both
     assert second_lines[1:] == ["False", "0", "1"]  # nothing left from the first; snapshot reads shared
+
+
+READ = "from mdcnb import snapshot\nsnap = snapshot.read({folder!r})\n"
+COMPUTE = "snapshot.computed_once(snap, 'left.behind', None, lambda: list(range(1000)))\n"
+SHOW = "print(id(snap), len(snap.memo))"
+
+
+@pytest.mark.slow
+def test_the_next_notebook_gets_the_kept_snapshot_without_what_the_last_one_computed(tmp_path):
+    """The snapshot stays read between two notebooks of a kernel; what the first computed from it (its memo) is
+    gone, as in a new kernel, so that it does not stay in memory beside the tables."""
+    from mdcnb import snapshot
+    from mdcnb.sources.dataset import SAMPLE_DATASET
+
+    snapshot.write(snapshot.build(SAMPLE_DATASET, with_history=False), tmp_path / "snapshot")
+    with ProcessPoolExecutor(max_workers=1) as worker:
+        read = READ.format(folder=str(tmp_path / "snapshot"))
+        (_, first), (_, second) = worker.submit(_run_in_one_kernel, tmp_path, {
+            "compute": read + COMPUTE + SHOW, "look": read + SHOW}).result()
+    assert first[1] == "1" and second[1] == "0"  # one value computed by the first; none left for the second
+    assert first[0] == second[0]  # the same snapshot object: read once

@@ -14,10 +14,10 @@ The report runs one way. Stage 1 (a process of its own, that then ends: normalis
 process's memory fragmented) builds the week's snapshot once (`mdcnb.snapshot`: tables, one CloudTrail scan, the
 readiness audit), stores the week in the history store (the only write to it) and reads the stored weeks back, then
 writes the snapshot as files in `snapshot/` under the week folder. Stage 2 executes the notebooks in worker
-processes (two by default: the machine's cores), each with a kernel of this interpreter; they read the snapshot and
-nothing else. index.html is built from the executed notebooks' recorded headlines. `snapshot/` is then removed;
-`keep_snapshot` keeps it, so that every number of the week can be traced to the tables it came from, except in a
-masked report: the snapshot holds the ids unmasked.
+processes (two by default: the machine's cores), each with a kernel of this interpreter, the longest notebooks first
+(`longest_first`); they read the snapshot and nothing else. index.html is built from the executed notebooks'
+recorded headlines. `snapshot/` is then removed; `keep_snapshot` keeps it, so that every number of the week can be
+traced to the tables it came from, except in a masked report: the snapshot holds the ids unmasked.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from mdcnb.tables.history import dataset_as_of
 from mdcnb.tables.mask import Masker
 
 KERNEL_NAME = "python3"
+NOTEBOOK_SECONDS = Path(__file__).with_name("notebook_seconds.json")
 CELL_TIMEOUT_S = 1800
 SNAPSHOT_DIR = "snapshot"
 
@@ -324,13 +325,22 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
     return ReportResult(week_dir, index, results)
 
 
+def longest_first(sources: list[Path]) -> list[Path]:
+    """The notebooks in the order stage 2 starts them: the longest first (by `NOTEBOOK_SECONDS`, as measured at
+    2,000 subscriptions), so that no worker starts a long notebook when the others are nearly done; a notebook not
+    listed there after them, in the given order."""
+    seconds = json.loads(NOTEBOOK_SECONDS.read_text(encoding="utf-8"))["seconds"]
+    return sorted(sources, key=lambda s: -seconds.get(s.stem, 0.0))
+
+
 def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], dataset: Path,
                options: ReportOptions, log) -> list[NotebookResult]:
-    """Execute the notebooks on the snapshot, two at a time by default."""
+    """Execute the notebooks on the snapshot, two at a time by default, the longest first; the results in the
+    order of `sources`."""
     results: list[NotebookResult] = []
     with local_kernel() as kernel_path:
         workers = max(1, min(options.workers, len(sources)))
-        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in sources]
+        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in longest_first(sources)]
         with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
                                  initargs=(kernel_path, sources[0].parent)) as pool, \
                 progress.bar("notebooks", total=len(jobs), unit=" notebook") as bar:
@@ -340,4 +350,5 @@ def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], 
                         + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
                 results.append(result)
                 bar.update()
-    return results
+    by_name = {r.name: r for r in results}
+    return [by_name[s.stem] for s in sources]

@@ -93,6 +93,14 @@ def read(folder: str | Path) -> Snapshot:
     return snap
 
 
+def forget_computed() -> None:
+    """Empty what was computed from the kept snapshot (`Snapshot.memo`), keeping the snapshot: a report kernel does
+    this between two notebooks, so that the next one starts as in a new kernel, and the last one's figures (the
+    compliance page's lists of unhealthy resources, the week's diff) do not stay in memory beside the tables."""
+    for _, snap in _SHARED.values():
+        snap.memo.clear()
+
+
 def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
     """Every file the manifest lists is there with its size and SHA-256 (`checked_file`)."""
     entries = [e for e in manifest["frames"].values() if "file" in e]
