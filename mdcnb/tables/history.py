@@ -57,8 +57,9 @@ LOCK_WAIT_SECONDS = 30.0
 # Tables with more rows are read one column at a time: a million assessments read at once hold DuckDB's result,
 # its pandas copy and the converted table together (4 GB); column by column the converted table dominates.
 COLUMNWISE_ROWS = 100_000
-# DuckDB's memory while it writes a snapshot: by default it buffers the rows of a big INSERT (1.3 GB for a million
-# assessments) before writing them out; held to this, it writes them to the file as it goes, at the same speed.
+# DuckDB's memory while it writes a snapshot: unbounded, it holds the rows of a big INSERT (1.3 GB for a million
+# assessments) before writing them out; held to this, it writes them to the file as it goes. A write that cannot
+# fit (a row group of very long texts) is done again unbounded.
 WRITE_MEMORY = "256MB"
 
 
@@ -250,30 +251,41 @@ class HistoryStore:
         series = str(key)
         week = iso_week(as_of)
         con = self.con
-        con.execute(f"SET memory_limit = '{WRITE_MEMORY}'")
-        with transaction(con):
-            stored = con.execute("SELECT snapshot_id, coalesce(complete, true) FROM snapshots WHERE series = ? "
-                                 "AND week = ?", [series, week]).fetchall()
-            if not complete and any(was_complete for _, was_complete in stored):
-                raise IncompleteRefused(f"{week} of {series}: this pull is incomplete and {self.path} holds a "
-                                        "complete snapshot of that week, which is kept")
-            old = [r[0] for r in stored]
-            snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchone()[0]
-            counts: dict[str, int] = {}
-            for name, table in SNAPSHOT_TABLES.items():
+
+        def write() -> None:
+            with transaction(con):
+                stored = con.execute("SELECT snapshot_id, coalesce(complete, true) FROM snapshots WHERE series = ? "
+                                     "AND week = ?", [series, week]).fetchall()
+                if not complete and any(was_complete for _, was_complete in stored):
+                    raise IncompleteRefused(f"{week} of {series}: this pull is incomplete and {self.path} holds a "
+                                            "complete snapshot of that week, which is kept")
+                old = [r[0] for r in stored]
+                snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchone()[0]
+                counts: dict[str, int] = {}
+                for name, table in SNAPSHOT_TABLES.items():
+                    if old:
+                        con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id IN (SELECT unnest(?))", [old])
+                    frame = frames.get(name, table.frame())
+                    counts[name] = self._insert(con, table, frame, snapshot_id)
+                    if on_table is not None:
+                        on_table(name, counts[name])
+                printed = fingerprint() if callable(fingerprint) else fingerprint
                 if old:
-                    con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id IN (SELECT unnest(?))", [old])
-                frame = frames.get(name, table.frame())
-                counts[name] = self._insert(con, table, frame, snapshot_id)
-                if on_table is not None:
-                    on_table(name, counts[name])
-            fingerprint = fingerprint() if callable(fingerprint) else fingerprint
-            if old:
-                con.execute("DELETE FROM snapshots WHERE snapshot_id IN (SELECT unnest(?))", [old])
-            con.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [snapshot_id, series, week, _naive(as_of), _naive(pd.Timestamp.now(tz="UTC")), source,
-                         json.dumps(scope, sort_keys=True, default=str), dataset, fingerprint, __version__,
-                         json.dumps(counts), key.cloud, key.tenant, key.kind, key.scope_id, complete])
+                    con.execute("DELETE FROM snapshots WHERE snapshot_id IN (SELECT unnest(?))", [old])
+                con.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [snapshot_id, series, week, _naive(as_of), _naive(pd.Timestamp.now(tz="UTC")), source,
+                             json.dumps(scope, sort_keys=True, default=str), dataset, printed, __version__,
+                             json.dumps(counts), key.cloud, key.tenant, key.kind, key.scope_id, complete])
+
+        con.execute(f"SET memory_limit = '{WRITE_MEMORY}'")
+        try:
+            try:
+                write()
+            except duckdb.OutOfMemoryException:  # a row group of very long texts may need more at once: unbounded
+                con.execute("RESET memory_limit")
+                write()
+        finally:
+            con.execute("RESET memory_limit")
         return self.find(series, week)
 
     @staticmethod
