@@ -59,7 +59,8 @@ LOCK_WAIT_SECONDS = 30.0
 COLUMNWISE_ROWS = 100_000
 # DuckDB's memory while it writes a snapshot: unbounded, it holds the rows of a big INSERT (1.3 GB for a million
 # assessments) before writing them out; held to this, it writes them to the file as it goes. A write that cannot
-# fit (a row group of very long texts) is done again unbounded.
+# fit (a row group of very long texts) is done again unbounded. The write need not keep the rows in order either
+# (each has its `row_no`, and every read orders by it), which saves DuckDB a third of its work.
 WRITE_MEMORY = "256MB"
 
 
@@ -278,6 +279,7 @@ class HistoryStore:
                              json.dumps(counts), key.cloud, key.tenant, key.kind, key.scope_id, complete])
 
         con.execute(f"SET memory_limit = '{WRITE_MEMORY}'")
+        con.execute("SET preserve_insertion_order = false")  # each row has its `row_no`: no ordered write needed
         try:
             try:
                 write()
@@ -286,6 +288,7 @@ class HistoryStore:
                 write()
         finally:
             con.execute("RESET memory_limit")
+            con.execute("RESET preserve_insertion_order")
         return self.find(series, week)
 
     @staticmethod
