@@ -24,7 +24,6 @@ Reading a snapshot back gives frames equal to the ones written, dtypes included.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import time
@@ -58,6 +57,11 @@ LOCK_WAIT_SECONDS = 30.0
 # Tables with more rows are read one column at a time: a million assessments read at once hold DuckDB's result,
 # its pandas copy and the converted table together (4 GB); column by column the converted table dominates.
 COLUMNWISE_ROWS = 100_000
+# DuckDB's memory while it writes a snapshot: unbounded, it holds the rows of a big INSERT (1.3 GB for a million
+# assessments) before writing them out; held to this, it writes them to the file as it goes. A write that cannot
+# fit (a row group of very long texts) is done again unbounded. The write need not keep the rows in order either
+# (each has its `row_no`, and every read orders by it), which saves DuckDB a third of its work.
+WRITE_MEMORY = "256MB"
 
 
 class HistoryError(RuntimeError):
@@ -99,18 +103,6 @@ def default_store_path() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("mdcnb") / HISTORY_FILE
-
-
-def dataset_fingerprint(dataset: Path) -> str:
-    """A content hash of a dataset directory (its files, not its `history/` weeks): same data, same print."""
-    digest = hashlib.blake2b(digest_size=16)
-    root = Path(dataset)
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "history" not in p.relative_to(root).parts):
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def dataset_as_of(manifest: Mapping[str, Any]) -> pd.Timestamp:
@@ -238,13 +230,14 @@ class HistoryStore:
     def save(self, tables: Tables | Mapping[str, pd.DataFrame], *, extra: Mapping[str, pd.DataFrame] | None = None,
              as_of: datetime | pd.Timestamp, source: str,
              scope: Mapping[str, Any] | None = None, key: SeriesKey | None = None, dataset: str | None = None,
-             fingerprint: str | None = None, complete: bool = True,
+             fingerprint: str | Callable[[], str] | None = None, complete: bool = True,
              on_table: Callable[[str, int], None] | None = None) -> Snapshot:
         """Write one snapshot atomically, replacing the series' snapshot of the same ISO week.
 
         `tables` maps contract names (`SNAPSHOT_TABLES`) to frames; a `Tables` works, `extra` adds frames it
         does not hold (the CloudTrail daily volume). Contracts given no frame are stored empty. `key` names the
-        series (default: from `source` and `scope`). An incomplete pull (`complete=False`) that would replace a
+        series (default: from `source` and `scope`). `fingerprint` may be a function, called once the tables are
+        written (the caller hashes the dataset meanwhile). An incomplete pull (`complete=False`) that would replace a
         complete snapshot raises `IncompleteRefused` and changes nothing.
         `on_table(name, rows)` is called after each table is written inside the transaction (progress reporting).
         """
@@ -259,28 +252,43 @@ class HistoryStore:
         series = str(key)
         week = iso_week(as_of)
         con = self.con
-        with transaction(con):
-            stored = con.execute("SELECT snapshot_id, coalesce(complete, true) FROM snapshots WHERE series = ? "
-                                 "AND week = ?", [series, week]).fetchall()
-            if not complete and any(was_complete for _, was_complete in stored):
-                raise IncompleteRefused(f"{week} of {series}: this pull is incomplete and {self.path} holds a "
-                                        "complete snapshot of that week, which is kept")
-            old = [r[0] for r in stored]
-            snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchone()[0]
-            counts: dict[str, int] = {}
-            for name, table in SNAPSHOT_TABLES.items():
+
+        def write() -> None:
+            with transaction(con):
+                stored = con.execute("SELECT snapshot_id, coalesce(complete, true) FROM snapshots WHERE series = ? "
+                                     "AND week = ?", [series, week]).fetchall()
+                if not complete and any(was_complete for _, was_complete in stored):
+                    raise IncompleteRefused(f"{week} of {series}: this pull is incomplete and {self.path} holds a "
+                                            "complete snapshot of that week, which is kept")
+                old = [r[0] for r in stored]
+                snapshot_id = con.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchone()[0]
+                counts: dict[str, int] = {}
+                for name, table in SNAPSHOT_TABLES.items():
+                    if old:
+                        con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id IN (SELECT unnest(?))", [old])
+                    frame = frames.get(name, table.frame())
+                    counts[name] = self._insert(con, table, frame, snapshot_id)
+                    if on_table is not None:
+                        on_table(name, counts[name])
+                printed = fingerprint() if callable(fingerprint) else fingerprint
                 if old:
-                    con.execute(f"DELETE FROM snap_{name} WHERE snapshot_id IN (SELECT unnest(?))", [old])
-                frame = frames.get(name, table.frame())
-                counts[name] = self._insert(con, table, frame, snapshot_id)
-                if on_table is not None:
-                    on_table(name, counts[name])
-            if old:
-                con.execute("DELETE FROM snapshots WHERE snapshot_id IN (SELECT unnest(?))", [old])
-            con.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [snapshot_id, series, week, _naive(as_of), _naive(pd.Timestamp.now(tz="UTC")), source,
-                         json.dumps(scope, sort_keys=True, default=str), dataset, fingerprint, __version__,
-                         json.dumps(counts), key.cloud, key.tenant, key.kind, key.scope_id, complete])
+                    con.execute("DELETE FROM snapshots WHERE snapshot_id IN (SELECT unnest(?))", [old])
+                con.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [snapshot_id, series, week, _naive(as_of), _naive(pd.Timestamp.now(tz="UTC")), source,
+                             json.dumps(scope, sort_keys=True, default=str), dataset, printed, __version__,
+                             json.dumps(counts), key.cloud, key.tenant, key.kind, key.scope_id, complete])
+
+        con.execute(f"SET memory_limit = '{WRITE_MEMORY}'")
+        con.execute("SET preserve_insertion_order = false")  # each row has its `row_no`: no ordered write needed
+        try:
+            try:
+                write()
+            except duckdb.OutOfMemoryException:  # a row group of very long texts may need more at once: unbounded
+                con.execute("RESET memory_limit")
+                write()
+        finally:
+            con.execute("RESET memory_limit")
+            con.execute("RESET preserve_insertion_order")
         return self.find(series, week)
 
     @staticmethod
@@ -291,7 +299,7 @@ class HistoryStore:
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         casts = ", ".join(cast_sql(c) for c in table.columns)
         con.execute(f"INSERT INTO snap_{table.name} (snapshot_id, row_no, {cols}) "
-                    f"SELECT {int(snapshot_id)}, row_number() OVER () - 1, {casts} FROM stored")
+                    f"SELECT {int(snapshot_id)}, stored.row_no, {casts} FROM stored")
         return len(frame)
 
     # reading ----------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ exactly (times as UTC nanoseconds, lists and JSON objects as JSON text, strings 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,14 +22,21 @@ def to_store(column: pd.Series, dtype: str) -> pd.Series:
         times = pd.to_datetime(column, utc=True)
         return times.dt.tz_convert(None).astype("datetime64[ns]")
     if dtype == schema.JSON:
-        return pd.Series([_json_text(v) if isinstance(v, dict) else None for v in column], dtype="string",
-                         index=column.index)
+        return _as_text(column, lambda v: _json_text(v) if isinstance(v, dict) else None)
     if dtype == schema.LIST:  # as JSON text: DuckDB would guess a list's type from a sample of rows
-        return pd.Series([_json_text(list(v)) if isinstance(v, (list, tuple)) and len(v) else "[]" for v in column],
-                         dtype="string", index=column.index)
+        return _as_text(column, lambda v: _json_text(list(v)) if isinstance(v, (list, tuple)) and len(v) else "[]")
     if dtype == schema.STRING:
         return column.astype("string")
     return column.astype(schema.PANDAS_DTYPE[dtype])
+
+
+def _as_text(column: pd.Series, text: Callable[[Any], str | None]) -> pd.Series:
+    """`text` of each cell, computed once per distinct cell object: list cells are shared objects
+    (`schema.shared_lists`), so a million assessments repeat a few dozen lists. The texts are shared too."""
+    cells = column.to_numpy(dtype=object)
+    codes, first = schema.identity_codes(cells)
+    distinct = np.array([text(v) for v in cells[first]], dtype=object)
+    return pd.Series(distinct[codes], dtype=object, index=column.index)
 
 
 def _json_text(value: Any) -> str:
@@ -42,23 +50,25 @@ def _json_text(value: Any) -> str:
 def from_store(column: pd.Series, dtype: str) -> pd.Series:
     if dtype == schema.TIME:
         return pd.to_datetime(column).dt.tz_localize("UTC").astype(schema.TIME)
+    if dtype == schema.INT or dtype == schema.FLOAT or dtype == schema.BOOL:
+        return column.astype(schema.PANDAS_DTYPE[dtype])
+    cells = column.to_numpy(dtype=object)  # iterated as an array: a Series yields its cells several times slower
     if dtype == schema.JSON:
-        return pd.Series([orjson.loads(v) if isinstance(v, str) else None for v in column], dtype="object")
+        return pd.Series([orjson.loads(v) if isinstance(v, str) else None for v in cells], dtype="object")
     if dtype == schema.LIST:
         return pd.Series(schema.shared_lists([[str(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else []
-                                              for v in column]), dtype="object")
-    if dtype == schema.STRING:
-        return pd.Series(schema.shared_strings(column), dtype="string")
-    return column.astype(schema.PANDAS_DTYPE[dtype])
+                                              for v in cells]), dtype="object")
+    return pd.Series(schema.shared_strings(cells), dtype="string")
 
 
 def store_frame(table: schema.Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """The contract's columns in order, converted for DuckDB; columns the frame lacks become null."""
-    out = {}
+    """The contract's columns in order, converted for DuckDB, and `row_no` (each row's place); columns the frame
+    lacks become null."""
+    out = {"row_no": np.arange(len(frame), dtype=np.int64)}
     for col in table.columns:
         source = frame[col.name] if col.name in frame.columns else table.frame()[col.name].reindex(frame.index)
         out[col.name] = to_store(source, col.dtype).reset_index(drop=True)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)), copy=False)
 
 
 def cast_sql(col: schema.Column) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +27,9 @@ from mdcnb.tables.history import (
     HistoryStore,
     Snapshot,
     dataset_as_of,
-    dataset_fingerprint,
     default_store_path,
 )
+from mdcnb.tables.history_fingerprint import dataset_fingerprint
 from mdcnb.tables.history_keys import SeriesKey, dataset_key, pull_complete
 
 Extras = Callable[[Path], Mapping[str, pd.DataFrame]]  # a week's folder -> the tables beside its own (by contract)
@@ -52,14 +53,17 @@ def record_dataset(store: HistoryStore, dataset: Path, *, tables: Tables | None 
     scope = manifest.get("scope") if isinstance(manifest.get("scope"), dict) else {}
     key = key or dataset_key(dataset, manifest)
     as_of = dataset_as_of(manifest)
-    fingerprint = dataset_fingerprint(dataset)
-    for snap in store.snapshots(str(key)):
-        if snap.week == iso_week(as_of) and snap.fingerprint == fingerprint:
+    same_week = [snap for snap in store.snapshots(str(key)) if snap.week == iso_week(as_of)]
+    fingerprint = dataset_fingerprint(dataset) if same_week else None
+    for snap in same_week:
+        if snap.fingerprint == fingerprint:
             return snap
     loaded = tables if tables is not None else load_tables(dataset)
     extra = dict(extras(dataset)) if extras is not None else {"cloudtrail_daily": cloudtrail_daily_of(dataset)}
-    return store.save(loaded, extra=extra, as_of=as_of, source=source, scope=scope, key=key,
-                      dataset=str(dataset), fingerprint=fingerprint, complete=pull_complete(manifest))
+    with ThreadPoolExecutor(1) as pool:  # a new week: its print is needed only for the catalogue, hash it meanwhile
+        printed = pool.submit(dataset_fingerprint, dataset).result if fingerprint is None else fingerprint
+        return store.save(loaded, extra=extra, as_of=as_of, source=source, scope=scope, key=key,
+                          dataset=str(dataset), fingerprint=printed, complete=pull_complete(manifest))
 
 
 def cloudtrail_daily_of(dataset: Path) -> pd.DataFrame:
