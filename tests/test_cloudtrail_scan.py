@@ -414,34 +414,3 @@ def test_totals_take_a_file_of_more_new_keys_than_they_can_hold() -> None:
     totals.add(keys[:10], np.full((10, 2), 5, dtype=np.int64))
     merged = dict(zip(totals.counted().keys, totals.counted().counts.tolist(), strict=True))
     assert len(merged) == 3000 and merged[keys[0]] == [6, 6] and merged[keys[2999]] == [1, 1]
-
-
-def test_task_size_is_large_for_long_scans_and_small_for_short_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    # by hand: 1,000 files on 2 processes would make 63 files to a task for 8 tasks each: capped at 32
-    assert scan.task_size(1000, 2) == 32
-    assert scan.task_size(300, 2) == 19  # 300 / 16 tasks = 18.75, rounded up: each process gets 8 tasks
-    assert scan.task_size(100, 2) == 8 and scan.task_size(3, 1) == 8  # never fewer than 8 files to a task
-    monkeypatch.setattr(scan, "FILES_PER_TASK", 1)
-    assert scan.task_size(1000, 2) == 1  # FILES_PER_TASK bounds it (one task per file)
-
-
-def test_counts_do_not_depend_on_the_task_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each file a task of its own, or 8 or 32 files to a task (a duplicate within a task or across tasks): the
-    same counts, and the duplicates planted by hand are dropped."""
-    rng = random.Random(5)
-    ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(300)]
-    for f in range(40):
-        day = f"2026-11-{1 + f // 20:02d}"
-        recs = [role_call(0, CSPM, f"{day}T{f % 20:02d}:0{k}:00Z") | {"eventID": ids[f * 7 + k]} for k in range(7)]
-        if f % 10 == 9:  # a copy of an event 5 files earlier: 4 copies in all
-            recs.append(role_call(0, CSPM, f"{day}T{(f - 5) % 20:02d}:00:00Z") | {"eventID": ids[(f - 5) * 7]})
-        write_log(log_path(tmp_path, ACCT, "us-east-1", day, f"{f:04d}"), recs, compact=True)
-    summaries = []
-    for per_task in (1, 8, 32):
-        monkeypatch.setattr(scan, "FILES_PER_TASK", per_task)
-        monkeypatch.setattr(scan, "SMALL_TASK", per_task)
-        res = volume(tmp_path, processes=2)
-        summaries.append(res.summary())
-        assert res.volume["events"].sum() == 40 * 7
-    assert summaries[0]["duplicates_dropped"] == 4 and summaries[0]["cspm_read_events"] == 40 * 7
-    assert summaries[1] == summaries[0] and summaries[2] == summaries[0]

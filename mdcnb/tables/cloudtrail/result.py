@@ -40,7 +40,7 @@ class VolumeResult:
     duplicates_dropped: int = 0
     late_events_checked: int = 0           # arrived after their day's ids were forgotten; checked in a second pass
     late_events_not_deduplicated: int = 0  # ...but could not be checked (a file changed between the passes)
-    tasks_reread: int = 0                  # tasks (of scan.task_size files) the second pass read again
+    tasks_reread: int = 0                  # tasks of FILES_PER_TASK files the second pass read again
     records_lost_estimate: int = 0         # records lost in damaged files (estimated; see files_skipped)
     events_without_id: int = 0
     events_out_of_range: int = 0

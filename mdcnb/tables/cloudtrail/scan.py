@@ -1,6 +1,6 @@
 """Scan many CloudTrail log files in parallel and merge them into one de-duplicated volume result.
 
-Files are parsed in worker processes (`mdcnb.normalize.cloudtrail.parse`), in delivery-date order, `task_size`
+Files are parsed in worker processes (`mdcnb.normalize.cloudtrail.parse`), in delivery-date order, FILES_PER_TASK
 consecutive files to a task counted together (duplicates among them dropped there); the parent merges the tasks'
 per-key counts and drops events whose `eventID` was already seen. To keep memory flat however many days are
 scanned, the ids of an event day are forgotten once a task's first file was delivered `margin_days + 1` days
@@ -36,9 +36,7 @@ from mdcnb.tables.cloudtrail.result import Counted, VolumeResult
 Reader = Callable[[LogFile], bytes]
 T = TypeVar("T")
 R = TypeVar("R")
-FILES_PER_TASK = 32    # the most files a worker reads and counts together
-SMALL_TASK = 8         # ...and the fewest, unless FILES_PER_TASK is less
-TASKS_PER_PROCESS = 8  # tasks nearer SMALL_TASK when a scan would otherwise make fewer than this per process
+FILES_PER_TASK = 8          # files a worker reads and counts together
 IN_FLIGHT_PER_PROCESS = 2   # tasks handed out but not yet merged, per worker process
 
 
@@ -232,8 +230,7 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
     logs = [f for f in files if f.is_log]
     wanted = [f for f in logs if in_window(f, since, until, margin_days)]
     processes = processes or default_processes()
-    size = task_size(len(wanted), processes)
-    tasks = [wanted[i:i + size] for i in range(0, len(wanted), size)]
+    tasks = [wanted[i:i + FILES_PER_TASK] for i in range(0, len(wanted), FILES_PER_TASK)]
     count = _scan_paths if reader is None else _scan_fetched
     items = partial(_task_items, reader, fetch_threads)
     if processes > 1 and len(tasks) >= 2 * processes:
@@ -251,13 +248,6 @@ def scan_files(files: Iterable[LogFile], opts: ScanOptions, *, reader: Reader | 
         acc, source=source, files_listed=sum(1 for f in files if not f.problem), files_pruned=len(logs) - len(wanted),
         digest_files=digests, other_files=[f.location for f in others], since=opts.since, until=opts.until,
         role_arns=sorted(opts.matcher.cspm_arns))
-
-
-def task_size(files: int, processes: int) -> int:
-    """Files to a task: FILES_PER_TASK (each task's fixed costs, in the worker and in the parent's merge, are paid
-    per task, and the parent merges fewer, larger results), fewer when the scan is small enough that its tasks
-    would not keep every process busy to the end (TASKS_PER_PROCESS tasks each), but not fewer than SMALL_TASK."""
-    return max(1, min(FILES_PER_TASK, max(SMALL_TASK, -(-files // (TASKS_PER_PROCESS * processes)))))
 
 
 def _both_passes(acc: Accumulator, tasks: list[list[LogFile]], count: Callable, items: Callable,
