@@ -29,7 +29,7 @@ def columnar_chunks(monkeypatch):
     def counted(*args):
         try:
             columns = read(*args)
-        except assessment_columns._NotPlain:
+        except assessment_columns.NotPlain:
             counts["per_row"] += 1
             raise
         counts["columnar"] += 1

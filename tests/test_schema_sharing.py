@@ -32,3 +32,16 @@ def test_a_frame_built_from_shared_values_equals_one_built_from_fresh_values():
     values = [_fresh("/subscriptions/abc") for _ in range(3)]
     shared = schema.SUBSCRIPTIONS.from_columns({"subscription_id": values})
     pd.testing.assert_series_equal(shared["subscription_id"], pd.Series(values, dtype="string", name="subscription_id"))
+
+
+def test_identity_codes_code_each_object_once_in_order_of_first_appearance():
+    import numpy as np
+
+    shared, alone, twin = ["x"], _fresh("ab"), _fresh("ab")  # equal texts, two objects: two codes
+    cells = np.array([shared, alone, None, shared, twin, None, alone, shared], dtype=object)
+    codes, first = schema.identity_codes(cells)
+    assert codes.tolist() == [0, 1, 2, 0, 3, 2, 1, 0] and first.tolist() == [0, 1, 2, 4]
+    codes, first = schema.identity_codes(cells[::2])  # a strided view: read as its own cells
+    assert codes.tolist() == [0, 1, 2, 3] and first.tolist() == [0, 1, 2, 3]
+    codes, first = schema.identity_codes(np.empty(0, dtype=object))
+    assert codes.tolist() == [] and first.tolist() == []

@@ -19,7 +19,8 @@ import pandas as pd
 
 from mdcnb.core import schema
 from mdcnb.core.gc import gc_paused
-from mdcnb.normalize import assessment_columns, governance, inventory, posture
+from mdcnb.normalize import assessment_columns, compliance_columns, governance, inventory, posture
+from mdcnb.normalize.chunked import PerRow
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
 from mdcnb.sources.dataset import Skip, existing_record_path, iter_records, record_path
@@ -123,8 +124,9 @@ def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser
 def normalise_dataset(dataset: Path, *, columnar: bool = True, processes: int | None = None) -> Normalised:
     """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records).
 
-    Assessments are read column by column (`assessment_columns`); `columnar=False` reads them record by record,
-    the reference that path is tested against, in this process. A big dataset is read by `processes` worker
+    Assessments, compliance controls and compliance assessments are read column by column (`assessment_columns`,
+    `compliance_columns`); `columnar=False` reads them record by record, the reference those paths are tested
+    against, in this process. A big dataset is read by `processes` worker
     processes (`pooled`: None means `$MDCNB_LOAD_PROCESSES` or the cores), into the same tables.
     """
     from mdcnb.normalize import pooled  # it builds on this module
@@ -152,13 +154,30 @@ def _normalise_files(dataset: Path, out: Normalised, columnar: bool) -> None:
                 dataset, normaliser, out.skips, _per_row(record_type, source, normaliser, out.skips),
                 columnar=columnar)
             continue
-        apply(record_type, source, iter_records(dataset, record_type, out.skips), normaliser, out)
+        normalise_type(dataset, record_type, normaliser, out, columnar)
 
 
-def _per_row(record_type: str, source: str, normaliser: Normaliser, skips: list[Skip]) -> assessment_columns.PerRow:
-    """The per-row path for the parts of a file the columnar reader leaves to it: `apply`, its rows as columns."""
+def normalise_type(dataset: Path, record_type: str, normaliser: Normaliser, out: Normalised,
+                   columnar: bool = True) -> None:
+    """One record type (not the assessments) into `out`: compliance controls and assessments column by column
+    (`compliance_columns`) unless not `columnar`, the others record by record."""
+    source = _source(dataset, record_type)
+    kind = compliance_columns.KINDS.get(record_type)
+    if kind is not None and columnar:
+        out.built[kind.table] = compliance_columns.normalise(
+            dataset, kind, out.skips, _per_row(record_type, source, normaliser, out.skips, kind.table))
+        return
+    apply(record_type, source, iter_records(dataset, record_type, out.skips), normaliser, out)
+
+
+def _per_row(record_type: str, source: str, normaliser: Normaliser, skips: list[Skip],
+             table: str | None = None) -> PerRow:
+    """The per-row path for the parts of a file a columnar reader leaves to it: `apply`, the rows of its `table` (of
+    the record type's name when None) as columns."""
+    table = table or record_type
+
     def normalise(records: Iterable[tuple[int, dict[str, Any]]], seen: dict[str, int | str]) -> dict[str, list[Any]]:
         part = Normalised(skips=skips)
         apply(record_type, source, records, normaliser, part, seen)
-        return part.columns.get(record_type) or {name: [] for name in schema.TABLES[record_type].names}
+        return part.columns.get(table) or {name: [] for name in schema.TABLES[table].names}
     return normalise

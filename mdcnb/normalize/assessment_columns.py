@@ -16,22 +16,21 @@ input gives the same rows and the same skips in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 from msgspec import UNSET
 
 from mdcnb.core import schema
 from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, raw_texts
+from mdcnb.normalize.chunked import CHUNK, Item, NotPlain, PerRow, objects, read_chunks
 from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
-from mdcnb.sources.dataset import Skip, Span, iter_raw_records
+from mdcnb.sources.dataset import Skip, Span
 
-CHUNK = 8192
 RECORD_TYPE = "assessments"
 
 # The keys of `resourceDetails` a plain record may have: PascalCase (Resource Graph) or camelCase (REST), one
@@ -46,19 +45,6 @@ _META = ("severity", "categories", "threats", "user_impact", "implementation_eff
          "policy_definition_id", "remediation")
 _EMPTY: list[str] = []
 
-# (line, record) pairs -> the contract's columns of the rows they give; its skips are appended in line order and
-# the ids it reads are entered into the shared `seen` (id -> line), as `mdcnb.normalize.apply` does.
-PerRow = Callable[[Iterable[tuple[int, dict[str, Any]]], dict[str, int | str]], dict[str, list[Any]]]
-
-
-class _NotPlain(Exception):
-    """A chunk the columnar path does not read; the per-row path reads it."""
-
-
-# (line, record (a plain `Record`, else a dict), its text, the reader's skips (unreadable lines) between the previous
-# record and this one)
-_Item = tuple[int, Record | dict[str, Any], bytes, tuple[Skip, ...]]
-
 
 def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Skip], per_row: PerRow,
                           *, columnar: bool = True) -> pd.DataFrame:
@@ -72,64 +58,25 @@ def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips
 def read_pieces(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Skip], per_row: PerRow, *,
                 columnar: bool = True, span: Span | None = None) -> tuple[list[dict[str, np.ndarray]], int]:
     """The columns of each chunk (object arrays) of the file, or of its `span`, and the number of records read."""
-    seen: dict[str, int | str] = {}
-    pieces: list[dict[str, np.ndarray]] = []
-    reader: list[Skip] = []
-    read = 0
-    for chunk in _chunks(iter_raw_records(dataset, RECORD_TYPE, reader, span, decoded if columnar else None),
-                         reader):
-        read += len(chunk)
-        try:
-            if not columnar:
-                raise _NotPlain
-            columns = _columns(chunk, normaliser, seen)
-            for item in chunk:
-                skips.extend(item[3])
-        except _NotPlain:
-            columns = {name: _objects(values) for name, values in per_row(_interleaved(chunk, skips), seen).items()}
-        pieces.append(columns)
-    skips.extend(reader)  # after the last record: unreadable lines, a file that ends early
-    return pieces, read
-
-
-def _chunks(records: Iterator[tuple[int, Any, bytes]], reader: list[Skip]) -> Iterator[list[_Item]]:
-    chunk: list[_Item] = []
-    for line, record, raw in records:
-        chunk.append((line, record, raw, tuple(reader) if reader else ()))
-        reader.clear()
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _interleaved(chunk: list[_Item], skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The chunk's records as the per-row path reads them (dicts), the reader's skips before each."""
-    for line, record, raw, before in chunk:
-        skips.extend(before)
-        yield line, record if type(record) is dict else orjson.loads(raw)
-
-
-def _objects(values: Sequence[Any]) -> np.ndarray:
-    return np.fromiter(values, dtype=object, count=len(values))
+    return read_chunks(dataset, RECORD_TYPE, decoded, lambda chunk, seen: _columns(chunk, normaliser, seen), skips,
+                       per_row, columnar=columnar, span=span, chunk=CHUNK)
 
 
 # ---------------------------------------------------------------- one chunk, column by column
 
-def _columns(chunk: list[_Item], normaliser: AssessmentNormaliser, seen: dict[str, int | str]) -> dict[str, Any]:
-    """The contract's columns of a plain chunk (object arrays), its ids entered into `seen`; `_NotPlain` otherwise."""
+def _columns(chunk: list[Item], normaliser: AssessmentNormaliser, seen: dict[str, int | str]) -> dict[str, Any]:
+    """The contract's columns of a plain chunk (object arrays), its ids entered into `seen`; `NotPlain` otherwise."""
     records: list[Record] = [item[1] for item in chunk]  # type: ignore[misc]
     if not all(type(record) is Record for record in records):
-        raise _NotPlain
+        raise NotPlain
     props = [record.properties for record in records]
     share = normaliser.share
     try:
         ids = [record.id for record in records]
-        assessment_id = _objects([i.strip().lower() or None for i in ids])  # `lower`, once per row (ids are unique)
+        assessment_id = objects([i.strip().lower() or None for i in ids])  # `lower`, once per row (ids are unique)
         if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(chunk) \
                 or not seen.keys().isdisjoint(assessment_id):
-            raise _NotPlain  # a missing or repeated id: the per-row path says which
+            raise NotPlain  # a missing or repeated id: the per-row path says which
         key = _filled(_Codes([record.name for record in records]).spread(lower, share), assessment_id,
                       lambda aid: share(lower(last_segment(aid))))
         meta = _metadata(key, props, normaliser)
@@ -147,7 +94,7 @@ def _columns(chunk: list[_Item], normaliser: AssessmentNormaliser, seen: dict[st
             **meta,
         }
     except (RecordError, TypeError, ValueError, AttributeError):
-        raise _NotPlain from None  # a record the per-row path skips, with its reason
+        raise NotPlain from None  # a record the per-row path skips, with its reason
     seen.update(zip(assessment_id.tolist(), (item[0] for item in chunk), strict=True))
     return columns
 
@@ -162,7 +109,7 @@ def _plain(items: tuple[tuple[str, Any], ...], *spellings: frozenset[str]) -> di
     value = dict(items)
     if not any(value.keys() <= keys for keys in spellings) \
             or not all(v is None or type(v) is str for v in value.values()):
-        raise _NotPlain
+        raise NotPlain
     return value
 
 
@@ -185,17 +132,17 @@ def _portal_links(props: list[Properties], share: Callable[[Any], Any]) -> np.nd
 
 
 class _Codes:
-    """One field of a chunk as codes into its distinct values (-1: null); `_NotPlain` if a value is not of `kind`
+    """One field of a chunk as codes into its distinct values (-1: null); `NotPlain` if a value is not of `kind`
     (text, or `tuple` for a nested object from `_items`)."""
 
     def __init__(self, values: Sequence[Any], kind: type = str) -> None:
         try:
-            self.codes, uniques = pd.factorize(_objects(values))
+            self.codes, uniques = pd.factorize(objects(values))
         except TypeError:  # an object or a list where text belongs
-            raise _NotPlain from None
+            raise NotPlain from None
         self.uniques: list[Any] = uniques.tolist()
         if any(type(u) is not kind for u in self.uniques):
-            raise _NotPlain
+            raise NotPlain
 
     def value(self, row: int) -> Any:
         code = self.codes[row]
@@ -223,7 +170,7 @@ def _combined(columns: Sequence[_Codes], rows: int) -> tuple[np.ndarray, np.ndar
 def _spread(fn: Callable[..., Any], *columns: _Codes) -> np.ndarray:
     """`fn` of each row's values, called once per distinct combination of them (an object array)."""
     key, first = _combined(columns, len(columns[0].codes))
-    return _objects([fn(*(column.value(row) for column in columns)) for row in first.tolist()])[key]
+    return objects([fn(*(column.value(row) for column in columns)) for row in first.tolist()])[key]
 
 
 def _fields(fn: Callable[[Any], dict[str, Any]], names: Sequence[str], column: _Codes,
@@ -231,7 +178,7 @@ def _fields(fn: Callable[[Any], dict[str, Any]], names: Sequence[str], column: _
     """The columns `names` of `fn`'s dict, called once per distinct value of `column`."""
     key, first = _combined([column], len(column.codes))
     results = [fn(column.value(row)) for row in first.tolist()]
-    return {name: _objects([_shared(r[name], share) for r in results])[key] for name in names}
+    return {name: objects([_shared(r[name], share) for r in results])[key] for name in names}
 
 
 def _filled(values: np.ndarray, assessment_id: np.ndarray, fallback: Callable[[str], Any]) -> np.ndarray:
@@ -255,7 +202,7 @@ def _metadata(key: np.ndarray, props: list[Properties], normaliser: AssessmentNo
     texts, inline = raw_texts([p.metadata for p in props])
     raw_texts([p.statusPerInitiative for p in props])  # not read, but checked as orjson and `fold` would
     metas = [normaliser.metadata_columns(keys.value(row), inline[texts[row]]) for row in first.tolist()]
-    return {name: _objects([m[name] for m in metas])[code] for name in ("metadata_display_name", *_META)}
+    return {name: objects([m[name] for m in metas])[code] for name in ("metadata_display_name", *_META)}
 
 
 _RESOURCE_COLUMNS = ("environment", "resource_id", "resource_name", "resource_type", "native_resource_id",
@@ -290,13 +237,13 @@ def _resource(props: list[Properties], assessment_id: np.ndarray,
 def _risks(props: list[Properties]) -> dict[str, np.ndarray]:
     """`risk_columns` of the records that carry a risk (a few); the others have none."""
     level = np.full(len(props), None, dtype=object)
-    factors = _objects([_EMPTY] * len(props))
+    factors = objects([_EMPTY] * len(props))
     lists: dict[tuple[str, ...], list[str]] = {}
     for row, p in enumerate(props):
         risk = p.risk
         if risk is not None:
             if type(risk) is not dict or not risk.keys() <= _RISK:
-                raise _NotPlain
+                raise NotPlain
             columns = risk_columns({"level": risk.get("level"), "riskfactors": risk.get("riskFactors")})
             level[row] = columns["risk_level"]
             factors[row] = lists.setdefault(tuple(columns["risk_factors"]), columns["risk_factors"])
@@ -310,7 +257,7 @@ def _frame(pieces: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     rows = sum(len(piece["assessment_id"]) for piece in pieces)
     data = {}
     for column in schema.ASSESSMENTS.columns:
-        values = np.concatenate([piece.pop(column.name) for piece in pieces]) if pieces else _objects([])
+        values = np.concatenate([piece.pop(column.name) for piece in pieces]) if pieces else objects([])
         data[column.name] = typed(values, column.dtype)
     return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
 

@@ -1,6 +1,7 @@
 """A big dataset normalised by a pool of worker processes, into exactly the tables one process makes.
 
-Each record type but the assessments is one task, normalised record by record as `apply` does. The assessments file
+Each record type but the assessments is one task, normalised as one process normalises it (`normalise_type`:
+compliance column by column, the others record by record). The assessments file
 is cut into spans at line starts (`line_spans`), each read by `assessment_columns.read_pieces` in a task of its own
 and sent back as codes into its distinct values (small to send; equal strings become one object again here). A
 span reads as the file's lines would, except where an earlier span decides: the id of a record already read (a
@@ -33,6 +34,7 @@ from mdcnb.normalize import (
     _source,
     apply,
     assessment_columns,
+    normalise_type,
     posture,
 )
 from mdcnb.sources.dataset import (
@@ -105,9 +107,9 @@ def _size(dataset: Path, record_type: str) -> int:
 def _record_type(dataset: Path, record_type: str) -> tuple[dict[str, pd.DataFrame], list[Skip]]:
     """A worker's task: one record type's tables and skips."""
     out = Normalised()
-    apply(record_type, _source(dataset, record_type), iter_records(dataset, record_type, out.skips),
-          NORMALISERS[record_type], out)
-    return {name: schema.TABLES[name].from_columns(columns) for name, columns in out.columns.items()}, out.skips
+    normalise_type(dataset, record_type, NORMALISERS[record_type], out)
+    built = {name: schema.TABLES[name].from_columns(columns) for name, columns in out.columns.items()}
+    return built | out.built, out.skips
 
 
 @dataclass
@@ -152,8 +154,9 @@ def _assessment_span(dataset: Path, metadata: dict[str, dict[str, Any]], span: S
 
 
 def _coded(values: np.ndarray, dtype: str) -> Coded:
-    """A column as codes into its distinct values: by value, lists by identity (they are shared, and unhashable)."""
-    if dtype == schema.LIST:
+    """A column as codes into its distinct values: texts and lists by identity (equal ones are mostly one object,
+    lists are unhashable; `_merged` joins equal texts by value, null among them), the others by value."""
+    if dtype in (schema.STRING, schema.LIST):
         codes, first = schema.identity_codes(values)
         return schema.small_codes(codes, len(first)), values[first]
     codes, uniques = pd.factorize(values)

@@ -291,7 +291,14 @@ def score_control(record: dict[str, Any]) -> Rows:
 
 def _compliance_parts(record: dict[str, Any], depth: int) -> tuple[str, list[str], dict[str, Any]]:
     """(scope id, [standard, control?, assessment?], properties) of a compliance record at `depth` levels."""
-    record_id = require(text(field(record, "id")), "id")
+    scope_id, names = compliance_id(field(record, "id"), depth)
+    return scope_id, names, field(record, "properties", default={})
+
+
+def compliance_id(value: Any, depth: int) -> tuple[str, list[str]]:
+    """(scope id, [standard, control?, assessment?]) of a compliance record's id at `depth` levels; a RecordError
+    for an id of another shape."""
+    record_id = require(text(value), "id")
     split = split_provider_suffix(record_id, "Microsoft.Security/regulatoryComplianceStandards")
     if split is None:
         raise RecordError(f"not a regulatory compliance id: {record_id}")
@@ -299,8 +306,7 @@ def _compliance_parts(record: dict[str, Any], depth: int) -> tuple[str, list[str
     names = rest[0::2]  # standard / regulatoryComplianceControls / control / ... / assessment
     if len(rest) != 2 * depth - 1:
         raise RecordError(f"unexpected regulatory compliance id shape: {record_id}")
-    props = field(record, "properties", default={})
-    return scope_id, names, props
+    return scope_id, names
 
 
 def _state(props: dict[str, Any]) -> str | None:

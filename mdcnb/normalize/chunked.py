@@ -1,0 +1,83 @@
+"""A record file read in chunks, each chunk column by column where a reader of its plain shape can, else record by
+record: the loop the columnar readers (`assessment_columns`, `compliance_columns`) share.
+
+Lines of the plain shape are decoded by msgspec (`decode`); a chunk whose every record decoded, and which the
+columnar reader accepts, becomes columns at once. Any other chunk goes through the per-row path (`PerRow`, its lines
+read by orjson), so odd input gives the same rows and the same skips in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from mdcnb.sources.dataset import Skip, Span, iter_raw_records
+
+CHUNK = 8192
+
+# (line, record) pairs -> the contract's columns of the rows they give; its skips are appended in line order and
+# the ids it reads are entered into the shared `seen` (id -> line), as `mdcnb.normalize.apply` does.
+PerRow = Callable[[Iterable[tuple[int, dict[str, Any]]], dict[str, int | str]], dict[str, list[Any]]]
+
+# (line, record (a decoded plain record, else a dict), its text, the reader's skips (unreadable lines) between the
+# previous record and this one)
+Item = tuple[int, Any, bytes, tuple[Skip, ...]]
+
+# A plain chunk -> its columns, its ids entered into `seen`; `NotPlain` for a chunk the per-row path must read.
+Columns = Callable[[list[Item], dict[str, int | str]], dict[str, Any]]
+
+
+class NotPlain(Exception):
+    """A chunk the columnar path does not read; the per-row path reads it."""
+
+
+def read_chunks(dataset: Path, record_type: str, decode: Callable[[bytes], Any], columns: Columns,
+                skips: list[Skip], per_row: PerRow, *, columnar: bool = True, span: Span | None = None,
+                chunk: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The columns of each chunk of the file, or of its `span`, and the number of records read. Plain chunks give
+    what `columns` gives; the others (all of them when not `columnar`) what `per_row` gives, as object arrays."""
+    seen: dict[str, int | str] = {}
+    pieces: list[dict[str, Any]] = []
+    reader: list[Skip] = []
+    read = 0
+    records = iter_raw_records(dataset, record_type, reader, span, decode if columnar else None)
+    for items in _chunks(records, reader, chunk or CHUNK):
+        read += len(items)
+        try:
+            if not columnar:
+                raise NotPlain
+            piece = columns(items, seen)
+            for item in items:
+                skips.extend(item[3])
+        except NotPlain:
+            piece = {name: objects(values) for name, values in per_row(_interleaved(items, skips), seen).items()}
+        pieces.append(piece)
+    skips.extend(reader)  # after the last record: unreadable lines, a file that ends early
+    return pieces, read
+
+
+def _chunks(records: Iterator[tuple[int, Any, bytes]], reader: list[Skip], size: int) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for line, record, raw in records:
+        chunk.append((line, record, raw, tuple(reader) if reader else ()))
+        reader.clear()
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _interleaved(chunk: list[Item], skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The chunk's records as the per-row path reads them (dicts), the reader's skips before each."""
+    for line, record, raw, before in chunk:
+        skips.extend(before)
+        yield line, record if type(record) is dict else orjson.loads(raw)
+
+
+def objects(values: Sequence[Any]) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))

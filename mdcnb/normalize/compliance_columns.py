@@ -1,0 +1,145 @@
+"""Regulatory compliance controls and assessments normalised chunk by chunk from msgspec's typed records: the rows of
+`posture.compliance_control` / `posture.compliance_assessment`, without a dict per JSON object, key folding or a
+lookup per field per record.
+
+A big tenant holds some hundred thousand of each, a few kilobytes of JSON apiece, of which the normaliser reads the
+id and a few properties. A line of the plain shape (`Record`: every key spelled as the REST API or Resource Graph
+spells it, text where text is read, whole numbers where counts are read, the keys not read text or null) is decoded
+by msgspec; msgspec refuses what orjson refuses in every part it types (malformed JSON, text that is not UTF-8, lone
+surrogates). A chunk of plain records with new, distinct ids and no record the per-row path would skip becomes
+columns here (the id parsed per record by the per-row path's own `compliance_id`, each other text converted once per
+distinct value); any other chunk goes record by record through the per-row path (`chunked`), so odd input gives the
+same rows and the same skips in the same order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pandas as pd
+
+from mdcnb.core import schema
+from mdcnb.normalize.chunked import Item, NotPlain, PerRow, read_chunks
+from mdcnb.normalize.common import RecordError, canonical, subscription_of, text, to_int
+from mdcnb.normalize.posture import COMPLIANCE_STATES, compliance_id
+from mdcnb.sources.dataset import Skip
+
+
+class Properties(msgspec.Struct, forbid_unknown_fields=True):
+    description: str | None = None
+    state: str | None = None
+    assessmentType: str | None = None
+    assessmentDetailsLink: str | None = None  # the rest: not read
+    scope: str | None = None
+    passedResources: int | None = None
+    failedResources: int | None = None
+    skippedResources: int | None = None
+    passedAssessments: int | None = None
+    failedAssessments: int | None = None
+    skippedAssessments: int | None = None
+    unsupportedAssessments: int | None = None
+
+
+class Record(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    properties: Properties | None = None
+    name: str | None = None  # the rest: not read
+    type: str | None = None
+    tenantId: str | None = None
+    kind: str | None = None
+    location: str | None = None
+    resourceGroup: str | None = None
+    subscriptionId: str | None = None
+    managedBy: str | None = None
+    sku: None = None  # (null in Resource Graph's securityresources)
+    plan: None = None
+    tags: None = None
+    identity: None = None
+    zones: None = None
+    extendedLocation: None = None
+
+
+_DECODER = msgspec.json.Decoder(Record)
+
+
+def decoded(line: bytes) -> Record | None:
+    """The record of a line of the plain shape; None otherwise."""
+    try:
+        return _DECODER.decode(line)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One compliance record type: its table, the levels of its id and the properties it reads (column, key)."""
+
+    record_type: str
+    table: str
+    depth: int
+    texts: tuple[tuple[str, str], ...]
+    counts: tuple[tuple[str, str], ...]
+
+
+KINDS = {kind.record_type: kind for kind in (
+    Kind("regulatorycompliancecontrols", "compliance_controls", 2, (("description", "description"),),
+         (("passed_assessments", "passedAssessments"), ("failed_assessments", "failedAssessments"),
+          ("skipped_assessments", "skippedAssessments"), ("unsupported_assessments", "unsupportedAssessments"))),
+    Kind("regulatorycomplianceassessments", "compliance_assessments", 3,
+         (("description", "description"), ("assessment_type", "assessmentType")),
+         (("passed_resources", "passedResources"), ("failed_resources", "failedResources"),
+          ("skipped_resources", "skippedResources"))),
+)}
+
+
+def normalise(dataset: Path, kind: Kind, skips: list[Skip], per_row: PerRow) -> pd.DataFrame:
+    """The table of one compliance record type; its skips (unreadable lines, skipped records) appended to `skips`."""
+    pieces, _ = read_chunks(dataset, kind.record_type, decoded, lambda chunk, seen: _columns(kind, chunk, seen),
+                            skips, per_row)
+    table = schema.TABLES[kind.table]
+    return table.from_columns({name: list(itertools.chain.from_iterable(piece[name] for piece in pieces))
+                               for name in table.names})
+
+
+_NO_PROPERTIES = Properties()
+
+
+def _columns(kind: Kind, chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[Any]]:
+    """The columns of a plain chunk, its ids entered into `seen`; `NotPlain` otherwise."""
+    records: list[Record] = [item[1] for item in chunk]
+    if not all(type(record) is Record for record in records):
+        raise NotPlain
+    ids = [record.id.strip().lower() for record in records]  # `lower` of each id, as `apply` reads it
+    if not all(ids) or len(set(ids)) < len(ids) or not seen.keys().isdisjoint(ids):
+        raise NotPlain  # a missing or repeated id: the per-row path says which
+    props = [record.properties or _NO_PROPERTIES for record in records]
+    try:
+        parsed = [compliance_id(record.id, kind.depth) for record in records]
+        columns: dict[str, list[Any]] = {
+            "scope_id": [scope for scope, _ in parsed],
+            "subscription_id": _each([scope for scope, _ in parsed], subscription_of),
+            "standard": [names[0] for _, names in parsed],
+            "control": [names[1] for _, names in parsed],
+        }
+        if kind.depth == 3:
+            columns["assessment_key"] = [names[2].lower() for _, names in parsed]
+        for column, key in kind.texts:
+            columns[column] = _each([getattr(p, key) for p in props], text)
+        columns["state"] = _each([p.state for p in props], lambda state: canonical(state, COMPLIANCE_STATES))
+        for column, key in kind.counts:
+            columns[column] = [to_int(getattr(p, key)) for p in props]
+    except RecordError:
+        raise NotPlain from None  # a record the per-row path skips, with its reason
+    seen.update(zip(ids, (item[0] for item in chunk), strict=True))
+    return columns
+
+
+def _each(values: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
+    """`fn` of each value, called once per distinct value."""
+    done: dict[Any, Any] = {}
+    return [done[v] if v in done else done.setdefault(v, fn(v)) for v in values]

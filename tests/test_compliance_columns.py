@@ -1,0 +1,102 @@
+"""The columnar compliance reader gives the per-row path's tables exactly, on plain records and on odd ones mixed
+into them (casing, unknown keys, missing fields, bad counts, repeated ids, an unreadable line); each test also
+checks the columnar path really ran, so it cannot pass by falling back."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from azure_examples import dataset_from
+
+from mdcnb.normalize import compliance_columns, normalise_dataset
+from mdcnb.normalize.chunked import NotPlain
+from mdcnb.sources.dataset import default_dataset
+
+SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
+STANDARDS = f"/subscriptions/{SUB.upper()}/providers/Microsoft.Security/regulatoryComplianceStandards"
+
+
+@pytest.fixture
+def chunks(monkeypatch):
+    """Counts the chunks the columnar path reads (and those it leaves to the per-row path)."""
+    counts = {"columnar": 0, "per_row": 0}
+    read = compliance_columns._columns
+
+    def counted(*args):
+        try:
+            columns = read(*args)
+        except NotPlain:
+            counts["per_row"] += 1
+            raise
+        counts["columnar"] += 1
+        return columns
+
+    monkeypatch.setattr(compliance_columns, "_columns", counted)
+    monkeypatch.setattr("mdcnb.normalize.chunked.CHUNK", 3)
+    return counts
+
+
+def _assessment(n: int, state: str = "failed", **props) -> dict:
+    return {"id": f"{STANDARDS}/Std-A/regulatoryComplianceControls/NS.{n % 2}/regulatoryComplianceAssessments/"
+                  f"KEY-{n}", "name": f"KEY-{n}", "type": "microsoft.security/x", "subscriptionId": SUB,
+            "sku": None, "properties": {"description": f" check {n % 2} ", "state": state,
+                                        "assessmentType": "AssessmentResult", "passedResources": n,
+                                        "failedResources": 1, "skippedResources": 0, **props}}
+
+
+def _control(n: int, **props) -> dict:
+    return {"id": f"{STANDARDS}/Std-A/regulatoryComplianceControls/C.{n}", "name": f"C.{n}",
+            "properties": {"description": "control", "state": "Passed", "passedAssessments": n,
+                           "failedAssessments": 0, "skippedAssessments": 0, **props}}
+
+
+def _tables(dataset) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    columnar, per_row = normalise_dataset(dataset).frames(), normalise_dataset(dataset, columnar=False).frames()
+    for name in ("compliance_assessments", "compliance_controls", "skips"):
+        pd.testing.assert_frame_equal(columnar[name], per_row[name], obj=name)
+    return columnar, per_row
+
+
+def test_sample_compliance_tables_are_the_per_row_tables(chunks):
+    columnar, _ = _tables(default_dataset())
+    assert len(columnar["compliance_assessments"]) > 0 and len(columnar["compliance_controls"]) > 0
+    assert chunks["columnar"] >= 2 and chunks["per_row"] == 0
+
+
+def test_odd_records_mixed_into_plain_chunks(tmp_path, chunks):
+    upper = _assessment(4)
+    upper["properties"]["State"] = upper["properties"].pop("state")  # read by the per-row path's folding only
+    extra = _assessment(5, futureField={"new": True})  # a key the plain shape does not know
+    assessments = [
+        _assessment(1), _assessment(2, "PASSED"), _assessment(3),  # lines 1-3: a plain chunk
+        upper, extra, {**_assessment(6), "id": None},                # 4-6: odd, 6 has no id: skipped
+        _assessment(7, passedResources="7"), _assessment(8, passedResources=-1), _assessment(1),  # 7-9
+        _assessment(10), _assessment(11, description=None), {k: v for k, v in _assessment(12).items()
+                                                             if k != "properties"},             # 10-12: plain
+        {**_assessment(13), "id": f"{STANDARDS}/Std-A/regulatoryComplianceControls/NS.1"},   # 13: wrong depth
+    ]
+    controls = [_control(1), _control(2, unsupportedAssessments=3), _control(3), _control(4, state=None)]
+    dataset_from(tmp_path, regulatorycomplianceassessments=assessments, regulatorycompliancecontrols=controls)
+    path = tmp_path / "regulatorycomplianceassessments.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"id": "/subscriptions/x/prov')  # a truncated last line: 14
+
+    columnar, _ = _tables(tmp_path)
+    skips = [(s.location, s.reason.split(" (")[0].split(":")[0]) for s in columnar["skips"].itertuples()]
+    assert skips == [("line 6", "missing id"), ("line 8", "expected a count from 0 to 2**63 - 1, got -1"),
+                     ("line 9", "duplicate id " + assessments[0]["id"].lower()),
+                     ("line 13", "unexpected regulatory compliance id shape"), ("line 14", "not JSON")]
+    rows = columnar["compliance_assessments"]
+    assert rows["assessment_key"].tolist() == ["key-1", "key-2", "key-3", "key-4", "key-5", "key-7", "key-10",
+                                               "key-11", "key-12"]
+    assert rows["state"].tolist() == ["Failed", "Passed", "Failed", "Failed", "Failed", "Failed", "Failed",
+                                      "Failed", pd.NA]  # key-12 has no properties
+    assert rows["passed_resources"].tolist() == [1, 2, 3, 4, 5, 7, 10, 11, pd.NA]
+    assert rows["description"].tolist()[:2] == ["check 1", "check 0"] and rows["description"].tolist()[7] is pd.NA
+    assert set(rows["scope_id"]) == {f"/subscriptions/{SUB}"} and set(rows["subscription_id"]) == {SUB}
+    assert rows["control"].tolist()[:2] == ["NS.1", "NS.0"] and set(rows["standard"]) == {"Std-A"}
+    assert str(rows["passed_resources"].dtype) == "Int64" and str(rows["state"].dtype) == "string"
+    controls_read = columnar["compliance_controls"]
+    assert controls_read["control"].tolist() == ["C.1", "C.2", "C.3", "C.4"]
+    assert controls_read["unsupported_assessments"].tolist() == [pd.NA, 3, pd.NA, pd.NA]
+    assert controls_read["state"].tolist() == ["Passed", "Passed", "Passed", pd.NA]
+    assert chunks["columnar"] >= 3 and chunks["per_row"] >= 2  # assessments: lines 1-3 and 10-12; controls: 1-3
