@@ -414,3 +414,23 @@ def test_totals_take_a_file_of_more_new_keys_than_they_can_hold() -> None:
     totals.add(keys[:10], np.full((10, 2), 5, dtype=np.int64))
     merged = dict(zip(totals.counted().keys, totals.counted().counts.tolist(), strict=True))
     assert len(merged) == 3000 and merged[keys[0]] == [6, 6] and merged[keys[2999]] == [1, 1]
+
+
+def test_counts_do_not_depend_on_the_task_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file a task of its own, or 8 or 32 files to a task, on two processes: the same counts, and the copies
+    planted by hand (within a task or across tasks, by the task size) are dropped."""
+    rng = random.Random(5)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(300)]
+    for f in range(40):
+        day = f"2026-11-{1 + f // 20:02d}"
+        recs = [role_call(0, CSPM, f"{day}T{f % 20:02d}:0{k}:00Z") | {"eventID": ids[f * 7 + k]} for k in range(7)]
+        if f % 10 == 9:  # a copy of the first event of the file 5 before (the same day): 4 copies in all
+            recs.append(role_call(0, CSPM, f"{day}T{(f - 5) % 20:02d}:00:00Z") | {"eventID": ids[(f - 5) * 7]})
+        write_log(log_path(tmp_path, ACCT, "us-east-1", day, f"{f:04d}"), recs, compact=True)
+    summaries = []
+    for per_task in (1, 8, 32):
+        monkeypatch.setattr(scan, "FILES_PER_TASK", per_task)
+        summaries.append(volume(tmp_path, processes=2).summary())
+    assert (summaries[0]["events_total"], summaries[0]["cspm_read_events"]) == (40 * 7, 40 * 7)
+    assert summaries[0]["duplicates_dropped"] == 4
+    assert summaries[1] == summaries[0] and summaries[2] == summaries[0]
