@@ -2,7 +2,15 @@
 
 For each dataset: wall time and CPU seconds of the command, peak memory of its whole process tree (workers and
 their kernels, sampled every 0.2 s), the size of every HTML page, and whether it exited 0. Targets (issue 5): sample
-under 60 s after set-up, large tenant under 10 minutes in under 4 GB, no page over 6 MB.
+under 60 s after set-up, large tenant under 10 minutes in under 4 GB, no page over 6 MB; issue 19: large tenant
+under 60 s in under 2 GB.
+
+Every run starts from an empty table cache and history store of its own (MDCNB_CACHE_DIR, MDCNB_HISTORY in a
+temporary folder), so a figure never depends on what an earlier run left. The large tenant is reported twice, as a
+user meets it: the first report of a new dataset (its tables normalised from the JSON files, its week stored in the
+history store), then the weekly report after `mdcnb pull`, which has already cached the tables and stored the week
+(measured as a second report of the same dataset: pull's own `snapshot.build` + `snapshot.record` are what stage 1
+of the first report did).
 Usage: .venv/bin/python benchmarks/report.py [--skip-large] [--large DIR] [--scale large|N] [--workers N]
 """
 
@@ -10,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -22,8 +31,10 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 MDCNB = [sys.executable, "-m", "mdcnb"]
-TARGETS = {"sample": 60.0, "large": 600.0}
-MAX_PAGE_MB, MAX_MEMORY_GB = 6.0, 4.0
+# seconds and GB: issue 19's for the large tenant's weekly report, issue 5's for the first report of a new dataset
+TARGETS = {"sample": 60.0, "large": 60.0, "large_first": 600.0}
+MEMORY_GB = {"large": 2.0, "large_first": 4.0}
+MAX_PAGE_MB = 6.0
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -43,10 +54,13 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(args: list[str]) -> dict:
-    """Run a command; wall time, peak RSS of its process tree, exit code and the last line it printed."""
+def measure(args: list[str], state: Path | None = None) -> dict:
+    """Run a command; wall time, peak RSS of its process tree, exit code and the last line it printed. `state`: the
+    folder holding the command's table cache and history store."""
+    env = os.environ | ({"MDCNB_CACHE_DIR": str(state / "cache"), "MDCNB_HISTORY": str(state / "history.duckdb")}
+                        if state else {})
     started, cpu_before = time.perf_counter(), _children_cpu()
-    child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     process, peak = psutil.Process(child.pid), 0
     while child.poll() is None:
         peak = max(peak, tree_rss(process))
@@ -58,9 +72,9 @@ def measure(args: list[str]) -> dict:
             "stderr_tail": err.strip().splitlines()[-5:]}
 
 
-def report(dataset: Path | None, out: Path, workers: int) -> dict:
+def report(dataset: Path | None, out: Path, workers: int, state: Path) -> dict:
     args = [*MDCNB, "report", "--out", str(out), "--workers", str(workers)]
-    figures = measure(args + (["--dataset", str(dataset)] if dataset else []))
+    figures = measure(args + (["--dataset", str(dataset)] if dataset else []), state)
     index = Path(figures["stdout"][0]) if figures["stdout"][0].endswith("index.html") else None
     if index and index.exists():
         figures["pages_mb"] = {p.name: round(p.stat().st_size / 2**20, 2) for p in sorted(index.parent.glob("*.html"))}
@@ -71,13 +85,13 @@ def report(dataset: Path | None, out: Path, workers: int) -> dict:
 
 def verdict(name: str, figures: dict) -> str:
     pages = figures.get("pages_mb", {})
+    target, memory = TARGETS[name], MEMORY_GB.get(name)
     checks = [f"exit {figures['exit']}",
-              f"wall {figures['wall_s']} s (target < {TARGETS[name]:.0f} s): "
-              f"{'ok' if figures['wall_s'] < TARGETS[name] else 'OVER'}",
+              f"wall {figures['wall_s']} s (target < {target:.0f} s): {'ok' if figures['wall_s'] < target else 'OVER'}",
               f"CPU {figures['cpu_s']} s",
               f"peak memory {figures['peak_rss_mb']} MB"
-              + (f" (target < {MAX_MEMORY_GB:.0f} GB): "
-                 f"{'ok' if figures['peak_rss_mb'] < MAX_MEMORY_GB * 1024 else 'OVER'}" if name == "large" else ""),
+              + (f" (target ≤ {memory:g} GB): {'ok' if figures['peak_rss_mb'] <= memory * 1024 else 'OVER'}"
+                 if memory else ""),
               f"largest page {max(pages.values(), default=0)} MB (target < {MAX_PAGE_MB} MB): "
               f"{'ok' if max(pages.values(), default=0) < MAX_PAGE_MB else 'OVER'}"]
     return f"{name}: " + "; ".join(checks)
@@ -87,15 +101,19 @@ def record(results: dict[str, dict]) -> None:
     """The README's rows (benchmarks/_results.py): the report at 2,000 subscriptions (when run), and the sample's."""
     from _results import write
 
-    rows = {"large": ("report.large", None, None), "sample": ("report.sample", "report on the sample", "< 60 s")}
+    weekly = " (weekly: after `mdcnb pull` cached its tables and stored its week)"
+    rows = {"large": ("report.large", None, None, weekly),
+            "large_first": ("report.large_first", "first report of a new 2,000-subscription dataset (tables "
+                            "normalised from JSON, week stored)", "< 600 s, < 4 GB", ""),
+            "sample": ("report.sample", "report on the sample", "< 60 s", "")}
     figures = []
-    for name, (id, label, target) in rows.items():
+    for name, (id, label, target, how) in rows.items():
         f = results.get(name)
         if f is None or f["exit"] != 0:
             continue
         figure = {"id": id, "value": f["wall_s"], "unit": "s", "peak_rss_mb": f["peak_rss_mb"],
                   "text": f"{f['wall_s']:.0f} s wall ({f['cpu_s']:.0f} s CPU), {f['peak_rss_mb'] / 1024:.2f} GB "
-                          "peak memory of the process tree"}
+                          f"peak memory of the process tree{how}"}
         figures.append(figure if label is None else {**figure, "measure": label, "target": target})
     write(__file__, figures)
 
@@ -109,7 +127,7 @@ def main() -> int:
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="mdcnb-bench-") as tmp:
-        results["sample"] = report(None, Path(tmp) / "sample-reports", args.workers)
+        results["sample"] = report(None, Path(tmp) / "sample-reports", args.workers, Path(tmp) / "sample-state")
         print(json.dumps({"sample": results["sample"]}, indent=1), flush=True)
         if not args.skip_large:
             dataset = args.large
@@ -117,8 +135,9 @@ def main() -> int:
                 dataset = Path(tmp) / "large"
                 generated = measure([*MDCNB, "sample", "--out", str(dataset), "--scale", args.scale, "--plain"])
                 print(json.dumps({"generate_large": generated}, indent=1), flush=True)
-            results["large"] = report(dataset, Path(tmp) / "large-reports", args.workers)
-            print(json.dumps({"large": results["large"]}, indent=1), flush=True)
+            for name in ("large_first", "large"):  # the same state: the second run finds what the first one left
+                results[name] = report(dataset, Path(tmp) / f"{name}-reports", args.workers, Path(tmp) / "large-state")
+                print(json.dumps({name: results[name]}, indent=1), flush=True)
             if args.large is None:
                 shutil.rmtree(dataset, ignore_errors=True)
     for name, figures in results.items():
