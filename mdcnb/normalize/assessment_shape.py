@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from mdcnb.normalize.chunked import Envelope
 from mdcnb.normalize.common import MAX_DEPTH, RecordError
 
 NULL = msgspec.Raw(b"null")
@@ -50,23 +51,9 @@ class Properties(msgspec.Struct, forbid_unknown_fields=True):
     additionalData: Any = msgspec.UNSET  # its presence matters: it may name the resource type
 
 
-class Record(msgspec.Struct, forbid_unknown_fields=True):
+class Record(Envelope, forbid_unknown_fields=True):
     id: str
     properties: Properties
-    name: str | None = None
-    subscriptionId: str | None = None
-    type: str | None = None  # the rest: not read
-    tenantId: str | None = None
-    kind: str | None = None
-    location: str | None = None
-    resourceGroup: str | None = None
-    managedBy: str | None = None
-    sku: None = None  # (null in Resource Graph's securityresources)
-    plan: None = None
-    tags: None = None
-    identity: None = None
-    zones: None = None
-    extendedLocation: None = None
 
 
 _DECODER = msgspec.json.Decoder(Record)

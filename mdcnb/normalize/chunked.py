@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import orjson
 
@@ -29,6 +30,26 @@ Item = tuple[int, Any, bytes, tuple[Skip, ...]]
 
 # A plain chunk -> its columns, its ids entered into `seen`; `NotPlain` for a chunk the per-row path must read.
 Columns = Callable[[list[Item], dict[str, int | str]], dict[str, Any]]
+
+
+class Envelope(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The fields of the ARM resource envelope a plain record may carry beside its `id` and `properties` (a REST
+    list item or a Resource Graph `securityresources` row): the readers' record structs add what they read."""
+
+    name: str | None = None
+    subscriptionId: str | None = None
+    type: str | None = None  # the rest: not read
+    tenantId: str | None = None
+    kind: str | None = None
+    location: str | None = None
+    resourceGroup: str | None = None
+    managedBy: str | None = None
+    sku: None = None  # (null in Resource Graph's securityresources)
+    plan: None = None
+    tags: None = None
+    identity: None = None
+    zones: None = None
+    extendedLocation: None = None
 
 
 class NotPlain(Exception):

@@ -24,7 +24,7 @@ import msgspec
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.normalize.chunked import Item, NotPlain, PerRow, read_chunks
+from mdcnb.normalize.chunked import Envelope, Item, NotPlain, PerRow, read_chunks
 from mdcnb.normalize.common import RecordError, canonical, subscription_of, text, to_int
 from mdcnb.normalize.posture import COMPLIANCE_STATES, compliance_id
 from mdcnb.sources.dataset import Skip
@@ -45,23 +45,9 @@ class Properties(msgspec.Struct, forbid_unknown_fields=True):
     unsupportedAssessments: int | None = None
 
 
-class Record(msgspec.Struct, forbid_unknown_fields=True):
+class Record(Envelope, forbid_unknown_fields=True):
     id: str
     properties: Properties | None = None
-    name: str | None = None  # the rest: not read
-    type: str | None = None
-    tenantId: str | None = None
-    kind: str | None = None
-    location: str | None = None
-    resourceGroup: str | None = None
-    subscriptionId: str | None = None
-    managedBy: str | None = None
-    sku: None = None  # (null in Resource Graph's securityresources)
-    plan: None = None
-    tags: None = None
-    identity: None = None
-    zones: None = None
-    extendedLocation: None = None
 
 
 _DECODER = msgspec.json.Decoder(Record)
