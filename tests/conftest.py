@@ -44,3 +44,29 @@ def sample_report():
     result = run_report(ReportOptions(out=REPORT_ROOT), log=lambda *a, **k: None)
     assert result.ok, [n.failure() for n in result.notebooks if not n.ok]
     return result
+
+
+@pytest.fixture
+def chunk_counter(monkeypatch):
+    """`count(module)`: from then on, the chunks a columnar reader's `_columns` reads (`columnar`) and those it leaves
+    to the per-row path (`per_row`, by raising `NotPlain`) are counted in the dict it returns; a test checks with it
+    that the columnar path really ran."""
+    from mdcnb.normalize.chunked import NotPlain
+
+    def count(module) -> dict[str, int]:
+        counts = {"columnar": 0, "per_row": 0}
+        read = module._columns
+
+        def counted(*args):
+            try:
+                columns = read(*args)
+            except NotPlain:
+                counts["per_row"] += 1
+                raise
+            counts["columnar"] += 1
+            return columns
+
+        monkeypatch.setattr(module, "_columns", counted)
+        return counts
+
+    return count

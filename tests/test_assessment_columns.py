@@ -21,22 +21,9 @@ RG = f"/subscriptions/{SUB.upper()}/resourceGroups/RG"
 
 
 @pytest.fixture
-def columnar_chunks(monkeypatch):
+def columnar_chunks(chunk_counter):
     """Counts the chunks the columnar path reads (and those it leaves to the per-row path)."""
-    counts = {"columnar": 0, "per_row": 0}
-    read = assessment_columns._columns
-
-    def counted(*args):
-        try:
-            columns = read(*args)
-        except assessment_columns.NotPlain:
-            counts["per_row"] += 1
-            raise
-        counts["columnar"] += 1
-        return columns
-
-    monkeypatch.setattr(assessment_columns, "_columns", counted)
-    return counts
+    return chunk_counter(assessment_columns)
 
 
 def _both(dataset: Path) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:

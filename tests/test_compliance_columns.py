@@ -9,7 +9,6 @@ import pytest
 from azure_examples import dataset_from
 
 from mdcnb.normalize import compliance_columns, normalise_dataset
-from mdcnb.normalize.chunked import NotPlain
 from mdcnb.sources.dataset import default_dataset
 
 SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
@@ -17,23 +16,10 @@ STANDARDS = f"/subscriptions/{SUB.upper()}/providers/Microsoft.Security/regulato
 
 
 @pytest.fixture
-def chunks(monkeypatch):
-    """Counts the chunks the columnar path reads (and those it leaves to the per-row path)."""
-    counts = {"columnar": 0, "per_row": 0}
-    read = compliance_columns._columns
-
-    def counted(*args):
-        try:
-            columns = read(*args)
-        except NotPlain:
-            counts["per_row"] += 1
-            raise
-        counts["columnar"] += 1
-        return columns
-
-    monkeypatch.setattr(compliance_columns, "_columns", counted)
+def chunks(chunk_counter, monkeypatch):
+    """Counts the chunks the columnar path reads (and those it leaves to the per-row path), three lines a chunk."""
     monkeypatch.setattr("mdcnb.normalize.chunked.CHUNK", 3)
-    return counts
+    return chunk_counter(compliance_columns)
 
 
 def _assessment(n: int, state: str = "failed", **props) -> dict:

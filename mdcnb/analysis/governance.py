@@ -250,14 +250,12 @@ def score_held_up(tables: Tables, exemption_frame: pd.DataFrame, *, environments
     columns = exemption_columns(tables) if len(exemption_frame) else None
     rows = []
     for _, exemption in exemption_frame.iterrows():
-        ids = set(tables.assessments["assessment_id"][exempted(columns, exemption)])
-        drop = 0.0
-        if ids:
-            exempt = tables.assessments["assessment_id"].isin(ids).to_numpy(dtype=bool)
-            drop = round(baseline - _recomputed_percentage(tables, scope_table, resources, exempt), 2)
+        exempt = exempted(columns, exemption)  # assessment ids are unique: a mask of rows is one of ids
+        count = int(exempt.sum())
+        drop = round(baseline - _recomputed_percentage(tables, scope_table, resources, exempt), 2) if count else 0.0
         rows.append({"name": exemption["name"], "category": exemption["category"],
                      "expires_on": exemption["expires_on"], "days_left": exemption["days_left"],
-                     "scope_type": exemption["scope_type"], "assessments": len(ids), "score_now": now,
+                     "scope_type": exemption["scope_type"], "assessments": count, "score_now": now,
                      "score_without": round(now - drop, 2), "held_up": drop})
     return pd.DataFrame(rows, columns=["name", "category", "expires_on", "days_left", "scope_type", "assessments",
                                        "score_now", "score_without", "held_up"])

@@ -18,16 +18,8 @@ import numpy as np
 import pandas as pd
 
 MIN_ROWS = 5_000          # below this pandas is quick enough, and writes the table itself
-_QUOTE = frozenset(',"\r\n')
-_QUOTE_PATTERN = '[,"\r\n]'   # a field holding one of `_QUOTE` is quoted
+_QUOTED = '[,"\r\n]'   # a field holding one of these is quoted, its quotes doubled (the csv writer's QUOTE_MINIMAL)
 LINE_END = "\r\n"
-
-
-def _field(text: str) -> str:
-    """`text` as the `csv` writer writes a field of a row of several (QUOTE_MINIMAL, doubled quotes)."""
-    if _QUOTE.isdisjoint(text):
-        return text
-    return '"' + text.replace('"', '""') + '"'
 
 
 def _text_fields(column: pd.Series) -> list[str] | None:
@@ -41,8 +33,8 @@ def _text_fields(column: pd.Series) -> list[str] | None:
     if len(values) and pd.api.types.infer_dtype(values, skipna=False) != "string":
         return None
     fields = np.append(distinct.astype(object), "")
-    quoted = np.flatnonzero(values.str.contains(_QUOTE_PATTERN, regex=True).to_numpy(dtype=bool))
-    fields[quoted] = [_field(value) for value in distinct[quoted]]  # only these need the csv writer's quoting
+    quoted = np.flatnonzero(values.str.contains(_QUOTED, regex=True).to_numpy(dtype=bool))
+    fields[quoted] = ('"' + values.iloc[quoted].str.replace('"', '""', regex=False) + '"').to_numpy(dtype=object)
     return fields[codes].tolist()
 
 

@@ -78,26 +78,42 @@ def cache_key(dataset: Path) -> str | None:
     if sum(p.stat().st_size for p in files) < MIN_BYTES:
         return None
     digest = hashlib.sha256(_code_digest().encode())
-    hashes = _known_hashes()
+    hashes = read_memo(HASHES)
     for path in files:
         digest.update(f"{path.name}:{_content_digest(path, hashes)}".encode())
-    _remember(hashes)
+    write_memo(HASHES, hashes)
     return digest.hexdigest()[:32]
 
 
-def _known_hashes() -> dict[str, list[Any]]:
+def file_signature(path: Path) -> list[int]:
+    """What changes whenever a file's content may have: its size, modification and change times and inode (a user
+    cannot set the change time back), so a hash remembered with it is still the file's."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def read_memo(name: str) -> dict[str, Any]:
+    """A JSON memo of hashes kept in the cache directory; empty when missing or unreadable (it only saves work)."""
     try:
-        known = orjson.loads((cache_dir() / HASHES).read_bytes())
+        known = orjson.loads((cache_dir() / name).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return {}
     return known if isinstance(known, dict) else {}
 
 
-def _content_digest(path: Path, known: dict[str, list[Any]]) -> str:
+def write_memo(name: str, memo: dict[str, Any]) -> None:
+    """Replace a memo of `read_memo` (owner-only, atomically); a cache directory that cannot be written is passed
+    over."""
+    try:
+        _private_file(cache_dir() / name, orjson.dumps(memo))
+    except OSError:
+        return
+
+
+def _content_digest(path: Path, known: dict[str, Any]) -> str:
     """The SHA-256 of a file, hashed again only when its size, times or inode changed since it was last hashed."""
-    stat = path.stat()
     where = str(path.resolve())
-    signature = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    signature = file_signature(path)
     entry = known.get(where)
     if isinstance(entry, list) and entry[:4] == signature:
         return str(entry[4])
@@ -107,13 +123,6 @@ def _content_digest(path: Path, known: dict[str, list[Any]]) -> str:
             digest.update(block)
     known[where] = [*signature, digest.hexdigest()]
     return digest.hexdigest()
-
-
-def _remember(hashes: dict[str, list[Any]]) -> None:
-    try:
-        _private_file(cache_dir() / HASHES, orjson.dumps(hashes))
-    except OSError:
-        return
 
 
 def _private_file(path: Path, data: bytes) -> None:

@@ -22,8 +22,8 @@ def score_explorer(snapshot: Snapshot, *, environments: Sequence[str] = (), subs
     severities and the unhealthy count, while the score and its controls count every severity, as MDC's do (their
     titles say so). The join of controls to assessments is made once; a change masks and sums its rows."""
     tables = snapshot.tables
-    present_severities = set(tables.assessments["severity"].dropna().unique())  # not a set of a million cells
-    severities = [s for s in score_detail.SEVERITIES if s in present_severities]
+    found = present(tables.assessments["severity"].unique())  # its distinct values, not a million cells
+    severities = [s for s in score_detail.SEVERITIES if s in found]
     panel = FilterPanel(environments=present(tables.secure_scores["environment"]), scopes=scope_options(tables),
                         severities=severities, defaults=Filters(environments=tuple(environments),
                                                                 scopes=tuple(subscriptions), accounts=tuple(accounts)))
