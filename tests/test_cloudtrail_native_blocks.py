@@ -1,7 +1,7 @@
 """The native reader's fast paths at their edges: a string's end, escape, multibyte UTF-8 sequence, control character
-or invalid byte at every position around the 16- and 32-byte blocks its string loop tests at once (and in the
-bytes near the end of the text, tested one by one), and the hashed lookup of known keys against names one byte
-away from them. Expected values are the json module's (`assert_exact`) or written by hand."""
+or invalid byte at every position around the 16-byte blocks its string loop tests at once (SSE2; and in the bytes
+near the end of the text, tested one by one), and the lookup of known keys against names one byte away from them.
+Expected values are the json module's (`assert_exact`) or written by hand."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from test_cloudtrail_native import WHEN, assert_exact, both_readers, odd_records
 
 from mdcnb.normalize.cloudtrail import _jsonscan
 
-POSITIONS = range(0, 70)  # the block boundaries at 16, 32, 48 and 64 bytes from a string's start, and either side
+POSITIONS = range(0, 70)  # the block boundaries at 16, 32, 48 and 64 bytes from a string's start, either side
 # What may stop the string loop, as a text and as it must be written: escaped (ensure_ascii) or as UTF-8 bytes.
 STOPS = [("escaped-quote", '"', True), ("escaped-backslash", "\\", True), ("escaped-e-acute", "\u00e9", True),
          ("escaped-pair", "\U0001f680", True), ("utf8-2", "\u00e9", False), ("utf8-3", "\u8cc7", False),

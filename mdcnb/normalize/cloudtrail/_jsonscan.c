@@ -40,12 +40,9 @@ enum { K_NULLABLE, K_TEXT, K_HOUR, K_ID, K_BOOL, K_IDENTITY, K_CONTEXT, K_ISSUER
 typedef struct { const char *name; size_t len; int kind; int slot; } Key;
 #define KEY(name, kind, slot) {name, sizeof(name) - 1, kind, slot}
 
-/* A level's keys, found by a hash of a name's length and first and last eight bytes (`key_slot`): one probe and
-   at most one comparison per member, in place of a loop over the keys of its length, whose exits were a sixth of
-   the scan's mispredicted branches (callgrind's model). `index_keys` picks a multiplier under which a level's keys
-   do not share a slot. */
-#define KEY_SLOTS 64
-typedef struct { const Key *keys; uint64_t multiplier; uint8_t slot[KEY_SLOTS]; /* key index + 1, 0: none */ } KeyTable;
+/* A level's keys and, per name length, the bit set of those with that length (filled in by index_keys). */
+#define MAX_KEY_CHARS 32
+typedef struct { const Key *keys; uint16_t by_len[MAX_KEY_CHARS]; } KeyTable;
 
 static const Key RECORD_KEYS[] = {
     KEY("eventTime", K_HOUR, F_HOUR), KEY("readOnly", K_BOOL, -1), KEY("userIdentity", K_IDENTITY, -1),
@@ -61,8 +58,12 @@ static const Key CONTEXT_KEYS[] = {KEY("sessionIssuer", K_ISSUER, -1), {NULL, 0,
 static const Key ISSUER_KEYS[] = {KEY("arn", K_TEXT, F_ISSUER), {NULL, 0, 0, 0}};
 static const Key PARAMS_KEYS[] = {
     KEY("roleArn", K_TEXT, F_ROLE_ARN), KEY("roleSessionName", K_TEXT, F_SESSION), {NULL, 0, 0, 0}};
-static KeyTable RECORD = {RECORD_KEYS}, IDENTITY = {IDENTITY_KEYS}, CONTEXT = {CONTEXT_KEYS}, ISSUER = {ISSUER_KEYS},
-                PARAMS = {PARAMS_KEYS};
+static KeyTable RECORD = {RECORD_KEYS, {0}}, IDENTITY = {IDENTITY_KEYS, {0}}, CONTEXT = {CONTEXT_KEYS, {0}},
+                ISSUER = {ISSUER_KEYS, {0}}, PARAMS = {PARAMS_KEYS, {0}};
+
+static void index_keys(KeyTable *table) {
+    for (unsigned i = 0; table->keys[i].name; i++) table->by_len[table->keys[i].len] |= (uint16_t)(1u << i);
+}
 
 /* A growable array of fixed-size items. */
 typedef struct { char *data; size_t n, cap, item; } Vec;
@@ -128,33 +129,18 @@ static void init_stop(void) {
     for (int c = 0; c < 256; c++) STOP[c] = (c == '"' || c == '\\' || c < 0x20 || c >= 0x80);
 }
 
-#if defined(__SSE2__)
-/* One bit per byte of p[0:16] that ends the fast loop inside a string (as STOP). */
-ALWAYS_INLINE unsigned stop_bits(const unsigned char *p) {
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    __m128i x = _mm_loadu_si128((const __m128i *)p);
-    /* signed: bytes from 0x80 up are negative, so "< 0x20" also finds non-ASCII */
-    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-                               _mm_cmplt_epi8(x, space));
-    return (unsigned)_mm_movemask_epi8(hit);
-}
-#endif
-
 /* The first quote, backslash, control character or non-ASCII byte from p on (end if none). This and read_string
-   are inlined into their callers: most of a file's bytes are in strings, and a call per string cost 9 %. 32 bytes
-   are tested before each branch: most strings end within them, so the branch that leaves the loop is taken the
-   first time far more often than with 16 (with the hashed keys, a quarter fewer mispredicted branches in the scan,
-   by callgrind's model, for 2 % more instructions). */
+   are inlined into their callers: most of a file's bytes are in strings, and a call per string cost 9 %. */
 ALWAYS_INLINE const unsigned char *string_stop(const unsigned char *p, const unsigned char *end) {
 #if defined(__SSE2__)
-    for (; end - p >= 32; p += 32) {
-        uint32_t bits = stop_bits(p) | stop_bits(p + 16) << 16;
-        if (bits) return p + __builtin_ctz(bits);
-    }
-    if (end - p >= 16) {
-        unsigned bits = stop_bits(p);
-        if (bits) return p + __builtin_ctz(bits);
-        p += 16;
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    for (; end - p >= 16; p += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        /* signed: bytes from 0x80 up are negative, so "< 0x20" also finds non-ASCII */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                                   _mm_cmplt_epi8(x, space));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) return p + __builtin_ctz((unsigned)mask);
     }
 #endif
     while (p < end && !STOP[*p]) p++;
@@ -190,39 +176,6 @@ ALWAYS_INLINE uint64_t tail_word(const unsigned char *p, size_t n) {
     }
     if (n) lo = (uint32_t)p[0] | (uint32_t)p[n / 2] << 8 | (uint32_t)p[n - 1] << 16;
     return lo;
-}
-
-/* The slot of the name p[0:n] in a KeyTable hashed with `multiplier`: from its length and its first and last (up
-   to) eight bytes, read in at most four loads. */
-ALWAYS_INLINE size_t key_slot(uint64_t multiplier, const unsigned char *p, size_t n) {
-    uint64_t x = tail_word(p, n);
-    if (n >= 8) {
-        uint64_t head, tail;
-        memcpy(&head, p, 8);
-        memcpy(&tail, p + n - 8, 8);
-        x = head ^ tail * 0xBF58476D1CE4E5B9ULL;
-    }
-    return (size_t)(((x ^ n) * multiplier) >> 58) & (KEY_SLOTS - 1);
-}
-
-/* Fill in `table`'s slots with the first multiplier (odd, from a fixed sequence) that gives each key its own; BAIL
-   if none of the first thousand does (keys alike in their length and first and last eight bytes). */
-static int index_keys(KeyTable *table) {
-    uint64_t m = 0x9E3779B97F4A7C15ULL;
-    for (int tries = 0; tries < 1000; tries++, m += 0x2545F4914F6CDD1EULL) { /* an even step: m stays odd */
-        memset(table->slot, 0, sizeof(table->slot));
-        unsigned i = 0;
-        for (; table->keys[i].name; i++) {
-            uint8_t *slot = &table->slot[key_slot(m, (const unsigned char *)table->keys[i].name, table->keys[i].len)];
-            if (*slot) break;
-            *slot = (uint8_t)(i + 1);
-        }
-        if (!table->keys[i].name) {
-            table->multiplier = m;
-            return OK;
-        }
-    }
-    return BAIL;
 }
 
 /* a[0:n] == b[0:n], eight bytes at a time, the last eight (overlapping) or a shorter text in one `tail_word` (the
@@ -633,11 +586,14 @@ static int read_object(Scan *s, const KeyTable *keys, unsigned required, Row *ro
             return BAIL;
         if ((rc = decoded(s, &start, &len, flags))) return rc; /* an escaped key may spell a known one */
         const Key *key = NULL;
-        unsigned bit = 0, i = keys->slot[key_slot(keys->multiplier, start, len)];
-        const Key *named = i ? &keys->keys[i - 1] : NULL; /* the only known key that may have this name */
-        if (named && named->len == len && same_bytes((const unsigned char *)named->name, start, len)) {
-            key = named;
-            bit = 1u << (i - 1);
+        unsigned bit = 0;
+        for (unsigned same_len = len < MAX_KEY_CHARS ? keys->by_len[len] : 0; same_len; same_len &= same_len - 1) {
+            unsigned i = (unsigned)__builtin_ctz(same_len);
+            if (same_bytes((const unsigned char *)keys->keys[i].name, start, len)) {
+                key = &keys->keys[i];
+                bit = 1u << i;
+                break;
+            }
         }
         if (key) {
             if (seen & bit) return BAIL;
@@ -1047,11 +1003,7 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_jsonscan", NULL, -1
 PyMODINIT_FUNC PyInit__jsonscan(void) {
     init_stop();
     KeyTable *tables[] = {&RECORD, &IDENTITY, &CONTEXT, &ISSUER, &PARAMS};
-    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-        if (index_keys(tables[i])) {
-            PyErr_SetString(PyExc_RuntimeError, "_jsonscan: two known keys share every hash slot");
-            return NULL;
-        }
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) index_keys(tables[i]);
     if (PyType_Ready(&SCANNER_TYPE) < 0 || PyType_Ready(&IDSET_TYPE) < 0) return NULL;
     PyObject *m = PyModule_Create(&MODULE);
     if (m && (PyModule_AddObjectRef(m, "Scanner", (PyObject *)&SCANNER_TYPE) < 0 ||
