@@ -20,10 +20,12 @@ Headlines and unreadable records are recorded in the notebook's own outputs (`HE
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import numbers
 import re
 import zipfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from IPython.display import HTML, display
 
 from mdcnb.measures import registry
 from mdcnb.measures.registry import Filters
-from mdcnb.report.csv_columns import columnwise_csv
+from mdcnb.report.csv_columns import columnwise_parts
 from mdcnb.report.table_html import html_table
 from mdcnb.snapshot import Options, Snapshot, load, skipped
 from mdcnb.sources.dataset import default_dataset
@@ -80,12 +82,18 @@ def csv_text(df: pd.DataFrame) -> str:
     """The CSV every writer of mdcnb uses: `csv_ready` cells, text that a spreadsheet would run as a formula
     neutralised (`formula_safe`; number columns stay numbers), rows ending in CRLF (RFC 4180) so that a carriage
     return inside a value is quoted rather than read as a row break (which would start a row with what follows)."""
+    return "".join(csv_parts(df))
+
+
+def csv_parts(df: pd.DataFrame) -> Iterator[str]:
+    """`csv_text(df)` in consecutive pieces: a big table's a few thousand rows at a time (`columnwise_parts`,
+    the same bytes, built column by column), any other table whole."""
     out = csv_ready(df)
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
             out[column] = _formula_safe_column(out[column])
-    columnwise = columnwise_csv(out)  # a big table: the same bytes, built column by column
-    return columnwise if columnwise is not None else out.to_csv(index=False, lineterminator="\r\n")
+    parts = columnwise_parts(out)
+    return parts if parts is not None else iter([out.to_csv(index=False, lineterminator="\r\n")])
 
 
 def _formula_safe_column(column: pd.Series) -> pd.Series:
@@ -123,17 +131,26 @@ def note_text(value: Any) -> str:
 def write_csv(df: pd.DataFrame, path: Path, *, zip_over: int | None = None) -> Path:
     """Write `csv_text(df)` at `path` as bytes (its CRLF rows kept as they are), or, when it is larger than
     `zip_over` bytes, as `path` + `.zip` holding that one CSV (Windows and macOS open a zip natively;
-    `pandas.read_csv` reads it as is) and no plain copy. Returns the file written."""
-    text = csv_text(df).encode("utf-8")
+    `pandas.read_csv` reads it as is) and no plain copy. Returns the file written. The text is written piece by
+    piece (`csv_parts`): a big table's CSV is never whole in memory, nor its bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     zipped = path.with_name(path.name + ".zip")
-    written, other = (zipped, path) if zip_over is not None and len(text) > zip_over else (path, zipped)
+    parts = (part.encode("utf-8") for part in csv_parts(df))
+    head, size = [], 0
+    for data in parts:  # the pieces held until the text is known to be larger than zip_over
+        head.append(data)
+        size += len(data)
+        if zip_over is not None and size > zip_over:
+            break
+    written, other = (zipped, path) if zip_over is not None and size > zip_over else (path, zipped)
     other.unlink(missing_ok=True)      # an earlier run of this week may have written the other form
     if written is path:
-        path.write_bytes(text)
-    else:
-        with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=CSV_ZIP_LEVEL) as archive:
-            archive.writestr(path.name, text)
+        path.write_bytes(b"".join(head))
+        return written
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=CSV_ZIP_LEVEL) as archive, \
+            archive.open(path.name, "w") as member:
+        for data in itertools.chain(head, parts):
+            member.write(data)
     return written
 
 
