@@ -9,6 +9,7 @@ from azure_examples import dataset_from, example_items
 from builders import assessment, metadata, score_control, secure_score, subscription_records
 
 from mdcnb.analysis import compliance, score
+from mdcnb.analysis.columns import per_value
 from mdcnb.cli import main
 from mdcnb.tables import Tables, load_tables
 
@@ -262,6 +263,6 @@ def test_per_value_transforms_each_distinct_value_once():
         return values.str.lower()
 
     column = pd.Series(pd.array(["Healthy", "UNHEALTHY", None, "Healthy"], dtype="string"), index=[5, 6, 7, 8])
-    out = score.per_value(column, lower)
+    out = per_value(column, lower)
     assert seen == [["Healthy", "UNHEALTHY"]]
     assert out.tolist() == ["healthy", "unhealthy", pd.NA, "healthy"] and out.index.tolist() == [5, 6, 7, 8]

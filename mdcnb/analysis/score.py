@@ -13,13 +13,14 @@ numbers. Filters are arguments.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mdcnb.analysis.columns import per_value
 from mdcnb.tables import Tables
 
 SCOPE_COLUMNS = ["scope_id", "scope_type", "name", "environment", "subscription_id", "account", "current", "max",
@@ -171,15 +172,6 @@ def controls(tables: Tables, scope_table: pd.DataFrame | None = None) -> pd.Data
 
 
 # ---------------------------------------------------------------- recomputation from the assessments
-
-def per_value(column: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """`transform(column)` (an element-wise text operation) worked out once per distinct value and spread to the
-    rows: a million assessments repeat a few thousand subscriptions or three states, and each new string made per
-    row took memory (about 100 MB for the scope ids of 2,000 subscriptions' assessments); missing cells stay NA."""
-    codes, distinct = pd.factorize(column)
-    done = transform(pd.Series(distinct, dtype=column.dtype))
-    return pd.Series(done.array.take(codes, allow_fill=True), index=column.index, name=column.name)
-
 
 def assessment_scope(assessments: pd.DataFrame) -> pd.Series:
     """The secure-score scope an assessment counts in: its native connector, else its subscription."""

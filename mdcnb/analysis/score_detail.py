@@ -12,7 +12,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from mdcnb.analysis.score import aggregate_percentage, assessment_scope, controls, per_value
+from mdcnb.analysis.columns import per_value
+from mdcnb.analysis.score import aggregate_percentage, assessment_scope, controls
 from mdcnb.tables import Tables
 
 SEVERITIES = ("Critical", "High", "Medium", "Low")
