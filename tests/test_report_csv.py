@@ -146,3 +146,14 @@ def test_writing_a_big_tables_csv_never_holds_its_whole_text():
     done = subprocess.run([sys.executable, "-c", _CSV_PEAK], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 90, f"writing took {done.stdout.strip()} MB more"
+
+
+def test_cells_sharing_one_list_or_dict_become_one_string():
+    """Worked by hand: `a; b` and `{"k": 1}`, made once for the cells that share the object (the tables share equal
+    lists: 67,000 lists of resources for 126,000 failing assessments), and an equal list of its own as equal text."""
+    shared, info = ["a", "b"], {"k": 1}
+    df = pd.DataFrame({"resources": [shared, shared, ["a", "b"], None], "extra": [info, None, info, "x"]})
+    out = csv_ready(df)
+    assert out["resources"][:3].tolist() == ["a; b", "a; b", "a; b"] and pd.isna(out["resources"][3])
+    assert out["extra"][[0, 2, 3]].tolist() == ['{"k": 1}', '{"k": 1}', "x"] and pd.isna(out["extra"][1])
+    assert out["resources"][0] is out["resources"][1] and out["extra"][0] is out["extra"][2]
