@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mdcnb.analysis.columns import per_value
 from mdcnb.tables import Tables
 
 SCOPE_COLUMNS = ["scope_id", "scope_type", "name", "environment", "subscription_id", "account", "current", "max",
@@ -174,7 +175,8 @@ def controls(tables: Tables, scope_table: pd.DataFrame | None = None) -> pd.Data
 
 def assessment_scope(assessments: pd.DataFrame) -> pd.Series:
     """The secure-score scope an assessment counts in: its native connector, else its subscription."""
-    return assessments["connector_id"].fillna("/subscriptions/" + assessments["subscription_id"])
+    subscription_scope = per_value(assessments["subscription_id"], lambda s: "/subscriptions/" + s)
+    return assessments["connector_id"].fillna(subscription_scope)
 
 
 def assessment_counts(tables: Tables) -> pd.DataFrame:
@@ -207,7 +209,8 @@ def control_resources(tables: Tables) -> ControlResources:
     keys["pair"] = keys.groupby(["scope_id", "control_id"], sort=False).ngroup()
     pairs = keys.drop_duplicates("pair").sort_values("pair")[["scope_id", "control_id"]].reset_index(drop=True)
     assessed = tables.assessments
-    status = assessed["status"].str.lower().map(_STATUS_RANK).fillna(-1).to_numpy(dtype=np.int64)
+    status = per_value(assessed["status"], lambda s: s.str.lower().map(_STATUS_RANK)).fillna(-1).to_numpy(
+        dtype=np.int64)
     resource = pd.factorize(assessed["resource_id"])[0]
     assessed = pd.DataFrame({"scope_id": assessment_scope(assessed), "assessment_key": assessed["assessment_key"],
                              "resource": resource, "rank": status, "row": np.arange(len(assessed))})[

@@ -4,7 +4,8 @@ pandas hands every cell to Python's `csv` writer (about 7 s for the 340,000 rows
 newly unhealthy recommendations). Here a text column's cells are made fields once per distinct value (quoted as
 the `csv` writer's QUOTE_MINIMAL quotes them: a field holding a comma, a double quote, CR or LF is enclosed in double
 quotes, its double quotes doubled; the caller has already neutralised formulas, `page.csv_text`), a column of any
-other dtype (numbers, booleans, times) is written by pandas alone, and the rows are joined. `columnwise_csv`
+other dtype (numbers, booleans, times) is written by pandas alone, and the rows are joined, `PART_ROWS` at a time
+(`columnwise_parts`: a writer then holds one piece, not the whole text and its bytes). `columnwise_csv`
 answers None for a frame it does not cover (few rows, one column, categoricals, cells of mixed types), which the
 caller writes with pandas as before.
 """
@@ -13,11 +14,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
 MIN_ROWS = 5_000          # below this pandas is quick enough, and writes the table itself
+# rows joined at a time: a 340,000-row table's text (about 120 MB, then as much again encoded) is never whole
+PART_ROWS = 20_000
 _QUOTED = '[,"\r\n]'   # a field holding one of these is quoted, its quotes doubled (the csv writer's QUOTE_MINIMAL)
 LINE_END = "\r\n"
 
@@ -49,6 +53,13 @@ def _pandas_fields(column: pd.Series) -> list[str] | None:
 def columnwise_csv(frame: pd.DataFrame) -> str | None:
     """`frame.to_csv(index=False, lineterminator=CRLF)` built column by column; None when the frame is not one this
     covers (the caller then writes it with pandas)."""
+    parts = columnwise_parts(frame)
+    return None if parts is None else "".join(parts)
+
+
+def columnwise_parts(frame: pd.DataFrame, rows: int = PART_ROWS) -> Iterator[str] | None:
+    """`columnwise_csv` in consecutive pieces of `rows` rows (the header with the first), so that a writer holds
+    one piece at a time rather than the whole text; None when the frame is not one this covers."""
     if len(frame) < MIN_ROWS or len(frame.columns) < 2 or isinstance(frame.columns, pd.MultiIndex):
         return None
     columns = []
@@ -63,4 +74,11 @@ def columnwise_csv(frame: pd.DataFrame) -> str | None:
         columns.append(fields)
     header = io.StringIO()
     csv.writer(header, lineterminator=LINE_END).writerow(list(frame.columns))
-    return header.getvalue() + LINE_END.join(map(",".join, zip(*columns, strict=True))) + LINE_END
+    return _pieces(header.getvalue(), columns, rows)
+
+
+def _pieces(header: str, columns: list[list[str]], rows: int) -> Iterator[str]:
+    yield header
+    for start in range(0, len(columns[0]), rows):
+        cut = [fields[start:start + rows] for fields in columns]
+        yield LINE_END.join(map(",".join, zip(*cut, strict=True))) + LINE_END

@@ -19,11 +19,14 @@ Headlines and unreadable records are recorded in the notebook's own outputs (`HE
 
 from __future__ import annotations
 
+import functools
 import html
+import itertools
 import json
 import numbers
 import re
 import zipfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from IPython.display import HTML, display
 
 from mdcnb.measures import registry
 from mdcnb.measures.registry import Filters
-from mdcnb.report.csv_columns import columnwise_csv
+from mdcnb.report.csv_columns import columnwise_parts
 from mdcnb.report.table_html import html_table
 from mdcnb.snapshot import Options, Snapshot, load, skipped
 from mdcnb.sources.dataset import default_dataset
@@ -54,14 +57,24 @@ def csv_path(report_dir: Path, notebook: str, name: str) -> Path:
 
 
 def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
-    """Lists become `a; b`, dicts JSON, so the CSV reads well in a spreadsheet."""
+    """Lists become `a; b`, dicts JSON, so the CSV reads well in a spreadsheet. A list or dict object that several
+    cells share (the tables share equal lists: 126,000 failing assessments hold 67,000 lists of resources at 2,000
+    subscriptions) becomes one string, made once."""
     out = df.copy()
+    texts: dict[int, str] = {}  # id -> text: the cells stay alive in `df`, so no id is reused meanwhile
     for column in out.columns:
         if out[column].dtype == object:
-            out[column] = out[column].map(
-                lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple))
-                else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
+            out[column] = out[column].map(functools.partial(_cell_text, texts=texts))
     return out
+
+
+def _cell_text(value: Any, texts: dict[int, str]) -> Any:
+    """A list or dict cell as text (once per object, kept in `texts`); any other cell as it is."""
+    if not isinstance(value, (list, tuple, dict)):
+        return value
+    if id(value) not in texts:
+        texts[id(value)] = json.dumps(value, sort_keys=True) if isinstance(value, dict) else "; ".join(map(str, value))
+    return texts[id(value)]
 
 
 # A cell a spreadsheet would read as a formula (OWASP "CSV injection"), unless it is a plain number such as -3.5.
@@ -80,12 +93,18 @@ def csv_text(df: pd.DataFrame) -> str:
     """The CSV every writer of mdcnb uses: `csv_ready` cells, text that a spreadsheet would run as a formula
     neutralised (`formula_safe`; number columns stay numbers), rows ending in CRLF (RFC 4180) so that a carriage
     return inside a value is quoted rather than read as a row break (which would start a row with what follows)."""
+    return "".join(csv_parts(df))
+
+
+def csv_parts(df: pd.DataFrame) -> Iterator[str]:
+    """`csv_text(df)` in consecutive pieces: a big table's a few thousand rows at a time (`columnwise_parts`,
+    the same bytes, built column by column), any other table whole."""
     out = csv_ready(df)
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
             out[column] = _formula_safe_column(out[column])
-    columnwise = columnwise_csv(out)  # a big table: the same bytes, built column by column
-    return columnwise if columnwise is not None else out.to_csv(index=False, lineterminator="\r\n")
+    parts = columnwise_parts(out)
+    return parts if parts is not None else iter([out.to_csv(index=False, lineterminator="\r\n")])
 
 
 def _formula_safe_column(column: pd.Series) -> pd.Series:
@@ -123,17 +142,26 @@ def note_text(value: Any) -> str:
 def write_csv(df: pd.DataFrame, path: Path, *, zip_over: int | None = None) -> Path:
     """Write `csv_text(df)` at `path` as bytes (its CRLF rows kept as they are), or, when it is larger than
     `zip_over` bytes, as `path` + `.zip` holding that one CSV (Windows and macOS open a zip natively;
-    `pandas.read_csv` reads it as is) and no plain copy. Returns the file written."""
-    text = csv_text(df).encode("utf-8")
+    `pandas.read_csv` reads it as is) and no plain copy. Returns the file written. The text is written piece by
+    piece (`csv_parts`): a big table's CSV is never whole in memory, nor its bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     zipped = path.with_name(path.name + ".zip")
-    written, other = (zipped, path) if zip_over is not None and len(text) > zip_over else (path, zipped)
+    parts = (part.encode("utf-8") for part in csv_parts(df))
+    head, size = [], 0
+    for data in parts:  # the pieces held until the text is known to be larger than zip_over
+        head.append(data)
+        size += len(data)
+        if zip_over is not None and size > zip_over:
+            break
+    written, other = (zipped, path) if zip_over is not None and size > zip_over else (path, zipped)
     other.unlink(missing_ok=True)      # an earlier run of this week may have written the other form
     if written is path:
-        path.write_bytes(text)
-    else:
-        with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=CSV_ZIP_LEVEL) as archive:
-            archive.writestr(path.name, text)
+        path.write_bytes(b"".join(head))
+        return written
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=CSV_ZIP_LEVEL) as archive, \
+            archive.open(path.name, "w") as member:
+        for data in itertools.chain(head, parts):
+            member.write(data)
     return written
 
 
