@@ -8,14 +8,17 @@ read by orjson), so odd input gives the same rows and the same skips in the same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
 import orjson
+import pandas as pd
 
+from mdcnb.core.schema import Table
 from mdcnb.sources.dataset import Skip, Span, iter_raw_records
 
 CHUNK = 8192
@@ -102,3 +105,15 @@ def _interleaved(chunk: list[Item], skips: list[Skip]) -> Iterator[tuple[int, di
 
 def objects(values: Sequence[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
+
+
+def each(values: list[Hashable], fn: Callable[[Any], Any]) -> list[Any]:
+    """`fn` of each value, called once per distinct value."""
+    done: dict[Any, Any] = {}
+    return [done[v] if v in done else done.setdefault(v, fn(v)) for v in values]
+
+
+def frame(table: Table, pieces: list[dict[str, list[Any]]]) -> pd.DataFrame:
+    """The table of the chunks' columns (lists, or object arrays from the per-row path), typed by its contract."""
+    return table.from_columns({name: list(itertools.chain.from_iterable(piece[name] for piece in pieces))
+                               for name in table.names})
