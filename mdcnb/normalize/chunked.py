@@ -19,7 +19,7 @@ import orjson
 import pandas as pd
 
 from mdcnb.core.schema import Table
-from mdcnb.sources.dataset import Skip, Span, iter_raw_records
+from mdcnb.sources.dataset import Skip, Span, existing_record_path, iter_raw_records
 
 CHUNK = 8192
 
@@ -65,6 +65,7 @@ def read_chunks(dataset: Path, record_type: str, decode: Callable[[bytes], Any],
     """The columns of each chunk of the file, or of its `span`, and the number of records read. Plain chunks give
     what `columns` gives; the others (all of them when not `columnar`) what `per_row` gives, as object arrays."""
     seen: dict[str, int | str] = {}
+    source = str(existing_record_path(dataset, record_type))
     pieces: list[dict[str, Any]] = []
     reader: list[Skip] = []
     read = 0
@@ -78,7 +79,8 @@ def read_chunks(dataset: Path, record_type: str, decode: Callable[[bytes], Any],
             for item in items:
                 skips.extend(item[3])
         except NotPlain:
-            piece = {name: objects(values) for name, values in per_row(_interleaved(items, skips), seen).items()}
+            records = _interleaved(items, skips, source, record_type)
+            piece = {name: objects(values) for name, values in per_row(records, seen).items()}
         pieces.append(piece)
     skips.extend(reader)  # after the last record: unreadable lines, a file that ends early
     return pieces, read
@@ -96,11 +98,21 @@ def _chunks(records: Iterator[tuple[int, Any, bytes]], reader: list[Skip], size:
         yield chunk
 
 
-def _interleaved(chunk: list[Item], skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The chunk's records as the per-row path reads them (dicts), the reader's skips before each."""
+def _interleaved(chunk: list[Item], skips: list[Skip], source: str, record_type: str
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The chunk's records as the per-row path reads them (dicts), the reader's skips before each. A line msgspec
+    read but orjson refuses (text that is not UTF-8 in a part kept raw) is skipped as the reader skips it."""
     for line, record, raw, before in chunk:
         skips.extend(before)
-        yield line, record if type(record) is dict else orjson.loads(raw)
+        if type(record) is dict:
+            yield line, record
+            continue
+        try:
+            read = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            skips.append(Skip(source, f"line {line}", record_type, f"not JSON: {exc}"))
+            continue
+        yield line, read
 
 
 def objects(values: Sequence[Any]) -> np.ndarray:
