@@ -19,6 +19,7 @@ import orjson
 import pandas as pd
 
 from mdcnb.core.schema import Table
+from mdcnb.normalize.common import MAX_DEPTH
 from mdcnb.sources.dataset import Skip, Span, existing_record_path, iter_raw_records
 
 CHUNK = 8192
@@ -129,3 +130,34 @@ def frame(table: Table, pieces: list[dict[str, list[Any]]]) -> pd.DataFrame:
     """The table of the chunks' columns (lists, or object arrays from the per-row path), typed by its contract."""
     return table.from_columns({name: list(itertools.chain.from_iterable(piece[name] for piece in pieces))
                                for name in table.names})
+
+
+# The top-level keys of a Resource Graph row, as it spells them: a plain record read by orjson has no other.
+ROW_KEYS = frozenset({*Envelope.__struct_fields__, "id", "properties"})
+
+
+def plain_rows(chunk: list[Item], seen: dict[str, int | str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a chunk read by orjson (`json_object`) and their lower-cased ids, when every record has only
+    `ROW_KEYS`, is shallow enough for `fold` and has a text id not read before; `NotPlain` otherwise (the per-row path
+    says what is wrong)."""
+    records: list[dict[str, Any]] = [item[1] for item in chunk]
+    if not set().union(*records) <= ROW_KEYS or any(raw.count(b"{") + raw.count(b"[") >= MAX_DEPTH
+                                                     for _, _, raw, _ in chunk):
+        raise NotPlain
+    ids = [record.get("id") for record in records]
+    if not all(type(i) is str for i in ids):
+        raise NotPlain
+    lowered = [i.strip().lower() for i in ids]  # `lower` of each id, as `apply` reads it
+    if not all(lowered) or len(set(lowered)) < len(ids) or not seen.keys().isdisjoint(lowered):
+        raise NotPlain
+    return records, lowered
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The line's JSON object (orjson, as the per-row path reads it); None for anything else, which the reader reads
+    again and skips with its reason."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if type(record) is dict else None

@@ -22,9 +22,8 @@ import orjson
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.normalize.chunked import Envelope, Item, NotPlain, PerRow, each, frame, read_chunks
+from mdcnb.normalize.chunked import Item, NotPlain, PerRow, each, frame, json_object, plain_rows, read_chunks
 from mdcnb.normalize.common import (
-    MAX_DEPTH,
     RecordError,
     fold,
     last_segment,
@@ -37,41 +36,21 @@ from mdcnb.normalize.inventory import SIZING_PROPERTIES, resource_sizing
 from mdcnb.sources.dataset import Skip
 
 RECORD_TYPE = "resources"
-_TOP = frozenset({*Envelope.__struct_fields__, "id", "properties"})
 _SIZING = frozenset(SIZING_PROPERTIES)
 _SIZING_FOLDED = frozenset(key.lower() for key in SIZING_PROPERTIES)
 _TEXTS = ("name", "type", "kind", "subscriptionId", "resourceGroup", "location")
 _SIZES = ("sku", "capacity", "vcores", "power_state")
 
 
-def decoded(line: bytes) -> dict[str, Any] | None:
-    """The line's JSON object (orjson, as the per-row path reads it); None for anything else, which the reader
-    reads again and skips with its reason."""
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return record if type(record) is dict else None
-
-
 def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> pd.DataFrame:
     """The `resources` table; its skips (unreadable lines, skipped records) appended to `skips`."""
-    pieces, _ = read_chunks(dataset, RECORD_TYPE, decoded, _columns, skips, per_row)
+    pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, _columns, skips, per_row)
     return frame(schema.RESOURCES, pieces)
 
 
 def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[Any]]:
     """The columns of a plain chunk, its ids entered into `seen`; `NotPlain` otherwise."""
-    records: list[dict[str, Any]] = [item[1] for item in chunk]
-    if not set().union(*records) <= _TOP or any(raw.count(b"{") + raw.count(b"[") >= MAX_DEPTH
-                                                 for _, _, raw, _ in chunk):
-        raise NotPlain  # an odd key, or nesting `fold` may refuse: the per-row path reads it
-    ids = [record.get("id") for record in records]
-    if not all(type(i) is str for i in ids):
-        raise NotPlain
-    resource_id = [i.strip().lower() for i in ids]  # `lower` of each id, as `apply` reads it
-    if not all(resource_id) or len(set(resource_id)) < len(ids) or not seen.keys().isdisjoint(resource_id):
-        raise NotPlain  # a missing or repeated id: the per-row path says which
+    records, resource_id = plain_rows(chunk, seen)
     texts = {key: [record.get(key) for record in records] for key in _TEXTS}
     if not all(value is None or type(value) is str for values in texts.values() for value in values):
         raise NotPlain
