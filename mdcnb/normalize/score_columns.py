@@ -1,18 +1,19 @@
 """Secure score controls read chunk by chunk: the rows of `posture.score_control`, with the control's definition
-folded once per distinct definition instead of once per record.
+folded, and its recommendation keys read, once per distinct definition instead of once per record.
 
 A big tenant holds a score control per control and subscription (some tens of thousands), each carrying the
 control's whole definition (`$expand=definition`: its recommendations, a few kilobytes of JSON): folding every
-record's keys, that definition most of all, is most of what the per-row path costs. A line is read by orjson, as the
-per-row path reads it. In a chunk of plain records (`chunked.plain_rows`; `properties` and its `score` with only
-the keys `score_control` reads, spelled as the REST API spells them; the display name text or null) each record is
-given to `score_control` unfolded, which reads those keys as written, with its definition folded once per distinct
-JSON text. Any other chunk goes record by record through the per-row path (`chunked`), so odd input gives the same
-rows and the same skips in the same order.
+record's keys, that definition most of all, and reading its recommendations is most of what the per-row path costs.
+A line is read by orjson, as the per-row path reads it. In a chunk of plain records (`chunked.plain_rows`;
+`properties` and its `score` with only the keys `score_control` reads, spelled as the REST API spells them; the
+display name text or null) each record is given to `score_control` unfolded, which reads those keys as written; its
+definition is folded, and its keys read, once per distinct JSON text. Any other chunk goes record by record through
+the per-row path (`chunked`), so odd input gives the same rows and the same skips in the same order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pandas as pd
 from mdcnb.core import schema
 from mdcnb.normalize.chunked import Item, NotPlain, PerRow, each, frame, json_object, plain_rows, read_chunks
 from mdcnb.normalize.common import RecordError, fold
-from mdcnb.normalize.posture import score_control
+from mdcnb.normalize.posture import assessment_keys, score_control
 from mdcnb.sources.dataset import Skip
 
 RECORD_TYPE = "securescorecontrols"
@@ -46,7 +47,8 @@ def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[An
         raise NotPlain
     try:
         definitions = each([orjson.dumps(p.get("definition")) for p in props], lambda text: fold(orjson.loads(text)))
-        rows = [score_control({**record, "properties": {**p, "definition": definition}})["score_controls"][0]
+        keys_of = _once_per_object(assessment_keys)
+        rows = [score_control({**record, "properties": {**p, "definition": definition}}, keys_of)["score_controls"][0]
                 for record, p, definition in zip(records, props, definitions, strict=True)]
     except (RecordError, TypeError, ValueError, AttributeError):
         raise NotPlain from None  # a record the per-row path skips, with its reason
@@ -56,3 +58,16 @@ def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[An
 
 def _plain_score(score: Any) -> bool:
     return score is None or (type(score) is dict and score.keys() <= _SCORE)
+
+
+def _once_per_object(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`fn`, called once per argument object (by identity: the chunk's equal definitions are one folded object). Each
+    object is kept with its result, so no identity is reused while the cache lives."""
+    done: dict[int, tuple[Any, Any]] = {}
+
+    def once(value: Any) -> Any:
+        found = done.get(id(value))
+        if found is None:
+            found = done[id(value)] = (value, fn(value))
+        return found[1]
+    return once
