@@ -123,11 +123,9 @@ def _content_digest(path: Path, known: dict[str, Any]) -> str:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    """A file's SHA-256 (hashlib reads it without holding the GIL, so it runs beside the normalisers)."""
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _remembered(path: Path, signature: list[int], known: dict[str, Any]) -> str | None:
