@@ -139,3 +139,21 @@ def test_large_tenant_tables_are_the_per_row_tables(columnar_chunks):
     per_row = normalise_dataset(dataset, columnar=False).frames()
     _assert_same(one_process, per_row)
     _assert_same(pooled, per_row)
+
+
+def test_raw_metadata_that_is_not_utf8_is_a_skip(tmp_path, monkeypatch, columnar_chunks):
+    """msgspec passes the inline metadata through unread (raw), so a byte that is not UTF-8 in it reaches the chunk;
+    orjson refuses that line, which becomes the skip the per-row reader gives it, not a crash of the load."""
+    monkeypatch.setattr(assessment_columns, "CHUNK", 2)
+    records = [_assessment(n, metadata={"displayName": "XX"}) for n in range(1, 5)]
+    dataset_from(tmp_path, assessments=records)
+    path = tmp_path / "assessments.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[2] = lines[2].replace(b'"XX"', b'"X\xffX"')  # line 3, in the second chunk
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    columnar, per_row = _both(tmp_path)
+    _assert_same(columnar, per_row)
+    assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [("line 3", "not JSON")]
+    assert columnar["assessments"]["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3)]
+    assert columnar_chunks == {"columnar": 1, "per_row": 1}

@@ -3,8 +3,10 @@ an entry read back gives the tables exactly (every dtype of the contracts, nulls
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import threading
 
 import pandas as pd
 import pytest
@@ -152,8 +154,77 @@ def test_equal_texts_held_as_separate_objects_and_nulls_read_back_as_written(tmp
     frame["display_name"] = pd.Series(pd.array(names, dtype="string"))
     assert frame["display_name"][0] is not frame["display_name"][1]
     written = tables.Tables(subscriptions=frame)
-    table_cache._write(tmp_path / "entry", written)
+    table_cache._write(tmp_path / "entry", written, {})
     read = table_cache._read(tmp_path / "entry", tmp_path, None)
     pd.testing.assert_frame_equal(read.subscriptions, frame)
     assert read.subscriptions["display_name"].tolist() == ["Subscription A", "Subscription A", pd.NA]
     assert read.subscriptions["state"].isna().tolist() == [True, True, False]
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_dataset_no_entry_can_match_is_hashed_while_it_is_normalised(tmp_path, cache, monkeypatch):
+    """An empty cache: the files are hashed while the tables are built (the hash waits for the build to start; a
+    hash before the build would wait in vain), and the entry's key is the code's digest and each file's SHA-256."""
+    dataset = _dataset(tmp_path / "ds")
+    building = threading.Event()
+    normalise, sha256 = tables.normalise_dataset, table_cache._file_sha256
+
+    def build(path):
+        building.set()
+        return normalise(path)
+
+    def hashed_during_the_build(path):
+        assert building.wait(10), "hashed before the tables were built"
+        return sha256(path)
+
+    monkeypatch.setattr(tables, "normalise_dataset", build)
+    monkeypatch.setattr(table_cache, "_file_sha256", hashed_during_the_build)
+    tables.load_tables(dataset)
+    files = [dataset / "securescores.jsonl", dataset / "securescorecontrols.jsonl"]  # in RECORD_TYPES order
+    key = hashlib.sha256(table_cache._code_digest().encode())
+    for path in files:
+        key.update(f"{path.name}:{_sha256(path)}".encode())
+    assert [p.name for p in _entries(cache)] == [key.hexdigest()[:32]]
+
+
+def test_an_unchanged_dataset_is_not_hashed_again(tmp_path, cache, monkeypatch):
+    """The memo knows every file by its signature: the second load reads the entry without hashing a file."""
+    dataset = _dataset(tmp_path / "ds")
+    first = tables.load_tables(dataset)
+    monkeypatch.setattr(table_cache, "_file_sha256", None)  # a file hashed would fail
+    monkeypatch.setattr(tables, "normalise_dataset", None)
+    pd.testing.assert_frame_equal(tables.load_tables(dataset).secure_scores, first.secure_scores)
+
+
+def test_a_changed_byte_in_one_file_of_the_same_size_is_not_read_from_its_entry(tmp_path, cache):
+    """The entry's sizes match, so the files are hashed before the build; one byte differs: a new entry."""
+    dataset = _dataset(tmp_path / "ds")
+    assert tables.load_tables(dataset).score_controls["current"].tolist() == [3.0]
+    path = dataset / "securescorecontrols.jsonl"
+    path.write_bytes(path.read_bytes().replace(b'"current":3', b'"current":4'))
+    assert tables.load_tables(dataset).score_controls["current"].tolist() == [4.0]
+    assert len(_entries(cache)) == 2
+
+
+def test_a_file_changed_while_it_is_read_is_not_stored(tmp_path, cache, monkeypatch):
+    """The file grows while the tables are built: the tables (of which content is unknown) are not stored, and the
+    next load reads the grown file."""
+    dataset = _dataset(tmp_path / "ds")
+    normalise = tables.normalise_dataset
+    other = "/subscriptions/11111111-0000-0000-0000-000000000002"
+
+    def build_while_it_changes(path):
+        built = normalise(path)
+        dataset_from(dataset, securescores=[secure_score(SCOPE, 3, 6, 1), secure_score(other, 1, 2, 1)])
+        return built
+
+    monkeypatch.setattr(tables, "normalise_dataset", build_while_it_changes)
+    assert len(tables.load_tables(dataset).secure_scores) == 1
+    assert not _entries(cache)
+    monkeypatch.undo()
+    monkeypatch.setenv("MDCNB_CACHE_DIR", str(cache))
+    monkeypatch.setattr(table_cache, "MIN_BYTES", 1)
+    assert len(tables.load_tables(dataset).secure_scores) == 2

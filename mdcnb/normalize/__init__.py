@@ -19,7 +19,15 @@ import pandas as pd
 
 from mdcnb.core import schema
 from mdcnb.core.gc import gc_paused
-from mdcnb.normalize import assessment_columns, compliance_columns, governance, inventory, posture
+from mdcnb.normalize import (
+    assessment_columns,
+    compliance_columns,
+    governance,
+    inventory,
+    posture,
+    resource_columns,
+    score_columns,
+)
 from mdcnb.normalize.chunked import PerRow
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
@@ -40,6 +48,11 @@ NORMALISERS: dict[str, Normaliser] = {
     "governanceassignments": governance.governance_assignment,
     "policyexemptions": governance.policy_exemption,
 }
+
+# Record types read chunk by chunk from orjson's objects, where plain (`resource_columns`, `score_columns`): the table
+# and the reader of each.
+COLUMNAR = {resource_columns.RECORD_TYPE: ("resources", resource_columns.normalise),
+            score_columns.RECORD_TYPE: ("score_controls", score_columns.normalise)}
 
 
 @dataclass
@@ -124,9 +137,9 @@ def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser
 def normalise_dataset(dataset: Path, *, columnar: bool = True, processes: int | None = None) -> Normalised:
     """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records).
 
-    Assessments, compliance controls and compliance assessments are read column by column (`assessment_columns`,
-    `compliance_columns`); `columnar=False` reads them record by record, the reference those paths are tested
-    against, in this process. A big dataset is read by `processes` worker
+    Assessments, compliance controls and assessments, resources and score controls are read chunk by chunk
+    (`assessment_columns`, `compliance_columns`, `COLUMNAR`); `columnar=False` reads them record by record,
+    the reference those paths are tested against, in this process. A big dataset is read by `processes` worker
     processes (`pooled`: None means `$MDCNB_LOAD_PROCESSES` or the cores), into the same tables.
     """
     from mdcnb.normalize import pooled  # it builds on this module
@@ -159,13 +172,18 @@ def _normalise_files(dataset: Path, out: Normalised, columnar: bool) -> None:
 
 def normalise_type(dataset: Path, record_type: str, normaliser: Normaliser, out: Normalised,
                    columnar: bool = True) -> None:
-    """One record type (not the assessments) into `out`: compliance controls and assessments column by column
-    (`compliance_columns`) unless not `columnar`, the others record by record."""
+    """One record type (not the assessments) into `out`: compliance controls and assessments (`compliance_columns`),
+    resources and score controls (`COLUMNAR`) chunk by chunk unless not `columnar`, the others record by record."""
     source = _source(dataset, record_type)
     kind = compliance_columns.KINDS.get(record_type)
     if kind is not None and columnar:
         out.built[kind.table] = compliance_columns.normalise(
             dataset, kind, out.skips, _per_row(record_type, source, normaliser, out.skips, kind.table))
+        return
+    reader = COLUMNAR.get(record_type)
+    if reader is not None and columnar:
+        table, normalise = reader
+        out.built[table] = normalise(dataset, out.skips, _per_row(record_type, source, normaliser, out.skips, table))
         return
     apply(record_type, source, iter_records(dataset, record_type, out.skips), normaliser, out)
 

@@ -8,15 +8,19 @@ read by orjson), so odd input gives the same rows and the same skips in the same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
 import orjson
+import pandas as pd
 
-from mdcnb.sources.dataset import Skip, Span, iter_raw_records
+from mdcnb.core.schema import Table
+from mdcnb.normalize.common import MAX_DEPTH
+from mdcnb.sources.dataset import Skip, Span, existing_record_path, iter_raw_records
 
 CHUNK = 8192
 
@@ -62,6 +66,7 @@ def read_chunks(dataset: Path, record_type: str, decode: Callable[[bytes], Any],
     """The columns of each chunk of the file, or of its `span`, and the number of records read. Plain chunks give
     what `columns` gives; the others (all of them when not `columnar`) what `per_row` gives, as object arrays."""
     seen: dict[str, int | str] = {}
+    source = str(existing_record_path(dataset, record_type))
     pieces: list[dict[str, Any]] = []
     reader: list[Skip] = []
     read = 0
@@ -75,7 +80,8 @@ def read_chunks(dataset: Path, record_type: str, decode: Callable[[bytes], Any],
             for item in items:
                 skips.extend(item[3])
         except NotPlain:
-            piece = {name: objects(values) for name, values in per_row(_interleaved(items, skips), seen).items()}
+            records = _interleaved(items, skips, source, record_type)
+            piece = {name: objects(values) for name, values in per_row(records, seen).items()}
         pieces.append(piece)
     skips.extend(reader)  # after the last record: unreadable lines, a file that ends early
     return pieces, read
@@ -93,12 +99,65 @@ def _chunks(records: Iterator[tuple[int, Any, bytes]], reader: list[Skip], size:
         yield chunk
 
 
-def _interleaved(chunk: list[Item], skips: list[Skip]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The chunk's records as the per-row path reads them (dicts), the reader's skips before each."""
+def _interleaved(chunk: list[Item], skips: list[Skip], source: str, record_type: str
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The chunk's records as the per-row path reads them (dicts), the reader's skips before each. A line msgspec
+    read but orjson refuses (text that is not UTF-8 in a part kept raw) is skipped as the reader skips it."""
     for line, record, raw, before in chunk:
         skips.extend(before)
-        yield line, record if type(record) is dict else orjson.loads(raw)
+        if type(record) is dict:
+            yield line, record
+            continue
+        try:
+            read = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            skips.append(Skip(source, f"line {line}", record_type, f"not JSON: {exc}"))
+            continue
+        yield line, read
 
 
 def objects(values: Sequence[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
+
+
+def each(values: list[Hashable], fn: Callable[[Any], Any]) -> list[Any]:
+    """`fn` of each value, called once per distinct value."""
+    done: dict[Any, Any] = {}
+    return [done[v] if v in done else done.setdefault(v, fn(v)) for v in values]
+
+
+def frame(table: Table, pieces: list[dict[str, list[Any]]]) -> pd.DataFrame:
+    """The table of the chunks' columns (lists, or object arrays from the per-row path), typed by its contract."""
+    return table.from_columns({name: list(itertools.chain.from_iterable(piece[name] for piece in pieces))
+                               for name in table.names})
+
+
+# The top-level keys of a Resource Graph row, as it spells them: a plain record read by orjson has no other.
+ROW_KEYS = frozenset({*Envelope.__struct_fields__, "id", "properties"})
+
+
+def plain_rows(chunk: list[Item], seen: dict[str, int | str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a chunk read by orjson (`json_object`) and their lower-cased ids, when every record has only
+    `ROW_KEYS`, is shallow enough for `fold` and has a text id not read before; `NotPlain` otherwise (the per-row path
+    says what is wrong)."""
+    records: list[dict[str, Any]] = [item[1] for item in chunk]
+    if not set().union(*records) <= ROW_KEYS or any(raw.count(b"{") + raw.count(b"[") >= MAX_DEPTH
+                                                     for _, _, raw, _ in chunk):
+        raise NotPlain
+    ids = [record.get("id") for record in records]
+    if not all(type(i) is str for i in ids):
+        raise NotPlain
+    lowered = [i.strip().lower() for i in ids]  # `lower` of each id, as `apply` reads it
+    if not all(lowered) or len(set(lowered)) < len(ids) or not seen.keys().isdisjoint(lowered):
+        raise NotPlain
+    return records, lowered
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The line's JSON object (orjson, as the per-row path reads it); None for anything else, which the reader reads
+    again and skips with its reason."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if type(record) is dict else None

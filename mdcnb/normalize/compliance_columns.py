@@ -14,8 +14,6 @@ same rows and the same skips in the same order.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ import msgspec
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.normalize.chunked import Envelope, Item, NotPlain, PerRow, read_chunks
+from mdcnb.normalize.chunked import Envelope, Item, NotPlain, PerRow, each, frame, read_chunks
 from mdcnb.normalize.common import RecordError, canonical, subscription_of, text, to_int
 from mdcnb.normalize.posture import COMPLIANCE_STATES, compliance_id
 from mdcnb.sources.dataset import Skip
@@ -87,9 +85,7 @@ def normalise(dataset: Path, kind: Kind, skips: list[Skip], per_row: PerRow) -> 
     """The table of one compliance record type; its skips (unreadable lines, skipped records) appended to `skips`."""
     pieces, _ = read_chunks(dataset, kind.record_type, decoded, lambda chunk, seen: _columns(kind, chunk, seen),
                             skips, per_row)
-    table = schema.TABLES[kind.table]
-    return table.from_columns({name: list(itertools.chain.from_iterable(piece[name] for piece in pieces))
-                               for name in table.names})
+    return frame(schema.TABLES[kind.table], pieces)
 
 
 _NO_PROPERTIES = Properties()
@@ -108,15 +104,15 @@ def _columns(kind: Kind, chunk: list[Item], seen: dict[str, int | str]) -> dict[
         parsed = [compliance_id(record.id, kind.depth) for record in records]
         columns: dict[str, list[Any]] = {
             "scope_id": [scope for scope, _ in parsed],
-            "subscription_id": _each([scope for scope, _ in parsed], subscription_of),
+            "subscription_id": each([scope for scope, _ in parsed], subscription_of),
             "standard": [names[0] for _, names in parsed],
             "control": [names[1] for _, names in parsed],
         }
         if kind.depth == 3:
             columns["assessment_key"] = [names[2].lower() for _, names in parsed]
         for column, key in kind.texts:
-            columns[column] = _each([getattr(p, key) for p in props], text)
-        columns["state"] = _each([p.state for p in props], lambda state: canonical(state, COMPLIANCE_STATES))
+            columns[column] = each([getattr(p, key) for p in props], text)
+        columns["state"] = each([p.state for p in props], lambda state: canonical(state, COMPLIANCE_STATES))
         for column, key in kind.counts:
             columns[column] = [to_int(getattr(p, key)) for p in props]
     except RecordError:
@@ -124,8 +120,3 @@ def _columns(kind: Kind, chunk: list[Item], seen: dict[str, int | str]) -> dict[
     seen.update(zip(ids, (item[0] for item in chunk), strict=True))
     return columns
 
-
-def _each(values: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
-    """`fn` of each value, called once per distinct value."""
-    done: dict[Any, Any] = {}
-    return [done[v] if v in done else done.setdefault(v, fn(v)) for v in values]

@@ -259,13 +259,6 @@ def _pool_vcores(pools: Any) -> int | None:
 def resource(record: dict[str, Any]) -> Rows:
     """ARG `resources` row -> one `resources` row (billing-relevant sizing where the type reports it)."""
     resource_id = lower(require(field(record, "id"), "id"))
-    props = field(record, "properties", default={})
-    pools = field(props, "agentPoolProfiles", default=[])
-    node_count = sum(to_int(field(p, "count")) or 0 for p in pools if isinstance(p, dict)) \
-        if isinstance(pools, list) and pools else None
-    power = text(first_field(props, ("extended", "instanceView", "powerState", "code"), ("powerState", "code"),
-                             "powerState"))
-    reported_vcores = first_field(props, "vCores", ("detectedProperties", "logicalCoreCount"))
     return {"resources": [{
         "resource_id": resource_id,
         "name": text(field(record, "name")) or last_segment(resource_id),
@@ -274,12 +267,31 @@ def resource(record: dict[str, Any]) -> Rows:
         "subscription_id": lower(field(record, "subscriptionId")) or subscription_of(resource_id),
         "resource_group": lower(field(record, "resourceGroup")) or resource_group_of(resource_id),
         "location": text(field(record, "location")),
+        **resource_sizing(record),
+        "tags": field(record, "tags") if isinstance(field(record, "tags"), dict) else None,
+    }]}
+
+
+# The keys of a resource's `properties` that `resource_sizing` reads (each as written, or in lower case).
+SIZING_PROPERTIES = ("agentPoolProfiles", "extended", "powerState", "vCores", "detectedProperties", "hardwareProfile")
+
+
+def resource_sizing(record: dict[str, Any]) -> dict[str, Any]:
+    """The `sku`, `capacity`, `vcores` and `power_state` of a (folded) resource record: they read only its `sku` and
+    the `SIZING_PROPERTIES` of its `properties`, so the columnar reader calls this once per distinct such part."""
+    props = field(record, "properties", default={})
+    pools = field(props, "agentPoolProfiles", default=[])
+    node_count = sum(to_int(field(p, "count")) or 0 for p in pools if isinstance(p, dict)) \
+        if isinstance(pools, list) and pools else None
+    power = text(first_field(props, ("extended", "instanceView", "powerState", "code"), ("powerState", "code"),
+                             "powerState"))
+    reported_vcores = first_field(props, "vCores", ("detectedProperties", "logicalCoreCount"))
+    return {
         "sku": text(first_field(record, ("sku", "name"), ("properties", "hardwareProfile", "vmSize"))),
         "capacity": node_count if node_count is not None else to_int(field(record, "sku", "capacity")),
         "vcores": to_int(reported_vcores) if reported_vcores is not None else _pool_vcores(pools),
         "power_state": power.rsplit("/", 1)[-1].lower() if power else None,
-        "tags": field(record, "tags") if isinstance(field(record, "tags"), dict) else None,
-    }]}
+    }
 
 
 ARC_TYPE = "microsoft.hybridcompute/machines"

@@ -254,8 +254,17 @@ def secure_score(record: dict[str, Any]) -> Rows:
     }]}
 
 
-def score_control(record: dict[str, Any]) -> Rows:
-    """A `secureScoreControls` item (with `$expand=definition`) / ARG row -> one `score_controls` row."""
+def assessment_keys(definition: Any) -> list[str]:
+    """The recommendation keys a (folded) score control definition's properties list, lower case, in order."""
+    keys = [lower(last_segment(field(d, "id"))) for d in field(definition, "assessmentDefinitions", default=[])
+            if isinstance(d, dict)]
+    return [k for k in keys if k]
+
+
+def score_control(record: dict[str, Any],
+                  keys_of: Callable[[Any], list[str]] = assessment_keys) -> Rows:
+    """A `secureScoreControls` item (with `$expand=definition`) / ARG row -> one `score_controls` row. `keys_of` reads
+    the definition's recommendation keys (a reader of many records sharing a definition reads them once)."""
     control_id = require(text(field(record, "id")), "id")
     scope_id, rest = _score_scope(control_id)
     if len(rest) < 3:
@@ -266,8 +275,7 @@ def score_control(record: dict[str, Any]) -> Rows:
     maximum = to_number(field(props, "score", "max"))
     if current is None or maximum is None:
         raise RecordError("missing properties.score.current or properties.score.max")
-    keys = [lower(last_segment(field(d, "id"))) for d in field(definition, "assessmentDefinitions", default=[])
-            if isinstance(d, dict)]
+    keys = keys_of(definition)
     return {"score_controls": [{
         "scope_id": scope_id,
         "subscription_id": subscription_of(scope_id),
@@ -283,7 +291,7 @@ def score_control(record: dict[str, Any]) -> Rows:
         "weight": to_int(field(props, "weight")),
         "definition_max": to_number(field(definition, "maxScore")),
         "source_type": text(field(definition, "source", "sourceType")),
-        "assessment_keys": [k for k in keys if k],
+        "assessment_keys": keys,
     }]}
 
 

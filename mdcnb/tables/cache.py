@@ -5,11 +5,12 @@ A cache entry is a folder in the user's cache directory (`$MDCNB_CACHE_DIR`, els
 named by a key over the content of the dataset's record files and manifest (the SHA-256 of each, remembered per
 file by its path, size, modification and change times and inode, so an unchanged file is hashed once) and the source
 of the code that produces the tables; a dataset copied elsewhere finds the same entry, any change of content makes a
-new one. The entry holds one Parquet file per table with rows, written and read by DuckDB, and `entry.json` (rows
-per table, the dataset's manifest). Every text, list or JSON column is stored as integer codes into its distinct
-values, which a second file holds (`<table>.values.parquet`: the column's number in the contract, code, value;
-lists and objects as JSON text): a
-million assessments repeat a few hundred ids, names and states, so an entry is small and a read makes one object per
+new one. A dataset no entry can match (none was made from files of its names and sizes) is hashed while it is
+normalised, not before. The entry holds one Parquet file per table with rows, written and read by DuckDB, and
+`entry.json` (rows per table, the dataset's manifest, the sizes of its files). Every text, list or JSON column is
+stored as integer codes into its distinct values, which a second file holds (`<table>.values.parquet`: the column's
+number in the contract, code, value; lists and objects as JSON text): a million assessments repeat a few hundred
+ids, names and states, so an entry is small and a read makes one object per
 distinct value. A reader that needs a few tables (`load_tables(names=...)`) reads only their files. Only datasets
 whose record files hold more than `MIN_BYTES` are cached (small ones load faster than a cache lookup pays off), at
 most `KEEP` entries are kept, and `MDCNB_TABLE_CACHE=off` turns caching off. The cache holds only what the dataset
@@ -23,6 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,19 +71,19 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def cache_key(dataset: Path) -> str | None:
-    """The cache key of a dataset, or None when it is too small to be worth caching."""
+def record_files(dataset: Path) -> list[Path]:
+    """The files whose content the tables come from: the record files and the manifest."""
     files = [p for p in (existing_record_path(dataset, t) for t in RECORD_TYPES) if p is not None and p.is_file()]
     manifest = dataset / MANIFEST
-    if manifest.is_file():
-        files.append(manifest)
-    if sum(p.stat().st_size for p in files) < MIN_BYTES:
-        return None
+    return [*files, manifest] if manifest.is_file() else files
+
+
+def cache_key(files: list[Path], hashes: dict[str, Any]) -> str:
+    """The cache key of a dataset's `record_files`: the code's digest and each file's SHA-256, in the files' order
+    (`hashes`: the memo of `_content_digest`, updated with the files hashed)."""
     digest = hashlib.sha256(_code_digest().encode())
-    hashes = read_memo(HASHES)
     for path in files:
         digest.update(f"{path.name}:{_content_digest(path, hashes)}".encode())
-    write_memo(HASHES, hashes)
     return digest.hexdigest()[:32]
 
 
@@ -112,17 +114,29 @@ def write_memo(name: str, memo: dict[str, Any]) -> None:
 
 def _content_digest(path: Path, known: dict[str, Any]) -> str:
     """The SHA-256 of a file, hashed again only when its size, times or inode changed since it was last hashed."""
-    where = str(path.resolve())
     signature = file_signature(path)
-    entry = known.get(where)
-    if isinstance(entry, list) and entry[:4] == signature:
-        return str(entry[4])
+    remembered = _remembered(path, signature, known)
+    if remembered is not None:
+        return remembered
+    known[str(path.resolve())] = [*signature, hashed := _file_sha256(path)]
+    return hashed
+
+
+def _file_sha256(path: Path) -> str:
+    """A file's SHA-256, read in blocks of 4 MiB: reading and hashing a block let go of the GIL, and a big block
+    takes it back seldom (hashlib.file_digest's 256 KiB blocks took it 16 times as often, slowing a thread that
+    hashes beside a busy one about twice as much)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
             digest.update(block)
-    known[where] = [*signature, digest.hexdigest()]
     return digest.hexdigest()
+
+
+def _remembered(path: Path, signature: list[int], known: dict[str, Any]) -> str | None:
+    """The SHA-256 the memo `known` holds for a file with this signature, or None."""
+    entry = known.get(str(path.resolve()))
+    return str(entry[4]) if isinstance(entry, list) and entry[:4] == signature else None
 
 
 def _private_file(path: Path, data: bytes) -> None:
@@ -139,20 +153,51 @@ def _private_file(path: Path, data: bytes) -> None:
 
 def cached(dataset: Path, build: Callable[[], Tables], names: Collection[str] | None = None) -> Tables:
     """The tables of `dataset` (only `names` when given, the others empty) from the cache, or `build()` stored in
-    the cache when worth it."""
+    the cache when worth it.
+
+    When the files are not all in the memo of hashes and no entry was made from files of their names and sizes, no
+    entry can match: the files are hashed in a thread while `build()` runs (hashlib and file reads release the GIL),
+    not before it. Tables are stored only when no file changed (by its signature) between the start and the end."""
     if os.environ.get("MDCNB_TABLE_CACHE", "").lower() in ("off", "0", "no"):
         return build().only(names)
-    key = cache_key(dataset)
-    if key is None:
+    files = record_files(dataset)
+    signatures = [file_signature(p) for p in files]
+    if sum(s[0] for s in signatures) < MIN_BYTES:
         return build().only(names)
-    entry = cache_dir() / key
-    try:
-        return _read(entry, dataset, names)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, duckdb.Error):
-        pass  # no entry yet, or a damaged one: rebuild it
-    tables = build()
-    _store(entry, tables)
+    sizes = {p.name: s[0] for p, s in zip(files, signatures, strict=True)}
+    hashes = read_memo(HASHES)
+    if _all_known(files, signatures, hashes) or _may_hit(sizes):
+        key = cache_key(files, hashes)
+        try:
+            return _read(cache_dir() / key, dataset, names)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, duckdb.Error):
+            pass  # no entry yet, or a damaged one: rebuild it
+        tables = build()
+    else:
+        with ThreadPoolExecutor(1) as hasher:
+            hashed = hasher.submit(cache_key, files, hashes)
+            tables = build()
+            key = hashed.result()
+    if [file_signature(p) for p in files] == signatures:  # else a file changed while read: neither is kept
+        write_memo(HASHES, hashes)
+        _store(cache_dir() / key, tables, sizes)
     return tables.only(names)
+
+
+def _all_known(files: list[Path], signatures: list[list[int]], hashes: dict[str, Any]) -> bool:
+    """Whether every file's hash is in the memo under its current signature (so the key costs no hashing)."""
+    return all(_remembered(p, signature, hashes) is not None for p, signature in zip(files, signatures, strict=True))
+
+
+def _may_hit(sizes: dict[str, int]) -> bool:
+    """Whether an entry was made from files of these names and sizes (only then can the key find an entry)."""
+    for index in cache_dir().glob(f"*/{ENTRY}"):
+        try:
+            if orjson.loads(index.read_bytes()).get("sizes") == sizes:
+                return True
+        except (OSError, orjson.JSONDecodeError, AttributeError):
+            continue
+    return False
 
 
 def _read(entry: Path, dataset: Path, names: Collection[str] | None) -> Tables:
@@ -212,10 +257,10 @@ def _column(stored: np.ndarray, dtype: str, values: list[Any] | None) -> pd.Seri
     return pd.Series(np.where(null, np.nan, data).astype(np.float64))
 
 
-def _store(entry: Path, tables: Tables) -> None:
+def _store(entry: Path, tables: Tables, sizes: dict[str, int]) -> None:
     """Write the entry, then drop the oldest entries beyond `KEEP`. Never fails a load."""
     try:
-        _write(entry, tables)
+        _write(entry, tables, sizes)
         entries = sorted((p for p in entry.parent.iterdir() if (p / ENTRY).exists()),
                          key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
@@ -226,8 +271,9 @@ def _store(entry: Path, tables: Tables) -> None:
         return
 
 
-def _write(entry: Path, tables: Tables) -> None:
-    """Write an entry into a private folder beside it, then rename that folder to the entry."""
+def _write(entry: Path, tables: Tables, sizes: dict[str, int]) -> None:
+    """Write an entry (with the `sizes` of the files it was made from, see `_may_hit`) into a private folder beside
+    it, then rename that folder to the entry."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".writing-"))
     con = duck.connect(threads=1)
@@ -237,7 +283,8 @@ def _write(entry: Path, tables: Tables) -> None:
             rows[name] = len(frame)
             if len(frame):
                 _write_table(con, folder, name, frame)
-        _private_file(folder / ENTRY, orjson.dumps({"rows": rows, "manifest": tables.manifest}))
+        _private_file(folder / ENTRY, orjson.dumps({"rows": rows, "manifest": tables.manifest,
+                                                     "sizes": sizes}))
         shutil.rmtree(entry, ignore_errors=True)  # a damaged entry
         os.replace(folder, entry)
     finally:
