@@ -70,3 +70,12 @@ def chunk_counter(monkeypatch):
         return counts
 
     return count
+
+
+@pytest.fixture
+def chunks(chunk_counter, monkeypatch, request):
+    """The chunk counts (`chunk_counter`) of the reader the test module names as `READER`, three lines a chunk, so
+    that a few built lines make several chunks."""
+    monkeypatch.setattr("mdcnb.normalize.chunked.CHUNK", 3)
+    return chunk_counter(request.module.READER)
+

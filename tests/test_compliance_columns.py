@@ -5,21 +5,16 @@ checks the columnar path really ran, so it cannot pass by falling back."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from azure_examples import dataset_from
+from columnar_pair import same_as_per_row
 
-from mdcnb.normalize import compliance_columns, normalise_dataset
+from mdcnb.normalize import compliance_columns
 from mdcnb.sources.dataset import default_dataset
 
+READER = compliance_columns  # the reader the `chunks` fixture counts
+TABLES = ("compliance_assessments", "compliance_controls")  # the tables it makes, checked against the per-row path's
 SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
 STANDARDS = f"/subscriptions/{SUB.upper()}/providers/Microsoft.Security/regulatoryComplianceStandards"
-
-
-@pytest.fixture
-def chunks(chunk_counter, monkeypatch):
-    """Counts the chunks the columnar path reads (and those it leaves to the per-row path), three lines a chunk."""
-    monkeypatch.setattr("mdcnb.normalize.chunked.CHUNK", 3)
-    return chunk_counter(compliance_columns)
 
 
 def _assessment(n: int, state: str = "failed", **props) -> dict:
@@ -36,15 +31,9 @@ def _control(n: int, **props) -> dict:
                            "failedAssessments": 0, "skippedAssessments": 0, **props}}
 
 
-def _tables(dataset) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    columnar, per_row = normalise_dataset(dataset).frames(), normalise_dataset(dataset, columnar=False).frames()
-    for name in ("compliance_assessments", "compliance_controls", "skips"):
-        pd.testing.assert_frame_equal(columnar[name], per_row[name], obj=name)
-    return columnar, per_row
-
 
 def test_sample_compliance_tables_are_the_per_row_tables(chunks):
-    columnar, _ = _tables(default_dataset())
+    columnar = same_as_per_row(default_dataset(), TABLES)
     assert len(columnar["compliance_assessments"]) > 0 and len(columnar["compliance_controls"]) > 0
     assert chunks["columnar"] >= 2 and chunks["per_row"] == 0
 
@@ -66,7 +55,7 @@ def test_odd_records_mixed_into_plain_chunks(tmp_path, chunks):
     path = tmp_path / "regulatorycomplianceassessments.jsonl"
     path.write_bytes(path.read_bytes() + b'{"id": "/subscriptions/x/prov')  # a truncated last line: 14
 
-    columnar, _ = _tables(tmp_path)
+    columnar = same_as_per_row(tmp_path, TABLES)
     skips = [(s.location, s.reason.split(" (")[0].split(":")[0]) for s in columnar["skips"].itertuples()]
     assert skips == [("line 6", "missing id"), ("line 8", "expected a count from 0 to 2**63 - 1, got -1"),
                      ("line 9", "duplicate id " + assessments[0]["id"].lower()),

@@ -6,21 +6,16 @@ so it cannot pass by falling back."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from azure_examples import dataset_from
+from columnar_pair import same_as_per_row
 
-from mdcnb.normalize import normalise_dataset, resource_columns
+from mdcnb.normalize import resource_columns
 from mdcnb.sources.dataset import default_dataset
 
+READER = resource_columns  # the reader the `chunks` fixture counts
+TABLES = ("resources",)  # the tables it makes, checked against the per-row path's
 SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
 RG = f"/subscriptions/{SUB.upper()}/resourceGroups/RG-A/providers"
-
-
-@pytest.fixture
-def chunks(chunk_counter, monkeypatch):
-    """Counts the chunks the columnar path reads (and those it leaves to the per-row path), three lines a chunk."""
-    monkeypatch.setattr("mdcnb.normalize.chunked.CHUNK", 3)
-    return chunk_counter(resource_columns)
 
 
 def _row(name: str, rtype: str = "Microsoft.Compute/virtualMachines", **fields) -> dict:
@@ -36,15 +31,9 @@ def _vm(name: str, size: str, power: str) -> dict:
                                   "extended": {"instanceView": {"powerState": {"code": f"PowerState/{power}"}}}})
 
 
-def _tables(dataset) -> dict[str, pd.DataFrame]:
-    columnar, per_row = normalise_dataset(dataset).frames(), normalise_dataset(dataset, columnar=False).frames()
-    for name in ("resources", "skips"):
-        pd.testing.assert_frame_equal(columnar[name], per_row[name], obj=name)
-    return columnar
-
 
 def test_sample_resources_are_the_per_row_resources(chunks):
-    columnar = _tables(default_dataset())
+    columnar = same_as_per_row(default_dataset(), TABLES)
     assert len(columnar["resources"]) == 144 and columnar["skips"].empty  # the sample's resources, none skipped
     assert chunks["columnar"] >= 2 and chunks["per_row"] == 0
 
@@ -73,7 +62,7 @@ def test_plain_and_odd_rows(tmp_path, chunks):
     path = tmp_path / "resources.jsonl"
     path.write_bytes(path.read_bytes() + b'{"id": "/subscriptions/x/prov')  # a truncated last line: 16
 
-    table = _tables(tmp_path)
+    table = same_as_per_row(tmp_path, TABLES)
     skips = [(s.location, s.reason.split(" (")[0].split(":")[0]) for s in table["skips"].itertuples()]
     assert skips == [("line 8", "missing id"),
                      ("line 9", f"duplicate id {RG.lower()}/microsoft.compute/virtualmachines/vm1"),

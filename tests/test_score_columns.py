@@ -5,21 +5,16 @@ figures are worked out by hand, and the test checks the chunked path really ran,
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from azure_examples import dataset_from
+from columnar_pair import same_as_per_row
 
-from mdcnb.normalize import normalise_dataset, score_columns
+from mdcnb.normalize import score_columns
 from mdcnb.sources.dataset import default_dataset
 
+READER = score_columns  # the reader the `chunks` fixture counts
+TABLES = ("score_controls",)  # the tables it makes, checked against the per-row path's
 SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
 METADATA = "/providers/Microsoft.Security/assessmentMetadata"
-
-
-@pytest.fixture
-def chunks(chunk_counter, monkeypatch):
-    """Counts the chunks the chunked path reads (and those it leaves to the per-row path), three lines a chunk."""
-    monkeypatch.setattr("mdcnb.normalize.chunked.CHUNK", 3)
-    return chunk_counter(score_columns)
 
 
 def _definition(**props) -> dict:
@@ -37,15 +32,9 @@ def _control(n: int, sub: str = SUB, **props) -> dict:
                            "weight": 4, "definition": _definition(), **props}}
 
 
-def _tables(dataset) -> dict[str, pd.DataFrame]:
-    chunked, per_row = normalise_dataset(dataset).frames(), normalise_dataset(dataset, columnar=False).frames()
-    for name in ("score_controls", "skips"):
-        pd.testing.assert_frame_equal(chunked[name], per_row[name], obj=name)
-    return chunked
-
 
 def test_sample_score_controls_are_the_per_row_ones(chunks):
-    table = _tables(default_dataset())
+    table = same_as_per_row(default_dataset(), TABLES)
     assert len(table["score_controls"]) == 285 and table["skips"].empty  # the sample's controls, none skipped
     assert chunks["columnar"] >= 2 and chunks["per_row"] == 0
 
@@ -62,7 +51,7 @@ def test_plain_and_odd_records(tmp_path, chunks):
     ]                                                                        # 7-9: 7 has no current score, 9 repeats 1
     dataset_from(tmp_path, securescorecontrols=records)
 
-    table = _tables(tmp_path)
+    table = same_as_per_row(tmp_path, TABLES)
     assert [(s.location, s.reason.split(" (")[0]) for s in table["skips"].itertuples()] == [
         ("line 7", "missing properties.score.current or properties.score.max"),
         ("line 9", f"duplicate id {_control(1)['id'].lower()}")]
