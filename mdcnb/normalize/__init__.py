@@ -10,6 +10,7 @@ dropped silently and never stops the others.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +50,11 @@ NORMALISERS: dict[str, Normaliser] = {
     "policyexemptions": governance.policy_exemption,
 }
 
-# Record types read chunk by chunk from orjson's objects, where plain (`resource_columns`, `score_columns`): the table
-# and the reader of each.
-COLUMNAR = {resource_columns.RECORD_TYPE: ("resources", resource_columns.normalise),
+# Record types read chunk by chunk where plain (`compliance_columns`, `resource_columns`, `score_columns`; the
+# assessments have their own pipeline): the table and the reader of each.
+COLUMNAR = {**{kind.record_type: (kind.table, functools.partial(compliance_columns.normalise, kind=kind))
+               for kind in compliance_columns.KINDS.values()},
+            resource_columns.RECORD_TYPE: ("resources", resource_columns.normalise),
             score_columns.RECORD_TYPE: ("score_controls", score_columns.normalise)}
 
 
@@ -137,10 +140,10 @@ def _pipeline(metadata: dict[str, dict[str, Any]]) -> list[tuple[str, Normaliser
 def normalise_dataset(dataset: Path, *, columnar: bool = True, processes: int | None = None) -> Normalised:
     """Normalise a dataset directory, streaming each file (memory holds rows, never all raw records).
 
-    Assessments, compliance controls and assessments, resources and score controls are read chunk by chunk
-    (`assessment_columns`, `compliance_columns`, `COLUMNAR`); `columnar=False` reads them record by record,
-    the reference those paths are tested against, in this process. A big dataset is read by `processes` worker
-    processes (`pooled`: None means `$MDCNB_LOAD_PROCESSES` or the cores), into the same tables.
+    Assessments (`assessment_columns`) and the record types `COLUMNAR` names are read chunk by chunk;
+    `columnar=False` reads them record by record, the reference those paths are tested against, in this process. A
+    big dataset is read by `processes` worker processes (`pooled`: None means `$MDCNB_LOAD_PROCESSES` or the
+    cores), into the same tables.
     """
     from mdcnb.normalize import pooled  # it builds on this module
 
@@ -172,14 +175,9 @@ def _normalise_files(dataset: Path, out: Normalised, columnar: bool) -> None:
 
 def normalise_type(dataset: Path, record_type: str, normaliser: Normaliser, out: Normalised,
                    columnar: bool = True) -> None:
-    """One record type (not the assessments) into `out`: compliance controls and assessments (`compliance_columns`),
-    resources and score controls (`COLUMNAR`) chunk by chunk unless not `columnar`, the others record by record."""
+    """One record type (not the assessments) into `out`: those `COLUMNAR` names chunk by chunk unless not
+    `columnar`, the others record by record."""
     source = _source(dataset, record_type)
-    kind = compliance_columns.KINDS.get(record_type)
-    if kind is not None and columnar:
-        out.built[kind.table] = compliance_columns.normalise(
-            dataset, kind, out.skips, _per_row(record_type, source, normaliser, out.skips, kind.table))
-        return
     reader = COLUMNAR.get(record_type)
     if reader is not None and columnar:
         table, normalise = reader

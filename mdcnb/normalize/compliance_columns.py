@@ -81,7 +81,7 @@ KINDS = {kind.record_type: kind for kind in (
 )}
 
 
-def normalise(dataset: Path, kind: Kind, skips: list[Skip], per_row: PerRow) -> pd.DataFrame:
+def normalise(dataset: Path, skips: list[Skip], per_row: PerRow, *, kind: Kind) -> pd.DataFrame:
     """The table of one compliance record type; its skips (unreadable lines, skipped records) appended to `skips`."""
     pieces, _ = read_chunks(dataset, kind.record_type, decoded, lambda chunk, seen: _columns(kind, chunk, seen),
                             skips, per_row)

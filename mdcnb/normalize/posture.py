@@ -261,10 +261,10 @@ def assessment_keys(definition: Any) -> list[str]:
     return [k for k in keys if k]
 
 
-def score_control(record: dict[str, Any],
-                  keys_of: Callable[[Any], list[str]] = assessment_keys) -> Rows:
-    """A `secureScoreControls` item (with `$expand=definition`) / ARG row -> one `score_controls` row. `keys_of` reads
-    the definition's recommendation keys (a reader of many records sharing a definition reads them once)."""
+def score_control(record: dict[str, Any], keys: list[str] | None = None) -> Rows:
+    """A `secureScoreControls` item (with `$expand=definition`) / ARG row -> one `score_controls` row. `keys`: the
+    definition's recommendation keys when already read (`assessment_keys`: a reader of many records sharing a
+    definition reads them once)."""
     control_id = require(text(field(record, "id")), "id")
     scope_id, rest = _score_scope(control_id)
     if len(rest) < 3:
@@ -275,7 +275,7 @@ def score_control(record: dict[str, Any],
     maximum = to_number(field(props, "score", "max"))
     if current is None or maximum is None:
         raise RecordError("missing properties.score.current or properties.score.max")
-    keys = keys_of(definition)
+    keys = assessment_keys(definition) if keys is None else keys
     return {"score_controls": [{
         "scope_id": scope_id,
         "subscription_id": subscription_of(scope_id),

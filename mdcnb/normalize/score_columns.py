@@ -13,7 +13,6 @@ the per-row path (`chunked`), so odd input gives the same rows and the same skip
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pandas as pd
 
 from mdcnb.core import schema
 from mdcnb.normalize.chunked import Item, NotPlain, PerRow, each, frame, json_object, plain_rows, read_chunks
-from mdcnb.normalize.common import RecordError, fold
+from mdcnb.normalize.common import RecordError, field, fold
 from mdcnb.normalize.posture import assessment_keys, score_control
 from mdcnb.sources.dataset import Skip
 
@@ -46,10 +45,9 @@ def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[An
                and (p.get("displayName") is None or type(p.get("displayName")) is str) for p in props):
         raise NotPlain
     try:
-        definitions = each([orjson.dumps(p.get("definition")) for p in props], lambda text: fold(orjson.loads(text)))
-        keys_of = _once_per_object(assessment_keys)
-        rows = [score_control({**record, "properties": {**p, "definition": definition}}, keys_of)["score_controls"][0]
-                for record, p, definition in zip(records, props, definitions, strict=True)]
+        definitions = each([orjson.dumps(p.get("definition")) for p in props], _definition)
+        rows = [score_control({**record, "properties": {**p, "definition": definition}}, keys)["score_controls"][0]
+                for record, p, (definition, keys) in zip(records, props, definitions, strict=True)]
     except (RecordError, TypeError, ValueError, AttributeError):
         raise NotPlain from None  # a record the per-row path skips, with its reason
     seen.update(zip(ids, (item[0] for item in chunk), strict=True))
@@ -60,14 +58,8 @@ def _plain_score(score: Any) -> bool:
     return score is None or (type(score) is dict and score.keys() <= _SCORE)
 
 
-def _once_per_object(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`fn`, called once per argument object (by identity: the chunk's equal definitions are one folded object). Each
-    object is kept with its result, so no identity is reused while the cache lives."""
-    done: dict[int, tuple[Any, Any]] = {}
-
-    def once(value: Any) -> Any:
-        found = done.get(id(value))
-        if found is None:
-            found = done[id(value)] = (value, fn(value))
-        return found[1]
-    return once
+def _definition(text: bytes) -> tuple[Any, list[str]]:
+    """A definition's JSON text, folded, and its recommendation keys (`assessment_keys` of its properties, as
+    `score_control` reads them)."""
+    definition = fold(orjson.loads(text))
+    return definition, assessment_keys(field(definition, "properties", default={}))

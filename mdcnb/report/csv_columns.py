@@ -5,7 +5,7 @@ newly unhealthy recommendations). Here a text column's cells are made fields onc
 the `csv` writer's QUOTE_MINIMAL quotes them: a field holding a comma, a double quote, CR or LF is enclosed in double
 quotes, its double quotes doubled; the caller has already neutralised formulas, `page.csv_text`), a column of any
 other dtype (numbers, booleans, times) is written by pandas alone, and the rows are joined, `PART_ROWS` at a time
-(`columnwise_parts`: a writer then holds one piece, not the whole text and its bytes). `columnwise_csv`
+(`columnwise_parts`: a writer then holds one piece, not the whole text and its bytes). It
 answers None for a frame it does not cover (few rows, one column, categoricals, cells of mixed types), which the
 caller writes with pandas as before.
 """
@@ -50,16 +50,10 @@ def _pandas_fields(column: pd.Series) -> list[str] | None:
     return ["" if line == '""' else line for line in lines]  # one empty field alone is written quoted
 
 
-def columnwise_csv(frame: pd.DataFrame) -> str | None:
-    """`frame.to_csv(index=False, lineterminator=CRLF)` built column by column; None when the frame is not one this
-    covers (the caller then writes it with pandas)."""
-    parts = columnwise_parts(frame)
-    return None if parts is None else "".join(parts)
-
-
 def columnwise_parts(frame: pd.DataFrame, rows: int = PART_ROWS) -> Iterator[str] | None:
-    """`columnwise_csv` in consecutive pieces of `rows` rows (the header with the first), so that a writer holds
-    one piece at a time rather than the whole text; None when the frame is not one this covers."""
+    """`frame.to_csv(index=False, lineterminator=CRLF)` built column by column, in consecutive pieces of `rows`
+    rows (the header with the first), so that a writer holds one piece at a time rather than the whole text; None
+    when the frame is not one this covers (the caller then writes it with pandas)."""
     if len(frame) < MIN_ROWS or len(frame.columns) < 2 or isinstance(frame.columns, pd.MultiIndex):
         return None
     columns = []

@@ -19,7 +19,6 @@ Headlines and unreadable records are recorded in the notebook's own outputs (`HE
 
 from __future__ import annotations
 
-import functools
 import html
 import itertools
 import json
@@ -34,6 +33,7 @@ from typing import Any
 import pandas as pd
 from IPython.display import HTML, display
 
+from mdcnb.core import schema
 from mdcnb.measures import registry
 from mdcnb.measures.registry import Filters
 from mdcnb.report.csv_columns import columnwise_parts
@@ -59,22 +59,19 @@ def csv_path(report_dir: Path, notebook: str, name: str) -> Path:
 def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
     """Lists become `a; b`, dicts JSON, so the CSV reads well in a spreadsheet. A list or dict object that several
     cells share (the tables share equal lists: 126,000 failing assessments hold 67,000 lists of resources at 2,000
-    subscriptions) becomes one string, made once."""
+    subscriptions) becomes one string, made once (`schema.per_object`)."""
     out = df.copy()
-    texts: dict[int, str] = {}  # id -> text: the cells stay alive in `df`, so no id is reused meanwhile
     for column in out.columns:
         if out[column].dtype == object:
-            out[column] = out[column].map(functools.partial(_cell_text, texts=texts))
+            out[column] = schema.per_object(out[column], _cell_text)
     return out
 
 
-def _cell_text(value: Any, texts: dict[int, str]) -> Any:
-    """A list or dict cell as text (once per object, kept in `texts`); any other cell as it is."""
-    if not isinstance(value, (list, tuple, dict)):
-        return value
-    if id(value) not in texts:
-        texts[id(value)] = json.dumps(value, sort_keys=True) if isinstance(value, dict) else "; ".join(map(str, value))
-    return texts[id(value)]
+def _cell_text(value: Any) -> Any:
+    """A list or dict cell as text; any other cell as it is."""
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return "; ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
 # A cell a spreadsheet would read as a formula (OWASP "CSV injection"), unless it is a plain number such as -3.5.

@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from mdcnb.core import duck
+from mdcnb.core import duck, schema
 from mdcnb.tables.history import COLUMNWISE_ROWS
 
 INDEX = "__index__"  # the column that holds a frame's index when it is not 0..n-1
@@ -61,19 +61,8 @@ def _stored(column: pd.Series) -> pd.Series:
     if isinstance(dtype, pd.DatetimeTZDtype):
         return column.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_object_dtype(dtype):
-        return pd.Series(_json_cells(column), dtype="string", name=column.name)
+        return schema.per_object(column, lambda v: None if v is None else json_text(v)).astype("string")
     return column
-
-
-def _json_cells(column: pd.Series) -> list[str | None]:
-    """Each cell as JSON text; a cell object that repeats (the contracts share equal lists) is written once."""
-    texts: dict[int, str] = {}  # id -> text: the cells stay alive in `column`, so no id is reused meanwhile
-    out: list[str | None] = []
-    for value in column:
-        if value is not None and id(value) not in texts:
-            texts[id(value)] = json_text(value)
-        out.append(None if value is None else texts[id(value)])
-    return out
 
 
 def _restored(column: pd.Series, dtype_name: str, categories: dict[str, Any] | None) -> pd.Series:

@@ -4,7 +4,6 @@ exactly (times as UTC nanoseconds, lists and JSON objects as JSON text, strings 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,21 +21,13 @@ def to_store(column: pd.Series, dtype: str) -> pd.Series:
         times = pd.to_datetime(column, utc=True)
         return times.dt.tz_convert(None).astype("datetime64[ns]")
     if dtype == schema.JSON:
-        return _as_text(column, lambda v: _json_text(v) if isinstance(v, dict) else None)
+        return schema.per_object(column, lambda v: _json_text(v) if isinstance(v, dict) else None)
     if dtype == schema.LIST:  # as JSON text: DuckDB would guess a list's type from a sample of rows
-        return _as_text(column, lambda v: _json_text(list(v)) if isinstance(v, (list, tuple)) and len(v) else "[]")
+        return schema.per_object(column, lambda v: _json_text(list(v)) if isinstance(v, (list, tuple)) and len(v)
+                                 else "[]")
     if dtype == schema.STRING:
         return column.astype("string")
     return column.astype(schema.PANDAS_DTYPE[dtype])
-
-
-def _as_text(column: pd.Series, text: Callable[[Any], str | None]) -> pd.Series:
-    """`text` of each cell, computed once per distinct cell object: list cells are shared objects
-    (`schema.shared_lists`), so a million assessments repeat a few dozen lists. The texts are shared too."""
-    cells = column.to_numpy(dtype=object)
-    codes, first = schema.identity_codes(cells)
-    distinct = np.array([text(v) for v in cells[first]], dtype=object)
-    return pd.Series(distinct[codes], dtype=object, index=column.index)
 
 
 def _json_text(value: Any) -> str:

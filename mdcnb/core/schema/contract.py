@@ -5,7 +5,7 @@ feature; `mdcnb.core.schema` gathers them."""
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +90,15 @@ def identity_codes(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first[codes[::-1]] = np.arange(len(cells) - 1, -1, -1)  # the last write of each code is its first row
     return codes, first
 
+
+
+def per_object(column: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """`fn` of each cell, called once per distinct cell object (`identity_codes`): list cells are shared objects
+    (`shared_lists`), so a million assessments repeat a few dozen lists, and their texts are shared too."""
+    cells = column.to_numpy(dtype=object)
+    codes, first = identity_codes(cells)
+    distinct = np.fromiter((fn(v) for v in cells[first]), dtype=object, count=len(first))
+    return pd.Series(distinct[codes], dtype=object, index=column.index, name=column.name)
 
 def _addresses(cells: np.ndarray) -> np.ndarray:
     """The identity (`id`, in CPython the object's address) of each cell, read as the object array's pointers at
