@@ -1,4 +1,4 @@
-"""A report worker keeps one kernel for its notebooks (`mdcnb.report.kernels`): each notebook still runs as in a new
+"""A report thread keeps one kernel for its notebooks (`mdcnb.report.kernels`): each notebook still runs as in a new
 kernel (nothing of the one before, execution count from 1), in the same process, with the snapshot shared."""
 
 from __future__ import annotations
@@ -72,3 +72,65 @@ def test_the_next_notebook_gets_the_kept_snapshot_without_what_the_last_one_comp
             "compute": read + COMPUTE + SHOW, "look": read + SHOW}).result()
     assert first[1] == "1" and second[1] == "0"  # one value computed by the first; none left for the second
     assert first[0] == second[0]  # the same snapshot object: read once
+
+
+TIMED = "import os, time\nstarted = time.time()\ntime.sleep(3)\nprint(os.getppid(), started, time.time())"
+
+
+def _stage_two_of(folder: Path, names: list[str]) -> tuple[int, list[list[str]]]:
+    """Stage 2 of a report of these one-cell notebooks (two kernels); the running process's pid and each
+    executed notebook's printed words. In a worker process, as `_run_in_one_kernel`."""
+    import os
+
+    sources = [_notebook(folder, name, TIMED) for name in names]
+    options = runner.ReportOptions(out=folder, notebooks_dir=folder, workers=2)
+    results = runner._stage_two(sources, folder / "week", {}, folder, options, lambda *a, **k: None)
+    assert [r.name for r in results] == names and all(r.ok for r in results), [r.failure() for r in results]
+    cells = [nbformat.read(folder / "week" / "notebooks" / f"{n}.ipynb", as_version=4).cells[-1] for n in names]
+    return os.getpid(), ["".join(o.get("text", "") for o in c.outputs).split() for c in cells]
+
+
+@pytest.mark.slow
+def test_stage_two_drives_two_kernels_at_once_from_the_reports_own_process(tmp_path):
+    """No worker process between the report and its kernels (each took 150-170 MB at 2,000 subscriptions): both
+    kernels are children of the process that runs stage 2, and their notebooks run at the same time."""
+    with ProcessPoolExecutor(max_workers=1) as worker:
+        pid, printed = worker.submit(_stage_two_of, tmp_path, ["a", "b"]).result()
+    (parent_a, start_a, end_a), (parent_b, start_b, end_b) = [(int(p), float(s), float(e)) for p, s, e in printed]
+    assert parent_a == parent_b == pid
+    assert start_a < end_b and start_b < end_a  # each started before the other ended
+    assert (tmp_path / "week" / "a.html").is_file() and (tmp_path / "week" / "b.html").is_file()
+
+
+def test_two_threads_writing_one_asset_at_once_both_succeed(tmp_path):
+    """Two of the report's threads may export a page at the same moment: each writes its own partial file of the
+    shared stylesheet, so neither renames the other's away (with a partial file named by the process alone, the
+    second rename failed)."""
+    import threading
+    import time
+
+    from mdcnb.report.export import write_asset
+
+    both_writing = threading.Barrier(2)
+
+    def text() -> str:
+        both_writing.wait(timeout=10)
+        time.sleep(0.1)
+        return "body { color: black }"
+
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            write_asset(tmp_path, "assets/style.css", text)
+        except BaseException as exc:  # collected: an exception in a thread would not fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (tmp_path / "assets" / "style.css").read_text() == "body { color: black }"
+    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["style.css"]  # no partial file left

@@ -12,6 +12,7 @@ outputs are dropped (a static page cannot run them).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import nbconvert
@@ -70,11 +71,12 @@ def html_exporter() -> HTMLExporter:
 
 
 def write_asset(folder: Path, name: str, text) -> Path:
-    """`folder/name`, written once from `text()` (atomically: two report workers may export pages at once)."""
+    """`folder/name`, written once from `text()` (atomically: the report's threads may export pages at once, so
+    each writes its own partial file)."""
     target = Path(folder) / name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
         partial.write_text(text(), encoding="utf-8")
         os.replace(partial, target)
     return target

@@ -1,7 +1,7 @@
-"""The kernels `mdcnb report` executes its notebooks in: one per worker, kept for every notebook that worker runs.
+"""The kernels `mdcnb report` executes its notebooks in: one per stage-2 thread, kept for every notebook it runs.
 
 Starting a kernel, importing mdcnb in it and reading the week's snapshot took most of a notebook's time at 2,000
-subscriptions (about 40 of 55 s), so a worker keeps its kernel: between two notebooks the kernel is reset to what a
+subscriptions (about 40 of 55 s), so a thread keeps its kernel: between two notebooks the kernel is reset to what a
 new one would be for the notebook (empty namespace, no output history, execution count 1, no widget open), and the
 snapshot stays read: the kernel runs with `snapshot.stored.SHARED_ENV` set, so `snapshot.read` gives back the
 snapshot it read before, once it has checked every file again. A kernel that died, or could not be reset, is
@@ -82,7 +82,7 @@ def transport(directory: str) -> Config:
 
 
 class Kernel:
-    """One worker's kernel, started on first use and kept across notebooks. Use from one thread only (its event
+    """One stage-2 thread's kernel, started on first use and kept across notebooks. Use from one thread only (its event
     loop is that thread's)."""
 
     def __init__(self, kernel_name: str, kernel_dirs: list[str], cwd: Path) -> None:

@@ -13,21 +13,23 @@
 The report runs one way. Stage 1 (a process of its own, that then ends: normalising a million assessments leaves a
 process's memory fragmented) builds the week's snapshot once (`mdcnb.snapshot`: tables, one CloudTrail scan, the
 readiness audit), stores the week in the history store (the only write to it) and reads the stored weeks back, then
-writes the snapshot as files in `snapshot/` under the week folder. Stage 2 executes the notebooks in worker
-processes (two by default: the machine's cores), each with a kernel of this interpreter, the longest notebooks first
-(`longest_first`); they read the snapshot and nothing else. index.html is built from the executed notebooks'
-recorded headlines. `snapshot/` is then removed; `keep_snapshot` keeps it, so that every number of the week can be
-traced to the tables it came from, except in a masked report: the snapshot holds the ids unmasked.
+writes the snapshot as files in `snapshot/` under the week folder. Stage 2 executes the notebooks in kernels of this
+interpreter (two by default: the machine's cores), each driven by a thread of this process and kept for every
+notebook that thread runs, the longest notebooks first (`longest_first`); they read the snapshot and nothing else.
+index.html is built from the executed notebooks' recorded headlines. `snapshot/` is then removed; `keep_snapshot`
+keeps it, so that every number of the week can be traced to the tables it came from, except in a masked report: the
+snapshot holds the ids unmasked.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing.util
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -213,25 +215,34 @@ def _stage_one(dataset: Path, folder: Path, options: ReportOptions, log) -> str 
     return None
 
 
-_WORKER_KERNEL: Kernel | None = None  # a stage-2 worker's kernel, kept for every notebook the worker runs
-
-
-def _start_worker(kernel_path: str, notebooks_dir: Path) -> None:
-    """Start the worker's kernel now (it imports mdcnb while the other workers start theirs), and shut it down
-    when the worker ends."""
-    global _WORKER_KERNEL
-    _WORKER_KERNEL = Kernel(KERNEL_NAME, kernel_dirs(kernel_path), notebooks_dir)
-    multiprocessing.util.Finalize(_WORKER_KERNEL, _WORKER_KERNEL.close, exitpriority=10)
+def _drive(jobs: queue.SimpleQueue, done: queue.SimpleQueue, kernel_path: str, notebooks_dir: Path) -> None:
+    """One stage-2 thread: start a kernel at once (it imports mdcnb while the other threads start theirs), run
+    notebooks in it from `jobs` until none is left, each one's result into `done`, then shut the kernel down. A
+    thread, not a process: a worker process took 150-170 MB at 2,000 subscriptions (the report's own imports, and
+    papermill's and nbconvert's), for work that is mostly waiting on its kernel."""
+    kernel = Kernel(KERNEL_NAME, kernel_dirs(kernel_path), notebooks_dir)
     try:
-        _WORKER_KERNEL.manager()
-    except Exception:  # tried again for the worker's first notebook, whose result then says why it failed
-        _WORKER_KERNEL.close()
+        try:
+            kernel.manager()
+        except Exception:  # tried again for the first notebook, whose result then says why it failed
+            kernel.close()
+        while True:
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put(_run_job(job, kernel))
+            except Exception as exc:  # never a result missing: the report waits for every notebook's
+                done.put(NotebookResult(job.source.stem, ok=False, seconds=0.0, error=f"{type(exc).__name__}: {exc}"))
+    finally:
+        kernel.close()
 
 
-def _run_job(job: _Job) -> NotebookResult:
+def _run_job(job: _Job, kernel: Kernel) -> NotebookResult:
     name = job.source.stem
     executed = job.week_dir / "notebooks" / f"{name}.ipynb"
-    result = execute(job.source, executed, job.parameters, job.kernel_path, _WORKER_KERNEL)
+    result = execute(job.source, executed, job.parameters, job.kernel_path, kernel)
     if not executed.exists():
         return result
     masker = Masker.for_dataset(job.dataset) if job.mask_ids else None
@@ -339,16 +350,24 @@ def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], 
     order of `sources`."""
     results: list[NotebookResult] = []
     with local_kernel() as kernel_path:
-        workers = max(1, min(options.workers, len(sources)))
-        jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, kernel_path) for s in longest_first(sources)]
-        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
-                                 initargs=(kernel_path, sources[0].parent)) as pool, \
-                progress.bar("notebooks", total=len(jobs), unit=" notebook") as bar:
-            for result in pool.map(_run_job, jobs):
+        jobs: queue.SimpleQueue = queue.SimpleQueue()
+        for source in longest_first(sources):
+            jobs.put(_Job(source, week_dir, parameters, dataset, options.mask_ids, kernel_path))
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        threads = [threading.Thread(target=_drive, args=(jobs, done, kernel_path, sources[0].parent), daemon=True,
+                                    name=f"mdcnb-kernel-{i + 1}")
+                   for i in range(max(1, min(options.workers, len(sources))))]
+        for thread in threads:
+            thread.start()
+        with progress.bar("notebooks", total=len(sources), unit=" notebook") as bar:
+            for _ in sources:
+                result = done.get()
                 with bar.external_write_mode(file=sys.stderr):
                     log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
                         + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
                 results.append(result)
                 bar.update()
+        for thread in threads:
+            thread.join()
     by_name = {r.name: r for r in results}
     return [by_name[s.stem] for s in sources]
