@@ -102,27 +102,27 @@ def test_stage_two_drives_two_kernels_at_once_from_the_reports_own_process(tmp_p
     assert (tmp_path / "week" / "a.html").is_file() and (tmp_path / "week" / "b.html").is_file()
 
 
-def test_two_threads_writing_one_asset_at_once_both_succeed(tmp_path):
+def test_two_threads_writing_one_asset_at_once_both_succeed(tmp_path, monkeypatch):
     """Two of the report's threads may export a page at the same moment: each writes its own partial file of the
     shared stylesheet, so neither renames the other's away (with a partial file named by the process alone, the
-    second rename failed)."""
+    second rename failed). Both threads reach the rename before either makes it."""
+    import os
     import threading
-    import time
 
     from mdcnb.report.export import write_asset
 
-    both_writing = threading.Barrier(2)
+    both_renaming, rename = threading.Barrier(2), os.replace
 
-    def text() -> str:
-        both_writing.wait(timeout=10)
-        time.sleep(0.1)
-        return "body { color: black }"
+    def replace_together(source, target) -> None:
+        both_renaming.wait(timeout=10)
+        rename(source, target)
 
+    monkeypatch.setattr(os, "replace", replace_together)
     errors: list[BaseException] = []
 
     def write() -> None:
         try:
-            write_asset(tmp_path, "assets/style.css", text)
+            write_asset(tmp_path, "assets/style.css", lambda: "body { color: black }")
         except BaseException as exc:  # collected: an exception in a thread would not fail the test
             errors.append(exc)
 
