@@ -84,7 +84,13 @@ def _stage_two_of(folder: Path, names: list[str]) -> tuple[int, list[list[str]]]
 
     sources = [_notebook(folder, name, TIMED) for name in names]
     options = runner.ReportOptions(out=folder, notebooks_dir=folder, workers=2)
-    results = runner._stage_two(sources, folder / "week", {}, folder, options, lambda *a, **k: None)
+    with runner.local_kernel() as kernel_path:
+        drivers = runner._Drivers(kernel_path, folder)
+        drivers.start(2)
+        try:
+            results = runner._stage_two(sources, folder / "week", {}, folder, options, lambda *a, **k: None, drivers)
+        finally:
+            drivers.close()
     assert [r.name for r in results] == names and all(r.ok for r in results), [r.failure() for r in results]
     cells = [nbformat.read(folder / "week" / "notebooks" / f"{n}.ipynb", as_version=4).cells[-1] for n in names]
     return os.getpid(), ["".join(o.get("text", "") for o in c.outputs).split() for c in cells]

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -203,11 +203,14 @@ def build_snapshot(dataset: Path, folder: Path, options: ReportOptions) -> list[
     return messages
 
 
-def _stage_one(dataset: Path, folder: Path, options: ReportOptions, log) -> str | None:
-    """Run stage 1 in a worker process; None when it worked, else why not."""
+def _stage_one(dataset: Path, folder: Path, options: ReportOptions, log, meanwhile: Callable[[], None]) -> str | None:
+    """Run stage 1 in a process of its own, and `meanwhile()` in this one while it runs (after the fork: a process
+    forked from one with threads running may inherit a lock one of them held); None when it worked, else why not."""
     with ProcessPoolExecutor(max_workers=1) as once:
+        building = once.submit(build_snapshot, dataset, folder, options)
+        meanwhile()
         try:
-            messages = once.submit(build_snapshot, dataset, folder, options).result()
+            messages = building.result()
         except Exception as exc:  # unreadable dataset: reported, and no notebook runs
             return f"could not build the snapshot of {dataset}: {type(exc).__name__}: {exc}"
     for text in messages:
@@ -215,28 +218,57 @@ def _stage_one(dataset: Path, folder: Path, options: ReportOptions, log) -> str 
     return None
 
 
-def _drive(jobs: queue.SimpleQueue, done: queue.SimpleQueue, kernel_path: str, notebooks_dir: Path) -> None:
-    """One stage-2 thread: start a kernel at once (it imports mdcnb while the other threads start theirs), run
-    notebooks in it from `jobs` until none is left, each one's result into `done`, then shut the kernel down. A
-    thread, not a process: a worker process took 150-170 MB at 2,000 subscriptions (the report's own imports, and
-    papermill's and nbconvert's), for work that is mostly waiting on its kernel."""
-    kernel = Kernel(KERNEL_NAME, kernel_dirs(kernel_path), notebooks_dir)
-    try:
+class _Drivers:
+    """Stage 2's threads, each driving one kernel of this interpreter, kept for every notebook it runs. Threads, not
+    processes: a worker process took 150-170 MB at 2,000 subscriptions (the report's imports, papermill's and
+    nbconvert's) for work that is mostly waiting on its kernel. They start while stage 1 builds the snapshot, so
+    that the kernels start and import mdcnb meanwhile (about 8 s at 2,000 subscriptions, two kernels at once)."""
+
+    def __init__(self, kernel_path: str, notebooks_dir: Path) -> None:
+        self.kernel_path, self.notebooks_dir = kernel_path, notebooks_dir
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.done: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+    def start(self, count: int) -> None:
+        self.threads = [threading.Thread(target=self._drive, daemon=True, name=f"mdcnb-kernel-{i + 1}")
+                        for i in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def run(self, jobs: list[_Job]) -> Iterator[NotebookResult]:
+        """Each job's result as its notebook ends; the threads end (and shut their kernels down) after the last."""
+        for job in jobs:
+            self.jobs.put(job)
+        for _ in self.threads:
+            self.jobs.put(None)
+        for _ in jobs:
+            yield self.done.get()
+
+    def close(self) -> None:
+        """Let every thread end once what is queued ran, and wait for them (a run stopped before stage 2: at once)."""
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+        self.threads = []
+
+    def _drive(self) -> None:
+        """One thread: start its kernel at once, then run the queued notebooks in it until told to stop."""
+        kernel = Kernel(KERNEL_NAME, kernel_dirs(self.kernel_path), self.notebooks_dir)
         try:
-            kernel.manager()
-        except Exception:  # tried again for the first notebook, whose result then says why it failed
+            try:
+                kernel.manager()
+            except Exception:  # tried again for the first notebook, whose result then says why it failed
+                kernel.close()
+            while (job := self.jobs.get()) is not None:
+                try:
+                    self.done.put(_run_job(job, kernel))
+                except Exception as exc:  # never a result missing: the report waits for every notebook's
+                    self.done.put(NotebookResult(job.source.stem, ok=False, seconds=0.0,
+                                                 error=f"{type(exc).__name__}: {exc}"))
+        finally:
             kernel.close()
-        while True:
-            try:
-                job = jobs.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put(_run_job(job, kernel))
-            except Exception as exc:  # never a result missing: the report waits for every notebook's
-                done.put(NotebookResult(job.source.stem, ok=False, seconds=0.0, error=f"{type(exc).__name__}: {exc}"))
-    finally:
-        kernel.close()
 
 
 def _run_job(job: _Job, kernel: Kernel) -> NotebookResult:
@@ -321,12 +353,18 @@ def run_report(options: ReportOptions, log=print) -> ReportResult:
             file=sys.stderr)
     results: list[NotebookResult] = []
     try:
-        failed = _stage_one(dataset, snapshot_dir, options, log)
-        if failed:
-            log(failed, file=sys.stderr)
-            results = [NotebookResult(s.stem, ok=False, seconds=0.0, error=failed) for s in sources]
-        else:
-            results = _stage_two(sources, week_dir, parameters, dataset, options, log)
+        with local_kernel() as kernel_path:
+            drivers = _Drivers(kernel_path, sources[0].parent)
+            try:
+                failed = _stage_one(dataset, snapshot_dir, options, log,
+                                    meanwhile=lambda: drivers.start(max(1, min(options.workers, len(sources)))))
+                if failed:
+                    log(failed, file=sys.stderr)
+                    results = [NotebookResult(s.stem, ok=False, seconds=0.0, error=failed) for s in sources]
+                else:
+                    results = _stage_two(sources, week_dir, parameters, dataset, options, log, drivers)
+            finally:
+                drivers.close()
     finally:
         # kept only when asked, and never in a masked report (it holds the ids unmasked): at 2,000 subscriptions it
         # is 13 MB, which would take the week folder past what one can send
@@ -345,29 +383,18 @@ def longest_first(sources: list[Path]) -> list[Path]:
 
 
 def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], dataset: Path,
-               options: ReportOptions, log) -> list[NotebookResult]:
-    """Execute the notebooks on the snapshot, two at a time by default, the longest first; the results in the
-    order of `sources`."""
+               options: ReportOptions, log, drivers: _Drivers) -> list[NotebookResult]:
+    """Execute the notebooks on the snapshot in the drivers' kernels, the longest first; the results in the order of
+    `sources`."""
+    jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, drivers.kernel_path)
+            for s in longest_first(sources)]
     results: list[NotebookResult] = []
-    with local_kernel() as kernel_path:
-        jobs: queue.SimpleQueue = queue.SimpleQueue()
-        for source in longest_first(sources):
-            jobs.put(_Job(source, week_dir, parameters, dataset, options.mask_ids, kernel_path))
-        done: queue.SimpleQueue = queue.SimpleQueue()
-        threads = [threading.Thread(target=_drive, args=(jobs, done, kernel_path, sources[0].parent), daemon=True,
-                                    name=f"mdcnb-kernel-{i + 1}")
-                   for i in range(max(1, min(options.workers, len(sources))))]
-        for thread in threads:
-            thread.start()
-        with progress.bar("notebooks", total=len(sources), unit=" notebook") as bar:
-            for _ in sources:
-                result = done.get()
-                with bar.external_write_mode(file=sys.stderr):
-                    log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
-                        + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
-                results.append(result)
-                bar.update()
-        for thread in threads:
-            thread.join()
+    with progress.bar("notebooks", total=len(jobs), unit=" notebook") as bar:
+        for result in drivers.run(jobs):
+            with bar.external_write_mode(file=sys.stderr):
+                log(f"{'ok    ' if result.ok else 'FAILED'} {result.name} ({result.seconds:.1f} s)"
+                    + ("" if result.ok else f": {result.failure()}"), file=sys.stderr)
+            results.append(result)
+            bar.update()
     by_name = {r.name: r for r in results}
     return [by_name[s.stem] for s in sources]
