@@ -76,3 +76,29 @@ def test_a_notebook_building_its_own_snapshot_scans_once_too(tmp_path, monkeypat
     assert len(scans) == 1
     own_week = snap.history.cloudtrail[snap.history.week]
     assert own_week["read_only_events"].sum() == snap.cloudtrail.volume["read_only_events"].sum() > 0
+
+
+def test_the_kernels_start_while_stage_one_builds_the_snapshot(tmp_path, monkeypatch):
+    """Stage 2's kernels start (and import mdcnb) while stage 1 runs, not after it: stage 1, before writing the
+    snapshot, waits up to 60 s for the report's process to have its two kernels and writes down how many it saw."""
+    import time
+
+    import psutil
+
+    seen = tmp_path / "kernels-during-stage-one"
+    real_write = snapshot.write
+
+    def write_once_kernels_run(snap, folder):  # in stage 1's process, forked from this one
+        report = psutil.Process(os.getppid())
+        deadline, kernels = time.monotonic() + 60, []
+        while time.monotonic() < deadline and len(kernels) < 2:
+            kernels = [p for p in report.children() if "ipykernel_launcher" in " ".join(p.cmdline())]
+            time.sleep(0.2)
+        seen.write_text(str(len(kernels)))
+        return real_write(snap, folder)
+
+    monkeypatch.setattr(snapshot, "write", write_once_kernels_run)
+    result = runner.run_report(runner.ReportOptions(out=tmp_path / "out", history=tmp_path / "h.duckdb",
+                                                    notebooks=["40", "50"], workers=2), log=lambda *a, **k: None)
+    assert result.ok, [r.failure() for r in result.notebooks if not r.ok]
+    assert seen.read_text() == "2"
