@@ -11,6 +11,7 @@ outputs are dropped (a static page cannot run them).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -106,3 +107,17 @@ def export_html(notebook: Path, page: Path, *, title: str, masker: Masker | None
         write_asset(page.parent, PLOTLY_JS, get_plotlyjs)
     page.write_text(body, encoding="utf-8")
     return page
+
+
+def notebook_title(notebook: Path) -> str:
+    """The notebook's first Markdown heading, else its file name."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, json.JSONDecodeError):
+        return notebook.stem
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", [])).splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return notebook.stem

@@ -45,7 +45,7 @@ from mdcnb.core import progress
 from mdcnb.core.weeks import iso_week
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
-from mdcnb.report.export import export_html
+from mdcnb.report.export import export_html, notebook_title
 from mdcnb.report.kernels import Kernel
 from mdcnb.sources.dataset import check_dataset, default_dataset
 from mdcnb.tables.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
@@ -281,25 +281,11 @@ def _run_job(job: _Job, kernel: Kernel) -> NotebookResult:
     if masker is not None:
         executed.write_text(masker.text(executed.read_text(encoding="utf-8")), encoding="utf-8")
     try:
-        result.page = export_html(executed, job.week_dir / f"{name}.html", title=_title(job.source),
+        result.page = export_html(executed, job.week_dir / f"{name}.html", title=notebook_title(job.source),
                                   masker=masker).name
     except Exception as exc:  # the notebook ran, its page could not be written: a failure, named
         result.ok, result.error = False, f"HTML export failed: {type(exc).__name__}: {exc}"
     return result
-
-
-def _title(notebook: Path) -> str:
-    """The notebook's first Markdown heading, else its file name."""
-    try:
-        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, json.JSONDecodeError):
-        return notebook.stem
-    for cell in cells:
-        if cell.get("cell_type") == "markdown":
-            for line in "".join(cell.get("source", [])).splitlines():
-                if line.startswith("#"):
-                    return line.lstrip("#").strip()
-    return notebook.stem
 
 
 def _clear_outputs(week_dir: Path, name: str) -> None:
