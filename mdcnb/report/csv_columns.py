@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,12 @@ _QUOTED = '[,"\r\n]'   # a field holding one of these is quoted, its quotes doub
 LINE_END = "\r\n"
 
 
-def _text_fields(column: pd.Series) -> list[str] | None:
+Values = Callable[[pd.Series], pd.Series]  # an element-wise change of a column's distinct text values
+
+
+def _text_fields(column: pd.Series, change: Values | None) -> list[str] | None:
     """The fields of a text column (object or string dtype; a missing cell an empty field), each distinct value
-    judged once; None when a cell is not text."""
+    changed (`change`) and judged once; None when a cell is not text."""
     try:
         codes, distinct = pd.factorize(column.to_numpy(dtype=object))
     except TypeError:  # an unhashable cell
@@ -36,7 +39,9 @@ def _text_fields(column: pd.Series) -> list[str] | None:
     values = pd.Series(distinct, dtype=object)
     if len(values) and pd.api.types.infer_dtype(values, skipna=False) != "string":
         return None
-    fields = np.append(distinct.astype(object), "")
+    if change is not None:
+        values = change(values)
+    fields = np.append(values.to_numpy(dtype=object), "")
     quoted = np.flatnonzero(values.str.contains(_QUOTED, regex=True).to_numpy(dtype=bool))
     fields[quoted] = ('"' + values.iloc[quoted].str.replace('"', '""', regex=False) + '"').to_numpy(dtype=object)
     return fields[codes].tolist()
@@ -50,10 +55,11 @@ def _pandas_fields(column: pd.Series) -> list[str] | None:
     return ["" if line == '""' else line for line in lines]  # one empty field alone is written quoted
 
 
-def columnwise_parts(frame: pd.DataFrame, rows: int = PART_ROWS) -> Iterator[str] | None:
+def columnwise_parts(frame: pd.DataFrame, rows: int = PART_ROWS, text: Values | None = None) -> Iterator[str] | None:
     """`frame.to_csv(index=False, lineterminator=CRLF)` built column by column, in consecutive pieces of `rows`
-    rows (the header with the first), so that a writer holds one piece at a time rather than the whole text; None
-    when the frame is not one this covers (the caller then writes it with pandas)."""
+    rows (the header with the first), so that a writer holds one piece at a time rather than the whole text, the
+    text cells changed by `text` first (worked on each column's distinct values, which the fields are made of
+    anyway); None when the frame is not one this covers (the caller then writes it with pandas)."""
     if len(frame) < MIN_ROWS or len(frame.columns) < 2 or isinstance(frame.columns, pd.MultiIndex):
         return None
     columns = []
@@ -61,8 +67,8 @@ def columnwise_parts(frame: pd.DataFrame, rows: int = PART_ROWS) -> Iterator[str
         dtype = column.dtype
         if isinstance(dtype, pd.CategoricalDtype):
             return None
-        text = pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype)
-        fields = _text_fields(column) if text else _pandas_fields(column)
+        is_text = pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype)
+        fields = _text_fields(column, text) if is_text else _pandas_fields(column)
         if fields is None:
             return None
         columns.append(fields)

@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
@@ -97,23 +98,34 @@ def csv_parts(df: pd.DataFrame) -> Iterator[str]:
     """`csv_text(df)` in consecutive pieces: a big table's a few thousand rows at a time (`columnwise_parts`,
     the same bytes, built column by column), any other table whole."""
     out = csv_ready(df)
+    parts = columnwise_parts(out, text=_formula_safe_values)
+    if parts is not None:
+        return parts
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column].dtype) or isinstance(out[column].dtype, pd.StringDtype):
             out[column] = _formula_safe_column(out[column])
-    parts = columnwise_parts(out)
-    return parts if parts is not None else iter([out.to_csv(index=False, lineterminator="\r\n")])
+    return iter([out.to_csv(index=False, lineterminator="\r\n")])
+
+
+def _formula_safe_values(values: pd.Series) -> pd.Series:
+    """`formula_safe` of distinct text values: only those starting as a formula does are judged one by one."""
+    suspect = values.str[:1].isin(_FORMULA_START).to_numpy(dtype=bool) if len(values) else np.zeros(0, bool)
+    if not suspect.any():
+        return values
+    out = values.copy()
+    out[suspect] = [formula_safe(value) for value in values[suspect]]
+    return out
 
 
 def _formula_safe_column(column: pd.Series) -> pd.Series:
     """`formula_safe` of every cell, judged once per distinct value (a 300,000-row table repeats a few thousand)."""
     try:
-        distinct = column.dropna().unique()
+        distinct = pd.Series(column.dropna().unique(), dtype=object)
     except TypeError:  # an unhashable cell: every cell judged
         return column.map(formula_safe, na_action="ignore")
-    candidates = pd.Series(distinct, dtype=object)
-    if pd.api.types.infer_dtype(candidates, skipna=False) == "string":  # only text starting as a formula does
-        candidates = candidates[candidates.str[:1].isin(_FORMULA_START).to_numpy(dtype=bool)]  # is judged below
-    changed = {value: formula_safe(value) for value in candidates if formula_safe(value) is not value}
+    text = pd.api.types.infer_dtype(distinct, skipna=False) == "string"
+    safe = _formula_safe_values(distinct) if text else distinct.map(formula_safe)
+    changed = {value: done for value, done in zip(distinct, safe, strict=True) if done is not value}
     if not changed:
         return column
     hit = column.isin(list(changed))
