@@ -103,6 +103,19 @@ def test_big_table_quotes_and_neutralises_each_distinct_value_as_written_by_hand
     assert csv_text(df) == expected
 
 
+def test_distinct_ids_needing_quotes_or_a_formula_quote_are_found_in_any_chunk_of_values():
+    """Ten thousand distinct ids, all plain but four, at the edges of the chunks of 4,096 values the writer
+    searches at once: the last of the first chunk holds a double quote, the first of the second starts as a
+    formula, one further on holds a comma and one in the third chunk starts as a formula."""
+    rows = 10_000
+    special = {4095: ('id"4095', '"id""4095"'), 4096: ("-x4096", "'-x4096"), 5000: ("id,5000", '"id,5000"'),
+               9000: ("=id9000", "'=id9000")}
+    cells = [special[i][0] if i in special else f"id-{i}" for i in range(rows)]
+    fields = [special[i][1] if i in special else f"id-{i}" for i in range(rows)]
+    df = pd.DataFrame({"id": pd.array(cells, dtype="string"), "n": range(rows)})
+    assert csv_text(df) == "id,n\r\n" + "".join(f"{fields[i]},{i}\r\n" for i in range(rows))
+
+
 def test_a_big_table_comes_in_pieces_of_whole_rows_as_written_by_hand():
     """Pieces of 2 rows: the header alone, then rows 0-1, 2-3, ...; joined, what pandas writes."""
     rows = MIN_ROWS + 1

@@ -109,7 +109,8 @@ def csv_parts(df: pd.DataFrame) -> Iterator[str]:
 
 def _formula_safe_values(values: pd.Series) -> pd.Series:
     """`formula_safe` of distinct text values: only those starting as a formula does are judged one by one."""
-    suspect = values.str[:1].isin(_FORMULA_START).to_numpy(dtype=bool) if len(values) else np.zeros(0, bool)
+    first = np.array(values.tolist(), dtype="U1")  # each value's first character, cut in C
+    suspect = np.isin(first, _FORMULA_START)
     if not suspect.any():
         return values
     out = values.copy()
