@@ -46,7 +46,7 @@ from mdcnb.core.weeks import iso_week
 from mdcnb.report import NOTEBOOKS_DIR
 from mdcnb.report import page as page_files
 from mdcnb.report.export import export_html, notebook_title
-from mdcnb.report.kernels import Kernel
+from mdcnb.report.kernels import Kernel, one_heap
 from mdcnb.sources.dataset import check_dataset, default_dataset
 from mdcnb.tables.cloudtrail.scan import PROCESSES_ENV as SCAN_PROCESSES_ENV
 from mdcnb.tables.history import dataset_as_of
@@ -231,6 +231,7 @@ class _Drivers:
         self.threads: list[threading.Thread] = []
 
     def start(self, count: int) -> None:
+        one_heap()
         self.threads = [threading.Thread(target=self._drive, daemon=True, name=f"mdcnb-kernel-{i + 1}")
                         for i in range(count)]
         for thread in self.threads:
