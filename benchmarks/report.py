@@ -1,7 +1,7 @@
 """Benchmark: `mdcnb report` on the sample and on a generated 2,000-subscription tenant; print figures.
 
-For each dataset: wall time and CPU seconds of the command, peak memory of its whole process tree (workers and
-their kernels, sampled every 0.2 s), the size of every HTML page, and whether it exited 0. Targets (issue 5): sample
+For each dataset: wall time and CPU seconds of the command, peak memory of its whole process tree (stage-1 process
+and kernels, sampled every 0.2 s), the size of every HTML page, and whether it exited 0. Targets (issue 5): sample
 under 60 s after set-up, large tenant under 10 minutes in under 4 GB, no page over 6 MB; issue 19: large tenant
 under 60 s in under 2 GB.
 
@@ -49,8 +49,8 @@ def tree_rss(process: psutil.Process) -> int:
 
 
 def _children_cpu() -> float:
-    """CPU seconds of every finished descendant (the command, its workers, their kernels): unlike wall time, this
-    does not grow when other work shares the cores."""
+    """CPU seconds of every finished descendant (the command, its stage-1 process, its kernels): unlike wall time,
+    this does not grow when other work shares the cores."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 

@@ -2,7 +2,7 @@
 
 Runs `mdcnb report --dataset DIR` (its own empty table cache and history store, or `--state` to keep one between
 runs: the second run is the weekly report) and samples every process of its tree every 0.1 s: the timeline of the
-RSS of the parent, the stage-1 process, each worker and each kernel, and of their sum (what `benchmarks/report.py`
+RSS of the parent, the stage-1 process and each kernel, and of their sum (what `benchmarks/report.py`
 takes the peak of). Each kernel also records, through an IPython start-up file, the peak RSS of every cell it runs
 (VmHWM, reset before each cell through /proc/self/clear_refs), so that a kernel's peak is traced to its notebook
 and cell.
@@ -54,7 +54,8 @@ def role(p: psutil.Process, root: int, first_child: list[int]) -> str:
         return f"kernel-{p.pid}"
     if not first_child:
         first_child.append(p.pid)
-    return "stage1" if p.pid == first_child[0] else f"worker-{p.pid}"
+    # any other child is a kernel not started yet (its command line still the report's)
+    return "stage1" if p.pid == first_child[0] else f"child-{p.pid}"
 
 
 def notebook_of(source: str, notebooks: dict[str, list[str]]) -> tuple[str, int]:
