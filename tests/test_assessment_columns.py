@@ -157,3 +157,26 @@ def test_raw_metadata_that_is_not_utf8_is_a_skip(tmp_path, monkeypatch, columnar
     assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [("line 3", "not JSON")]
     assert columnar["assessments"]["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3)]
     assert columnar_chunks == {"columnar": 1, "per_row": 1}
+
+
+def test_resource_details_read_raw_are_checked_as_typed(tmp_path, monkeypatch, columnar_chunks):
+    """`resourceDetails` is kept as raw text and read once per distinct text: a byte that is not UTF-8 in it is the
+    skip the per-row reader gives it, and a value that is no text sends its chunk to the per-row path, which reads
+    it as text."""
+    monkeypatch.setattr(assessment_columns, "CHUNK", 2)
+    records = [_assessment(n) for n in range(1, 7)]
+    records[4]["properties"]["resourceDetails"] = {"Source": "Azure", "Id": 5}  # line 5, in the third chunk
+    dataset_from(tmp_path, assessments=records)
+    path = tmp_path / "assessments.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[2] = lines[2].replace(b'VM3"},', b'VM\xff3"},', 1)  # line 3 (second chunk): in resourceDetails only
+    assert lines[2].count(b"\xff") == 1
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    columnar, per_row = _both(tmp_path)
+    _assert_same(columnar, per_row)
+    assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [("line 3", "not JSON")]
+    rows = columnar["assessments"]
+    assert rows["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3, 4, 5)]
+    assert rows["resource_id"].tolist()[3] == "5"
+    assert columnar_chunks == {"columnar": 1, "per_row": 2}

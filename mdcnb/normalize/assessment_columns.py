@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from msgspec import UNSET
+from msgspec import UNSET, MsgspecError
 
 from mdcnb.core import schema
-from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, raw_texts
+from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, details, raw_texts
 from mdcnb.normalize.chunked import CHUNK, Item, NotPlain, PerRow, objects, read_chunks
 from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
@@ -99,18 +99,16 @@ def _columns(chunk: list[Item], normaliser: AssessmentNormaliser, seen: dict[str
     return columns
 
 
-def _items(value: dict[str, str | None] | None) -> tuple[tuple[str, str | None], ...]:
-    """`resourceDetails` as a hashable value (codes are taken over it); none for null."""
-    return tuple(value.items()) if value else ()
-
-
-def _plain(items: tuple[tuple[str, Any], ...], *spellings: frozenset[str]) -> dict[str, Any]:
-    """A distinct nested object whose keys are all of one spelling and whose values are text or null."""
-    value = dict(items)
-    if not any(value.keys() <= keys for keys in spellings) \
-            or not all(v is None or type(v) is str for v in value.values()):
+def _folded_details(raw: bytes) -> dict[str, str | None]:
+    """A distinct raw `resourceDetails` (`details`) with its keys in lower case, when they are all of one spelling
+    (`_SPELLINGS`); `NotPlain` otherwise."""
+    try:
+        value = details(raw)
+    except MsgspecError:
+        raise NotPlain from None
+    if not any(value.keys() <= keys for keys in _SPELLINGS):
         raise NotPlain
-    return value
+    return {name.lower(): v for name, v in value.items()}
 
 
 _NO_STATUS, _NO_LINKS = Status(), Links()
@@ -133,7 +131,7 @@ def _portal_links(props: list[Properties], share: Callable[[Any], Any]) -> np.nd
 
 class _Codes:
     """One field of a chunk as codes into its distinct values (-1: null); `NotPlain` if a value is not of `kind`
-    (text, or `tuple` for a nested object from `_items`)."""
+    (text, or `bytes` for a raw JSON text)."""
 
     def __init__(self, values: Sequence[Any], kind: type = str) -> None:
         try:
@@ -213,22 +211,20 @@ def _resource(props: list[Properties], assessment_id: np.ndarray,
               share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     """`resource_columns` once per distinct `resourceDetails`; per record where it needs the assessment id (no
     resource id given) or `additionalData` (which may name the resource type)."""
-    details = _Codes([_items(p.resourceDetails) for p in props], tuple)
+    raws = _Codes([bytes(p.resourceDetails) for p in props], bytes)
 
-    def distinct(items: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-        folded = {name.lower(): value for name, value in _plain(items, *_SPELLINGS).items()}
+    def distinct(raw: bytes) -> dict[str, Any]:
         try:
-            return resource_columns("", folded, {})
+            return resource_columns("", _folded_details(raw), {})
         except RecordError:
             return dict.fromkeys(_RESOURCE_COLUMNS)  # no resource id without the assessment's own id: per row
 
-    columns = _fields(distinct, _RESOURCE_COLUMNS, details, share)
+    columns = _fields(distinct, _RESOURCE_COLUMNS, raws, share)
     lonely = pd.isna(columns["resource_id"]) | np.fromiter((p.additionalData is not UNSET for p in props), bool,
                                                            len(props))
     for row in np.flatnonzero(lonely).tolist():
         extra = props[row].additionalData
-        folded = {name.lower(): value for name, value in dict(details.value(row)).items()}
-        own = resource_columns(assessment_id[row], folded, {"additionaldata": fold(extra)})
+        own = resource_columns(assessment_id[row], _folded_details(raws.value(row)), {"additionaldata": fold(extra)})
         for name in _RESOURCE_COLUMNS:
             columns[name][row] = _shared(own[name], share)
     return columns

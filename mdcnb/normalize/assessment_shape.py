@@ -1,13 +1,15 @@
 """The plain shape of an assessment record, read by msgspec into typed objects (`Record`) without building a dict per
 JSON object: the keys read are spelled as the REST API or Resource Graph spells them, text where text is read, the
-keys not read text or null as Resource Graph and REST give them; the inline metadata (read once per recommendation)
-and the per-initiative statuses (not read) are kept as their raw JSON text.
+keys not read text or null as Resource Graph and REST give them; the resource details (read once per distinct text by
+`details`, as typed as before), the inline metadata (read once per recommendation) and the per-initiative statuses
+(not read) are kept as their raw JSON text.
 
 `decoded(line)` is a `Record`, or None for a line of any other shape, which the record-by-record reader (orjson, then
 `fold`) reads instead. A record is read here only where orjson and `fold` would read it too. msgspec refuses what
 orjson refuses (malformed JSON, text that is not UTF-8, lone surrogates, numbers beyond a double written with an
-exponent) in every part it types; what it does not check is checked: the raw texts by orjson once per distinct text
-in a chunk (`raw_texts`, which also bounds their nesting), and a line that carries a risk or additional data (free
+exponent) in every part it types; what it does not check is checked: the resource details by msgspec typed once per
+distinct text (`details`), the other raw texts by orjson once per distinct text in a chunk (`raw_texts`, which also
+bounds their nesting), and a line that carries a risk or additional data (free
 JSON) for nesting beyond `fold`'s limit and for integers of 309 digits or more (beyond a double, which orjson
 refuses).
 """
@@ -41,7 +43,7 @@ class Links(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Properties(msgspec.Struct, forbid_unknown_fields=True):
-    resourceDetails: dict[str, str | None] | None = None
+    resourceDetails: msgspec.Raw = NULL  # read once per distinct text (`details`)
     displayName: str | None = None
     status: Status | None = None
     links: Links | None = None
@@ -57,6 +59,7 @@ class Record(Envelope, forbid_unknown_fields=True):
 
 
 _DECODER = msgspec.json.Decoder(Record)
+_DETAILS = msgspec.json.Decoder(dict[str, str | None] | None)
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _HUGE = b"0" * 309  # an integer of this many digits is beyond a double: orjson refuses it, msgspec reads it
 _FIELD_DEPTH = 2  # the raw texts' depth in a record (record -> properties -> field)
@@ -84,3 +87,9 @@ def raw_texts(raws: list[msgspec.Raw]) -> tuple[np.ndarray, list[Any]]:
         if text.count(b"{") + text.count(b"[") + _FIELD_DEPTH >= MAX_DEPTH:
             raise RecordError(f"nested deeper than {MAX_DEPTH} levels")
     return codes, [orjson.loads(text) for text in texts]
+
+
+def details(raw: bytes) -> dict[str, str | None]:
+    """A raw `resourceDetails` text read as an object of texts or nulls ({} for null); a `msgspec.MsgspecError` for
+    any other text, which the per-row path reads instead."""
+    return _DETAILS.decode(raw) or {}
