@@ -231,19 +231,20 @@ def _resource(props: list[Properties], assessment_id: np.ndarray,
 
 
 def _risks(props: list[Properties]) -> dict[str, np.ndarray]:
-    """`risk_columns` of the records that carry a risk (a few); the others have none."""
-    level = np.full(len(props), None, dtype=object)
-    factors = objects([_EMPTY] * len(props))
+    """`risk_columns` once per distinct raw risk text (`raw_texts`); none for the records without a risk."""
+    codes, risks = raw_texts([p.risk for p in props])
     lists: dict[tuple[str, ...], list[str]] = {}
-    for row, p in enumerate(props):
-        risk = p.risk
-        if risk is not None:
-            if type(risk) is not dict or not risk.keys() <= _RISK:
-                raise NotPlain
+    levels, factors = [], []
+    for risk in risks:
+        if risk is None:
+            columns = {"risk_level": None, "risk_factors": _EMPTY}
+        elif type(risk) is not dict or not risk.keys() <= _RISK:
+            raise NotPlain
+        else:
             columns = risk_columns({"level": risk.get("level"), "riskfactors": risk.get("riskFactors")})
-            level[row] = columns["risk_level"]
-            factors[row] = lists.setdefault(tuple(columns["risk_factors"]), columns["risk_factors"])
-    return {"risk_level": level, "risk_factors": factors}
+        levels.append(columns["risk_level"])
+        factors.append(lists.setdefault(tuple(columns["risk_factors"]), columns["risk_factors"]))
+    return {"risk_level": objects(levels)[codes], "risk_factors": objects(factors)[codes]}
 
 
 # ---------------------------------------------------------------- the table

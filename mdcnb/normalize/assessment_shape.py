@@ -1,7 +1,7 @@
 """The plain shape of an assessment record, read by msgspec into typed objects (`Record`) without building a dict per
 JSON object: the keys read are spelled as the REST API or Resource Graph spells them, text where text is read, the
 keys not read text or null as Resource Graph and REST give them; the resource details (read once per distinct text by
-`details`, as typed as before), the inline metadata (read once per recommendation) and the per-initiative statuses
+`details`, typed), the risk and the inline metadata (read once per distinct text) and the per-initiative statuses
 (not read) are kept as their raw JSON text.
 
 `decoded(line)` is a `Record`, or None for a line of any other shape, which the record-by-record reader (orjson, then
@@ -9,9 +9,8 @@ keys not read text or null as Resource Graph and REST give them; the resource de
 orjson refuses (malformed JSON, text that is not UTF-8, lone surrogates, numbers beyond a double written with an
 exponent) in every part it types; what it does not check is checked: the resource details by msgspec typed once per
 distinct text (`details`), the other raw texts by orjson once per distinct text in a chunk (`raw_texts`, which also
-bounds their nesting), and a line that carries a risk or additional data (free
-JSON) for nesting beyond `fold`'s limit and for integers of 309 digits or more (beyond a double, which orjson
-refuses).
+bounds their nesting), and a line that carries additional data (free JSON) for nesting beyond `fold`'s limit and for
+integers of 309 digits or more (beyond a double, which orjson refuses).
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ class Properties(msgspec.Struct, forbid_unknown_fields=True):
     links: Links | None = None
     metadata: msgspec.Raw = NULL  # read once per distinct text (`raw_texts`)
     statusPerInitiative: msgspec.Raw = NULL  # not read (checked once per distinct text)
-    risk: Any = None
+    risk: msgspec.Raw = NULL  # read once per distinct text (`raw_texts`)
     additionalData: Any = msgspec.UNSET  # its presence matters: it may name the resource type
 
 
@@ -72,8 +71,8 @@ def decoded(line: bytes) -> Record | None:
     except (msgspec.MsgspecError, ValueError, RecursionError):
         return None
     props = record.properties
-    free = props.risk is not None or props.additionalData is not msgspec.UNSET  # free JSON: checked as orjson would
-    if free and (line.count(b"{") + line.count(b"[") > MAX_DEPTH or _HUGE in line.translate(_DIGITS)):
+    if props.additionalData is not msgspec.UNSET and (  # free JSON: checked as orjson would check it
+            line.count(b"{") + line.count(b"[") > MAX_DEPTH or _HUGE in line.translate(_DIGITS)):
         return None  # `fold` refuses a record nested that deep; orjson a huge number: the per-row path says so
     return record
 
