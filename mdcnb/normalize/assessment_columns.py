@@ -25,7 +25,18 @@ import pandas as pd
 from msgspec import UNSET, MsgspecError
 
 from mdcnb.core import schema
-from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, details, raw_texts
+from mdcnb.normalize.assessment_shape import (
+    DETAILS,
+    LINKS,
+    STATUS,
+    Links,
+    Properties,
+    Record,
+    Status,
+    decoded,
+    raw_texts,
+    typed_texts,
+)
 from mdcnb.normalize.chunked import CHUNK, Item, NotPlain, PerRow, objects, read_chunks
 from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
@@ -93,19 +104,16 @@ def _columns(chunk: list[Item], normaliser: AssessmentNormaliser, seen: dict[str
             **_risks(props),
             **meta,
         }
-    except (RecordError, TypeError, ValueError, AttributeError):
-        raise NotPlain from None  # a record the per-row path skips, with its reason
+    except (RecordError, TypeError, ValueError, AttributeError, MsgspecError):
+        raise NotPlain from None  # a record the per-row path skips (with its reason) or reads otherwise
     seen.update(zip(assessment_id.tolist(), (item[0] for item in chunk), strict=True))
     return columns
 
 
-def _folded_details(raw: bytes) -> dict[str, str | None]:
-    """A distinct raw `resourceDetails` (`details`) with its keys in lower case, when they are all of one spelling
+def _folded_details(value: dict[str, str | None] | None) -> dict[str, str | None]:
+    """A distinct `resourceDetails` with its keys in lower case ({} for null), when they are all of one spelling
     (`_SPELLINGS`); `NotPlain` otherwise."""
-    try:
-        value = details(raw)
-    except MsgspecError:
-        raise NotPlain from None
+    value = value or {}
     if not any(value.keys() <= keys for keys in _SPELLINGS):
         raise NotPlain
     return {name.lower(): v for name, v in value.items()}
@@ -115,18 +123,21 @@ _NO_STATUS, _NO_LINKS = Status(), Links()
 
 
 def _status(props: list[Properties], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
-    status = [p.status or _NO_STATUS for p in props]
-    return {"status": _Codes([s.code for s in status]).spread(status_code),
-            "cause": _Codes([s.cause for s in status]).spread(text, share),
-            "status_description": _Codes([s.description for s in status]).spread(text, share),
-            "first_evaluation": _Codes([s.firstEvaluationDate for s in status]).spread(text, share),
-            "status_change": _Codes([s.statusChangeDate for s in status]).spread(text, share)}
+    """The status columns, computed over the distinct status objects of the chunk and spread to the rows."""
+    codes, distinct = typed_texts([p.status for p in props], STATUS)
+    status = [s or _NO_STATUS for s in distinct]
+    columns = {"status": _Codes([s.code for s in status]).spread(status_code),
+               "cause": _Codes([s.cause for s in status]).spread(text, share),
+               "status_description": _Codes([s.description for s in status]).spread(text, share),
+               "first_evaluation": _Codes([s.firstEvaluationDate for s in status]).spread(text, share),
+               "status_change": _Codes([s.statusChangeDate for s in status]).spread(text, share)}
+    return {name: values[codes] for name, values in columns.items()}
 
 
 def _portal_links(props: list[Properties], share: Callable[[Any], Any]) -> np.ndarray:
-    links = [p.links or _NO_LINKS for p in props]
-    return _spread(lambda portal, uri: _shared(portal_link({"azurePortal": portal, "azurePortalUri": uri}), share),
-                   _Codes([link.azurePortal for link in links]), _Codes([link.azurePortalUri for link in links]))
+    codes, distinct = typed_texts([p.links for p in props], LINKS)
+    return objects([_shared(portal_link({"azurePortal": link.azurePortal, "azurePortalUri": link.azurePortalUri}),
+                            share) for link in (d or _NO_LINKS for d in distinct)])[codes]
 
 
 class _Codes:
@@ -171,14 +182,6 @@ def _spread(fn: Callable[..., Any], *columns: _Codes) -> np.ndarray:
     return objects([fn(*(column.value(row) for column in columns)) for row in first.tolist()])[key]
 
 
-def _fields(fn: Callable[[Any], dict[str, Any]], names: Sequence[str], column: _Codes,
-            share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
-    """The columns `names` of `fn`'s dict, called once per distinct value of `column`."""
-    key, first = _combined([column], len(column.codes))
-    results = [fn(column.value(row)) for row in first.tolist()]
-    return {name: objects([_shared(r[name], share) for r in results])[key] for name in names}
-
-
 def _filled(values: np.ndarray, assessment_id: np.ndarray, fallback: Callable[[str], Any]) -> np.ndarray:
     """`values`, with `fallback(assessment id)` for the rows where it is null."""
     for row in np.flatnonzero(pd.isna(values)).tolist():
@@ -211,22 +214,24 @@ def _resource(props: list[Properties], assessment_id: np.ndarray,
               share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     """`resource_columns` once per distinct `resourceDetails`; per record where it needs the assessment id (no
     resource id given) or `additionalData` (which may name the resource type)."""
-    raws = _Codes([bytes(p.resourceDetails) for p in props], bytes)
+    codes, distinct = typed_texts([p.resourceDetails for p in props], DETAILS)
+    details = [_folded_details(value) for value in distinct]
 
-    def distinct(raw: bytes) -> dict[str, Any]:
+    def own(value: dict[str, str | None]) -> dict[str, Any]:
         try:
-            return resource_columns("", _folded_details(raw), {})
+            return resource_columns("", value, {})
         except RecordError:
             return dict.fromkeys(_RESOURCE_COLUMNS)  # no resource id without the assessment's own id: per row
 
-    columns = _fields(distinct, _RESOURCE_COLUMNS, raws, share)
+    results = [own(value) for value in details]
+    columns = {name: objects([_shared(r[name], share) for r in results])[codes] for name in _RESOURCE_COLUMNS}
     lonely = pd.isna(columns["resource_id"]) | np.fromiter((p.additionalData is not UNSET for p in props), bool,
                                                            len(props))
     for row in np.flatnonzero(lonely).tolist():
         extra = props[row].additionalData
-        own = resource_columns(assessment_id[row], _folded_details(raws.value(row)), {"additionaldata": fold(extra)})
+        record = resource_columns(assessment_id[row], details[codes[row]], {"additionaldata": fold(extra)})
         for name in _RESOURCE_COLUMNS:
-            columns[name][row] = _shared(own[name], share)
+            columns[name][row] = _shared(record[name], share)
     return columns
 
 
