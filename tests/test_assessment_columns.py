@@ -208,3 +208,29 @@ def test_risks_read_raw_are_checked_as_orjson_and_fold_check_them(tmp_path, monk
     assert rows["risk_level"].tolist() == ["High"] * 6 + [pd.NA]
     assert [list(f) for f in rows["risk_factors"]] == [["Sensitive data"]] * 6 + [[]]
     assert columnar_chunks == {"columnar": 1, "per_row": 4}
+
+
+def test_status_and_links_read_raw_are_typed_as_in_the_record(tmp_path, monkeypatch, columnar_chunks):
+    """`status` and `links` are kept as raw text and typed once per distinct text: a status that is no object, a
+    link object with a key the plain shape lacks, and a byte that is not UTF-8 in a status each send their chunk to
+    the per-row path, which skips or reads them as it always does."""
+    monkeypatch.setattr(assessment_columns, "CHUNK", 2)
+    records = [_assessment(n, links={"azurePortal": f"p/{n}"}) for n in range(1, 9)]
+    records[2]["properties"]["status"] = "Healthy"  # line 3
+    records[4]["properties"]["links"] = {"azurePortal": "p/5", "other": "x"}  # line 5
+    records[6]["properties"]["status"]["cause"] = "XX"  # line 7
+    dataset_from(tmp_path, assessments=records)
+    path = tmp_path / "assessments.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[6] = lines[6].replace(b'"XX"', b'"X\xffX"')
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    columnar, per_row = _both(tmp_path)
+    _assert_same(columnar, per_row)
+    assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [
+        ("line 3", "unreadable record (AttributeError"), ("line 7", "not JSON")]
+    rows = columnar["assessments"]
+    assert rows["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3, 4, 5, 7)]
+    assert rows["portal_link"].tolist() == ["p/1", "p/2", "p/4", "p/5", "p/6", "p/8"]
+    assert rows["status"].tolist() == ["Unhealthy"] * 6
+    assert columnar_chunks == {"columnar": 1, "per_row": 3}
