@@ -212,4 +212,4 @@ def _merged(coded: list[Coded], dtype: str) -> pd.Series:
         return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)).take(merged[codes]))
     if dtype == schema.LIST:
         uniques = _objects(schema.shared_lists(uniques))
-    return assessment_columns.typed(uniques[codes], dtype)
+    return pd.Series(assessment_columns.typed(uniques, dtype).array.take(codes))  # each distinct value typed once
