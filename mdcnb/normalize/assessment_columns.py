@@ -3,9 +3,10 @@ distinct value instead of a few dozen per record.
 
 A big tenant holds a million assessments of a few hundred recommendations, some thousand resources and dates. The
 records are read in chunks; each field of a chunk becomes integer codes into its distinct values
-(`pandas.factorize`), every derived column (lower-cased ids, canonical states, the assessed resource's columns, the
-joined metadata) is computed once per distinct value, or distinct combination of values, by the per-row path's own
-functions, and spread back to the rows by the codes. Equal strings end up as one object.
+(`pandas.factorize`; a nested object by its raw JSON text, read once per distinct text), every derived column
+(lower-cased ids, canonical states, the assessed resource's columns, the joined metadata) is computed once per
+distinct value by the per-row path's own functions, and spread back to the rows by the codes. Equal strings end up
+as one object.
 
 Only a chunk whose every record has the plain shape of `assessment_shape` (read by msgspec into typed objects, no
 dict per JSON object) takes this path: each key that is read spelled as the REST API or Resource Graph spells it,
@@ -141,16 +142,15 @@ def _portal_links(props: list[Properties], share: Callable[[Any], Any]) -> np.nd
 
 
 class _Codes:
-    """One field of a chunk as codes into its distinct values (-1: null); `NotPlain` if a value is not of `kind`
-    (text, or `bytes` for a raw JSON text)."""
+    """One text field of a chunk as codes into its distinct values (-1: null); `NotPlain` if a value is not text."""
 
-    def __init__(self, values: Sequence[Any], kind: type = str) -> None:
+    def __init__(self, values: Sequence[Any]) -> None:
         try:
             self.codes, uniques = pd.factorize(objects(values))
         except TypeError:  # an object or a list where text belongs
             raise NotPlain from None
         self.uniques: list[Any] = uniques.tolist()
-        if any(type(u) is not kind for u in self.uniques):
+        if any(type(u) is not str for u in self.uniques):
             raise NotPlain
 
     def value(self, row: int) -> Any:
@@ -165,21 +165,16 @@ def _shared(value: Any, share: Callable[[Any], Any] | None) -> Any:
     return share(value) if share is not None and type(value) is str else value
 
 
-def _combined(columns: Sequence[_Codes], rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(combination code of each row, first row of each combination) over the columns' codes."""
-    key = np.zeros(rows, dtype=np.int64)
-    first = np.zeros(min(rows, 1), dtype=np.int64)
-    for column in columns:
-        if column.uniques or not len(first):  # an all-null column distinguishes no rows
-            key = key * (len(column.uniques) + 1) + (column.codes + 1)
-            _, first, key = np.unique(key, return_index=True, return_inverse=True)
+def _combined(column: _Codes) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each row's value, null among them, and the first row of each) over a column's codes, in code order."""
+    _, first, key = np.unique(column.codes, return_index=True, return_inverse=True)
     return key, first
 
 
-def _spread(fn: Callable[..., Any], *columns: _Codes) -> np.ndarray:
-    """`fn` of each row's values, called once per distinct combination of them (an object array)."""
-    key, first = _combined(columns, len(columns[0].codes))
-    return objects([fn(*(column.value(row) for column in columns)) for row in first.tolist()])[key]
+def _spread(fn: Callable[[Any], Any], column: _Codes) -> np.ndarray:
+    """`fn` of each row's value, called once per distinct value (an object array)."""
+    key, first = _combined(column)
+    return objects([fn(column.value(row)) for row in first.tolist()])[key]
 
 
 def _filled(values: np.ndarray, assessment_id: np.ndarray, fallback: Callable[[str], Any]) -> np.ndarray:
@@ -199,7 +194,7 @@ def _metadata(key: np.ndarray, props: list[Properties], normaliser: AssessmentNo
     """The metadata columns (`metadata_display_name` among them) joined per key, the record's own metadata deciding
     for a key met first (as in the per-row path: the first record of a key decides)."""
     keys = _Codes(key.tolist())
-    code, first = _combined([keys], len(key))
+    code, first = _combined(keys)
     texts, inline = raw_texts([p.metadata for p in props])
     raw_texts([p.statusPerInitiative for p in props])  # not read, but checked as orjson and `fold` would
     metas = [normaliser.metadata_columns(keys.value(row), inline[texts[row]]) for row in first.tolist()]
