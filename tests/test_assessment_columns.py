@@ -157,3 +157,80 @@ def test_raw_metadata_that_is_not_utf8_is_a_skip(tmp_path, monkeypatch, columnar
     assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [("line 3", "not JSON")]
     assert columnar["assessments"]["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3)]
     assert columnar_chunks == {"columnar": 1, "per_row": 1}
+
+
+def test_resource_details_read_raw_are_checked_as_typed(tmp_path, monkeypatch, columnar_chunks):
+    """`resourceDetails` is kept as raw text and read once per distinct text: a byte that is not UTF-8 in it is the
+    skip the per-row reader gives it, and a value that is no text sends its chunk to the per-row path, which reads
+    it as text."""
+    monkeypatch.setattr(assessment_columns, "CHUNK", 2)
+    records = [_assessment(n) for n in range(1, 7)]
+    records[4]["properties"]["resourceDetails"] = {"Source": "Azure", "Id": 5}  # line 5, in the third chunk
+    dataset_from(tmp_path, assessments=records)
+    path = tmp_path / "assessments.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[2] = lines[2].replace(b'VM3"},', b'VM\xff3"},', 1)  # line 3 (second chunk): in resourceDetails only
+    assert lines[2].count(b"\xff") == 1
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    columnar, per_row = _both(tmp_path)
+    _assert_same(columnar, per_row)
+    assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [("line 3", "not JSON")]
+    rows = columnar["assessments"]
+    assert rows["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3, 4, 5)]
+    assert rows["resource_id"].tolist()[3] == "5"
+    assert columnar_chunks == {"columnar": 1, "per_row": 2}
+
+
+def test_risks_read_raw_are_checked_as_orjson_and_fold_check_them(tmp_path, monkeypatch, columnar_chunks):
+    """`risk` is kept as raw text and read once per distinct text: a huge integer or a byte that is not UTF-8 in it is
+    a line orjson refuses, a risk nested too deep one `fold` refuses, and a risk that is no object has no level, as
+    in the per-row path (each odd line in a chunk of its own, beside a plain one)."""
+    monkeypatch.setattr(assessment_columns, "CHUNK", 2)
+    risky = {"level": "high", "riskFactors": ["Sensitive data", None]}
+    records = [_assessment(n, risk=risky) for n in range(1, 11)]
+    records[2]["properties"]["risk"] = {"level": "HUGE"}  # line 3
+    records[4]["properties"]["risk"] = {"level": "high", "riskFactors": [_nested(70)]}  # line 5
+    records[9]["properties"]["risk"] = ["high"]  # line 10: no object, no risk
+    dataset_from(tmp_path, assessments=records)
+    path = tmp_path / "assessments.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[2] = lines[2].replace(b'"HUGE"', b"1" * 320)
+    lines[6] = lines[6].replace(b'"Sensitive data"', b'"Sensitive\xff data"')  # line 7
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    columnar, per_row = _both(tmp_path)
+    _assert_same(columnar, per_row)
+    assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [
+        ("line 3", "not JSON"), ("line 5", "nested deeper than 64 levels"), ("line 7", "not JSON")]
+    rows = columnar["assessments"]
+    assert rows["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3, 5, 7, 8, 9)]
+    assert rows["risk_level"].tolist() == ["High"] * 6 + [pd.NA]
+    assert [list(f) for f in rows["risk_factors"]] == [["Sensitive data"]] * 6 + [[]]
+    assert columnar_chunks == {"columnar": 1, "per_row": 4}
+
+
+def test_status_and_links_read_raw_are_typed_as_in_the_record(tmp_path, monkeypatch, columnar_chunks):
+    """`status` and `links` are kept as raw text and typed once per distinct text: a status that is no object, a
+    link object with a key the plain shape lacks, and a byte that is not UTF-8 in a status each send their chunk to
+    the per-row path, which skips or reads them as it always does."""
+    monkeypatch.setattr(assessment_columns, "CHUNK", 2)
+    records = [_assessment(n, links={"azurePortal": f"p/{n}"}) for n in range(1, 9)]
+    records[2]["properties"]["status"] = "Healthy"  # line 3
+    records[4]["properties"]["links"] = {"azurePortal": "p/5", "other": "x"}  # line 5
+    records[6]["properties"]["status"]["cause"] = "XX"  # line 7
+    dataset_from(tmp_path, assessments=records)
+    path = tmp_path / "assessments.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[6] = lines[6].replace(b'"XX"', b'"X\xffX"')
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    columnar, per_row = _both(tmp_path)
+    _assert_same(columnar, per_row)
+    assert [(s.location, s.reason.split(":")[0]) for s in columnar["skips"].itertuples()] == [
+        ("line 3", "unreadable record (AttributeError"), ("line 7", "not JSON")]
+    rows = columnar["assessments"]
+    assert rows["assessment_id"].tolist() == [records[n]["id"].lower() for n in (0, 1, 3, 4, 5, 7)]
+    assert rows["portal_link"].tolist() == ["p/1", "p/2", "p/4", "p/5", "p/6", "p/8"]
+    assert rows["status"].tolist() == ["Unhealthy"] * 6
+    assert columnar_chunks == {"columnar": 1, "per_row": 3}

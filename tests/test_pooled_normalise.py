@@ -97,3 +97,16 @@ def test_a_skipped_record_in_a_later_span_is_read_again_in_one_process(tmp_path,
     frames = _assert_same_as_one_process(tmp_path)
     assert [s.location for s in frames["skips"].itertuples()] == ["line 38"]
     assert joins == [False]
+
+
+def test_a_line_orjson_refuses_in_a_raw_part_of_a_later_span_is_joined(tmp_path, joins):
+    """A byte that is not UTF-8 in a part msgspec keeps raw (here the status of line 35) reaches its chunk, which the
+    per-row path reads: the line is a skip, not a record read, so the spans are still joined."""
+    records = [_assessment(n) for n in range(40)]
+    records[34]["properties"]["status"]["cause"] = "XX"
+    lines = _write_lines(tmp_path, records)
+    lines[34] = lines[34].replace(b'"XX"', b'"X\xffX"')
+    (tmp_path / "assessments.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    frames = _assert_same_as_one_process(tmp_path)
+    assert [(s.location, s.reason.split(":")[0]) for s in frames["skips"].itertuples()] == [("line 35", "not JSON")]
+    assert len(frames["assessments"]) == 39 and joins == [True]

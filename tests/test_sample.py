@@ -415,3 +415,13 @@ def test_gzipped_records_read_transparently_and_truncation_is_a_skip(tmp_path):
     assert any("unreadable" in s.reason for s in raw.skips)
     assert 0 < len(raw.records) < 500 and raw.records == records[: len(raw.records)]
     assert json.loads(json.dumps(raw.skips[0].as_row()))["record_type"] == "assessments"
+
+
+def test_blank_lines_are_passed_over_and_other_bytes_are_skips(tmp_path):
+    """A line of ASCII whitespace only (space, tab, CR, vertical tab, form feed) or nothing is no record and no
+    skip; a line with any other byte (here a non-breaking space, which is no ASCII whitespace) is a skip."""
+    (tmp_path / "assessments.jsonl").write_bytes(
+        b'{"id": "/x/1"}\n\n \t\r\x0b\x0c\n{"id": "/x/4"}\n\xa0\n   ')
+    raw = read_records(tmp_path, "assessments")
+    assert raw.records == [{"id": "/x/1"}, {"id": "/x/4"}] and raw.lines == [1, 4]
+    assert [(s.location, s.reason.split(":")[0]) for s in raw.skips] == [("line 5", "not JSON")]

@@ -3,9 +3,10 @@ distinct value instead of a few dozen per record.
 
 A big tenant holds a million assessments of a few hundred recommendations, some thousand resources and dates. The
 records are read in chunks; each field of a chunk becomes integer codes into its distinct values
-(`pandas.factorize`), every derived column (lower-cased ids, canonical states, the assessed resource's columns, the
-joined metadata) is computed once per distinct value, or distinct combination of values, by the per-row path's own
-functions, and spread back to the rows by the codes. Equal strings end up as one object.
+(`pandas.factorize`; a nested object by its raw JSON text, read once per distinct text), every derived column
+(lower-cased ids, canonical states, the assessed resource's columns, the joined metadata) is computed once per
+distinct value by the per-row path's own functions, and spread back to the rows by the codes. Equal strings end up
+as one object.
 
 Only a chunk whose every record has the plain shape of `assessment_shape` (read by msgspec into typed objects, no
 dict per JSON object) takes this path: each key that is read spelled as the REST API or Resource Graph spells it,
@@ -22,10 +23,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from msgspec import UNSET
+from msgspec import UNSET, MsgspecError
 
 from mdcnb.core import schema
-from mdcnb.normalize.assessment_shape import Links, Properties, Record, Status, decoded, raw_texts
+from mdcnb.normalize.assessment_shape import (
+    DETAILS,
+    LINKS,
+    STATUS,
+    Links,
+    Properties,
+    Record,
+    Status,
+    decoded,
+    raw_texts,
+    typed_texts,
+)
 from mdcnb.normalize.chunked import CHUNK, Item, NotPlain, PerRow, objects, read_chunks
 from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
@@ -93,55 +105,52 @@ def _columns(chunk: list[Item], normaliser: AssessmentNormaliser, seen: dict[str
             **_risks(props),
             **meta,
         }
-    except (RecordError, TypeError, ValueError, AttributeError):
-        raise NotPlain from None  # a record the per-row path skips, with its reason
+    except (RecordError, TypeError, ValueError, AttributeError, MsgspecError):
+        raise NotPlain from None  # a record the per-row path skips (with its reason) or reads otherwise
     seen.update(zip(assessment_id.tolist(), (item[0] for item in chunk), strict=True))
     return columns
 
 
-def _items(value: dict[str, str | None] | None) -> tuple[tuple[str, str | None], ...]:
-    """`resourceDetails` as a hashable value (codes are taken over it); none for null."""
-    return tuple(value.items()) if value else ()
-
-
-def _plain(items: tuple[tuple[str, Any], ...], *spellings: frozenset[str]) -> dict[str, Any]:
-    """A distinct nested object whose keys are all of one spelling and whose values are text or null."""
-    value = dict(items)
-    if not any(value.keys() <= keys for keys in spellings) \
-            or not all(v is None or type(v) is str for v in value.values()):
+def _folded_details(value: dict[str, str | None] | None) -> dict[str, str | None]:
+    """A distinct `resourceDetails` with its keys in lower case ({} for null), when they are all of one spelling
+    (`_SPELLINGS`); `NotPlain` otherwise."""
+    value = value or {}
+    if not any(value.keys() <= keys for keys in _SPELLINGS):
         raise NotPlain
-    return value
+    return {name.lower(): v for name, v in value.items()}
 
 
 _NO_STATUS, _NO_LINKS = Status(), Links()
 
 
 def _status(props: list[Properties], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
-    status = [p.status or _NO_STATUS for p in props]
-    return {"status": _Codes([s.code for s in status]).spread(status_code),
-            "cause": _Codes([s.cause for s in status]).spread(text, share),
-            "status_description": _Codes([s.description for s in status]).spread(text, share),
-            "first_evaluation": _Codes([s.firstEvaluationDate for s in status]).spread(text, share),
-            "status_change": _Codes([s.statusChangeDate for s in status]).spread(text, share)}
+    """The status columns, computed over the distinct status objects of the chunk and spread to the rows."""
+    codes, distinct = typed_texts([p.status for p in props], STATUS)
+    status = [s or _NO_STATUS for s in distinct]
+    columns = {"status": _Codes([s.code for s in status]).spread(status_code),
+               "cause": _Codes([s.cause for s in status]).spread(text, share),
+               "status_description": _Codes([s.description for s in status]).spread(text, share),
+               "first_evaluation": _Codes([s.firstEvaluationDate for s in status]).spread(text, share),
+               "status_change": _Codes([s.statusChangeDate for s in status]).spread(text, share)}
+    return {name: values[codes] for name, values in columns.items()}
 
 
 def _portal_links(props: list[Properties], share: Callable[[Any], Any]) -> np.ndarray:
-    links = [p.links or _NO_LINKS for p in props]
-    return _spread(lambda portal, uri: _shared(portal_link({"azurePortal": portal, "azurePortalUri": uri}), share),
-                   _Codes([link.azurePortal for link in links]), _Codes([link.azurePortalUri for link in links]))
+    codes, distinct = typed_texts([p.links for p in props], LINKS)
+    return objects([_shared(portal_link({"azurePortal": link.azurePortal, "azurePortalUri": link.azurePortalUri}),
+                            share) for link in (d or _NO_LINKS for d in distinct)])[codes]
 
 
 class _Codes:
-    """One field of a chunk as codes into its distinct values (-1: null); `NotPlain` if a value is not of `kind`
-    (text, or `tuple` for a nested object from `_items`)."""
+    """One text field of a chunk as codes into its distinct values (-1: null); `NotPlain` if a value is not text."""
 
-    def __init__(self, values: Sequence[Any], kind: type = str) -> None:
+    def __init__(self, values: Sequence[Any]) -> None:
         try:
             self.codes, uniques = pd.factorize(objects(values))
         except TypeError:  # an object or a list where text belongs
             raise NotPlain from None
         self.uniques: list[Any] = uniques.tolist()
-        if any(type(u) is not kind for u in self.uniques):
+        if any(type(u) is not str for u in self.uniques):
             raise NotPlain
 
     def value(self, row: int) -> Any:
@@ -156,29 +165,16 @@ def _shared(value: Any, share: Callable[[Any], Any] | None) -> Any:
     return share(value) if share is not None and type(value) is str else value
 
 
-def _combined(columns: Sequence[_Codes], rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(combination code of each row, first row of each combination) over the columns' codes."""
-    key = np.zeros(rows, dtype=np.int64)
-    first = np.zeros(min(rows, 1), dtype=np.int64)
-    for column in columns:
-        if column.uniques or not len(first):  # an all-null column distinguishes no rows
-            key = key * (len(column.uniques) + 1) + (column.codes + 1)
-            _, first, key = np.unique(key, return_index=True, return_inverse=True)
+def _combined(column: _Codes) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each row's value, null among them, and the first row of each) over a column's codes, in code order."""
+    _, first, key = np.unique(column.codes, return_index=True, return_inverse=True)
     return key, first
 
 
-def _spread(fn: Callable[..., Any], *columns: _Codes) -> np.ndarray:
-    """`fn` of each row's values, called once per distinct combination of them (an object array)."""
-    key, first = _combined(columns, len(columns[0].codes))
-    return objects([fn(*(column.value(row) for column in columns)) for row in first.tolist()])[key]
-
-
-def _fields(fn: Callable[[Any], dict[str, Any]], names: Sequence[str], column: _Codes,
-            share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
-    """The columns `names` of `fn`'s dict, called once per distinct value of `column`."""
-    key, first = _combined([column], len(column.codes))
-    results = [fn(column.value(row)) for row in first.tolist()]
-    return {name: objects([_shared(r[name], share) for r in results])[key] for name in names}
+def _spread(fn: Callable[[Any], Any], column: _Codes) -> np.ndarray:
+    """`fn` of each row's value, called once per distinct value (an object array)."""
+    key, first = _combined(column)
+    return objects([fn(column.value(row)) for row in first.tolist()])[key]
 
 
 def _filled(values: np.ndarray, assessment_id: np.ndarray, fallback: Callable[[str], Any]) -> np.ndarray:
@@ -198,7 +194,7 @@ def _metadata(key: np.ndarray, props: list[Properties], normaliser: AssessmentNo
     """The metadata columns (`metadata_display_name` among them) joined per key, the record's own metadata deciding
     for a key met first (as in the per-row path: the first record of a key decides)."""
     keys = _Codes(key.tolist())
-    code, first = _combined([keys], len(key))
+    code, first = _combined(keys)
     texts, inline = raw_texts([p.metadata for p in props])
     raw_texts([p.statusPerInitiative for p in props])  # not read, but checked as orjson and `fold` would
     metas = [normaliser.metadata_columns(keys.value(row), inline[texts[row]]) for row in first.tolist()]
@@ -213,41 +209,42 @@ def _resource(props: list[Properties], assessment_id: np.ndarray,
               share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     """`resource_columns` once per distinct `resourceDetails`; per record where it needs the assessment id (no
     resource id given) or `additionalData` (which may name the resource type)."""
-    details = _Codes([_items(p.resourceDetails) for p in props], tuple)
+    codes, distinct = typed_texts([p.resourceDetails for p in props], DETAILS)
+    details = [_folded_details(value) for value in distinct]
 
-    def distinct(items: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-        folded = {name.lower(): value for name, value in _plain(items, *_SPELLINGS).items()}
+    def own(value: dict[str, str | None]) -> dict[str, Any]:
         try:
-            return resource_columns("", folded, {})
+            return resource_columns("", value, {})
         except RecordError:
             return dict.fromkeys(_RESOURCE_COLUMNS)  # no resource id without the assessment's own id: per row
 
-    columns = _fields(distinct, _RESOURCE_COLUMNS, details, share)
+    results = [own(value) for value in details]
+    columns = {name: objects([_shared(r[name], share) for r in results])[codes] for name in _RESOURCE_COLUMNS}
     lonely = pd.isna(columns["resource_id"]) | np.fromiter((p.additionalData is not UNSET for p in props), bool,
                                                            len(props))
     for row in np.flatnonzero(lonely).tolist():
         extra = props[row].additionalData
-        folded = {name.lower(): value for name, value in dict(details.value(row)).items()}
-        own = resource_columns(assessment_id[row], folded, {"additionaldata": fold(extra)})
+        record = resource_columns(assessment_id[row], details[codes[row]], {"additionaldata": fold(extra)})
         for name in _RESOURCE_COLUMNS:
-            columns[name][row] = _shared(own[name], share)
+            columns[name][row] = _shared(record[name], share)
     return columns
 
 
 def _risks(props: list[Properties]) -> dict[str, np.ndarray]:
-    """`risk_columns` of the records that carry a risk (a few); the others have none."""
-    level = np.full(len(props), None, dtype=object)
-    factors = objects([_EMPTY] * len(props))
+    """`risk_columns` once per distinct raw risk text (`raw_texts`); none for the records without a risk."""
+    codes, risks = raw_texts([p.risk for p in props])
     lists: dict[tuple[str, ...], list[str]] = {}
-    for row, p in enumerate(props):
-        risk = p.risk
-        if risk is not None:
-            if type(risk) is not dict or not risk.keys() <= _RISK:
-                raise NotPlain
+    levels, factors = [], []
+    for risk in risks:
+        if risk is None:
+            columns = {"risk_level": None, "risk_factors": _EMPTY}
+        elif type(risk) is not dict or not risk.keys() <= _RISK:
+            raise NotPlain
+        else:
             columns = risk_columns({"level": risk.get("level"), "riskfactors": risk.get("riskFactors")})
-            level[row] = columns["risk_level"]
-            factors[row] = lists.setdefault(tuple(columns["risk_factors"]), columns["risk_factors"])
-    return {"risk_level": level, "risk_factors": factors}
+        levels.append(columns["risk_level"])
+        factors.append(lists.setdefault(tuple(columns["risk_factors"]), columns["risk_factors"]))
+    return {"risk_level": objects(levels)[codes], "risk_factors": objects(factors)[codes]}
 
 
 # ---------------------------------------------------------------- the table

@@ -80,8 +80,10 @@ def read_chunks(dataset: Path, record_type: str, decode: Callable[[bytes], Any],
             for item in items:
                 skips.extend(item[3])
         except NotPlain:
-            records = _interleaved(items, skips, source, record_type)
+            refused: list[int] = []
+            records = _interleaved(items, skips, source, record_type, refused)
             piece = {name: objects(values) for name, values in per_row(records, seen).items()}
+            read -= len(refused)  # lines, not records (as the reader counts them)
         pieces.append(piece)
     skips.extend(reader)  # after the last record: unreadable lines, a file that ends early
     return pieces, read
@@ -99,10 +101,11 @@ def _chunks(records: Iterator[tuple[int, Any, bytes]], reader: list[Skip], size:
         yield chunk
 
 
-def _interleaved(chunk: list[Item], skips: list[Skip], source: str, record_type: str
+def _interleaved(chunk: list[Item], skips: list[Skip], source: str, record_type: str, refused: list[int]
                  ) -> Iterator[tuple[int, dict[str, Any]]]:
     """The chunk's records as the per-row path reads them (dicts), the reader's skips before each. A line msgspec
-    read but orjson refuses (text that is not UTF-8 in a part kept raw) is skipped as the reader skips it."""
+    read but orjson refuses (text that is not UTF-8 in a part kept raw) is skipped as the reader skips it, and its
+    number appended to `refused`."""
     for line, record, raw, before in chunk:
         skips.extend(before)
         if type(record) is dict:
@@ -112,6 +115,7 @@ def _interleaved(chunk: list[Item], skips: list[Skip], source: str, record_type:
             read = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             skips.append(Skip(source, f"line {line}", record_type, f"not JSON: {exc}"))
+            refused.append(line)
             continue
         yield line, read
 

@@ -178,11 +178,22 @@ def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip]] | None:
             return None
         skips += [replace(s, location=f"line {int(s.location[5:]) + lines}") for s in span.skips]
         lines += span.lines
-    data = {column.name: _merged([span.columns.pop(column.name) for span in spans], column.dtype)
-            for column in schema.ASSESSMENTS.columns}
-    if data["assessment_id"].duplicated().any():
+    ids = _distinct_ids([span.columns.pop("assessment_id") for span in spans])
+    if ids is None:
         return None
-    return pd.DataFrame(data, index=pd.RangeIndex(len(data["assessment_id"])), copy=False), skips
+    data = {column.name: ids if column.name == "assessment_id" else
+            _merged([span.columns.pop(column.name) for span in spans], column.dtype)
+            for column in schema.ASSESSMENTS.columns}
+    return pd.DataFrame(data, index=pd.RangeIndex(len(ids)), copy=False), skips
+
+
+def _distinct_ids(coded: list[Coded]) -> pd.Series | None:
+    """The assessment id column of the spans; None when an id (or null) is read twice. The ids of one span are
+    distinct, so one pass over them checks the spans' ids, where joining equal texts (`_merged`) would take another."""
+    cells = np.concatenate([np.append(values, pd.NA)[codes] for codes, values in coded])  # code -1: null
+    if len(set(cells.tolist())) < len(cells):  # a set of texts: faster than pandas' hash table of objects
+        return None
+    return pd.Series(pd.arrays.StringArray(cells))
 
 
 def _objects(values: list[Any]) -> np.ndarray:
@@ -196,9 +207,9 @@ def _merged(coded: list[Coded], dtype: str) -> pd.Series:
     null = len(uniques) - 1
     codes = np.concatenate([np.where(c < 0, null, c.astype(np.int64) + offset)
                             for (c, _), offset in zip(coded, offsets, strict=False)])
-    if dtype == schema.STRING:  # texts: equal ones as their first object (pandas keeps it), null last
-        merged, distinct = pd.factorize(uniques)
-        return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)[merged[codes]]))
+    if dtype == schema.STRING:  # texts: equal ones as their first object (pandas keeps it), null last; the
+        merged, distinct = pd.factorize(uniques)  # distinct texts are checked as texts once, not once per row
+        return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)).take(merged[codes]))
     if dtype == schema.LIST:
         uniques = _objects(schema.shared_lists(uniques))
-    return assessment_columns.typed(uniques[codes], dtype)
+    return pd.Series(assessment_columns.typed(uniques, dtype).array.take(codes))  # each distinct value typed once
