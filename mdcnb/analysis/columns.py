@@ -14,3 +14,9 @@ def per_value(column: pd.Series, transform: Callable[[pd.Series], pd.Series]) ->
     codes, distinct = pd.factorize(column)
     done = transform(pd.Series(distinct, dtype=column.dtype))
     return pd.Series(done.array.take(codes, allow_fill=True), index=column.index, name=column.name)
+
+
+def casefolded(column: pd.Series) -> pd.Series:
+    """The text column case-folded, a missing cell as "" (`per_value`: states and severities compared without
+    case)."""
+    return per_value(column.fillna(""), lambda s: s.str.casefold())

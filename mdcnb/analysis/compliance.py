@@ -11,7 +11,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from mdcnb.analysis.columns import per_value
+from mdcnb.analysis.columns import casefolded
 from mdcnb.tables import Tables
 
 STATES = ("Passed", "Failed", "Skipped", "Unsupported")
@@ -87,8 +87,7 @@ def unhealthy_resources(tables: Tables) -> pd.DataFrame:
     subscriptions)."""
     assessed = tables.assessments
     keys = ["subscription_id", "assessment_key"]
-    status = per_value(assessed["status"].fillna(""), lambda s: s.str.casefold())
-    unhealthy = assessed.loc[status == "unhealthy", [*keys, "resource_id"]]
+    unhealthy = assessed.loc[casefolded(assessed["status"]) == "unhealthy", [*keys, "resource_id"]]
     unhealthy = unhealthy[unhealthy[keys].notna().all(axis=1)]  # a group needs both keys
     codes = [_sorted_codes(unhealthy[c]) for c in [*keys, "resource_id"]]
     order = np.lexsort(codes[::-1])

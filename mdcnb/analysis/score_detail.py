@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from mdcnb.analysis.columns import per_value
+from mdcnb.analysis.columns import casefolded
 from mdcnb.analysis.score import aggregate_percentage, assessment_scope, controls
 from mdcnb.tables import Tables
 
@@ -73,7 +73,7 @@ def _scored_assessments(tables: Tables, severities: Iterable[str], columns: Iter
     assessed = assessed[~assessed["preview"].fillna(False).astype(bool)]
     wanted = {s.casefold() for s in severities}
     if wanted:
-        assessed = assessed[per_value(assessed["severity"].fillna(""), lambda s: s.str.casefold()).isin(wanted)]
+        assessed = assessed[casefolded(assessed["severity"]).isin(wanted)]
     return assessed.assign(scope_id=assessment_scope(assessed))
 
 
@@ -90,7 +90,7 @@ def recommendation_rows(tables: Tables) -> pd.DataFrame:
     assessed = _scored_assessments(tables, (), ["status", "display_name"])
     left, right = _join_codes(pairs, assessed, ["scope_id", "assessment_key"])
     pair, row = _inner_join(left, right)
-    status = per_value(assessed["status"].fillna(""), lambda s: s.str.casefold()).to_numpy(dtype=object)[row]
+    status = casefolded(assessed["status"]).to_numpy(dtype=object)[row]
     severity, severities = pd.factorize(assessed["severity"].to_numpy()[row])
     name, names = pd.factorize(assessed["display_name"].to_numpy()[row])
     key = (pair * (len(severities) + 1) + severity + 1) * (len(names) + 1) + name + 1  # NA (-1) a group of its own
@@ -208,7 +208,7 @@ def unhealthy_resources(tables: Tables, scope_table: pd.DataFrame, *, severities
         pairs = pairs[pairs["control_id"].isin(wanted)]
     assessed = _scored_assessments(tables, severities, ["status", "display_name", "environment", "resource_id",
                                                         "resource_name", "resource_type"])
-    assessed = assessed[per_value(assessed["status"].fillna(""), lambda s: s.str.casefold()) == "unhealthy"]
+    assessed = assessed[casefolded(assessed["status"]) == "unhealthy"]
     joined = pairs.merge(assessed, on=["scope_id", "assessment_key"], how="inner")
     out = joined.rename(columns={"display_name": "recommendation"})[RESOURCE_COLUMNS]
     return out.sort_values(["control_name", "recommendation", "resource_id"]).reset_index(drop=True)

@@ -38,7 +38,7 @@ from mdcnb.normalize.assessment_shape import (
     raw_texts,
     typed_texts,
 )
-from mdcnb.normalize.chunked import CHUNK, Item, NotPlain, PerRow, objects, read_chunks
+from mdcnb.normalize.chunked import CHUNK, Item, NotPlain, PerRow, filled, objects, read_chunks
 from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
 from mdcnb.sources.dataset import Skip, Span
@@ -89,13 +89,13 @@ def _columns(chunk: list[Item], normaliser: AssessmentNormaliser, seen: dict[str
         if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(chunk) \
                 or not seen.keys().isdisjoint(assessment_id):
             raise NotPlain  # a missing or repeated id: the per-row path says which
-        key = _filled(_Codes([record.name for record in records]).spread(lower, share), assessment_id,
+        key = filled(_Codes([record.name for record in records]).spread(lower, share), assessment_id,
                       lambda aid: share(lower(last_segment(aid))))
         meta = _metadata(key, props, normaliser)
         columns = {
             "assessment_id": assessment_id,
             "assessment_key": key,
-            "subscription_id": _filled(_Codes([record.subscriptionId for record in records]).spread(lower, share),
+            "subscription_id": filled(_Codes([record.subscriptionId for record in records]).spread(lower, share),
                                        assessment_id, lambda aid: share(subscription_of(aid))),
             **_resource(props, assessment_id, share),
             "display_name": _or(_Codes([p.displayName for p in props]).spread(text, share),
@@ -175,13 +175,6 @@ def _spread(fn: Callable[[Any], Any], column: _Codes) -> np.ndarray:
     """`fn` of each row's value, called once per distinct value (an object array)."""
     key, first = _combined(column)
     return objects([fn(column.value(row)) for row in first.tolist()])[key]
-
-
-def _filled(values: np.ndarray, assessment_id: np.ndarray, fallback: Callable[[str], Any]) -> np.ndarray:
-    """`values`, with `fallback(assessment id)` for the rows where it is null."""
-    for row in np.flatnonzero(pd.isna(values)).tolist():
-        values[row] = fallback(assessment_id[row])
-    return values
 
 
 def _or(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:

@@ -89,7 +89,6 @@ def raw_texts(raws: list[msgspec.Raw]) -> tuple[np.ndarray, list[Any]]:
     return codes, [orjson.loads(text) for text in texts]
 
 
-
 def typed_texts(raws: list[msgspec.Raw], decoder: msgspec.json.Decoder) -> tuple[np.ndarray, list[Any]]:
     """Raw JSON texts of the records (one field each) as codes into the distinct texts, and each text read by
     `decoder`, as msgspec would have read it in the record. A `msgspec.MsgspecError` for a text of another shape."""

@@ -9,7 +9,7 @@ read by orjson), so odd input gives the same rows and the same skips in the same
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, MutableSequence, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 
 from mdcnb.core.schema import Table
 from mdcnb.normalize.common import MAX_DEPTH
-from mdcnb.sources.dataset import Skip, Span, existing_record_path, iter_raw_records
+from mdcnb.sources.dataset import Skip, Span, existing_record_path, iter_raw_records, line_object
 
 CHUNK = 8192
 
@@ -104,24 +104,26 @@ def _chunks(records: Iterator[tuple[int, Any, bytes]], reader: list[Skip], size:
 def _interleaved(chunk: list[Item], skips: list[Skip], source: str, record_type: str, refused: list[int]
                  ) -> Iterator[tuple[int, dict[str, Any]]]:
     """The chunk's records as the per-row path reads them (dicts), the reader's skips before each. A line msgspec
-    read but orjson refuses (text that is not UTF-8 in a part kept raw) is skipped as the reader skips it, and its
-    number appended to `refused`."""
+    read but orjson refuses (text that is not UTF-8 in a part kept raw) is skipped as the reader skips it
+    (`line_object`), and its number appended to `refused`."""
     for line, record, raw, before in chunk:
         skips.extend(before)
-        if type(record) is dict:
-            yield line, record
-            continue
-        try:
-            read = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            skips.append(Skip(source, f"line {line}", record_type, f"not JSON: {exc}"))
+        read = record if type(record) is dict else line_object(raw, source, line, record_type, skips)
+        if read is None:
             refused.append(line)
-            continue
-        yield line, read
+        else:
+            yield line, read
 
 
 def objects(values: Sequence[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
+
+
+def filled(values: MutableSequence[Any], ids: Sequence[str], fallback: Callable[[str], Any]) -> MutableSequence[Any]:
+    """`values` (changed in place), with `fallback(id)` of the row's id where a value is null."""
+    for row in np.flatnonzero(pd.isna(values)).tolist():
+        values[row] = fallback(ids[row])
+    return values
 
 
 def each(values: list[Hashable], fn: Callable[[Any], Any]) -> list[Any]:

@@ -14,7 +14,6 @@ id-derived fallbacks per row that lacks the field. Any other chunk goes record b
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,17 @@ import orjson
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.normalize.chunked import Item, NotPlain, PerRow, each, frame, json_object, plain_rows, read_chunks
+from mdcnb.normalize.chunked import (
+    Item,
+    NotPlain,
+    PerRow,
+    each,
+    filled,
+    frame,
+    json_object,
+    plain_rows,
+    read_chunks,
+)
 from mdcnb.normalize.common import (
     RecordError,
     fold,
@@ -60,11 +69,11 @@ def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[An
         raise NotPlain from None  # a record the per-row path skips, with its reason
     columns: dict[str, list[Any]] = {
         "resource_id": resource_id,
-        "name": _filled(each(texts["name"], text), resource_id, last_segment),
+        "name": filled(each(texts["name"], text), resource_id, last_segment),
         "type": each(texts["type"], lower),
         "kind": each(texts["kind"], text),
-        "subscription_id": _filled(each(texts["subscriptionId"], lower), resource_id, subscription_of),
-        "resource_group": _filled(each(texts["resourceGroup"], lower), resource_id, resource_group_of),
+        "subscription_id": filled(each(texts["subscriptionId"], lower), resource_id, subscription_of),
+        "resource_group": filled(each(texts["resourceGroup"], lower), resource_id, resource_group_of),
         "location": each(texts["location"], text),
         **{name: [size[name] for size in sizes] for name in _SIZES},
         "tags": [tags if type(tags) is dict else None for tags in (record.get("tags") for record in records)],
@@ -87,8 +96,3 @@ def _sizing_keys(records: list[dict[str, Any]]) -> list[bytes]:
 def _sizing(key: bytes) -> dict[str, Any]:
     sku, props = orjson.loads(key)
     return resource_sizing(fold({"sku": sku, "properties": props}))
-
-
-def _filled(values: list[Any], resource_id: list[str], fallback: Callable[[str], Any]) -> list[Any]:
-    """`values`, with `fallback(resource id)` where a value is null."""
-    return [value if value is not None else fallback(rid) for value, rid in zip(values, resource_id, strict=True)]

@@ -23,8 +23,8 @@ import pandas as pd
 MIN_ROWS = 5_000          # below this pandas is quick enough, and writes the table itself
 # rows joined at a time: a 340,000-row table's text (about 120 MB, then as much again encoded) is never whole
 PART_ROWS = 20_000
-_QUOTED = re.compile('[,"\r\n]')  # a field holding one of these is quoted, its quotes doubled (QUOTE_MINIMAL)
-_QUOTED_CHARS = (",", '"', "\r", "\n")
+_QUOTED_CHARS = (",", '"', "\r", "\n")  # a field holding one is quoted, its quotes doubled (QUOTE_MINIMAL)
+_QUOTED = re.compile(f"[{re.escape(''.join(_QUOTED_CHARS))}]")
 LINE_END = "\r\n"
 _CHUNK = 4096  # values joined for one search (`_quoted`)
 

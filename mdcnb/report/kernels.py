@@ -54,7 +54,7 @@ def release_memory() -> None:
     end of a report at 2,000 subscriptions, for 0.7 GB of tables)."""
     forget_computed()
     gc.collect()
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None) if sys.platform.startswith("linux") else None
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -63,10 +63,14 @@ def one_heap() -> None:
     """glibc: the threads of this process allocate from the main heap (mallopt M_ARENA_MAX = 1) rather than from an
     arena of their own each, which held what a notebook's outputs and page took: the report's process, whose
     threads drive the kernels, peaked 45 MB lower at 2,000 subscriptions. A MALLOC_ARENA_MAX the user set is kept."""
-    if sys.platform.startswith("linux") and "MALLOC_ARENA_MAX" not in os.environ:
-        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-        if mallopt is not None:
-            mallopt(M_ARENA_MAX, 1)
+    mallopt = _glibc("mallopt")
+    if mallopt is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        mallopt(M_ARENA_MAX, 1)
+
+
+def _glibc(name: str):
+    """The C library's function `name` on Linux (glibc's malloc tuning), else None."""
+    return getattr(ctypes.CDLL(None), name, None) if sys.platform.startswith("linux") else None
 
 
 class _Manager(AsyncKernelManager):

@@ -113,7 +113,6 @@ class _Job:
     parameters: dict[str, Any]
     dataset: Path
     mask_ids: bool
-    kernel_path: str
 
 
 def select_notebooks(notebooks_dir: Path, names: list[str]) -> list[Path]:
@@ -238,16 +237,14 @@ class _Drivers:
             thread.start()
 
     def run(self, jobs: list[_Job]) -> Iterator[NotebookResult]:
-        """Each job's result as its notebook ends; the threads end (and shut their kernels down) after the last."""
+        """Each job's result as its notebook ends."""
         for job in jobs:
             self.jobs.put(job)
-        for _ in self.threads:
-            self.jobs.put(None)
         for _ in jobs:
             yield self.done.get()
 
     def close(self) -> None:
-        """Let every thread end once what is queued ran, and wait for them (a run stopped before stage 2: at once)."""
+        """Let every thread end (shutting its kernel down) once what is queued ran, and wait for them."""
         for _ in self.threads:
             self.jobs.put(None)
         for thread in self.threads:
@@ -264,29 +261,29 @@ class _Drivers:
                 kernel.close()
             while (job := self.jobs.get()) is not None:
                 try:
-                    self.done.put(_run_job(job, kernel))
+                    self.done.put(self._run(job, kernel))
                 except Exception as exc:  # never a result missing: the report waits for every notebook's
                     self.done.put(NotebookResult(job.source.stem, ok=False, seconds=0.0,
                                                  error=f"{type(exc).__name__}: {exc}"))
         finally:
             kernel.close()
 
-
-def _run_job(job: _Job, kernel: Kernel) -> NotebookResult:
-    name = job.source.stem
-    executed = job.week_dir / "notebooks" / f"{name}.ipynb"
-    result = execute(job.source, executed, job.parameters, job.kernel_path, kernel)
-    if not executed.exists():
+    def _run(self, job: _Job, kernel: Kernel) -> NotebookResult:
+        """Execute the job's notebook in `kernel`, mask it when asked and export its page."""
+        name = job.source.stem
+        executed = job.week_dir / "notebooks" / f"{name}.ipynb"
+        result = execute(job.source, executed, job.parameters, self.kernel_path, kernel)
+        if not executed.exists():
+            return result
+        masker = Masker.for_dataset(job.dataset) if job.mask_ids else None
+        if masker is not None:
+            executed.write_text(masker.text(executed.read_text(encoding="utf-8")), encoding="utf-8")
+        try:
+            result.page = export_html(executed, job.week_dir / f"{name}.html", title=notebook_title(job.source),
+                                      masker=masker).name
+        except Exception as exc:  # the notebook ran, its page could not be written: a failure, named
+            result.ok, result.error = False, f"HTML export failed: {type(exc).__name__}: {exc}"
         return result
-    masker = Masker.for_dataset(job.dataset) if job.mask_ids else None
-    if masker is not None:
-        executed.write_text(masker.text(executed.read_text(encoding="utf-8")), encoding="utf-8")
-    try:
-        result.page = export_html(executed, job.week_dir / f"{name}.html", title=notebook_title(job.source),
-                                  masker=masker).name
-    except Exception as exc:  # the notebook ran, its page could not be written: a failure, named
-        result.ok, result.error = False, f"HTML export failed: {type(exc).__name__}: {exc}"
-    return result
 
 
 def _clear_outputs(week_dir: Path, name: str) -> None:
@@ -373,8 +370,7 @@ def _stage_two(sources: list[Path], week_dir: Path, parameters: dict[str, Any], 
                options: ReportOptions, log, drivers: _Drivers) -> list[NotebookResult]:
     """Execute the notebooks on the snapshot in the drivers' kernels, the longest first; the results in the order of
     `sources`."""
-    jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids, drivers.kernel_path)
-            for s in longest_first(sources)]
+    jobs = [_Job(s, week_dir, parameters, dataset, options.mask_ids) for s in longest_first(sources)]
     results: list[NotebookResult] = []
     with progress.bar("notebooks", total=len(jobs), unit=" notebook") as bar:
         for result in drivers.run(jobs):

@@ -89,6 +89,20 @@ class Skip:
                 "reason": self.reason}
 
 
+def line_object(line: bytes, source: str, lineno: int, record_type: str, skips: list[Skip]) -> dict[str, Any] | None:
+    """The line's JSON object; None, with a skip saying why, for a line that is not JSON or not an object."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        skips.append(Skip(source, f"line {lineno}", record_type, f"not JSON: {exc}"))
+        return None
+    if not isinstance(record, dict):
+        skips.append(Skip(source, f"line {lineno}", record_type,
+                          f"expected a JSON object, got {type(record).__name__}"))
+        return None
+    return record
+
+
 @dataclass
 class RawRecords:
     """Raw records of one type read from a dataset, with the lines that could not be read.
@@ -197,14 +211,8 @@ def iter_raw_records(dataset: Path, record_type: str, skips: list[Skip], span: S
                     read += 1
                     yield lineno, fast, line
                     continue
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    skips.append(Skip(str(path), f"line {lineno}", record_type, f"not JSON: {exc}"))
-                    continue
-                if not isinstance(record, dict):
-                    skips.append(Skip(str(path), f"line {lineno}", record_type,
-                                      f"expected a JSON object, got {type(record).__name__}"))
+                record = line_object(line, str(path), lineno, record_type, skips)
+                if record is None:
                     continue
                 read += 1
                 yield lineno, record, line

@@ -91,7 +91,6 @@ def identity_codes(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, first
 
 
-
 def per_object(column: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """`fn` of each cell, called once per distinct cell object (`identity_codes`): list cells are shared objects
     (`shared_lists`), so a million assessments repeat a few dozen lists, and their texts are shared too."""
@@ -99,6 +98,7 @@ def per_object(column: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     codes, first = identity_codes(cells)
     distinct = np.fromiter((fn(v) for v in cells[first]), dtype=object, count=len(first))
     return pd.Series(distinct[codes], dtype=object, index=column.index, name=column.name)
+
 
 def _addresses(cells: np.ndarray) -> np.ndarray:
     """The identity (`id`, in CPython the object's address) of each cell, read as the object array's pointers at
