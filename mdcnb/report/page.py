@@ -49,6 +49,7 @@ CSV_ZIP_BYTES = 2**20   # a CSV larger than this is written zipped: a week folde
 # (6) time, for a zip 1.4 times as large (5.8 MB instead of 4.1)
 CSV_ZIP_LEVEL = 1
 DEFAULT_MAX_ROWS = 25
+PAGE_COLUMNS = Path(__file__).with_name("page_columns.json")  # the optional columns each report page reads
 HEADLINE_KEY = "mdcnb_headline"                       # output metadata: one headline as shown
 SKIPS_MIME = "application/vnd.mdcnb.skips+json"       # output data: records that could not be read
 
@@ -180,6 +181,17 @@ def csv_files(folder: Path) -> list[Path]:
     return sorted(p for pattern in ("*.csv", "*.csv.zip") for p in Path(folder).glob(pattern))
 
 
+def columns_left_out(notebook: str) -> dict[str, list[str]]:
+    """Per table, the optional columns (`page_columns.json`) the report's page `notebook` does not read: its
+    kernel reads the snapshot without them. A notebook that is not one of the report's own gets every column."""
+    declared = json.loads(PAGE_COLUMNS.read_text(encoding="utf-8"))
+    if notebook not in declared["pages"]:
+        return {}
+    reads = declared["pages"][notebook]
+    return {table: [c for c in columns if c not in reads.get(table, ())]
+            for table, columns in declared["optional"].items()}
+
+
 class Page:
     """The display-and-export helpers of one notebook page."""
 
@@ -196,9 +208,9 @@ class Page:
         self.filters = Filters.of(**filters)
         self.max_rows = max_rows
         self.masker = Masker.for_dataset(self.dataset) if mask_ids else None
-        self._source = {"snapshot": snapshot, "dataset": self.dataset, "history": history, "logs": logs,
-                        "since": self.filters.since, "until": self.filters.until, "options": options,
-                        "tenant": tenant}
+        self._source = {"snapshot": snapshot, "leave_out": columns_left_out(notebook), "dataset": self.dataset,
+                        "history": history, "logs": logs, "since": self.filters.since, "until": self.filters.until,
+                        "options": options, "tenant": tenant}
         self._snapshot: Snapshot | None = None
 
     # -- data in ---------------------------------------------------------------------------------------------

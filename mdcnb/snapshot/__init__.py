@@ -10,7 +10,7 @@ Interactively, a notebook without a snapshot folder builds its own (`load`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -165,16 +165,19 @@ def write(snapshot: Snapshot, folder: str | Path) -> Path:
     return stored.write(snapshot, folder)
 
 
-def read(folder: str | Path) -> Snapshot:
-    """The snapshot `write` left in `folder`, checked file by file (`stored.SnapshotError` names what is wrong)."""
+def read(folder: str | Path, leave_out: Mapping[str, Collection[str]] | None = None) -> Snapshot:
+    """The snapshot `write` left in `folder`, checked file by file (`stored.SnapshotError` names what is wrong);
+    its tables without the columns `leave_out` names per table (`stored.read`)."""
     from mdcnb.snapshot import stored
 
-    return stored.read(folder)
+    return stored.read(folder, leave_out)
 
 
-def load(snapshot: str | Path | None = None, **build_args: Any) -> Snapshot:
-    """The report's snapshot when `snapshot` names its folder, else one built now from `build_args`."""
-    return read(snapshot) if snapshot else build(**build_args)
+def load(snapshot: str | Path | None = None, leave_out: Mapping[str, Collection[str]] | None = None,
+         **build_args: Any) -> Snapshot:
+    """The report's snapshot when `snapshot` names its folder (its tables without the columns `leave_out` names),
+    else one built now from `build_args`, every column kept."""
+    return read(snapshot, leave_out) if snapshot else build(**build_args)
 
 
 def skipped(snap: Snapshot) -> pd.DataFrame:

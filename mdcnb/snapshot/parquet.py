@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,35 +183,51 @@ class FrameReader:
 
     folder: Path
     entries: dict[str, dict[str, Any]]
-    _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    frames_read: dict[str, pd.DataFrame] = field(default_factory=dict)  # name -> the frame read
     _encodings: dict[str, dict[str, bool]] = field(default_factory=dict)  # file -> column -> stored as a dictionary
     _con: duckdb.DuckDBPyConnection = field(default_factory=lambda: duck.connect(threads=1))
 
-    def frame(self, name: str) -> pd.DataFrame:
-        if name not in self._frames:
-            if name not in self.entries:
-                raise SnapshotError(f"snapshot {self.folder}: manifest.json names no frame {name!r}")
-            self._frames[name] = self._read(name, self.entries[name])
-        return self._frames[name]
+    def frame(self, name: str, leave_out: Collection[str] = ()) -> pd.DataFrame:
+        """The frame `name`, read once: without the columns in `leave_out` when its first read leaves them out."""
+        if name not in self.frames_read:
+            entry = self._entry(name)
+            self.frames_read[name] = self._read(entry, [c for c in entry["columns"] if c not in leave_out])
+        return self.frames_read[name]
+
+    def columns(self, name: str, columns: Sequence[str]) -> Iterator[tuple[str, pd.Series]]:
+        """Some columns of the frame `name`, each restored as `frame` would: what a reader that left them out
+        before adds back."""
+        entry = self._entry(name)
+        for column, raw in self._raw(entry, columns):
+            yield column, _restored(raw, entry["columns"][column], entry.get("categories", {}).get(column))
+
+    def _entry(self, name: str) -> dict[str, Any]:
+        if name not in self.entries:
+            raise SnapshotError(f"snapshot {self.folder}: manifest.json names no frame {name!r}")
+        return self.entries[name]
 
     def close(self) -> None:
         """Close DuckDB now (as `FrameWriter.close`)."""
         self._con.close()
 
-    def _read(self, name: str, entry: dict[str, Any]) -> pd.DataFrame:
+    def _read(self, entry: dict[str, Any], names: list[str]) -> pd.DataFrame:
         columns, categories = entry["columns"], entry.get("categories", {})
-        raw = self._raw(entry) if entry["rows"] else ((c, pd.Series([], dtype=object)) for c in columns)
+        raw = self._raw(entry, names)
         # copy=False: each restored column is the frame's own (a dict's columns are otherwise copied, which took
         # 180 MB more while a million assessments were read)
         frame = pd.DataFrame({c: _restored(column, columns[c], categories.get(c)) for c, column in raw},
-                             index=pd.RangeIndex(entry["rows"]), copy=False)
+                             index=pd.RangeIndex(entry["rows"]), columns=names, copy=False)
         if "index_name" in entry:
             frame = frame.set_index(INDEX).rename_axis(entry["index_name"])
         return frame
 
-    def _raw(self, entry: dict[str, Any]) -> Iterator[tuple[str, pd.Series]]:
-        """The file's columns as DuckDB reads them, after checking it is the file the manifest lists. A big table is
-        read column by column, each restored before the next is read: DuckDB's result and the raw cells stay small."""
+    def _raw(self, entry: dict[str, Any], wanted: Sequence[str]) -> Iterator[tuple[str, pd.Series]]:
+        """The file's columns `wanted` as DuckDB reads them, after checking it is the file the manifest lists. A big
+        table is read column by column, each restored before the next is read: DuckDB's result and the raw cells
+        stay small. An empty frame has no file."""
+        if not entry["rows"]:
+            yield from ((c, pd.Series([], dtype=object)) for c in wanted)
+            return
         path = str(self.file(entry))
         names = list(entry["columns"])
         whole = entry["rows"] <= COLUMNWISE_ROWS
@@ -221,7 +237,7 @@ class FrameReader:
             if found != names:
                 raise SnapshotError(f"snapshot {self.folder}: {entry['file']} holds other columns than manifest.json "
                                     f"lists ({', '.join(found[:3])}, ... instead of {', '.join(names[:3])}, ...)")
-            columns = cursor.df().items() if whole else ((n, self._column(path, n)) for n in names)
+            columns = cursor.df()[list(wanted)].items() if whole else ((n, self._column(path, n)) for n in wanted)
             for name, column in columns:
                 if len(column) != entry["rows"]:
                     raise SnapshotError(f"snapshot {self.folder}: {entry['file']} holds {len(column)} rows, "

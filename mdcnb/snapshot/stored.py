@@ -23,12 +23,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 
 from mdcnb import __version__
 from mdcnb.core import schema
@@ -47,7 +49,8 @@ VERSION = 1
 MANIFEST = "manifest.json"
 INVENTORIES = "inventories.json"
 SHARED_ENV = "MDCNB_SNAPSHOT_SHARED"  # "1": `read` gives a folder read before back as the same object
-_SHARED: dict[Path, tuple[bytes, Snapshot]] = {}
+LeaveOut = Mapping[str, Collection[str]]  # table -> columns a reader will not look at
+_SHARED: dict[Path, _Kept] = {}
 _SCAN_FRAMES = ("volume", "hourly")  # the VolumeResult fields that are tables; the others are its accounting
 
 
@@ -73,32 +76,77 @@ def write(snap: Snapshot, folder: str | Path) -> Path:
     return folder / MANIFEST
 
 
-def read(folder: str | Path) -> Snapshot:
+def read(folder: str | Path, leave_out: LeaveOut | None = None) -> Snapshot:
     """The snapshot `write` left in `folder`, every file checked against the manifest; `SnapshotError` (one line,
     naming the file) when one is missing, truncated, damaged or not the one written, or the folder is no snapshot.
+    `leave_out` names, per table, columns the reader will not look at: its tables (in every table set) come
+    without them, which spares a report kernel the memory of the columns its page does not read.
     With `SHARED_ENV` set (the report's kernels, which run several notebooks each), a folder read before whose
-    manifest and files are unchanged gives back the same Snapshot object."""
-    folder = Path(folder)
+    manifest and files are unchanged gives back the same Snapshot object, its tables given the columns this
+    reader wants: the left-out ones dropped, the ones an earlier reader left out read back."""
+    folder, leave_out = Path(folder), leave_out or {}
     data = _manifest_bytes(folder)
     manifest = _manifest(folder, data)
     shared = os.environ.get(SHARED_ENV) == "1"
     kept = _SHARED.get(folder.resolve()) if shared else None
-    if kept is not None and kept[0] == data:
+    if kept is not None and kept.manifest == data:
         _check_files(folder, manifest)
-        return kept[1]
-    snap = _read(folder, manifest)
+        kept.fit(folder, manifest, leave_out)
+        return kept.snapshot
+    frames = FrameReader(folder, manifest.get("frames"))
+    snap = _read(folder, manifest, frames, leave_out)
     if shared:
         _SHARED.clear()  # one snapshot kept: the report's
-        _SHARED[folder.resolve()] = (data, snap)
+        _SHARED[folder.resolve()] = _Kept(data, snap, frames.frames_read, _table_frames(manifest))
     return snap
+
+
+@dataclass
+class _Kept:
+    """A snapshot a report kernel keeps between notebooks, with its table frames by name to fit them to a reader."""
+
+    manifest: bytes
+    snapshot: Snapshot
+    frames: dict[str, pd.DataFrame]   # frame name -> the frame read (the same object the snapshot holds)
+    tables: dict[str, str]            # frame name -> the contract it follows, for every table of a table set
+
+    def fit(self, folder: Path, manifest: dict[str, Any], leave_out: LeaveOut) -> None:
+        """Give every kept table the contract's columns but `leave_out`'s, in the contract's order."""
+        reader = FrameReader(folder, manifest["frames"])
+        try:
+            for name, table in self.tables.items():
+                if name in self.frames and _fit_columns(self.frames[name], name, table, leave_out, reader):
+                    self.snapshot.memo.clear()  # computed from other columns
+        finally:
+            reader.close()
+
+
+def _fit_columns(frame: pd.DataFrame, name: str, table: str, leave_out: LeaveOut, reader: FrameReader) -> bool:
+    """Drop the columns of `frame` (the frame `name`, following `table`'s contract) that `leave_out` names and read
+    back the others it lacks; whether it changed."""
+    unwanted = set(leave_out.get(table, ()))
+    dropped = [c for c in frame.columns if c in unwanted]
+    for column in dropped:
+        del frame[column]
+    contract = [c.name for c in schema.TABLES[table].columns]
+    missing = [c for c in contract if c not in frame.columns and c not in unwanted]
+    for column, values in reader.columns(name, missing):
+        before = contract[:contract.index(column)]
+        frame.insert(sum(c in frame.columns for c in before), column, values)
+    return bool(dropped or missing)
+
+
+def _table_frames(manifest: dict[str, Any]) -> dict[str, str]:
+    """Frame name -> its contract, for every table of every table set the manifest lists."""
+    return {frame: table for entry in manifest["tables"].values() for table, frame in entry["frames"].items()}
 
 
 def forget_computed() -> None:
     """Empty what was computed from the kept snapshot (`Snapshot.memo`), keeping the snapshot: a report kernel does
     this between two notebooks, so that the next one starts as in a new kernel, and the last one's figures (the
     compliance page's lists of unhealthy resources, the week's diff) do not stay in memory beside the tables."""
-    for _, snap in _SHARED.values():
-        snap.memo.clear()
+    for kept in _SHARED.values():
+        kept.snapshot.memo.clear()
 
 
 def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
@@ -108,10 +156,9 @@ def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
         checked_file(folder, entry)
 
 
-def _read(folder: Path, manifest: dict[str, Any]) -> Snapshot:
-    frames = FrameReader(folder, manifest.get("frames"))
+def _read(folder: Path, manifest: dict[str, Any], frames: FrameReader, leave_out: LeaveOut) -> Snapshot:
     try:
-        return _Reader(frames, manifest["tables"]).snapshot(manifest["snapshot"])
+        return _Reader(frames, manifest["tables"], leave_out).snapshot(manifest["snapshot"])
     except SnapshotError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -221,13 +268,15 @@ class _Reader:
 
     frames: FrameReader
     table_sets: dict[str, dict[str, Any]]
+    leave_out: LeaveOut
     _read: dict[str, Tables] = field(default_factory=dict)
 
     def table_set(self, name: str) -> Tables:
         if name not in self._read:
             entry = self.table_sets[name]
             self._check_contracts(name, entry["frames"])
-            self._read[name] = Tables(**{t: self.frames.frame(f) for t, f in entry["frames"].items()},
+            self._read[name] = Tables(**{t: self.frames.frame(f, self.leave_out.get(t, ()))
+                                         for t, f in entry["frames"].items()},
                                       manifest=entry["manifest"], dataset=_path(entry["dataset"]))
         return self._read[name]
 
