@@ -16,7 +16,7 @@ import pytest
 from history_tables import filled_frames
 
 from mdcnb.core import schema
-from mdcnb.tables import history, history_schema, history_weeks
+from mdcnb.tables import history, history_columns, history_schema, history_weeks
 from mdcnb.tables.history import HistoryError, HistoryStore
 
 TESTS = Path(__file__).resolve().parent
@@ -42,12 +42,20 @@ def test_round_trip_is_exact_for_every_table_and_dtype(tmp_path):
     assert snap.row_counts == {name: 9 for name in history_schema.SNAPSHOT_TABLES}
 
 
-def test_big_tables_read_column_by_column_round_trip_exactly(tmp_path, monkeypatch):
+@pytest.mark.parametrize("repeated", [8, 2])
+def test_big_tables_read_column_by_column_round_trip_exactly(tmp_path, monkeypatch, repeated):
+    """Read column by column, with repeated text columns read as ENUMs: those of one value in 9 rows (8), or of
+    up to 4 values, some missing (2)."""
     written = filled_frames(rows=9)
-    monkeypatch.setattr(history, "COLUMNWISE_ROWS", 3)  # every 9-row table counts as big here
+    written["assessments"]["severity"] = pd.array(["High", "Low", None] * 3, dtype="string")
+    monkeypatch.setattr(history_columns, "COLUMNWISE_ROWS", 3)  # every 9-row table counts as big here
+    monkeypatch.setattr(history_columns, "REPEATED", repeated)
     with HistoryStore(tmp_path / "h.duckdb") as store:
         snap = store.save(written, as_of="2026-11-23T08:00:00Z", source="test")
         _assert_same_tables(written, store, snap)
+        back = store.load_table(snap, "assessments")
+    assert list(back["severity"]) == ["High", "Low", pd.NA] * 3
+    assert len({id(v) for v in back["severity"] if v is not pd.NA}) == 2  # one object per distinct value
 
 
 def test_read_back_strings_share_one_object_per_value(tmp_path):

@@ -21,7 +21,7 @@ from mdcnb import snapshot
 from mdcnb.snapshot.parquet import FrameReader, FrameWriter
 from mdcnb.snapshot.stored import MANIFEST
 from mdcnb.sources.dataset import SAMPLE_DATASET
-from mdcnb.tables.history import COLUMNWISE_ROWS
+from mdcnb.tables.history_columns import COLUMNWISE_ROWS
 
 
 @dataclasses.dataclass

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import orjson
 import pandas as pd
 
 from mdcnb.core import duck, schema
-from mdcnb.tables.history import COLUMNWISE_ROWS
+from mdcnb.tables.history_columns import COLUMNWISE_ROWS
 
 INDEX = "__index__"  # the column that holds a frame's index when it is not 0..n-1
 # Rows per Parquet row group as written. DuckDB holds a row group's strings while it encodes them, per thread: with
@@ -74,41 +73,24 @@ def _restored(column: pd.Series, dtype_name: str, categories: dict[str, Any] | N
     if isinstance(dtype, pd.DatetimeTZDtype):
         return pd.to_datetime(column).dt.tz_localize("UTC").astype(dtype)  # astype converts to the zone
     if pd.api.types.is_object_dtype(dtype):  # JSON cells parsed, equal cells as one object (as the contracts share
-        codes, texts = _codes(column)          # their lists; cells are never mutated)
-        return pd.Series(_by_code(codes, [orjson.loads(t) for t in texts], None), dtype=object)
+        codes, texts = schema.value_codes(column)          # their lists; cells are never mutated)
+        return pd.Series(schema.by_code(codes, [orjson.loads(t) for t in texts], None), dtype=object)
     if isinstance(dtype, pd.StringDtype):
         return pd.Series(_strings(column, dtype))
     return column.astype(dtype)
-
-
-def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The text column as codes into its distinct values, -1 for a missing cell: DuckDB's own when it read the
-    column as an ENUM (a categorical), else factorised."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories, dtype=object)
-    return pd.factorize(column.to_numpy(dtype=object))
 
 
 def _strings(column: pd.Series, dtype: pd.StringDtype) -> pd.api.extensions.ExtensionArray:
     """A text column with equal strings as one object, as `schema.shared_strings` gives them, except in a big
     table's column that is not stored as a dictionary: its values are nearly all distinct (ids)."""
     if isinstance(column.dtype, pd.CategoricalDtype) or len(column) <= COLUMNWISE_ROWS:
-        codes, texts = _codes(column)
-        values = _by_code(codes, list(texts), dtype.na_value)
+        codes, texts = schema.value_codes(column)
+        values = schema.by_code(codes, list(texts), dtype.na_value)
     else:
         values = column.to_numpy(dtype=object, na_value=dtype.na_value, copy=True)  # StringArray writes NAs in
     if dtype == _PYTHON_STRINGS:
         return pd.arrays.StringArray(values)  # checks the cells, not copying them (several times quicker)
     return pd.array(values, dtype=dtype)
-
-
-def _by_code(codes: np.ndarray, values: list[Any], missing: Any) -> np.ndarray:
-    """`values[code]` for each code, `missing` for -1: every cell of one value is the same object."""
-    table = np.empty(len(values) + 1, dtype=object)
-    for i, value in enumerate(values):  # one by one: a list value must stay one cell
-        table[i] = value
-    table[-1] = missing
-    return table[codes]
 
 
 def _digest(path: Path) -> str:

@@ -40,7 +40,7 @@ from mdcnb import __version__
 from mdcnb.core import duck, schema
 from mdcnb.core.weeks import iso_week
 from mdcnb.tables import Tables
-from mdcnb.tables.history_columns import cast_sql, from_store, store_frame
+from mdcnb.tables.history_columns import cast_sql, read_columns, store_frame
 from mdcnb.tables.history_keys import SeriesKey, key_of
 from mdcnb.tables.history_schema import (
     SCHEMA_VERSION,
@@ -54,9 +54,6 @@ from mdcnb.tables.history_schema import (
 HISTORY_ENV = "MDCNB_HISTORY"
 HISTORY_FILE = "history.duckdb"
 LOCK_WAIT_SECONDS = 30.0
-# Tables with more rows are read one column at a time: a million assessments read at once hold DuckDB's result,
-# its pandas copy and the converted table together (4 GB); column by column the converted table dominates.
-COLUMNWISE_ROWS = 100_000
 # DuckDB's memory while it writes a snapshot: unbounded, it holds the rows of a big INSERT (1.3 GB for a million
 # assessments) before writing them out; held to this, it writes them to the file as it goes. A write that cannot
 # fit (a row group of very long texts) is done again unbounded. The write need not keep the rows in order either
@@ -311,14 +308,7 @@ class HistoryStore:
         if not self.con.execute("SELECT count(*) FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]:
             raise HistoryError(f"snapshot {snapshot_id} is not in {self.path} (replaced by a later run of its week?)")
         rows = snapshot.row_counts.get(name, 0) if isinstance(snapshot, Snapshot) else 0
-        groups = [[c] for c in table.columns] if rows > COLUMNWISE_ROWS else [list(table.columns)]
-        columns: dict[str, pd.Series] = {}
-        for group in groups:
-            cols = ", ".join(f'"{c.name}"' for c in group)
-            raw = self.con.execute(f"SELECT {cols} FROM snap_{name} WHERE snapshot_id = ? ORDER BY row_no",
-                                   [snapshot_id]).df()
-            for c in group:  # each raw column is dropped once converted
-                columns[c.name] = from_store(raw.pop(c.name), c.dtype)
+        columns = read_columns(self.con, table, snapshot_id, rows)
         length = len(columns[table.columns[0].name])
         if not length:
             return _empty(name)

@@ -47,12 +47,14 @@ from mdcnb.core.schema.contract import (
     TIME,
     Column,
     Table,
+    by_code,
     identity_codes,
     per_object,
     shared_lists,
     shared_strings,
     small_codes,
     table,
+    value_codes,
 )
 from mdcnb.core.schema.governance import EXEMPTIONS, GOVERNANCE_ASSIGNMENTS
 from mdcnb.core.schema.inventory import (
@@ -157,6 +159,7 @@ __all__ = [
     "TIME",
     "Column",
     "Table",
+    "by_code",
     "documentation",
     "identity_codes",
     "per_object",
@@ -164,4 +167,5 @@ __all__ = [
     "shared_strings",
     "small_codes",
     "table",
+    "value_codes",
 ]

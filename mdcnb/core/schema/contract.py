@@ -81,6 +81,25 @@ def shared_strings(values: Iterable[Any]) -> list[Any]:
     return [seen.setdefault(v, v) if isinstance(v, str) else v for v in values]
 
 
+def value_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The column as codes into its distinct values, -1 for a missing cell: a categorical's own (what DuckDB gives
+    for an ENUM), else factorised."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories, dtype=object)
+    return pd.factorize(column.to_numpy(dtype=object))
+
+
+def by_code(codes: np.ndarray, values: Iterable[Any], missing: Any) -> np.ndarray:
+    """`values[code]` for each code, `missing` for -1: every cell of one value is the same object (as
+    `shared_strings` and `shared_lists` share them), and a value is built once per distinct value, not per row."""
+    values = list(values)
+    table = np.empty(len(values) + 1, dtype=object)
+    for i, value in enumerate(values):  # one by one: a list value must stay one cell
+        table[i] = value
+    table[-1] = missing
+    return table[codes]
+
+
 def identity_codes(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of object cells by identity (in order of first appearance), and the row of each code's first cell: list
     and dict cells are shared objects (`shared_lists`) and unhashable, so the same object is the same value; equal
