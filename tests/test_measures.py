@@ -17,7 +17,7 @@ from mdcnb.tables.history_weeks import WeeklyHistory
 def _snapshot(latest, previous=None) -> Snapshot:
     weeks = {"2026-W47": previous, "2026-W48": latest} if previous is not None else {"2026-W48": latest}
     history = WeeklyHistory("test", None, weeks, cloudtrail={}, audits={}, folders={}, latest=latest,
-                            previous=previous, incomplete=[])
+                            previous_tables=previous, incomplete=[])
     empty = VolumeResult(schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame())
     return Snapshot(tables=latest, cloudtrail=empty, audit=None, prices=None, siem_price=None, history=history)
 

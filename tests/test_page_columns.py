@@ -1,6 +1,7 @@
 """A report page's kernel reads the snapshot without the optional columns its page does not read
-(`mdcnb/report/page_columns.json`, `snapshot.stored.read(leave_out=...)`), and a kernel that keeps the snapshot
-between pages gives each page exactly the columns it reads."""
+(`mdcnb/report/page_columns.json`, `snapshot.stored.read(leave_out=...)`), a kernel that keeps the snapshot
+between pages gives each page exactly the columns it reads, and the previous week's tables are read only by a page
+that uses them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from mdcnb.report.page import PAGE_COLUMNS, Page, columns_left_out
 from mdcnb.snapshot import stored
 from mdcnb.snapshot.parquet import FrameReader, FrameWriter
 from mdcnb.sources.dataset import SAMPLE_DATASET
+from mdcnb.tables import Tables
+from mdcnb.tables.history_weeks import WeeklyHistory
 
 REPO = Path(__file__).resolve().parents[1]
 LEFT_OUT = {"assessments": ["assessment_id", "portal_link"]}
@@ -116,3 +119,33 @@ def test_no_report_code_names_an_optional_column_that_no_page_declares():
     assert len(code) > 50
     assert not [c for c in unread for text in code if re.search(f"[\"']{c}[\"']", text)]
     assert any(re.search("[\"']assessment_id[\"']", text) for text in code)  # the search finds a name in use
+
+
+def test_the_previous_week_is_read_when_first_used_with_the_columns_of_the_page_using_it(folder, shared,
+                                                                                           monkeypatch):
+    names = json.loads((folder / stored.MANIFEST).read_text())["tables"]["history/previous"]["frames"].values()
+    read: list[str] = []
+    frame = FrameReader.frame
+    monkeypatch.setattr(FrameReader, "frame", lambda self, name, leave_out=(): read.append(name)
+                        or frame(self, name, leave_out))
+    snap = snapshot.read(folder, LEFT_OUT)
+    assert not set(names) & set(read)
+    previous = snap.history.previous
+    assert set(names) <= set(read) and "assessment_id" not in previous.assessments
+    assert snap.history.previous is previous  # read once
+
+    stored.forget_computed()  # between two pages: let go, read again with the next page's columns
+    whole = snapshot.read(folder).history.previous
+    assert whole is not previous and "assessment_id" in whole.assessments
+    monkeypatch.delenv(stored.SHARED_ENV)
+    assert_frame_equal(whole.assessments, snapshot.read(folder).history.previous.assessments)
+
+
+def test_a_previous_week_given_as_a_reader_is_read_once_until_forgotten():
+    calls: list[int] = []
+    week = Tables()
+    history = WeeklyHistory("test", None, {}, cloudtrail={}, audits={}, folders={}, latest=week,
+                            previous_tables=lambda: calls.append(1) or week, incomplete=[])
+    assert history.previous is week and history.baseline is week and calls == [1]
+    history.forget_previous()
+    assert history.previous is week and calls == [1, 1]

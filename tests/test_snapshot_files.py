@@ -73,6 +73,7 @@ def test_the_sample_snapshot_reads_back_exactly_from_parquet_and_json(recorded, 
 
     seen = Compared()
     assert_same(recorded, read, "snapshot", seen)
+    assert_same(recorded.history.previous, read.history.previous, "history.previous", seen)  # read when first used
     stored_weeks = recorded.history.weeks
     assert len(stored_weeks) == 6 and recorded.history.previous is not None
     # frames: the tables of every week, the scan, the audits, the prices, the trails

@@ -37,7 +37,7 @@ def _with_subscriptions(tables: Tables) -> Tables:
 def _snapshot(cloudtrail: dict[str, pd.DataFrame] | None = None) -> Snapshot:
     before, after = _with_subscriptions(BEFORE), _with_subscriptions(AFTER)
     history = WeeklyHistory("test", None, {"2026-W47": before, "2026-W48": after}, cloudtrail=cloudtrail or {},
-                            audits={}, folders={}, latest=after, previous=before, incomplete=[])
+                            audits={}, folders={}, latest=after, previous_tables=before, incomplete=[])
     empty = VolumeResult(schema.CLOUDTRAIL_VOLUME.frame(), schema.CLOUDTRAIL_HOURLY.frame())
     return Snapshot(tables=after, cloudtrail=empty, audit=None, prices=None, siem_price=PRICE, history=history)
 

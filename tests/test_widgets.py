@@ -59,7 +59,7 @@ def _snapshot(tables: Tables, weeks: dict[str, Tables] | None = None,
     if weeks:
         names = list(weeks)
         history = WeeklyHistory("test", None, weeks, cloudtrail={}, audits={}, folders={}, latest=weeks[names[-1]],
-                                previous=weeks[names[-2]] if len(names) > 1 else None, incomplete=[])
+                                previous_tables=weeks[names[-2]] if len(names) > 1 else None, incomplete=[])
     return Snapshot(tables=tables, cloudtrail=VolumeResult(volume, hourly), audit=None, prices=latest_price_table(),
                     siem_price=None, history=history)
 

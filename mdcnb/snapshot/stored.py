@@ -111,7 +111,13 @@ class _Kept:
     tables: dict[str, str]            # frame name -> the contract it follows, for every table of a table set
 
     def fit(self, folder: Path, manifest: dict[str, Any], leave_out: LeaveOut) -> None:
-        """Give every kept table the contract's columns but `leave_out`'s, in the contract's order."""
+        """Give every kept table the contract's columns but `leave_out`'s, in the contract's order (the previous
+        week's too, when it is next read)."""
+        history = self.snapshot.history
+        if history is not None and isinstance(history.previous_tables, _LaterTableSet):
+            if history.previous_tables.leave_out != leave_out:
+                history.forget_previous()
+            history.previous_tables.leave_out = leave_out
         reader = FrameReader(folder, manifest["frames"])
         try:
             for name, table in self.tables.items():
@@ -144,9 +150,12 @@ def _table_frames(manifest: dict[str, Any]) -> dict[str, str]:
 def forget_computed() -> None:
     """Empty what was computed from the kept snapshot (`Snapshot.memo`), keeping the snapshot: a report kernel does
     this between two notebooks, so that the next one starts as in a new kernel, and the last one's figures (the
-    compliance page's lists of unhealthy resources, the week's diff) do not stay in memory beside the tables."""
+    compliance page's lists of unhealthy resources, the week's diff) do not stay in memory beside the tables; the
+    previous week, read by a page that compares with it, is let go too."""
     for kept in _SHARED.values():
         kept.snapshot.memo.clear()
+        if kept.snapshot.history is not None:
+            kept.snapshot.history.forget_previous()
 
 
 def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
@@ -330,7 +339,27 @@ class _Reader:
             audits={week: None if name is None else frame(name) for week, name in part["audits"].items()},
             folders={week: Path(path) for week, path in part["folders"].items()},
             latest=self.table_set(part["latest"]),
-            previous=None if part["previous"] is None else self.table_set(part["previous"]),
+            previous_tables=None if part["previous"] is None else _LaterTableSet(
+                self.frames.folder, self.frames.entries, self.table_sets, part["previous"], self.leave_out),
             incomplete=list(part["incomplete"]),
         )
+
+
+@dataclass
+class _LaterTableSet:
+    """Reads a table set of the snapshot when called: the previous week's, which only the summary page compares
+    with, is read when first used (`WeeklyHistory.previous`), without the columns `leave_out` names."""
+
+    folder: Path
+    entries: dict[str, dict[str, Any]]
+    table_sets: dict[str, dict[str, Any]]
+    name: str
+    leave_out: LeaveOut
+
+    def __call__(self) -> Tables:
+        frames = FrameReader(self.folder, self.entries)
+        try:
+            return _Reader(frames, self.table_sets, self.leave_out).table_set(self.name)
+        finally:
+            frames.close()
 

@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -133,8 +133,25 @@ class WeeklyHistory:
     audits: dict[str, pd.DataFrame | None]   # the readiness audit per week (None: a week read from its folder)
     folders: dict[str, Path]                 # the weeks read from their folder, not the store
     latest: Tables                           # the dataset's own week, every table
-    previous: Tables | None                  # the stored week before it, every table (None on a first run)
+    # the stored week before it, every table (None on a first run), or what reads it when first used (`previous`)
+    previous_tables: Tables | Callable[[], Tables] | None = field(compare=False)
     incomplete: list[str]                    # the weeks whose stored pull was incomplete
+    _read_previous: Tables | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def previous(self) -> Tables | None:
+        """The stored week before this one, every table (None on a first run). A snapshot read from its folder
+        reads it when first used: of a report's pages only the summary compares two weeks, and at 2,000
+        subscriptions the week's tables take 0.4-0.7 GB in each kernel."""
+        if not callable(self.previous_tables):
+            return self.previous_tables
+        if self._read_previous is None:
+            self._read_previous = self.previous_tables()
+        return self._read_previous
+
+    def forget_previous(self) -> None:
+        """Let go of a previous week read when first used; it is read again when next used."""
+        self._read_previous = None
 
     @property
     def week(self) -> str:
@@ -206,7 +223,7 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
     latest_week = order[-1]
     own_latest = tables is not None and series == str(own_key) and latest_week == dataset_week(dataset)
     latest = tables if own_latest else full[latest_week]()
-    previous = full[order[-2]]() if len(order) > 1 else None
+    previous = full[order[-2]] if len(order) > 1 else None  # read when first used (`WeeklyHistory.previous`)
     return WeeklyHistory(series, path, {w: weeks[w] for w in order}, {w: volumes[w] for w in order},
                          {w: audits[w] for w in order}, folders, latest, previous, sorted(incomplete))
 
