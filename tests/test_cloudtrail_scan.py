@@ -284,20 +284,48 @@ def test_event_hashes_are_stable_across_processes_and_distinct() -> None:
     assert len(set(here)) == len(ids) + len(others)
 
 
-def test_oversized_file_is_skipped_not_loaded(tmp_path: Path) -> None:
-    from mdcnb.normalize.cloudtrail.inflate import inflate
+def _inflaters() -> list:
+    """Both one-call inflaters: zlib's (the fallback) and isal's (a dependency: its absence fails here)."""
+    from isal import isal_zlib
+
+    from mdcnb.normalize.cloudtrail.inflate import ZLIB, Inflater
+
+    return [ZLIB, Inflater("isal", isal_zlib.decompress, isal_zlib.error)]
+
+
+def test_inflater_is_isal_unless_turned_off_or_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """isal's inflater is used when it can be imported; MDCNB_INFLATE=zlib or a failed import gives zlib's."""
+    from mdcnb.normalize.cloudtrail.inflate import ZLIB, fastest_inflater
+
+    monkeypatch.delenv("MDCNB_INFLATE", raising=False)
+    assert fastest_inflater().name == "isal"
+    monkeypatch.setenv("MDCNB_INFLATE", "zlib")
+    assert fastest_inflater() is ZLIB
+    monkeypatch.delenv("MDCNB_INFLATE")
+    monkeypatch.setitem(sys.modules, "isal", None)  # `import isal` raises ImportError
+    assert fastest_inflater() is ZLIB
+
+
+@pytest.mark.parametrize("inflater", _inflaters(), ids=lambda i: i.name)
+def test_oversized_file_is_skipped_not_loaded(inflater) -> None:
+    from mdcnb.normalize.cloudtrail.inflate import inflate as inflate_with
     from mdcnb.normalize.cloudtrail.parse import read_log
 
+    inflate = partial(inflate_with, inflater=inflater)
     text = b'{"Records": [' + b" " * 5000 + b"]}"
     assert inflate(gzip.compress(text), max_bytes=1000) == (None, "larger than 1000 bytes decompressed")
     assert inflate(gzip.compress(text)) == (text, None)
     assert len(read_log(text)) == 0
 
 
-def test_inflate_does_not_trust_the_gzip_trailer() -> None:
+@pytest.mark.parametrize("inflater", _inflaters(), ids=lambda i: i.name)
+def test_inflate_does_not_trust_the_gzip_trailer(inflater) -> None:
     """The stated size only sizes the buffer: a trailer that lies about it (up to 4 GiB) is a corrupt file, whether
-    inflated in one call or, too big for that, step by step; a broken checksum or a cut stream gives its reason."""
-    from mdcnb.normalize.cloudtrail.inflate import inflate
+    inflated in one call or, too big for that, step by step; a broken checksum or a cut stream gives its reason
+    (zlib's words, whichever inflater tried first)."""
+    from mdcnb.normalize.cloudtrail.inflate import inflate as inflate_with
+
+    inflate = partial(inflate_with, inflater=inflater)
 
     text = b'{"Records": [' + b'{"eventID": "x"},' * 3000 + b'{}]}'
     packed = gzip.compress(text)
@@ -313,11 +341,14 @@ def test_inflate_does_not_trust_the_gzip_trailer() -> None:
     assert inflate(gzip.compress(b" \n")) == (None, "empty file (gzip of nothing)")
 
 
-def test_inflate_reads_every_gzip_member(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inflater", _inflaters(), ids=lambda i: i.name)
+def test_inflate_reads_every_gzip_member(tmp_path: Path, inflater) -> None:
     """Concatenated gzip members are one gzip file: all of it is read (a JSON text split across members is whole
     again), files concatenated whole make a text that is not JSON (a counted skip, not the first file alone), zero
     padding is allowed, anything else after the stream is named."""
-    from mdcnb.normalize.cloudtrail.inflate import inflate
+    from mdcnb.normalize.cloudtrail.inflate import inflate as inflate_with
+
+    inflate = partial(inflate_with, inflater=inflater)
 
     text = json.dumps({"Records": [user_call(i, "2026-11-02T00:00:00Z") for i in range(3)]}).encode()
     members = gzip.compress(text[:100]) + gzip.compress(text[100:1000]) + gzip.compress(text[1000:])

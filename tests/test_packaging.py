@@ -10,7 +10,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge spells a few packages differently
-CONDA_NAMES = {"duckdb": "python-duckdb"}
+CONDA_NAMES = {"duckdb": "python-duckdb", "isal": "python-isal"}
 # environment.yml entries that are not runtime packages of mdcnb: the interpreter and the tools that install it
 CONDA_TOOLING = {"python", "pip", "c-compiler"}
 SUPPORTED = ["3.11", "3.12", "3.13"]

@@ -1,10 +1,18 @@
 """Step 1 of reading a CloudTrail log file: its bytes -> its text, gzip (detected by magic bytes) or plain, bounded
 by a size limit. A damaged gzip file is named as such (TRUNCATED, CORRUPT) so the caller can salvage what precedes
-the damage (`damaged`)."""
+the damage (`damaged`).
+
+Inflating is about half of the scan's work. ISA-L's inflate (python-isal, `isal.isal_zlib`, zlib's API) takes about
+half the CPU of zlib's on CloudTrail files (benchmarks/cloudtrail_scan.py), so the one-call path uses it when it is
+installed (a dependency; zlib's otherwise, or with MDCNB_INFLATE=zlib). Anything it rejects goes to zlib's
+member-by-member path, which names what is wrong in zlib's words whichever library made the first try."""
 
 from __future__ import annotations
 
+import os
 import zlib
+from collections.abc import Callable
+from typing import NamedTuple
 
 from mdcnb.sources.cloudtrail.layout import GZIP_MAGIC
 
@@ -13,16 +21,44 @@ DEFLATE_MAX_RATIO = 1032  # the most deflate can expand its input (zlib's techni
 TRUNCATED, CORRUPT = "truncated gzip (end of stream missing)", "corrupt gzip"
 
 
-def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes | None, str | None]:
+class Inflater(NamedTuple):
+    """A zlib-compatible one-call `decompress(data, wbits, bufsize)` and the exception it raises on bad data."""
+
+    name: str
+    decompress: Callable[..., bytes]
+    error: type[Exception]
+
+
+ZLIB = Inflater("zlib", zlib.decompress, zlib.error)
+
+
+def fastest_inflater() -> Inflater:
+    """isal's inflater when it can be imported and MDCNB_INFLATE is not `zlib`, else zlib's."""
+    if os.environ.get("MDCNB_INFLATE", "") != "zlib":
+        try:
+            from isal import isal_zlib
+        except ImportError:
+            pass
+        else:
+            return Inflater("isal", isal_zlib.decompress, isal_zlib.error)
+    return ZLIB
+
+
+INFLATER = fastest_inflater()
+
+
+def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+            inflater: Inflater = INFLATER) -> tuple[bytes | None, str | None]:
     """(text, None) or (None, reason) for one file's bytes, gzip or plain.
 
     A gzip file too small to inflate past `max_bytes` (deflate expands at most DEFLATE_MAX_RATIO times) is inflated
-    in one call into a buffer of the size its trailer states, which is kept as the text: less work than growing the
-    output in blocks and joining them (benchmarks/cloudtrail_scan.py). That call reads only the first gzip member:
-    when the text is not the size the file's last trailer states, the file holds more (concatenated gzip files are
-    one valid gzip file; a last member that happens to state the first one's size is not noticed). That, anything
-    else, or anything the call rejects is inflated member by member with the limit enforced, which also names what
-    is wrong."""
+    in one call (`inflater`) into a buffer of the size its trailer states, which is kept as the text: less work
+    than growing the output in blocks and joining them (benchmarks/cloudtrail_scan.py). The buffer has one byte
+    more: isal grows a buffer it fills, and so maps fresh memory for every file. That call reads only the first
+    gzip member: when the text is not the size the file's last trailer states, the file holds more (concatenated
+    gzip files are one valid gzip file; a last member that happens to state the first one's size is not noticed).
+    That, anything else, or anything the call rejects is inflated member by member by zlib with the limit
+    enforced, which also names what is wrong."""
     if not blob:
         return None, "empty file"
     if blob[:2] != GZIP_MAGIC:
@@ -33,8 +69,8 @@ def inflate(blob: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes
     if most <= max_bytes:
         stated = int.from_bytes(blob[-4:], "little")  # modulo 2**32; a lie only sizes the buffer (capped)
         try:
-            data = zlib.decompress(blob, wbits=47, bufsize=min(stated, most))
-        except zlib.error:
+            data = inflater.decompress(blob, wbits=47, bufsize=min(stated, most) + 1)
+        except inflater.error:
             pass
         else:
             if len(data) % (1 << 32) == stated:
