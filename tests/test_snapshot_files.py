@@ -22,6 +22,7 @@ from mdcnb.snapshot.parquet import FrameReader, FrameWriter
 from mdcnb.snapshot.stored import MANIFEST
 from mdcnb.sources.dataset import SAMPLE_DATASET
 from mdcnb.tables.history_columns import COLUMNWISE_ROWS
+from mdcnb.tables.history_weeks import StoredWeek
 
 
 @dataclasses.dataclass
@@ -73,7 +74,9 @@ def test_the_sample_snapshot_reads_back_exactly_from_parquet_and_json(recorded, 
 
     seen = Compared()
     assert_same(recorded, read, "snapshot", seen)
-    assert_same(recorded.history.previous, read.history.previous, "history.previous", seen)  # read when first used
+    # the previous week, copied from the store by DuckDB (never read into pandas) and read when first used
+    assert isinstance(recorded.history.previous_tables, StoredWeek)
+    assert_same(recorded.history.previous, read.history.previous, "history.previous", seen)
     stored_weeks = recorded.history.weeks
     assert len(stored_weeks) == 6 and recorded.history.previous is not None
     # frames: the tables of every week, the scan, the audits, the prices, the trails

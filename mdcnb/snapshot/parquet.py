@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,11 +142,27 @@ class FrameWriter:
         """Close DuckDB now (a connection left to the garbage collector may be collected in a forked child)."""
         self._con.close()
 
+    def copied(self, name: str, columns: dict[str, str], rows: int, write: Callable[[Path, int], None]) -> str:
+        """List a frame of `rows` rows and these columns (name -> dtype) whose Parquet file `write(path,
+        row_group_rows)` writes as `frame` would (a table copied from the history store by DuckDB); its name."""
+        entry: dict[str, Any] = {"rows": rows, "columns": columns}
+        if rows:
+            written = self.folder / ".frame.parquet"
+            write(written, ROW_GROUP_ROWS)
+            entry.update(self._placed(f"{name}.parquet", written))
+        self.entries[name] = entry
+        return name
+
     def _file(self, relative: str, whole: pd.DataFrame) -> dict[str, Any]:
         """Write the frame's Parquet file (unless the same file exists already); its entry's file, size and digest."""
         written = self.folder / ".frame.parquet"
         stored = pd.DataFrame({c: _stored(whole[c]).reset_index(drop=True) for c in whole.columns}, copy=False)
         self._con.from_df(stored).write_parquet(str(written), compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        return self._placed(relative, written)
+
+    def _placed(self, relative: str, written: Path) -> dict[str, Any]:
+        """Move a written file to `relative`, or drop it when an equal one was written before; its entry's file,
+        size and digest."""
         digest, size = _digest(written), written.stat().st_size
         if digest in self._files:
             written.unlink()

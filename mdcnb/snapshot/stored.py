@@ -21,6 +21,7 @@ against the manifest and names, in one line, what is missing, truncated or forei
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 from collections.abc import Collection, Mapping
@@ -42,7 +43,8 @@ from mdcnb.sources.dataset import Skip
 from mdcnb.sources.prices import PriceTable, SiemPrice
 from mdcnb.tables import Tables
 from mdcnb.tables.cloudtrail.result import VolumeResult
-from mdcnb.tables.history_weeks import WeeklyHistory
+from mdcnb.tables.history import HistoryStore, snapshot_manifest
+from mdcnb.tables.history_weeks import StoredWeek, WeeklyHistory
 
 FORMAT = "mdcnb-snapshot"
 VERSION = 1
@@ -266,9 +268,25 @@ class _Writer:
                        for week, f in history.audits.items()},
             "folders": {week: str(path) for week, path in history.folders.items()},
             "latest": self.table_set("history/latest", history.latest),
-            "previous": None if history.previous is None else self.table_set("history/previous", history.previous),
+            "previous": self.previous_week(history),
             "incomplete": list(history.incomplete),
         }
+
+
+    def previous_week(self, history: WeeklyHistory) -> str | None:
+        """The previous week's table set: copied from the history store by DuckDB when it is a stored week (reading
+        a million assessments into pandas took 14 s and 0.7 GB of stage 1 at 2,000 subscriptions), else written."""
+        source = history.previous_tables
+        if not isinstance(source, StoredWeek):
+            return None if history.previous is None else self.table_set("history/previous", history.previous)
+        name = "history/previous"
+        with HistoryStore(source.path, read_only=True) as store:
+            week = store.by_id(source.snapshot_id)
+            self.tables[name] = {"frames": {t: self.frames.copied(
+                f"{name}/{t}", {c: str(d) for c, d in contract.frame().dtypes.items()}, week.row_counts.get(t, 0),
+                functools.partial(store.copy_table, week, t)) for t, contract in schema.TABLES.items()},
+                "manifest": snapshot_manifest(week), "dataset": None}
+        return name
 
 
 @dataclass

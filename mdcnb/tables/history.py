@@ -40,7 +40,7 @@ from mdcnb import __version__
 from mdcnb.core import duck, schema
 from mdcnb.core.weeks import iso_week
 from mdcnb.tables import Tables
-from mdcnb.tables.history_columns import cast_sql, read_columns, store_frame
+from mdcnb.tables.history_columns import cast_sql, copy_parquet, read_columns, store_frame
 from mdcnb.tables.history_keys import SeriesKey, key_of
 from mdcnb.tables.history_schema import (
     SCHEMA_VERSION,
@@ -315,12 +315,17 @@ class HistoryStore:
         return pd.DataFrame(columns, index=pd.RangeIndex(length))
 
     @_reported
+    def copy_table(self, snapshot: Snapshot, name: str, target: Path, row_group_rows: int) -> None:
+        """One contract table of a snapshot written to a Parquet file as `load_table` reads it (`copy_parquet`)."""
+        copy_parquet(self.con, SNAPSHOT_TABLES[name], snapshot.snapshot_id, target, row_group_rows)
+
+    @_reported
     def load(self, snapshot: Snapshot | int, names: Iterable[str] | None = None) -> Tables:
         """A snapshot as `Tables` (only `names` when given; the others empty), manifest from the catalogue.
 
         Tables outside `Tables` (the CloudTrail daily volume) are read with `load_table`.
         """
-        snap = snapshot if isinstance(snapshot, Snapshot) else self._by_id(int(snapshot))
+        snap = snapshot if isinstance(snapshot, Snapshot) else self.by_id(int(snapshot))
         wanted = set(names) if names is not None else set(schema.TABLES)
         frames = {name: self.load_table(snap, name) if name in wanted else _empty(name) for name in schema.TABLES}
         return Tables(**frames, manifest=snapshot_manifest(snap))
@@ -329,14 +334,14 @@ class HistoryStore:
     def verify(self, snap: Snapshot) -> None:
         """Raise `HistoryError` unless the snapshot is here and every row of every table reads back (each row is
         hashed whole, so every column's data is read, not only the row counts the file's metadata keeps)."""
-        for name, rows in self._by_id(snap.snapshot_id).row_counts.items():
+        for name, rows in self.by_id(snap.snapshot_id).row_counts.items():
             got = self.con.execute(f"SELECT count(hash(t)) FROM snap_{name} t WHERE snapshot_id = ?",
                                    [snap.snapshot_id]).fetchone()[0]
             if got != rows:
                 raise HistoryError(f"{snap.week} of {snap.series} was written to {self.path} but reads back "
                                    f"{got} of its {rows} {name} rows")
 
-    def _by_id(self, snapshot_id: int) -> Snapshot:
+    def by_id(self, snapshot_id: int) -> Snapshot:
         for snap in self.snapshots():
             if snap.snapshot_id == snapshot_id:
                 return snap

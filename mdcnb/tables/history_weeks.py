@@ -201,7 +201,7 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
                     weeks[snap.week] = store.load(snap, TREND_TABLES)
                     volumes[snap.week] = store.load_table(snap, "cloudtrail_daily")
                     audits[snap.week] = store.load_table(snap, "aws_audit")
-                    full[snap.week] = functools.partial(_stored_tables, path, snap.snapshot_id)
+                    full[snap.week] = StoredWeek(path, snap.snapshot_id)
                     if snap.complete is False:
                         incomplete.add(snap.week)
     elif tenant is not None and tenant.lower() != own_key.tenant:
@@ -228,6 +228,14 @@ def weekly_history(dataset: Path, store_path: Path | str | None = None, *, since
                          {w: audits[w] for w in order}, folders, latest, previous, sorted(incomplete))
 
 
-def _stored_tables(path: Path, snapshot_id: int) -> Tables:
-    with HistoryStore(path, read_only=True) as store:
-        return store.load(snapshot_id)
+@dataclass(frozen=True)
+class StoredWeek:
+    """A week of the history store, every table, read when called (`WeeklyHistory.previous`); a snapshot writer
+    copies its tables to Parquet without reading them (`HistoryStore.copy_table`)."""
+
+    path: Path
+    snapshot_id: int
+
+    def __call__(self) -> Tables:
+        with HistoryStore(self.path, read_only=True) as store:
+            return store.load(self.snapshot_id)
