@@ -28,6 +28,7 @@ import pandas as pd
 from mdcnb.core import schema
 from mdcnb.normalize import (
     NORMALISERS,
+    Coded,
     Normalised,
     _metadata_collector,
     _per_row,
@@ -50,7 +51,6 @@ PROCESSES_ENV = "MDCNB_LOAD_PROCESSES"
 MIN_BYTES = 64 << 20  # smaller datasets are read in one process: starting a pool costs more than it saves
 ASSESSMENTS = "assessments"
 METADATA = "assessmentmetadata"
-Coded = tuple[np.ndarray, np.ndarray]  # (codes, distinct values) of one column; code -1 is null
 
 
 def processes_for(dataset: Path, processes: int | None = None) -> int:
@@ -94,7 +94,7 @@ def normalise(dataset: Path, processes: int) -> Normalised | None:
         out.built[ASSESSMENTS] = assessment_columns.normalise_assessments(
             dataset, normaliser, out.skips, _per_row(ASSESSMENTS, source, normaliser, out.skips))
     else:
-        out.built[ASSESSMENTS], skips = joined
+        out.built[ASSESSMENTS], skips, out.codes[ASSESSMENTS] = joined
         out.skips.extend(skips)
     return out
 
@@ -117,6 +117,7 @@ class _Span:
     """What a worker read from one span of the assessments file."""
 
     columns: dict[str, Coded]
+    id_hashes: np.ndarray  # `hash` of each row's id (see `_distinct_ids`)
     skips: list[Skip]
     read: int  # records read (rows and skipped records)
     lines: int
@@ -150,7 +151,9 @@ def _assessment_span(dataset: Path, metadata: dict[str, dict[str, Any]], span: S
     for column in schema.ASSESSMENTS.columns:
         values = np.concatenate([piece.pop(column.name) for piece in pieces]) if pieces else np.empty(0, object)
         columns[column.name] = _coded(values, column.dtype)
-    return _Span(columns, skips, read, span.lines, normaliser.decided)
+    codes, ids = columns["assessment_id"]  # the ids' texts were hashed when the chunks were read: `hash` is cheap
+    id_hashes = np.fromiter(map(hash, [*ids.tolist(), None]), np.int64, len(ids) + 1)[codes]  # code -1: null
+    return _Span(columns, id_hashes, skips, read, span.lines, normaliser.decided)
 
 
 def _coded(values: np.ndarray, dtype: str) -> Coded:
@@ -163,9 +166,9 @@ def _coded(values: np.ndarray, dtype: str) -> Coded:
     return schema.small_codes(codes, len(uniques)), np.asarray(uniques, dtype=object)
 
 
-def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip]] | None:
-    """The assessments table and skips of the spans, in file order; None when one process would read them otherwise
-    (see the module's docstring)."""
+def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip], dict[str, Coded]] | None:
+    """The assessments table and skips of the spans, in file order, and the codes of its text columns (`_merged`);
+    None when one process would read them otherwise (see the module's docstring)."""
     decided: dict[str | None, dict[str, Any]] = {}
     skips: list[Skip] = []
     lines = 0
@@ -178,20 +181,26 @@ def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip]] | None:
             return None
         skips += [replace(s, location=f"line {int(s.location[5:]) + lines}") for s in span.skips]
         lines += span.lines
-    ids = _distinct_ids([span.columns.pop("assessment_id") for span in spans])
+    ids = _distinct_ids([span.columns.pop("assessment_id") for span in spans], [span.id_hashes for span in spans])
     if ids is None:
         return None
-    data = {column.name: ids if column.name == "assessment_id" else
+    data, codes = {}, {}
+    for column in schema.ASSESSMENTS.columns:
+        data[column.name], coded = (ids, None) if column.name == "assessment_id" else \
             _merged([span.columns.pop(column.name) for span in spans], column.dtype)
-            for column in schema.ASSESSMENTS.columns}
-    return pd.DataFrame(data, index=pd.RangeIndex(len(ids)), copy=False), skips
+        if coded is not None:
+            codes[column.name] = coded
+    return pd.DataFrame(data, index=pd.RangeIndex(len(ids)), copy=False), skips, codes
 
 
-def _distinct_ids(coded: list[Coded]) -> pd.Series | None:
+def _distinct_ids(coded: list[Coded], hashes: list[np.ndarray]) -> pd.Series | None:
     """The assessment id column of the spans; None when an id (or null) is read twice. The ids of one span are
-    distinct, so one pass over them checks the spans' ids, where joining equal texts (`_merged`) would take another."""
+    distinct, so one pass over them checks the spans' ids, where joining equal texts (`_merged`) would take another:
+    over their hashes (equal ids have equal hashes; the workers are forks of this process, so they hash texts alike),
+    and over the texts only when two hashes are equal."""
     cells = np.concatenate([np.append(values, pd.NA)[codes] for codes, values in coded])  # code -1: null
-    if len(set(cells.tolist())) < len(cells):  # a set of texts: faster than pandas' hash table of objects
+    hashed = np.concatenate(hashes)
+    if len(pd.unique(hashed)) < len(hashed) and len(set(cells.tolist())) < len(cells):
         return None
     return pd.Series(pd.arrays.StringArray(cells))
 
@@ -200,8 +209,9 @@ def _objects(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _merged(coded: list[Coded], dtype: str) -> pd.Series:
-    """One column from the spans' codes, typed as the one-process reader types it (equal values as one object)."""
+def _merged(coded: list[Coded], dtype: str) -> tuple[pd.Series, Coded | None]:
+    """One column from the spans' codes, typed as the one-process reader types it (equal values as one object), and
+    for text its codes into its distinct texts (-1: null), which the table cache writes as they are."""
     uniques = np.concatenate([values for _, values in coded] + [np.full(1, None, dtype=object)])
     offsets = np.cumsum([0] + [len(values) for _, values in coded])
     null = len(uniques) - 1
@@ -209,7 +219,8 @@ def _merged(coded: list[Coded], dtype: str) -> pd.Series:
                             for (c, _), offset in zip(coded, offsets, strict=False)])
     if dtype == schema.STRING:  # texts: equal ones as their first object (pandas keeps it), null last; the
         merged, distinct = pd.factorize(uniques)  # distinct texts are checked as texts once, not once per row
-        return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)).take(merged[codes]))
+        rows = merged[codes]
+        return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)).take(rows)), (rows, distinct)
     if dtype == schema.LIST:
         uniques = _objects(schema.shared_lists(uniques))
-    return pd.Series(assessment_columns.typed(uniques, dtype).array.take(codes))  # each distinct value typed once
+    return pd.Series(assessment_columns.typed(uniques, dtype).array.take(codes)), None  # each value typed once
