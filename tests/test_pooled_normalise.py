@@ -112,15 +112,6 @@ def test_a_line_orjson_refuses_in_a_raw_part_of_a_later_span_is_joined(tmp_path,
     assert len(frames["assessments"]) == 39 and joins == [True]
 
 
-def test_distinct_ids_whose_hashes_are_equal_are_still_joined(tmp_path, joins, monkeypatch):
-    """The spans' ids are checked over their hashes first, over the texts only when two hashes are equal: with every
-    id hashed alike (the workers are forks, so they see this `hash`), 40 distinct ids are still joined."""
-    monkeypatch.setattr(pooled, "hash", lambda value: 7, raising=False)
-    _write_lines(tmp_path, [_assessment(n) for n in range(40)])
-    frames = _assert_same_as_one_process(tmp_path)
-    assert len(frames["assessments"]) == 40 and frames["skips"].empty and joins == [True]
-
-
 def test_the_table_cache_writes_the_joined_codes_and_reads_back_the_tables(tmp_path, joins, monkeypatch):
     """The join hands the codes of the assessments' text columns to the cache's writer, which writes them instead of
     coding those columns again; the entry reads back the tables the join made."""

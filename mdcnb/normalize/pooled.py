@@ -117,7 +117,6 @@ class _Span:
     """What a worker read from one span of the assessments file."""
 
     columns: dict[str, Coded]
-    id_hashes: np.ndarray  # `hash` of each row's id (see `_distinct_ids`)
     skips: list[Skip]
     read: int  # records read (rows and skipped records)
     lines: int
@@ -151,9 +150,7 @@ def _assessment_span(dataset: Path, metadata: dict[str, dict[str, Any]], span: S
     for column in schema.ASSESSMENTS.columns:
         values = np.concatenate([piece.pop(column.name) for piece in pieces]) if pieces else np.empty(0, object)
         columns[column.name] = _coded(values, column.dtype)
-    codes, ids = columns["assessment_id"]  # the ids' texts were hashed when the chunks were read: `hash` is cheap
-    id_hashes = np.fromiter(map(hash, [*ids.tolist(), None]), np.int64, len(ids) + 1)[codes]  # code -1: null
-    return _Span(columns, id_hashes, skips, read, span.lines, normaliser.decided)
+    return _Span(columns, skips, read, span.lines, normaliser.decided)
 
 
 def _coded(values: np.ndarray, dtype: str) -> Coded:
@@ -181,7 +178,7 @@ def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip], dict[str, Cod
             return None
         skips += [replace(s, location=f"line {int(s.location[5:]) + lines}") for s in span.skips]
         lines += span.lines
-    ids = _distinct_ids([span.columns.pop("assessment_id") for span in spans], [span.id_hashes for span in spans])
+    ids = _distinct_ids([span.columns.pop("assessment_id") for span in spans])
     if ids is None:
         return None
     data, codes = {}, {}
@@ -193,14 +190,11 @@ def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip], dict[str, Cod
     return pd.DataFrame(data, index=pd.RangeIndex(len(ids)), copy=False), skips, codes
 
 
-def _distinct_ids(coded: list[Coded], hashes: list[np.ndarray]) -> pd.Series | None:
+def _distinct_ids(coded: list[Coded]) -> pd.Series | None:
     """The assessment id column of the spans; None when an id (or null) is read twice. The ids of one span are
-    distinct, so one pass over them checks the spans' ids, where joining equal texts (`_merged`) would take another:
-    over their hashes (equal ids have equal hashes; the workers are forks of this process, so they hash texts alike),
-    and over the texts only when two hashes are equal."""
+    distinct, so one pass over them checks the spans' ids, where joining equal texts (`_merged`) would take another."""
     cells = np.concatenate([np.append(values, pd.NA)[codes] for codes, values in coded])  # code -1: null
-    hashed = np.concatenate(hashes)
-    if len(pd.unique(hashed)) < len(hashed) and len(set(cells.tolist())) < len(cells):
+    if len(set(cells.tolist())) < len(cells):  # a set of texts: faster than pandas' hash table of objects
         return None
     return pd.Series(pd.arrays.StringArray(cells))
 
@@ -219,7 +213,7 @@ def _merged(coded: list[Coded], dtype: str) -> tuple[pd.Series, Coded | None]:
                             for (c, _), offset in zip(coded, offsets, strict=False)])
     if dtype == schema.STRING:  # texts: equal ones as their first object (pandas keeps it), null last; the
         merged, distinct = pd.factorize(uniques)  # distinct texts are checked as texts once, not once per row
-        rows = merged[codes]
+        rows = schema.small_codes(merged[codes], len(distinct))  # held until the cache is written: small
         return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)).take(rows)), (rows, distinct)
     if dtype == schema.LIST:
         uniques = _objects(schema.shared_lists(uniques))
