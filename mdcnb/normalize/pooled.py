@@ -80,12 +80,13 @@ def normalise(dataset: Path, processes: int) -> Normalised | None:
         with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork")) as pool:
             parts = [pool.submit(_assessment_span, dataset, metadata, span, {}) for span in spans]
             tables = {record_type: pool.submit(_record_type, dataset, record_type) for record_type in others}
+            # the spans are joined here while the workers read the other record types (they were submitted first)
+            joined = _joined(_redecided(pool, dataset, metadata, spans, [p.result() for p in parts])) if parts else None
             for record_type in NORMALISERS:  # skips in reading order, as one process appends them
                 frames, skips = tables.pop(record_type).result()
                 out.built.update(frames)
                 out.skips.extend(skips)
             out.skips.extend(metadata_skips)
-            joined = _joined(_redecided(pool, dataset, metadata, spans, [p.result() for p in parts])) if parts else None
     except BrokenProcessPool:
         return None
     if joined is None:
