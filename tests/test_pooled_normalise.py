@@ -110,3 +110,35 @@ def test_a_line_orjson_refuses_in_a_raw_part_of_a_later_span_is_joined(tmp_path,
     frames = _assert_same_as_one_process(tmp_path)
     assert [(s.location, s.reason.split(":")[0]) for s in frames["skips"].itertuples()] == [("line 35", "not JSON")]
     assert len(frames["assessments"]) == 39 and joins == [True]
+
+
+def test_the_table_cache_writes_the_joined_codes_and_reads_back_the_tables(tmp_path, joins, monkeypatch):
+    """The join hands the codes of the assessments' text columns to the cache's writer, which writes them instead of
+    coding those columns again; the entry reads back the tables the join made."""
+    from mdcnb import tables
+    from mdcnb.core import schema
+    from mdcnb.tables import cache as table_cache
+
+    monkeypatch.setenv("MDCNB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MDCNB_TABLE_CACHE", raising=False)
+    monkeypatch.setattr(table_cache, "MIN_BYTES", 1)
+    monkeypatch.setenv(pooled.PROCESSES_ENV, "2")
+    records = [_assessment(n) for n in range(40)]
+    for n, record in enumerate(records):
+        if n != 3:  # line 4: no cause, a null among the texts
+            record["properties"]["status"]["cause"] = f"cause {n % 3}"
+    (tmp_path / "ds").mkdir()
+    _write_lines(tmp_path / "ds", records)
+    coded_again: list[str] = []
+    codes = table_cache._codes
+    monkeypatch.setattr(table_cache, "_codes", lambda series, dtype: coded_again.append(series.name) or
+                        codes(series, dtype))
+    built = tables.load_tables(tmp_path / "ds")
+    texts = [c.name for c in schema.ASSESSMENTS.columns if c.dtype == schema.STRING]
+    assert joins == [True] and set(texts) - set(coded_again) == set(texts) - {"assessment_id"}
+    monkeypatch.setattr(tables, "normalise_dataset", None)  # the second load reads the entry
+    read = tables.load_tables(tmp_path / "ds")
+    pd.testing.assert_frame_equal(read.assessments, built.assessments)
+    causes = read.assessments["cause"]
+    assert len(causes) == 40 and causes.isna().tolist() == [n == 3 for n in range(40)]
+    assert causes[0] == "cause 0" and causes[5] == "cause 2" and causes.nunique() == 3

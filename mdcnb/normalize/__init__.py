@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mdcnb.core import schema
@@ -35,6 +36,10 @@ from mdcnb.normalize.inventory import Rows
 from mdcnb.sources.dataset import Skip, existing_record_path, iter_records, record_path
 
 Normaliser = Callable[[dict[str, Any]], Rows]
+Coded = tuple[np.ndarray, np.ndarray]  # (codes, distinct values) of one column; code -1 is null
+# table -> text column -> its codes into its distinct texts, as a normaliser built the column: the table cache writes
+# them as they are instead of coding the column again
+Codes = dict[str, dict[str, Coded]]
 
 NORMALISERS: dict[str, Normaliser] = {
     "subscriptions": inventory.subscription,
@@ -65,6 +70,7 @@ class Normalised:
     columns: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
     built: dict[str, pd.DataFrame] = field(default_factory=dict)  # tables read column by column, whole
+    codes: Codes = field(default_factory=dict)  # of the built tables' text columns joined from codes (`pooled`)
 
     def add(self, produced: Rows) -> None:
         for table, rows in produced.items():

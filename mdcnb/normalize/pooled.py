@@ -28,6 +28,7 @@ import pandas as pd
 from mdcnb.core import schema
 from mdcnb.normalize import (
     NORMALISERS,
+    Coded,
     Normalised,
     _metadata_collector,
     _per_row,
@@ -50,7 +51,6 @@ PROCESSES_ENV = "MDCNB_LOAD_PROCESSES"
 MIN_BYTES = 64 << 20  # smaller datasets are read in one process: starting a pool costs more than it saves
 ASSESSMENTS = "assessments"
 METADATA = "assessmentmetadata"
-Coded = tuple[np.ndarray, np.ndarray]  # (codes, distinct values) of one column; code -1 is null
 
 
 def processes_for(dataset: Path, processes: int | None = None) -> int:
@@ -80,12 +80,13 @@ def normalise(dataset: Path, processes: int) -> Normalised | None:
         with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork")) as pool:
             parts = [pool.submit(_assessment_span, dataset, metadata, span, {}) for span in spans]
             tables = {record_type: pool.submit(_record_type, dataset, record_type) for record_type in others}
+            # the spans are joined here while the workers read the other record types (they were submitted first)
+            joined = _joined(_redecided(pool, dataset, metadata, spans, [p.result() for p in parts])) if parts else None
             for record_type in NORMALISERS:  # skips in reading order, as one process appends them
                 frames, skips = tables.pop(record_type).result()
                 out.built.update(frames)
                 out.skips.extend(skips)
             out.skips.extend(metadata_skips)
-            joined = _joined(_redecided(pool, dataset, metadata, spans, [p.result() for p in parts])) if parts else None
     except BrokenProcessPool:
         return None
     if joined is None:
@@ -94,7 +95,7 @@ def normalise(dataset: Path, processes: int) -> Normalised | None:
         out.built[ASSESSMENTS] = assessment_columns.normalise_assessments(
             dataset, normaliser, out.skips, _per_row(ASSESSMENTS, source, normaliser, out.skips))
     else:
-        out.built[ASSESSMENTS], skips = joined
+        out.built[ASSESSMENTS], skips, out.codes[ASSESSMENTS] = joined
         out.skips.extend(skips)
     return out
 
@@ -163,9 +164,9 @@ def _coded(values: np.ndarray, dtype: str) -> Coded:
     return schema.small_codes(codes, len(uniques)), np.asarray(uniques, dtype=object)
 
 
-def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip]] | None:
-    """The assessments table and skips of the spans, in file order; None when one process would read them otherwise
-    (see the module's docstring)."""
+def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip], dict[str, Coded]] | None:
+    """The assessments table and skips of the spans, in file order, and the codes of its text columns (`_merged`);
+    None when one process would read them otherwise (see the module's docstring)."""
     decided: dict[str | None, dict[str, Any]] = {}
     skips: list[Skip] = []
     lines = 0
@@ -181,10 +182,13 @@ def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip]] | None:
     ids = _distinct_ids([span.columns.pop("assessment_id") for span in spans])
     if ids is None:
         return None
-    data = {column.name: ids if column.name == "assessment_id" else
+    data, codes = {}, {}
+    for column in schema.ASSESSMENTS.columns:
+        data[column.name], coded = (ids, None) if column.name == "assessment_id" else \
             _merged([span.columns.pop(column.name) for span in spans], column.dtype)
-            for column in schema.ASSESSMENTS.columns}
-    return pd.DataFrame(data, index=pd.RangeIndex(len(ids)), copy=False), skips
+        if coded is not None:
+            codes[column.name] = coded
+    return pd.DataFrame(data, index=pd.RangeIndex(len(ids)), copy=False), skips, codes
 
 
 def _distinct_ids(coded: list[Coded]) -> pd.Series | None:
@@ -200,8 +204,9 @@ def _objects(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _merged(coded: list[Coded], dtype: str) -> pd.Series:
-    """One column from the spans' codes, typed as the one-process reader types it (equal values as one object)."""
+def _merged(coded: list[Coded], dtype: str) -> tuple[pd.Series, Coded | None]:
+    """One column from the spans' codes, typed as the one-process reader types it (equal values as one object), and
+    for text its codes into its distinct texts (-1: null), which the table cache writes as they are."""
     uniques = np.concatenate([values for _, values in coded] + [np.full(1, None, dtype=object)])
     offsets = np.cumsum([0] + [len(values) for _, values in coded])
     null = len(uniques) - 1
@@ -209,7 +214,8 @@ def _merged(coded: list[Coded], dtype: str) -> pd.Series:
                             for (c, _), offset in zip(coded, offsets, strict=False)])
     if dtype == schema.STRING:  # texts: equal ones as their first object (pandas keeps it), null last; the
         merged, distinct = pd.factorize(uniques)  # distinct texts are checked as texts once, not once per row
-        return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)).take(merged[codes]))
+        rows = schema.small_codes(merged[codes], len(distinct))  # held until the cache is written: small
+        return pd.Series(pd.arrays.StringArray(np.append(distinct, pd.NA)).take(rows)), (rows, distinct)
     if dtype == schema.LIST:
         uniques = _objects(schema.shared_lists(uniques))
-    return pd.Series(assessment_columns.typed(uniques, dtype).array.take(codes))  # each distinct value typed once
+    return pd.Series(assessment_columns.typed(uniques, dtype).array.take(codes)), None  # each value typed once

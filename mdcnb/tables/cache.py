@@ -35,6 +35,7 @@ import pandas as pd
 
 from mdcnb import __version__
 from mdcnb.core import duck, schema
+from mdcnb.normalize import Coded, Codes
 from mdcnb.sources.dataset import MANIFEST, RECORD_TYPES, existing_record_path
 
 if TYPE_CHECKING:
@@ -151,19 +152,19 @@ def _private_file(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def cached(dataset: Path, build: Callable[[], Tables], names: Collection[str] | None = None) -> Tables:
-    """The tables of `dataset` (only `names` when given, the others empty) from the cache, or `build()` stored in
-    the cache when worth it.
+def cached(dataset: Path, build: Callable[[], tuple[Tables, Codes]], names: Collection[str] | None = None) -> Tables:
+    """The tables of `dataset` (only `names` when given, the others empty) from the cache, or those `build()` gives
+    stored in the cache when worth it (with the codes it gives, which are written as they are).
 
     When the files are not all in the memo of hashes and no entry was made from files of their names and sizes, no
     entry can match: the files are hashed in a thread while `build()` runs (hashlib and file reads release the GIL),
     not before it. Tables are stored only when no file changed (by its signature) between the start and the end."""
     if os.environ.get("MDCNB_TABLE_CACHE", "").lower() in ("off", "0", "no"):
-        return build().only(names)
+        return build()[0].only(names)
     files = record_files(dataset)
     signatures = [file_signature(p) for p in files]
     if sum(s[0] for s in signatures) < MIN_BYTES:
-        return build().only(names)
+        return build()[0].only(names)
     sizes = {p.name: s[0] for p, s in zip(files, signatures, strict=True)}
     hashes = read_memo(HASHES)
     if _all_known(files, signatures, hashes) or _may_hit(sizes):
@@ -172,15 +173,15 @@ def cached(dataset: Path, build: Callable[[], Tables], names: Collection[str] | 
             return _read(cache_dir() / key, dataset, names)
         except (OSError, ValueError, KeyError, TypeError, IndexError, duckdb.Error):
             pass  # no entry yet, or a damaged one: rebuild it
-        tables = build()
+        tables, codes = build()
     else:
         with ThreadPoolExecutor(1) as hasher:
             hashed = hasher.submit(cache_key, files, hashes)
-            tables = build()
+            tables, codes = build()
             key = hashed.result()
     if [file_signature(p) for p in files] == signatures:  # else a file changed while read: neither is kept
         write_memo(HASHES, hashes)
-        _store(cache_dir() / key, tables, sizes)
+        _store(cache_dir() / key, tables, sizes, codes)
     return tables.only(names)
 
 
@@ -257,10 +258,10 @@ def _column(stored: np.ndarray, dtype: str, values: list[Any] | None) -> pd.Seri
     return pd.Series(np.where(null, np.nan, data).astype(np.float64))
 
 
-def _store(entry: Path, tables: Tables, sizes: dict[str, int]) -> None:
+def _store(entry: Path, tables: Tables, sizes: dict[str, int], codes: Codes) -> None:
     """Write the entry, then drop the oldest entries beyond `KEEP`. Never fails a load."""
     try:
-        _write(entry, tables, sizes)
+        _write(entry, tables, sizes, codes)
         entries = sorted((p for p in entry.parent.iterdir() if (p / ENTRY).exists()),
                          key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
@@ -271,9 +272,9 @@ def _store(entry: Path, tables: Tables, sizes: dict[str, int]) -> None:
         return
 
 
-def _write(entry: Path, tables: Tables, sizes: dict[str, int]) -> None:
+def _write(entry: Path, tables: Tables, sizes: dict[str, int], codes: Codes | None = None) -> None:
     """Write an entry (with the `sizes` of the files it was made from, see `_may_hit`) into a private folder beside
-    it, then rename that folder to the entry."""
+    it, then rename that folder to the entry. `codes`: columns already coded (`Codes`), written as they are."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".writing-"))
     con = duck.connect(threads=1)
@@ -282,7 +283,7 @@ def _write(entry: Path, tables: Tables, sizes: dict[str, int]) -> None:
         for name, frame in tables.items():
             rows[name] = len(frame)
             if len(frame):
-                _write_table(con, folder, name, frame)
+                _write_table(con, folder, name, frame, (codes or {}).get(name, {}))
         _private_file(folder / ENTRY, orjson.dumps({"rows": rows, "manifest": tables.manifest,
                                                      "sizes": sizes}))
         shutil.rmtree(entry, ignore_errors=True)  # a damaged entry
@@ -292,9 +293,11 @@ def _write(entry: Path, tables: Tables, sizes: dict[str, int]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str, frame: pd.DataFrame) -> None:
-    """`<name>.parquet` (codes for coded columns) and `<name>.values.parquet` (their distinct values). The distinct
-    values are gathered as arrays, not a row per value: a million assessment ids would take a tuple each."""
+def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str, frame: pd.DataFrame,
+                 coded: dict[str, Coded]) -> None:
+    """`<name>.parquet` (codes for coded columns; those `coded` gives as they are) and `<name>.values.parquet` (their
+    distinct values). The distinct values are gathered as arrays, not a row per value: a million assessment ids would
+    take a tuple each."""
     stored: dict[str, Any] = {}
     numbers, codes, values = [], [], []
     for number, column in enumerate(schema.TABLES[name].columns):
@@ -302,7 +305,9 @@ def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str, frame:
         if str(series.dtype) != schema.PANDAS_DTYPE[column.dtype]:
             raise TypeError(f"{name}.{column.name} is {series.dtype}, not {column.dtype}")
         if column.dtype in _CODED:
-            stored[column.name], distinct = _codes(series, column.dtype)
+            known = coded.get(column.name)
+            stored[column.name], distinct = _codes(series, column.dtype) if known is None else \
+                (schema.small_codes(known[0], len(known[1])), known[1])
             numbers.append(np.full(len(distinct), number, dtype=np.int16))
             codes.append(np.arange(len(distinct), dtype=np.int32))
             values.append(distinct)

@@ -131,7 +131,7 @@ def _addresses(cells: np.ndarray) -> np.ndarray:
 
 def small_codes(codes: np.ndarray, distinct: int) -> np.ndarray:
     """Codes into `distinct` values in the smallest integers that hold them and -1 (null): less to hold and send."""
-    return codes.astype(np.int8 if distinct < 2**7 else np.int16 if distinct < 2**15 else np.int32)
+    return codes.astype(np.int8 if distinct < 2**7 else np.int16 if distinct < 2**15 else np.int32, copy=False)
 
 
 def shared_lists(values: Iterable[Any]) -> list[list[str]]:
