@@ -73,7 +73,7 @@ def _restored(column: pd.Series, dtype_name: str, categories: dict[str, Any] | N
     if isinstance(dtype, pd.DatetimeTZDtype):
         return pd.to_datetime(column).dt.tz_localize("UTC").astype(dtype)  # astype converts to the zone
     if pd.api.types.is_object_dtype(dtype):  # JSON cells parsed, equal cells as one object (as the contracts share
-        codes, texts = schema.value_codes(column)          # their lists; cells are never mutated)
+        codes, texts = schema.value_codes(column)  # their lists; cells are never mutated)
         return pd.Series(schema.by_code(codes, [orjson.loads(t) for t in texts], None), dtype=object)
     if isinstance(dtype, pd.StringDtype):
         return pd.Series(_strings(column, dtype))
@@ -147,22 +147,21 @@ class FrameWriter:
         row_group_rows)` writes as `frame` would (a table copied from the history store by DuckDB); its name."""
         entry: dict[str, Any] = {"rows": rows, "columns": columns}
         if rows:
-            written = self.folder / ".frame.parquet"
-            write(written, ROW_GROUP_ROWS)
-            entry.update(self._placed(f"{name}.parquet", written))
+            entry.update(self._placed(f"{name}.parquet", lambda path: write(path, ROW_GROUP_ROWS)))
         self.entries[name] = entry
         return name
 
     def _file(self, relative: str, whole: pd.DataFrame) -> dict[str, Any]:
         """Write the frame's Parquet file (unless the same file exists already); its entry's file, size and digest."""
-        written = self.folder / ".frame.parquet"
         stored = pd.DataFrame({c: _stored(whole[c]).reset_index(drop=True) for c in whole.columns}, copy=False)
-        self._con.from_df(stored).write_parquet(str(written), compression="zstd", row_group_size=ROW_GROUP_ROWS)
-        return self._placed(relative, written)
+        return self._placed(relative, lambda path: self._con.from_df(stored).write_parquet(
+            str(path), compression="zstd", row_group_size=ROW_GROUP_ROWS))
 
-    def _placed(self, relative: str, written: Path) -> dict[str, Any]:
-        """Move a written file to `relative`, or drop it when an equal one was written before; its entry's file,
-        size and digest."""
+    def _placed(self, relative: str, write: Callable[[Path], None]) -> dict[str, Any]:
+        """`write` a file beside the others, then move it to `relative`, or drop it when an equal one was written
+        before; its entry's file, size and digest."""
+        written = self.folder / ".frame.parquet"
+        write(written)
         digest, size = _digest(written), written.stat().st_size
         if digest in self._files:
             written.unlink()

@@ -228,10 +228,14 @@ class _Writer:
     def table_set(self, name: str, tables: Tables) -> str:
         """Write a `Tables` once (by identity); the name it is listed under in the manifest's `tables`."""
         if id(tables) not in self._names:
-            self.tables[name] = {"frames": {t: self.frames.frame(f"{name}/{t}", frame) for t, frame in tables.items()},
-                                 "manifest": tables.manifest, "dataset": _text(tables.dataset)}
+            self._listed(name, {t: self.frames.frame(f"{name}/{t}", frame) for t, frame in tables.items()},
+                         tables.manifest, tables.dataset)
             self._names[id(tables)] = (name, tables)
         return self._names[id(tables)][0]
+
+    def _listed(self, name: str, frames: dict[str, str], manifest: dict[str, Any], dataset: Path | None) -> None:
+        """List a table set in the manifest's `tables`: its frames by table, its dataset manifest and folder."""
+        self.tables[name] = {"frames": frames, "manifest": manifest, "dataset": _text(dataset)}
 
     def snapshot(self, snap: Snapshot) -> dict[str, Any]:
         frame, scan, audit, prices = self.frames.frame, snap.cloudtrail, snap.audit, snap.prices
@@ -272,7 +276,6 @@ class _Writer:
             "incomplete": list(history.incomplete),
         }
 
-
     def previous_week(self, history: WeeklyHistory) -> str | None:
         """The previous week's table set: copied from the history store by DuckDB when it is a stored week (reading
         a million assessments into pandas took 14 s and 0.7 GB of stage 1 at 2,000 subscriptions), else written."""
@@ -282,10 +285,10 @@ class _Writer:
         name = "history/previous"
         with HistoryStore(source.path, read_only=True) as store:
             week = store.by_id(source.snapshot_id)
-            self.tables[name] = {"frames": {t: self.frames.copied(
-                f"{name}/{t}", {c: str(d) for c, d in contract.frame().dtypes.items()}, week.row_counts.get(t, 0),
-                functools.partial(store.copy_table, week, t)) for t, contract in schema.TABLES.items()},
-                "manifest": snapshot_manifest(week), "dataset": None}
+            frames = {t: self.frames.copied(f"{name}/{t}", {c: str(d) for c, d in contract.frame().dtypes.items()},
+                                            week.row_counts.get(t, 0), functools.partial(store.copy_table, week, t))
+                      for t, contract in schema.TABLES.items()}
+            self._listed(name, frames, snapshot_manifest(week), None)
         return name
 
 

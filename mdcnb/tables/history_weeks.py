@@ -140,9 +140,9 @@ class WeeklyHistory:
 
     @property
     def previous(self) -> Tables | None:
-        """The stored week before this one, every table (None on a first run). A snapshot read from its folder
-        reads it when first used: of a report's pages only the summary compares two weeks, and at 2,000
-        subscriptions the week's tables take 0.4-0.7 GB in each kernel."""
+        """The stored week before this one, every table (None on a first run), read when first used when given as
+        a reader (a `StoredWeek`, a dataset folder's tables, a snapshot's table set): of a report's pages only the
+        summary compares two weeks, and at 2,000 subscriptions a week's tables take 0.4-0.7 GB."""
         if not callable(self.previous_tables):
             return self.previous_tables
         if self._read_previous is None:
