@@ -127,3 +127,29 @@ def test_assessment_changes_match_a_hand_count_on_a_built_pair_of_weeks():
     assert [by_pair[p] for p in keyed(got_gone)] == gone
     assert list(got_newly["status_before"]) == [was[k]["status"] if k in was else "(new)" for k in newly]
     assert len(newly) > 20 and len(resolved) > 5 and len(gone) > 5
+
+
+def test_key_match_keeps_the_last_row_of_a_key_and_pairs_null_keys_as_pandas_does():
+    """The pairing the summary page reads instead of ids, on weeks built by hand: a key read twice keeps its last
+    row, a row with no id and no recommendation key has a null key that pairs with the other week's null key, and
+    only the kept rows whose status changed get a place in the key order (a, b, c; null last)."""
+    import numpy as np
+
+    from mdcnb.analysis.diff import assessment_changes, key_match
+    from mdcnb.core import schema
+
+    def week(rows):
+        return schema.ASSESSMENTS.frame([{"assessment_id": i, "assessment_key": i and "k", "resource_id": "/r",
+                                          "status": s, "display_name": "T", "severity": "High"} for i, s in rows])
+
+    before = week([("a", "Unhealthy"), ("b", "Healthy"), ("a", "Healthy"), (None, "Unhealthy")])
+    after = week([("b", "Unhealthy"), ("a", "Unhealthy"), ("c", "Healthy"), (None, "Healthy"), ("c", "Unhealthy")])
+    match = key_match(before, after)
+    assert match.after["kept"].tolist() == [True, True, False, True, True]
+    assert match.after["before_row"].tolist() == [1, 2, -1, 3, -1]
+    np.testing.assert_array_equal(match.after["key_order"].to_numpy(), [2, 1, np.nan, np.nan, 3])
+    assert match.before["kept"].tolist() == [False, True, True, True]
+    assert match.before["found"].tolist() == [True, True, True, True]
+    newly, resolved, gone = assessment_changes(before, after, match)
+    assert newly["status_before"].tolist() == ["Healthy", "Healthy", "(new)"]  # a, b, then c by the key order
+    assert resolved["status_after"].tolist() == ["Healthy"] and gone.empty

@@ -18,6 +18,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from mdcnb import snapshot
+from mdcnb.analysis import diff
 from mdcnb.snapshot.parquet import FrameReader, FrameWriter
 from mdcnb.snapshot.stored import MANIFEST
 from mdcnb.sources.dataset import SAMPLE_DATASET
@@ -73,7 +74,10 @@ def test_the_sample_snapshot_reads_back_exactly_from_parquet_and_json(recorded, 
     read = snapshot.read(folder)
 
     seen = Compared()
-    assert_same(recorded, read, "snapshot", seen)
+    # stage 1 pairs the compared weeks' assessments for the kernels (a snapshot built here pairs them when compared)
+    assert recorded.assessment_match is None
+    paired = diff.key_match(recorded.history.previous.assessments, recorded.tables.assessments)
+    assert_same(dataclasses.replace(recorded, assessment_match=paired), read, "snapshot", seen)
     # the previous week, copied from the store by DuckDB (never read into pandas) and read when first used
     assert isinstance(recorded.history.previous_tables, StoredWeek)
     assert_same(recorded.history.previous, read.history.previous, "history.previous", seen)
@@ -233,3 +237,20 @@ def test_no_duckdb_connection_of_mdcnb_shows_a_progress_bar_in_a_kernel(tmp_path
         manager.shutdown_kernel(now=True)
     assert reply["content"]["status"] == "ok"
     assert "".join(printed).strip() == "[[(True,)], [(False,)], [(False,)], [(False,)]]"
+
+
+def test_the_week_diff_of_a_snapshot_read_without_assessment_ids_is_the_diff_of_the_weeks(recorded, tmp_path):
+    """The summary page's kernel reads neither week's assessment ids: the pairing stage 1 wrote gives every change
+    list the diff of the two weeks in memory (ids and all) gives, row for row."""
+    from mdcnb.measures.history import week_diff
+
+    folder = tmp_path / "snapshot"
+    snapshot.write(recorded, folder)
+    read = snapshot.read(folder, {"assessments": ["assessment_id"]})
+    assert "assessment_id" not in read.tables.assessments.columns
+    assert "assessment_id" not in read.history.previous.assessments.columns
+    expected = diff.diff_tables(recorded.history.previous, recorded.tables)
+    got = week_diff(read)
+    assert got.counts() == expected.counts() and expected.counts()["newly_unhealthy"] > 0
+    for name, frame in expected.lists().items():
+        assert_frame_equal(got.lists()[name], frame, check_exact=True, obj=name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mdcnb.analysis import governance, score
@@ -104,9 +105,10 @@ class SnapshotDiff:
                 "changes": {name: _records(self.changed(name)) for name in self.lists()}}
 
 
-def diff_tables(before: Tables, after: Tables) -> SnapshotDiff:
-    """Compare two snapshots; scores are aggregated over all scopes as MDC does (`mdcnb.analysis.score`)."""
-    newly, resolved, gone = assessment_changes(before.assessments, after.assessments)
+def diff_tables(before: Tables, after: Tables, match: KeyMatch | None = None) -> SnapshotDiff:
+    """Compare two snapshots; scores are aggregated over all scopes as MDC does (`mdcnb.analysis.score`). `match`
+    pairs their assessments (`key_match`) when their frames lack the assessment ids."""
+    newly, resolved, gone = assessment_changes(before.assessments, after.assessments, match)
     new_res, removed_res = resource_changes(before, after)
     plans_on, plans_off = plan_changes(before.plans, after.plans)
     subs_added, subs_removed = added_removed(before.subscriptions, after.subscriptions, "subscription_id",
@@ -171,36 +173,87 @@ def _overall(scopes: pd.DataFrame) -> float | None:
     return score.overall(scopes)["percentage"] if len(scopes) else None
 
 
-def assessment_changes(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(newly unhealthy, resolved, unhealthy gone), keyed by assessment id, most severe first (then by title,
-    resource and key; the assessments gone in the order of the week before).
+@dataclass(frozen=True)
+class KeyMatch:
+    """How the assessments of two weeks pair up, so that `assessment_changes` needs neither week's assessment ids:
+    a report kernel reads each week's 1.1 million ids (287 MB a week at 2,000 subscriptions) only to pair rows,
+    so the report's first stage pairs them (`key_match`) and keeps this beside the snapshot.
 
-    Each side's keys are distinct, so this week's rows look their status of the week before up by key (a hash
-    lookup) instead of an outer join of 1.6 million rows a side; the key as the last sort column gives the order
-    such a join, which sorts its rows by key, gave."""
-    b = _keyed_assessments(before)
-    a = _keyed_assessments(after)
-    joined = a.assign(status_before=a["key"].map(pd.Series(b["status"].array, index=pd.Index(b["key"]))))
+    `after`: per row of the later week, `kept` (the last row of its key), `before_row` (the position of the earlier
+    week's kept row of the same key, -1 for none) and `key_order` (where the two statuses differ, the rank of the
+    key among those rows: the last tie-break when the changes are sorted). `before`: per row of the earlier week,
+    `kept` and `found` (its key is in the later week)."""
+
+    after: pd.DataFrame
+    before: pd.DataFrame
+
+
+KEYED = ("assessment_id", "assessment_key", "resource_id", "status")  # the columns `key_match` reads
+
+
+def key_match(before: pd.DataFrame, after: pd.DataFrame) -> KeyMatch:
+    """Pair two weeks' assessments by key (`_keys`; null keys pair with each other, as pandas' `map` and `isin`
+    pair them), each week's last row of a key kept: one pass codes both weeks' keys, the rest is integer arrays.
+    The frames need only the `KEYED` columns."""
+    b_key, a_key = _keys(before), _keys(after)
+    codes, keys = pd.factorize(pd.concat([b_key, a_key], ignore_index=True), use_na_sentinel=False)
+    b_code, a_code = codes[:len(b_key)], codes[len(b_key):]
+    b_last, a_last = _last_rows(b_code, len(keys)), _last_rows(a_code, len(keys))
+    b_kept, a_kept = b_last[b_code] == np.arange(len(b_code)), a_last[a_code] == np.arange(len(a_code))
+    before_row = np.where(a_kept, b_last[a_code], -1)
+    status_before = before["status"].array.take(before_row, allow_fill=True)
+    differs = pd.Series(after["status"].array != status_before).fillna(True).to_numpy(bool) & a_kept
+    order = np.full(len(a_code), np.nan)
+    order[differs] = pd.Series(keys.take(a_code[differs])).rank(method="dense").to_numpy()
+    return KeyMatch(after=pd.DataFrame({"kept": a_kept, "before_row": before_row, "key_order": order}),
+                    before=pd.DataFrame({"kept": b_kept, "found": a_last[b_code] >= 0}))
+
+
+def _last_rows(codes: np.ndarray, size: int) -> np.ndarray:
+    """Per code, the last row that has it (-1: none)."""
+    last = np.full(size, -1, dtype=np.int64)
+    np.maximum.at(last, codes, np.arange(len(codes)))
+    return last
+
+
+def _keys(frame: pd.DataFrame) -> pd.Series:
+    """Each assessment's key: its id, else recommendation key + resource id (built only for the rows without an
+    id)."""
+    key = frame["assessment_id"].astype("string").reset_index(drop=True)
+    missing = np.flatnonzero(key.isna().to_numpy())
+    if len(missing):
+        rows = frame.iloc[missing]
+        pairs = rows["assessment_key"].astype("string") + "|" + rows["resource_id"].astype("string")
+        key = key.fillna(pd.Series(pairs.array, index=missing))
+    return key
+
+
+def assessment_changes(before: pd.DataFrame, after: pd.DataFrame, match: KeyMatch | None = None
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(newly unhealthy, resolved, unhealthy gone), keyed by assessment id (`key_match`, or `match` made by it
+    before), most severe first (then by title, resource and key; the assessments gone in the order of the week
+    before).
+
+    Each week's kept keys are distinct, so this week's rows look their status of the week before up by position
+    instead of an outer join of 1.6 million rows a side; the key as the last sort column gives the order such a
+    join, which sorts its rows by key, gave."""
+    match = match or key_match(before, after)
+    kept = match.after["kept"].to_numpy()
+    status_before = before["status"].array.take(match.after["before_row"].to_numpy()[kept], allow_fill=True)
+    a = after.loc[kept, [*_ASSESSMENT_COLUMNS, "status"]]
+    joined = a.assign(status_before=pd.Series(status_before, index=a.index, dtype="string"),
+                      key_order=match.after["key_order"].to_numpy()[kept])
     now_unhealthy = joined["status"].eq("Unhealthy").fillna(False)
     was_unhealthy = joined["status_before"].eq("Unhealthy").fillna(False)
     newly = joined[now_unhealthy & ~was_unhealthy]
     resolved = joined[was_unhealthy & joined["status"].isin(["Healthy", "NotApplicable"]).fillna(False)]
-    gone = b[b["status"].eq("Unhealthy").fillna(False) & ~b["key"].isin(a["key"])]
+    b = before.loc[match.before["kept"].to_numpy() & ~match.before["found"].to_numpy(),
+                   [*_ASSESSMENT_COLUMNS, "status"]]
+    gone = b[b["status"].eq("Unhealthy").fillna(False)]
     newly = newly.assign(status_before=newly["status_before"].fillna("(new)"))
     resolved = resolved.rename(columns={"status": "status_after"})
-    return (_by_severity(newly, ["status_before"], then=["key"]),
-            _by_severity(resolved, ["status_after"], then=["key"]), _by_severity(gone, []))
-
-
-def _keyed_assessments(frame: pd.DataFrame) -> pd.DataFrame:
-    """Assessments with a `key`: the assessment id, else recommendation key + resource id (built only for the rows
-    without an id)."""
-    key = frame["assessment_id"].astype("string")
-    missing = key.isna()
-    if missing.any():
-        key = key.fillna(frame.loc[missing, "assessment_key"].astype("string") + "|"
-                         + frame.loc[missing, "resource_id"].astype("string"))
-    return frame[[*_ASSESSMENT_COLUMNS, "status"]].assign(key=key).drop_duplicates("key", keep="last")
+    return (_by_severity(newly, ["status_before"], then=["key_order"]),
+            _by_severity(resolved, ["status_after"], then=["key_order"]), _by_severity(gone, []))
 
 
 def _by_severity(frame: pd.DataFrame, extra: list[str], then: list[str] | None = None) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from mdcnb.tables.cloudtrail.result import VolumeResult
 def week(snap: Snapshot, tables: Tables, cloudtrail_daily: pd.DataFrame | None = None) -> Snapshot:
     """`snap` seen at another week: its tables, and its daily CloudTrail volume when given."""
     cloudtrail = snap.cloudtrail if cloudtrail_daily is None else VolumeResult(cloudtrail_daily, snap.cloudtrail.hourly)
-    return dataclasses.replace(snap, tables=tables, cloudtrail=cloudtrail, history=None)
+    return dataclasses.replace(snap, tables=tables, cloudtrail=cloudtrail, history=None, assessment_match=None)
 
 
 def weeks(snap: Snapshot) -> Iterator[tuple[str, Snapshot]]:
@@ -127,7 +127,8 @@ def week_diff(snap: Snapshot) -> diff.SnapshotDiff | None:
     history = snap.history
     if history is None:
         return None
-    return computed_once(snap, "history.week_diff", None, lambda: diff.diff_tables(history.baseline, snap.tables))
+    return computed_once(snap, "history.week_diff", None,
+                         lambda: diff.diff_tables(history.baseline, snap.tables, snap.assessment_match))
 
 
 SCORE = ("%", "{:.2f}")

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from mdcnb.analysis.diff import KeyMatch
 from mdcnb.core import schema
 from mdcnb.snapshot.cost import load_prices
 from mdcnb.snapshot.readiness import AuditResult, audit_dataset, audit_tables
@@ -59,6 +60,9 @@ class Snapshot:
     inventories: dict[str, AccountInventory] = field(default_factory=dict)
     trails: pd.DataFrame = field(default_factory=schema.CLOUDTRAIL_TRAILS.frame)
     history: WeeklyHistory | None = None
+    # how the assessments of the weeks the summary compares pair up: written by stage 1 (`stored`), so that a report
+    # kernel needs no assessment ids; None: paired from the tables' ids when first compared
+    assessment_match: KeyMatch | None = None
     # `computed_once`; not written, and not copied by `dataclasses.replace` (a copy at another week has other data)
     memo: dict[tuple, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 

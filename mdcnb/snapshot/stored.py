@@ -11,6 +11,8 @@
         inventories.json                   the AWS inventory (the audit and the cost page read it)
         history/weeks/<week>/<table>.parquet, history/previous/<table>.parquet, history/cloudtrail/<week>.parquet,
         history/audits/<week>.parquet      the stored weeks, as read back from the history store
+        history/assessment_match/after.parquet, .../before.parquet    how the compared weeks' assessments pair up
+                                           (`diff.KeyMatch`: the summary page then reads no assessment ids)
 
 A table that appears twice (the history's latest week is the week's own tables) is written once and read back as
 one object. Plain JSON and Parquet: nothing in the folder runs code when it is read, any Parquet reader opens the
@@ -34,6 +36,7 @@ import orjson
 import pandas as pd
 
 from mdcnb import __version__
+from mdcnb.analysis import diff
 from mdcnb.core import schema
 from mdcnb.snapshot import Options, Snapshot
 from mdcnb.snapshot.parquet import FrameReader, FrameWriter, SnapshotError, checked_file, json_text, write_file
@@ -47,9 +50,10 @@ from mdcnb.tables.history import HistoryStore, snapshot_manifest
 from mdcnb.tables.history_weeks import StoredWeek, WeeklyHistory
 
 FORMAT = "mdcnb-snapshot"
-VERSION = 1
+VERSION = 2  # 2: the assessment match
 MANIFEST = "manifest.json"
 INVENTORIES = "inventories.json"
+PREVIOUS = "history/previous"  # the previous week's table set
 SHARED_ENV = "MDCNB_SNAPSHOT_SHARED"  # "1": `read` gives a folder read before back as the same object
 LeaveOut = Mapping[str, Collection[str]]  # table -> columns a reader will not look at
 _SHARED: dict[Path, _Kept] = {}
@@ -252,6 +256,7 @@ class _Writer:
             "trails": frame("trails", snap.trails),
             "inventories": self.inventories(snap.inventories),
             "history": self.history(snap.history) if snap.history is not None else None,
+            "assessment_match": self.assessment_match(snap),  # after the history: it reads the previous week's copy
         }
 
     def inventories(self, inventories: dict[str, AccountInventory]) -> dict[str, Any]:
@@ -276,13 +281,32 @@ class _Writer:
             "incomplete": list(history.incomplete),
         }
 
+    def assessment_match(self, snap: Snapshot) -> dict[str, str] | None:
+        """How the assessments of the weeks the summary compares pair up (`diff.key_match`), so that its kernel needs
+        neither week's ids; the previous week's key columns are read back from its copy when it was copied."""
+        history = snap.history
+        if history is None:
+            return None
+        match = snap.assessment_match or diff.key_match(self._earlier_keys(history), snap.tables.assessments)
+        return {side: self.frames.frame(f"history/assessment_match/{side}", getattr(match, side))
+                for side in ("after", "before")}
+
+    def _earlier_keys(self, history: WeeklyHistory) -> pd.DataFrame:
+        if not isinstance(history.previous_tables, StoredWeek):
+            return history.baseline.assessments
+        reader = FrameReader(self.frames.folder, self.frames.entries)
+        try:
+            return reader.frame(f"{PREVIOUS}/assessments", [c for c in schema.ASSESSMENTS.names if c not in diff.KEYED])
+        finally:
+            reader.close()
+
     def previous_week(self, history: WeeklyHistory) -> str | None:
         """The previous week's table set: copied from the history store by DuckDB when it is a stored week (reading
         a million assessments into pandas took 14 s and 0.7 GB of stage 1 at 2,000 subscriptions), else written."""
         source = history.previous_tables
         if not isinstance(source, StoredWeek):
-            return None if history.previous is None else self.table_set("history/previous", history.previous)
-        name = "history/previous"
+            return None if history.previous is None else self.table_set(PREVIOUS, history.previous)
+        name = PREVIOUS
         with HistoryStore(source.path, read_only=True) as store:
             week = store.by_id(source.snapshot_id)
             frames = {t: self.frames.copied(f"{name}/{t}", {c: str(d) for c, d in contract.frame().dtypes.items()},
@@ -338,6 +362,8 @@ class _Reader:
             inventories=self.inventories(part["inventories"]),
             trails=frame(part["trails"]),
             history=self.history(part["history"]) if part["history"] is not None else None,
+            assessment_match=None if part["assessment_match"] is None else diff.KeyMatch(
+                **{side: frame(name) for side, name in part["assessment_match"].items()}),
         )
 
     def inventories(self, entry: dict[str, Any]) -> dict[str, AccountInventory]:
