@@ -58,6 +58,30 @@ def test_big_tables_read_column_by_column_round_trip_exactly(tmp_path, monkeypat
     assert len({id(v) for v in back["severity"] if v is not pd.NA}) == 2  # one object per distinct value
 
 
+@pytest.mark.parametrize("stored", ["in order", "reversed"])
+def test_big_tables_are_read_and_copied_in_row_order_however_the_store_holds_them(tmp_path, monkeypatch, stored):
+    """A store writes its rows in order, so a big table is read and copied to Parquet without a sort; a store whose
+    rows lie in another order (written before, with DuckDB free to reorder) is sorted by row, and both give the rows
+    as written."""
+    written = filled_frames(rows=9)
+    monkeypatch.setattr(history_columns, "COLUMNWISE_ROWS", 3)
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        snap = store.save(written, as_of="2026-11-23T08:00:00Z", source="test")
+        if stored == "reversed":
+            store.con.execute("CREATE TEMP TABLE back AS SELECT * FROM snap_assessments ORDER BY row_no DESC")
+            store.con.execute("DELETE FROM snap_assessments")
+            store.con.execute("INSERT INTO snap_assessments SELECT * FROM back")
+        table = history_schema.SNAPSHOT_TABLES["assessments"]
+        held = store.con.execute("SELECT row_no FROM snap_assessments").fetchnumpy()["row_no"].tolist()
+        assert held == (list(range(9)) if stored == "in order" else list(range(8, -1, -1)))
+        assert history_columns.order_by(store.con, table, snap.snapshot_id) == \
+            ("" if stored == "in order" else "ORDER BY row_no")
+        _assert_same_tables(written, store, snap)
+        store.copy_table(snap, "assessments", tmp_path / "a.parquet", 4)
+        copied = duckdb.sql(f"SELECT assessment_id FROM '{tmp_path / 'a.parquet'}'").fetchnumpy()["assessment_id"]
+    assert copied.tolist() == [None if pd.isna(i) else i for i in written["assessments"]["assessment_id"]]
+
+
 def test_read_back_strings_share_one_object_per_value(tmp_path):
     written = filled_frames(rows=9)
     environments = ["".join(["Az", "ure"]) if i % 3 else "".join(["A", "WS"]) for i in range(9)]  # 9 objects
