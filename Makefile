@@ -7,7 +7,7 @@ UV := python3 -m uv
 
 .PHONY: venv report test lint golden bench sample screenshots clean
 
-$(STAMP): pyproject.toml requirements.lock setup.py mdcnb/normalize/cloudtrail/_jsonscan.c
+$(STAMP): pyproject.toml requirements.lock setup.py mdcnb/normalize/cloudtrail/_jsonscan.c mdcnb/normalize/_assessscan.c
 	python3 -m pip install --quiet --disable-pip-version-check uv || true
 	$(UV) --version >/dev/null 2>&1 || { echo "uv unavailable: falling back to pip"; \
 	  python3 -m venv $(VENV) && $(PY) -m pip install --quiet -r requirements.lock && \

@@ -8,11 +8,11 @@ records are read in chunks; each field of a chunk becomes integer codes into its
 distinct value by the per-row path's own functions, and spread back to the rows by the codes. Equal strings end up
 as one object.
 
-Only a chunk whose every record has the plain shape of `assessment_shape` (read by msgspec into typed objects, no
-dict per JSON object) takes this path: each key that is read spelled as the REST API or Resource Graph spells it,
-text where text is read, nesting shallow enough for `fold`, no id read before and no record the per-row path would
-skip. Any other chunk goes record by record through the per-row path (`PerRow`, its lines read by orjson), so odd
-input gives the same rows and the same skips in the same order.
+Only a chunk whose every record has the plain shape of `assessment_shape` (read by its native scanner or by msgspec,
+handed on as codes into each field's distinct values, no dict per JSON object) takes this path: each key that is read
+spelled as the REST API or Resource Graph spells it, text where text is read, nesting shallow enough for `fold`, no
+id read before and no record the per-row path would skip. Any other chunk goes record by record through the per-row
+path (`PerRow`, its lines read by orjson), so odd input gives the same rows and the same skips in the same order.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from mdcnb.normalize.assessment_shape import (
     DETAILS,
     LINKS,
     STATUS,
+    Coded,
+    Fields,
     Links,
-    Properties,
-    Record,
+    PlainReader,
     Status,
-    decoded,
     raw_texts,
     typed_texts,
 )
@@ -70,39 +70,41 @@ def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips
 def read_pieces(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Skip], per_row: PerRow, *,
                 columnar: bool = True, span: Span | None = None) -> tuple[list[dict[str, np.ndarray]], int]:
     """The columns of each chunk (object arrays) of the file, or of its `span`, and the number of records read."""
-    return read_chunks(dataset, RECORD_TYPE, decoded, lambda chunk, seen: _columns(chunk, normaliser, seen), skips,
-                       per_row, columnar=columnar, span=span, chunk=CHUNK)
+    reader = PlainReader()
+    return read_chunks(dataset, RECORD_TYPE, reader.decode,
+                       lambda chunk, seen: _columns(chunk, reader, normaliser, seen), skips, per_row,
+                       columnar=columnar, span=span, chunk=CHUNK)
 
 
 # ---------------------------------------------------------------- one chunk, column by column
 
-def _columns(chunk: list[Item], normaliser: AssessmentNormaliser, seen: dict[str, int | str]) -> dict[str, Any]:
-    """The contract's columns of a plain chunk (object arrays), its ids entered into `seen`; `NotPlain` otherwise."""
-    records: list[Record] = [item[1] for item in chunk]  # type: ignore[misc]
-    if not all(type(record) is Record for record in records):
-        raise NotPlain
-    props = [record.properties for record in records]
+def _columns(chunk: list[Item], reader: PlainReader, normaliser: AssessmentNormaliser,
+             seen: dict[str, int | str]) -> dict[str, Any]:
+    """The contract's columns of a plain chunk (object arrays), its ids entered into `seen`; `NotPlain` for a chunk
+    the per-row path must read."""
+    fields = reader.fields(chunk)
     share = normaliser.share
+    coded = fields.coded
     try:
-        ids = [record.id for record in records]
-        assessment_id = objects([i.strip().lower() or None for i in ids])  # `lower`, once per row (ids are unique)
+        ids, unique_ids = coded["id"]
+        assessment_id = objects([i.strip().lower() or None for i in unique_ids])[ids]  # `lower` (ids are unique)
         if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(chunk) \
                 or not seen.keys().isdisjoint(assessment_id):
             raise NotPlain  # a missing or repeated id: the per-row path says which
-        key = filled(_Codes([record.name for record in records]).spread(lower, share), assessment_id,
+        key = filled(_Codes.of(coded["name"]).spread(lower, share), assessment_id,
                       lambda aid: share(lower(last_segment(aid))))
-        meta = _metadata(key, props, normaliser)
+        meta = _metadata(key, coded, normaliser)
         columns = {
             "assessment_id": assessment_id,
             "assessment_key": key,
-            "subscription_id": filled(_Codes([record.subscriptionId for record in records]).spread(lower, share),
-                                       assessment_id, lambda aid: share(subscription_of(aid))),
-            **_resource(props, assessment_id, share),
-            "display_name": _or(_Codes([p.displayName for p in props]).spread(text, share),
+            "subscription_id": filled(_Codes.of(coded["subscriptionId"]).spread(lower, share), assessment_id,
+                                       lambda aid: share(subscription_of(aid))),
+            **_resource(fields, assessment_id, share),
+            "display_name": _or(_Codes.of(coded["displayName"]).spread(text, share),
                                 meta.pop("metadata_display_name")),
-            **_status(props, share),
-            "portal_link": _portal_links(props, share),
-            **_risks(props),
+            **_status(coded["status"], share),
+            "portal_link": _portal_links(coded["links"], share),
+            **_risks(coded["risk"]),
             **meta,
         }
     except (RecordError, TypeError, ValueError, AttributeError, MsgspecError):
@@ -123,9 +125,9 @@ def _folded_details(value: dict[str, str | None] | None) -> dict[str, str | None
 _NO_STATUS, _NO_LINKS = Status(), Links()
 
 
-def _status(props: list[Properties], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
+def _status(raw: Coded, share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     """The status columns, computed over the distinct status objects of the chunk and spread to the rows."""
-    codes, distinct = typed_texts([p.status for p in props], STATUS)
+    codes, distinct = typed_texts(raw, STATUS)
     status = [s or _NO_STATUS for s in distinct]
     columns = {"status": _Codes([s.code for s in status]).spread(status_code),
                "cause": _Codes([s.cause for s in status]).spread(text, share),
@@ -135,8 +137,8 @@ def _status(props: list[Properties], share: Callable[[Any], Any]) -> dict[str, n
     return {name: values[codes] for name, values in columns.items()}
 
 
-def _portal_links(props: list[Properties], share: Callable[[Any], Any]) -> np.ndarray:
-    codes, distinct = typed_texts([p.links for p in props], LINKS)
+def _portal_links(raw: Coded, share: Callable[[Any], Any]) -> np.ndarray:
+    codes, distinct = typed_texts(raw, LINKS)
     return objects([_shared(portal_link({"azurePortal": link.azurePortal, "azurePortalUri": link.azurePortalUri}),
                             share) for link in (d or _NO_LINKS for d in distinct)])[codes]
 
@@ -146,12 +148,19 @@ class _Codes:
 
     def __init__(self, values: Sequence[Any]) -> None:
         try:
-            self.codes, uniques = pd.factorize(objects(values))
+            codes, uniques = pd.factorize(objects(values))
         except TypeError:  # an object or a list where text belongs
             raise NotPlain from None
-        self.uniques: list[Any] = uniques.tolist()
+        self.codes, self.uniques = codes, uniques.tolist()
         if any(type(u) is not str for u in self.uniques):
             raise NotPlain
+
+    @classmethod
+    def of(cls, field: Coded) -> _Codes:
+        """A text field of `Fields` (its values are texts)."""
+        column = cls.__new__(cls)
+        column.codes, column.uniques = field
+        return column
 
     def value(self, row: int) -> Any:
         code = self.codes[row]
@@ -183,13 +192,13 @@ def _or(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return values
 
 
-def _metadata(key: np.ndarray, props: list[Properties], normaliser: AssessmentNormaliser) -> dict[str, Any]:
+def _metadata(key: np.ndarray, coded: dict[str, Coded], normaliser: AssessmentNormaliser) -> dict[str, Any]:
     """The metadata columns (`metadata_display_name` among them) joined per key, the record's own metadata deciding
     for a key met first (as in the per-row path: the first record of a key decides)."""
     keys = _Codes(key.tolist())
     code, first = _combined(keys)
-    texts, inline = raw_texts([p.metadata for p in props])
-    raw_texts([p.statusPerInitiative for p in props])  # not read, but checked as orjson and `fold` would
+    texts, inline = raw_texts(coded["metadata"])
+    raw_texts(coded["statusPerInitiative"])  # not read, but checked as orjson and `fold` would
     metas = [normaliser.metadata_columns(keys.value(row), inline[texts[row]]) for row in first.tolist()]
     return {name: objects([m[name] for m in metas])[code] for name in ("metadata_display_name", *_META)}
 
@@ -198,11 +207,10 @@ _RESOURCE_COLUMNS = ("environment", "resource_id", "resource_name", "resource_ty
                      "connector_id", "hierarchy_id", "region")
 
 
-def _resource(props: list[Properties], assessment_id: np.ndarray,
-              share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
+def _resource(fields: Fields, assessment_id: np.ndarray, share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     """`resource_columns` once per distinct `resourceDetails`; per record where it needs the assessment id (no
     resource id given) or `additionalData` (which may name the resource type)."""
-    codes, distinct = typed_texts([p.resourceDetails for p in props], DETAILS)
+    codes, distinct = typed_texts(fields.coded["resourceDetails"], DETAILS)
     details = [_folded_details(value) for value in distinct]
 
     def own(value: dict[str, str | None]) -> dict[str, Any]:
@@ -213,19 +221,19 @@ def _resource(props: list[Properties], assessment_id: np.ndarray,
 
     results = [own(value) for value in details]
     columns = {name: objects([_shared(r[name], share) for r in results])[codes] for name in _RESOURCE_COLUMNS}
-    lonely = pd.isna(columns["resource_id"]) | np.fromiter((p.additionalData is not UNSET for p in props), bool,
-                                                           len(props))
+    lonely = pd.isna(columns["resource_id"])
+    lonely[list(fields.extra)] = True
     for row in np.flatnonzero(lonely).tolist():
-        extra = props[row].additionalData
+        extra = fields.extra.get(row, UNSET)
         record = resource_columns(assessment_id[row], details[codes[row]], {"additionaldata": fold(extra)})
         for name in _RESOURCE_COLUMNS:
             columns[name][row] = _shared(record[name], share)
     return columns
 
 
-def _risks(props: list[Properties]) -> dict[str, np.ndarray]:
+def _risks(raw: Coded) -> dict[str, np.ndarray]:
     """`risk_columns` once per distinct raw risk text (`raw_texts`); none for the records without a risk."""
-    codes, risks = raw_texts([p.risk for p in props])
+    codes, risks = raw_texts(raw)
     lists: dict[tuple[str, ...], list[str]] = {}
     levels, factors = [], []
     for risk in risks:
