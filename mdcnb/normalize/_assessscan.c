@@ -415,6 +415,7 @@ static PyObject *distinct(Table *t, int text) {
 }
 
 static PyObject *scanner_take(Scanner *self, PyObject *unused) {
+    (void)unused;
     PyObject *out = PyTuple_New(NFIELDS);
     if (!out) return NULL;
     for (int f = 0; f < NFIELDS; f++) {
