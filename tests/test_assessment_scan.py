@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from azure_examples import dataset_from
 
-from mdcnb.normalize import _assessscan, assessment_columns, assessment_shape, normalise_dataset
+from mdcnb.normalize import _assessscan, assessment_columns, assessment_shape, normalise_dataset, pooled
+from mdcnb.sources.dataset import Span
 
 SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"
@@ -149,6 +150,57 @@ def test_mdcnb_native_0_turns_the_native_reader_off(setting: str | None, native:
     """`make test` runs the assessment tests again with MDCNB_NATIVE=0: then msgspec reads every line."""
     env = {k: v for k, v in os.environ.items() if k != "MDCNB_NATIVE"} | ({} if setting is None
                                                                          else {"MDCNB_NATIVE": setting})
-    probe = "from mdcnb.normalize import assessment_shape; print(assessment_shape.PlainReader()._scanner is not None)"
+    probe = "from mdcnb.normalize import assessment_shape; print(assessment_shape.PlainReader().scanner is not None)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, env=env, check=True)
     assert out.stdout.decode().strip() == str(native)
+
+
+def test_a_span_is_read_by_the_scanner_alone_then_as_any_file(tmp_path: Path, monkeypatch) -> None:
+    """A span (as the pooled reader cuts them) is read by the scanner a block at a time, without the per-line
+    reader, up to its first chunk that is not plain: blank lines, lines longer than a block, a last line without a
+    newline; from the chunk with a duplicate id on, the general reader reads it, its lines numbered on."""
+    if not assessment_shape.NATIVE:
+        pytest.skip("MDCNB_NATIVE=0: the native reader is off")
+    monkeypatch.setattr(assessment_columns, "CHUNK", 3)
+    monkeypatch.setattr(assessment_columns, "BLOCK", 100)  # shorter than a line: the buffer grows to hold one
+    records = [orjson.dumps(_record(n)) for n in range(1, 11)]
+    escaped = records[8].replace(b'"name":"k1"', b'"name":"k\\u0031"')
+    lines = [records[0], b"", records[1], b" \t\x0b\r", *records[2:6], records[0], records[6], records[7], escaped,
+             records[9]]  # 1-5: records 1-3 and two blank lines; 6-8: 4-6; 9-11: 1 again, 7, 8; 12-13: 9, 10
+    dataset_from(tmp_path, assessments=[])
+    (tmp_path / "assessments.jsonl").write_bytes(b"\n".join(lines))
+    general = []
+    columns = assessment_columns._columns
+    monkeypatch.setattr(assessment_columns, "_columns", lambda chunk, *rest: general.append(
+        [item[0] for item in chunk]) or columns(chunk, *rest))
+
+    span = Span(0, (tmp_path / "assessments.jsonl").stat().st_size)
+    read = pooled._assessment_span(tmp_path, {}, span, {})
+    frame, skips, _ = pooled._joined([read])
+    assert general == [[9, 10, 11], [12, 13]]  # lines 1-8 were read by the scanner alone
+    assert (read.lines, read.read) == (13, 11)
+    per_row = normalise_dataset(tmp_path, columnar=False).frames()
+    pd.testing.assert_frame_equal(frame, per_row["assessments"])
+    assert [(s.location, s.reason) for s in skips] == [(s.location, s.reason) for s in per_row["skips"].itertuples()]
+    assert [s.location for s in skips] == ["line 9"]
+    assert frame["assessment_id"].tolist() == [_record(n)["id"].lower() for n in range(1, 11)]
+
+
+def test_a_line_the_scanner_refuses_hands_its_chunk_of_a_span_to_the_general_reader(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    if not assessment_shape.NATIVE:
+        pytest.skip("MDCNB_NATIVE=0: the native reader is off")
+    monkeypatch.setattr(assessment_columns, "CHUNK", 3)
+    lines = [orjson.dumps(_record(n)) for n in range(1, 8)]
+    lines[4] = lines[4].replace(b'"name":"k1"', b'"name":"k\\u0031"')  # line 5, in the second chunk (4-6)
+    dataset_from(tmp_path, assessments=[])
+    (tmp_path / "assessments.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    general = []
+    columns = assessment_columns._columns
+    monkeypatch.setattr(assessment_columns, "_columns", lambda chunk, *rest: general.append(
+        [item[0] for item in chunk]) or columns(chunk, *rest))
+
+    read = pooled._assessment_span(tmp_path, {}, Span(0, (tmp_path / "assessments.jsonl").stat().st_size), {})
+    frame, skips, _ = pooled._joined([read])
+    assert general == [[4, 5, 6], [7]] and (read.lines, read.read) == (7, 7) and skips == []
+    pd.testing.assert_frame_equal(frame, normalise_dataset(tmp_path, columnar=False).frames()["assessments"])

@@ -2,9 +2,10 @@
    values of the lines read since the last `take`, without a Python object per record.
 
    `Scanner().add(line)` reads one JSON Lines record of the plain shape of mdcnb.normalize.assessment_shape.Record
-   and returns True, or returns False and keeps nothing of it (msgspec then reads the line). `take()` returns, per
-   field of FIELDS (assessment_scan.py), the int32 codes of the rows added since the last `take` (as bytes) and the
-   field's distinct values in order of first appearance, and starts afresh.
+   and returns True, or returns False and keeps nothing of it (msgspec then reads the line). `scan(...)` adds the
+   lines of a buffer one after another, without a Python object per line, up to one it does not take. `take()`
+   returns, per field of FIELDS (assessment_shape.py), the int32 codes of the rows added since the last `take` (as
+   bytes) and the field's distinct values in order of first appearance, and starts afresh.
 
    It is strict, never a second reader: it takes a line only where msgspec would read the same values from it. The
    top-level keys and those of `properties` must be spelled as the struct spells them, each at most once; the text
@@ -373,6 +374,27 @@ static void scanner_dealloc(Scanner *self) {
 
 static const char NULL_TEXT[] = "null";
 
+/* A line's fields entered into the tables; -1 (MemoryError set) when out of memory, which ends the read (rows
+   already entered for earlier fields are dropped with the scanner). */
+static int enter(Scanner *self, const Row *row) {
+    for (int f = 0; f < NFIELDS; f++) {
+        Table *t = &self->tables[f];
+        const char *at = row->at[f];
+        Py_ssize_t len = row->len[f];
+        if (at == ABSENT && !IS_TEXT[f]) {
+            at = NULL_TEXT;
+            len = 4;
+        }
+        int32_t code = intern(t, at, len);
+        if (code == -2 || !grow((void **)&t->codes, &t->cap_rows, t->rows + 1, sizeof(int32_t))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->codes[t->rows++] = code;
+    }
+    return 0;
+}
+
 static PyObject *scanner_add(Scanner *self, PyObject *line) {
     if (!PyBytes_Check(line)) {
         PyErr_SetString(PyExc_TypeError, "add() takes bytes");
@@ -380,22 +402,65 @@ static PyObject *scanner_add(Scanner *self, PyObject *line) {
     }
     Row row;
     if (!read_line(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &row)) Py_RETURN_FALSE;
-    for (int f = 0; f < NFIELDS; f++) {
-        Table *t = &self->tables[f];
-        const char *at = row.at[f];
-        Py_ssize_t len = row.len[f];
-        if (at == ABSENT && !IS_TEXT[f]) {
-            at = NULL_TEXT;
-            len = 4;
-        }
-        int32_t code = intern(t, at, len);
-        if (code == -2 || !grow((void **)&t->codes, &t->cap_rows, t->rows + 1, sizeof(int32_t))) {
-            /* rows already entered for earlier fields are dropped with the scanner: out of memory ends the read */
-            return PyErr_NoMemory();
-        }
-        t->codes[t->rows++] = code;
-    }
+    if (enter(self, &row) < 0) return NULL;
     Py_RETURN_TRUE;
+}
+
+/* A line of nothing but whitespace (as bytes.isspace: space, \t, \n, \v, \f, \r): no record. */
+static int blank(const char *p, const char *end) {
+    for (; p < end; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\v' && *p != '\f' && *p != '\r') return 0;
+    }
+    return 1;
+}
+
+/* scan(buffer, start, stop, rows, line, final): the lines of buffer[start:stop] added one after another (blank
+   ones passed), up to `rows` records; `line` is the number of lines before `start`. A line counts only with its
+   newline, or at `stop` when `final`. Stops before a line it does not take. Returns (the offset after the last line
+   read, the number of lines up to it, the line number of each record added (int32, as bytes), whether it stopped
+   at a line it does not take). */
+static PyObject *scanner_scan(Scanner *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start, stop, rows, line;
+    int final;
+    if (!PyArg_ParseTuple(args, "y*nnnnp", &view, &start, &stop, &rows, &line, &final)) return NULL;
+    if (start < 0 || stop > view.len || start > stop || rows < 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "scan(): bounds out of the buffer");
+        return NULL;
+    }
+    PyObject *numbers = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int32_t));
+    if (!numbers) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    int32_t *number = (int32_t *)PyBytes_AS_STRING(numbers);
+    const char *base = view.buf;
+    Py_ssize_t pos = start, added = 0;
+    int refused = 0;
+    while (pos < stop && added < rows) {
+        const char *newline = memchr(base + pos, '\n', (size_t)(stop - pos));
+        Py_ssize_t end = newline ? newline - base + 1 : stop;
+        if (!newline && !final) break;
+        if (!blank(base + pos, base + end)) {
+            Row row;
+            if (!read_line(base + pos, end - pos, &row)) {
+                refused = 1;
+                break;
+            }
+            if (enter(self, &row) < 0) {
+                PyBuffer_Release(&view);
+                Py_DECREF(numbers);
+                return NULL;
+            }
+            number[added++] = (int32_t)(line + 1);
+        }
+        line++;
+        pos = end;
+    }
+    PyBuffer_Release(&view);
+    if (_PyBytes_Resize(&numbers, added * (Py_ssize_t)sizeof(int32_t)) < 0) return NULL;
+    return Py_BuildValue("(nnNO)", pos, line, numbers, refused ? Py_True : Py_False);
 }
 
 static PyObject *distinct(Table *t, int text) {
@@ -441,6 +506,8 @@ static PyObject *scanner_take(Scanner *self, PyObject *unused) {
 static PyMethodDef SCANNER_METHODS[] = {
     {"add", (PyCFunction)scanner_add, METH_O,
      "add(line) -> True when the line is a plain assessment record (its fields entered), else False."},
+    {"scan", (PyCFunction)scanner_scan, METH_VARARGS,
+     "scan(buffer, start, stop, rows, line, final) -> (end, lines, line numbers, refused): lines added in a row."},
     {"take", (PyCFunction)scanner_take, METH_NOARGS,
      "take() -> per field, (int32 codes as bytes, distinct values) of the lines added since the last take."},
     {NULL, NULL, 0, NULL}};

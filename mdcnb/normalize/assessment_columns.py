@@ -41,9 +41,10 @@ from mdcnb.normalize.assessment_shape import (
 from mdcnb.normalize.chunked import CHUNK, Item, NotPlain, PerRow, filled, objects, read_chunks
 from mdcnb.normalize.common import RecordError, fold, last_segment, lower, subscription_of, text
 from mdcnb.normalize.posture import AssessmentNormaliser, portal_link, resource_columns, risk_columns, status_code
-from mdcnb.sources.dataset import Skip, Span
+from mdcnb.sources.dataset import Skip, Span, existing_record_path
 
 RECORD_TYPE = "assessments"
+BLOCK = 16 << 20  # bytes of a span the native scanner reads at a time
 
 # The keys of `resourceDetails` a plain record may have: PascalCase (Resource Graph) or camelCase (REST), one
 # spelling per record; any other sends its chunk to the per-row path, whose `fold` reads every spelling.
@@ -69,11 +70,61 @@ def normalise_assessments(dataset: Path, normaliser: AssessmentNormaliser, skips
 
 def read_pieces(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Skip], per_row: PerRow, *,
                 columnar: bool = True, span: Span | None = None) -> tuple[list[dict[str, np.ndarray]], int]:
-    """The columns of each chunk (object arrays) of the file, or of its `span`, and the number of records read."""
+    """The columns of each chunk (object arrays) of the file, or of its `span`, and the number of records read. A
+    span is read by the native scanner alone (`_scanned`) up to its first chunk that is not plain, the rest as any
+    file is read."""
     reader = PlainReader()
-    return read_chunks(dataset, RECORD_TYPE, reader.decode,
-                       lambda chunk, seen: _columns(chunk, reader, normaliser, seen), skips, per_row,
-                       columnar=columnar, span=span, chunk=CHUNK)
+    pieces: list[dict[str, np.ndarray]] = []
+    seen: dict[str, int | str] = {}
+    rest = span
+    if span is not None and columnar and reader.scanner is not None:
+        rest = _scanned(existing_record_path(dataset, RECORD_TYPE), span, reader, normaliser, seen, pieces)
+    more, read = read_chunks(dataset, RECORD_TYPE, reader.decode,
+                             lambda chunk, seen: _columns(chunk, reader, normaliser, seen), skips, per_row,
+                             columnar=columnar, span=rest, chunk=CHUNK, seen=seen)
+    if span is not None and rest is not None:
+        span.lines = rest.lines
+    return pieces + more, read + sum(len(piece["assessment_id"]) for piece in pieces)
+
+
+def _scanned(path: Path | None, span: Span, reader: PlainReader, normaliser: AssessmentNormaliser,
+             seen: dict[str, int | str], pieces: list[dict[str, np.ndarray]]) -> Span:
+    """The chunks of a span read by the native scanner alone, `BLOCK` bytes at a time (no Python object per line),
+    appended to `pieces`, for as long as each line is blank or plain and each chunk plain; returns the rest of the
+    span, from the first chunk that is not, its lines numbered on (the general reader reads it)."""
+    scanner = reader.scanner
+    start, lines = span.start, span.lines  # where the chunk being read starts
+    pos, count, numbers = start, lines, []
+    buffer, base, size = bytearray(BLOCK), start, 0  # buffer[:size]: the bytes of the file from `base` on
+    with path.open("rb", buffering=0) as fh:  # type: ignore[union-attr]  # (a span is of an existing file)
+        fh.seek(start)
+        while True:
+            final = base + size >= span.stop
+            end, count, added, refused = scanner.scan(buffer, pos - base, size, CHUNK - len(numbers), count, final)
+            pos = base + end
+            numbers += np.frombuffer(added, np.int32).tolist()
+            if refused:
+                break
+            done, starved = final and end == size, not final and len(numbers) < CHUNK  # (a line goes on past size)
+            if numbers and (len(numbers) == CHUNK or done):
+                try:
+                    pieces.append(_coded_columns(reader.taken(), numbers, normaliser, seen))
+                except NotPlain:
+                    break
+                start, lines, numbers = pos, count, []
+            if done:
+                break
+            if starved:
+                left = size - end  # the start of a line: moved to the front, the buffer doubled for a long line
+                buffer[:left] = buffer[end:size]
+                if left > len(buffer) // 2:
+                    buffer.extend(bytes(len(buffer)))
+                read = fh.readinto(memoryview(buffer)[left:left + min(len(buffer) - left, span.stop - pos - left)])
+                if not read:
+                    break  # the file ends before the span: the general reader says so
+                base, size = pos, left + read
+    reader.taken()  # the lines of a chunk left unread: the general reader reads them again
+    return Span(start, span.stop, lines)
 
 
 # ---------------------------------------------------------------- one chunk, column by column
@@ -82,13 +133,19 @@ def _columns(chunk: list[Item], reader: PlainReader, normaliser: AssessmentNorma
              seen: dict[str, int | str]) -> dict[str, Any]:
     """The contract's columns of a plain chunk (object arrays), its ids entered into `seen`; `NotPlain` for a chunk
     the per-row path must read."""
-    fields = reader.fields(chunk)
+    return _coded_columns(reader.fields(chunk), [item[0] for item in chunk], normaliser, seen)
+
+
+def _coded_columns(fields: Fields, lines: list[int], normaliser: AssessmentNormaliser,
+                   seen: dict[str, int | str]) -> dict[str, Any]:
+    """The columns of a chunk's `fields` (its records' `lines`), its ids entered into `seen`; `NotPlain` for a chunk
+    the per-row path must read."""
     share = normaliser.share
     coded = fields.coded
     try:
         ids, unique_ids = coded["id"]
         assessment_id = objects([i.strip().lower() or None for i in unique_ids])[ids]  # `lower` (ids are unique)
-        if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(chunk) \
+        if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(lines) \
                 or not seen.keys().isdisjoint(assessment_id):
             raise NotPlain  # a missing or repeated id: the per-row path says which
         key = filled(_Codes.of(coded["name"]).spread(lower, share), assessment_id,
@@ -109,7 +166,7 @@ def _columns(chunk: list[Item], reader: PlainReader, normaliser: AssessmentNorma
         }
     except (RecordError, TypeError, ValueError, AttributeError, MsgspecError):
         raise NotPlain from None  # a record the per-row path skips (with its reason) or reads otherwise
-    seen.update(zip(assessment_id.tolist(), (item[0] for item in chunk), strict=True))
+    seen.update(zip(assessment_id.tolist(), lines, strict=True))
     return columns
 
 

@@ -123,23 +123,27 @@ class PlainReader:
     """Reads the lines of one file (`decode`) and gives each plain chunk's `Fields` (`fields`)."""
 
     def __init__(self, native: bool | None = None) -> None:
-        self._scanner = _assessscan.Scanner() if (NATIVE if native is None else native) else None
+        self.scanner = _assessscan.Scanner() if (NATIVE if native is None else native) else None
 
     def decode(self, line: bytes) -> Any:
         """`SCANNED` for a line the scanner took, else `decoded(line)`."""
-        return SCANNED if self._scanner is not None and self._scanner.add(line) else decoded(line)
+        return SCANNED if self.scanner is not None and self.scanner.add(line) else decoded(line)
 
     def fields(self, chunk: list[Item]) -> Fields:
         """The fields of a chunk: as the scanner read them when it took every line, else by msgspec (`NotPlain` for
         a line not of the plain shape). Every chunk read is taken from the scanner, in reading order."""
-        taken = self._scanner.take() if self._scanner is not None else None
+        taken = self.taken() if self.scanner is not None else None
         if taken is not None and all(item[1] is SCANNED for item in chunk):
-            return Fields({name: (np.frombuffer(codes, np.int32), values)
-                           for name, (codes, values) in zip(FIELDS, taken, strict=True)}, {})
+            return taken
         records = [decoded(item[2]) if item[1] is SCANNED else item[1] for item in chunk]
         if not all(type(record) is Record for record in records):
             raise NotPlain
         return _fields(records)
+
+    def taken(self) -> Fields:
+        """The fields of the lines the scanner took since the last take."""
+        return Fields({name: (np.frombuffer(codes, np.int32), values)
+                       for name, (codes, values) in zip(FIELDS, self.scanner.take(), strict=True)}, {})
 
 
 def _fields(records: list[Record]) -> Fields:
