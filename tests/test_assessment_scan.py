@@ -28,10 +28,11 @@ def _taken(scanner: _assessscan.Scanner) -> dict[str, tuple[list[int], list]]:
 
 
 def test_each_field_is_coded_into_its_distinct_values() -> None:
-    lines = [b'{"id":"A","name":"k1","properties":{"status":{"code":"Healthy"},"displayName":"t"}}\n',
+    lines = [b'{"id":"A","name":"k1","properties":{"status":{"code":"Healthy","cause":null},"displayName":"t"}}\n',
              b'{"id":"B","name":null,"subscriptionId":"s","sku":null,"kind":"",'
-             b'"properties":{"status": {"code":"Healthy"} ,"risk":{"level":"High", "x":[1.5e3,-0,"\\u00e9\\n"]}}}',
-             b' { "id" : "C" , "name":"k1","properties":{"status":{"code":"Healthy"},"metadata":"caf\xc3\xa9"}} \r\n']
+             b'"properties":{"status": { "cause":"c" ,"code":"Healthy"},'
+             b'"risk":{"level":"High", "x":[1.5e3,-0,"\\u00e9\\n"]}}}',
+             b' { "id" : "C" , "name":"k1","properties":{"status":null,"metadata":"caf\xc3\xa9"}} \r\n']
     scanner = _assessscan.Scanner()
     assert [scanner.add(line) for line in lines] == [True, True, True]
     taken = _taken(scanner)
@@ -39,8 +40,10 @@ def test_each_field_is_coded_into_its_distinct_values() -> None:
     assert taken["name"] == ([0, -1, 0], ["k1"])  # -1: null
     assert taken["subscriptionId"] == ([-1, 0, -1], ["s"])
     assert taken["displayName"] == ([0, -1, -1], ["t"])
-    assert taken["status"] == ([0, 0, 0], [b'{"code":"Healthy"}'])  # raw texts as written, inner spaces kept
-    assert taken["risk"] == ([0, 1, 0], [b"null", b'{"level":"High", "x":[1.5e3,-0,"\\u00e9\\n"]}'])  # absent: null
+    assert taken["status.code"] == ([0, 0, -1], ["Healthy"])  # a null status: its texts null
+    assert taken["status.cause"] == ([-1, 0, -1], ["c"])
+    assert taken["status.firstEvaluationDate"] == ([-1, -1, -1], [])
+    assert taken["risk"] == ([0, 1, 0], [b"null", b'{"level":"High", "x":[1.5e3,-0,"\\u00e9\\n"]}'])  # raw: as written
     assert taken["metadata"] == ([0, 0, 1], [b"null", b'"caf\xc3\xa9"'])  # raw: bytes beyond ASCII passed
     assert taken["resourceDetails"] == ([0, 0, 0], [b"null"])
     assert scanner.add(lines[2])  # a take starts afresh
@@ -69,10 +72,15 @@ REFUSED = {
     "duplicate property": b'{"id":"A","properties":{"risk":null,"risk":null}}',
     "additional data": b'{"id":"A","properties":{"additionalData":{}}}',
     "truncated line": b'{"id":"A","properties":{"status":{"code":"Healthy"}',
-    "malformed raw literal": b'{"id":"A","properties":{"status":{"code":tru}}}',
-    "unknown escape in raw": b'{"id":"A","properties":{"status":{"code":"\\x"}}}',
-    "short unicode escape in raw": b'{"id":"A","properties":{"status":{"code":"\\u12"}}}',
-    "control character in raw": b'{"id":"A","properties":{"status":{"code":"a\tb"}}}',
+    "escape in a status text": b'{"id":"A","properties":{"status":{"code":"\\u0048ealthy"}}}',
+    "unknown status key": b'{"id":"A","properties":{"status":{"code":"Healthy","Cause":"x"}}}',
+    "duplicate status key": b'{"id":"A","properties":{"status":{"code":"Healthy","code":"Healthy"}}}',
+    "status of another type": b'{"id":"A","properties":{"status":"Healthy"}}',
+    "number for a status text": b'{"id":"A","properties":{"status":{"code":1}}}',
+    "malformed raw literal": b'{"id":"A","properties":{"links":{"azurePortal":tru}}}',
+    "unknown escape in raw": b'{"id":"A","properties":{"links":{"azurePortal":"\\x"}}}',
+    "short unicode escape in raw": b'{"id":"A","properties":{"links":{"azurePortal":"\\u12"}}}',
+    "control character in raw": b'{"id":"A","properties":{"links":{"azurePortal":"a\tb"}}}',
     "leading zero in raw": b'{"id":"A","properties":{"risk":01}}',
     "bare minus in raw": b'{"id":"A","properties":{"risk":-}}',
     "mismatched bracket in raw": b'{"id":"A","properties":{"risk":[1}}}',

@@ -9,10 +9,11 @@
 
    It is strict, never a second reader: it takes a line only where msgspec would read the same values from it. The
    top-level keys and those of `properties` must be spelled as the struct spells them, each at most once; the text
-   fields it reads or passes (the envelope) must be JSON strings of printable ASCII without escapes (or null where
-   the struct allows null), the envelope's null-only fields null, `properties` an object, `id` a string. The nested
-   values kept raw (resourceDetails, status, links, metadata, statusPerInitiative, risk) are validated as RFC 8259
-   JSON (escapes, numbers, literals, brackets; nesting up to MAX_DEPTH) and kept as their exact text, as msgspec.Raw
+   fields it reads or passes (the envelope, the status's) must be JSON strings of printable ASCII without escapes
+   (or null where the struct allows null), the envelope's null-only fields null, `properties` an object, `id` a
+   string, `status` null or an object of the keys of assessment_shape.Status (read as its five texts). The nested
+   values kept raw (resourceDetails, links, metadata, statusPerInitiative, risk) are validated as RFC 8259 JSON
+   (escapes, numbers, literals, brackets; nesting up to MAX_DEPTH) and kept as their exact text, as msgspec.Raw
    keeps it; the Python side reads every distinct text as the msgspec path does. A line with `additionalData` (free
    JSON that the msgspec path checks further) is refused. Text fields: code -1 for null. Raw fields: an absent field
    is the text `null`, as the struct's default. */
@@ -25,14 +26,14 @@
 #include <emmintrin.h>
 #endif
 
-enum { F_ID, F_NAME, F_SUBSCRIPTION, F_DETAILS, F_DISPLAY, F_STATUS, F_LINKS, F_METADATA, F_INITIATIVES, F_RISK,
-       NFIELDS };
-static const int IS_TEXT[NFIELDS] = {1, 1, 1, 0, 1, 0, 0, 0, 0, 0};
+enum { F_ID, F_NAME, F_SUBSCRIPTION, F_DETAILS, F_DISPLAY, F_CODE, F_CAUSE, F_DESCRIPTION, F_FIRST, F_CHANGE,
+       F_LINKS, F_METADATA, F_INITIATIVES, F_RISK, NFIELDS };
+static const int IS_TEXT[NFIELDS] = {1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
 #define MAX_DEPTH 64
 #define ABSENT NULL
 
 /* How a key's value is read. */
-enum { K_ID, K_TEXT, K_PASSED, K_NULL, K_PROPERTIES, K_RAW };
+enum { K_ID, K_TEXT, K_PASSED, K_NULL, K_PROPERTIES, K_STATUS, K_RAW };
 typedef struct { const char *name; size_t len; int kind; int field; } Key;
 #define KEY(name, kind, field) {name, sizeof(name) - 1, kind, field}
 static const Key RECORD_KEYS[] = {
@@ -42,9 +43,12 @@ static const Key RECORD_KEYS[] = {
     KEY("plan", K_NULL, -1), KEY("properties", K_PROPERTIES, -1), KEY("tags", K_NULL, -1),
     KEY("identity", K_NULL, -1), KEY("zones", K_NULL, -1), KEY("extendedLocation", K_NULL, -1), {NULL, 0, 0, 0}};
 static const Key PROPERTY_KEYS[] = {
-    KEY("resourceDetails", K_RAW, F_DETAILS), KEY("displayName", K_TEXT, F_DISPLAY), KEY("status", K_RAW, F_STATUS),
+    KEY("resourceDetails", K_RAW, F_DETAILS), KEY("displayName", K_TEXT, F_DISPLAY), KEY("status", K_STATUS, -1),
     KEY("links", K_RAW, F_LINKS), KEY("metadata", K_RAW, F_METADATA),
     KEY("statusPerInitiative", K_RAW, F_INITIATIVES), KEY("risk", K_RAW, F_RISK), {NULL, 0, 0, 0}};
+static const Key STATUS_KEYS[] = {
+    KEY("code", K_TEXT, F_CODE), KEY("cause", K_TEXT, F_CAUSE), KEY("description", K_TEXT, F_DESCRIPTION),
+    KEY("firstEvaluationDate", K_TEXT, F_FIRST), KEY("statusChangeDate", K_TEXT, F_CHANGE), {NULL, 0, 0, 0}};
 
 /* One line's values: where each field's text is (ABSENT: null or absent). */
 typedef struct { const char *at[NFIELDS]; Py_ssize_t len[NFIELDS]; } Row;
@@ -218,6 +222,8 @@ static int keyed(Cursor *c, const Key *key, Row *row) {
         return is_null;
     case K_PROPERTIES:
         return !is_null && object(c, PROPERTY_KEYS, row, 1);
+    case K_STATUS: /* null: each of its texts null */
+        return is_null || object(c, STATUS_KEYS, row, 1);
     default: /* K_RAW: the exact text of the value */
         at = is_null ? c->p - 4 : c->p;
         if (!is_null && !value(c, 2)) return 0;

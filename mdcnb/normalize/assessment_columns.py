@@ -29,12 +29,11 @@ from mdcnb.core import schema
 from mdcnb.normalize.assessment_shape import (
     DETAILS,
     LINKS,
-    STATUS,
+    STATUS_FIELDS,
     Coded,
     Fields,
     Links,
     PlainReader,
-    Status,
     raw_texts,
     typed_texts,
 )
@@ -159,7 +158,7 @@ def _coded_columns(fields: Fields, lines: list[int], normaliser: AssessmentNorma
             **_resource(fields, assessment_id, share),
             "display_name": _or(_Codes.of(coded["displayName"]).spread(text, share),
                                 meta.pop("metadata_display_name")),
-            **_status(coded["status"], share),
+            **_status(coded, share),
             "portal_link": _portal_links(coded["links"], share),
             **_risks(coded["risk"]),
             **meta,
@@ -179,19 +178,15 @@ def _folded_details(value: dict[str, str | None] | None) -> dict[str, str | None
     return {name.lower(): v for name, v in value.items()}
 
 
-_NO_STATUS, _NO_LINKS = Status(), Links()
+_NO_LINKS = Links()
 
 
-def _status(raw: Coded, share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
-    """The status columns, computed over the distinct status objects of the chunk and spread to the rows."""
-    codes, distinct = typed_texts(raw, STATUS)
-    status = [s or _NO_STATUS for s in distinct]
-    columns = {"status": _Codes([s.code for s in status]).spread(status_code),
-               "cause": _Codes([s.cause for s in status]).spread(text, share),
-               "status_description": _Codes([s.description for s in status]).spread(text, share),
-               "first_evaluation": _Codes([s.firstEvaluationDate for s in status]).spread(text, share),
-               "status_change": _Codes([s.statusChangeDate for s in status]).spread(text, share)}
-    return {name: values[codes] for name, values in columns.items()}
+def _status(coded: dict[str, Coded], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
+    """The status columns, each computed once per distinct text of the status's fields (`STATUS_FIELDS`)."""
+    code, cause, description, first, change = (_Codes.of(coded[name]) for name in STATUS_FIELDS)
+    return {"status": code.spread(status_code), "cause": cause.spread(text, share),
+            "status_description": description.spread(text, share), "first_evaluation": first.spread(text, share),
+            "status_change": change.spread(text, share)}
 
 
 def _portal_links(raw: Coded, share: Callable[[Any], Any]) -> np.ndarray:

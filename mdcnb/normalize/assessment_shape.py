@@ -2,8 +2,8 @@
 objects (`Record`) without building a dict per JSON object: the keys read are spelled as the REST API or Resource Graph
 spells them, text where text is read, the keys not read text or null as Resource Graph and REST give them. The nested
 objects are kept as their raw JSON text and read once per distinct text in a chunk: the resource details, status and
-links typed (`typed_texts`), the risk and the inline metadata by orjson (`raw_texts`), the per-initiative statuses only
-checked.
+links typed (`typed_texts`; the status then handed on as its texts, as the native scanner reads it), the risk and the
+inline metadata by orjson (`raw_texts`), the per-initiative statuses only checked.
 
 A chunk of plain records is handed on field by field (`Fields`): codes into the distinct values of each field the
 columnar reader reads. `PlainReader` reads each line with the native scanner where it can (a line it takes is only
@@ -59,7 +59,7 @@ class Links(msgspec.Struct, forbid_unknown_fields=True):
 class Properties(msgspec.Struct, forbid_unknown_fields=True):
     resourceDetails: msgspec.Raw = NULL  # read once per distinct text (`typed_texts`, as `DETAILS`)
     displayName: str | None = None
-    status: msgspec.Raw = NULL  # as `STATUS`
+    status: msgspec.Raw = NULL  # as `STATUS`, into its texts (`STATUS_FIELDS`)
     links: msgspec.Raw = NULL  # as `LINKS`
     metadata: msgspec.Raw = NULL  # read once per distinct text (`raw_texts`)
     statusPerInitiative: msgspec.Raw = NULL  # not read (checked once per distinct text)
@@ -94,13 +94,15 @@ def decoded(line: bytes) -> Record | None:
     return record
 
 
-# The fields the columnar reader reads, in the scanner's order: the record's own (`_TOP`), then its properties'. Text
-# fields are coded into their distinct texts (-1: null), the others into their distinct raw JSON texts (bytes; an
-# absent field is `null`, as the struct's default).
-FIELDS = ("id", "name", "subscriptionId", "resourceDetails", "displayName", "status", "links", "metadata",
+# The fields the columnar reader reads, in the scanner's order: the record's own (`_TOP`), then its properties', the
+# status as its texts (`STATUS_FIELDS`). Text fields are coded into their distinct texts (-1: null), the others into
+# their distinct raw JSON texts (bytes; an absent field is `null`, as the struct's default).
+STATUS_FIELDS = tuple(f"status.{name}" for name in Status.__struct_fields__)
+FIELDS = ("id", "name", "subscriptionId", "resourceDetails", "displayName", *STATUS_FIELDS, "links", "metadata",
           "statusPerInitiative", "risk")
 _TOP = frozenset({"id", "name", "subscriptionId"})
 _TEXTS = frozenset({"id", "name", "subscriptionId", "displayName"})
+_NO_STATUS = Status()
 Coded = tuple[np.ndarray, list[Any]]  # codes of the rows, the distinct values
 
 
@@ -147,16 +149,20 @@ class PlainReader:
 
 
 def _fields(records: list[Record]) -> Fields:
-    """The fields of records read by msgspec."""
+    """The fields of records read by msgspec; `NotPlain` for a status of another shape."""
     props = [record.properties for record in records]
     coded = {}
     for name in FIELDS:
-        values = [getattr(holder, name) for holder in (records if name in _TOP else props)]
-        if name in _TEXTS:
-            codes, uniques = pd.factorize(np.fromiter(values, dtype=object, count=len(values)))
-            coded[name] = codes, uniques.tolist()
-        else:
-            coded[name] = _distinct(values)
+        if name not in STATUS_FIELDS:
+            values = [getattr(holder, name) for holder in (records if name in _TOP else props)]
+            coded[name] = _texts(values) if name in _TEXTS else _distinct(values)
+    try:
+        codes, statuses = typed_texts(_distinct([p.status for p in props]), STATUS)  # once per distinct status
+    except (msgspec.MsgspecError, ValueError):  # another shape, text that is not UTF-8: the per-row path says
+        raise NotPlain from None
+    for name in STATUS_FIELDS:
+        texts, distinct = _texts([getattr(status or _NO_STATUS, name[7:]) for status in statuses])
+        coded[name] = texts[codes], distinct
     extra = {row: p.additionalData for row, p in enumerate(props) if p.additionalData is not msgspec.UNSET}
     return Fields(coded, extra)
 
@@ -176,6 +182,11 @@ def typed_texts(field: Coded, decoder: msgspec.json.Decoder) -> tuple[np.ndarray
     `msgspec.MsgspecError` for a text of another shape."""
     codes, texts = field
     return codes, [decoder.decode(text) for text in texts]
+
+
+def _texts(values: list[str | None]) -> Coded:
+    codes, uniques = pd.factorize(np.fromiter(values, dtype=object, count=len(values)))
+    return codes, uniques.tolist()
 
 
 def _distinct(raws: list[msgspec.Raw]) -> Coded:
