@@ -219,7 +219,12 @@ class _Codes:
         return self.uniques[code] if code >= 0 else None
 
     def spread(self, fn: Callable[[Any], Any], share: Callable[[Any], Any] | None = None) -> np.ndarray:
-        return _spread(lambda value: _shared(fn(value), share), self)
+        """`fn` of each row's value (shared), called once per distinct value: an object array. The codes index
+        the values, null (-1) the last."""
+        values = [_shared(fn(value), share) for value in self.uniques]
+        if len(self.codes) and self.codes.min() < 0:
+            values.append(_shared(fn(None), share))
+        return objects(values)[self.codes]
 
 
 def _shared(value: Any, share: Callable[[Any], Any] | None) -> Any:
@@ -230,12 +235,6 @@ def _combined(column: _Codes) -> tuple[np.ndarray, np.ndarray]:
     """(code of each row's value, null among them, and the first row of each) over a column's codes, in code order."""
     _, first, key = np.unique(column.codes, return_index=True, return_inverse=True)
     return key, first
-
-
-def _spread(fn: Callable[[Any], Any], column: _Codes) -> np.ndarray:
-    """`fn` of each row's value, called once per distinct value (an object array)."""
-    key, first = _combined(column)
-    return objects([fn(column.value(row)) for row in first.tolist()])[key]
 
 
 def _or(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
