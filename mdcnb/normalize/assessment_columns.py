@@ -144,8 +144,8 @@ def _coded_columns(fields: Fields, lines: list[int], normaliser: AssessmentNorma
     try:
         ids, unique_ids = coded["id"]
         assessment_id = objects([i.strip().lower() or None for i in unique_ids])[ids]  # `lower` (ids are unique)
-        if pd.isna(assessment_id).any() or len(set(assessment_id.tolist())) < len(lines) \
-                or not seen.keys().isdisjoint(assessment_id):
+        id_list = assessment_id.tolist()
+        if None in id_list or len(set(id_list)) < len(lines) or not seen.keys().isdisjoint(id_list):
             raise NotPlain  # a missing or repeated id: the per-row path says which
         key = filled(_Codes.of(coded["name"]).spread(lower, share), assessment_id,
                       lambda aid: share(lower(last_segment(aid))))
@@ -165,7 +165,7 @@ def _coded_columns(fields: Fields, lines: list[int], normaliser: AssessmentNorma
         }
     except (RecordError, TypeError, ValueError, AttributeError, MsgspecError):
         raise NotPlain from None  # a record the per-row path skips (with its reason) or reads otherwise
-    seen.update(zip(assessment_id.tolist(), lines, strict=True))
+    seen.update(zip(id_list, lines, strict=True))
     return columns
 
 
