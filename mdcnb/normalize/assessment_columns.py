@@ -75,9 +75,9 @@ def read_pieces(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Ski
     reader = PlainReader()
     pieces: list[dict[str, np.ndarray]] = []
     seen: dict[str, int | str] = {}
-    rest = span
-    if span is not None and columnar and reader.scanner is not None:
-        rest = _scanned(existing_record_path(dataset, RECORD_TYPE), span, reader, normaliser, seen, pieces)
+    rest, path = span, existing_record_path(dataset, RECORD_TYPE)
+    if span is not None and path is not None and columnar and reader.scanner is not None:
+        rest = _scanned(path, span, reader, normaliser, seen, pieces)
     more, read = read_chunks(dataset, RECORD_TYPE, reader.decode,
                              lambda chunk, seen: _columns(chunk, reader, normaliser, seen), skips, per_row,
                              columnar=columnar, span=rest, chunk=CHUNK, seen=seen)
@@ -86,7 +86,7 @@ def read_pieces(dataset: Path, normaliser: AssessmentNormaliser, skips: list[Ski
     return pieces + more, read + sum(len(piece["assessment_id"]) for piece in pieces)
 
 
-def _scanned(path: Path | None, span: Span, reader: PlainReader, normaliser: AssessmentNormaliser,
+def _scanned(path: Path, span: Span, reader: PlainReader, normaliser: AssessmentNormaliser,
              seen: dict[str, int | str], pieces: list[dict[str, np.ndarray]]) -> Span:
     """The chunks of a span read by the native scanner alone, `BLOCK` bytes at a time (no Python object per line),
     appended to `pieces`, for as long as each line is blank or plain and each chunk plain; returns the rest of the
@@ -95,7 +95,7 @@ def _scanned(path: Path | None, span: Span, reader: PlainReader, normaliser: Ass
     start, lines = span.start, span.lines  # where the chunk being read starts
     pos, count, numbers = start, lines, []
     buffer, base, size = bytearray(BLOCK), start, 0  # buffer[:size]: the bytes of the file from `base` on
-    with path.open("rb", buffering=0) as fh:  # type: ignore[union-attr]  # (a span is of an existing file)
+    with path.open("rb", buffering=0) as fh:
         fh.seek(start)
         while True:
             final = base + size >= span.stop

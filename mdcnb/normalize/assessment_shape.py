@@ -113,10 +113,6 @@ class Fields:
     coded: dict[str, Coded]
     extra: dict[int, Any]
 
-    @property
-    def rows(self) -> int:
-        return len(self.coded["id"][0])
-
 
 SCANNED = object()  # a chunk's line the native scanner took: its fields are in the scanner
 
