@@ -236,6 +236,7 @@ static int keyed(Cursor *c, const Key *key, Row *row) {
 /* An object of `keys` (the cursor on its opening brace), each key at most once. */
 static int object(Cursor *c, const Key *keys, Row *row, int nested) {
     uint32_t seen = 0;
+    int required = 0; /* a record's id (1) and properties (2) */
     if (c->p >= c->end || *c->p != '{') return 0;
     c->p++;
     spaces(c);
@@ -251,6 +252,7 @@ static int object(Cursor *c, const Key *keys, Row *row, int nested) {
         const Key *key = known(keys, name, len, &index);
         if (!key || (seen & (1u << index))) return 0;
         seen |= 1u << index;
+        required |= key->kind == K_ID ? 1 : key->kind == K_PROPERTIES ? 2 : 0;
         spaces(c);
         if (c->p >= c->end || *c->p != ':') return 0;
         c->p++;
@@ -266,8 +268,7 @@ static int object(Cursor *c, const Key *keys, Row *row, int nested) {
         c->p++;
         spaces(c);
     }
-    /* a record needs its id and its properties (the first key and the twelfth of RECORD_KEYS) */
-    return nested || ((seen & 1u) && (seen & (1u << 11)));
+    return nested || required == 3;
 }
 
 static int read_line(const char *text, Py_ssize_t size, Row *row) {
