@@ -7,7 +7,7 @@ UV := python3 -m uv
 
 .PHONY: venv report test lint golden bench sample screenshots clean
 
-$(STAMP): pyproject.toml requirements.lock setup.py mdcnb/normalize/cloudtrail/_jsonscan.c
+$(STAMP): pyproject.toml requirements.lock setup.py mdcnb/normalize/cloudtrail/_jsonscan.c mdcnb/normalize/_assessscan.c
 	python3 -m pip install --quiet --disable-pip-version-check uv || true
 	$(UV) --version >/dev/null 2>&1 || { echo "uv unavailable: falling back to pip"; \
 	  python3 -m venv $(VENV) && $(PY) -m pip install --quiet -r requirements.lock && \
@@ -24,13 +24,14 @@ venv: $(STAMP)
 report: $(STAMP)
 	$(VENV)/bin/mdcnb report
 
-## make test: lint, unit, live-path, notebook regression (nbval) and browser tests; then the CloudTrail scan tests
-## again with the native reader turned off (MDCNB_NATIVE=0: msgspec reads every file)
+## make test: lint, unit, live-path, notebook regression (nbval) and browser tests; then the CloudTrail scan and
+## assessment reader tests again with the native readers turned off (MDCNB_NATIVE=0: msgspec reads every file, line)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
-	MDCNB_NATIVE=0 $(VENV)/bin/pytest -p no:cacheprovider tests/test_cloudtrail_scan.py tests/test_cloudtrail_sample.py
+	MDCNB_NATIVE=0 $(VENV)/bin/pytest -p no:cacheprovider tests/test_cloudtrail_scan.py tests/test_cloudtrail_sample.py \
+	  tests/test_assessment_scan.py tests/test_assessment_columns.py tests/test_pooled_normalise.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -62,10 +62,11 @@ class NotPlain(Exception):
 
 def read_chunks(dataset: Path, record_type: str, decode: Callable[[bytes], Any], columns: Columns,
                 skips: list[Skip], per_row: PerRow, *, columnar: bool = True, span: Span | None = None,
-                chunk: int | None = None) -> tuple[list[dict[str, Any]], int]:
+                chunk: int | None = None, seen: dict[str, int | str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """The columns of each chunk of the file, or of its `span`, and the number of records read. Plain chunks give
-    what `columns` gives; the others (all of them when not `columnar`) what `per_row` gives, as object arrays."""
-    seen: dict[str, int | str] = {}
+    what `columns` gives; the others (all of them when not `columnar`) what `per_row` gives, as object arrays.
+    `seen`: the ids read before (id -> line), when the span is the rest of one partly read otherwise."""
+    seen = {} if seen is None else seen
     source = str(existing_record_path(dataset, record_type))
     pieces: list[dict[str, Any]] = []
     reader: list[Skip] = []
