@@ -8,7 +8,8 @@ the median. The bound: orjson decompressing and parsing the same record files, i
 file and parses every other line), wall time and CPU time, and the cold load's ratio to each (this machine is
 shared, so the CPU ratio is the steadier one). The load's CPU time and memory count its worker processes too
 (`mdcnb.normalize.pooled`): CPU summed, the largest worker's peak RSS beside the loading process's own. Records the
-ratios, the peak memory and the cached load for the README (benchmarks/_results.py).
+ratios, the peak memory and the cached load for the README (benchmarks/_results.py). The children run with
+`python -P`, so they measure the mdcnb of the interpreter's environment, not a checkout in the current folder.
 Usage: .venv/bin/python benchmarks/load_tables.py [--scale large|N] [--dataset DIR] [--runs N]
 """
 
@@ -77,7 +78,7 @@ PROCESSES = 2
 def orjson_bound(dataset: Path) -> tuple[float, float]:
     """(wall, CPU seconds) of orjson decompressing and parsing the dataset's record files in `PROCESSES` processes."""
     started = time.perf_counter()
-    children = [subprocess.Popen([sys.executable, "-c", BOUND, str(dataset), str(k), str(PROCESSES)],
+    children = [subprocess.Popen([sys.executable, "-P", "-c", BOUND, str(dataset), str(k), str(PROCESSES)],
                                  stdout=subprocess.PIPE, text=True) for k in range(PROCESSES)]
     cpu = sum(float(child.communicate()[0]) for child in children)
     return time.perf_counter() - started, cpu
@@ -117,7 +118,7 @@ def main() -> int:
     for _ in range(args.runs):
         cache = tempfile.mkdtemp(prefix="mdcnb-cache-")
         env = {**os.environ, "MDCNB_CACHE_DIR": cache, "MDCNB_TABLE_CACHE": "on"}
-        result = subprocess.run([sys.executable, "-c", CHILD, str(dataset)], check=True, capture_output=True,
+        result = subprocess.run([sys.executable, "-P", "-c", CHILD, str(dataset)], check=True, capture_output=True,
                                 text=True, env=env)
         shutil.rmtree(cache)
         runs.append(json.loads(result.stdout))
