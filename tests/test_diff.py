@@ -153,3 +153,10 @@ def test_key_match_keeps_the_last_row_of_a_key_and_pairs_null_keys_as_pandas_doe
     newly, resolved, gone = assessment_changes(before, after, match)
     assert newly["status_before"].tolist() == ["Healthy", "Healthy", "(new)"]  # a, b, then c by the key order
     assert resolved["status_after"].tolist() == ["Healthy"] and gone.empty
+    # a week compared with itself (a first run) pairs each kept row with itself, coded once or twice alike
+    itself = key_match(after, after)
+    assert itself.after["before_row"].tolist() == [0, 1, -1, 3, 4] and itself.after["key_order"].isna().all()
+    assert itself.before["kept"].tolist() == [True, True, False, True, True] and itself.before["found"].all()
+    copied = key_match(after, after.copy())
+    pd.testing.assert_frame_equal(itself.after, copied.after)
+    pd.testing.assert_frame_equal(itself.before, copied.before)

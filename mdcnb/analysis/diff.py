@@ -195,9 +195,13 @@ def key_match(before: pd.DataFrame, after: pd.DataFrame) -> KeyMatch:
     """Pair two weeks' assessments by key (`_keys`; null keys pair with each other, as pandas' `map` and `isin`
     pair them), each week's last row of a key kept: one pass codes both weeks' keys, the rest is integer arrays.
     The frames need only the `KEYED` columns."""
-    b_key, a_key = _keys(before), _keys(after)
-    codes, keys = pd.factorize(pd.concat([b_key, a_key], ignore_index=True), use_na_sentinel=False)
-    b_code, a_code = codes[:len(b_key)], codes[len(b_key):]
+    if before is after:  # a first week compared with itself: its keys coded once
+        a_code, keys = pd.factorize(_keys(after), use_na_sentinel=False)
+        b_code = a_code
+    else:
+        b_key, a_key = _keys(before), _keys(after)
+        codes, keys = pd.factorize(pd.concat([b_key, a_key], ignore_index=True), use_na_sentinel=False)
+        b_code, a_code = codes[:len(b_key)], codes[len(b_key):]
     b_last, a_last = _last_rows(b_code, len(keys)), _last_rows(a_code, len(keys))
     b_kept, a_kept = b_last[b_code] == np.arange(len(b_code)), a_last[a_code] == np.arange(len(a_code))
     before_row = np.where(a_kept, b_last[a_code], -1)
