@@ -24,8 +24,8 @@ from mdcnb.sources.dataset import Skip, Span, existing_record_path, iter_raw_rec
 
 CHUNK = 8192
 
-# (line, record) pairs -> the contract's columns of the rows they give; its skips are appended in line order and
-# the ids it reads are entered into the shared `seen` (id -> line), as `mdcnb.normalize.apply` does.
+# (line, record) pairs -> the contracts' columns of the rows they give (`column_key`); its skips are appended in line
+# order and the ids it reads are entered into the shared `seen` (id -> line), as `mdcnb.normalize.apply` does.
 PerRow = Callable[[Iterable[tuple[int, dict[str, Any]]], dict[str, int | str]], dict[str, list[Any]]]
 
 # (line, record (a decoded plain record, else a dict), its text, the reader's skips (unreadable lines) between the
@@ -132,10 +132,17 @@ def each(values: list[Hashable], fn: Callable[[Any], Any]) -> list[Any]:
     return [done[v] if v in done else done.setdefault(v, fn(v)) for v in values]
 
 
-def frame(table: Table, pieces: list[dict[str, list[Any]]]) -> pd.DataFrame:
-    """The table of the chunks' columns (lists, or object arrays from the per-row path), typed by its contract."""
-    return table.from_columns({name: list(itertools.chain.from_iterable(piece[name] for piece in pieces))
-                               for name in table.names})
+def frame(table: Table, pieces: list[dict[str, list[Any]]], tables: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The table of the chunks' columns (lists, or object arrays from the per-row path), typed by its contract;
+    `tables`: those of a record type that gives several (`column_key`)."""
+    return table.from_columns({name: list(itertools.chain.from_iterable(
+        piece[column_key(table.name, name, tables)] for piece in pieces)) for name in table.names})
+
+
+def column_key(table: str, column: str, tables: tuple[str, ...]) -> str:
+    """The key of a column in a chunk's columns: its name in the record type's first (or only) table of `tables`,
+    `table.column` in another."""
+    return column if not tables or table == tables[0] else f"{table}.{column}"
 
 
 # The top-level keys of a Resource Graph row, as it spells them: a plain record read by orjson has no other.

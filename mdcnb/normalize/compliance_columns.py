@@ -81,11 +81,11 @@ KINDS = {kind.record_type: kind for kind in (
 )}
 
 
-def normalise(dataset: Path, skips: list[Skip], per_row: PerRow, *, kind: Kind) -> pd.DataFrame:
+def normalise(dataset: Path, skips: list[Skip], per_row: PerRow, *, kind: Kind) -> dict[str, pd.DataFrame]:
     """The table of one compliance record type; its skips (unreadable lines, skipped records) appended to `skips`."""
     pieces, _ = read_chunks(dataset, kind.record_type, decoded, lambda chunk, seen: _columns(kind, chunk, seen),
                             skips, per_row)
-    return frame(schema.TABLES[kind.table], pieces)
+    return {kind.table: frame(schema.TABLES[kind.table], pieces)}
 
 
 _NO_PROPERTIES = Properties()

@@ -1,7 +1,7 @@
 """A big dataset normalised by a pool of worker processes, into exactly the tables one process makes.
 
 Each record type but the assessments is one task, normalised as one process normalises it (`normalise_type`:
-compliance column by column, the others record by record). The assessments file
+those `COLUMNAR` names chunk by chunk, the others record by record). The assessments file
 is cut into spans at line starts (`line_spans`), each read by `assessment_columns.read_pieces` in a task of its own
 and sent back as codes into its distinct values (small to send; equal strings become one object again here). A
 span reads as the file's lines would, except where an earlier span decides: the id of a record already read (a

@@ -51,10 +51,10 @@ _TEXTS = ("name", "type", "kind", "subscriptionId", "resourceGroup", "location")
 _SIZES = ("sku", "capacity", "vcores", "power_state")
 
 
-def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> pd.DataFrame:
+def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> dict[str, pd.DataFrame]:
     """The `resources` table; its skips (unreadable lines, skipped records) appended to `skips`."""
     pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, _columns, skips, per_row)
-    return frame(schema.RESOURCES, pieces)
+    return {schema.RESOURCES.name: frame(schema.RESOURCES, pieces)}
 
 
 def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[Any]]:

@@ -31,10 +31,10 @@ _PROPERTIES = frozenset({"displayName", "healthyResourceCount", "unhealthyResour
 _SCORE = frozenset({"max", "current", "percentage"})
 
 
-def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> pd.DataFrame:
+def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> dict[str, pd.DataFrame]:
     """The `score_controls` table; its skips (unreadable lines, skipped records) appended to `skips`."""
     pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, _columns, skips, per_row)
-    return frame(schema.SCORE_CONTROLS, pieces)
+    return {schema.SCORE_CONTROLS.name: frame(schema.SCORE_CONTROLS, pieces)}
 
 
 def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[Any]]:
