@@ -40,16 +40,20 @@ RECORD_TYPE = "pricings"
 TABLES = (schema.PLANS.name, schema.PLAN_EXTENSIONS.name)
 _FOLDED_TIME = ENABLEMENT_TIME.lower()
 _TEXTS = ("name", "subscriptionId")
+Settings = tuple[dict[str, Any], list[dict[str, Any]]]  # `inventory.pricing_settings`
 
 
 def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> dict[str, pd.DataFrame]:
     """The `plans` and `plan_extensions` tables; their skips (unreadable lines, skipped records) appended to `skips`."""
-    pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, _columns, skips, per_row)
+    settings: dict[bytes, Settings] = {}  # the settings of each distinct text, kept across chunks
+    pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, lambda chunk, seen: _columns(chunk, seen, settings),
+                            skips, per_row)
     return {table.name: frame(table, pieces, TABLES) for table in (schema.PLANS, schema.PLAN_EXTENSIONS)}
 
 
-def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[Any]]:
-    """The columns of a plain chunk (`column_key`), its ids entered into `seen`; `NotPlain` otherwise."""
+def _columns(chunk: list[Item], seen: dict[str, int | str], read: dict[bytes, Settings]) -> dict[str, list[Any]]:
+    """The columns of a plain chunk (`column_key`), its ids entered into `seen` (`read`: the settings of the texts
+    read before); `NotPlain` otherwise."""
     records, ids = plain_rows(chunk, seen)
     props = [{} if p is None else p for p in (record.get("properties") for record in records)]
     if not all(type(p) is dict for p in props):
@@ -63,7 +67,7 @@ def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[An
     try:
         scopes = [pricing_scope(record.get("id")) for record in records]
         settings = each([orjson.dumps({k: v for k, v in p.items() if k != ENABLEMENT_TIME}) for p in props],
-                        _settings)
+                        _settings, read)
     except (RecordError, TypeError, ValueError, AttributeError):
         raise NotPlain from None  # a record the per-row path skips, with its reason
     scope_ids = [scope for _, scope in scopes]
@@ -83,5 +87,5 @@ def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[An
     return columns
 
 
-def _settings(key: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _settings(key: bytes) -> Settings:
     return pricing_settings(fold(orjson.loads(key)))
