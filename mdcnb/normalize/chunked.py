@@ -1,5 +1,6 @@
 """A record file read in chunks, each chunk column by column where a reader of its plain shape can, else record by
-record: the loop the columnar readers (`assessment_columns`, `compliance_columns`) share.
+record: the loop the columnar readers (`assessment_columns`, `compliance_columns`, `resource_columns`,
+`score_columns`, `pricing_columns`) share.
 
 Lines of the plain shape are decoded by msgspec (`decode`); a chunk whose every record decoded, and which the
 columnar reader accepts, becomes columns at once. Any other chunk goes through the per-row path (`PerRow`, its lines

@@ -7,9 +7,10 @@ id and a few properties. A line of the plain shape (`Record`: every key spelled 
 spells it, text where text is read, whole numbers where counts are read, the keys not read text or null) is decoded
 by msgspec; msgspec refuses what orjson refuses in every part it types (malformed JSON, text that is not UTF-8, lone
 surrogates). A chunk of plain records with new, distinct ids and no record the per-row path would skip becomes
-columns here (the id parsed per record by the per-row path's own `compliance_id`, each other text converted once per
-distinct value); any other chunk goes record by record through the per-row path (`chunked`), so odd input gives the
-same rows and the same skips in the same order.
+columns here (an id's scope cut per record, the rest of it parsed by the per-row path's own `compliance_id` once per
+distinct rest, `_parsed_ids`; each other text and count converted once per distinct value); any other chunk goes
+record by record through the per-row path (`chunked`), so odd input gives the same rows and the same skips in the
+same order.
 """
 
 from __future__ import annotations
