@@ -76,6 +76,6 @@ def chunk_counter(monkeypatch):
 def chunks(chunk_counter, monkeypatch, request):
     """The chunk counts (`chunk_counter`) of the reader the test module names as `READER`, three lines a chunk, so
     that a few built lines make several chunks."""
-    monkeypatch.setattr("mdcnb.normalize.chunked.CHUNK", 3)
+    monkeypatch.setattr("mdcnb.normalize.chunked.RECORDS_CHUNK", 3)
     return chunk_counter(request.module.READER)
 

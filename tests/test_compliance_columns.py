@@ -75,3 +75,37 @@ def test_odd_records_mixed_into_plain_chunks(tmp_path, chunks):
     assert controls_read["unsupported_assessments"].tolist() == [pd.NA, 3, pd.NA, pd.NA]
     assert controls_read["state"].tolist() == ["Passed", "Passed", "Passed", pd.NA]
     assert chunks["columnar"] >= 3 and chunks["per_row"] >= 2  # assessments: lines 1-3 and 10-12; controls: 1-3
+
+
+def test_ids_of_odd_shapes(tmp_path, chunks):
+    other = "0" * 8 + SUB[8:]
+    tail = "regulatoryComplianceControls/C.1/regulatoryComplianceAssessments/K-1"
+    ids = [  # lines 1-3: a plain chunk; 4-6: a non-ASCII id; 7-9: plain, the parts after the scope read before
+        f"/subscriptions/{SUB}/resourceGroups/RG/providers/microsoft.security/REGULATORYCOMPLIANCESTANDARDS/odd"
+        "/providers/Microsoft.Security/regulatoryComplianceStandards/Std-B/regulatoryComplianceControls/C.9"
+        "/regulatoryComplianceAssessments/K-9",  # the marker twice: the last one ends the scope
+        f"/subscriptions/{SUB.upper()}/PROVIDERS/microsoft.security/RegulatoryComplianceStandards/Std-C/{tail}",
+        f"  {STANDARDS}/Std-C/regulatoryComplianceControls/C.2/regulatoryComplianceAssessments/K-2/ ",
+        f"/subscriptions/{SUB}/resourceGroups/RG-İ/providers/Microsoft.Security/regulatoryComplianceStandards/"
+        "Std-É/regulatoryComplianceControls/C.3/regulatoryComplianceAssessments/K-3",  # İ lower-cased: 2 letters
+        f"/subscriptions/{other}/providers/Microsoft.Security/regulatoryComplianceStandards/Std-C/{tail}",
+        f"{STANDARDS}/Std-C/regulatoryComplianceControls/C.4/regulatoryComplianceAssessments/K-4",
+        f"/subscriptions/{other}/providers/Microsoft.Security/regulatoryComplianceStandards/Std-B/"
+        "regulatoryComplianceControls/C.9/regulatoryComplianceAssessments/K-9",
+        f"/subscriptions/{other}/providers/Microsoft.Security/regulatoryComplianceStandards/Std-C/"
+        "regulatoryComplianceControls/C.2/regulatoryComplianceAssessments/K-2",
+        f"/subscriptions/{other}/providers/Microsoft.Security/regulatoryComplianceStandards/Std-C/"
+        "regulatoryComplianceControls/C.4/regulatoryComplianceAssessments/K-4",
+    ]
+    dataset_from(tmp_path, regulatorycomplianceassessments=[{**_assessment(n), "id": i} for n, i in enumerate(ids)])
+
+    rows = same_as_per_row(tmp_path, TABLES)["compliance_assessments"].drop(index=3)  # line 4: as the per-row path
+    ours, theirs = f"/subscriptions/{SUB}", f"/subscriptions/{other}"              # reads it (compared above)
+    assert rows["scope_id"].tolist() == [
+        f"{ours}/resourcegroups/rg/providers/microsoft.security/regulatorycompliancestandards/odd", ours, ours,
+        theirs, ours, theirs, theirs, theirs]
+    assert rows["subscription_id"].tolist() == [SUB] * 3 + [other, SUB] + [other] * 3
+    assert rows["standard"].tolist() == ["Std-B", "Std-C", "Std-C", "Std-C", "Std-C", "Std-B", "Std-C", "Std-C"]
+    assert rows["control"].tolist() == ["C.9", "C.1", "C.2", "C.1", "C.4", "C.9", "C.2", "C.4"]
+    assert rows["assessment_key"].tolist() == ["k-9", "k-1", "k-2", "k-1", "k-4", "k-9", "k-2", "k-4"]
+    assert chunks["columnar"] == 2 and chunks["per_row"] == 1

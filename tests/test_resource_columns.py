@@ -84,3 +84,17 @@ def test_plain_and_odd_rows(tmp_path, chunks):
     assert got.loc["vm15", "power_state"] == "vm stopped" and got.loc["vm15", "location"] is pd.NA
     assert str(got["capacity"].dtype) == "Int64" and str(got["sku"].dtype) == "string"
     assert chunks["columnar"] == 2 and chunks["per_row"] == 3  # lines 1-3 and 13-15; 4-6, 7-9 and 10-12
+
+
+def test_sizing_read_once_per_distinct_key_across_chunks(tmp_path, chunks, monkeypatch):
+    calls = []
+    sizing = resource_columns._sizing
+    monkeypatch.setattr(resource_columns, "_sizing", lambda key: calls.append(key) or sizing(key))
+    rows = [_vm(f"vm{n}", "Standard_D4s_v5", "running") for n in range(5)] + [_row("sa1")]  # two chunks of three
+    dataset_from(tmp_path, resources=rows)
+
+    table = same_as_per_row(tmp_path, TABLES)
+    assert table["resources"]["sku"].tolist() == ["Standard_D4s_v5"] * 5 + [pd.NA]
+    assert table["resources"]["power_state"].tolist() == ["running"] * 5 + [pd.NA]
+    assert len(calls) == 2  # the VMs' sizing and the storage account's, each read once over both chunks
+    assert chunks["columnar"] == 2 and chunks["per_row"] == 0

@@ -165,6 +165,16 @@ def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_a_file_hashed_block_by_block_is_its_sha256(tmp_path):
+    """Files of no block, of exactly one 4 MiB block and of two blocks and some bytes, read into one buffer, hash as
+    their whole content does (no byte of an earlier block left in the buffer is hashed again)."""
+    block = 1 << 22
+    for size in (0, block, 2 * block + 3):
+        path = tmp_path / f"{size}.jsonl"
+        path.write_bytes(bytes(range(251)) * (size // 251) + b"x" * (size % 251))
+        assert table_cache._file_sha256(path) == _sha256(path) and path.stat().st_size == size
+
+
 def test_a_dataset_no_entry_can_match_is_hashed_while_it_is_normalised(tmp_path, cache, monkeypatch):
     """An empty cache: the files are hashed while the tables are built (the hash waits for the build to start; a
     hash before the build would wait in vain), and the entry's key is the code's digest and each file's SHA-256."""

@@ -27,10 +27,11 @@ from mdcnb.normalize import (
     governance,
     inventory,
     posture,
+    pricing_columns,
     resource_columns,
     score_columns,
 )
-from mdcnb.normalize.chunked import PerRow
+from mdcnb.normalize.chunked import PerRow, column_key
 from mdcnb.normalize.common import LOWER_ID, RecordError, fold, lower
 from mdcnb.normalize.inventory import Rows
 from mdcnb.sources.dataset import Skip, existing_record_path, iter_records, record_path
@@ -55,12 +56,14 @@ NORMALISERS: dict[str, Normaliser] = {
     "policyexemptions": governance.policy_exemption,
 }
 
-# Record types read chunk by chunk where plain (`compliance_columns`, `resource_columns`, `score_columns`; the
-# assessments have their own pipeline): the table and the reader of each.
-COLUMNAR = {**{kind.record_type: (kind.table, functools.partial(compliance_columns.normalise, kind=kind))
+# Record types read chunk by chunk where plain (`compliance_columns`, `resource_columns`, `score_columns`,
+# `pricing_columns`; the assessments have their own pipeline): the tables (the first one's columns are named as they
+# are, another's `table.column`, see `_per_row`) and the reader of each, which gives those tables.
+COLUMNAR = {**{kind.record_type: ((kind.table,), functools.partial(compliance_columns.normalise, kind=kind))
                for kind in compliance_columns.KINDS.values()},
-            resource_columns.RECORD_TYPE: ("resources", resource_columns.normalise),
-            score_columns.RECORD_TYPE: ("score_controls", score_columns.normalise)}
+            resource_columns.RECORD_TYPE: (("resources",), resource_columns.normalise),
+            score_columns.RECORD_TYPE: (("score_controls",), score_columns.normalise),
+            pricing_columns.RECORD_TYPE: (pricing_columns.TABLES, pricing_columns.normalise)}
 
 
 @dataclass
@@ -186,20 +189,22 @@ def normalise_type(dataset: Path, record_type: str, normaliser: Normaliser, out:
     source = _source(dataset, record_type)
     reader = COLUMNAR.get(record_type)
     if reader is not None and columnar:
-        table, normalise = reader
-        out.built[table] = normalise(dataset, out.skips, _per_row(record_type, source, normaliser, out.skips, table))
+        tables, normalise = reader
+        out.built.update(normalise(dataset, out.skips, _per_row(record_type, source, normaliser, out.skips, tables)))
         return
     apply(record_type, source, iter_records(dataset, record_type, out.skips), normaliser, out)
 
 
 def _per_row(record_type: str, source: str, normaliser: Normaliser, skips: list[Skip],
-             table: str | None = None) -> PerRow:
-    """The per-row path for the parts of a file a columnar reader leaves to it: `apply`, the rows of its `table` (of
-    the record type's name when None) as columns."""
-    table = table or record_type
+             tables: tuple[str, ...] | None = None) -> PerRow:
+    """The per-row path for the parts of a file a columnar reader leaves to it: `apply`, the rows of its `tables` (the
+    record type's name when None) as columns, those of the first table by name, those of another as `table.column`
+    (`chunked.frame` reads them so)."""
+    tables = tables or (record_type,)
 
     def normalise(records: Iterable[tuple[int, dict[str, Any]]], seen: dict[str, int | str]) -> dict[str, list[Any]]:
         part = Normalised(skips=skips)
         apply(record_type, source, records, normaliser, part, seen)
-        return part.columns.get(table) or {name: [] for name in schema.TABLES[table].names}
+        return {column_key(table, name, tables): part.columns.get(table, {}).get(name, [])
+                for table in tables for name in schema.TABLES[table].names}
     return normalise

@@ -186,48 +186,62 @@ def _account_of_arn(arn: str | None) -> str | None:
 
 def pricing(record: dict[str, Any]) -> Rows:
     """`pricings` item (subscription or resource level) -> one `plans` row and its `plan_extensions`."""
-    pricing_id = require(text(field(record, "id")), "id")
+    pricing_id, scope_id = pricing_scope(field(record, "id"))
+    props = field(record, "properties", default={})
+    plan = text(field(record, "name")) or last_segment(pricing_id)
+    settings, extensions = pricing_settings(props)
+    sub_id = subscription_of(scope_id) or lower(field(record, "subscriptionId"))
+    row = {"scope_id": scope_id, "subscription_id": sub_id, "level": pricing_level(scope_id), "plan": plan,
+           "enablement_time": text(field(props, "enablementTime")), **settings}
+    return {"plans": [row], "plan_extensions": [{"scope_id": scope_id, "subscription_id": sub_id, "plan": plan, **e}
+                                                for e in extensions]}
+
+
+def pricing_scope(value: Any) -> tuple[str, str]:
+    """(the pricing's id, its scope id in lower case) of a `pricings` item's id; a RecordError for another id."""
+    pricing_id = require(text(value), "id")
     split = split_provider_suffix(pricing_id, "Microsoft.Security/pricings")
     if split is None:
         raise RecordError(f"not a pricing id: {pricing_id}")
-    scope_id = split[0].lower()
-    props = field(record, "properties", default={})
-    plan = text(field(record, "name")) or last_segment(pricing_id)
+    return pricing_id, split[0].lower()
+
+
+def pricing_level(scope_id: str) -> str:
+    """`subscription` for a pricing set on a subscription, `resource` for one set on a resource."""
+    return "subscription" if scope_id.strip("/").count("/") == 1 else "resource"
+
+
+# The property of a `pricings` item read per record (it differs between items); `pricing_settings` reads the others.
+ENABLEMENT_TIME = "enablementTime"
+
+
+def pricing_settings(props: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `plans` columns a (folded) pricing's `properties` give, but its enablement time, and its extensions'
+    `plan_extensions` columns but scope, subscription and plan: a columnar reader reads them once per distinct
+    `properties` (`pricing_columns`). A RecordError for a missing or unknown tier."""
     tier = canonical(require(field(props, "pricingTier"), "properties.pricingTier"), PRICING_TIERS)
     if tier not in PRICING_TIERS:
         raise RecordError(f"unknown pricingTier {tier!r}")
-    sub_id = subscription_of(scope_id) or lower(field(record, "subscriptionId"))
     trial = field(props, "freeTrialRemainingTime")
-    extensions = [e for e in field(props, "extensions", default=[]) if isinstance(e, dict)]
-    extension_rows = [{
-        "scope_id": scope_id,
-        "subscription_id": sub_id,
-        "plan": plan,
+    extensions = [{
         "extension": text(field(e, "name")),
         "enabled": to_bool(field(e, "isEnabled")),
         "operation_status": canonical(field(e, "operationStatus", "code"), OPERATION_CODES),
         "properties": field(e, "additionalExtensionProperties"),
-    } for e in extensions]
-    level = "subscription" if scope_id.strip("/").count("/") == 1 else "resource"
-    row = {
-        "scope_id": scope_id,
-        "subscription_id": sub_id,
-        "level": level,
-        "plan": plan,
+    } for e in field(props, "extensions", default=[]) if isinstance(e, dict)]
+    return {
         "tier": tier,
         "enabled": tier == "Standard",
         "sub_plan": text(field(props, "subPlan")),
         "free_trial_remaining_days": duration_days(trial) if trial is not None else 0.0,
-        "enablement_time": text(field(props, "enablementTime")),
         "enforce": to_bool(field(props, "enforce")),
         "inherited": to_bool(field(props, "inherited")),
         "inherited_from": lower(field(props, "inheritedFrom")),
         "coverage_status": canonical(field(props, "resourcesCoverageStatus"), COVERAGE_STATUSES),
         "deprecated": to_bool(field(props, "deprecated")) or False,
         "replaced_by": string_list(field(props, "replacedBy")),
-        "extensions_enabled": [r["extension"] for r in extension_rows if r["enabled"] and r["extension"]],
-    }
-    return {"plans": [row], "plan_extensions": extension_rows}
+        "extensions_enabled": [e["extension"] for e in extensions if e["enabled"] and e["extension"]],
+    }, extensions
 
 
 # ---------------------------------------------------------------- resources

@@ -1,7 +1,7 @@
 """A big dataset normalised by a pool of worker processes, into exactly the tables one process makes.
 
 Each record type but the assessments is one task, normalised as one process normalises it (`normalise_type`:
-compliance column by column, the others record by record). The assessments file
+those `COLUMNAR` names chunk by chunk, the others record by record). The assessments file
 is cut into spans at line starts (`line_spans`), each read by `assessment_columns.read_pieces` in a task of its own
 and sent back as codes into its distinct values (small to send; equal strings become one object again here). A
 span reads as the file's lines would, except where an earlier span decides: the id of a record already read (a
@@ -179,25 +179,28 @@ def _joined(spans: list[_Span]) -> tuple[pd.DataFrame, list[Skip], dict[str, Cod
             return None
         skips += [replace(s, location=f"line {int(s.location[5:]) + lines}") for s in span.skips]
         lines += span.lines
-    ids = _distinct_ids([span.columns.pop("assessment_id") for span in spans])
-    if ids is None:
+    distinct = _distinct_ids([span.columns.pop("assessment_id") for span in spans])
+    if distinct is None:
         return None
+    ids, coded_ids = distinct
     data, codes = {}, {}
     for column in schema.ASSESSMENTS.columns:
-        data[column.name], coded = (ids, None) if column.name == "assessment_id" else \
+        data[column.name], coded = (ids, coded_ids) if column.name == "assessment_id" else \
             _merged([span.columns.pop(column.name) for span in spans], column.dtype)
         if coded is not None:
             codes[column.name] = coded
     return pd.DataFrame(data, index=pd.RangeIndex(len(ids)), copy=False), skips, codes
 
 
-def _distinct_ids(coded: list[Coded]) -> pd.Series | None:
-    """The assessment id column of the spans; None when an id (or null) is read twice. The ids of one span are
-    distinct, so one pass over them checks the spans' ids, where joining equal texts (`_merged`) would take another."""
+def _distinct_ids(coded: list[Coded]) -> tuple[pd.Series, Coded | None] | None:
+    """The assessment id column of the spans, and its codes (each row its own id; None where an id is null); None
+    when an id (or null) is read twice. The ids of one span are distinct, so one pass over them checks the spans'
+    ids, where joining equal texts (`_merged`) would take another, and the table cache need not code them again."""
     cells = np.concatenate([np.append(values, pd.NA)[codes] for codes, values in coded])  # code -1: null
     if len(set(cells.tolist())) < len(cells):  # a set of texts: faster than pandas' hash table of objects
         return None
-    return pd.Series(pd.arrays.StringArray(cells))
+    codes = None if pd.isna(cells).any() else (schema.small_codes(np.arange(len(cells)), len(cells)), cells)
+    return pd.Series(pd.arrays.StringArray(cells)), codes
 
 
 def _objects(values: list[Any]) -> np.ndarray:

@@ -303,11 +303,14 @@ def _compliance_parts(record: dict[str, Any], depth: int) -> tuple[str, list[str
     return scope_id, names, field(record, "properties", default={})
 
 
+COMPLIANCE_PROVIDER = "Microsoft.Security/regulatoryComplianceStandards"  # the provider part of a compliance id
+
+
 def compliance_id(value: Any, depth: int) -> tuple[str, list[str]]:
     """(scope id, [standard, control?, assessment?]) of a compliance record's id at `depth` levels; a RecordError
     for an id of another shape."""
     record_id = require(text(value), "id")
-    split = split_provider_suffix(record_id, "Microsoft.Security/regulatoryComplianceStandards")
+    split = split_provider_suffix(record_id, COMPLIANCE_PROVIDER)
     if split is None:
         raise RecordError(f"not a regulatory compliance id: {record_id}")
     scope_id, rest = split[0].lower(), split[1]

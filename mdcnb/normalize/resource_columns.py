@@ -51,20 +51,24 @@ _TEXTS = ("name", "type", "kind", "subscriptionId", "resourceGroup", "location")
 _SIZES = ("sku", "capacity", "vcores", "power_state")
 
 
-def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> pd.DataFrame:
+def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> dict[str, pd.DataFrame]:
     """The `resources` table; its skips (unreadable lines, skipped records) appended to `skips`."""
-    pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, _columns, skips, per_row)
-    return frame(schema.RESOURCES, pieces)
+    sizes: dict[bytes, dict[str, Any]] = {}  # the sizing of each distinct key, kept across chunks
+    pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, lambda chunk, seen: _columns(chunk, seen, sizes),
+                            skips, per_row)
+    return {schema.RESOURCES.name: frame(schema.RESOURCES, pieces)}
 
 
-def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[Any]]:
-    """The columns of a plain chunk, its ids entered into `seen`; `NotPlain` otherwise."""
+def _columns(chunk: list[Item], seen: dict[str, int | str], sized: dict[bytes, dict[str, Any]]
+             ) -> dict[str, list[Any]]:
+    """The columns of a plain chunk, its ids entered into `seen` (`sized`: the sizing of the keys read before);
+    `NotPlain` otherwise."""
     records, resource_id = plain_rows(chunk, seen)
     texts = {key: [record.get(key) for record in records] for key in _TEXTS}
     if not all(value is None or type(value) is str for values in texts.values() for value in values):
         raise NotPlain
     try:
-        sizes = each(_sizing_keys(records), _sizing)
+        sizes = each(_sizing_keys(records), _sizing, sized)
     except (RecordError, TypeError, ValueError, AttributeError):
         raise NotPlain from None  # a record the per-row path skips, with its reason
     columns: dict[str, list[Any]] = {

@@ -31,21 +31,25 @@ _PROPERTIES = frozenset({"displayName", "healthyResourceCount", "unhealthyResour
 _SCORE = frozenset({"max", "current", "percentage"})
 
 
-def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> pd.DataFrame:
+def normalise(dataset: Path, skips: list[Skip], per_row: PerRow) -> dict[str, pd.DataFrame]:
     """The `score_controls` table; its skips (unreadable lines, skipped records) appended to `skips`."""
-    pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, _columns, skips, per_row)
-    return frame(schema.SCORE_CONTROLS, pieces)
+    definitions: dict[bytes, tuple[Any, list[str]]] = {}  # each distinct definition read, kept across chunks
+    pieces, _ = read_chunks(dataset, RECORD_TYPE, json_object, lambda chunk, seen: _columns(chunk, seen, definitions),
+                            skips, per_row)
+    return {schema.SCORE_CONTROLS.name: frame(schema.SCORE_CONTROLS, pieces)}
 
 
-def _columns(chunk: list[Item], seen: dict[str, int | str]) -> dict[str, list[Any]]:
-    """The columns of a plain chunk, its ids entered into `seen`; `NotPlain` otherwise."""
+def _columns(chunk: list[Item], seen: dict[str, int | str], read: dict[bytes, tuple[Any, list[str]]]
+             ) -> dict[str, list[Any]]:
+    """The columns of a plain chunk, its ids entered into `seen` (`read`: the definitions read before); `NotPlain`
+    otherwise."""
     records, ids = plain_rows(chunk, seen)
     props = [{} if p is None else p for p in (record.get("properties") for record in records)]
     if not all(type(p) is dict and p.keys() <= _PROPERTIES and _plain_score(p.get("score"))
                and (p.get("displayName") is None or type(p.get("displayName")) is str) for p in props):
         raise NotPlain
     try:
-        definitions = each([orjson.dumps(p.get("definition")) for p in props], _definition)
+        definitions = each([orjson.dumps(p.get("definition")) for p in props], _definition, read)
         rows = [score_control({**record, "properties": {**p, "definition": definition}}, keys)["score_controls"][0]
                 for record, p, (definition, keys) in zip(records, props, definitions, strict=True)]
     except (RecordError, TypeError, ValueError, AttributeError):

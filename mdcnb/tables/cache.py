@@ -126,11 +126,14 @@ def _content_digest(path: Path, known: dict[str, Any]) -> str:
 def _file_sha256(path: Path) -> str:
     """A file's SHA-256, read in blocks of 4 MiB: reading and hashing a block let go of the GIL, and a big block
     takes it back seldom (hashlib.file_digest's 256 KiB blocks took it 16 times as often, slowing a thread that
-    hashes beside a busy one about twice as much)."""
+    hashes beside a busy one about twice as much). Each block is read into the same buffer: a new 4 MiB object per
+    block cost its pages anew (2.2 GB of record files: 1.9 s CPU with new blocks, 1.75 s with one buffer)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
+    block = bytearray(1 << 22)
+    view = memoryview(block)
+    with path.open("rb", buffering=0) as fh:
+        while read := fh.readinto(block):
+            digest.update(view[:read])
     return digest.hexdigest()
 
 
