@@ -399,3 +399,15 @@ def test_case_insensitive_field_and_arm_type():
         "microsoft.sql/servers/databases"
     assert common.arm_type("/subscriptions/s") == "microsoft.resources/subscriptions"
     assert common.to_bool("True") is True and common.to_bool("false") is False and common.to_bool("x") is None
+
+
+@pytest.mark.parametrize("scope", ["/subscriptions/s1", "/subscriptions/İ-sub", "/subscriptions/İİ/resourceGroups/Ǆ"])
+def test_an_id_is_cut_at_its_provider_marker_whatever_its_scope_lower_cases_to(scope):
+    """The marker is found in the lower-cased id; where a character of the scope lower-cases to two (İ -> i̇), the id
+    is still cut at the marker's own place, not one character later per such character."""
+    from mdcnb.normalize.common import split_provider_suffix
+
+    got = split_provider_suffix(f"{scope}/providers/Microsoft.Security/pricings/VirtualMachines/",
+                                "Microsoft.Security/pricings")
+    assert got == (scope, ["VirtualMachines"])
+    assert split_provider_suffix(f"{scope}/providers/Microsoft.Security/other/x", "Microsoft.Security/pricings") is None

@@ -230,8 +230,20 @@ def split_provider_suffix(resource_id: str, provider_type: str) -> tuple[str, li
     position = resource_id.lower().rfind(marker)
     if position < 0:
         return None
+    if not resource_id.isascii():  # a character whose lower case is longer (İ -> i̇) shifts the lower-cased id
+        position = _unlowered(resource_id, position)
     rest = resource_id[position + len(marker):].strip("/")
     return resource_id[:position], rest.split("/") if rest else []
+
+
+def _unlowered(value: str, position: int) -> int:
+    """The position in `value` of the character whose lower case starts at `position` of `value.lower()`."""
+    lowered = 0
+    for index, char in enumerate(value):
+        if lowered >= position:
+            return index
+        lowered += len(char.lower())
+    return len(value)
 
 
 def segment_after(resource_id: Any, name: str) -> str | None:
