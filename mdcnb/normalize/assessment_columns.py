@@ -30,7 +30,7 @@ from mdcnb.normalize.assessment_shape import (
     DETAILS,
     LINKS,
     STATUS_FIELDS,
-    Coded,
+    CodedField,
     Fields,
     Links,
     PlainReader,
@@ -181,7 +181,7 @@ def _folded_details(value: dict[str, str | None] | None) -> dict[str, str | None
 _NO_LINKS = Links()
 
 
-def _status(coded: dict[str, Coded], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
+def _status(coded: dict[str, CodedField], share: Callable[[Any], Any]) -> dict[str, np.ndarray]:
     """The status columns, each computed once per distinct text of the status's fields (`STATUS_FIELDS`)."""
     code, cause, description, first, change = (_Codes.of(coded[name]) for name in STATUS_FIELDS)
     return {"status": code.spread(status_code), "cause": cause.spread(text, share),
@@ -189,7 +189,7 @@ def _status(coded: dict[str, Coded], share: Callable[[Any], Any]) -> dict[str, n
             "status_change": change.spread(text, share)}
 
 
-def _portal_links(raw: Coded, share: Callable[[Any], Any]) -> np.ndarray:
+def _portal_links(raw: CodedField, share: Callable[[Any], Any]) -> np.ndarray:
     codes, distinct = typed_texts(raw, LINKS)
     return objects([_shared(portal_link({"azurePortal": link.azurePortal, "azurePortalUri": link.azurePortalUri}),
                             share) for link in (d or _NO_LINKS for d in distinct)])[codes]
@@ -208,7 +208,7 @@ class _Codes:
             raise NotPlain
 
     @classmethod
-    def of(cls, field: Coded) -> _Codes:
+    def of(cls, field: CodedField) -> _Codes:
         """A text field of `Fields` (its values are texts)."""
         column = cls.__new__(cls)
         column.codes, column.uniques = field
@@ -243,7 +243,7 @@ def _or(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return values
 
 
-def _metadata(key: np.ndarray, coded: dict[str, Coded], normaliser: AssessmentNormaliser) -> dict[str, Any]:
+def _metadata(key: np.ndarray, coded: dict[str, CodedField], normaliser: AssessmentNormaliser) -> dict[str, Any]:
     """The metadata columns (`metadata_display_name` among them) joined per key, the record's own metadata deciding
     for a key met first (as in the per-row path: the first record of a key decides)."""
     keys = _Codes(key.tolist())
@@ -282,7 +282,7 @@ def _resource(fields: Fields, assessment_id: np.ndarray, share: Callable[[Any], 
     return columns
 
 
-def _risks(raw: Coded) -> dict[str, np.ndarray]:
+def _risks(raw: CodedField) -> dict[str, np.ndarray]:
     """`risk_columns` once per distinct raw risk text (`raw_texts`); none for the records without a risk."""
     codes, risks = raw_texts(raw)
     lists: dict[tuple[str, ...], list[str]] = {}

@@ -103,14 +103,14 @@ FIELDS = ("id", "name", "subscriptionId", "resourceDetails", "displayName", *STA
 _TOP = frozenset({"id", "name", "subscriptionId"})
 _TEXTS = frozenset({"id", "name", "subscriptionId", "displayName"})
 _NO_STATUS = Status()
-Coded = tuple[np.ndarray, list[Any]]  # codes of the rows, the distinct values
+CodedField = tuple[np.ndarray, list[Any]]  # codes of the rows, the distinct values
 
 
 @dataclass
 class Fields:
     """A plain chunk field by field (`FIELDS`), and the additional data of the rows that carry it (free JSON)."""
 
-    coded: dict[str, Coded]
+    coded: dict[str, CodedField]
     extra: dict[int, Any]
 
 
@@ -163,7 +163,7 @@ def _fields(records: list[Record]) -> Fields:
     return Fields(coded, extra)
 
 
-def raw_texts(field: Coded) -> tuple[np.ndarray, list[Any]]:
+def raw_texts(field: CodedField) -> tuple[np.ndarray, list[Any]]:
     """A raw field's codes, and each distinct text read by orjson (None for null). An orjson.JSONDecodeError for a
     text orjson refuses, a `RecordError` for one nested deeper than `fold` may read."""
     codes, texts = field
@@ -173,18 +173,18 @@ def raw_texts(field: Coded) -> tuple[np.ndarray, list[Any]]:
     return codes, [orjson.loads(text) for text in texts]
 
 
-def typed_texts(field: Coded, decoder: msgspec.json.Decoder) -> tuple[np.ndarray, list[Any]]:
+def typed_texts(field: CodedField, decoder: msgspec.json.Decoder) -> tuple[np.ndarray, list[Any]]:
     """A raw field's codes, and each distinct text read by `decoder`, as msgspec would have read it in the record. A
     `msgspec.MsgspecError` for a text of another shape."""
     codes, texts = field
     return codes, [decoder.decode(text) for text in texts]
 
 
-def _texts(values: list[str | None]) -> Coded:
+def _texts(values: list[str | None]) -> CodedField:
     codes, uniques = pd.factorize(np.fromiter(values, dtype=object, count=len(values)))
     return codes, uniques.tolist()
 
 
-def _distinct(raws: list[msgspec.Raw]) -> Coded:
+def _distinct(raws: list[msgspec.Raw]) -> CodedField:
     codes, texts = pd.factorize(np.fromiter(map(bytes, raws), dtype=object, count=len(raws)))
     return codes, texts.tolist()

@@ -125,7 +125,6 @@ def _columns(kind: Kind, chunk: list[Item], seen: dict[str, int | str], named: d
     return columns
 
 
-
 _MARKER = f"/providers/{COMPLIANCE_PROVIDER}/"
 _MARKER_LOWER = _MARKER.lower()
 

@@ -296,7 +296,7 @@ class _Writer:
             return history.baseline.assessments
         reader = FrameReader(self.frames.folder, self.frames.entries)
         try:
-            return reader.frame(f"{PREVIOUS}/assessments", [c for c in schema.ASSESSMENTS.names if c not in diff.KEYED])
+            return pd.DataFrame(dict(reader.columns(f"{PREVIOUS}/assessments", diff.KEYED)))
         finally:
             reader.close()
 

@@ -56,8 +56,7 @@ HISTORY_FILE = "history.duckdb"
 LOCK_WAIT_SECONDS = 30.0
 # DuckDB's memory while it writes a snapshot: unbounded, it holds the rows of a big INSERT (1.3 GB for a million
 # assessments) before writing them out; held to this, it writes them to the file as it goes. A write that cannot
-# fit (a row group of very long texts) is done again unbounded. The write need not keep the rows in order either
-# (each has its `row_no`, and every read orders by it), which saves DuckDB a third of its work.
+# fit (a row group of very long texts) is done again unbounded.
 WRITE_MEMORY = "256MB"
 
 
